@@ -1,0 +1,84 @@
+"""Email address parsing and validation, shared by config (fromEmail, replyTo) and sends (to).
+
+Verification mail goes to addresses typed by strangers, so an address is parsed once, strictly,
+into the two forms SMTP needs: the envelope address (IDN domain as punycode; UTF-8 local part
+only with SMTPUTF8) and the header form (display name RFC 2047-encoded by the message builder).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from email.utils import getaddresses
+
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import ConnectorError, ErrorCode
+
+MAX_ADDRESS_OCTETS = 254
+_FORBIDDEN = ("\r", "\n", "\x00")
+
+
+@dataclass(frozen=True)
+class Address:
+    """A validated mailbox: `envelope` goes into MAIL FROM / RCPT TO, `display` into headers."""
+
+    local: str
+    domain: str
+    ascii_domain: str
+    display_name: str = ""
+
+    @property
+    def envelope(self) -> str:
+        return f"{self.local}@{self.ascii_domain}"
+
+    @property
+    def needs_smtputf8(self) -> bool:
+        return not self.local.isascii()
+
+    @property
+    def addr_spec(self) -> str:
+        return self.envelope
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_address(value: str, *, what: str = "address", allow_display_name: bool = True) -> Address:
+    """Parse `value` (`a@b` or `Name <a@b>`) or raise `ConnectorError(invalid_recipient)`.
+
+    `what` names the field in the error so the person fixing it knows where to look.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(what, value, "it is empty")
+    if any(ch in value for ch in _FORBIDDEN):
+        raise _invalid(what, value, "it contains a line break or NUL character")
+    display, addr = _split_display_name(value, what)
+    if display and not allow_display_name:
+        raise _invalid(what, value, "a display name is not allowed here; give the bare address")
+    if len(addr.encode("utf-8")) > MAX_ADDRESS_OCTETS:
+        raise _invalid(what, value, f"it is longer than {MAX_ADDRESS_OCTETS} octets")
+    try:
+        result = validate_email(addr, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise _invalid(what, value, str(exc)) from None
+    local, _, _ = result.normalized.rpartition("@")
+    return Address(local, result.domain, result.ascii_domain, display)
+
+
+def _split_display_name(value: str, what: str) -> tuple[str, str]:
+    """Split `Name <addr>`; refuse what parses as more than one mailbox (display-name tricks)."""
+    text = value.strip()
+    if "<" not in text and ">" not in text:
+        return "", text
+    pairs = getaddresses([text])
+    if len(pairs) != 1 or not pairs[0][1] or "<" in pairs[0][0] or "@" in pairs[0][0]:
+        raise _invalid(what, value, "it is not a single mailbox of the form `Name <user@domain>`")
+    return pairs[0][0].strip(), pairs[0][1]
+
+
+def _invalid(what: str, value: object, why: str) -> ConnectorError:
+    shown = repr(value)[:120]
+    return ConnectorError(
+        ErrorCode.INVALID_RECIPIENT,
+        f"Invalid {what} {shown}: {why.rstrip('.')}.",
+        retryable=False,
+    )

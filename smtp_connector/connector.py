@@ -1,0 +1,344 @@
+"""`SmtpConnector`: the one object an auth system holds.
+
+It wires the pipeline together — template selection and rendering, MIME composition, signing,
+throttles, then the backend (pooled SMTP with failover, or a memory/console/file outbox) — and
+offers the same operations to async and sync callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .addresses import Address, parse_address
+from .backends import LOCAL_BACKENDS, Backend
+from .config import ServerConfig, SmtpConfig
+from .delivery import SmtpDelivery
+from .errors import ConnectorError, ErrorCode
+from .message import RenderedEmail, make_message_id, validate_custom_headers
+from .oauth import TokenProvider
+from .rendering import Renderer, TemplateSelector
+from .results import SendResult
+from .throttle import Throttle, ThrottleStore
+from .transport import Step
+from .usage import UsageType, usage_key
+
+log = logging.getLogger("smtp_connector")
+
+MAX_RECIPIENTS = 50
+TEST_CODE = "000000"
+
+
+@dataclass
+class SendRequest:
+    """One item for `send_many`."""
+
+    to: str | Sequence[str]
+    usage_type: UsageType | str = UsageType.GENERIC
+    payload: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    locale: str | None = None
+
+
+class SmtpConnector:
+    """Renders and delivers verification emails for one configuration.
+
+    Use as `async with SmtpConnector(config) as connector:` so pooled connections are closed,
+    or call `send_sync` from synchronous code.
+    """
+
+    def __init__(
+        self,
+        config: SmtpConfig | Mapping[str, Any],
+        *,
+        token_provider: TokenProvider | None = None,
+        throttle_store: ThrottleStore | None = None,
+        on_sent: Callable[[SendResult], Any] | None = None,
+        on_failed: Callable[[ConnectorError], Any] | None = None,
+    ) -> None:
+        self.config = (
+            config if isinstance(config, SmtpConfig) else SmtpConfig.model_validate(config)
+        )
+        cfg = self.config
+        _configure_logging(cfg)
+        self._from = _sender(cfg.from_email, cfg.from_name, "fromEmail")
+        self._reply_to = parse_address(cfg.reply_to, what="replyTo") if cfg.reply_to else None
+        self._headers = tuple(validate_custom_headers(cfg.custom_headers))
+        self._selector = TemplateSelector(cfg.templates, cfg.default_locale)
+        self._renderer = Renderer(cfg.max_payload_bytes)
+        self._app_name = cfg.from_name or self._from.display_name or self._from.domain
+        self._signers = _build_signers(cfg)
+        self._throttle = Throttle(cfg.throttle, throttle_store)
+        self._on_sent, self._on_failed = on_sent, on_failed
+        self._backend: Backend = _make_backend(cfg, self._prepare, token_provider)
+        self._loop_thread: _LoopThread | None = None
+        self._loop_lock = threading.Lock()
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def render(
+        self,
+        usage_type: UsageType | str,
+        payload: Mapping[str, Any],
+        locale: str | None = None,
+        *,
+        to: str | Sequence[str] | None = None,
+    ) -> RenderedEmail:
+        """Select the template for (usage type, locale) and render it with `payload`."""
+        locale = locale or _payload_locale(payload)
+        template = self._selector.select(usage_type, locale)
+        context = self._context(payload, locale)
+        bodies = self._renderer.render(template, context)
+        email = RenderedEmail(
+            subject=bodies.subject,
+            text=bodies.text,
+            html=bodies.html,
+            from_address=self._from,
+            to=self._recipients(to) if to is not None else (),
+            reply_to=self._reply_to,
+            headers=self._headers,
+            usage_type=usage_key(usage_type),
+            locale=template.locale or locale,
+        )
+        email.payload = dict(payload)
+        return email
+
+    def _context(self, payload: Mapping[str, Any], locale: str | None) -> dict[str, Any]:
+        context = dict(payload)
+        if not context.get("application"):
+            context["application"] = {"name": self._app_name}
+        context.setdefault("locale", locale or self.config.default_locale)
+        return context
+
+    def _recipients(self, to: str | Sequence[str]) -> tuple[Address, ...]:
+        items = [to] if isinstance(to, str) else list(to)
+        if not items:
+            raise ConnectorError(ErrorCode.INVALID_RECIPIENT, "No recipient given (`to` is empty).")
+        if len(items) > MAX_RECIPIENTS:
+            raise ConnectorError(
+                ErrorCode.INVALID_RECIPIENT,
+                f"{len(items)} recipients in one message; at most {MAX_RECIPIENTS} "
+                "(verification mail goes to one person: send one message each).",
+            )
+        return tuple(parse_address(item, what="recipient") for item in items)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def send(
+        self,
+        to: str | Sequence[str],
+        usage_type: UsageType | str = UsageType.GENERIC,
+        payload: Mapping[str, Any] | None = None,
+        locale: str | None = None,
+    ) -> SendResult:
+        """Render the template for `usage_type` and deliver it to `to`. Raises ConnectorError."""
+        try:
+            email = self.render(usage_type, payload or {}, locale, to=to)
+            for recipient in email.envelope_to:
+                await self._throttle.acquire(recipient)
+            result = await self._backend.send(email)
+        except ConnectorError as error:
+            _call_hook(self._on_failed, error)
+            raise
+        _call_hook(self._on_sent, result)
+        return result
+
+    def send_sync(
+        self,
+        to: str | Sequence[str],
+        usage_type: UsageType | str = UsageType.GENERIC,
+        payload: Mapping[str, Any] | None = None,
+        locale: str | None = None,
+    ) -> SendResult:
+        """`send` for synchronous callers; runs on the connector's own event-loop thread, so it
+        works from plain code and from threads while another loop runs elsewhere."""
+        return self._run_sync(self.send(to, usage_type, payload, locale))
+
+    async def send_test(self, to: str, locale: str | None = None) -> SendResult:
+        """Send the Generic template with code 000000: proves config, templates and delivery."""
+        return await self.send(to, UsageType.GENERIC, {"code": TEST_CODE}, locale)
+
+    async def send_many(
+        self,
+        requests: Iterable[SendRequest | Mapping[str, Any]],
+        *,
+        concurrency: int = 10,
+        on_progress: Callable[[int, SendResult | ConnectorError], Any] | None = None,
+    ) -> list[SendResult | ConnectorError]:
+        """Send many messages concurrently; one result or error per request, in input order."""
+        items = [r if isinstance(r, SendRequest) else SendRequest(**r) for r in requests]
+        results: list[SendResult | ConnectorError | None] = [None] * len(items)
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for index in range(len(items)):
+            queue.put_nowait(index)
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            while not queue.empty():
+                index = queue.get_nowait()
+                item = items[index]
+                try:
+                    outcome: SendResult | ConnectorError = await self.send(
+                        item.to, item.usage_type, item.payload, item.locale
+                    )
+                except ConnectorError as error:
+                    outcome = error
+                results[index] = outcome
+                done += 1
+                if on_progress is not None:
+                    _call_hook(on_progress, done, outcome)
+
+        workers = max(1, min(concurrency, len(items)))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        return [r for r in results if r is not None]
+
+    # -- checks and health --------------------------------------------------------------------
+
+    async def verify(self) -> list[tuple[str, list[Step]]]:
+        """Connect, TLS and AUTH to every server without sending; raises ConnectorError."""
+        return await self._backend.verify()
+
+    async def check(self, server: str) -> dict[str, object]:
+        """Probe one server for real; re-enables it on success, disables it on failure."""
+        if not isinstance(self._backend, SmtpDelivery):
+            return self._backend.health()[0]
+        return (await self._backend.check(server)).as_dict()
+
+    def health(self) -> list[dict[str, object]]:
+        """Each server's state (status, error counters) for monitoring."""
+        return self._backend.health()
+
+    # -- composition (called by backends) -----------------------------------------------------
+
+    def _prepare(self, email: RenderedEmail, server: ServerConfig) -> tuple[RenderedEmail, bytes]:
+        """Final bytes for `server`: its own From when it has `defaultFromEmail`, then signed."""
+        if server.default_from_email:
+            address = _sender(
+                server.default_from_email, server.default_from_name, "defaultFromEmail"
+            )
+            if address != email.from_address:
+                email = dataclasses.replace(
+                    email,
+                    from_address=address,
+                    message_id=make_message_id(address.ascii_domain),
+                    _bytes=None,
+                )
+        data = email.as_bytes()
+        if self._signers:
+            from .signing import sign_message
+
+            smime = self.config.smime
+            data = sign_message(data, self._signers, smime.dont_send_on_error if smime else True)
+        return email, data
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> SmtpConnector:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Let in-flight sends finish, then QUIT pooled connections."""
+        await self._backend.aclose()
+        if self._loop_thread is not None:
+            pending = asyncio.run_coroutine_threadsafe(
+                self._backend.aclose(), self._loop_thread.loop
+            )
+            await asyncio.wrap_future(pending)
+
+    def close(self) -> None:
+        """Synchronous close for `send_sync` users."""
+        if self._loop_thread is not None:
+            self._loop_thread.run(self._backend.aclose())
+            self._loop_thread.stop()
+            self._loop_thread = None
+
+    def _run_sync(self, coroutine: Awaitable[Any]) -> Any:
+        with self._loop_lock:
+            if self._loop_thread is None:
+                self._loop_thread = _LoopThread()
+        return self._loop_thread.run(coroutine)
+
+
+class _LoopThread:
+    """A private event loop on a daemon thread: keeps pooled connections warm across
+    `send_sync` calls and never touches the caller's own loop."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="smtp-connector", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, coroutine: Awaitable[Any]) -> Any:
+        if _running_loop() is self.loop:
+            raise RuntimeError("send_sync called from the connector's own loop")
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        self.loop.close()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _sender(email: str, name: str | None, field: str) -> Address:
+    """The From mailbox; `fromName` wins over a display name written into `fromEmail`."""
+    address = parse_address(email, what=field)
+    return dataclasses.replace(address, display_name=name) if name else address
+
+
+def _payload_locale(payload: Mapping[str, Any]) -> str | None:
+    locale = payload.get("locale") if isinstance(payload, Mapping) else None
+    return locale if isinstance(locale, str) and locale else None
+
+
+def _build_signers(config: SmtpConfig) -> list[Any]:
+    if not (config.dkim or config.smime):
+        return []
+    from .signing import build_signers
+
+    return list(build_signers(config))
+
+
+def _make_backend(
+    config: SmtpConfig, prepare: Any, token_provider: TokenProvider | None
+) -> Backend:
+    if config.transport == "smtp":
+        return SmtpDelivery(config, prepare, token_provider)
+    return LOCAL_BACKENDS[config.transport](config, prepare)  # type: ignore[return-value]
+
+
+def _call_hook(hook: Callable[..., Any] | None, *args: Any) -> None:
+    """Hooks are for metrics: a failing hook is logged, never breaks a send."""
+    if hook is None:
+        return
+    try:
+        hook(*args)
+    except Exception:
+        log.exception("send hook %r raised", hook)
+
+
+def _configure_logging(config: SmtpConfig) -> None:
+    """Logto's `logger`/`debug` switches: log to stderr at INFO/DEBUG when nothing else does."""
+    if not (config.logger or config.debug):
+        return
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.DEBUG if config.debug else logging.INFO)

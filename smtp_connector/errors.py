@@ -1,0 +1,150 @@
+"""One error type for every failure, so callers branch on a code instead of on exception classes.
+
+Auth systems need to decide three things when a code email fails: tell the user to retry,
+tell the operator to fix the config, or fail over. `ConnectorError` carries exactly the facts
+for that decision (code, SMTP reply, retryable, server) and never a secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from enum import Enum
+from typing import Any
+
+
+class ErrorCode(str, Enum):
+    """Stable, string-valued error codes (part of the public API)."""
+
+    INVALID_CONFIG = "invalid_config"
+    TEMPLATE_NOT_FOUND = "template_not_found"
+    TEMPLATE_ERROR = "template_error"
+    INVALID_RECIPIENT = "invalid_recipient"
+    CONNECTION_FAILED = "connection_failed"
+    TLS_FAILED = "tls_failed"
+    AUTH_FAILED = "auth_failed"
+    SENDER_REJECTED = "sender_rejected"
+    RECIPIENT_REJECTED = "recipient_rejected"
+    MESSAGE_REJECTED = "message_rejected"
+    TIMEOUT = "timeout"
+    RATE_LIMITED = "rate_limited"
+    ALL_SERVERS_FAILED = "all_servers_failed"
+    SIGNING_FAILED = "signing_failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_ENHANCED_STATUS = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
+
+# Secrets registered here are scrubbed from every error message; the connector registers the
+# password, tokens and client secrets of its config so a server echoing them back (some do on
+# AUTH failures) or an exception string containing them never reaches a log.
+_SECRETS: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that any later error text containing it is redacted."""
+    if value and len(value) >= 4:
+        _SECRETS.add(value)
+
+
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """Replace every known secret in `text` with `***`."""
+    for secret in sorted({*_SECRETS, *(s for s in extra if s)}, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+class ConnectorError(Exception):
+    attempts: int | None = None  # delivery attempts made before giving up, when known
+
+    """The single exception type raised by smtp-connector.
+
+    Attributes are the contract: `code` (ErrorCode), `message` (actionable text),
+    `smtp_code` (int reply code or None), `enhanced_status` ("5.7.8" …) when the server gave one,
+    `retryable`, `server` ("host:port"), `retry_after` (seconds, for rate limits), `stage` (the
+    SMTP step that failed: connect, greeting, tls, auth, mail, rcpt, data, after_data) and
+    `details` (per-server or per-recipient facts, e.g. for `all_servers_failed`).
+    """
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        smtp_code: int | None = None,
+        server: str | None = None,
+        retryable: bool | None = None,
+        server_message: str | None = None,
+        retry_after: float | None = None,
+        details: Any = None,
+        stage: str | None = None,
+    ) -> None:
+        self.code = ErrorCode(code)
+        self.message = redact(message)
+        self.smtp_code = smtp_code
+        self.server = server
+        self.server_message = redact(server_message) if server_message else None
+        self.enhanced_status = _enhanced_status(server_message)
+        self.retryable = (
+            _default_retryable(self.code, smtp_code) if retryable is None else retryable
+        )
+        self.retry_after = retry_after
+        self.details = details
+        self.stage = stage
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        parts = [f"[{self.code.value}]"]
+        if self.smtp_code is not None:
+            parts.append(str(self.smtp_code))
+        if self.enhanced_status:
+            parts.append(self.enhanced_status)
+        parts.append(self.message)
+        if self.server:
+            parts.append(f"(server {self.server})")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectorError(code={self.code.value!r}, message={self.message!r}, "
+            f"smtp_code={self.smtp_code!r}, retryable={self.retryable!r}, server={self.server!r})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view, used by the CLI's `--json` output and by log records."""
+        return {
+            "code": self.code.value,
+            "message": self.message,
+            "smtp_code": self.smtp_code,
+            "enhanced_status": self.enhanced_status,
+            "retryable": self.retryable,
+            "server": self.server,
+            "server_message": self.server_message,
+            "retry_after": self.retry_after,
+            "stage": self.stage,
+        }
+
+
+def _enhanced_status(server_message: str | None) -> str | None:
+    if not server_message:
+        return None
+    match = _ENHANCED_STATUS.match(server_message)
+    return match.group(1) if match else None
+
+
+_RETRYABLE_CODES = {
+    ErrorCode.CONNECTION_FAILED,
+    ErrorCode.TIMEOUT,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.ALL_SERVERS_FAILED,
+}
+
+
+def _default_retryable(code: ErrorCode, smtp_code: int | None) -> bool:
+    """4xx replies and connection-level failures are transient; 5xx and config errors are not."""
+    if smtp_code is not None:
+        return 400 <= smtp_code < 500
+    return code in _RETRYABLE_CODES

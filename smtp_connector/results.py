@@ -1,0 +1,52 @@
+"""What a send returns: enough for the caller to log, audit and reconcile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class AttemptRecord:
+    """One delivery attempt, successful or not (the per-attempt log of `SendResult`)."""
+
+    server: str
+    ok: bool
+    seconds: float
+    error_code: str | None = None
+    smtp_code: int | None = None
+    message: str | None = None
+
+
+@dataclass
+class SendResult:
+    """A delivered message.
+
+    `server` is the `host:port` that accepted it, `attempts` counts tries (1 = first try),
+    `rejected` maps recipients the server refused to (code, text) when others were accepted.
+    """
+
+    message_id: str
+    accepted: list[str]
+    server: str
+    response: str
+    attempts: int = 1
+    rejected: dict[str, tuple[int, str]] = field(default_factory=dict)
+    smtp_code: int | None = 250
+    pipelined: bool = False
+    attempt_log: list[AttemptRecord] = field(default_factory=list)
+    usage_type: str | None = None
+    duration: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "accepted": self.accepted,
+            "rejected": {k: list(v) for k, v in self.rejected.items()},
+            "server": self.server,
+            "response": self.response,
+            "attempts": self.attempts,
+            "smtp_code": self.smtp_code,
+            "usage_type": self.usage_type,
+            "duration": round(self.duration, 6),
+        }

@@ -1,0 +1,83 @@
+"""Shared fixtures: trusted test certificates (trustme) and real SMTP servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import trustme
+from smtp_servers import Behaviour, TestServer
+
+from smtp_connector.backends import OUTBOX
+
+PASSWORD = "s3cr3t-Passw0rd!"
+USER = "mailer@example.com"
+
+
+@pytest.fixture(scope="session")
+def tls_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def server_context(tls_ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    return context
+
+
+@pytest.fixture(scope="session")
+def ca_pem(tls_ca: trustme.CA) -> str:
+    return tls_ca.cert_pem.bytes().decode()
+
+
+@pytest.fixture
+def make_server(server_context: ssl.SSLContext) -> Iterator[Callable[..., TestServer]]:
+    """Start an aiosmtpd server: make_server(mode="starttls", users={...}, pipelining=True)."""
+    started: list[TestServer] = []
+
+    def factory(
+        mode: str = "plain",
+        auth_required: bool = False,
+        require_starttls: bool = False,
+        **behaviour: Any,
+    ) -> TestServer:
+        server = TestServer(
+            mode=mode,
+            server_context=server_context,
+            behaviour=Behaviour(**behaviour),
+            auth_required=auth_required,
+            require_starttls=require_starttls,
+        ).start()
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+def config_for(server: TestServer | int, **overrides: Any) -> dict[str, Any]:
+    """A Logto-shaped config pointing at a local test server."""
+    port = server if isinstance(server, int) else server.port
+    config: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "fromEmail": "noreply@example.com",
+        "templates": [],
+        "connectionTimeout": 5000,
+        "greetingTimeout": 5000,
+        "socketTimeout": 5000,
+        "retry": {"attempts": 1},
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(autouse=True)
+def _clear_outbox() -> Iterator[None]:
+    OUTBOX.clear()
+    yield
+    OUTBOX.clear()

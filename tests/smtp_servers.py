@@ -1,0 +1,290 @@
+"""Real SMTP servers for the tests: aiosmtpd on 127.0.0.1 (plain, STARTTLS, implicit TLS, AUTH
+incl. CRAM-MD5 and XOAUTH2), and scripted raw servers for behaviours aiosmtpd cannot fake
+(421 greeting, silence, dropping the connection mid-DATA or after the final dot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+    mail_options: list[str]
+    peer: Any = None
+    auth_login: Any = None
+
+
+@dataclass
+class Behaviour:
+    """Knobs a test turns to make the server misbehave in a specific, real way."""
+
+    reject_rcpt: dict[str, str] = field(default_factory=dict)  # address -> "550 ..."
+    reject_sender: dict[str, str] = field(default_factory=dict)
+    data_replies: list[str] = field(default_factory=list)  # consumed one per DATA, then 250
+    pipelining: bool = False
+    users: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # access token -> user
+    max_recipients: int | None = None
+
+
+class RecordingHandler:
+    """aiosmtpd handler that records what arrives and answers as `behaviour` says."""
+
+    def __init__(self, behaviour: Behaviour) -> None:
+        self.behaviour = behaviour
+        self.messages: list[Received] = []
+        self.auth_attempts: list[tuple[str, str]] = []  # (mechanism, login)
+        self.lock = threading.Lock()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.behaviour.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        reply = self.behaviour.reject_sender.get(address)
+        if reply:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.behaviour.reject_rcpt.get(address)
+        if reply:
+            return reply
+        limit = self.behaviour.max_recipients
+        if limit is not None and len(envelope.rcpt_tos) >= limit:
+            return "452 4.5.3 Too many recipients"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.behaviour.data_replies:
+            return self.behaviour.data_replies.pop(0)
+        with self.lock:
+            self.messages.append(
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content or envelope.content,
+                    list(envelope.mail_options),
+                    session.peer,
+                    getattr(session.auth_data, "login", None),
+                )
+            )
+        return "250 2.0.0 OK queued"
+
+    def authenticator(self, server, session, envelope, mechanism, auth_data):
+        if isinstance(auth_data, LoginPassword):
+            login = auth_data.login.decode()
+            password = auth_data.password.decode()
+            self.auth_attempts.append((mechanism, login))
+            ok = self.behaviour.users.get(login) == password
+            return AuthResult(success=ok, handled=False)
+        return AuthResult(success=False, handled=False)
+
+    async def auth_CRAM__MD5(self, server: SMTP, args: list[str]) -> AuthResult:
+        challenge = b"<12345.67890@test.local>"
+        response = await server.challenge_auth(challenge)
+        if not isinstance(response, bytes):
+            return AuthResult(success=False, handled=True)
+        login, _, digest = response.decode().partition(" ")
+        self.auth_attempts.append(("CRAM-MD5", login))
+        secret = self.behaviour.users.get(login)
+        expected = hmac.new(secret.encode(), challenge, hashlib.md5).hexdigest() if secret else None
+        ok = expected is not None and hmac.compare_digest(expected, digest)
+        return AuthResult(success=ok, handled=False, auth_data=LoginPassword(login.encode(), b""))
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        """Google's XOAUTH2: base64("user=U\\x01auth=Bearer T\\x01\\x01")."""
+        blob = args[1] if len(args) > 1 else await server.challenge_auth("")
+        raw = base64.b64decode(blob).decode() if isinstance(blob, str | bytes) else ""
+        fields = dict(part.split("=", 1) for part in raw.split("\x01") if "=" in part)
+        login, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        self.auth_attempts.append(("XOAUTH2", login))
+        ok = self.behaviour.tokens.get(token) == login
+        if not ok:
+            error = base64.b64encode(b'{"status":"401","schemes":"bearer"}').decode()
+            await server.push(f"334 {error}")
+            await server._reader.readline()
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, handled=False, auth_data=LoginPassword(login.encode(), b""))
+
+
+class _RecordingSMTP(SMTP):
+    """Counts connections and records raw chunks (to see whether commands were pipelined)."""
+
+    def __init__(self, *args: Any, recorder: TestServer, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._recorder = recorder
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._recorder.connections += 1
+        self._recorder.open_connections += 1
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._recorder.open_connections -= 1
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._recorder.chunks.append(data)
+        super().data_received(data)
+
+
+class _Controller(Controller):
+    def __init__(self, handler: RecordingHandler, recorder: TestServer, **kwargs: Any) -> None:
+        self._recorder = recorder
+        super().__init__(handler, **kwargs)
+
+    def factory(self) -> SMTP:
+        return _RecordingSMTP(self.handler, recorder=self._recorder, **self.SMTP_kwargs)
+
+
+class TestServer:
+    """An aiosmtpd server on 127.0.0.1 with a recording handler."""
+
+    __test__ = False
+
+    def __init__(
+        self,
+        *,
+        mode: str = "plain",
+        server_context: ssl.SSLContext | None = None,
+        behaviour: Behaviour | None = None,
+        auth_required: bool = False,
+        require_starttls: bool = False,
+    ) -> None:
+        self.behaviour = behaviour or Behaviour()
+        self.handler = RecordingHandler(self.behaviour)
+        self.port = free_port()
+        self.connections = 0
+        self.open_connections = 0
+        self.chunks: list[bytes] = []
+        kwargs: dict[str, Any] = {
+            "hostname": "127.0.0.1",
+            "port": self.port,
+            "authenticator": self.handler.authenticator,
+            "auth_required": auth_required,
+            "auth_require_tls": False,
+            "enable_SMTPUTF8": True,
+            "ready_timeout": 10,
+        }
+        if mode == "implicit":
+            kwargs["ssl_context"] = server_context
+        elif mode == "starttls":
+            kwargs["tls_context"] = server_context
+            kwargs["require_starttls"] = require_starttls
+        self.controller = _Controller(self.handler, self, **kwargs)
+
+    @property
+    def messages(self) -> list[Received]:
+        return self.handler.messages
+
+    def start(self) -> TestServer:
+        self.controller.start()
+        # aiosmtpd's Controller opens one connection itself to check the server is up.
+        self.connections = 0
+        self.chunks.clear()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def command_chunks(self) -> list[bytes]:
+        return [c for c in self.chunks if b"MAIL FROM" in c.upper()]
+
+
+@dataclass
+class ScriptedServer:
+    """A raw TCP server in the test's own loop, answering per `script(reader, writer)`."""
+
+    script: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
+    port: int = 0
+    server: asyncio.AbstractServer | None = None
+    connections: int = 0
+    ssl_context: ssl.SSLContext | None = None
+
+    async def start(self) -> ScriptedServer:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            try:
+                await self.script(reader, writer)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+
+        self.server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=self.ssl_context)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+async def smtp_dialogue(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    *,
+    greeting: str = "220 scripted ESMTP",
+    on_data_end: Callable[[asyncio.StreamWriter], Any] | None = None,
+    close_in_data: bool = False,
+) -> None:
+    """A minimal, honest SMTP server loop with hooks for the failure being tested."""
+    writer.write(f"{greeting}\r\n".encode())
+    await writer.drain()
+    if not greeting.startswith("220"):
+        return
+    while line := await reader.readline():
+        verb = line.strip().split(b" ")[0].upper()
+        if verb in (b"EHLO", b"HELO"):
+            writer.write(b"250-scripted\r\n250 SIZE 1000000\r\n")
+        elif verb == b"DATA":
+            writer.write(b"354 go ahead\r\n")
+            await writer.drain()
+            if close_in_data:
+                await reader.readline()
+                return
+            while (await reader.readline()) not in (b".\r\n", b""):
+                pass
+            if on_data_end is not None:
+                await on_data_end(writer)
+                return
+            writer.write(b"250 OK\r\n")
+        elif verb == b"QUIT":
+            writer.write(b"221 bye\r\n")
+            await writer.drain()
+            return
+        else:
+            writer.write(b"250 OK\r\n")
+        await writer.drain()
+
+
+MakeServer = Callable[..., TestServer]
