@@ -25,7 +25,14 @@ _STAGE_CODES = {
     "connect": ErrorCode.CONNECTION_FAILED,
     "ehlo": ErrorCode.CONNECTION_FAILED,
 }
-_RATE_WORDS = ("rate limit", "too many", "throttl", "slow down", "exceeded")
+_RATE_WORDS = (
+    "rate limit",
+    "too many messages",
+    "too many connections",
+    "throttl",
+    "slow down",
+    "exceeded",
+)
 
 
 def map_exception(

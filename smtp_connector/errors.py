@@ -98,12 +98,10 @@ class ConnectorError(Exception):
 
     def __str__(self) -> str:
         parts = [f"[{self.code.value}]"]
-        if self.smtp_code is not None:
+        if self.smtp_code is not None and str(self.smtp_code) not in self.message:
             parts.append(str(self.smtp_code))
-        if self.enhanced_status:
-            parts.append(self.enhanced_status)
         parts.append(self.message)
-        if self.server:
+        if self.server and self.server not in self.message:
             parts.append(f"(server {self.server})")
         return " ".join(parts)
 

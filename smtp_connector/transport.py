@@ -233,7 +233,7 @@ class SmtpSession:
         connecting = asyncio.ensure_future(self._smtp.connect(sock=sock, timeout=timeout))
         if not self.server.implicit_tls and timeout > TLS_PROBE_DELAY_S:
             done, _ = await asyncio.wait({connecting}, timeout=TLS_PROBE_DELAY_S)
-            if not done and await _speaks_tls(address, self.server.tls_server_name):
+            if not done and await self._probe_while_waiting(connecting, address):
                 connecting.cancel()
                 raise ConnectorError(
                     ErrorCode.TLS_FAILED,
@@ -245,6 +245,18 @@ class SmtpSession:
                     stage="greeting",
                 )
         await connecting
+
+    async def _probe_while_waiting(
+        self, connecting: asyncio.Future[object], address: tuple
+    ) -> bool:
+        """Run the TLS probe beside the greeting wait; True only if the probe saw TLS before the
+        greeting arrived (the greeting timeout still bounds the whole wait)."""
+        probe = asyncio.ensure_future(_speaks_tls(address, self.server.tls_server_name))
+        done, _ = await asyncio.wait({connecting, probe}, return_when=asyncio.FIRST_COMPLETED)
+        if probe in done and not connecting.done():
+            return probe.result()
+        probe.cancel()
+        return False
 
     async def _maybe_starttls(self) -> None:
         smtp, server = self._smtp, self.server

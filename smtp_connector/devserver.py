@@ -1,0 +1,98 @@
+"""A local development SMTP server (aiosmtpd) that keeps and prints what it receives.
+
+Used by `smtp-connector sink` (like MailHog, for trying an app's flows locally) and by
+`smtp-connector demo`, which sends a real email through the real connector to it.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class ReceivedMail:
+    """One message as the server got it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    def parsed(self) -> EmailMessage:
+        return message_from_bytes(self.data, policy=policy.default)  # type: ignore[return-value]
+
+
+class _Handler:
+    def __init__(self, on_message: Callable[[ReceivedMail], Any] | None) -> None:
+        self.messages: list[ReceivedMail] = []
+        self.arrived = threading.Condition()
+        self._on_message = on_message
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        responses.insert(-1, "250-PIPELINING")  # aiosmtpd reads commands in order anyway
+        return responses
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        mail = ReceivedMail(
+            envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or b""
+        )
+        with self.arrived:
+            self.messages.append(mail)
+            self.arrived.notify_all()
+        if self._on_message is not None:
+            self._on_message(mail)
+        return "250 2.0.0 OK: queued by smtp-connector dev server"
+
+
+class DevServer:
+    """aiosmtpd on `host:port` (port 0 = a free one), no TLS, no AUTH, in a background thread."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        on_message: Callable[[ReceivedMail], Any] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port or _free_port(host)
+        self._handler = _Handler(on_message)
+        self._controller = Controller(
+            self._handler, hostname=host, port=self.port, enable_SMTPUTF8=True
+        )
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        return self._handler.messages
+
+    def start(self) -> DevServer:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> bool:
+        with self._handler.arrived:
+            return self._handler.arrived.wait_for(lambda: len(self.messages) >= count, timeout)
+
+    def __enter__(self) -> DevServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
