@@ -42,6 +42,7 @@ def make_server(server_context: ssl.SSLContext) -> Iterator[Callable[..., TestSe
         mode: str = "plain",
         auth_required: bool = False,
         require_starttls: bool = False,
+        idle_timeout: float = 300,
         **behaviour: Any,
     ) -> TestServer:
         server = TestServer(
@@ -50,6 +51,7 @@ def make_server(server_context: ssl.SSLContext) -> Iterator[Callable[..., TestSe
             behaviour=Behaviour(**behaviour),
             auth_required=auth_required,
             require_starttls=require_starttls,
+            idle_timeout=idle_timeout,
         ).start()
         started.append(server)
         return server

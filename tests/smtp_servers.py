@@ -145,6 +145,9 @@ class _RecordingSMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._recorder.connections += 1
         self._recorder.open_connections += 1
+        self._recorder.peak_connections = max(
+            self._recorder.peak_connections, self._recorder.open_connections
+        )
         super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -178,12 +181,14 @@ class TestServer:
         behaviour: Behaviour | None = None,
         auth_required: bool = False,
         require_starttls: bool = False,
+        idle_timeout: float = 300,
     ) -> None:
         self.behaviour = behaviour or Behaviour()
         self.handler = RecordingHandler(self.behaviour)
         self.port = free_port()
         self.connections = 0
         self.open_connections = 0
+        self.peak_connections = 0
         self.chunks: list[bytes] = []
         kwargs: dict[str, Any] = {
             "hostname": "127.0.0.1",
@@ -193,6 +198,7 @@ class TestServer:
             "auth_require_tls": False,
             "enable_SMTPUTF8": True,
             "ready_timeout": 10,
+            "timeout": idle_timeout,
         }
         if mode == "implicit":
             kwargs["ssl_context"] = server_context
@@ -209,6 +215,7 @@ class TestServer:
         self.controller.start()
         # aiosmtpd's Controller opens one connection itself to check the server is up.
         self.connections = 0
+        self.peak_connections = 0
         self.chunks.clear()
         return self
 

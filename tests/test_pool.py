@@ -1,0 +1,129 @@
+"""The connection pool against real servers: reuse, recycling, stale connections, rate limit,
+concurrency cap, PIPELINING on the wire, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from conftest import config_for
+from smtp_servers import MakeServer
+
+from smtp_connector import SmtpConnector
+
+
+async def send_n(connector: SmtpConnector, count: int, concurrent: bool = False) -> list:
+    sends = [
+        connector.send(f"user{i}@example.org", "SignIn", {"code": f"{i:06d}"}) for i in range(count)
+    ]
+    if concurrent:
+        return await asyncio.gather(*sends)
+    return [await send for send in sends]
+
+
+async def test_one_connection_for_many_sends(make_server: MakeServer) -> None:
+    server = make_server()
+    async with SmtpConnector(config_for(server)) as connector:
+        await send_n(connector, 10)
+    assert len(server.messages) == 10
+    assert server.connections == 1
+
+
+async def test_recycled_after_max_messages(make_server: MakeServer) -> None:
+    server = make_server()
+    async with SmtpConnector(config_for(server, pool={"maxMessages": 3})) as connector:
+        await send_n(connector, 7)
+    assert len(server.messages) == 7
+    assert server.connections == 3  # 3 + 3 + 1
+
+
+async def test_stale_connection_replaced_without_failing(make_server: MakeServer) -> None:
+    server = make_server(idle_timeout=0.3)  # the server drops idle clients (421 + close)
+    async with SmtpConnector(config_for(server)) as connector:
+        await connector.send("a@example.org", "SignIn", {"code": "1"})
+        await asyncio.sleep(0.8)
+        result = await connector.send("b@example.org", "SignIn", {"code": "2"})
+    assert result.attempts == 1
+    assert len(server.messages) == 2
+    assert server.connections == 2
+
+
+async def test_idle_timeout_closes_connections(make_server: MakeServer) -> None:
+    server = make_server()
+    async with SmtpConnector(config_for(server, pool={"idleTimeout": 200})) as connector:
+        await connector.send("a@example.org", "SignIn", {"code": "1"})
+        assert server.open_connections == 1
+        await asyncio.sleep(0.8)
+        assert server.open_connections == 0
+        await connector.send("b@example.org", "SignIn", {"code": "2"})
+    assert server.connections == 2
+
+
+async def test_rate_limit_spacing(make_server: MakeServer) -> None:
+    server = make_server()
+    config = config_for(server, rateLimit={"maxMessages": 2, "rateDelta": 400})
+    async with SmtpConnector(config) as connector:
+        started = time.monotonic()
+        await send_n(connector, 6, concurrent=True)
+        elapsed = time.monotonic() - started
+    assert len(server.messages) == 6
+    assert elapsed >= 0.8  # windows start at 0, 0.4 and 0.8 s
+
+
+async def test_concurrency_cap(make_server: MakeServer) -> None:
+    server = make_server()
+    async with SmtpConnector(config_for(server, pool={"maxConnections": 2})) as connector:
+        await send_n(connector, 30, concurrent=True)
+    assert len(server.messages) == 30
+    assert server.peak_connections <= 2
+    assert server.connections == 2
+
+
+async def test_pipelining_used_when_offered(make_server: MakeServer) -> None:
+    server = make_server(pipelining=True)
+    async with SmtpConnector(config_for(server)) as connector:
+        result = await connector.send(["a@example.org", "b@example.org"], "SignIn", {"code": "1"})
+    assert result.pipelined is True
+    (burst,) = server.command_chunks()
+    assert burst.count(b"RCPT TO") == 2 and burst.endswith(b"DATA\r\n")
+    assert server.messages[0].rcpt_tos == ["a@example.org", "b@example.org"]
+
+
+async def test_pipelined_rejections_are_read_correctly(make_server: MakeServer) -> None:
+    server = make_server(pipelining=True, reject_rcpt={"b@example.org": "550 5.1.1 unknown"})
+    async with SmtpConnector(config_for(server)) as connector:
+        result = await connector.send(["a@example.org", "b@example.org"], "SignIn", {"code": "1"})
+        again = await connector.send("c@example.org", "SignIn", {"code": "2"})
+    assert result.accepted == ["a@example.org"]
+    assert result.rejected["b@example.org"][0] == 550
+    assert again.accepted == ["c@example.org"]  # the session stayed in sync
+    assert server.connections == 1
+
+
+async def test_lockstep_when_pipelining_not_offered(make_server: MakeServer) -> None:
+    server = make_server(pipelining=False)
+    async with SmtpConnector(config_for(server)) as connector:
+        result = await connector.send("a@example.org", "SignIn", {"code": "1"})
+    assert result.pipelined is False
+    (mail_chunk,) = server.command_chunks()
+    assert b"RCPT" not in mail_chunk.upper()
+
+
+async def test_pipelining_can_be_disabled(make_server: MakeServer) -> None:
+    server = make_server(pipelining=True)
+    async with SmtpConnector(config_for(server, pipelining=False)) as connector:
+        result = await connector.send("a@example.org", "SignIn", {"code": "1"})
+    assert result.pipelined is False
+
+
+async def test_clean_shutdown_loses_nothing(make_server: MakeServer) -> None:
+    server = make_server()
+    connector = SmtpConnector(config_for(server, pool={"maxConnections": 3}))
+    sends = asyncio.ensure_future(send_n(connector, 40, concurrent=True))
+    await asyncio.sleep(0.05)
+    await connector.aclose()  # drains in-flight sends before closing
+    results = await sends
+    assert len(results) == 40
+    assert len(server.messages) == 40
+    await asyncio.sleep(0.2)
+    assert server.open_connections == 0
