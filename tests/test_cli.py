@@ -1,0 +1,164 @@
+"""The CLI end to end: demo, render, send, verify, test, sink, exit codes and --json."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+from conftest import PASSWORD, USER, config_for
+from smtp_servers import MakeServer, free_port
+
+from smtp_connector.cli import main
+
+
+def write_config(tmp_path: Path, config: dict) -> str:
+    path = tmp_path / "smtp.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def test_demo_sends_a_real_email() -> None:
+    result = CliRunner().invoke(main, ["demo", "--json"])
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.output)
+    assert outcome["code_in_message"] is True
+    assert outcome["code"] in outcome["text"]
+    assert ("To", "new.user@example.org") in [tuple(h) for h in outcome["headers"]]
+
+
+def test_demo_human_output() -> None:
+    result = CliRunner().invoke(main, ["demo", "--locale", "es"])
+    assert result.exit_code == 0, result.output
+    assert "was found in the received message" in result.output
+
+
+def test_render_writes_html(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"host": "smtp.example.com", "fromEmail": "a@example.com"})
+    html = tmp_path / "out.html"
+    result = CliRunner().invoke(
+        main,
+        [
+            "render",
+            "--config",
+            config,
+            "--usage",
+            "Register",
+            "--code",
+            "424242",
+            "--locale",
+            "de",
+            "--html",
+            str(html),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "424242" in result.output
+    assert "424242" in html.read_text()
+    assert 'lang="de"' in html.read_text()
+
+
+def test_send_and_json_output(make_server: MakeServer, tmp_path: Path) -> None:
+    server = make_server()
+    config = write_config(tmp_path, config_for(server))
+    result = CliRunner().invoke(
+        main, ["send", "--config", config, "--to", "u@example.org", "--code", "987654", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["ok"] is True and data["result"]["accepted"] == ["u@example.org"]
+    assert b"987654" in server.messages[0].content
+
+
+def test_send_failure_exit_code_and_json(make_server: MakeServer, tmp_path: Path) -> None:
+    server = make_server(auth_required=True, users={USER: "right"})
+    config = write_config(tmp_path, config_for(server, auth={"user": USER, "pass": PASSWORD}))
+    result = CliRunner().invoke(
+        main, ["send", "--config", config, "--to", "u@example.org", "--json"]
+    )
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["error"]["code"] == "auth_failed"
+    assert data["error"]["smtp_code"] == 535
+    assert PASSWORD not in result.output
+
+
+def test_bad_config_exit_code(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"host": "h", "port": 70000, "fromEmail": "a@example.com"})
+    result = CliRunner().invoke(main, ["send", "--config", config, "--to", "u@example.org"])
+    assert result.exit_code == 2
+    assert "port" in result.output
+
+
+def test_password_from_environment(make_server: MakeServer, tmp_path: Path) -> None:
+    server = make_server(auth_required=True, users={USER: PASSWORD})
+    config = write_config(
+        tmp_path, config_for(server, auth={"user": USER, "pass": "${TEST_SMTP_PASS}"})
+    )
+    env = {"TEST_SMTP_PASS": PASSWORD}
+    result = CliRunner(env=env).invoke(main, ["test", "--config", config, "--to", "a@example.org"])
+    assert result.exit_code == 0, result.output
+    assert b"000000" in server.messages[0].content
+
+
+def test_verify_prints_steps(make_server: MakeServer, tmp_path: Path, ca_pem: str) -> None:
+    server = make_server(mode="starttls", auth_required=True, users={USER: PASSWORD})
+    config = write_config(
+        tmp_path, config_for(server, tls={"ca": ca_pem}, auth={"user": USER, "pass": PASSWORD})
+    )
+    result = CliRunner().invoke(main, ["verify", "--config", config])
+    assert result.exit_code == 0, result.output
+    for step in ("dns", "connect", "greeting", "starttls", "auth"):
+        assert step in result.output
+    assert server.messages == []
+
+
+def test_bulk_send_from_csv(make_server: MakeServer, tmp_path: Path) -> None:
+    server = make_server()
+    config = write_config(tmp_path, config_for(server))
+    rows = ["to,code"] + [f"user{i}@example.org,{100000 + i}" for i in range(25)]
+    (tmp_path / "bulk.csv").write_text("\n".join(rows) + "\n")
+    result = CliRunner().invoke(
+        main, ["send", "--config", config, "--bulk", str(tmp_path / "bulk.csv"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output[result.output.index("{") :])["sent"] == 25
+    assert len(server.messages) == 25
+
+
+def test_sink_prints_received_messages(tmp_path: Path) -> None:
+    port = free_port()
+    sink = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smtp_connector",
+            "sink",
+            "--port",
+            str(port),
+            "--max-messages",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert sink.stdout is not None
+        assert "listening" in sink.stdout.readline()
+        config = write_config(tmp_path, config_for(port))
+        deadline = time.monotonic() + 10
+        result = CliRunner().invoke(
+            main, ["send", "--config", config, "--to", "z@example.org", "--code", "556677"]
+        )
+        assert result.exit_code == 0, result.output
+        output, _ = sink.communicate(timeout=max(deadline - time.monotonic(), 1))
+    finally:
+        sink.kill()
+    assert "556677" in output
+    assert "z@example.org" in output
