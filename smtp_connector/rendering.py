@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -72,12 +73,20 @@ class TemplateSelector:
         self.default_locale = normalize_locale(default_locale)
         self.use_shipped = use_shipped
         self._index: dict[tuple[str, str], EmailTemplate] = {}
+        self._chosen: dict[tuple[str, str | None], EmailTemplate] = {}
         for template in templates:
             locale = normalize_locale(template.locale) if template.locale else self.default_locale
             self._index.setdefault((template.usage_type, locale), template)
 
     def select(self, usage_type: UsageType | str, locale: str | None) -> EmailTemplate:
-        usage = usage_key(usage_type)
+        """The template for (usage type, locale), memoised: the config does not change."""
+        key = (usage_key(usage_type), locale)
+        chosen = self._chosen.get(key)
+        if chosen is None:
+            chosen = self._chosen[key] = self._select(*key)
+        return chosen
+
+    def _select(self, usage: str, locale: str | None) -> EmailTemplate:
         chain = locale_chain(locale, self.default_locale)
         for candidate_usage in dict.fromkeys((usage, GENERIC)):
             for candidate_locale in chain:
@@ -117,34 +126,74 @@ def _same_language(wanted: str, locales: dict[str, str]) -> str | None:
     return None
 
 
+class _StrictSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, but a blocked attribute is an error rather than an empty string, so an
+    escape attempt in a template is reported instead of silently rendering nothing."""
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        raise SecurityError(
+            f"access to attribute {attribute!r} of {type(obj).__name__!r} is unsafe"
+        )
+
+
 class Renderer:
-    """Sandboxed Jinja environments (text: no escaping; HTML: autoescape) with a compile cache."""
+    """Sandboxed Jinja (text: no escaping; HTML: autoescape) with a compile cache.
+
+    Subject, text and HTML are compiled into one template (the HTML inside an autoescape
+    block) so a message costs one Jinja context and one render call instead of three. Each part
+    is also compiled alone once, so syntax errors name the part and line.
+    """
 
     def __init__(self, max_payload_bytes: int = 64 * 1024) -> None:
         common = {"undefined": ChainableUndefined, "keep_trailing_newline": True}
-        self._text_env = ImmutableSandboxedEnvironment(autoescape=False, **common)
-        self._html_env = ImmutableSandboxedEnvironment(autoescape=True, **common)
-        self._compiled: dict[tuple[int, str], tuple[EmailTemplate, JinjaTemplate]] = {}
+        self._text_env = _StrictSandbox(autoescape=False, **common)
+        self._html_env = _StrictSandbox(autoescape=True, **common)
+        self._compiled: dict[int, tuple[EmailTemplate, JinjaTemplate]] = {}
         self.max_payload_bytes = max_payload_bytes
 
     def render(self, template: EmailTemplate, payload: Mapping[str, Any]) -> RenderedBodies:
         context = build_context(payload, self.max_payload_bytes)
-        subject = self._render(template, "subject", template.subject, context)
-        text = self._render_optional(template, "text", template.text_source, context)
-        html = self._render_optional(template, "html", template.html_source, context)
-        if html is not None and text is None:
-            text = html_to_text(html, _string_values(context))
-        return RenderedBodies(clean_header_text(subject), text, html, template)
+        combined = self._combined(template)
+        try:
+            pieces = combined.render(context).split(_SEPARATOR)
+        except Exception:
+            pieces = []  # locate and report the failure part by part below
+        if len(pieces) != 3:
+            pieces = [self._render_part(template, part, context) for part in _PARTS]
+        subject, text, html = pieces
+        text_out = text if template.text_source is not None else None
+        html_out = html if template.html_source is not None else None
+        if html_out is not None and text_out is None:
+            text_out = html_to_text(html_out, _string_values(context))
+        return RenderedBodies(clean_header_text(subject), text_out, html_out, template)
 
-    def _render_optional(
-        self, template: EmailTemplate, part: str, source: str | None, context: dict[str, Any]
-    ) -> str | None:
-        return None if source is None else self._render(template, part, source, context)
+    def _combined(self, template: EmailTemplate) -> JinjaTemplate:
+        cached = self._compiled.get(id(template))
+        if cached is not None and cached[0] is template:
+            return cached[1]
+        for part in _PARTS:
+            self._compile_part(template, part)  # syntax errors surface here, per part
+        html = template.html_source
+        sources = [
+            template.subject,
+            template.text_source or "",
+            "{% autoescape true %}" + html + "{% endautoescape %}" if html else "",
+        ]
+        source = _SEPARATOR.join(shorthand_to_jinja(s) for s in sources)
+        compiled = self._text_env.from_string(source)
+        self._compiled[id(template)] = (template, compiled)
+        return compiled
 
-    def _render(
-        self, template: EmailTemplate, part: str, source: str, context: dict[str, Any]
-    ) -> str:
-        compiled = self._compile(template, part, source)
+    def _compile_part(self, template: EmailTemplate, part: str) -> JinjaTemplate:
+        source = _part_source(template, part)
+        env = self._html_env if part == "html" else self._text_env
+        try:
+            return env.from_string(shorthand_to_jinja(source))
+        except TemplateSyntaxError as exc:
+            raise _template_error(template, part, exc.message or str(exc), exc.lineno) from None
+
+    def _render_part(self, template: EmailTemplate, part: str, context: dict[str, Any]) -> str:
+        compiled = self._compile_part(template, part)
         try:
             return compiled.render(context)
         except SecurityError as exc:
@@ -154,18 +203,17 @@ class Renderer:
         except Exception as exc:  # a filter or value raising: still the template's fault
             raise _template_error(template, part, f"{type(exc).__name__}: {exc}") from None
 
-    def _compile(self, template: EmailTemplate, part: str, source: str) -> JinjaTemplate:
-        key = (id(template), part)
-        cached = self._compiled.get(key)
-        if cached is not None and cached[0] is template:
-            return cached[1]
-        env = self._html_env if part == "html" else self._text_env
-        try:
-            compiled = env.from_string(shorthand_to_jinja(source))
-        except TemplateSyntaxError as exc:
-            raise _template_error(template, part, exc.message or str(exc), exc.lineno) from None
-        self._compiled[key] = (template, compiled)
-        return compiled
+
+_PARTS = ("subject", "text", "html")
+# Splits the combined output; random so that no template or value can contain it by accident.
+_SEPARATOR = f"\x00{secrets.token_hex(12)}\x00"
+
+
+def _part_source(template: EmailTemplate, part: str) -> str:
+    if part == "subject":
+        return template.subject
+    source = template.text_source if part == "text" else template.html_source
+    return source or ""
 
 
 def build_context(payload: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
@@ -184,6 +232,8 @@ def build_context(payload: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
 
 
 def _check_size(context: dict[str, Any], max_bytes: int) -> None:
+    if _rough_size(context) <= max_bytes // 4:
+        return  # clearly small: skip the exact (JSON) measurement on the hot path
     size = len(json.dumps(context, default=str, ensure_ascii=False).encode("utf-8"))
     if size > max_bytes:
         raise ConnectorError(
@@ -191,6 +241,19 @@ def _check_size(context: dict[str, Any], max_bytes: int) -> None:
             f"payload is {size} bytes, over the limit of {max_bytes} (`maxPayloadBytes`); "
             "a verification email needs only a code, a link and a few names.",
         )
+
+
+def _rough_size(value: Any, depth: int = 0) -> int:
+    """Characters in a payload (UTF-8 may be up to 4x more bytes), without serialising it."""
+    if isinstance(value, str):
+        return len(value)
+    if depth > 8:
+        return 1 << 30  # deeper than any sane payload: force the exact check
+    if isinstance(value, Mapping):
+        return sum(len(str(k)) + _rough_size(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple | set):
+        return sum(_rough_size(v, depth + 1) for v in value)
+    return 16
 
 
 def clean_header_text(value: str) -> str:
