@@ -89,6 +89,10 @@ class SmtpConnector:
         to: str | Sequence[str] | None = None,
     ) -> RenderedEmail:
         """Select the template for (usage type, locale) and render it with `payload`."""
+        if not isinstance(payload, Mapping):
+            raise ConnectorError(
+                ErrorCode.TEMPLATE_ERROR, "payload must be a mapping such as {'code': '123456'}."
+            )
         locale = locale or _payload_locale(payload)
         template = self._selector.select(usage_type, locale)
         context = self._context(payload, locale)
@@ -200,7 +204,14 @@ class SmtpConnector:
     # -- checks and health --------------------------------------------------------------------
 
     async def verify(self) -> list[tuple[str, list[Step]]]:
-        """Connect, TLS and AUTH to every server without sending; raises ConnectorError."""
+        """Check provider rules, then connect, TLS and AUTH to every server without sending.
+
+        Raises ConnectorError: `invalid_config` for a combination the provider is known to
+        refuse (e.g. Aliyun with From ≠ user), else whatever the connection attempt hit.
+        """
+        from .presets import check_preset_rules
+
+        check_preset_rules(self.config)
         return await self._backend.verify()
 
     async def check(self, server: str) -> dict[str, object]:

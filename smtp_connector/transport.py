@@ -54,57 +54,60 @@ class Delivery:
 
 
 class PipeliningProtocol(SMTPProtocol):
-    """aiosmtplib's protocol, plus a mode that queues every reply in a burst.
+    """aiosmtplib's protocol, plus a mode that collects every reply of a burst.
 
     The base protocol keeps one pending reply and drops data that arrives while it is unread,
-    which is right for lock-step but loses replies to pipelined commands.
+    which is right for lock-step but loses replies to pipelined commands. In burst mode replies
+    are parsed as they arrive and one future completes when all of them are in.
     """
 
-    _queue: asyncio.Queue[SMTPResponse | BaseException] | None = None
+    _burst: asyncio.Future[list[SMTPResponse]] | None = None
+    _burst_replies: list[SMTPResponse]
+    _burst_expected = 0
 
     def data_received(self, data: bytes) -> None:
-        if self._queue is None:
+        burst = self._burst
+        if burst is None:
             super().data_received(data)
             return
         self._buffer.extend(data)
-        while True:
+        while not burst.done():
             try:
                 response = self._read_response_from_buffer()
-            except Exception as exc:  # malformed reply: surface it to the reader
-                self._queue.put_nowait(exc)
+            except Exception as exc:  # malformed reply: surface it to the waiting sender
+                burst.set_exception(exc)
                 return
             if response is None:
                 return
-            self._queue.put_nowait(response)
+            self._burst_replies.append(response)
+            if len(self._burst_replies) == self._burst_expected:
+                burst.set_result(self._burst_replies)
+
+    def _fail_burst(self, message: str) -> None:
+        if self._burst is not None and not self._burst.done():
+            self._burst.set_exception(aiosmtplib.SMTPServerDisconnected(message))
 
     def eof_received(self) -> bool:
-        if self._queue is not None:
-            self._queue.put_nowait(aiosmtplib.SMTPServerDisconnected("Unexpected EOF received"))
+        self._fail_burst("Unexpected EOF received")
         return super().eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._queue is not None:
-            self._queue.put_nowait(aiosmtplib.SMTPServerDisconnected("Connection lost"))
+        self._fail_burst("Connection lost")
         super().connection_lost(exc)
 
     async def exchange(
         self, data: bytes, replies: int, timeout: float | None
     ) -> list[SMTPResponse]:
         """Write `data` (several commands) at once and read `replies` replies in order."""
-        self._queue = asyncio.Queue()
+        burst: asyncio.Future[list[SMTPResponse]] = self._loop.create_future()
+        self._burst, self._burst_replies, self._burst_expected = burst, [], replies
         try:
             self.write(data)
-            results: list[SMTPResponse] = []
-            for _ in range(replies):
-                item = await asyncio.wait_for(self._queue.get(), timeout)
-                if isinstance(item, BaseException):
-                    raise item
-                results.append(item)
-            return results
+            return await asyncio.wait_for(burst, timeout)
         except (TimeoutError, asyncio.TimeoutError) as exc:
             raise aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response") from exc
         finally:
-            self._queue = None
+            self._burst = None
 
 
 def _ehlo_name(configured: str | None) -> str:
@@ -496,7 +499,9 @@ def _dot_stuff(data: bytes) -> bytes:
     """RFC 5321 §4.5.2 transparency plus the terminating `.`; input already has CRLF endings."""
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
-    return _DOT_AT_LINE_START.sub(b"..", data) + b".\r\n"
+    if data.startswith(b".") or b"\n." in data:
+        data = _DOT_AT_LINE_START.sub(b"..", data)
+    return data + b".\r\n"
 
 
 def _split_recipients(
