@@ -389,6 +389,7 @@ class SmtpConfig(ServerSettings):
     reply_to: str | None = None
     templates: list[EmailTemplate] = Field(default_factory=list)
     default_locale: str = "en"
+    use_shipped_templates: bool = True
     custom_headers: dict[str, HeaderValue] = Field(default_factory=dict)
     logger: bool = False
     debug: bool = False

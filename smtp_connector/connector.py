@@ -68,7 +68,9 @@ class SmtpConnector:
         self._from = _sender(cfg.from_email, cfg.from_name, "fromEmail")
         self._reply_to = parse_address(cfg.reply_to, what="replyTo") if cfg.reply_to else None
         self._headers = tuple(validate_custom_headers(cfg.custom_headers))
-        self._selector = TemplateSelector(cfg.templates, cfg.default_locale)
+        self._selector = TemplateSelector(
+            cfg.templates, cfg.default_locale, use_shipped=cfg.use_shipped_templates
+        )
         self._renderer = Renderer(cfg.max_payload_bytes)
         self._app_name = cfg.from_name or self._from.display_name or self._from.domain
         self._signers = _build_signers(cfg)

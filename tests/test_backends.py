@@ -66,3 +66,18 @@ async def test_console_transport_prints(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert "To: erin@example.org" in out
     assert "864200" in out
+
+
+def test_template_not_found_when_shipped_templates_are_off() -> None:
+    config = {
+        **BASE,
+        "transport": "memory",
+        "useShippedTemplates": False,
+        "templates": [{"usageType": "Register", "subject": "s", "content": "{{code}}"}],
+    }
+    connector = SmtpConnector(config)
+    assert "777" in (connector.render("Register", {"code": "777"}).text or "")
+    with pytest.raises(ConnectorError) as info:
+        connector.render("SignIn", {"code": "1"})
+    assert info.value.code is ErrorCode.TEMPLATE_NOT_FOUND
+    assert "SignIn" in info.value.message
