@@ -17,6 +17,7 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 from .errors import ConnectorError, ErrorCode
 
 MAX_ADDRESS_OCTETS = 254
+MAX_LOCAL_OCTETS = 64
 _FORBIDDEN = ("\r", "\n", "\x00")
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -68,6 +69,8 @@ def parse_address(value: str, *, what: str = "address", allow_display_name: bool
     except EmailNotValidError as exc:
         raise _invalid(what, value, str(exc)) from None
     local, _, _ = result.normalized.rpartition("@")
+    if len(local.encode("utf-8")) > MAX_LOCAL_OCTETS:
+        raise _invalid(what, value, f"the part before @ is longer than {MAX_LOCAL_OCTETS} octets")
     return Address(local, result.domain, result.ascii_domain, display)
 
 
@@ -78,7 +81,7 @@ def _plain_ascii(addr: str, display: str) -> Address | None:
     if match is None:
         return None
     local, domain = match.group(1), match.group(2).lower()
-    if len(local) > 64 or domain.rsplit(".", 1)[-1] in SPECIAL_USE_DOMAIN_NAMES:
+    if len(local) > MAX_LOCAL_OCTETS or domain.rsplit(".", 1)[-1] in SPECIAL_USE_DOMAIN_NAMES:
         return None
     return Address(local, domain, domain, display)
 

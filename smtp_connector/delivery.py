@@ -15,8 +15,9 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .config import RetryOptions, ServerConfig, SmtpConfig
 from .errors import ConnectorError, ErrorCode
@@ -30,6 +31,7 @@ from .transport import Delivery, SessionOptions, SmtpSession, Step
 
 log = logging.getLogger("smtp_connector.delivery")
 
+T = TypeVar("T")
 Prepare = Callable[[RenderedEmail, ServerConfig], tuple[RenderedEmail, bytes]]
 
 # Failures that say something about the server, not the message: try the next server.
@@ -140,13 +142,19 @@ class SmtpDelivery:
                 if time.monotonic() + delay > deadline:
                     break
                 await asyncio.sleep(delay)
+            tried = 0
             for server in candidates:
                 if len(attempts) >= options.attempts or time.monotonic() > deadline:
                     break
-                result = await self._attempt(server, email, attempts, errors, excluded)
+                if not server.health.claim():
+                    continue  # half-open and another send is already probing it
+                tried += 1
+                result = await self._attempt(server, email, attempts, errors, excluded, deadline)
                 if result is not None:
                     result.duration = time.monotonic() - started
                     return result
+            if not tried:
+                break
             round_number += 1
         raise self._final_error(errors, attempts)
 
@@ -157,13 +165,14 @@ class SmtpDelivery:
         attempts: list[AttemptRecord],
         errors: dict[str, ConnectorError],
         excluded: set[str],
+        deadline: float,
     ) -> SendResult | None:
         """One try on one server; returns the result, or records the failure and returns None
         (raising when the failure is final for the whole send)."""
         prepared, data = self._prepare(email, server.config)
         start = time.monotonic()
         try:
-            delivery = await self._deliver(server, prepared, data)
+            delivery = await self._deliver(server, prepared, data, deadline)
         except ConnectorError as error:
             seconds = time.monotonic() - start
             attempts.append(
@@ -174,6 +183,7 @@ class SmtpDelivery:
             _log_failure(server.name, len(attempts), prepared.message_id, error, seconds)
             error.attempts = len(attempts)
             if not fails_over(error):
+                server.health.mark_healthy()  # it answered; the message was the problem
                 raise
             server.health.record_failure(str(error))
             if error.stage == "after_data" and not self._config.retry.resend_after_lost_reply:
@@ -208,20 +218,23 @@ class SmtpDelivery:
             usage_type=prepared.usage_type,
         )
 
-    async def _deliver(self, server: _Server, email: RenderedEmail, data: bytes) -> Delivery:
-        """Deliver on a pooled session; a reused session found dead is replaced once, silently."""
+    async def _deliver(
+        self, server: _Server, email: RenderedEmail, data: bytes, deadline: float
+    ) -> Delivery:
+        """Deliver on a pooled session; a reused session found dead is replaced once, silently.
+        Everything, opening a connection included, ends by the send's `retry.deadline`."""
         pool = self.pool(server.name)
-        session, reused = await pool.acquire()
+        session, reused = await _before_deadline(pool.acquire(), deadline, server.name)
         ok = False
         try:
             try:
-                delivery = await _send_on(session, email, data)
+                delivery = await _send_on(session, email, data, deadline)
             except ConnectorError as error:
                 if not (reused and _stale(error)):
                     raise
                 pool.discard(session)
-                session = await pool.open_fresh()
-                delivery = await _send_on(session, email, data)
+                session = await _before_deadline(pool.open_fresh(), deadline, server.name)
+                delivery = await _send_on(session, email, data, deadline)
             ok = True
             return delivery
         finally:
@@ -268,7 +281,7 @@ class SmtpDelivery:
             server.health.record_failure(str(error))
             server.health.disable()
         else:
-            server.health.record_success()
+            server.health.mark_healthy()
         return server.health
 
     def health(self) -> list[dict[str, object]]:
@@ -279,10 +292,32 @@ class SmtpDelivery:
         await asyncio.gather(*(pool.aclose() for pool in pools.values()))
 
 
-async def _send_on(session: SmtpSession, email: RenderedEmail, data: bytes) -> Delivery:
+async def _send_on(
+    session: SmtpSession, email: RenderedEmail, data: bytes, deadline: float
+) -> Delivery:
     return await session.deliver(
-        email.envelope_from, email.envelope_to, data, smtputf8=email.needs_smtputf8
+        email.envelope_from,
+        email.envelope_to,
+        data,
+        smtputf8=email.needs_smtputf8,
+        deadline=deadline,
     )
+
+
+async def _before_deadline(awaitable: Awaitable[T], deadline: float, server: str) -> T:
+    """Await `awaitable` but give up at `deadline` (monotonic) with a `timeout` error."""
+    remaining = deadline - time.monotonic()
+    try:
+        return await asyncio.wait_for(awaitable, max(remaining, 0.001))
+    except (asyncio.TimeoutError, TimeoutError):
+        raise ConnectorError(
+            ErrorCode.TIMEOUT,
+            f"retry.deadline reached while connecting to {server}; no connection was ready "
+            "in time (raise `retry.deadline` or check the server).",
+            server=server,
+            retryable=True,
+            stage="connect",
+        ) from None
 
 
 def _all_disabled(servers: list[_Server], attempts: int) -> ConnectorError:

@@ -28,7 +28,8 @@ GENERIC = UsageType.GENERIC.value
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _SHORTHAND = re.compile(rf"<<\s*({_NAME})\s*>>")
 _SHORTHAND_ESCAPED = re.compile(rf"&lt;&lt;\s*({_NAME})\s*&gt;&gt;")
-_HEADER_BREAKS = re.compile(r"[\r\n\t\v\f\x00\u2028\u2029\x85]+")
+# Every control character (C0, DEL, C1) and the Unicode line/paragraph separators.
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 @dataclass(frozen=True)
@@ -223,18 +224,30 @@ def build_context(payload: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
             ErrorCode.TEMPLATE_ERROR, "payload must be a mapping such as {'code': '123456'}."
         )
     context = dict(payload)
+    _check_size(context, max_bytes)
     if "code" in context and context["code"] is not None:
-        context["code"] = str(context["code"])
+        context["code"] = _code_text(context["code"])
     if "expires_in_minutes" in context and "expiresInMinutes" not in context:
         context["expiresInMinutes"] = context["expires_in_minutes"]
-    _check_size(context, max_bytes)
     return context
+
+
+def _code_text(code: Any) -> str:
+    try:
+        return str(code)
+    except (ValueError, TypeError) as exc:  # e.g. an int over Python's digit limit
+        raise ConnectorError(
+            ErrorCode.TEMPLATE_ERROR, f"payload `code` cannot be turned into text: {exc}"
+        ) from None
 
 
 def _check_size(context: dict[str, Any], max_bytes: int) -> None:
     if _rough_size(context) <= max_bytes // 4:
         return  # clearly small: skip the exact (JSON) measurement on the hot path
-    size = len(json.dumps(context, default=str, ensure_ascii=False).encode("utf-8"))
+    try:
+        size = len(json.dumps(context, default=str, ensure_ascii=False).encode("utf-8"))
+    except (ValueError, TypeError, RecursionError):
+        size = max_bytes + 1  # e.g. an integer too long to print: certainly too big
     if size > max_bytes:
         raise ConnectorError(
             ErrorCode.TEMPLATE_ERROR,
@@ -245,15 +258,21 @@ def _check_size(context: dict[str, Any], max_bytes: int) -> None:
 
 def _rough_size(value: Any, depth: int = 0) -> int:
     """Characters in a payload (UTF-8 may be up to 4x more bytes), without serialising it."""
-    if isinstance(value, str):
+    if isinstance(value, str | bytes | bytearray):
         return len(value)
+    if isinstance(value, bool) or value is None:
+        return 5
+    if isinstance(value, int):
+        return value.bit_length() // 3 + 1  # about the number of decimal digits
+    if isinstance(value, float):
+        return 24
     if depth > 8:
         return 1 << 30  # deeper than any sane payload: force the exact check
     if isinstance(value, Mapping):
         return sum(len(str(k)) + _rough_size(v, depth + 1) for k, v in value.items())
     if isinstance(value, list | tuple | set):
         return sum(_rough_size(v, depth + 1) for v in value)
-    return 16
+    return 1 << 30  # anything else: let the exact measurement decide
 
 
 def clean_header_text(value: str) -> str:

@@ -140,6 +140,7 @@ class SmtpSession:
     last_used: float = 0.0
     _smtp: aiosmtplib.SMTP | None = None
     _stage: str = "connect"
+    _deadline: float | None = None
 
     @property
     def name(self) -> str:
@@ -336,12 +337,20 @@ class SmtpSession:
             await smtp.auth_xoauth2(user, await source.token())
 
     async def deliver(
-        self, sender: str, recipients: list[str], data: bytes, *, smtputf8: bool = False
+        self,
+        sender: str,
+        recipients: list[str],
+        data: bytes,
+        *,
+        smtputf8: bool = False,
+        deadline: float | None = None,
     ) -> Delivery:
         """Send one message. Raises `ConnectorError`; partial recipient rejection is reported
-        in the result, total rejection raises `recipient_rejected`."""
+        in the result, total rejection raises `recipient_rejected`. Each reply is awaited for
+        `socketTimeout`, but never past `deadline` (a `time.monotonic()` value)."""
         if self._smtp is None:
             raise ConnectorError(ErrorCode.CONNECTION_FAILED, "session is not open")
+        self._deadline = deadline
         try:
             delivery = await self._deliver(sender, recipients, data, smtputf8)
         except BaseException as exc:
@@ -384,7 +393,6 @@ class SmtpSession:
     ) -> Delivery:
         protocol = self._smtp.protocol  # type: ignore[union-attr]
         assert isinstance(protocol, PipeliningProtocol)
-        timeout = self.server.socket_timeout / 1000
         commands = [
             _command("MAIL FROM:", sender, options),
             *(_command("RCPT TO:", rcpt, []) for rcpt in recipients),
@@ -392,18 +400,18 @@ class SmtpSession:
         ]
         self._stage = "mail"
         burst = "".join(f"{c}\r\n" for c in commands).encode(enc)
-        replies = await protocol.exchange(burst, len(commands), timeout)
+        replies = await protocol.exchange(burst, len(commands), self._reply_timeout())
         mail_reply, rcpt_replies, data_reply = replies[0], replies[1:-1], replies[-1]
         accepted, rejected = _split_recipients(recipients, rcpt_replies)
         if data_reply.code == 354 and (mail_reply.code != 250 or not accepted):
-            await protocol.exchange(b".\r\n", 1, timeout)  # RFC 2920: end the empty DATA
+            await protocol.exchange(b".\r\n", 1, self._reply_timeout())  # RFC 2920: end DATA
         if mail_reply.code != 250:
             raise aiosmtplib.SMTPSenderRefused(mail_reply.code, mail_reply.message, sender)
         _raise_if_all_rejected(recipients, rejected)
         if data_reply.code != 354:
             self._stage = "data"
             raise aiosmtplib.SMTPDataError(data_reply.code, data_reply.message)
-        return await self._send_payload(protocol, payload, accepted, rejected, timeout, True)
+        return await self._send_payload(protocol, payload, accepted, rejected, True)
 
     async def _send_payload(
         self,
@@ -411,11 +419,10 @@ class SmtpSession:
         payload: bytes,
         accepted: list[str],
         rejected: dict[str, tuple[int, str]],
-        timeout: float,
         pipelined: bool,
     ) -> Delivery:
         self._stage = "after_data"
-        (final,) = await protocol.exchange(payload, 1, timeout)
+        (final,) = await protocol.exchange(payload, 1, self._reply_timeout())
         if final.code != 250:
             self._stage = "data"
             raise aiosmtplib.SMTPDataError(final.code, final.message)
@@ -427,24 +434,30 @@ class SmtpSession:
         smtp = self._smtp
         assert smtp is not None
         self._stage = "mail"
-        await smtp.mail(sender, options=options, encoding=enc)
+        await smtp.mail(sender, options=options, encoding=enc, timeout=self._reply_timeout())
         self._stage = "rcpt"
         rejected: dict[str, tuple[int, str]] = {}
         for rcpt in recipients:
             try:
-                await smtp.rcpt(rcpt, encoding=enc)
+                await smtp.rcpt(rcpt, encoding=enc, timeout=self._reply_timeout())
             except aiosmtplib.SMTPRecipientRefused as exc:
                 rejected[rcpt] = (exc.code, exc.message)
         _raise_if_all_rejected(recipients, rejected)
         accepted = [r for r in recipients if r not in rejected]
         self._stage = "data"
-        start = await smtp.execute_command(b"DATA")
+        start = await smtp.execute_command(b"DATA", timeout=self._reply_timeout())
         if start.code != 354:
             raise aiosmtplib.SMTPDataError(start.code, start.message)
         protocol = smtp.protocol
         assert isinstance(protocol, PipeliningProtocol)
+        return await self._send_payload(protocol, payload, accepted, rejected, False)
+
+    def _reply_timeout(self) -> float:
+        """socketTimeout, shortened to what is left before the send's deadline."""
         timeout = self.server.socket_timeout / 1000
-        return await self._send_payload(protocol, payload, accepted, rejected, timeout, False)
+        if self._deadline is not None:
+            timeout = min(timeout, max(self._deadline - time.monotonic(), 0.001))
+        return timeout
 
     async def reset(self) -> None:
         """RSET: a cheap liveness check and envelope reset before reusing a pooled session."""
