@@ -16,7 +16,9 @@ import re
 import socket
 import ssl
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import aiosmtplib
 from aiosmtplib.protocol import SMTPProtocol
@@ -27,6 +29,7 @@ from .error_mapping import map_exception
 from .errors import ConnectorError, ErrorCode
 from .oauth import TokenSource
 
+T = TypeVar("T")
 TLS_PROBE_DELAY_S = 1.0
 TLS_PROBE_TIMEOUT_S = 3.0
 QUIT_TIMEOUT_S = 2.0
@@ -189,12 +192,13 @@ class SmtpSession:
         await self._maybe_starttls()
         await self._maybe_auth()
 
-    async def _timed(self, name: str, awaitable: object, timeout_ms: int | None) -> object:
+    async def _timed(self, name: str, awaitable: Awaitable[T], timeout_ms: int | None) -> T:
+        """Await one opening step, recording how long it took (and bounding it if asked)."""
         start = time.perf_counter()
-        coroutine = awaitable  # type: ignore[assignment]
-        if timeout_ms is not None:
-            coroutine = asyncio.wait_for(awaitable, timeout_ms / 1000)  # type: ignore[arg-type]
-        result = await coroutine  # type: ignore[misc]
+        if timeout_ms is None:
+            result = await awaitable
+        else:
+            result = await asyncio.wait_for(awaitable, timeout_ms / 1000)
         self.steps.append(Step(name, time.perf_counter() - start))
         return result
 

@@ -16,6 +16,7 @@ from ..connector import SendRequest, SmtpConnector
 from ..devserver import DevServer, ReceivedMail
 from ..errors import ConnectorError
 from ..results import SendResult
+from ..transport import Step
 from .app import (
     EXIT_DELIVERY,
     config_option,
@@ -36,7 +37,9 @@ def _payload(code: str, link: str | None, app_name: str | None) -> dict[str, Any
     return payload
 
 
-async def _send_one(config: SmtpConfig, to: str, usage: str, payload: dict, locale: str | None):  # type: ignore[type-arg]
+async def _send_one(
+    config: SmtpConfig, to: str, usage: str, payload: dict[str, Any], locale: str | None
+) -> SendResult:
     async with SmtpConnector(config) as connector:
         return await connector.send(to, usage, payload, locale)
 
@@ -158,7 +161,7 @@ def verify(config_path: str, as_json: bool) -> None:
     """Connect, start TLS and log in to every server, sending nothing; print each step's time."""
     config = load_config(config_path)
 
-    async def run() -> list:  # type: ignore[type-arg]
+    async def run() -> list[tuple[str, list[Step]]]:
         async with SmtpConnector(config) as connector:
             return await connector.verify()
 
