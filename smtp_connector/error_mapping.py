@@ -86,6 +86,16 @@ def map_exception(
 
 
 def _connection_error(exc: BaseException, *, stage: str, server: str) -> ConnectorError:
+    if stage == "tls":
+        return ConnectorError(
+            ErrorCode.TLS_FAILED,
+            f"{server} closed the connection during the TLS handshake ({_reason(exc)}): the "
+            "server refused what was offered. Check `tls.minVersion`/`tls.maxVersion`, "
+            "`tls.ciphers` and the client certificate (`tls.cert`/`tls.key`).",
+            server=server,
+            retryable=False,
+            stage=stage,
+        )
     after_data = stage == "after_data"
     what = (
         "the connection dropped after the message was sent but before the server confirmed it; "
@@ -93,14 +103,25 @@ def _connection_error(exc: BaseException, *, stage: str, server: str) -> Connect
         if after_data
         else f"the connection failed during {stage}"
     )
-    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return ConnectorError(
         ErrorCode.CONNECTION_FAILED,
-        f"{server}: {what} ({reason}).",
+        f"{server}: {what} ({_reason(exc)}).",
         server=server,
         retryable=True,
         stage=stage,
     )
+
+
+def _reason(exc: BaseException) -> str:
+    """The most specific readable cause: the OS error text, else the underlying exception."""
+    for item in (exc, exc.__cause__):
+        if item is None:
+            continue
+        text = getattr(item, "strerror", None) or str(item).rstrip(": ")
+        if text and not text.endswith("on port None"):
+            return text
+    cause = exc.__cause__ or exc
+    return type(cause).__name__
 
 
 def _from_response(code: int, text: str, *, stage: str, server: str) -> ConnectorError:

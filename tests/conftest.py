@@ -43,11 +43,12 @@ def make_server(server_context: ssl.SSLContext) -> Iterator[Callable[..., TestSe
         auth_required: bool = False,
         require_starttls: bool = False,
         idle_timeout: float = 300,
+        context: ssl.SSLContext | None = None,
         **behaviour: Any,
     ) -> TestServer:
         server = TestServer(
             mode=mode,
-            server_context=server_context,
+            server_context=context or server_context,
             behaviour=Behaviour(**behaviour),
             auth_required=auth_required,
             require_starttls=require_starttls,

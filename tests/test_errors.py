@@ -6,12 +6,14 @@ import asyncio
 import json
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+import trustme
 from conftest import PASSWORD, USER, config_for
 from smtp_servers import MakeServer, ScriptedServer, smtp_dialogue
 
@@ -355,3 +357,46 @@ async def test_secrets_never_in_logs(
     connector = SmtpConnector(config)
     assert PASSWORD not in repr(connector.config)
     assert PASSWORD not in str(connector.config.auth)
+
+
+# -- TLS options ---------------------------------------------------------------------------
+
+
+async def test_client_certificate_is_presented(
+    make_server: MakeServer, tls_ca: trustme.CA, server_context: ssl.SSLContext
+) -> None:
+    mutual = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_ca.issue_cert("127.0.0.1").configure_cert(mutual)
+    tls_ca.configure_trust(mutual)
+    mutual.verify_mode = ssl.CERT_REQUIRED  # the server refuses clients without a certificate
+    client = tls_ca.issue_cert("client.example.com")
+    ca_pem = tls_ca.cert_pem.bytes().decode()
+    server = make_server(mode="implicit", context=mutual)
+    tls = {
+        "ca": ca_pem,
+        "cert": client.cert_chain_pems[0].bytes().decode(),
+        "key": client.private_key_pem.bytes().decode(),
+    }
+    async with SmtpConnector(config_for(server, secure=True, tls=tls)) as connector:
+        await connector.send("user@example.org", "SignIn", {"code": "1"})
+    assert len(server.messages) == 1
+    error = await send_error(config_for(server, secure=True, tls={"ca": ca_pem}))
+    assert error.code in (ErrorCode.TLS_FAILED, ErrorCode.CONNECTION_FAILED)
+    assert len(server.messages) == 1
+
+
+async def test_tls_versions_are_honoured(
+    make_server: MakeServer, tls_ca: trustme.CA, ca_pem: str
+) -> None:
+    tls13_only = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_ca.issue_cert("127.0.0.1").configure_cert(tls13_only)
+    tls13_only.minimum_version = ssl.TLSVersion.TLSv1_3
+    server = make_server(mode="implicit", context=tls13_only)
+    modern = config_for(server, secure=True, tls={"ca": ca_pem, "minVersion": "TLSv1.3"})
+    async with SmtpConnector(modern) as connector:
+        await connector.send("user@example.org", "SignIn", {"code": "1"})
+    assert len(server.messages) == 1
+    capped = config_for(server, secure=True, tls={"ca": ca_pem, "maxVersion": "TLSv1.2"})
+    error = await send_error(capped)
+    assert error.code is ErrorCode.TLS_FAILED
+    assert len(server.messages) == 1
