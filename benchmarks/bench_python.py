@@ -2,6 +2,8 @@
 with EmailMessage on one connection, or smtplib on one connection.
 
 Usage: python bench_python.py MODE PORT COUNT  → one JSON line {count, seconds, errors, rss_mb}.
+Timing starts once the client object exists (as nodemailer's starts after createTransport) and
+includes connecting, building every message and delivering it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def stdlib_message(reference: dict[str, str], index: int) -> EmailMessage:
     return message
 
 
-async def run_connector(port: int, count: int) -> int:
+async def run_connector(port: int, count: int) -> tuple[int, float]:
     config = {
         "host": "127.0.0.1",
         "port": port,
@@ -50,41 +52,43 @@ async def run_connector(port: int, count: int) -> int:
         }
         for i in range(count)
     )
-    async with SmtpConnector(config) as connector:
+    connector = SmtpConnector(config)  # built once at application start, like a transport
+    started = time.perf_counter()
+    async with connector:
         results = await connector.send_many(requests, concurrency=50)
-    return sum(isinstance(r, ConnectorError) for r in results)
+    return sum(isinstance(r, ConnectorError) for r in results), time.perf_counter() - started
 
 
-async def run_aiosmtplib(port: int, count: int) -> int:
+async def run_aiosmtplib(port: int, count: int) -> tuple[int, float]:
     import aiosmtplib
 
     reference = reference_message()
+    started = time.perf_counter()
     async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False) as smtp:
         for index in range(count):
             await smtp.send_message(stdlib_message(reference, index))
-    return 0
+    return 0, time.perf_counter() - started
 
 
-def run_smtplib(port: int, count: int) -> int:
+def run_smtplib(port: int, count: int) -> tuple[int, float]:
     reference = reference_message()
+    started = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", port) as smtp:
         for index in range(count):
             smtp.send_message(stdlib_message(reference, index))
-    return 0
+    return 0, time.perf_counter() - started
 
 
 def main() -> None:
     mode, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    started = time.perf_counter()
     if mode == "connector":
-        errors = asyncio.run(run_connector(port, count))
+        errors, seconds = asyncio.run(run_connector(port, count))
     elif mode == "aiosmtplib":
-        errors = asyncio.run(run_aiosmtplib(port, count))
+        errors, seconds = asyncio.run(run_aiosmtplib(port, count))
     elif mode == "smtplib":
-        errors = run_smtplib(port, count)
+        errors, seconds = run_smtplib(port, count)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
-    seconds = time.perf_counter() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"count": count, "seconds": seconds, "errors": errors, "rss_mb": rss_mb}))
 

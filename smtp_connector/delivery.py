@@ -224,7 +224,11 @@ class SmtpDelivery:
         """Deliver on a pooled session; a reused session found dead is replaced once, silently.
         Everything, opening a connection included, ends by the send's `retry.deadline`."""
         pool = self.pool(server.name)
-        session, reused = await _before_deadline(pool.acquire(), deadline, server.name)
+        warm = await pool.acquire_warm()
+        if warm is not None:
+            session, reused = warm, True
+        else:
+            session, reused = await _before_deadline(pool.acquire(), deadline, server.name)
         ok = False
         try:
             try:

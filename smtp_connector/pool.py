@@ -74,6 +74,19 @@ class ServerPool:
         self.in_use += 1
         return session, reused
 
+    async def acquire_warm(self) -> SmtpSession | None:
+        """A warm idle session if one is free right now, else None; never waits. The common
+        case of a single send on a warm pool then needs no timer and no extra task."""
+        if self._rate is not None or self._slots.locked() or not self._idle:
+            return None
+        await self._slots.acquire()  # a free slot: returns without suspending
+        session = self._take_idle()
+        if session is None:
+            self._slots.release()
+            return None
+        self.in_use += 1
+        return session
+
     def release(self, session: SmtpSession, *, reusable: bool = True) -> None:
         """Return a session; it goes back to the idle list if it can carry more messages."""
         self.in_use -= 1
