@@ -22,7 +22,7 @@ from .delivery import SmtpDelivery
 from .errors import ConnectorError, ErrorCode
 from .message import RenderedEmail, make_message_id, validate_custom_headers
 from .oauth import TokenProvider
-from .rendering import Renderer, TemplateSelector
+from .rendering import Renderer, TemplateSelector, require_mapping
 from .results import SendResult
 from .throttle import Throttle, ThrottleStore
 from .transport import Step
@@ -91,10 +91,7 @@ class SmtpConnector:
         to: str | Sequence[str] | None = None,
     ) -> RenderedEmail:
         """Select the template for (usage type, locale) and render it with `payload`."""
-        if not isinstance(payload, Mapping):
-            raise ConnectorError(
-                ErrorCode.TEMPLATE_ERROR, "payload must be a mapping such as {'code': '123456'}."
-            )
+        require_mapping(payload)
         locale = locale or _payload_locale(payload)
         template = self._selector.select(usage_type, locale)
         context = self._context(payload, locale)

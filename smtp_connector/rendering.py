@@ -229,12 +229,17 @@ def _part_source(template: EmailTemplate, part: str) -> str:
     return source or ""
 
 
-def build_context(payload: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
-    """The Jinja context: the payload as given plus snake/camel aliases of `expiresInMinutes`."""
+def require_mapping(payload: object) -> None:
+    """A payload is a mapping; anything else is the caller's template_error, not a crash."""
     if not isinstance(payload, Mapping):
         raise ConnectorError(
             ErrorCode.TEMPLATE_ERROR, "payload must be a mapping such as {'code': '123456'}."
         )
+
+
+def build_context(payload: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
+    """The Jinja context: the payload as given plus snake/camel aliases of `expiresInMinutes`."""
+    require_mapping(payload)
     context = dict(payload)
     _check_size(context, max_bytes)
     if "code" in context and context["code"] is not None:
