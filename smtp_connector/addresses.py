@@ -41,10 +41,6 @@ class Address:
     def needs_smtputf8(self) -> bool:
         return not self.local.isascii()
 
-    @property
-    def addr_spec(self) -> str:
-        return self.envelope
-
 
 @functools.lru_cache(maxsize=4096)
 def parse_address(value: str, *, what: str = "address", allow_display_name: bool = True) -> Address:

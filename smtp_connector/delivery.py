@@ -101,10 +101,6 @@ class SmtpDelivery:
         )
         return _Server(server, options, ServerHealth(server.label or server.address, config.health))
 
-    @property
-    def servers(self) -> list[ServerConfig]:
-        return [s.config for s in self._servers]
-
     def pool(self, server_name: str) -> ServerPool:
         """The current loop's pool for `server_name` (created on first use)."""
         pools = self._pools.setdefault(asyncio.get_running_loop(), {})

@@ -56,7 +56,6 @@ class ServerPool:
         self._reaper: asyncio.Task[None] | None = None
         self._closing = False
         self.opened = 0  # sessions opened over the pool's life (for tests and stats)
-        self.in_use = 0
 
     async def acquire(self) -> tuple[SmtpSession, bool]:
         """An open session and whether it was reused (a reused one may turn out stale)."""
@@ -71,7 +70,6 @@ class ServerPool:
         except BaseException:
             self._slots.release()
             raise
-        self.in_use += 1
         return session, reused
 
     async def acquire_warm(self) -> SmtpSession | None:
@@ -84,12 +82,10 @@ class ServerPool:
         if session is None:
             self._slots.release()
             return None
-        self.in_use += 1
         return session
 
     def release(self, session: SmtpSession, *, reusable: bool = True) -> None:
         """Return a session; it goes back to the idle list if it can carry more messages."""
-        self.in_use -= 1
         keep = (
             reusable
             and not self._closing
@@ -163,7 +159,3 @@ class ServerPool:
         for _ in range(held):
             self._slots.release()
         self._closing = False
-
-    @property
-    def idle_count(self) -> int:
-        return len(self._idle)

@@ -164,11 +164,6 @@ class SmtpSession:
     def alive(self) -> bool:
         return self._smtp is not None and self._smtp.is_connected
 
-    @property
-    def extensions(self) -> dict[str, str]:
-        response = self._smtp.esmtp_extensions if self._smtp else {}
-        return dict(response)
-
     async def open(self) -> list[Step]:
         """Connect, greet, upgrade to TLS, authenticate. Raises `ConnectorError`."""
         try:
