@@ -1,17 +1,45 @@
 """smtp-connector: send verification-code emails over SMTP, Logto-config compatible.
 
-The flow, one module each: config → rendering (templates) → message (MIME) → signing →
-pool/transport → server. `SmtpConnector` in `connector.py` ties them together.
+The stages, one subpackage each, imports running downhill only:
+config → compose (templates, MIME) → signing → delivery (pool, failover); presets beside config;
+`SmtpConnector` in `connector.py` ties them together; store, queue, server and cli sit above.
+
+Names are loaded on first use, so `import smtp_connector.config` (or the CLI's `--help`) does
+not pull in delivery, signing or the SMTP client.
 """
 
-from .backends import OUTBOX, OutboxMessage
-from .config import EmailTemplate, SmtpConfig
-from .connector import SendRequest, SmtpConnector
-from .errors import ConnectorError, ErrorCode
-from .message import RenderedEmail
-from .presets import Preset, get_preset, list_presets
-from .results import SendResult
-from .usage import ContentType, UsageType
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .compose.message import RenderedEmail
+    from .config import EmailTemplate, SmtpConfig
+    from .connector import SendRequest, SmtpConnector
+    from .delivery.backends import OUTBOX, OutboxMessage
+    from .errors import ConnectorError, ErrorCode
+    from .presets import Preset, get_preset, list_presets
+    from .results import SendResult
+    from .usage import ContentType, UsageType
+
+_HOMES = {
+    "OUTBOX": ".delivery.backends",
+    "ConnectorError": ".errors",
+    "ContentType": ".usage",
+    "EmailTemplate": ".config",
+    "ErrorCode": ".errors",
+    "OutboxMessage": ".delivery.backends",
+    "Preset": ".presets",
+    "RenderedEmail": ".compose.message",
+    "SendRequest": ".connector",
+    "SendResult": ".results",
+    "SmtpConfig": ".config",
+    "SmtpConnector": ".connector",
+    "UsageType": ".usage",
+    "get_preset": ".presets",
+    "list_presets": ".presets",
+}
 
 __all__ = [
     "OUTBOX",
@@ -31,3 +59,17 @@ __all__ = [
     "list_presets",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its stage on first access (PEP 562)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'smtp_connector' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

@@ -1,8 +1,8 @@
 """`SmtpConnector`: the one object an auth system holds.
 
-It wires the pipeline together — template selection and rendering, MIME composition, signing,
-throttles, then the backend (pooled SMTP with failover, or a memory/console/file outbox) — and
-offers the same operations to async and sync callers.
+It wires the stages together — config → compose (template choice, rendering, MIME) → signing →
+delivery (throttles, then pooled SMTP with failover, or a memory/console/file outbox) — and offers
+the same operations to async and sync callers.
 """
 
 from __future__ import annotations
@@ -16,16 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from .addresses import Address, parse_address
-from .backends import LOCAL_BACKENDS, Backend
-from .config import ServerConfig, SmtpConfig
-from .delivery import SmtpDelivery
+from .compose.message import RenderedEmail, make_message_id
+from .compose.rendering import Renderer, require_mapping
+from .compose.selection import TemplateSelector
+from .config import ServerConfig, SmtpConfig, validate_custom_headers
+from .delivery.backends import LOCAL_BACKENDS, Backend
+from .delivery.failover import SmtpDelivery
+from .delivery.oauth import TokenProvider
+from .delivery.throttle import Throttle, ThrottleStore
 from .errors import ConnectorError, ErrorCode
-from .message import RenderedEmail, make_message_id, validate_custom_headers
-from .oauth import TokenProvider
-from .rendering import Renderer, TemplateSelector, require_mapping
-from .results import SendResult
-from .throttle import Throttle, ThrottleStore
-from .transport import Step
+from .presets.rules import check_preset_rules
+from .results import SendResult, Step
+from .signing.policy import Signer, build_signers, sign_message
 from .usage import UsageType, usage_key
 
 log = logging.getLogger("smtp_connector")
@@ -73,7 +75,7 @@ class SmtpConnector:
         )
         self._renderer = Renderer(cfg.max_payload_bytes)
         self._app_name = cfg.from_name or self._from.display_name or self._from.domain
-        self._signers = _build_signers(cfg)
+        self._signers: list[Signer] = build_signers(cfg)
         self._throttle = Throttle(cfg.throttle, throttle_store)
         self._on_sent, self._on_failed = on_sent, on_failed
         self._backend: Backend = _make_backend(cfg, self._prepare, token_provider)
@@ -208,8 +210,6 @@ class SmtpConnector:
         Raises ConnectorError: `invalid_config` for a combination the provider is known to
         refuse (e.g. Aliyun with From ≠ user), else whatever the connection attempt hit.
         """
-        from .presets import check_preset_rules
-
         check_preset_rules(self.config)
         return await self._backend.verify()
 
@@ -240,8 +240,6 @@ class SmtpConnector:
                 )
         data = email.as_bytes()
         if self._signers:
-            from .signing import sign_message
-
             smime = self.config.smime
             data = sign_message(data, self._signers, smime.dont_send_on_error if smime else True)
         return email, data
@@ -315,14 +313,6 @@ def _sender(email: str, name: str | None, field: str) -> Address:
 def _payload_locale(payload: Mapping[str, Any]) -> str | None:
     locale = payload.get("locale") if isinstance(payload, Mapping) else None
     return locale if isinstance(locale, str) and locale else None
-
-
-def _build_signers(config: SmtpConfig) -> list[Any]:
-    if not (config.dkim or config.smime):
-        return []
-    from .signing import build_signers
-
-    return list(build_signers(config))
 
 
 def _make_backend(

@@ -1,9 +1,18 @@
-"""What a send returns: enough for the caller to log, audit and reconcile."""
+"""What a send and a verify return: enough for the caller to log, audit and reconcile."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass
+class Step:
+    """One step of opening a session and how long it took (for `verify` output)."""
+
+    name: str
+    seconds: float
+    detail: str = ""
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 import trustme
 from smtp_servers import Behaviour, TestServer
 
-from smtp_connector.backends import OUTBOX
+from smtp_connector.delivery.backends import OUTBOX
 
 PASSWORD = "s3cr3t-Passw0rd!"
 USER = "mailer@example.com"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from smtp_connector import ConnectorError, ErrorCode, resources
-from smtp_connector.default_templates import shipped_locales
+from smtp_connector.compose.shipped import shipped_locales
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED_LOCALES = {"en", "es", "zh-CN", "fr", "de", "ja", "pt"}
@@ -103,6 +103,7 @@ def test_wheel_contains_shipped_data(wheel: Path) -> None:
     assert "smtp_connector/_data/templates/layout.html" in names
     assert "smtp_connector/_data/templates/layout.txt" in names
     assert "smtp_connector/_data/templates/locales/en.toml" in names
+    assert "smtp_connector/py.typed" in names  # users' type checkers see our annotations
     shipped = {
         name.removeprefix("smtp_connector/_data/templates/locales/").removesuffix(".toml")
         for name in names

@@ -13,10 +13,9 @@ import click
 
 from ..config import SmtpConfig
 from ..connector import SendRequest, SmtpConnector
-from ..devserver import DevServer, ReceivedMail
 from ..errors import ConnectorError
-from ..results import SendResult
-from ..transport import Step
+from ..results import SendResult, Step
+from ..testing.devserver import DevServer, ReceivedMail
 from .app import (
     EXIT_DELIVERY,
     config_option,
@@ -192,10 +191,8 @@ def verify(config_path: str, as_json: bool) -> None:
 
 def _preset_warnings(config: SmtpConfig) -> list[str]:
     """Provider guard rails (Gmail rewriting From, Aliyun user = From, …) when a preset matches."""
-    try:
-        from ..presets import preset_warnings
-    except ImportError:  # pragma: no cover - presets module always ships
-        return []
+    from ..presets import preset_warnings
+
     return [w.message for w in preset_warnings(config)]
 
 
@@ -253,7 +250,7 @@ def sink(host: str, port: int, max_messages: int, full: bool) -> None:
 @handles_errors
 def demo(to: str, locale: str, as_json: bool) -> None:
     """Start an embedded SMTP server, send a real SignIn code email to it and show what arrived."""
-    from ..demo import run_demo
+    from .demo import run_demo
 
     outcome = run_demo(to=to, locale=locale)
     if as_json:

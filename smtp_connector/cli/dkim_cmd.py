@@ -55,7 +55,7 @@ def dkim_keygen(
     as_json: bool,
 ) -> None:
     """Generate a DKIM key, write it, and print the DNS TXT record to publish."""
-    from ..dkim import dns_record_name, generate_dkim_key, txt_strings
+    from ..signing.dkim import dns_record_name, generate_dkim_key, txt_strings
 
     try:
         name = dns_record_name(selector, domain)

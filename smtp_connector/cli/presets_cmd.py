@@ -17,9 +17,12 @@ from typing import Any
 
 import click
 
+from ..config import SmtpConfig
 from ..errors import ConnectorError, ErrorCode
-from ..preset_model import TLS_LABELS, TLS_MODES, TLS_NAMES
 from ..presets import (
+    TLS_LABELS,
+    TLS_MODES,
+    TLS_NAMES,
     Preset,
     PresetConfigWarning,
     PresetWarning,
@@ -335,6 +338,7 @@ def _build(
         warnings.simplefilter("always", PresetConfigWarning)
         data = preset_config(
             preset_name,
+            model=SmtpConfig,
             user=answers.user,
             from_email=answers.from_email,
             region=answers.region,

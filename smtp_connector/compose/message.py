@@ -1,0 +1,149 @@
+"""MIME composition: rendered bodies + addresses → the exact bytes that go on the wire.
+
+The stdlib `EmailMessage` path costs ~1.4 ms a message; a verification mail is a fixed shape
+(one or two text parts, a dozen headers), so it is written directly here in ~30 µs. The output
+is plain RFC 5322/2045 and is parsed back with the stdlib parser in the tests. Every header value
+passes through one encoder (`headers`), so no payload or config value can add a header or a MIME
+part.
+"""
+
+from __future__ import annotations
+
+import binascii
+import functools
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import Any
+
+from ..addresses import Address
+from .headers import CRLF, MAX_LINE_OCTETS, address_header, encode_header
+
+
+def _has_long_line(text: str) -> bool:
+    return len(text) > MAX_LINE_OCTETS and max(map(len, text.split("\n"))) > MAX_LINE_OCTETS
+
+
+def _body_part(text: str, subtype: str) -> tuple[str, bytes]:
+    """Headers and encoded body of one text part: 7bit when it can be, quoted-printable when not."""
+    normal = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not normal.endswith("\n"):
+        normal += "\n"
+    if normal.isascii() and not _has_long_line(normal):
+        payload = normal.encode("ascii")
+        charset, cte = "us-ascii", "7bit"
+    else:
+        payload = binascii.b2a_qp(normal.encode("utf-8"), istext=True)
+        charset, cte = "utf-8", "quoted-printable"
+    headers = (
+        f'Content-Type: text/{subtype}; charset="{charset}"{CRLF}'
+        f"Content-Transfer-Encoding: {cte}{CRLF}"
+    )
+    return headers, payload.replace(b"\n", b"\r\n")
+
+
+@functools.lru_cache(maxsize=2)
+def _date_for(second: int) -> str:
+    return formatdate(second, localtime=False, usegmt=True)
+
+
+def _date_header() -> str:
+    """RFC 5322 date, formatted once per second (it is the same for every message in it)."""
+    return _date_for(int(time.time()))
+
+
+def make_message_id(domain: str) -> str:
+    """`<random@sender-domain>`: unique, and on the sender's domain as DMARC-minded filters like."""
+    return f"<{secrets.token_hex(16)}.{int(time.time())}@{domain}>"
+
+
+@dataclass
+class RenderedEmail:
+    """A rendered verification email. `as_bytes()` gives the RFC 5322 message for the wire."""
+
+    subject: str
+    text: str | None
+    html: str | None
+    from_address: Address
+    to: tuple[Address, ...] = ()
+    reply_to: Address | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    usage_type: str = "Generic"
+    locale: str | None = None
+    message_id: str = ""
+    date: str = field(default_factory=lambda: _date_header())
+    payload: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _bytes: bytes | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.message_id:
+            self.message_id = make_message_id(self.from_address.ascii_domain)
+
+    @property
+    def needs_smtputf8(self) -> bool:
+        """True when an address has a non-ASCII local part (RFC 6531)."""
+        addresses = (self.from_address, *self.to, *([self.reply_to] if self.reply_to else []))
+        return any(a.needs_smtputf8 for a in addresses)
+
+    @property
+    def envelope_from(self) -> str:
+        return self.from_address.envelope
+
+    @property
+    def envelope_to(self) -> list[str]:
+        return [address.envelope for address in self.to]
+
+    def as_bytes(self) -> bytes:
+        """The message, CRLF line endings, no line over 998 octets. Built once, then cached."""
+        if self._bytes is None:
+            self._bytes = self._compose()
+        return self._bytes
+
+    def replace_bytes(self, data: bytes) -> None:
+        """Swap in a transformed message (DKIM/S-MIME signing happens on the final bytes)."""
+        self._bytes = data
+
+    def _compose(self) -> bytes:
+        utf8 = self.needs_smtputf8
+        head = [address_header("From", [self.from_address], utf8)]
+        if self.to:
+            head.append(address_header("To", self.to, utf8))
+        if self.reply_to:
+            head.append(address_header("Reply-To", [self.reply_to], utf8))
+        head += [
+            encode_header("Subject", self.subject, split_long_words=True),
+            f"Date: {self.date}",
+            f"Message-ID: {self.message_id}",
+            "MIME-Version: 1.0",
+            "Auto-Submitted: auto-generated",
+        ]
+        head += [encode_header(name, value) for name, value in self.headers]
+        header_block = (CRLF.join(head) + CRLF).encode("utf-8")
+        return header_block + self._body()
+
+    def _body(self) -> bytes:
+        parts = [
+            _body_part(body, subtype)
+            for body, subtype in ((self.text, "plain"), (self.html, "html"))
+            if body is not None
+        ]
+        if not parts:
+            parts = [_body_part("", "plain")]
+        if len(parts) == 1:
+            headers, payload = parts[0]
+            return headers.encode("ascii") + b"\r\n" + payload
+        return _multipart_alternative(parts)
+
+
+def _multipart_alternative(parts: Iterable[tuple[str, bytes]]) -> bytes:
+    boundary = f"=_sc_{secrets.token_hex(12)}"
+    chunks = [
+        f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}'.encode("ascii")
+    ]
+    for headers, payload in parts:
+        chunks.append(f"--{boundary}{CRLF}{headers}{CRLF}".encode("ascii"))
+        chunks.append(payload)
+    chunks.append(f"--{boundary}--{CRLF}".encode("ascii"))
+    return b"".join(chunks)

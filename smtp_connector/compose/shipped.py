@@ -1,0 +1,77 @@
+"""The shipped default templates: one HTML+text layout, one strings file per locale.
+
+Each (usage type, locale) default is composed once, at first use, by writing the locale's strings
+into the layouts at their `[[key]]` markers. The result is an ordinary `EmailTemplate`, so the
+defaults go through exactly the same rendering and escaping path as a user's own templates.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+
+from ..config import EmailTemplate
+from ..resources import list_files, read_text
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_MARKER = re.compile(r"\[\[(\w+)\]\]")
+# Computed once per template: `app` (application name or a localised fallback), `expires`.
+_PRELUDE = (
+    "{%- set app = (application.name if application and application.name else "
+    "(application if application is string and application else FALLBACK)) -%}"
+    "{%- set expires = expiresInMinutes or expires_in_minutes or 10 -%}"
+)
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_locales() -> tuple[str, ...]:
+    """Locales with shipped strings, e.g. ("de", "en", "es", …)."""
+    return tuple(name.removesuffix(".toml") for name in list_files("templates/locales", ".toml"))
+
+
+@functools.lru_cache(maxsize=1)
+def _layouts() -> tuple[str, str]:
+    return read_text("templates", "layout.html"), read_text("templates", "layout.txt")
+
+
+@functools.lru_cache(maxsize=64)
+def _strings(locale: str) -> dict[str, dict[str, str]]:
+    return tomllib.loads(read_text("templates/locales", f"{locale}.toml"))
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_usage_types() -> tuple[str, ...]:
+    return tuple(key for key in _strings("en") if key != "common")
+
+
+@functools.lru_cache(maxsize=512)
+def default_template(usage_type: str, locale: str) -> EmailTemplate | None:
+    """The shipped template for an exact (usage type, shipped locale), or None if there is none."""
+    if locale not in shipped_locales():
+        return None
+    strings = _strings(locale)
+    if usage_type not in strings:
+        return None
+    merged = {**strings["common"], **strings[usage_type]}
+    html_layout, text_layout = _layouts()
+    prelude = _PRELUDE.replace("FALLBACK", _jinja_literal(merged["app_fallback"]))
+    return EmailTemplate(
+        usage_type=usage_type,
+        locale=locale,
+        subject=prelude + merged["subject"],
+        html_content=prelude + _fill(html_layout, merged),
+        text_content=prelude + _fill(text_layout, merged),
+    )
+
+
+def _fill(layout: str, strings: dict[str, str]) -> str:
+    return _MARKER.sub(lambda m: strings[m.group(1)], layout)
+
+
+def _jinja_literal(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

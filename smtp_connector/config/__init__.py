@@ -1,0 +1,41 @@
+"""Configuration: pydantic models for Logto's connector JSON and our additions, file/env loading.
+Imports only the shared vocabulary at the package root (errors, addresses, usage, ports)."""
+
+from .base import ConfigModel, Secret, config_error, invalid_config
+from .headers import validate_custom_headers
+from .models import ServerConfig, ServerSettings, SmtpConfig
+from .options import (
+    AuthConfig,
+    DkimOptions,
+    HealthOptions,
+    PoolOptions,
+    RateLimitOptions,
+    RetryOptions,
+    SmimeOptions,
+    ThrottleOptions,
+    TlsOptions,
+    tls_version,
+)
+from .templates import EmailTemplate
+
+__all__ = [
+    "AuthConfig",
+    "ConfigModel",
+    "DkimOptions",
+    "EmailTemplate",
+    "HealthOptions",
+    "PoolOptions",
+    "RateLimitOptions",
+    "RetryOptions",
+    "Secret",
+    "ServerConfig",
+    "ServerSettings",
+    "SmimeOptions",
+    "SmtpConfig",
+    "ThrottleOptions",
+    "TlsOptions",
+    "config_error",
+    "invalid_config",
+    "tls_version",
+    "validate_custom_headers",
+]

@@ -1,0 +1,85 @@
+"""The validation machinery every config model shares.
+
+Logto stores its config as camelCase JSON shaped after nodemailer's options; auth systems that
+migrate must be able to paste that JSON here. So every model accepts camelCase on the wire and
+snake_case in Python, rejects unknown keys by name (a typo must not silently disable TLS), keeps
+secrets in `SecretStr`, and turns every validation failure into `ConnectorError(invalid_config)`
+whose message names the field and never echoes the value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    SecretStr,
+    SerializationInfo,
+    ValidationError,
+)
+from pydantic.alias_generators import to_camel
+
+from ..addresses import parse_address
+from ..errors import ConnectorError, ErrorCode
+
+
+def _dump_secret(value: SecretStr | None, info: SerializationInfo) -> str | None:
+    """Secrets serialise masked unless the caller explicitly asks to reveal them (saving config)."""
+    if value is None:
+        return None
+    reveal = bool(info.context and info.context.get("reveal_secrets"))
+    return value.get_secret_value() if reveal else "**********"
+
+
+Secret = Annotated[SecretStr, PlainSerializer(_dump_secret, when_used="always")]
+
+
+class ConfigModel(BaseModel):
+    """camelCase on the wire, snake_case in Python, unknown keys refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="forbid",
+        str_strip_whitespace=False,
+    )
+
+
+def check_address(value: str, field: str) -> None:
+    """Validate one address field; the message names `field` (pydantic adds the location)."""
+    try:
+        parse_address(value, what=field)
+    except ConnectorError as exc:
+        raise ValueError(exc.message) from None
+
+
+def config_error(exc: ValidationError) -> ConnectorError:
+    """Turn pydantic's errors into one actionable message naming each field, without input values
+    (which could be secrets)."""
+    lines = [_describe(err) for err in exc.errors(include_input=False, include_url=False)]
+    return invalid_config("; ".join(lines), details=lines)
+
+
+def invalid_config(summary: str, *, details: list[str] | None = None) -> ConnectorError:
+    """The one shape of a config error, also used by later stages that check their own options
+    (signers check key material when they are built)."""
+    return ConnectorError(
+        ErrorCode.INVALID_CONFIG,
+        f"Invalid SMTP config: {summary}",
+        retryable=False,
+        details=details if details is not None else [summary],
+    )
+
+
+def _describe(err: Any) -> str:
+    loc = ".".join(str(part) for part in err["loc"]) or "(config)"
+    if err["type"] == "extra_forbidden":
+        return f"`{loc}`: unknown key (not a Logto or smtp-connector setting; check the spelling)"
+    if err["type"] == "missing":
+        return f"`{loc}`: required field is missing"
+    message = err["msg"].removeprefix("Value error, ")
+    return f"`{loc}`: {message}"

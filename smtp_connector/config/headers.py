@@ -1,0 +1,65 @@
+"""`customHeaders`: which names may be set and what a value may hold.
+
+Checked when the config loads, so a header that would split the message (CR/LF), replace one the
+connector owns (From, Content-Type …) or exceed the 998-octet line limit is an `invalid_config`
+error naming the header, not a surprise on the first send. Encoding the values is compose's job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+MAX_LINE_OCTETS = 998
+_FIELD_NAME = re.compile(r"^[!-9;-~]+$")
+_RESERVED_HEADERS = {
+    "from": "set `fromEmail` / `fromName`",
+    "to": "the recipient is given to send()",
+    "cc": "send one message per recipient",
+    "bcc": "send one message per recipient",
+    "subject": "the subject comes from the template",
+    "date": "the connector sets it",
+    "message-id": "the connector sets it on the sender's domain",
+    "mime-version": "the connector sets it",
+    "content-type": "the connector builds the MIME structure",
+    "content-transfer-encoding": "the connector chooses the encoding",
+    "sender": "set `fromEmail`",
+    "reply-to": "set `replyTo`",
+}
+
+
+def validate_custom_headers(headers: Mapping[str, str | list[str]]) -> list[tuple[str, str]]:
+    """Check `customHeaders` and flatten them to (name, value) pairs; raise ValueError naming the
+    offending header (the config layer turns it into `invalid_config`)."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _FIELD_NAME.match(name):
+            raise ValueError(
+                f"customHeaders: {name!r} is not a valid header name "
+                "(printable ASCII without spaces or ':')"
+            )
+        reason = _RESERVED_HEADERS.get(name.lower())
+        if reason:
+            raise ValueError(f"customHeaders: {name!r} cannot be set here; {reason}")
+        for item in value if isinstance(value, list) else [value]:
+            _check_value(name, item)
+            pairs.append((name, item))
+    return pairs
+
+
+def _check_value(name: str, item: object) -> None:
+    if not isinstance(item, str):
+        raise ValueError(f"customHeaders: value of {name!r} must be a string")
+    if any(ch in item for ch in "\r\n\x00"):
+        raise ValueError(
+            f"customHeaders: value of {name!r} contains a line break or NUL; "
+            "header values must be a single line"
+        )
+    if item.isascii() and _longest_word(item) + len(name) + 2 > MAX_LINE_OCTETS - 2:
+        # ASCII values fold only at spaces (structured values such as URLs are never encoded),
+        # so one unbroken run must fit on a line; non-ASCII values become encoded-words.
+        raise ValueError(f"customHeaders: value of {name!r} is longer than 998 octets")
+
+
+def _longest_word(value: str) -> int:
+    return max(map(len, value.split()), default=0)

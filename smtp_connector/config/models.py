@@ -1,0 +1,301 @@
+"""The connector's configuration: Logto's SMTP connector JSON, accepted unchanged, plus additions.
+
+`ServerSettings` is what reaching one server takes, `ServerConfig` a failover server, and
+`SmtpConfig` the whole config. The shared machinery (camelCase aliases, secrets, error messages)
+is in `base`, the option groups in `options`; README "Configuration reference" lists every field.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from ..errors import ConnectorError, ErrorCode
+from ..ports import DEFAULT_IMPLICIT_TLS_PORT, DEFAULT_SUBMISSION_PORT, IMPLICIT_TLS_PORTS
+from .base import ConfigModel, check_address, config_error
+from .headers import validate_custom_headers
+from .options import (
+    AuthConfig,
+    DkimOptions,
+    HealthOptions,
+    PoolOptions,
+    RateLimitOptions,
+    RetryOptions,
+    SmimeOptions,
+    ThrottleOptions,
+    TlsOptions,
+)
+from .templates import EmailTemplate
+
+# Defaults are Logto's (and nodemailer's), in milliseconds.
+DEFAULT_CONNECTION_TIMEOUT_MS = 2 * 60 * 1000
+DEFAULT_GREETING_TIMEOUT_MS = 30 * 1000
+DEFAULT_SOCKET_TIMEOUT_MS = 10 * 60 * 1000
+DEFAULT_DNS_TIMEOUT_MS = 30 * 1000
+
+
+class ServerSettings(ConfigModel):
+    """Everything needed to reach and log in to one SMTP server."""
+
+    host: str | None = None
+    port: int | None = None
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    secure: bool | None = None
+    require_tls: bool = Field(default=False, alias="requireTLS")
+    ignore_tls: bool = Field(default=False, alias="ignoreTLS")
+    tls: TlsOptions = Field(default_factory=TlsOptions)
+    servername: str | None = None
+    name: str | None = None
+    local_address: str | None = None
+    connection_timeout: int = Field(default=DEFAULT_CONNECTION_TIMEOUT_MS, ge=1)
+    greeting_timeout: int = Field(default=DEFAULT_GREETING_TIMEOUT_MS, ge=1)
+    socket_timeout: int = Field(default=DEFAULT_SOCKET_TIMEOUT_MS, ge=1)
+    dns_timeout: int = Field(default=DEFAULT_DNS_TIMEOUT_MS, ge=1)
+
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _empty_auth(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("tls", mode="before")
+    @classmethod
+    def _empty_tls(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("port")
+    @classmethod
+    def _port_range(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 65535:
+            raise ValueError(f"port must be between 1 and 65535, got {value}")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host_shape(cls, value: str | None) -> str | None:
+        if value is not None:
+            value = value.strip()
+            if not value or any(c in value for c in " \r\n\t/"):
+                raise ValueError(
+                    "host must be a bare hostname or IP address, e.g. smtp.example.com"
+                )
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _ascii_name(cls, value: str | None) -> str | None:
+        if value is not None and (not value.isascii() or not value or " " in value):
+            raise ValueError(
+                "`name` (the EHLO hostname) must be ASCII without spaces; "
+                "punycode an internationalised name (xn--…)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _tls_flags(self) -> ServerSettings:
+        if self.ignore_tls and (self.secure or self.require_tls):
+            raise ValueError(
+                "`ignoreTLS` cannot be combined with `secure` or `requireTLS`: "
+                "choose plain SMTP (ignoreTLS) or TLS, not both"
+            )
+        return self
+
+    @property
+    def implicit_tls(self) -> bool:
+        """Implicit TLS from the first byte: `secure: true`, or port 465 when `secure` is unset."""
+        if self.secure is not None:
+            return self.secure
+        return self.port in IMPLICIT_TLS_PORTS
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return DEFAULT_IMPLICIT_TLS_PORT if self.secure else DEFAULT_SUBMISSION_PORT
+
+    @property
+    def tls_server_name(self) -> str | None:
+        return self.tls.servername or self.servername or self.host
+
+    @property
+    def address(self) -> str:
+        """`host:port`, the server's name in results and errors."""
+        return f"{self.host}:{self.effective_port}"
+
+
+class ServerConfig(ServerSettings):
+    """An additional server for failover; lower `priority` is tried first (0 = highest)."""
+
+    host: str  # type: ignore[assignment]
+    priority: int = Field(default=1, ge=0)
+    default_from_email: str | None = None
+    default_from_name: str | None = None
+    label: str | None = None
+    rate_limit: RateLimitOptions | None = None
+
+    @field_validator("default_from_email")
+    @classmethod
+    def _valid_from(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_address(value, "defaultFromEmail")
+        return value
+
+
+HeaderValue = str | list[str]
+
+
+class SmtpConfig(ServerSettings):
+    """The whole connector config; see README "Configuration reference" for every field."""
+
+    from_email: str
+    from_name: str | None = None
+    reply_to: str | None = None
+    templates: list[EmailTemplate] = Field(default_factory=list)
+    default_locale: str = "en"
+    use_shipped_templates: bool = True
+    custom_headers: dict[str, HeaderValue] = Field(default_factory=dict)
+    logger: bool = False
+    debug: bool = False
+    disable_file_access: bool = False
+    disable_url_access: bool = False
+    servers: list[ServerConfig] = Field(default_factory=list)
+    pool: PoolOptions = Field(default_factory=PoolOptions)
+    rate_limit: RateLimitOptions | None = None
+    retry: RetryOptions = Field(default_factory=RetryOptions)
+    health: HealthOptions = Field(default_factory=HealthOptions)
+    throttle: ThrottleOptions = Field(default_factory=ThrottleOptions)
+    dkim: DkimOptions | list[DkimOptions] | None = None
+    smime: SmimeOptions | None = None
+    transport: Literal["smtp", "memory", "console", "file"] = "smtp"
+    outbox_dir: str | None = None
+    pipelining: bool = True
+    refuse_private_hosts: bool = False
+    max_payload_bytes: int = Field(default=64 * 1024, ge=1)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise config_error(exc) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> SmtpConfig:  # type: ignore[override]
+        """Validate a config dict (Logto JSON unchanged); failures are `invalid_config` errors."""
+        if not isinstance(obj, Mapping) and not isinstance(obj, cls):
+            raise ConnectorError(
+                ErrorCode.INVALID_CONFIG,
+                f"The config must be a JSON object (a dict), got {type(obj).__name__}.",
+            )
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        except ValidationError as exc:
+            raise config_error(exc) from None
+
+    @classmethod
+    def model_validate_json(cls, data: str | bytes, *args: Any, **kwargs: Any) -> SmtpConfig:  # type: ignore[override]
+        try:
+            return super().model_validate_json(data, *args, **kwargs)
+        except ValidationError as exc:
+            raise config_error(exc) from None
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> SmtpConfig:
+        """Load JSON or TOML, expanding `${ENV_VAR}` (and `${VAR:-default}`) in string values."""
+        from .loading import load_config_file
+
+        return cls.model_validate(load_config_file(Path(path)))
+
+    @classmethod
+    def from_preset(
+        cls,
+        preset: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        from_email: str | None = None,
+        region: str | None = None,
+        port: int | None = None,
+        **overrides: Any,
+    ) -> SmtpConfig:
+        """Build a config from a provider preset (see `list_presets()`), filling host, port, TLS
+        mode and the provider's username convention."""
+        # Presets sit below config (they never import it), so the model is handed to them; the
+        # import waits for the first call to keep `import smtp_connector.config` light.
+        from ..presets.build import preset_config
+
+        data = preset_config(
+            preset,
+            model=cls,
+            user=user,
+            password=password,
+            from_email=from_email,
+            region=region,
+            port=port,
+            **overrides,
+        )
+        return cls.model_validate(data)
+
+    @field_validator("from_email")
+    @classmethod
+    def _valid_from(cls, value: str) -> str:
+        check_address(value, "fromEmail")
+        return value
+
+    @field_validator("from_name")
+    @classmethod
+    def _one_line_name(cls, value: str | None) -> str | None:
+        if value is not None and any(ch in value for ch in "\r\n\x00"):
+            raise ValueError("`fromName` must be a single line (no CR, LF or NUL)")
+        return value
+
+    @field_validator("reply_to")
+    @classmethod
+    def _valid_reply_to(cls, value: str | None) -> str | None:
+        if value:
+            check_address(value, "replyTo")
+        return value or None
+
+    @field_validator("custom_headers")
+    @classmethod
+    def _valid_headers(cls, value: dict[str, HeaderValue]) -> dict[str, HeaderValue]:
+        validate_custom_headers(value)
+        return value
+
+    @model_validator(mode="after")
+    def _needs_a_server(self) -> SmtpConfig:
+        if self.transport == "smtp" and not self.host and not self.servers:
+            raise ValueError("`host` is required (or give `servers`)")
+        if self.host and self.port is None and self.secure is None:
+            self.port = DEFAULT_SUBMISSION_PORT
+        return self
+
+    def server_list(self) -> list[ServerConfig]:
+        """All servers in priority order; the top-level host is priority 0."""
+        servers = sorted(self.servers, key=lambda s: s.priority)
+        if not self.host:
+            return servers
+        fields = set(ServerSettings.model_fields)
+        primary = ServerConfig.model_validate(
+            {name: getattr(self, name) for name in fields}
+            | {"priority": 0, "rate_limit": self.rate_limit}
+        )
+        return [primary, *servers]
+
+    def to_dict(self, *, reveal_secrets: bool = False) -> dict[str, Any]:
+        """camelCase JSON-ready dict; secrets masked unless `reveal_secrets` (for writing files)."""
+        return self.model_dump(
+            mode="json",
+            by_alias=True,
+            exclude_unset=True,
+            context={"reveal_secrets": reveal_secrets},
+        )
+
+    def __repr_args__(self) -> Any:
+        # Keep reprs short and safe: the important identity, never secrets.
+        yield "host", self.host
+        yield "port", self.port
+        yield "from_email", self.from_email
+        yield "templates", len(self.templates)

@@ -1,0 +1,184 @@
+"""The option groups of a config: auth, TLS, pool, rate limit, retry, health, throttle, DKIM and
+S/MIME. Each validates its own shape; key material is checked by the signer that uses it, when
+the connector is built, so loading a config never needs the signing code."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from ..errors import register_secret
+from .base import ConfigModel, Secret
+
+
+class AuthConfig(ConfigModel):
+    """SMTP AUTH. Omitted or empty means no AUTH (IP-authorised relays).
+
+    `type: login` (any case) uses PLAIN/LOGIN/CRAM-MD5 with user+pass; `type: oauth2` uses XOAUTH2
+    with `accessToken`, or fetches one with clientId/clientSecret/refreshToken/accessUrl.
+    """
+
+    type: Literal["login", "oauth2"] | None = None
+    user: str | None = None
+    pass_: Secret | None = Field(default=None, alias="pass")
+    method: Literal["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"] | None = None
+    access_token: Secret | None = None
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    refresh_token: Secret | None = None
+    expires: int | None = Field(default=None, description="access token expiry, epoch ms")
+    access_url: str | None = None
+    scope: str | None = None
+    private_key: Secret | None = None
+    service_client: str | None = None
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _lower_type(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper_method(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("private_key", mode="before")
+    @classmethod
+    def _flatten_private_key(cls, value: Any) -> Any:
+        """Logto allows `privateKey: {key, passphrase}`; keep the key, passphrase is unsupported."""
+        if isinstance(value, Mapping):
+            return value.get("key")
+        return value
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> AuthConfig:
+        if self.type is None:
+            self.type = "oauth2" if self._has_oauth_fields() else "login"
+        if self.type == "oauth2" and self.enabled and not self.user:
+            raise ValueError("`auth.user` is required for oauth2 (the mailbox to sign in as)")
+        if self.type == "oauth2" and self.pass_ is not None:
+            raise ValueError("`auth.pass` is not used with type oauth2; use accessToken or refresh")
+        for secret in (self.pass_, self.access_token, self.client_secret, self.refresh_token):
+            if secret is not None:
+                register_secret(secret.get_secret_value())
+        return self
+
+    def _has_oauth_fields(self) -> bool:
+        return any(
+            v is not None
+            for v in (self.access_token, self.refresh_token, self.client_id, self.private_key)
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """True when AUTH should be attempted at all."""
+        return bool(self.user) or self._has_oauth_fields()
+
+    @property
+    def password(self) -> str | None:
+        return self.pass_.get_secret_value() if self.pass_ is not None else None
+
+    @property
+    def can_refresh(self) -> bool:
+        return bool(self.refresh_token and self.client_id and self.access_url)
+
+
+TlsVersion = Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+
+
+class TlsOptions(ConfigModel):
+    """Node's `tls` options as Logto passes them. Unknown Node options are kept but unused."""
+
+    model_config = ConfigDict(extra="allow")
+
+    reject_unauthorized: bool = True
+    ca: str | list[str] | None = None
+    servername: str | None = None
+    min_version: TlsVersion | None = None
+    max_version: TlsVersion | None = None
+    ciphers: str | None = None
+    cert: str | None = None
+    key: Secret | None = None
+    passphrase: Secret | None = None
+
+    @model_validator(mode="after")
+    def _check_pair(self) -> TlsOptions:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("`tls.cert` and `tls.key` (client certificate) go together")
+        return self
+
+
+def tls_version(name: str | None) -> ssl.TLSVersion | None:
+    """Map Node's `minVersion` names onto `ssl.TLSVersion`."""
+    mapping = {
+        "TLSv1": ssl.TLSVersion.TLSv1,
+        "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+        "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+        "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+    }
+    return mapping.get(name) if name else None
+
+
+class PoolOptions(ConfigModel):
+    """Connection pool per server (nodemailer names)."""
+
+    max_connections: int = Field(default=5, ge=1, le=100)
+    max_messages: int = Field(default=100, ge=1)
+    idle_timeout: int = Field(
+        default=30_000, ge=0, description="ms before an idle connection closes"
+    )
+
+
+class RateLimitOptions(ConfigModel):
+    """At most `max_messages` per `rate_delta` ms per server, as nodemailer's pool rate limit."""
+
+    max_messages: int = Field(ge=1)
+    rate_delta: int = Field(default=1000, ge=1)
+
+
+class RetryOptions(ConfigModel):
+    """Retries of transient failures (4xx, connection drops) with exponential backoff + jitter."""
+
+    attempts: int = Field(default=3, ge=1, le=20)
+    initial_delay: int = Field(default=200, ge=0, description="ms")
+    max_delay: int = Field(default=5_000, ge=0, description="ms")
+    deadline: int = Field(default=60_000, ge=1, description="ms for all attempts together")
+    resend_after_lost_reply: bool = False
+
+
+class HealthOptions(ConfigModel):
+    """Circuit breaker: after `max_errors` consecutive failures, skip a server for `cooldown` ms."""
+
+    max_errors: int = Field(default=5, ge=1)
+    cooldown: int = Field(default=30_000, ge=0)
+
+
+class ThrottleOptions(ConfigModel):
+    """Abuse limits on who gets mail how often (Supabase-style MAX_FREQUENCY / hourly caps)."""
+
+    per_recipient_interval: int | None = Field(default=None, ge=0, description="ms")
+    per_recipient_hourly: int | None = Field(default=None, ge=1)
+    global_hourly: int | None = Field(default=None, ge=1)
+
+
+class DkimOptions(ConfigModel):
+    """One DKIM signing key. `privateKey` is PEM text or a path to a PEM file."""
+
+    domain_name: str
+    key_selector: str
+    private_key: Secret
+    header_field_names: list[str] | str | None = None
+    hash_algo: Literal["sha256"] = "sha256"
+
+
+class SmimeOptions(ConfigModel):
+    """S/MIME signing. Certificate/key are PEM text or paths."""
+
+    certificate: str
+    private_key: Secret
+    private_key_password: Secret | None = None
+    extra_certificates: list[str] = Field(default_factory=list)
+    dont_send_on_error: bool = True

@@ -1,0 +1,168 @@
+"""Delivery backends chosen by `transport`: `smtp` (delivery.py) or these three for development
+and tests — `memory` (an outbox list, like Django's locmem backend), `console` (prints) and
+`file` (.eml files). They get the same rendered, composed and signed bytes a server would get.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..compose.message import RenderedEmail
+from ..config import ServerConfig, SmtpConfig
+from ..errors import ConnectorError, ErrorCode
+from ..results import SendResult, Step
+
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class Backend(Protocol):
+    """What the connector needs from a transport."""
+
+    async def send(self, email: RenderedEmail) -> SendResult: ...
+
+    async def verify(self) -> list[tuple[str, list[Step]]]: ...
+
+    async def aclose(self) -> None: ...
+
+    def health(self) -> list[dict[str, object]]: ...
+
+
+@dataclass
+class OutboxMessage:
+    """A message captured by the memory backend: what would have gone on the wire."""
+
+    to: list[str]
+    sender: str
+    subject: str
+    text: str | None
+    html: str | None
+    raw: bytes
+    message_id: str
+    usage_type: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str | None:
+        code = self.payload.get("code")
+        return None if code is None else str(code)
+
+    def parsed(self) -> EmailMessage:
+        """The raw bytes read back with the stdlib parser."""
+        return message_from_bytes(self.raw, policy=policy.default)  # type: ignore[return-value]
+
+
+class Outbox(list[OutboxMessage]):
+    """A process-wide list of captured messages (the pytest plugin clears it per test)."""
+
+    _lock = threading.Lock()
+
+    def record(self, message: OutboxMessage) -> None:
+        with self._lock:
+            self.append(message)
+
+    def to(self, address: str) -> list[OutboxMessage]:
+        wanted = address.lower()
+        return [m for m in self if wanted in (t.lower() for t in m.to)]
+
+    def last_code(self, address: str) -> str | None:
+        """The code of the latest message sent to `address` (what a sign-in test needs)."""
+        messages = self.to(address)
+        return messages[-1].code if messages else None
+
+
+OUTBOX = Outbox()
+
+_LOCAL = ServerConfig(host="localhost", port=25, priority=0)
+
+
+class _LocalBackend:
+    """Shared parts of the non-SMTP backends."""
+
+    label = "local"
+
+    def __init__(self, config: SmtpConfig, prepare: Any) -> None:
+        self._config = config
+        self._prepare = prepare
+
+    def _compose(self, email: RenderedEmail) -> tuple[RenderedEmail, bytes]:
+        return self._prepare(email, _LOCAL)
+
+    def _result(self, email: RenderedEmail) -> SendResult:
+        return SendResult(
+            message_id=email.message_id,
+            accepted=email.envelope_to,
+            server=self.label,
+            response="250 OK (captured)",
+            usage_type=email.usage_type,
+        )
+
+    async def verify(self) -> list[tuple[str, list[Step]]]:
+        return [(self.label, [Step(self.label, 0.0, "no network")])]
+
+    async def aclose(self) -> None:
+        return None
+
+    def health(self) -> list[dict[str, object]]:
+        return [{"server": self.label, "status": "active", "numErrors": 0}]
+
+
+class MemoryBackend(_LocalBackend):
+    label = "memory"
+
+    async def send(self, email: RenderedEmail) -> SendResult:
+        prepared, data = self._compose(email)
+        OUTBOX.record(
+            OutboxMessage(
+                to=prepared.envelope_to,
+                sender=prepared.envelope_from,
+                subject=prepared.subject,
+                text=prepared.text,
+                html=prepared.html,
+                raw=data,
+                message_id=prepared.message_id,
+                usage_type=prepared.usage_type,
+                payload=dict(email.payload),
+            )
+        )
+        return self._result(prepared)
+
+
+class ConsoleBackend(_LocalBackend):
+    label = "console"
+
+    async def send(self, email: RenderedEmail) -> SendResult:
+        prepared, data = self._compose(email)
+        rule = "-" * 72
+        sys.stdout.write(f"{rule}\n{data.decode('utf-8', 'replace')}\n{rule}\n")
+        sys.stdout.flush()
+        return self._result(prepared)
+
+
+class FileBackend(_LocalBackend):
+    label = "file"
+
+    def __init__(self, config: SmtpConfig, prepare: Any) -> None:
+        super().__init__(config, prepare)
+        if not config.outbox_dir:
+            raise ConnectorError(
+                ErrorCode.INVALID_CONFIG, "`transport: file` needs `outboxDir` (a folder path)."
+            )
+        self.folder = Path(config.outbox_dir)
+
+    async def send(self, email: RenderedEmail) -> SendResult:
+        prepared, data = self._compose(email)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stem = _UNSAFE_FILENAME.sub("_", prepared.message_id.strip("<>"))
+        (self.folder / f"{time.time_ns()}-{stem}.eml").write_bytes(data)
+        return self._result(prepared)
+
+
+LOCAL_BACKENDS = {"memory": MemoryBackend, "console": ConsoleBackend, "file": FileBackend}

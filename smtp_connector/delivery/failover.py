@@ -1,0 +1,356 @@
+"""SMTP delivery policy: which server, how many tries, when to give up.
+
+Servers are tried in priority order, skipping those the circuit breaker has disabled; a
+server-level failure (connection, TLS, AUTH, 4xx, a refused sender) fails over to the next one
+at once, and a retryable failure is retried with exponential backoff and jitter within
+`retry.attempts` and `retry.deadline`. A permanent rejection of the recipient or the message is
+final. A reply lost after the message's final dot is never resent automatically (the server may
+have queued it) unless `retry.resendAfterLostReply` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import sys
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ..compose.message import RenderedEmail
+from ..config import RetryOptions, ServerConfig, SmtpConfig
+from ..errors import ConnectorError, ErrorCode
+from ..results import AttemptRecord, SendResult, Step
+from .health import ServerHealth
+from .oauth import TokenProvider, TokenSource
+from .pool import ServerPool
+from .session import SessionOptions, SmtpSession
+from .tls import build_ssl_context
+from .transaction import Delivery
+
+log = logging.getLogger("smtp_connector.delivery")
+
+T = TypeVar("T")
+Prepare = Callable[[RenderedEmail, ServerConfig], tuple[RenderedEmail, bytes]]
+
+# Failures that say something about the server, not the message: try the next server.
+_SERVER_LEVEL = {
+    ErrorCode.CONNECTION_FAILED,
+    ErrorCode.TIMEOUT,
+    ErrorCode.TLS_FAILED,
+    ErrorCode.AUTH_FAILED,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.SENDER_REJECTED,
+}
+
+
+def fails_over(error: ConnectorError) -> bool:
+    """True when another server (or a later try) might succeed where this one failed."""
+    if error.code in _SERVER_LEVEL:
+        return True
+    return error.smtp_code is not None and 400 <= error.smtp_code < 500
+
+
+def _stale(error: ConnectorError) -> bool:
+    """A reused session that died while idle fails at its first command."""
+    return error.stage == "mail" and (
+        error.code is ErrorCode.CONNECTION_FAILED or error.smtp_code == 421
+    )
+
+
+def backoff_delay(options: RetryOptions, round_number: int) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random."""
+    base = min(options.max_delay, options.initial_delay * 2 ** max(round_number - 1, 0)) / 1000
+    return base / 2 + random.uniform(0, base / 2)
+
+
+@dataclass
+class _Server:
+    config: ServerConfig
+    session_options: SessionOptions
+    health: ServerHealth
+
+    @property
+    def name(self) -> str:
+        return self.config.label or self.config.address
+
+
+class SmtpDelivery:
+    """Delivers prepared messages over SMTP with pooling, failover, retries and health."""
+
+    def __init__(
+        self, config: SmtpConfig, prepare: Prepare, token_provider: TokenProvider | None = None
+    ) -> None:
+        self._config = config
+        self._prepare = prepare
+        self._servers = [self._server(s, token_provider) for s in config.server_list()]
+        # Pools hold loop-bound sockets and locks: one set per event loop that uses the connector.
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ServerPool]]
+        self._pools = weakref.WeakKeyDictionary()
+
+    def _server(self, server: ServerConfig, token_provider: TokenProvider | None) -> _Server:
+        config = self._config
+        source = TokenSource(server.auth, token_provider) if server.auth.type == "oauth2" else None
+        options = SessionOptions(
+            ssl_context=build_ssl_context(server, allow_files=not config.disable_file_access),
+            token_source=source,
+            pipelining=config.pipelining,
+            refuse_private_hosts=config.refuse_private_hosts,
+        )
+        return _Server(server, options, ServerHealth(server.label or server.address, config.health))
+
+    def pool(self, server_name: str) -> ServerPool:
+        """The current loop's pool for `server_name` (created on first use)."""
+        pools = self._pools.setdefault(asyncio.get_running_loop(), {})
+        if server_name not in pools:
+            server = self._find(server_name)
+            pools[server_name] = ServerPool(
+                server.config,
+                server.session_options,
+                self._config.pool,
+                server.config.rate_limit,
+            )
+        return pools[server_name]
+
+    def _find(self, name: str) -> _Server:
+        for server in self._servers:
+            if server.name == name or server.config.address == name:
+                return server
+        raise ConnectorError(ErrorCode.INVALID_CONFIG, f"No server named {name!r} in the config.")
+
+    async def send(self, email: RenderedEmail) -> SendResult:
+        started = time.monotonic()
+        options = self._config.retry
+        deadline = started + options.deadline / 1000
+        attempts: list[AttemptRecord] = []
+        errors: dict[str, ConnectorError] = {}
+        excluded: set[str] = set()
+        round_number = 0
+        while len(attempts) < options.attempts:
+            candidates = [
+                s for s in self._servers if s.name not in excluded and s.health.available()
+            ]
+            if not candidates:
+                break
+            if round_number:
+                delay = backoff_delay(options, round_number)
+                if time.monotonic() + delay > deadline:
+                    break
+                await asyncio.sleep(delay)
+            tried = 0
+            for server in candidates:
+                if len(attempts) >= options.attempts or time.monotonic() > deadline:
+                    break
+                if not server.health.claim():
+                    continue  # half-open and another send is already probing it
+                tried += 1
+                result = await self._attempt(server, email, attempts, errors, excluded, deadline)
+                if result is not None:
+                    result.duration = time.monotonic() - started
+                    return result
+            if not tried:
+                break
+            round_number += 1
+        raise self._final_error(errors, attempts)
+
+    async def _attempt(
+        self,
+        server: _Server,
+        email: RenderedEmail,
+        attempts: list[AttemptRecord],
+        errors: dict[str, ConnectorError],
+        excluded: set[str],
+        deadline: float,
+    ) -> SendResult | None:
+        """One try on one server; returns the result, or records the failure and returns None
+        (raising when the failure is final for the whole send)."""
+        prepared, data = self._prepare(email, server.config)
+        start = time.monotonic()
+        try:
+            delivery = await self._deliver(server, prepared, data, deadline)
+        except ConnectorError as error:
+            seconds = time.monotonic() - start
+            attempts.append(
+                AttemptRecord(
+                    server.name, False, seconds, error.code.value, error.smtp_code, error.message
+                )
+            )
+            _log_failure(server.name, len(attempts), prepared.message_id, error, seconds)
+            error.attempts = len(attempts)
+            if not fails_over(error):
+                server.health.mark_healthy()  # it answered; the message was the problem
+                raise
+            server.health.record_failure(str(error))
+            if error.stage == "after_data" and not self._config.retry.resend_after_lost_reply:
+                raise
+            errors[server.name] = error
+            if not error.retryable:
+                excluded.add(server.name)
+            return None
+        seconds = time.monotonic() - start
+        server.health.record_success()
+        attempts.append(AttemptRecord(server.name, True, seconds, smtp_code=delivery.smtp_code))
+        log.info(
+            "sent",
+            extra={
+                "server": server.name,
+                "attempt": len(attempts),
+                "message_id": prepared.message_id,
+                "smtp_code": delivery.smtp_code,
+                "duration": round(seconds, 6),
+            },
+        )
+        return SendResult(
+            message_id=prepared.message_id,
+            accepted=delivery.accepted,
+            server=server.config.address,
+            response=delivery.response,
+            attempts=len(attempts),
+            rejected=delivery.rejected,
+            smtp_code=delivery.smtp_code,
+            pipelined=delivery.pipelined,
+            attempt_log=list(attempts),
+            usage_type=prepared.usage_type,
+        )
+
+    async def _deliver(
+        self, server: _Server, email: RenderedEmail, data: bytes, deadline: float
+    ) -> Delivery:
+        """Deliver on a pooled session; a reused session found dead is replaced once, silently.
+        Everything, opening a connection included, ends by the send's `retry.deadline`."""
+        pool = self.pool(server.name)
+        warm = await pool.acquire_warm()
+        if warm is not None:
+            session, reused = warm, True
+        else:
+            session, reused = await _before_deadline(pool.acquire(), deadline, server.name)
+        ok = False
+        try:
+            try:
+                delivery = await _send_on(session, email, data, deadline)
+            except ConnectorError as error:
+                if not (reused and _stale(error)):
+                    raise
+                pool.discard(session)
+                session = await _before_deadline(pool.open_fresh(), deadline, server.name)
+                delivery = await _send_on(session, email, data, deadline)
+            ok = True
+            return delivery
+        finally:
+            pool.release(session, reusable=ok or session.alive)
+
+    def _final_error(
+        self, errors: dict[str, ConnectorError], attempts: list[AttemptRecord]
+    ) -> ConnectorError:
+        if not errors:
+            return _all_disabled(self._servers, len(attempts))
+        if len(errors) == 1 and len(self._servers) == 1:
+            (error,) = errors.values()
+            error.attempts = len(attempts)
+            return error
+        listing = "; ".join(f"{name}: {err}" for name, err in errors.items())
+        error = ConnectorError(
+            ErrorCode.ALL_SERVERS_FAILED,
+            f"All {len(errors)} SMTP servers failed after {len(attempts)} attempts: {listing}",
+            retryable=any(e.retryable for e in errors.values()),
+            details={name: err.to_dict() for name, err in errors.items()},
+        )
+        error.attempts = len(attempts)
+        return error
+
+    async def verify(self, server_name: str | None = None) -> list[tuple[str, list[Step]]]:
+        """Open (and close) a session to each server: DNS, TCP, greeting, TLS, AUTH."""
+        targets = [self._find(server_name)] if server_name else self._servers
+        report = []
+        for server in targets:
+            session = SmtpSession(server.config, server.session_options)
+            try:
+                steps = await session.open()
+            finally:
+                await session.close()
+            report.append((server.name, steps))
+        return report
+
+    async def check(self, server_name: str) -> ServerHealth:
+        """A real connect/TLS/AUTH to one server: success re-enables it, failure disables it."""
+        server = self._find(server_name)
+        try:
+            await self.verify(server.name)
+        except ConnectorError as error:
+            server.health.record_failure(str(error))
+            server.health.disable()
+        else:
+            server.health.mark_healthy()
+        return server.health
+
+    def health(self) -> list[dict[str, object]]:
+        return [s.health.as_dict() for s in self._servers]
+
+    async def aclose(self) -> None:
+        pools = self._pools.get(asyncio.get_running_loop(), {})
+        await asyncio.gather(*(pool.aclose() for pool in pools.values()))
+
+
+async def _send_on(
+    session: SmtpSession, email: RenderedEmail, data: bytes, deadline: float
+) -> Delivery:
+    return await session.deliver(
+        email.envelope_from,
+        email.envelope_to,
+        data,
+        smtputf8=email.needs_smtputf8,
+        deadline=deadline,
+    )
+
+
+async def _before_deadline(awaitable: Awaitable[T], deadline: float, server: str) -> T:
+    """Await `awaitable` but give up at `deadline` (monotonic) with a `timeout` error."""
+    remaining = max(deadline - time.monotonic(), 0.001)
+    try:
+        if sys.version_info >= (3, 11):  # a timer on this task: no extra task per message
+            async with asyncio.timeout(remaining):
+                return await awaitable
+        return await asyncio.wait_for(awaitable, remaining)
+    except (asyncio.TimeoutError, TimeoutError):
+        raise ConnectorError(
+            ErrorCode.TIMEOUT,
+            f"retry.deadline reached while connecting to {server}; no connection was ready "
+            "in time (raise `retry.deadline` or check the server).",
+            server=server,
+            retryable=True,
+            stage="connect",
+        ) from None
+
+
+def _all_disabled(servers: list[_Server], attempts: int) -> ConnectorError:
+    wait = min(max(s.health.disabled_until - time.monotonic(), 0.0) for s in servers)
+    error = ConnectorError(
+        ErrorCode.ALL_SERVERS_FAILED,
+        "Every SMTP server is disabled after repeated failures (circuit breaker); "
+        f"the next probe is allowed in {wait:.0f}s. See connector.health().",
+        retryable=True,
+        retry_after=wait,
+        details={s.name: s.health.as_dict() for s in servers},
+    )
+    error.attempts = attempts
+    return error
+
+
+def _log_failure(
+    server: str, attempt: int, message_id: str, error: ConnectorError, seconds: float
+) -> None:
+    log.warning(
+        "attempt failed: %s",
+        error,
+        extra={
+            "server": server,
+            "attempt": attempt,
+            "message_id": message_id,
+            "smtp_code": error.smtp_code,
+            "error_code": error.code.value,
+            "duration": round(seconds, 6),
+        },
+    )

@@ -1,0 +1,83 @@
+"""Per-server health: error counters and a circuit breaker.
+
+A dead server should cost one failed attempt, not one per sign-up: after `maxErrors`
+consecutive failures it is disabled for `cooldown`, then one send probes it (half-open); success
+re-enables it, failure disables it again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..config import HealthOptions
+
+State = Literal["active", "disabled", "half_open"]
+
+
+@dataclass
+class ServerHealth:
+    """Counters and breaker state of one server (what `connector.health()` reports)."""
+
+    server: str
+    options: HealthOptions
+    num_errors: int = 0
+    consecutive_errors: int = 0
+    num_sent: int = 0
+    last_error: str | None = None
+    disabled_until: float = 0.0
+    _probing: bool = field(default=False, repr=False)
+
+    @property
+    def state(self) -> State:
+        if self.disabled_until == 0.0:
+            return "active"
+        return "half_open" if time.monotonic() >= self.disabled_until else "disabled"
+
+    def available(self) -> bool:
+        """Worth considering now (active, or half-open after the cool-down); no side effect."""
+        return self.state != "disabled"
+
+    def claim(self) -> bool:
+        """Take the right to try this server now. Half-open admits one probe at a time, so a
+        server that is still dead costs one failed attempt, not one per concurrent send."""
+        state = self.state
+        if state == "active":
+            return True
+        if state == "half_open" and not self._probing:
+            self._probing = True
+            return True
+        return False
+
+    def mark_healthy(self) -> None:
+        """The server answered properly (a check, or a rejection of one message): close the
+        breaker without counting a sent message."""
+        self.consecutive_errors = 0
+        self.disabled_until = 0.0
+        self._probing = False
+
+    def record_success(self) -> None:
+        self.num_sent += 1
+        self.mark_healthy()
+
+    def record_failure(self, error: str) -> None:
+        self.num_errors += 1
+        self.consecutive_errors += 1
+        self.last_error = error
+        self._probing = False
+        if self.consecutive_errors >= self.options.max_errors or self.state != "active":
+            self.disable()
+
+    def disable(self) -> None:
+        self.disabled_until = time.monotonic() + self.options.cooldown / 1000
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "server": self.server,
+            "status": self.state,
+            "numErrors": self.num_errors,
+            "consecutiveErrors": self.consecutive_errors,
+            "numSent": self.num_sent,
+            "lastError": self.last_error,
+        }

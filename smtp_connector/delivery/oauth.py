@@ -1,0 +1,115 @@
+"""XOAUTH2 access tokens: a static token, a refresh-token flow, or a caller-supplied provider.
+
+Tokens expire (Google: 1 h). Like nodemailer and Keycloak, the connector fetches a token with
+the refresh token when it has none or it is about to expire, caches it, and after an AUTH
+failure refreshes once and retries, because a token can be revoked before its stated expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Awaitable, Callable
+
+from ..config import AuthConfig
+from ..errors import ConnectorError, ErrorCode, register_secret
+
+TokenProvider = Callable[[], Awaitable[str]]
+EXPIRY_MARGIN_S = 60.0
+_TOKEN_REQUEST_TIMEOUT_S = 15.0
+
+
+class TokenSource:
+    """Hands out a valid access token; `invalidate()` forces the next call to refresh."""
+
+    def __init__(self, auth: AuthConfig, provider: TokenProvider | None = None) -> None:
+        self._auth = auth
+        self._provider = provider
+        self._token = auth.access_token.get_secret_value() if auth.access_token else None
+        self._expires_at = auth.expires / 1000 if auth.expires else None
+        self._lock = asyncio.Lock()
+
+    @property
+    def can_refresh(self) -> bool:
+        """True when a new token can be obtained (refresh flow or a provider hook)."""
+        return self._provider is not None or self._auth.can_refresh
+
+    async def token(self) -> str:
+        async with self._lock:
+            if self._token and not self._expiring():
+                return self._token
+            if not self.can_refresh:
+                if self._token:
+                    return self._token  # expired by its own account; let the server decide
+                raise ConnectorError(
+                    ErrorCode.AUTH_FAILED,
+                    "XOAUTH2 needs `auth.accessToken`, or clientId + clientSecret + refreshToken "
+                    "+ accessUrl to fetch one, or a token_provider.",
+                    retryable=False,
+                )
+            await self._refresh()
+            assert self._token is not None
+            return self._token
+
+    def invalidate(self) -> None:
+        self._expires_at = 0.0
+
+    def _expiring(self) -> bool:
+        return self._expires_at is not None and time.time() > self._expires_at - EXPIRY_MARGIN_S
+
+    async def _refresh(self) -> None:
+        if self._provider is not None:
+            token, expires_in = await self._provider(), None
+        else:
+            token, expires_in = await asyncio.to_thread(self._request_token)
+        register_secret(token)
+        self._token = token
+        self._expires_at = time.time() + expires_in if expires_in else None
+
+    def _request_token(self) -> tuple[str, float | None]:
+        """POST the refresh-token grant (RFC 6749 §6) to `accessUrl`."""
+        auth = self._auth
+        assert auth.access_url and auth.refresh_token and auth.client_id
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": auth.client_id,
+            "refresh_token": auth.refresh_token.get_secret_value(),
+        }
+        if auth.client_secret is not None:
+            form["client_secret"] = auth.client_secret.get_secret_value()
+        if auth.scope:
+            form["scope"] = auth.scope
+        request = urllib.request.Request(
+            auth.access_url,
+            data=urllib.parse.urlencode(form).encode("ascii"),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=_TOKEN_REQUEST_TIMEOUT_S) as response:
+                body = json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            raise _token_error(f"the token endpoint answered HTTP {exc.code}", False) from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise _token_error(f"the token endpoint could not be reached ({exc})", True) from None
+        except ValueError:
+            raise _token_error("the token endpoint did not answer with JSON", False) from None
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise _token_error("the token endpoint's answer has no access_token", False)
+        expires_in = body.get("expires_in")
+        return token, float(expires_in) if isinstance(expires_in, int | float) else None
+
+
+def _token_error(why: str, retryable: bool) -> ConnectorError:
+    return ConnectorError(
+        ErrorCode.AUTH_FAILED,
+        f"Could not refresh the XOAUTH2 access token: {why}. "
+        "Check auth.accessUrl, clientId, clientSecret and refreshToken.",
+        retryable=retryable,
+        stage="auth",
+    )

@@ -1,0 +1,273 @@
+"""One SMTP session on aiosmtplib: resolve, connect, greet, STARTTLS, AUTH, then deliver messages.
+
+Each step has its own timeout (Logto's dnsTimeout / connectionTimeout / greetingTimeout /
+socketTimeout) and its own name, so a failure says where it happened and `verify` can print
+each step with its timing. Messages go through `MailTransaction` (pipelined when offered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import aiosmtplib
+
+from ..config import ServerSettings
+from ..errors import ConnectorError, ErrorCode
+from ..results import Step
+from .auth import auth_mechanism, authenticate, require_auth_offered
+from .error_mapping import map_exception
+from .network import connect_any, ehlo_name, resolve, speaks_tls
+from .oauth import TokenSource
+from .pipelining import PipeliningProtocol
+from .transaction import Delivery, MailTransaction
+
+T = TypeVar("T")
+TLS_PROBE_DELAY_S = 1.0
+QUIT_TIMEOUT_S = 2.0
+
+
+@dataclass
+class SessionOptions:
+    """Per-connector switches that are not part of one server's settings."""
+
+    ssl_context: ssl.SSLContext
+    token_source: TokenSource | None = None
+    pipelining: bool = True
+    refuse_private_hosts: bool = False
+
+
+@dataclass
+class SmtpSession:
+    """An open, authenticated SMTP connection that delivers one message at a time."""
+
+    server: ServerSettings
+    options: SessionOptions
+    steps: list[Step] = field(default_factory=list)
+    messages_sent: int = 0
+    opened_at: float = 0.0
+    last_used: float = 0.0
+    _smtp: aiosmtplib.SMTP | None = None
+    _stage: str = "connect"
+    _deadline: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.server.address
+
+    @property
+    def alive(self) -> bool:
+        return self._smtp is not None and self._smtp.is_connected
+
+    async def open(self) -> list[Step]:
+        """Connect, greet, upgrade to TLS, authenticate. Raises `ConnectorError`."""
+        try:
+            await self._open()
+        except BaseException as exc:
+            self._abort()
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise self._map(exc) from None
+        self.opened_at = self.last_used = time.monotonic()
+        return self.steps
+
+    async def _open(self) -> None:
+        server = self.server
+        self._stage = "connect"
+        infos = await self._timed(
+            "dns",
+            resolve(
+                server.host,
+                server.effective_port,
+                refuse_private=self.options.refuse_private_hosts,
+                name=self.name,
+            ),
+            server.dns_timeout,
+        )
+        sock = await self._timed(
+            "connect",
+            connect_any(infos, server.local_address, server.connection_timeout / 1000),
+            None,
+        )
+        self._smtp = aiosmtplib.SMTP(
+            hostname=server.tls_server_name,
+            local_hostname=ehlo_name(server.name),
+            timeout=server.socket_timeout / 1000,
+            use_tls=server.implicit_tls,
+            start_tls=False,
+            tls_context=self.options.ssl_context,
+        )
+        self._stage = "tls" if server.implicit_tls else "greeting"
+        greeting = "tls+greeting" if server.implicit_tls else "greeting"
+        await self._timed(greeting, self._greet(sock, infos[0][4]), None)
+        self._smtp.protocol.__class__ = PipeliningProtocol  # same layout; adds queued replies
+        self._stage = "ehlo"
+        await self._timed("ehlo", self._smtp.ehlo(), None)
+        await self._maybe_starttls()
+        await self._maybe_auth()
+
+    async def _timed(self, name: str, awaitable: Awaitable[T], timeout_ms: int | None) -> T:
+        """Await one opening step, recording how long it took (and bounding it if asked)."""
+        start = time.perf_counter()
+        if timeout_ms is None:
+            result = await awaitable
+        else:
+            result = await asyncio.wait_for(awaitable, timeout_ms / 1000)
+        self.steps.append(Step(name, time.perf_counter() - start))
+        return result
+
+    async def _greet(self, sock: socket.socket, address: tuple) -> None:
+        """Wait for the 220 greeting. A silent server on a plain session may be an implicit-TLS
+        port: after a short wait a side connection checks whether it speaks TLS, so that mistake
+        fails in about a second instead of after greetingTimeout."""
+        assert self._smtp is not None
+        timeout = self.server.greeting_timeout / 1000
+        connecting = asyncio.ensure_future(self._smtp.connect(sock=sock, timeout=timeout))
+        if not self.server.implicit_tls and timeout > TLS_PROBE_DELAY_S:
+            done, _ = await asyncio.wait({connecting}, timeout=TLS_PROBE_DELAY_S)
+            if not done and await self._probe_while_waiting(connecting, address):
+                connecting.cancel()
+                raise ConnectorError(
+                    ErrorCode.TLS_FAILED,
+                    f"{self.name} sent no SMTP greeting but answers a TLS handshake: port "
+                    f"{self.server.effective_port} expects implicit TLS. Set `secure: true` "
+                    "(or use the provider's STARTTLS port, usually 587).",
+                    server=self.name,
+                    retryable=False,
+                    stage="greeting",
+                )
+        await connecting
+
+    async def _probe_while_waiting(
+        self, connecting: asyncio.Future[Any], address: tuple
+    ) -> bool:
+        """Run the TLS probe beside the greeting wait; True only if the probe saw TLS before the
+        greeting arrived (the greeting timeout still bounds the whole wait)."""
+        probe = asyncio.ensure_future(speaks_tls(address, self.server.tls_server_name))
+        done, _ = await asyncio.wait({connecting, probe}, return_when=asyncio.FIRST_COMPLETED)
+        if probe in done and not connecting.done():
+            return probe.result()
+        probe.cancel()
+        return False
+
+    async def _maybe_starttls(self) -> None:
+        smtp, server = self._smtp, self.server
+        assert smtp is not None
+        if server.implicit_tls or server.ignore_tls:
+            return
+        if not smtp.supports_extension("starttls"):
+            if server.require_tls:
+                raise ConnectorError(
+                    ErrorCode.TLS_FAILED,
+                    f"{self.name} does not offer STARTTLS but `requireTLS` is set; use the "
+                    "provider's TLS port (465 with `secure: true`) or drop `requireTLS`.",
+                    server=self.name,
+                    retryable=False,
+                    stage="tls",
+                )
+            return
+        self._stage = "tls"
+        await self._timed(
+            "starttls",
+            smtp.starttls(
+                server_hostname=server.tls_server_name, tls_context=self.options.ssl_context
+            ),
+            None,
+        )
+        self._stage = "ehlo"
+        await smtp.ehlo()
+
+    async def _maybe_auth(self) -> None:
+        if not self.server.auth.enabled:
+            return
+        smtp = self._smtp
+        assert smtp is not None
+        self._stage = "auth"
+        require_auth_offered(smtp, self.name)
+        method = auth_mechanism(self.server)
+        await self._timed(
+            f"auth ({method})",
+            authenticate(smtp, self.server, method, self.options.token_source),
+            None,
+        )
+
+    async def deliver(
+        self,
+        sender: str,
+        recipients: list[str],
+        data: bytes,
+        *,
+        smtputf8: bool = False,
+        deadline: float | None = None,
+    ) -> Delivery:
+        """Send one message. Raises `ConnectorError`; partial recipient rejection is reported
+        in the result, total rejection raises `recipient_rejected`. Each reply is awaited for
+        `socketTimeout`, but never past `deadline` (a `time.monotonic()` value)."""
+        if self._smtp is None:
+            raise ConnectorError(ErrorCode.CONNECTION_FAILED, "session is not open")
+        self._deadline = deadline
+        transaction = MailTransaction(self._smtp, self.name, self._reply_timeout)
+        try:
+            delivery = await transaction.run(
+                sender, recipients, data, smtputf8, self.options.pipelining
+            )
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                self._abort()
+                raise
+            self._stage = transaction.stage
+            error = self._map(exc)
+            if error.stage in ("connect", "after_data", "data") or not self.alive:
+                self._abort()
+            else:
+                await self._quiet_reset()
+            raise error from None
+        self.messages_sent += 1
+        self.last_used = time.monotonic()
+        return delivery
+
+    def _reply_timeout(self) -> float:
+        """socketTimeout, shortened to what is left before the send's deadline."""
+        timeout = self.server.socket_timeout / 1000
+        if self._deadline is not None:
+            timeout = min(timeout, max(self._deadline - time.monotonic(), 0.001))
+        return timeout
+
+    async def reset(self) -> None:
+        """RSET: a cheap liveness check and envelope reset before reusing a pooled session."""
+        assert self._smtp is not None
+        await self._smtp.rset()
+
+    async def _quiet_reset(self) -> None:
+        try:
+            await asyncio.wait_for(self.reset(), QUIT_TIMEOUT_S)
+        except Exception:
+            self._abort()
+
+    async def close(self) -> None:
+        """QUIT politely (bounded), then drop the socket whatever happened."""
+        smtp = self._smtp
+        if smtp is not None and smtp.is_connected:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(smtp.quit(), QUIT_TIMEOUT_S)
+        self._abort()
+
+    def _abort(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+        self._smtp = None
+
+    def _map(self, exc: BaseException) -> ConnectorError:
+        return map_exception(
+            exc,
+            stage=self._stage,
+            server=self.name,
+            implicit_tls=self.server.implicit_tls,
+            port=self.server.effective_port,
+        )

@@ -1,0 +1,106 @@
+"""Send throttles against abuse: per-recipient minimum interval, per-recipient and global hourly
+caps (as Supabase Auth's MAX_FREQUENCY and RATE_LIMIT_EMAIL_SENT).
+
+A sign-up form is an open relay for "send a code to this address"; without caps it can be used
+to flood a victim or burn the sender's reputation. The store is pluggable so a cluster can share
+counts (e.g. in Redis); the default is in-process memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict, deque
+from typing import Protocol
+
+from ..config import ThrottleOptions
+from ..errors import ConnectorError, ErrorCode
+
+HOUR_S = 3600.0
+GLOBAL_KEY = "*"
+
+
+class ThrottleStore(Protocol):
+    """Where send timestamps live. Implementations must be safe for concurrent use."""
+
+    async def recent(self, key: str, since: float) -> list[float]:
+        """Timestamps (epoch seconds) of sends for `key` at or after `since`, oldest first."""
+        ...
+
+    async def add(self, key: str, at: float) -> None: ...
+
+
+class MemoryThrottleStore:
+    """In-process store; old entries are pruned as they are read."""
+
+    def __init__(self) -> None:
+        self._sends: dict[str, deque[float]] = defaultdict(deque)
+
+    async def recent(self, key: str, since: float) -> list[float]:
+        entries = self._sends[key]
+        while entries and entries[0] < since:
+            entries.popleft()
+        return list(entries)
+
+    async def add(self, key: str, at: float) -> None:
+        self._sends[key].append(at)
+
+
+class Throttle:
+    """Checks and records sends; raises `rate_limited` with `retry_after` when over a limit."""
+
+    def __init__(self, options: ThrottleOptions, store: ThrottleStore | None = None) -> None:
+        self.options = options
+        self.store = store or MemoryThrottleStore()
+        self._lock = asyncio.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        o = self.options
+        return any(
+            v is not None
+            for v in (o.per_recipient_interval, o.per_recipient_hourly, o.global_hourly)
+        )
+
+    async def acquire(self, recipient: str) -> None:
+        """Reserve a send to `recipient`, or raise `ConnectorError(rate_limited)`."""
+        if not self.enabled:
+            return
+        key = recipient.lower()
+        async with self._lock:
+            now = time.time()
+            await self._check(key, now)
+            await self.store.add(key, now)
+            if self.options.global_hourly is not None:
+                await self.store.add(GLOBAL_KEY, now)
+
+    async def _check(self, key: str, now: float) -> None:
+        o = self.options
+        recent = await self.store.recent(key, now - HOUR_S)
+        if o.per_recipient_interval is not None and recent:
+            wait = recent[-1] + o.per_recipient_interval / 1000 - now
+            if wait > 0:
+                raise _limited(f"a code was sent to this address {now - recent[-1]:.0f}s ago", wait)
+        if o.per_recipient_hourly is not None and len(recent) >= o.per_recipient_hourly:
+            raise _limited(
+                f"{len(recent)} codes were sent to this address in the last hour "
+                f"(limit {o.per_recipient_hourly})",
+                recent[0] + HOUR_S - now,
+            )
+        if o.global_hourly is not None:
+            overall = await self.store.recent(GLOBAL_KEY, now - HOUR_S)
+            if len(overall) >= o.global_hourly:
+                raise _limited(
+                    f"the hourly limit of {o.global_hourly} emails is reached",
+                    overall[0] + HOUR_S - now,
+                )
+
+
+def _limited(why: str, retry_after: float) -> ConnectorError:
+    retry_after = max(retry_after, 0.0)
+    return ConnectorError(
+        ErrorCode.RATE_LIMITED,
+        f"Not sent: {why}. Try again in {retry_after:.0f}s.",
+        retryable=True,
+        retry_after=retry_after,
+    )

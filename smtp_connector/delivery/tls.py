@@ -1,0 +1,117 @@
+"""TLS contexts from Logto/Node-style `tls` options.
+
+Built once per server and reused by every pooled connection (creating an SSLContext and loading
+the CA store costs milliseconds). Certificate checks are on unless `rejectUnauthorized: false`.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import tempfile
+from pathlib import Path
+
+from ..config import ServerSettings, tls_version
+from ..errors import ConnectorError, ErrorCode
+
+
+def build_ssl_context(server: ServerSettings, *, allow_files: bool = True) -> ssl.SSLContext:
+    """An SSLContext for `server`; `allow_files=False` (disableFileAccess) refuses file paths."""
+    options = server.tls
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    for ca in _as_list(options.ca):
+        _load_ca(context, ca, allow_files)
+    if not options.reject_unauthorized:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    minimum, maximum = tls_version(options.min_version), tls_version(options.max_version)
+    if minimum:
+        context.minimum_version = minimum
+    if maximum:
+        context.maximum_version = maximum
+    if options.ciphers:
+        _set_ciphers(context, options.ciphers)
+    if options.cert and options.key:
+        passphrase = options.passphrase.get_secret_value() if options.passphrase else None
+        _load_client_cert(
+            context, options.cert, options.key.get_secret_value(), passphrase, allow_files
+        )
+    return context
+
+
+def _as_list(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _is_pem(value: str) -> bool:
+    return "-----BEGIN " in value
+
+
+def _load_ca(context: ssl.SSLContext, ca: str, allow_files: bool) -> None:
+    try:
+        if _is_pem(ca):
+            context.load_verify_locations(cadata=ca)
+        else:
+            _check_file(ca, "tls.ca", allow_files)
+            context.load_verify_locations(cafile=ca)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConnectorError(
+            ErrorCode.INVALID_CONFIG,
+            f"`tls.ca` could not be loaded ({exc.__class__.__name__}: {exc}); give PEM text "
+            "(-----BEGIN CERTIFICATE-----…) or the path of a PEM file.",
+        ) from None
+
+
+def _set_ciphers(context: ssl.SSLContext, ciphers: str) -> None:
+    try:
+        context.set_ciphers(ciphers)
+    except ssl.SSLError:
+        raise ConnectorError(
+            ErrorCode.INVALID_CONFIG, f"`tls.ciphers` {ciphers!r} matches no cipher OpenSSL knows."
+        ) from None
+
+
+def _check_file(path: str, field: str, allow_files: bool) -> None:
+    if not allow_files:
+        raise ConnectorError(
+            ErrorCode.INVALID_CONFIG,
+            f"`{field}` is a file path but `disableFileAccess` is set; inline the PEM text.",
+        )
+    if not Path(path).is_file():
+        raise ConnectorError(
+            ErrorCode.INVALID_CONFIG,
+            f"`{field}` is neither PEM text nor an existing file: {path!r}.",
+        )
+
+
+def _load_client_cert(
+    context: ssl.SSLContext, cert: str, key: str, passphrase: str | None, allow_files: bool
+) -> None:
+    """`load_cert_chain` only takes paths, so inline PEM is written to a private temp file."""
+    temp_paths: list[str] = []
+    try:
+        cert_path = _pem_path(cert, "tls.cert", allow_files, temp_paths)
+        key_path = _pem_path(key, "tls.key", allow_files, temp_paths)
+        context.load_cert_chain(cert_path, key_path, password=passphrase)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConnectorError(
+            ErrorCode.INVALID_CONFIG,
+            f"Client certificate (`tls.cert`/`tls.key`) could not be loaded: "
+            f"{exc.__class__.__name__}; check the PEM text and the passphrase.",
+        ) from None
+    finally:
+        for path in temp_paths:
+            os.unlink(path)
+
+
+def _pem_path(value: str, field: str, allow_files: bool, temp_paths: list[str]) -> str:
+    if not _is_pem(value):
+        _check_file(value, field, allow_files)
+        return value
+    handle, path = tempfile.mkstemp(suffix=".pem")
+    temp_paths.append(path)
+    with os.fdopen(handle, "w", encoding="ascii") as file:
+        file.write(value)
+    return path
