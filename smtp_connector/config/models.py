@@ -129,7 +129,7 @@ class ServerSettings(ConfigModel):
 class ServerConfig(ServerSettings):
     """An additional server for failover; lower `priority` is tried first (0 = highest)."""
 
-    host: str  # type: ignore[assignment]
+    host: str
     priority: int = Field(default=1, ge=0)
     default_from_email: str | None = None
     default_from_name: str | None = None
@@ -182,7 +182,7 @@ class SmtpConfig(ServerSettings):
             raise config_error(exc) from None
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> SmtpConfig:  # type: ignore[override]
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> SmtpConfig:
         """Validate a config dict (Logto JSON unchanged); failures are `invalid_config` errors."""
         if not isinstance(obj, Mapping) and not isinstance(obj, cls):
             raise ConnectorError(

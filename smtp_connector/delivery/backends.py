@@ -56,7 +56,7 @@ class OutboxMessage:
 
     def parsed(self) -> EmailMessage:
         """The raw bytes read back with the stdlib parser."""
-        return message_from_bytes(self.raw, policy=policy.default)  # type: ignore[return-value]
+        return message_from_bytes(self.raw, policy=policy.default)
 
 
 class Outbox(list[OutboxMessage]):

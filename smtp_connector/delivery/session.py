@@ -144,9 +144,7 @@ class SmtpSession:
                 )
         await connecting
 
-    async def _probe_while_waiting(
-        self, connecting: asyncio.Future[Any], address: tuple
-    ) -> bool:
+    async def _probe_while_waiting(self, connecting: asyncio.Future[Any], address: tuple) -> bool:
         """Run the TLS probe beside the greeting wait; True only if the probe saw TLS before the
         greeting arrived (the greeting timeout still bounds the whole wait)."""
         probe = asyncio.ensure_future(speaks_tls(address, self.server.tls_server_name))

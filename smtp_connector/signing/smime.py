@@ -282,7 +282,7 @@ def _load_private_key(secret: str, password: str | None) -> PrivateKeyTypes:
 
 def _load_unencrypted(loader: Any, blob: bytes, data: bytes) -> PrivateKeyTypes:
     try:
-        return loader(blob, password=None)  # type: ignore[no-any-return]
+        return loader(blob, password=None)
     except Exception:
         raise ValueError(unparsable_key_message(data)) from None
 
