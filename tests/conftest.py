@@ -12,9 +12,6 @@ from smtp_servers import Behaviour, TestServer
 
 from smtp_connector.delivery.backends import OUTBOX
 
-PASSWORD = "s3cr3t-Passw0rd!"
-USER = "mailer@example.com"
-
 
 @pytest.fixture(scope="session")
 def tls_ca() -> trustme.CA:
@@ -60,23 +57,6 @@ def make_server(server_context: ssl.SSLContext) -> Iterator[Callable[..., TestSe
     yield factory
     for server in started:
         server.stop()
-
-
-def config_for(server: TestServer | int, **overrides: Any) -> dict[str, Any]:
-    """A Logto-shaped config pointing at a local test server."""
-    port = server if isinstance(server, int) else server.port
-    config: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "port": port,
-        "fromEmail": "noreply@example.com",
-        "templates": [],
-        "connectionTimeout": 5000,
-        "greetingTimeout": 5000,
-        "socketTimeout": 5000,
-        "retry": {"attempts": 1},
-    }
-    config.update(overrides)
-    return config
 
 
 @pytest.fixture(autouse=True)

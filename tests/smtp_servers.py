@@ -295,3 +295,24 @@ async def smtp_dialogue(
 
 
 MakeServer = Callable[..., TestServer]
+
+
+PASSWORD = "s3cr3t-Passw0rd!"
+USER = "mailer@example.com"
+
+
+def config_for(server: TestServer | int, **overrides: Any) -> dict[str, Any]:
+    """A Logto-shaped config pointing at a local test server."""
+    port = server if isinstance(server, int) else server.port
+    config: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "fromEmail": "noreply@example.com",
+        "templates": [],
+        "connectionTimeout": 5000,
+        "greetingTimeout": 5000,
+        "socketTimeout": 5000,
+        "retry": {"attempts": 1},
+    }
+    config.update(overrides)
+    return config

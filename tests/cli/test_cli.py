@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import PASSWORD, USER, config_for
-from smtp_servers import MakeServer, free_port
+from smtp_servers import PASSWORD, USER, MakeServer, config_for, free_port
 
 from smtp_connector.cli import main
 

@@ -8,8 +8,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
-from conftest import PASSWORD, USER, config_for
-from smtp_servers import MakeServer
+from smtp_servers import PASSWORD, USER, MakeServer, config_for
 
 from smtp_connector import ConnectorError, ErrorCode, SmtpConfig, SmtpConnector, UsageType
 

@@ -14,8 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import trustme
-from conftest import PASSWORD, USER, config_for
-from smtp_servers import MakeServer, ScriptedServer, smtp_dialogue
+from smtp_servers import PASSWORD, USER, MakeServer, ScriptedServer, config_for, smtp_dialogue
 
 from smtp_connector import ConnectorError, ErrorCode, SmtpConnector
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from conftest import config_for
-from smtp_servers import MakeServer
+from smtp_servers import MakeServer, config_for
 
 from smtp_connector import SmtpConnector
 

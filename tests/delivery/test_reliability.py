@@ -22,9 +22,8 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, USER, config_for
 from restartable import RestartableServer, message_id_of
-from smtp_servers import MakeServer, TestServer, free_port
+from smtp_servers import PASSWORD, USER, MakeServer, TestServer, config_for, free_port
 
 from smtp_connector import ConnectorError, ErrorCode, SendResult, SmtpConnector
 from smtp_connector.config import RetryOptions
