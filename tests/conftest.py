@@ -1,9 +1,12 @@
-"""Shared fixtures: trusted test certificates (trustme) and real SMTP servers on 127.0.0.1."""
+"""Shared fixtures: trusted test certificates (trustme) and real SMTP servers on 127.0.0.1, and
+the event loops the delivery tests run on (the default asyncio loop and uvloop, uvicorn's)."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +14,39 @@ import trustme
 from smtp_servers import Behaviour, TestServer
 
 from smtp_connector.delivery.backends import OUTBOX
+
+
+# Test folders whose async tests run once per event loop: everything that opens SMTP sessions.
+EVERY_LOOP_FOLDERS = ("delivery", "signing", "presets")
+TESTS = Path(__file__).parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--event-loops",
+        default="asyncio,uvloop",
+        help="loops the delivery/signing tests run on, comma-separated (default: asyncio,uvloop)",
+    )
+
+
+def _loop_factories(config: pytest.Config) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {}
+    for name in config.getoption("--event-loops").split(","):
+        if name.strip() == "asyncio":
+            factories["asyncio"] = asyncio.new_event_loop
+        elif name.strip() == "uvloop":
+            uvloop = pytest.importorskip("uvloop", reason="uvloop is in the test extra")
+            factories["uvloop"] = uvloop.new_event_loop
+    return factories
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]] | None:
+    """pytest-asyncio's hook: async tests under EVERY_LOOP_FOLDERS run on each loop (test ids
+    end in [asyncio] / [uvloop]); the rest use the default loop."""
+    folder = Path(str(item.path)).relative_to(TESTS).parts[0]
+    return _loop_factories(config) if folder in EVERY_LOOP_FOLDERS else None
 
 
 @pytest.fixture(scope="session")

@@ -72,6 +72,23 @@ class PipeliningProtocol(SMTPProtocol):
             self._burst = None
 
 
+def enable_pipelining(smtp: aiosmtplib.SMTP) -> PipeliningProtocol:
+    """Turn the connected client's protocol into a `PipeliningProtocol`.
+
+    aiosmtplib builds its own protocol inside `connect()`, so the class is switched in place (the
+    subclass adds no state of its own) and the protocol is then handed to the transport again:
+    a transport may keep the protocol's bound methods from when it was set — uvloop's do — and
+    would otherwise keep calling the base `data_received`, which drops pipelined replies.
+    """
+    protocol = smtp.protocol
+    transport = smtp.transport
+    assert protocol is not None and transport is not None
+    protocol.__class__ = PipeliningProtocol
+    transport.set_protocol(protocol)
+    assert isinstance(protocol, PipeliningProtocol)
+    return protocol
+
+
 def _expire(burst: asyncio.Future[list[SMTPResponse]]) -> None:
     if not burst.done():
         error = aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response")

@@ -25,7 +25,7 @@ from .auth import auth_mechanism, authenticate, require_auth_offered
 from .error_mapping import map_exception
 from .network import connect_any, ehlo_name, resolve, speaks_tls
 from .oauth import TokenSource
-from .pipelining import PipeliningProtocol
+from .pipelining import enable_pipelining
 from .transaction import Delivery, MailTransaction
 
 T = TypeVar("T")
@@ -106,7 +106,7 @@ class SmtpSession:
         self._stage = "tls" if server.implicit_tls else "greeting"
         greeting = "tls+greeting" if server.implicit_tls else "greeting"
         await self._timed(greeting, self._greet(sock, infos[0][4]), None)
-        self._smtp.protocol.__class__ = PipeliningProtocol  # same layout; adds queued replies
+        enable_pipelining(self._smtp)
         self._stage = "ehlo"
         await self._timed("ehlo", self._smtp.ehlo(), None)
         await self._maybe_starttls()
