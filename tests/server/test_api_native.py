@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-from conftest import Api, client_for
+from api_client import Api, client_for
 from service_support import SMTP_PASSWORD
 from smtp_servers import MakeServer, free_port
 

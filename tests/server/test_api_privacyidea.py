@@ -3,7 +3,7 @@ with privacyIDEA's parameter names, form and JSON bodies, its envelope and auth 
 
 from __future__ import annotations
 
-from conftest import Api
+from api_client import Api
 from service_support import SMTP_PASSWORD
 from smtp_servers import MakeServer, free_port
 
