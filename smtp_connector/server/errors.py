@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from smtp_connector import ConnectorError, ErrorCode
@@ -107,10 +107,14 @@ def connector_failure(error: ConnectorError) -> Failure:
     return Failure(status, error.code.value, error.message, error.smtp_code, error.server, headers)
 
 
-def validation_failure(error: RequestValidationError) -> Failure:
+def validation_failure(error: RequestValidationError | ValidationError) -> Failure:
     """Name each bad field, never echo its value (it may be a password)."""
     parts = []
-    for item in error.errors():
+    if isinstance(error, ValidationError):
+        items = error.errors(include_input=False)
+    else:
+        items = list(error.errors())
+    for item in items:
         if item.get("type") == "json_invalid":
             reason = item.get("ctx", {}).get("error", "not JSON")
             return Failure(422, "invalid_request", f"Malformed JSON body: {reason}.")
@@ -151,6 +155,11 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return render(request, validation_failure(exc))
+
+    @app.exception_handler(ValidationError)
+    async def _model(request: Request, exc: ValidationError) -> JSONResponse:
+        # A domain model built inside a route (a dialect translating its names) refused a value.
         return render(request, validation_failure(exc))
 
     @app.exception_handler(HTTPException)

@@ -65,6 +65,8 @@ class AuthThrottle:
 
     def retry_after(self, client: str) -> float | None:
         """Seconds until `client` may try again, or None when it is not blocked."""
+        if self.limit <= 0:
+            return None
         times = self._recent(client)
         if len(times) < self.limit:
             return None
@@ -72,6 +74,8 @@ class AuthThrottle:
 
     async def failed(self, client: str) -> None:
         """Record a failure and answer it late: 50 ms more per recent failure, up to 1 s."""
+        if self.limit <= 0:
+            return
         times = self._recent(client)
         times.append(time.monotonic())
         self._failures[client] = times

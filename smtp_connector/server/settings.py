@@ -15,6 +15,7 @@ from smtp_connector.store import DEFAULT_DATABASE_URL
 from smtp_connector.store.secrets import SECRET_KEY_ENV
 
 DATABASE_URL_ENV = "SMTP_CONNECTOR_DATABASE_URL"
+AUTH_FAILURE_LIMIT_ENV = "SMTP_CONNECTOR_AUTH_FAILURE_LIMIT"
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,9 @@ class Settings:
     port: int = 8025
     migrate: bool | None = None  # None: migrate on SQLite, require a current schema elsewhere
     max_body_bytes: int = 1024 * 1024
-    auth_failure_limit: int = 20  # failed authentications per client and window, then 429
+    # Failed authentications per client and window before 429; 0 turns the brake off (e.g.
+    # behind a proxy that already limits, or for a fuzzer that sends bad keys on purpose).
+    auth_failure_limit: int = 20
     auth_failure_window: float = 60.0
 
     @classmethod
@@ -36,6 +39,11 @@ class Settings:
             database_url=env.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL,
             secret_key=env.get(SECRET_KEY_ENV) or None,
         )
+        limit = env.get(AUTH_FAILURE_LIMIT_ENV, "").strip()
+        if limit:
+            if not limit.isdigit():
+                raise ValueError(f"{AUTH_FAILURE_LIMIT_ENV} must be a whole number, got {limit!r}")
+            settings = replace(settings, auth_failure_limit=int(limit))
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:

@@ -136,6 +136,27 @@ def to_domain(params: Params, given: set[str]) -> dict[str, Any]:
     return data
 
 
+_OURS_TO_PI = {ours: pi for pi, ours in (_SIMPLE | _SMIME).items()} | {
+    "from_email": "sender",
+    "security": "tls",
+    "auth": "username",
+}
+D = TypeVar("D", DefinitionCreate, DefinitionPatch)
+
+
+def domain_model(model: type[D], data: dict[str, Any]) -> D:
+    """Build the domain model; its refusals name privacyIDEA's parameters (400)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        names = []
+        for error in exc.errors(include_input=False):
+            loc = [str(part) for part in error["loc"]]
+            name = _OURS_TO_PI.get(loc[-1], loc[-1]) if loc else "parameters"
+            names.append(f"`{name}`: {error['msg'].removeprefix('Value error, ')}")
+        raise _bad("Invalid parameter " + "; ".join(names)) from None
+
+
 def from_domain(definition: Definition) -> dict[str, Any]:
     smime = definition.smime
     return {
@@ -242,7 +263,7 @@ async def send_test_email(request: Request, actor: Writer, service: ServiceDep) 
     data = await read_params(request)
     params = parse(TestParams, data)
     app = await service.apps.ensure(actor, APP_NAME)
-    candidate = DefinitionCreate(**to_domain(params, set(Params.model_fields)))
+    candidate = domain_model(DefinitionCreate, to_domain(params, set(Params.model_fields)))
     try:
         await service.checks.test_send(
             actor, app.id, candidate, params.recipient, stored_name=params.identifier
@@ -271,11 +292,12 @@ async def create_or_update(
         fields = to_domain(params, set(Params.model_fields))
         if params.password == CENSORED:
             fields["password"] = None  # nothing stored to keep
-        await service.definitions.create(actor, app.id, DefinitionCreate(name=identifier, **fields))
+        definition = domain_model(DefinitionCreate, fields | {"name": identifier})
+        await service.definitions.create(actor, app.id, definition)
     else:
         params = parse(Params, {"server": existing.host} | data)
         given = set(data) & set(Params.model_fields)
-        patch = DefinitionPatch(**to_domain(params, given))
+        patch = domain_model(DefinitionPatch, to_domain(params, given))
         await service.definitions.update(actor, app.id, existing.id, patch)
     return envelope(True)
 
