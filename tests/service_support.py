@@ -102,14 +102,16 @@ class ServeProcess:
                 self.process.wait()
 
 
-def start_serve(database_url: str, log: Path, env: dict[str, str] | None = None) -> ServeProcess:
+def start_serve(
+    database_url: str, log: Path, env: dict[str, str] | None = None, log_level: str = "warning"
+) -> ServeProcess:
     """`smtp-connector serve` on a free port (asyncio loop), waiting until /healthz answers."""
     port = free_port()
     exe = Path(sys.executable).with_name("smtp-connector")
     handle = log.open("w")
     process = subprocess.Popen(
         [str(exe), "serve", "--port", str(port), "--database-url", database_url,
-         "--loop", "asyncio", "--log-level", "warning"],
+         "--loop", "asyncio", "--log-level", log_level],
         stdout=handle, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
     served = ServeProcess(process, f"http://127.0.0.1:{port}", log)

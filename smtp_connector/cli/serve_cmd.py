@@ -34,6 +34,7 @@ def serve(
     import uvicorn
 
     from ..server import Settings, create_app
+    from ..server.access_log import hide_query_strings
     from ..store import Service
 
     settings = Settings.from_env(host=host, port=port, database_url=database_url)
@@ -46,6 +47,7 @@ def serve(
         await service.aclose()
 
     asyncio.run(preflight())
+    hide_query_strings()
     uvicorn.run(
         create_app(settings),
         host=settings.host,

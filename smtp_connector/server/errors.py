@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from smtp_connector import ConnectorError, ErrorCode
@@ -167,6 +168,14 @@ def install_handlers(app: FastAPI) -> None:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
         failure = Failure(exc.status_code, codes.get(exc.status_code, "invalid_request"),
                           str(exc.detail))  # fmt: skip
+        return render(request, failure)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        log.error("database error on %s %s: %s", request.method, request.url.path,
+                  type(exc).__name__)  # fmt: skip
+        failure = Failure(503, "unavailable", "The database is not available; retry later.",
+                          headers={"Retry-After": "5"})  # fmt: skip
         return render(request, failure)
 
     @app.exception_handler(Exception)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from smtp_connector.errors import ConnectorError, ErrorCode
 from smtp_connector.store import DEFAULT_DATABASE_URL
 from smtp_connector.store.secrets import SECRET_KEY_ENV
 
@@ -42,7 +43,10 @@ class Settings:
         limit = env.get(AUTH_FAILURE_LIMIT_ENV, "").strip()
         if limit:
             if not limit.isdigit():
-                raise ValueError(f"{AUTH_FAILURE_LIMIT_ENV} must be a whole number, got {limit!r}")
+                raise ConnectorError(
+                    ErrorCode.INVALID_CONFIG,
+                    f"{AUTH_FAILURE_LIMIT_ENV} must be a whole number (0 = off), got {limit!r}",
+                )
             settings = replace(settings, auth_failure_limit=int(limit))
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import audit
 from .database import Database
 from .domain import Actor, App, AppCreate, AppPatch
-from .errors import ServiceError, forbidden, not_found
+from .errors import ServiceError, conflict_on_duplicate, forbidden, not_found
 from .tables import AppRow, utcnow
 
 OnChange = Callable[[str], Awaitable[None]]
@@ -38,15 +38,16 @@ class AppService:
     async def create(self, actor: Actor, data: AppCreate) -> App:
         if actor.app_id is not None:
             raise forbidden("An API key limited to one app cannot create apps.")
-        async with self._db.transaction() as session:
-            await self._unique(session, data.name, data.id)
-            row = AppRow(name=data.name, test_email=data.test_email)
-            if data.id:
-                row.id = data.id
-            session.add(row)
-            await session.flush()
-            audit.record(session, actor, "app.create", app_id=row.id, target=row.id)
-            return app_view(row)
+        with conflict_on_duplicate(f"An app named {data.name!r} (or id {data.id!r}) exists."):
+            async with self._db.transaction() as session:
+                await self._unique(session, data.name, data.id)
+                row = AppRow(name=data.name, test_email=data.test_email)
+                if data.id:
+                    row.id = data.id
+                session.add(row)
+                await session.flush()
+                audit.record(session, actor, "app.create", app_id=row.id, target=row.id)
+                return app_view(row)
 
     async def list(self, actor: Actor) -> list[App]:
         query = select(AppRow).order_by(AppRow.name)

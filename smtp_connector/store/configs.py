@@ -126,4 +126,13 @@ def build_config(
 def validate_definition(row: DefinitionRow, box: SecretBox) -> None:
     """Refuse a definition the library would refuse at send time (bad host, TLS flags, S/MIME
     material, fromEmail …), with the library's own `invalid_config` message."""
-    SmtpConfig.model_validate(connector_config([row], box, validation_only=True))
+    try:
+        SmtpConfig.model_validate(connector_config([row], box, validation_only=True))
+    except ConnectorError as error:
+        if row.ntlm and row.auth and row.username and "auth.type" in error.message:
+            raise ConnectorError(
+                ErrorCode.INVALID_CONFIG,
+                "`ntlm`: this installation's connector has no NTLM authentication; install "
+                "a version with NTLM support (extra `ntlm`) or set ntlm to false.",
+            ) from None
+        raise

@@ -33,7 +33,7 @@ from .domain import (
     SmimeInput,
     SmimeView,
 )
-from .errors import ServiceError, invalid, not_found
+from .errors import ServiceError, conflict_on_duplicate, invalid, not_found
 from .secrets import SecretBox
 from .tables import AppRow, DefinitionRow, aware, utcnow
 
@@ -161,6 +161,10 @@ class DefinitionService:
             return definition_view(row) if row else None
 
     async def create(self, actor: Actor, app_id: str, data: DefinitionCreate) -> Definition:
+        with conflict_on_duplicate(f"A definition named {data.name!r} exists."):
+            return await self._create(actor, app_id, data)
+
+    async def _create(self, actor: Actor, app_id: str, data: DefinitionCreate) -> Definition:
         async with self._db.transaction() as session:
             app = await load_app(session, actor, app_id)
             if data.name and await definition_by_name(session, app_id, data.name):
@@ -182,6 +186,12 @@ class DefinitionService:
         return view
 
     async def update(
+        self, actor: Actor, app_id: str, definition_id: str, patch: DefinitionPatch
+    ) -> Definition:
+        with conflict_on_duplicate(f"A definition named {patch.name!r} exists."):
+            return await self._update(actor, app_id, definition_id, patch)
+
+    async def _update(
         self, actor: Actor, app_id: str, definition_id: str, patch: DefinitionPatch
     ) -> Definition:
         async with self._db.transaction() as session:

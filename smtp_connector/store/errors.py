@@ -8,7 +8,11 @@ same code as the Python exception.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
+
+from sqlalchemy.exc import IntegrityError
 
 from smtp_connector.errors import ConnectorError, ErrorCode
 
@@ -35,3 +39,13 @@ def forbidden(message: str) -> ServiceError:
 
 def invalid(message: str, code: ErrorCode = ErrorCode.INVALID_CONFIG) -> ServiceError:
     return ServiceError("invalid", message, code=code)
+
+
+@contextmanager
+def conflict_on_duplicate(message: str) -> Iterator[None]:
+    """A unique constraint hit by a concurrent writer (after our own check passed) is the
+    same conflict as the one the check reports, not a server error."""
+    try:
+        yield
+    except IntegrityError:
+        raise ServiceError("conflict", message) from None

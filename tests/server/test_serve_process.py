@@ -89,8 +89,11 @@ def test_sqlite_end_to_end(tmp_path: Path, make_server: MakeServer, serves: list
     env = env_with()  # no SMTP_CONNECTOR_SECRET_KEY: the key file is created
     key = create_key_cli(url, env=env)
     assert key.startswith("sck_")
-    serves.append(start_serve(url, tmp_path / "serve.log", env))
+    serves.append(start_serve(url, tmp_path / "serve.log", env, log_level="info"))
     core_flow(serves[0].base_url, key, live)
+    target = f"{serves[0].base_url}/smtpserver/x?server=h.example&password={SMTP_PASSWORD}"
+    in_url = httpx.post(target, headers={"Authorization": key})
+    assert in_url.status_code == 400 and "body" in in_url.text
 
     listed = cli("keys", "list", "--database-url", url, env=env).stdout
     assert key.split("_")[1] in listed and key not in listed
@@ -99,6 +102,9 @@ def test_sqlite_end_to_end(tmp_path: Path, make_server: MakeServer, serves: list
     assert revoked.status_code == 403
     serves[0].stop()
 
+    log = (tmp_path / "serve.log").read_text()
+    assert "POST /smtpserver/x HTTP" in log  # the access log is on ...
+    assert SMTP_PASSWORD not in log and key not in log  # ... without query strings or keys
     raw = file_bytes(path)
     assert b"otp@example.com" in raw and SMTP_PASSWORD.encode() not in raw
     assert (tmp_path / "service.db.key").stat().st_mode & 0o777 == 0o600

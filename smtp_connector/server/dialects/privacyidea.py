@@ -204,6 +204,9 @@ def error_envelope(request: Request, failure: Failure) -> JSONResponse:
 async def read_params(request: Request) -> dict[str, Any]:
     """`request.all_data` as privacyIDEA builds it: query string, then JSON or form body."""
     data: dict[str, Any] = dict(request.query_params)
+    in_url = sorted(_SECRET_PARAMS & set(data))
+    if in_url:
+        raise _bad(f"Send {', '.join(in_url)} in the body, not in the URL (URLs end up in logs).")
     raw = await request.body()
     if not raw.strip():
         return data
@@ -216,6 +219,9 @@ async def read_params(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _bad("The JSON body must be an object of parameters.")
     return data | body
+
+
+_SECRET_PARAMS = {"password", "private_key", "private_key_password"}
 
 
 def _bad(message: str) -> ApiFailure:
