@@ -4,6 +4,8 @@ and connector reuse (pooled connections survive between sends)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from service_support import SMTP_PASSWORD
 from smtp_servers import MakeServer, free_port
@@ -148,7 +150,12 @@ async def test_connector_reused_until_definitions_change(
         CLI_ACTOR, app_id, created.id, DefinitionPatch(fromName="Shop")
     )
     await service.messages.send(CLI_ACTOR, app_id, request)
-    assert server.connections == 2  # the change built a new connector
+    assert server.connections == 2  # the change built a new connector ...
+    for _ in range(50):
+        if server.open_connections == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert server.open_connections == 1  # ... and closed the old one's connection
     assert b"Shop" in server.messages[-1].content
 
 
@@ -197,3 +204,21 @@ async def test_test_send_failure_is_connector_error(service: Service) -> None:
     assert failed.value.code.value == "connection_failed"
     entries = await service.audit.entries(CLI_ACTOR, app_id=app_id)
     assert entries[0].action == "definition.test_send" and not entries[0].success
+
+
+async def test_connections_closed_at_shutdown(sqlite_url: str, make_server: MakeServer) -> None:
+    from service_support import SECRET_KEY
+
+    server = auth_server(make_server)
+    opened = await Service.open(sqlite_url, SECRET_KEY)
+    app_id = await new_app(opened)
+    await opened.definitions.create(CLI_ACTOR, app_id, definition_for(server.port))
+    await opened.messages.send(CLI_ACTOR, app_id, MessageRequest(to="user@example.org"))
+    assert server.open_connections == 1  # kept warm for the next send
+    await opened.aclose()
+    for _ in range(50):
+        if server.open_connections == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert server.open_connections == 0
+    assert b"QUIT" in b"".join(server.chunks)
