@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-from api_client import Api, client_for
+from api_client import Api, api, client_for  # noqa: F401
+from service_fixtures import database_url, pg_database, service  # noqa: F401
 from service_support import SMTP_PASSWORD
 from smtp_servers import MakeServer, free_port
 

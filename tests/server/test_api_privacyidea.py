@@ -3,7 +3,8 @@ with privacyIDEA's parameter names, form and JSON bodies, its envelope and auth 
 
 from __future__ import annotations
 
-from api_client import Api
+from api_client import Api, api  # noqa: F401
+from service_fixtures import database_url, pg_database, service  # noqa: F401
 from service_support import SMTP_PASSWORD
 from smtp_servers import MakeServer, free_port
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from service_fixtures import pg_database  # noqa: F401
 from service_support import (
     SMTP_PASSWORD,
     ServeProcess,

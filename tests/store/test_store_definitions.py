@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from service_fixtures import database_url, pg_database, service  # noqa: F401
 from service_support import SMTP_PASSWORD
 from sqlalchemy import select
 

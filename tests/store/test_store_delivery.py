@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from service_fixtures import database_url, pg_database, service, sqlite_url  # noqa: F401
 from service_support import SMTP_PASSWORD
 from smtp_servers import MakeServer, free_port
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from service_fixtures import database_url, pg_database  # noqa: F401
 from service_support import SMTP_PASSWORD, file_bytes
 from sqlalchemy import select
 
