@@ -84,7 +84,7 @@ def merge_secret(box: SecretBox, stored: str | None, incoming: str | None) -> st
 def refuse_secret_reuse(row: DefinitionRow, patch: DefinitionPatch) -> None:
     """A stored password may only go to the host/port/user it was typed for."""
     fields = patch.model_fields_set
-    moved = [f for f in _IDENTITY if f in fields and getattr(patch, f) != getattr(row, f)]
+    moved = [f for f in _IDENTITY if f in fields and _changed(getattr(patch, f), getattr(row, f))]
     new_password = "password" in fields and patch.password not in (None, CENSORED)
     if moved and row.password_enc and not new_password:
         raise invalid(
@@ -92,6 +92,11 @@ def refuse_secret_reuse(row: DefinitionRow, patch: DefinitionPatch) -> None:
             "never sent to a different server. Send `password` with the change (or \"\" to "
             "clear it)."
         )
+
+
+def _changed(new: object, stored: object) -> bool:
+    """`None` (omitted) never changes a value; "" and None are the same empty username."""
+    return new is not None and (new or None) != (stored or None)
 
 
 def apply_patch(box: SecretBox, row: DefinitionRow, patch: DefinitionPatch) -> list[str]:

@@ -192,3 +192,14 @@ async def test_concurrent_first_use_creates_one_app(service: Service) -> None:
     apps = await asyncio.gather(*(service.apps.ensure(CLI_ACTOR, "privacyidea") for _ in range(8)))
     assert len({app.id for app in apps}) == 1
     assert [a.name for a in await service.apps.list(CLI_ACTOR)] == ["privacyidea"]
+
+
+async def test_empty_username_is_no_change(service: Service) -> None:
+    app = await service.apps.create(CLI_ACTOR, AppCreate(name="shop"))
+    created = await service.definitions.create(
+        CLI_ACTOR, app.id, new_definition(username=None, auth=False)
+    )
+    same = await service.definitions.update(
+        CLI_ACTOR, app.id, created.id, DefinitionPatch(username="", port=587, description="x")
+    )
+    assert same.description == "x" and same.password == CENSORED
