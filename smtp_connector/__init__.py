@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
+    from .compose.checks import TemplateWarning
     from .compose.message import RenderedEmail
     from .config import EmailTemplate, SmtpConfig
     from .connector import SendRequest, SmtpConnector
@@ -45,6 +46,7 @@ _HOMES = {
     "SendResult": ".results",
     "SmtpConfig": ".config",
     "SmtpConnector": ".connector",
+    "TemplateWarning": ".compose.checks",
     "UsageType": ".usage",
     "get_preset": ".presets",
     "list_presets": ".presets",
@@ -63,6 +65,7 @@ __all__ = [
     "SendResult",
     "SmtpConfig",
     "SmtpConnector",
+    "TemplateWarning",
     "UsageType",
     "get_preset",
     "list_presets",

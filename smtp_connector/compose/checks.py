@@ -7,8 +7,9 @@ mail are warned about instead of refused: a usage type that looks like a misspel
 template shadowed by an earlier one with the same usage type and locale.
 
 Warnings go through Python's `warnings` (category `TemplateWarning`), the channel for "your
-configuration looks wrong": shown once by default, filterable, and turned into errors with
-`-W error::smtp_connector.TemplateWarning` in CI. The connector also keeps them as
+configuration looks wrong": shown once by default, filterable, and turned into errors in a
+test suite (pytest: `filterwarnings = ["error::smtp_connector.TemplateWarning"]`). The
+connector also keeps them as
 `connector.template_warnings` so `smtp-connector verify` can report them.
 """
 

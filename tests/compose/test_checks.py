@@ -239,3 +239,19 @@ async def test_unsafe_link_never_reaches_the_server(make_server: MakeServer) -> 
     assert result.accepted == ["ana@example.org"]
     assert b"https://example.org/join?t=1" in received.content
     assert b"javascript:" not in received.content
+
+
+@pytest.mark.filterwarnings("error::smtp_connector.TemplateWarning")
+def test_warnings_become_errors_with_the_documented_pytest_filter() -> None:
+    with pytest.raises(TemplateWarning, match=r"did you mean 'Register'\?"):
+        build(template("Regsiter"))
+    assert build(template("Register")).template_warnings == []
+
+
+def test_warnings_become_errors_with_simplefilter() -> None:
+    import smtp_connector
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", smtp_connector.TemplateWarning)
+        with pytest.raises(TemplateWarning, match="no code placeholder"):
+            build(template("SignIn", "Hello"))
