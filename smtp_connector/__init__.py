@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Any
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
-    from .compose.checks import TemplateWarning
     from .compose.message import RenderedEmail
     from .config import EmailTemplate, SmtpConfig
     from .connector import SendRequest, SmtpConnector
     from .delivery.backends import OUTBOX, OutboxMessage
-    from .errors import ConnectorError, ErrorCode
+    from .errors import ConnectorError, ErrorCode, TemplateWarning
     from .presets import Preset, get_preset, list_presets
     from .results import SendResult
     from .usage import ContentType, UsageType
@@ -46,7 +45,7 @@ _HOMES = {
     "SendResult": ".results",
     "SmtpConfig": ".config",
     "SmtpConnector": ".connector",
-    "TemplateWarning": ".compose.checks",
+    "TemplateWarning": ".errors",
     "UsageType": ".usage",
     "get_preset": ".presets",
     "list_presets": ".presets",

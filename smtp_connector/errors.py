@@ -58,6 +58,11 @@ def redact(text: str, extra: Iterable[str] = ()) -> str:
     return text
 
 
+class TemplateWarning(UserWarning):
+    """A template (or usage type) that works but probably does not do what was meant: a
+    misspelt usage type, a code-bearing template without the code, a shadowed template."""
+
+
 class ConnectorError(Exception):
     attempts: int | None = None  # delivery attempts made before giving up, when known
 

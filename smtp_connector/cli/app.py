@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..config import SmtpConfig
-from ..errors import ConnectorError, ErrorCode
+from ..errors import ConnectorError, ErrorCode, TemplateWarning
 
 if TYPE_CHECKING:
     from ..connector import SmtpConnector
@@ -82,7 +82,6 @@ def build_connector(config: SmtpConfig) -> SmtpConnector:
     """The command's connector. Building it compiles every template (a broken one exits 3);
     what it warns about is printed as `warning: …` lines on stderr instead of Python's
     file:line warning format."""
-    from ..compose.checks import TemplateWarning
     from ..connector import SmtpConnector
 
     with warnings.catch_warnings():

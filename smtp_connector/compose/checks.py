@@ -15,26 +15,19 @@ connector also keeps them as
 
 from __future__ import annotations
 
-import difflib
-import re
 import warnings
 from collections.abc import Sequence
 
 from ..config import EmailTemplate
-from ..errors import ConnectorError, ErrorCode
-from ..usage import UsageType
+from ..errors import ConnectorError, ErrorCode, TemplateWarning
+from ..usage import KNOWN_USAGE_TYPES, UsageType, suggest_usage_type
 from .rendering import Renderer
 from .selection import normalize_locale
 
-KNOWN_USAGE_TYPES = tuple(u.value for u in UsageType)
+__all__ = ["CODELESS_USAGE_TYPES", "TemplateWarning", "check_templates"]
+
 # Logto sends an invitation as a link (`payload.link`), every other usage type as a code.
 CODELESS_USAGE_TYPES = frozenset({UsageType.ORGANIZATION_INVITATION.value})
-_SIMILARITY = 0.8  # "Regsiter" → Register is 0.88; the custom "BindEmail" → BindMfa only 0.75
-_FOLD = re.compile(r"[^a-z0-9]")
-
-
-class TemplateWarning(UserWarning):
-    """A configured template that loads but probably does not do what was meant."""
 
 
 def check_templates(
@@ -59,25 +52,6 @@ def check_templates(
     for text in found:
         warnings.warn(TemplateWarning(text), stacklevel=3)
     return found
-
-
-def suggest_usage_type(usage_type: str) -> str | None:
-    """The known usage type `usage_type` is probably a misspelling of, or None.
-
-    A known type itself, and a custom type not close to any known one, give None.
-    """
-    if usage_type in KNOWN_USAGE_TYPES:
-        return None
-    folded = {_fold(known): known for known in KNOWN_USAGE_TYPES}
-    wanted = _fold(usage_type)
-    if wanted in folded:  # "signin", "SIGN_IN", "sign-in"
-        return folded[wanted]
-    close = difflib.get_close_matches(wanted, list(folded), n=1, cutoff=_SIMILARITY)
-    return folded[close[0]] if close else None
-
-
-def _fold(name: str) -> str:
-    return _FOLD.sub("", name.lower())
 
 
 def _usage_type_findings(templates: Sequence[EmailTemplate]) -> list[str]:

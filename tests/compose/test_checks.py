@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 from smtp_servers import MakeServer, config_for
 
-from smtp_connector import ConnectorError, ErrorCode, SmtpConnector
+from smtp_connector import ConnectorError, ErrorCode, SmtpConnector, TemplateWarning
 from smtp_connector.cli import main
-from smtp_connector.compose.checks import TemplateWarning, suggest_usage_type
+from smtp_connector.usage import suggest_usage_type
 
 BASE: dict[str, Any] = {"host": "smtp.example.com", "fromEmail": "noreply@example.com"}
 
@@ -124,6 +124,28 @@ def test_custom_usage_types_load_without_warning(custom: str) -> None:
     assert warnings_for(template(custom)) == []
     rendered = build(template(custom)).render(custom, {"code": "1"})
     assert rendered.text == "Code: 1"
+
+
+def test_misspelt_usage_type_at_send_time_warns_once() -> None:
+    connector = build()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = connector.render("Regsiter", {"code": "1"}, locale="en")
+        connector.render("Regsiter", {"code": "2"}, locale="en")  # the choice is memoised
+        connector.render("PasswordlessMagic", {"code": "3"}, locale="en")  # custom: silent
+        connector.render("Register", {"code": "4"}, locale="en")
+    (warning,) = [str(w.message) for w in caught if issubclass(w.category, TemplateWarning)]
+    assert "usage type 'Regsiter'" in warning and "did you mean 'Register'?" in warning
+    assert "rendered with the Generic template" in warning
+    assert first.usage_type == "Regsiter"
+
+
+def test_configured_custom_type_close_to_a_known_one_warns_only_at_load() -> None:
+    with pytest.warns(TemplateWarning):
+        connector = build(template("Regsiter"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert connector.render("Regsiter", {"code": "7"}).text == "Code: 7"
 
 
 def test_warning_points_at_the_callers_line() -> None:
