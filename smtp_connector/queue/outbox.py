@@ -1,0 +1,387 @@
+"""The outbox: every state change of a queued message, as one SQL statement each.
+
+Both engines use these operations; only who calls `claim_due` / `claim` differs (the embedded
+worker polls `claim_due` and is woken by an in-process event; a procrastinate job claims the
+one row whose id it carries). Claims are atomic `UPDATE … RETURNING`: inside `BEGIN IMMEDIATE`
+on SQLite (one writer at a time), with `FOR UPDATE SKIP LOCKED` on PostgreSQL (many workers
+never block on, or take, each other's rows). Every later write names the claim (worker id and
+attempt number), so a worker whose lease was taken over can no longer change the row.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .database import QueueDatabase
+from .tables import attempts, outbox
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    app_id: str
+    definition_ids: tuple[str, ...]
+    recipient: str
+    usage_type: str
+    payload: dict[str, Any]
+    locale: str | None
+    max_attempts: int
+    expires_at: float
+    idempotency_key: str | None = None
+
+
+@dataclass
+class Claim:
+    """A row this worker holds for one attempt (number `attempt`) until `lease_until`."""
+
+    id: str
+    app_id: str
+    definition_ids: tuple[str, ...]
+    recipient: str
+    usage_type: str
+    payload: dict[str, Any]
+    locale: str | None
+    attempt: int
+    max_attempts: int
+    expires_at: float
+    worker_id: str
+    started: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The end of one attempt: the new status and what to record."""
+
+    status: str  # queued (retry) | sent | failed | abandoned
+    outcome: str  # sent | retry | failed | abandoned | unknown (the attempts log)
+    next_attempt_at: float | None = None
+    last_error: dict[str, Any] | None = None
+    message_id: str | None = None
+    server: str | None = None
+    definition_id: str | None = None
+
+
+class LeaseLost(Exception):
+    """The row is no longer this worker's (its lease ran out and it was taken over)."""
+
+
+_CLAIM_COLUMNS = (
+    outbox.c.id, outbox.c.app_id, outbox.c.definition_ids, outbox.c.recipient,
+    outbox.c.usage_type, outbox.c.payload, outbox.c.locale, outbox.c.attempts,
+    outbox.c.max_attempts, outbox.c.expires_at,
+)  # fmt: skip
+
+
+def _claim(row: Any, worker_id: str) -> Claim:
+    return Claim(
+        id=row.id, app_id=row.app_id, definition_ids=tuple(row.definition_ids or ()),
+        recipient=row.recipient, usage_type=row.usage_type, payload=dict(row.payload or {}),
+        locale=row.locale, attempt=row.attempts, max_attempts=row.max_attempts,
+        expires_at=row.expires_at, worker_id=worker_id,
+    )  # fmt: skip
+
+
+class Outbox:
+    """The outbox tables of one database; writes go through the database's committer."""
+
+    def __init__(self, db: QueueDatabase, lease: float) -> None:
+        self.db = db
+        self.lease = lease
+
+    async def enqueue(self, new: NewMessage) -> tuple[str, bool]:
+        """Insert the message; returns (id, created). With an idempotency key already used by
+        the app, returns the existing message's id and False (nothing is inserted)."""
+        now = time.time()
+        message_id = uuid.uuid4().hex
+        values = {
+            "id": message_id, "app_id": new.app_id, "definition_ids": list(new.definition_ids),
+            "recipient": new.recipient, "usage_type": new.usage_type, "payload": new.payload,
+            "locale": new.locale, "status": "queued", "attempts": 0,
+            "max_attempts": new.max_attempts, "next_attempt_at": now,
+            "expires_at": new.expires_at, "idempotency_key": new.idempotency_key,
+            "created": now, "updated": now,
+        }  # fmt: skip
+
+        async def op(conn: AsyncConnection) -> None:
+            await conn.execute(insert(outbox).values(values))
+
+        if new.idempotency_key is None:
+            await self.db.write(op)
+            return message_id, True
+        try:
+            await self.db.write(op, isolated=True)
+            return message_id, True
+        except IntegrityError:
+            existing = await self.find_by_key(new.app_id, new.idempotency_key)
+            if existing is None:
+                raise
+            return existing, False
+
+    async def find_by_key(self, app_id: str, key: str) -> str | None:
+        query = select(outbox.c.id).where(
+            outbox.c.app_id == app_id, outbox.c.idempotency_key == key
+        )
+        async with self.db.read() as conn:
+            return (await conn.execute(query)).scalar_one_or_none()
+
+    async def claim_due(self, worker_id: str, limit: int) -> list[Claim]:
+        """Claim up to `limit` due rows, oldest first."""
+        now = time.time()
+        due = (
+            select(outbox.c.id)
+            .where(outbox.c.status == "queued", outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        statement = self._claim_update(worker_id, now).where(outbox.c.id.in_(due))
+
+        async def op(conn: AsyncConnection) -> list[Claim]:
+            rows = (await conn.execute(statement)).all()
+            return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
+
+        return await self.db.write(op)
+
+    async def claim(self, message_id: str, worker_id: str) -> Claim | None:
+        """Claim one row if it is queued (whether due or not: its job says it is time)."""
+        now = time.time()
+        statement = self._claim_update(worker_id, now).where(
+            outbox.c.id == message_id, outbox.c.status == "queued"
+        )
+
+        async def op(conn: AsyncConnection) -> Claim | None:
+            row = (await conn.execute(statement)).first()
+            return _claim(row, worker_id) if row is not None else None
+
+        return await self.db.write(op)
+
+    def _claim_update(self, worker_id: str, now: float) -> Any:
+        return (
+            update(outbox)
+            .values(
+                status="sending",
+                worker_id=worker_id,
+                lease_until=now + self.lease,
+                attempts=outbox.c.attempts + 1,
+                data_at=None,
+                updated=now,
+            )
+            .returning(*_CLAIM_COLUMNS)
+        )
+
+    def _mine(self, claim: Claim) -> Any:
+        return and_(
+            outbox.c.id == claim.id,
+            outbox.c.status == "sending",
+            outbox.c.worker_id == claim.worker_id,
+            outbox.c.attempts == claim.attempt,
+        )
+
+    async def mark_data(self, claim: Claim) -> None:
+        """Record, durably, that this attempt is about to hand the content to the server.
+        Raises LeaseLost when the row is no longer this claim's (then nothing is sent)."""
+        now = time.time()
+        statement = update(outbox).where(self._mine(claim)).values(data_at=now, updated=now)
+
+        async def op(conn: AsyncConnection) -> int:
+            return (await conn.execute(statement)).rowcount
+
+        if await self.db.write(op) != 1:
+            raise LeaseLost(claim.id)
+
+    async def finish(self, claim: Claim, end: Finish, detail: str | None = None) -> bool:
+        """Apply the attempt's outcome and log the attempt, in one transaction; False when
+        the row was no longer this claim's (nothing changed)."""
+        now = time.time()
+        values: dict[str, Any] = {
+            "status": end.status, "updated": now, "lease_until": None, "worker_id": None,
+            "last_error": end.last_error,
+        }  # fmt: skip
+        if end.status == "queued":
+            values |= {"next_attempt_at": end.next_attempt_at, "data_at": None}
+        else:
+            values |= {"finished": now, "payload": None}
+        if end.status == "sent":
+            values |= {"message_id": end.message_id, "server": end.server,
+                       "definition_id": end.definition_id}  # fmt: skip
+        error = end.last_error or {}
+        log = {
+            "message_id": claim.id, "attempt": claim.attempt, "worker_id": claim.worker_id,
+            "started": claim.started, "finished": now, "outcome": end.outcome,
+            "error_code": error.get("code"), "smtp_code": error.get("smtpCode"),
+            "server": end.server or error.get("server"), "detail": detail,
+        }  # fmt: skip
+
+        async def op(conn: AsyncConnection) -> bool:
+            result = await conn.execute(update(outbox).where(self._mine(claim)).values(values))
+            if result.rowcount != 1:
+                return False
+            await conn.execute(insert(attempts).values(log))
+            return True
+
+        return bool(await self.db.write(op))
+
+    async def recover(self) -> dict[str, int]:
+        """Housekeeping for rows whose worker died or whose time ran out:
+        - claimed, lease expired, DATA never reached → queued again (nothing was sent);
+        - claimed, lease expired, DATA reached → failed, "delivery unknown" (never resent);
+        - queued past `expiresAt` → abandoned."""
+        now = time.time()
+        expired = (
+            update(outbox)
+            .where(outbox.c.status == "queued", outbox.c.expires_at <= now)
+            .values(
+                status="abandoned",
+                finished=now,
+                updated=now,
+                payload=None,
+                last_error=EXPIRED_ERROR,
+            )
+        )
+
+        async def op(conn: AsyncConnection) -> dict[str, int]:
+            counts = await _settle(conn, outbox.c.lease_until < now, now)
+            counts["abandoned"] = (await conn.execute(expired)).rowcount
+            return counts
+
+        return await self.db.write(op)
+
+    async def recover_rows(self, message_ids: list[str]) -> dict[str, int]:
+        """Settle claimed rows whose worker is known dead (a stopped heartbeat), lease or not."""
+        now = time.time()
+
+        async def op(conn: AsyncConnection) -> dict[str, int]:
+            return await _settle(conn, outbox.c.id.in_(message_ids), now)
+
+        return await self.db.write(op)
+
+    async def recover_dead_local(self, host: str, alive: Callable[[int], bool]) -> dict[str, int]:
+        """Settle rows claimed by worker processes of this host that no longer exist, at
+        once: a restarted worker does not wait for their leases to run out."""
+        query = select(outbox.c.worker_id).where(outbox.c.status == "sending").distinct()
+        async with self.db.read() as conn:
+            workers = [w for w in (await conn.execute(query)).scalars() if w]
+        dead = [w for w in workers if (pid := _local_pid(w, host)) is not None and not alive(pid)]
+        if not dead:
+            return {"requeued": 0, "unknown": 0}
+        now = time.time()
+
+        async def op(conn: AsyncConnection) -> dict[str, int]:
+            return await _settle(conn, outbox.c.worker_id.in_(dead), now)
+
+        return await self.db.write(op)
+
+    async def get(self, message_id: str) -> Any:
+        async with self.db.read() as conn:
+            query = select(outbox).where(outbox.c.id == message_id)
+            return (await conn.execute(query)).first()
+
+    async def attempts_of(self, message_id: str) -> list[Any]:
+        query = select(attempts).where(attempts.c.message_id == message_id)
+        async with self.db.read() as conn:
+            return list((await conn.execute(query.order_by(attempts.c.id))).all())
+
+    async def queued_ids(self, older_than: float, limit: int = 1000) -> list[str]:
+        """Queued rows due for longer than `older_than` seconds (for re-dispatch)."""
+        query = (
+            select(outbox.c.id)
+            .where(outbox.c.status == "queued")
+            .where(outbox.c.next_attempt_at <= time.time() - older_than)
+            .order_by(outbox.c.next_attempt_at)
+            .limit(limit)
+        )
+        async with self.db.read() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def stats(self) -> dict[str, Any]:
+        """Depth by status, oldest queued age, sent and failed in the last minute."""
+        now = time.time()
+        by_status = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        oldest = select(func.min(outbox.c.created)).where(outbox.c.status == "queued")
+        recent = (
+            select(attempts.c.outcome, func.count())
+            .where(attempts.c.finished >= now - 60)
+            .group_by(attempts.c.outcome)
+        )
+        async with self.db.read() as conn:
+            depth = {status: 0 for status in ("queued", "sending", "sent", "failed", "abandoned")}
+            depth |= {row[0]: row[1] for row in (await conn.execute(by_status)).all()}
+            first = (await conn.execute(oldest)).scalar()
+            minute = {row[0]: row[1] for row in (await conn.execute(recent)).all()}
+        return {
+            "depth": depth,
+            "oldestQueuedAge": round(now - first, 3) if first is not None else None,
+            "sentLastMinute": minute.get("sent", 0),
+            "failedLastMinute": sum(minute.get(k, 0) for k in ("failed", "unknown", "abandoned")),
+            "retriedLastMinute": minute.get("retry", 0),
+        }
+
+
+def _local_pid(worker_id: str, host: str) -> int | None:
+    """The pid in a worker id `kind@host:pid:suffix` when `host` is ours."""
+    _, _, where = worker_id.partition("@")
+    parts = where.split(":")
+    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+        return None
+    return int(parts[1])
+
+
+async def _settle(conn: AsyncConnection, which: Any, now: float) -> dict[str, int]:
+    """Claimed rows matching `which` whose attempt died: requeue those that never reached
+    DATA, fail ("delivery unknown") those that did."""
+    claimed = and_(outbox.c.status == "sending", which)
+    requeue = (
+        update(outbox)
+        .where(claimed, outbox.c.data_at.is_(None))
+        .values(
+            status="queued",
+            worker_id=None,
+            lease_until=None,
+            next_attempt_at=now,
+            updated=now,
+            last_error=STOPPED_BEFORE_DATA,
+        )
+    )
+    unknown = (
+        update(outbox)
+        .where(claimed, outbox.c.data_at.is_not(None))
+        .values(
+            status="failed",
+            worker_id=None,
+            lease_until=None,
+            finished=now,
+            updated=now,
+            payload=None,
+            last_error=UNKNOWN_ERROR,
+        )
+    )
+    return {
+        "requeued": (await conn.execute(requeue)).rowcount,
+        "unknown": (await conn.execute(unknown)).rowcount,
+    }
+
+
+STOPPED_BEFORE_DATA = {
+    "code": "connection_failed",
+    "message": "The worker stopped before the message reached DATA; sending it again.",
+    "stage": "connect",
+}
+UNKNOWN_ERROR = {
+    "code": "connection_failed",
+    "message": "The worker stopped after handing the message to the server; it may have been "
+    "delivered, so it is not sent again automatically (resendAfterLostReply).",
+    "stage": "after_data",
+    "deliveryUnknown": True,
+}
+EXPIRED_ERROR = {
+    "code": "timeout",
+    "message": "Abandoned: expiresAt passed before the message could be delivered.",
+}
