@@ -86,6 +86,19 @@ class ProcrastinateEngine:
         await self.app.schema_manager.apply_schema_async()
         return True
 
+    async def require_schema(self) -> None:
+        """Refuse to start a worker on a database without procrastinate's tables."""
+        await self.open()
+        row = await self.app.connector.execute_query_one_async(
+            "SELECT to_regclass('procrastinate_jobs') IS NOT NULL AS present"
+        )
+        if not row["present"]:
+            raise ConnectorError(
+                ErrorCode.INVALID_CONFIG,
+                "The database has no procrastinate tables yet: run `smtp-connector db upgrade "
+                "--database-url ...` once.",
+            )
+
     async def dispatch(self, message_id: str, at: float | None = None) -> None:
         """Defer the row's job (at `at`, epoch seconds); one waiting job per row at most."""
         options: dict[str, Any] = {"queueing_lock": message_id}

@@ -3,8 +3,9 @@
 The lifespan opens the store (`Service.open`: migrations on SQLite, keys loaded) and closes
 pooled SMTP connections and the database at shutdown. Tests and embedding hosts may pass a
 ready `Service` instead. Routers are plain modules: native `/v1` routes in `routes/`, one
-module per seed dialect in `dialects/` (see dialects/README.md); the queue (issue 15) and the
-admin page (issue 17) plug in here the same way.
+module per seed dialect in `dialects/` (see dialects/README.md). The queue is the service's
+`Sender`: built here from the settings, its worker started with the app (embedded engine), and
+its state served by `routes/queue.py`; the admin page (issue 17) plugs in the same way.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from smtp_connector import __version__
+from smtp_connector.queue import Queue, QueueOptions, RetryPolicy
 from smtp_connector.store import Service
 
 from .dialects import privacyidea
 from .errors import install_handlers
 from .limits import AuthThrottle, BodyLimit
-from .routes import apps, health, messages, servers
+from .routes import apps, health, messages, queue, servers
 from .settings import Settings
 
 DESCRIPTION = """Stored SMTP server definitions per app, checked and used for sending
@@ -34,14 +36,24 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
-        app.state.service = service or await Service.open(
-            settings.database_url, settings.secret_key, migrate=settings.migrate
-        )
+        if owned:
+            queue = build_queue(settings)
+            try:
+                app.state.service = await Service.open(
+                    settings.database_url, settings.secret_key, migrate=settings.migrate,
+                    sender=queue.sender_factory,
+                )  # fmt: skip
+            except BaseException:
+                await queue.aclose()
+                raise
+            app.state.queue = queue
+            worker = settings.queue_worker
+            await queue.start(worker=worker if worker is not None else queue.engine == "embedded")
         try:
             yield
         finally:
             if owned:
-                await app.state.service.aclose()
+                await app.state.service.aclose()  # closes the queue too (its sender)
 
     app = FastAPI(
         title="smtp-connector",
@@ -55,9 +67,28 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     )
     if service is not None:
         app.state.service = service
+        app.state.queue = queue_of(service)
     install_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    for router in (health.router, apps.router, servers.router, messages.router):
+    for router in (health.router, apps.router, servers.router, messages.router, queue.router):
         app.include_router(router)
     privacyidea.install(app)
     return app
+
+
+def build_queue(settings: Settings) -> Queue:
+    """The outbox and engine the settings ask for (engine auto: by database)."""
+    policy = RetryPolicy(lease=settings.queue_lease)
+    options = QueueOptions(
+        engine=settings.queue_engine,  # type: ignore[arg-type]  # checked in Settings
+        concurrency=settings.queue_concurrency,
+        policy=policy,
+    )
+    return Queue(settings.database_url, options)
+
+
+def queue_of(service: Service) -> Queue | None:
+    """The queue behind a ready-made service (tests, embedding hosts), if it has one."""
+    sender = service.messages.sender
+    dispatcher = getattr(sender, "dispatcher", None)
+    return dispatcher if isinstance(dispatcher, Queue) else None
