@@ -81,7 +81,8 @@ class Deliverer:
         try:
             with before_message_data(checkpoint):
                 outcome = await self._deliver_now(job)
-        except ConnectorError:
+        except ConnectorError as failure:
+            error = failure
             if isinstance(gate.refused, LeaseLost):
                 log.warning("lease lost before DATA; not sent", extra={"outbox_id": claim.id})
                 return None
