@@ -37,3 +37,9 @@ async def queued(queue_url: str) -> AsyncIterator[Queued]:
     opened = await open_queued(queue_url)
     yield opened
     await close_queued(opened)
+
+
+@pytest.fixture
+def queue_url_postgres(pg_queue_database: str) -> str:
+    truncate_queue(pg_queue_database)
+    return pg_queue_database

@@ -120,11 +120,9 @@ async def close_queued(queued: Queued) -> None:
 
 
 async def outbox_rows(queue: Queue) -> list[Any]:
-    async with queue.db.read() as conn:
-        return list((await conn.execute(select(outbox))).all())
+    return await queue.db.read(lambda conn: list(conn.execute(select(outbox)).all()))
 
 
 async def attempt_rows(queue: Queue, message_id: str) -> list[Any]:
-    async with queue.db.read() as conn:
-        query = select(attempts).where(attempts.c.message_id == message_id)
-        return list((await conn.execute(query.order_by(attempts.c.id))).all())
+    query = select(attempts).where(attempts.c.message_id == message_id).order_by(attempts.c.id)
+    return await queue.db.read(lambda conn: list(conn.execute(query).all()))

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .database import QueueDatabase
 from .tables import attempts, outbox
@@ -109,8 +109,8 @@ class Outbox:
             "created": now, "updated": now,
         }  # fmt: skip
 
-        async def op(conn: AsyncConnection) -> None:
-            await conn.execute(insert(outbox).values(values))
+        def op(conn: Connection) -> None:
+            conn.execute(insert(outbox).values(values))
 
         if new.idempotency_key is None:
             await self.db.write(op)
@@ -128,8 +128,7 @@ class Outbox:
         query = select(outbox.c.id).where(
             outbox.c.app_id == app_id, outbox.c.idempotency_key == key
         )
-        async with self.db.read() as conn:
-            return (await conn.execute(query)).scalar_one_or_none()
+        return await self.db.read(lambda conn: conn.execute(query).scalar_one_or_none())
 
     async def claim_due(self, worker_id: str, limit: int) -> list[Claim]:
         """Claim up to `limit` due rows, oldest first."""
@@ -144,8 +143,8 @@ class Outbox:
         )
         statement = self._claim_update(worker_id, now).where(outbox.c.id.in_(due))
 
-        async def op(conn: AsyncConnection) -> list[Claim]:
-            rows = (await conn.execute(statement)).all()
+        def op(conn: Connection) -> list[Claim]:
+            rows = (conn.execute(statement)).all()
             return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
 
         return await self.db.write(op)
@@ -157,8 +156,8 @@ class Outbox:
             outbox.c.id == message_id, outbox.c.status == "queued"
         )
 
-        async def op(conn: AsyncConnection) -> Claim | None:
-            row = (await conn.execute(statement)).first()
+        def op(conn: Connection) -> Claim | None:
+            row = (conn.execute(statement)).first()
             return _claim(row, worker_id) if row is not None else None
 
         return await self.db.write(op)
@@ -191,8 +190,8 @@ class Outbox:
         now = time.time()
         statement = update(outbox).where(self._mine(claim)).values(data_at=now, updated=now)
 
-        async def op(conn: AsyncConnection) -> int:
-            return (await conn.execute(statement)).rowcount
+        def op(conn: Connection) -> int:
+            return (conn.execute(statement)).rowcount
 
         if await self.db.write(op) != 1:
             raise LeaseLost(claim.id)
@@ -220,11 +219,11 @@ class Outbox:
             "server": end.server or error.get("server"), "detail": detail,
         }  # fmt: skip
 
-        async def op(conn: AsyncConnection) -> bool:
-            result = await conn.execute(update(outbox).where(self._mine(claim)).values(values))
+        def op(conn: Connection) -> bool:
+            result = conn.execute(update(outbox).where(self._mine(claim)).values(values))
             if result.rowcount != 1:
                 return False
-            await conn.execute(insert(attempts).values(log))
+            conn.execute(insert(attempts).values(log))
             return True
 
         return bool(await self.db.write(op))
@@ -247,9 +246,9 @@ class Outbox:
             )
         )
 
-        async def op(conn: AsyncConnection) -> dict[str, int]:
-            counts = await _settle(conn, outbox.c.lease_until < now, now)
-            counts["abandoned"] = (await conn.execute(expired)).rowcount
+        def op(conn: Connection) -> dict[str, int]:
+            counts = _settle(conn, outbox.c.lease_until < now, now)
+            counts["abandoned"] = (conn.execute(expired)).rowcount
             return counts
 
         return await self.db.write(op)
@@ -258,8 +257,8 @@ class Outbox:
         """Settle claimed rows whose worker is known dead (a stopped heartbeat), lease or not."""
         now = time.time()
 
-        async def op(conn: AsyncConnection) -> dict[str, int]:
-            return await _settle(conn, outbox.c.id.in_(message_ids), now)
+        def op(conn: Connection) -> dict[str, int]:
+            return _settle(conn, outbox.c.id.in_(message_ids), now)
 
         return await self.db.write(op)
 
@@ -267,27 +266,25 @@ class Outbox:
         """Settle rows claimed by worker processes of this host that no longer exist, at
         once: a restarted worker does not wait for their leases to run out."""
         query = select(outbox.c.worker_id).where(outbox.c.status == "sending").distinct()
-        async with self.db.read() as conn:
-            workers = [w for w in (await conn.execute(query)).scalars() if w]
+        found = await self.db.read(lambda conn: list(conn.execute(query).scalars()))
+        workers = [w for w in found if w]
         dead = [w for w in workers if (pid := _local_pid(w, host)) is not None and not alive(pid)]
         if not dead:
             return {"requeued": 0, "unknown": 0}
         now = time.time()
 
-        async def op(conn: AsyncConnection) -> dict[str, int]:
-            return await _settle(conn, outbox.c.worker_id.in_(dead), now)
+        def op(conn: Connection) -> dict[str, int]:
+            return _settle(conn, outbox.c.worker_id.in_(dead), now)
 
         return await self.db.write(op)
 
     async def get(self, message_id: str) -> Any:
-        async with self.db.read() as conn:
-            query = select(outbox).where(outbox.c.id == message_id)
-            return (await conn.execute(query)).first()
+        query = select(outbox).where(outbox.c.id == message_id)
+        return await self.db.read(lambda conn: conn.execute(query).first())
 
     async def attempts_of(self, message_id: str) -> list[Any]:
         query = select(attempts).where(attempts.c.message_id == message_id)
-        async with self.db.read() as conn:
-            return list((await conn.execute(query.order_by(attempts.c.id))).all())
+        return await self.db.read(lambda conn: list(conn.execute(query.order_by(attempts.c.id))))
 
     async def queued_ids(self, older_than: float, limit: int = 1000) -> list[str]:
         """Queued rows due for longer than `older_than` seconds (for re-dispatch)."""
@@ -298,8 +295,7 @@ class Outbox:
             .order_by(outbox.c.next_attempt_at)
             .limit(limit)
         )
-        async with self.db.read() as conn:
-            return list((await conn.execute(query)).scalars())
+        return await self.db.read(lambda conn: list(conn.execute(query).scalars()))
 
     async def stats(self) -> dict[str, Any]:
         """Depth by status, oldest queued age, sent and failed in the last minute."""
@@ -311,11 +307,14 @@ class Outbox:
             .where(attempts.c.finished >= now - 60)
             .group_by(attempts.c.outcome)
         )
-        async with self.db.read() as conn:
+
+        def read(conn: Connection) -> tuple[dict[str, int], Any, dict[str, int]]:
             depth = {status: 0 for status in ("queued", "sending", "sent", "failed", "abandoned")}
-            depth |= {row[0]: row[1] for row in (await conn.execute(by_status)).all()}
-            first = (await conn.execute(oldest)).scalar()
-            minute = {row[0]: row[1] for row in (await conn.execute(recent)).all()}
+            depth |= {row[0]: row[1] for row in conn.execute(by_status).all()}
+            minute = {row[0]: row[1] for row in conn.execute(recent).all()}
+            return depth, conn.execute(oldest).scalar(), minute
+
+        depth, first, minute = await self.db.read(read)
         return {
             "depth": depth,
             "oldestQueuedAge": round(now - first, 3) if first is not None else None,
@@ -334,7 +333,7 @@ def _local_pid(worker_id: str, host: str) -> int | None:
     return int(parts[1])
 
 
-async def _settle(conn: AsyncConnection, which: Any, now: float) -> dict[str, int]:
+def _settle(conn: Connection, which: Any, now: float) -> dict[str, int]:
     """Claimed rows matching `which` whose attempt died: requeue those that never reached
     DATA, fail ("delivery unknown") those that did."""
     claimed = and_(outbox.c.status == "sending", which)
@@ -364,8 +363,8 @@ async def _settle(conn: AsyncConnection, which: Any, now: float) -> dict[str, in
         )
     )
     return {
-        "requeued": (await conn.execute(requeue)).rowcount,
-        "unknown": (await conn.execute(unknown)).rowcount,
+        "requeued": (conn.execute(requeue)).rowcount,
+        "unknown": (conn.execute(unknown)).rowcount,
     }
 
 

@@ -81,11 +81,15 @@ class MessageService:
 
     async def deliver_now(self, job: SendJob) -> SendOutcome:
         """Deliver `job` through the app's current definitions (raises ConnectorError)."""
-        async with self._db.transaction() as session:
-            app = await session.get(AppRow, job.app_id)
-            if app is None:
-                raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
-            version = app.definitions_version
+        version = self._connectors.known_version(job.app_id)
+        if version is None:
+            generation = self._connectors.generation(job.app_id)
+            async with self._db.transaction() as session:
+                app = await session.get(AppRow, job.app_id)
+                if app is None:
+                    raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
+                version = app.definitions_version
+            self._connectors.saw_version(job.app_id, version, generation)
         async with self._lease(job.app_id, version) as live:
             return await self._deliver(live, job)
 
