@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -79,6 +79,71 @@ _CLAIM_COLUMNS = (
 )  # fmt: skip
 
 
+# The hot statements are built once, with bind parameters (m_* conditions, v_* values):
+# compiling a statement per message would cost more CPU than running it.
+_MINE = and_(
+    outbox.c.id == bindparam("m_id"),
+    outbox.c.status == "sending",
+    outbox.c.worker_id == bindparam("m_worker"),
+    outbox.c.attempts == bindparam("m_attempt"),
+)
+_CLAIM_SET = {
+    "status": "sending", "worker_id": bindparam("m_worker"),
+    "lease_until": bindparam("m_lease"), "attempts": outbox.c.attempts + 1, "data_at": None,
+    "updated": bindparam("m_now"),
+}  # fmt: skip
+_DUE = (
+    select(outbox.c.id)
+    .where(outbox.c.status == "queued", outbox.c.next_attempt_at <= bindparam("m_now"))
+    .order_by(outbox.c.next_attempt_at)
+    .limit(bindparam("m_limit"))
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+_CLAIM_DUE = (
+    update(outbox).where(outbox.c.id.in_(_DUE)).values(_CLAIM_SET).returning(*_CLAIM_COLUMNS)
+)
+_CLAIM_ONE = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("m_id"), outbox.c.status == "queued")
+    .values(_CLAIM_SET)
+    .returning(*_CLAIM_COLUMNS)
+)
+_MARK_DATA = (
+    update(outbox).where(_MINE).values(data_at=bindparam("m_now"), updated=bindparam("m_now"))
+)
+_ENDED = {
+    "status": bindparam("v_status"), "updated": bindparam("v_now"), "lease_until": None,
+    "worker_id": None, "last_error": bindparam("v_last_error", type_=outbox.c.last_error.type),
+}  # fmt: skip
+_FINISH = {
+    "queued": update(outbox)
+    .where(_MINE)
+    .values(_ENDED | {"next_attempt_at": bindparam("v_next"), "data_at": None}),
+    "sent": update(outbox)
+    .where(_MINE)
+    .values(
+        _ENDED
+        | {
+            "finished": bindparam("v_now"),
+            "payload": None,
+            "message_id": bindparam("v_message_id"),
+            "server": bindparam("v_server"),
+            "definition_id": bindparam("v_definition_id"),
+        }
+    ),
+    "final": update(outbox)
+    .where(_MINE)
+    .values(_ENDED | {"finished": bindparam("v_now"), "payload": None}),
+}
+_INSERT_MESSAGE = insert(outbox)
+_INSERT_ATTEMPT = insert(attempts)
+
+
+def _mine(claim: Claim) -> dict[str, Any]:
+    return {"m_id": claim.id, "m_worker": claim.worker_id, "m_attempt": claim.attempt}
+
+
 def _claim(row: Any, worker_id: str) -> Claim:
     return Claim(
         id=row.id, app_id=row.app_id, definition_ids=tuple(row.definition_ids or ()),
@@ -110,7 +175,7 @@ class Outbox:
         }  # fmt: skip
 
         def op(conn: Connection) -> None:
-            conn.execute(insert(outbox).values(values))
+            conn.execute(_INSERT_MESSAGE, values)
 
         if new.idempotency_key is None:
             await self.db.write(op)
@@ -132,66 +197,35 @@ class Outbox:
 
     async def claim_due(self, worker_id: str, limit: int) -> list[Claim]:
         """Claim up to `limit` due rows, oldest first."""
-        now = time.time()
-        due = (
-            select(outbox.c.id)
-            .where(outbox.c.status == "queued", outbox.c.next_attempt_at <= now)
-            .order_by(outbox.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        statement = self._claim_update(worker_id, now).where(outbox.c.id.in_(due))
+        params = self._claim_params(worker_id) | {"m_limit": limit}
 
         def op(conn: Connection) -> list[Claim]:
-            rows = (conn.execute(statement)).all()
+            rows = conn.execute(_CLAIM_DUE, params).all()
             return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
 
         return await self.db.write(op)
 
     async def claim(self, message_id: str, worker_id: str) -> Claim | None:
         """Claim one row if it is queued (whether due or not: its job says it is time)."""
-        now = time.time()
-        statement = self._claim_update(worker_id, now).where(
-            outbox.c.id == message_id, outbox.c.status == "queued"
-        )
+        params = self._claim_params(worker_id) | {"m_id": message_id}
 
         def op(conn: Connection) -> Claim | None:
-            row = (conn.execute(statement)).first()
+            row = conn.execute(_CLAIM_ONE, params).first()
             return _claim(row, worker_id) if row is not None else None
 
         return await self.db.write(op)
 
-    def _claim_update(self, worker_id: str, now: float) -> Any:
-        return (
-            update(outbox)
-            .values(
-                status="sending",
-                worker_id=worker_id,
-                lease_until=now + self.lease,
-                attempts=outbox.c.attempts + 1,
-                data_at=None,
-                updated=now,
-            )
-            .returning(*_CLAIM_COLUMNS)
-        )
-
-    def _mine(self, claim: Claim) -> Any:
-        return and_(
-            outbox.c.id == claim.id,
-            outbox.c.status == "sending",
-            outbox.c.worker_id == claim.worker_id,
-            outbox.c.attempts == claim.attempt,
-        )
+    def _claim_params(self, worker_id: str) -> dict[str, Any]:
+        now = time.time()
+        return {"m_now": now, "m_worker": worker_id, "m_lease": now + self.lease}
 
     async def mark_data(self, claim: Claim) -> None:
         """Record, durably, that this attempt is about to hand the content to the server.
         Raises LeaseLost when the row is no longer this claim's (then nothing is sent)."""
-        now = time.time()
-        statement = update(outbox).where(self._mine(claim)).values(data_at=now, updated=now)
+        params = _mine(claim) | {"m_now": time.time()}
 
         def op(conn: Connection) -> int:
-            return (conn.execute(statement)).rowcount
+            return conn.execute(_MARK_DATA, params).rowcount
 
         if await self.db.write(op) != 1:
             raise LeaseLost(claim.id)
@@ -200,17 +234,12 @@ class Outbox:
         """Apply the attempt's outcome and log the attempt, in one transaction; False when
         the row was no longer this claim's (nothing changed)."""
         now = time.time()
-        values: dict[str, Any] = {
-            "status": end.status, "updated": now, "lease_until": None, "worker_id": None,
-            "last_error": end.last_error,
+        params = _mine(claim) | {
+            "v_status": end.status, "v_now": now, "v_last_error": end.last_error,
+            "v_next": end.next_attempt_at, "v_message_id": end.message_id,
+            "v_server": end.server, "v_definition_id": end.definition_id,
         }  # fmt: skip
-        if end.status == "queued":
-            values |= {"next_attempt_at": end.next_attempt_at, "data_at": None}
-        else:
-            values |= {"finished": now, "payload": None}
-        if end.status == "sent":
-            values |= {"message_id": end.message_id, "server": end.server,
-                       "definition_id": end.definition_id}  # fmt: skip
+        statement = _FINISH[end.status] if end.status in _FINISH else _FINISH["final"]
         error = end.last_error or {}
         log = {
             "message_id": claim.id, "attempt": claim.attempt, "worker_id": claim.worker_id,
@@ -220,10 +249,9 @@ class Outbox:
         }  # fmt: skip
 
         def op(conn: Connection) -> bool:
-            result = conn.execute(update(outbox).where(self._mine(claim)).values(values))
-            if result.rowcount != 1:
+            if conn.execute(statement, params).rowcount != 1:
                 return False
-            conn.execute(insert(attempts).values(log))
+            conn.execute(_INSERT_ATTEMPT, log)
             return True
 
         return bool(await self.db.write(op))
