@@ -84,7 +84,7 @@ def test_limits_hold_across_two_connector_processes(redis_db: str, smtp_server: 
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for tag in ("a", "b")
     ]
     outcomes = []
