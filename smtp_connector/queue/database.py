@@ -10,7 +10,8 @@ SQL runs on both databases:
   killed; an operating-system crash or power cut may lose the last moments of queue writes.
   `SMTP_CONNECTOR_QUEUE_SQLITE_SYNCHRONOUS=FULL` trades throughput for that too.
 - PostgreSQL: the async psycopg engine, a pool sized for the worker's concurrency; each write
-  is its own short transaction (row locks and `SKIP LOCKED` do the rest).
+  is its own short transaction (row locks and `SKIP LOCKED` do the rest); only the writes
+  whose loss could lose or repeat a message wait for the disk (see `write`).
 """
 
 from __future__ import annotations
@@ -61,17 +62,29 @@ class QueueDatabase:
             self._committer = GroupCommit(engine)
         else:
             self.engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-            )
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+                connect_args={"options": "-c synchronous_commit=off"},
+            )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"QueueDatabase({safe_url(self.url)!r})"
 
-    async def write(self, op: Callable[[Connection], T], *, isolated: bool = False) -> T:
-        """Run `op` in a write transaction (shared with concurrent writes on SQLite)."""
+    async def write(
+        self, op: Callable[[Connection], T], *, isolated: bool = False, durable: bool = False
+    ) -> T:
+        """Run `op` in a write transaction (shared with concurrent writes on SQLite).
+
+        On PostgreSQL the queue's sessions commit asynchronously (`synchronous_commit=off`)
+        except `durable` writes, which wait for the WAL flush: the enqueue (a 202 is a promise)
+        and the mark before DATA (the never-twice marker). The WAL is sequential, so once a
+        durable write is on disk every earlier write is too; a lost later write (after a
+        database server crash) can only leave a row "sending" with its marker set, which is
+        settled as "delivery unknown" — never resent."""
         if self._committer is not None:
             return await self._committer.run(op, isolated)
         async with self.engine.begin() as conn:
+            if durable:
+                await conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
             return await conn.run_sync(op)
 
     async def read(self, op: Callable[[Connection], T]) -> T:

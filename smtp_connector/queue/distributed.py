@@ -11,12 +11,15 @@ A retry is a new job scheduled at the row's next attempt time. A periodic task (
 `sweep` seconds, run by whichever worker gets it) retries the jobs of workers whose heartbeat
 stopped — after first settling their rows: content never handed over → queued again,
 content handed over → failed, "delivery unknown" — and re-dispatches queued rows that have
-no job (a crash between the row's commit and the job's).
+no job (a crash between the row's commit and the job's). Rows a dead worker took on behalf
+of other jobs (see `_deliver`) are settled when their lease runs out, or at once when a
+worker restarts on the same host.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,12 +27,20 @@ from sqlalchemy.engine import make_url
 
 from smtp_connector.errors import ConnectorError, ErrorCode, install_hint
 
-from .outbox import Outbox
+from .outbox import Claim, Outbox
 from .worker import Deliverer
 
 log = logging.getLogger("smtp_connector.queue")
 
 DELIVER_TASK = "smtp_connector.deliver"
+# Queued, due rows with no job waiting or running for them.
+_ORPHANS = """
+SELECT o.id FROM outbox_messages o
+ WHERE o.status = 'queued' AND o.next_attempt_at <= %(since)s
+   AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
+                    WHERE j.queueing_lock = o.id AND j.status IN ('todo', 'doing'))
+ LIMIT 1000
+"""
 QUEUE_NAME = "smtp_connector"
 
 
@@ -58,10 +69,15 @@ class ProcrastinateEngine:
         self.outbox = outbox
         self.sweep = sweep
         self.stalled_timeout = 30.0
+        self.drain_for = 5.0
         self.deliverer: Deliverer | None = None
+        # The outbox row is the truth; a job lost by a database crash is re-dispatched by the
+        # sweep and a job run twice finds its row no longer queued, so procrastinate's own
+        # commits need not wait for the disk.
         connector = procrastinate.PsycopgConnector(
-            conninfo=conninfo(database_url), min_size=1, max_size=8
-        )
+            conninfo=conninfo(database_url), min_size=1, max_size=8,
+            kwargs={"options": "-c synchronous_commit=off"},
+        )  # fmt: skip
         self.app = procrastinate.App(connector=connector)
         self._deliver_task = self.app.task(name=DELIVER_TASK, queue=QUEUE_NAME)(self._deliver)
         seconds = max(1, int(sweep))
@@ -110,13 +126,27 @@ class ProcrastinateEngine:
             pass  # a job for this row is already waiting
 
     async def _deliver(self, message_id: str) -> None:
+        """The job: deliver its row, then keep this slot busy with other due rows while
+        there are any (for at most `drain_for` seconds). Those rows' own jobs then find them
+        no longer queued and end at once: a job per message keeps procrastinate's retries,
+        stall handling and visibility, while delivery is not held to the pace at which a
+        worker fetches jobs one by one."""
         assert self.deliverer is not None, "run_worker sets the deliverer"
         claim = await self.outbox.claim(message_id, self._worker_name)
-        if claim is None:
-            return  # already sent, failed, abandoned, or being sent: nothing to do
+        if claim is not None:
+            await self._attempt(claim)
+        deadline = time.monotonic() + self.drain_for
+        while time.monotonic() < deadline:
+            claims = await self.outbox.claim_due(self._worker_name, 1)
+            if not claims:
+                return
+            await self._attempt(claims[0])
+
+    async def _attempt(self, claim: Claim) -> None:
+        assert self.deliverer is not None
         end = await self.deliverer.attempt(claim)
         if end is not None and end.status == "queued":
-            await self.dispatch(message_id, end.next_attempt_at)
+            await self.dispatch(claim.id, end.next_attempt_at)
 
     async def _sweep(self, timestamp: int) -> None:
         manager = self.app.job_manager
@@ -125,15 +155,16 @@ class ProcrastinateEngine:
         )
         ids = [job.task_kwargs.get("message_id") for job in stalled]
         if ids:
-            counts = await self.outbox.recover_rows([i for i in ids if i])
+            counts = await self.outbox.recover_rows([str(i) for i in ids if i])
             log.warning("stalled jobs of dead workers", extra={"jobs": len(ids), **counts})
         for job in stalled:
             await manager.retry_job(job)
         counts = await self.outbox.recover()
         if any(counts.values()):
             log.warning("recovered outbox rows", extra=counts)
-        for message_id in await self.outbox.queued_ids(older_than=self.sweep):
-            await self.dispatch(message_id)
+        rows = await self.app.connector.execute_query_all_async(_ORPHANS, since=time.time())
+        for row in rows:  # queued rows without a job (a crash between the two commits)
+            await self.dispatch(row["id"])
 
     async def run_worker(
         self, deliverer: Deliverer, *, name: str, concurrency: int, poll: float = 1.0,

@@ -178,10 +178,10 @@ class Outbox:
             conn.execute(_INSERT_MESSAGE, values)
 
         if new.idempotency_key is None:
-            await self.db.write(op)
+            await self.db.write(op, durable=True)
             return message_id, True
         try:
-            await self.db.write(op, isolated=True)
+            await self.db.write(op, isolated=True, durable=True)
             return message_id, True
         except IntegrityError:
             existing = await self.find_by_key(new.app_id, new.idempotency_key)
@@ -227,7 +227,7 @@ class Outbox:
         def op(conn: Connection) -> int:
             return conn.execute(_MARK_DATA, params).rowcount
 
-        if await self.db.write(op) != 1:
+        if await self.db.write(op, durable=True) != 1:
             raise LeaseLost(claim.id)
 
     async def finish(self, claim: Claim, end: Finish, detail: str | None = None) -> bool:
