@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from queue_support import outbox_rows, wait_for
 from service_support import SECRET_KEY, SMTP_PASSWORD, env_with
 from smtp_servers import Behaviour, TestServer

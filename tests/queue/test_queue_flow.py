@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from queue_support import Queued, attempt_rows, outbox_rows, wait_for
 from service_support import SMTP_PASSWORD
 from smtp_servers import Behaviour, ScriptedServer, TestServer, smtp_dialogue
