@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +66,9 @@ class Finish:
     message_id: str | None = None
     server: str | None = None
     definition_id: str | None = None
+
+
+InTransaction = Callable[[Any, str], Awaitable[None]]
 
 
 class LeaseLost(Exception):
@@ -160,9 +163,13 @@ class Outbox:
         self.db = db
         self.lease = lease
 
-    async def enqueue(self, new: NewMessage) -> tuple[str, bool]:
+    async def enqueue(
+        self, new: NewMessage, in_transaction: InTransaction | None = None
+    ) -> tuple[str, bool]:
         """Insert the message; returns (id, created). With an idempotency key already used by
-        the app, returns the existing message's id and False (nothing is inserted)."""
+        the app, returns the existing message's id and False (nothing is inserted).
+        `in_transaction(driver_connection, id)` (PostgreSQL) runs in the insert's transaction:
+        the row and its job are committed together or not at all."""
         now = time.time()
         message_id = uuid.uuid4().hex
         values = {
@@ -177,13 +184,19 @@ class Outbox:
         def op(conn: Connection) -> None:
             conn.execute(_INSERT_MESSAGE, values)
 
-        if new.idempotency_key is None:
-            await self.db.write(op, durable=True)
-            return message_id, True
         try:
-            await self.db.write(op, isolated=True, durable=True)
+            if in_transaction is not None:
+                async with self.db.transaction() as conn:
+                    await conn.run_sync(op)
+                    raw = await conn.get_raw_connection()
+                    await in_transaction(raw.driver_connection, message_id)
+            else:
+                isolated = new.idempotency_key is not None
+                await self.db.write(op, isolated=isolated, durable=True)
             return message_id, True
         except IntegrityError:
+            if new.idempotency_key is None:
+                raise
             existing = await self.find_by_key(new.app_id, new.idempotency_key)
             if existing is None:
                 raise
