@@ -133,6 +133,7 @@ def validate_definition(row: DefinitionRow, box: SecretBox) -> None:
             raise ConnectorError(
                 ErrorCode.INVALID_CONFIG,
                 "`ntlm`: this installation's connector has no NTLM authentication; install "
-                "a version with NTLM support (extra `ntlm`) or set ntlm to false.",
+                "a version with NTLM support (pip install 'smtp-connector[ntlm]') or set "
+                "`ntlm` to false.",
             ) from None
         raise
