@@ -116,23 +116,30 @@ class ErrorItem(BaseModel):
     smtpCode: int | None = None
 
 
-class Envelope(BaseModel):
+class ItemEnvelope(BaseModel):
+    """The seed's envelope, fields in its order."""
+
     success: bool
     statusCode: int
     message: str
-    errors: list[ErrorItem] = Field(default_factory=list)
-
-
-class ItemEnvelope(Envelope):
     data: Integration
+    errors: list[ErrorItem]
 
 
-class ListEnvelope(Envelope):
+class ListEnvelope(BaseModel):
+    success: bool
+    statusCode: int
+    message: str
     data: list[Integration]
+    errors: list[ErrorItem]
 
 
-class ErrorEnvelope(Envelope):
+class ErrorEnvelope(BaseModel):
+    success: bool
+    statusCode: int
+    message: str
     data: None = None
+    errors: list[ErrorItem]
 
 
 _PLAIN = ("name", "host", "port", "username", "password", "description")
