@@ -1,6 +1,7 @@
 """The template sandbox: Jinja's immutable sandbox plus limits on size, count and time.
 
-Where a template can make something big or slow, a check from `limits.py` runs first:
+Where a template can make something big or slow, a check (`guards.py`, on the limits of
+`limits.py`) runs first:
 - operators `*`, `+`, `%`, `**` (intercepted by the sandbox) check the size of their result;
 - calls to str methods that pad or multiply (`center`, `ljust`, `zfill`, `replace`, `join`,
   `expandtabs`, `translate`) and `str.format` (widths and every field) are checked;
