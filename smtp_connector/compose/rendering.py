@@ -12,6 +12,7 @@ import re
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError
@@ -140,16 +141,19 @@ class Renderer:
 
     def _stream(self, compiled: JinjaTemplate, context: dict[str, Any]) -> list[str]:
         """Render chunk by chunk, stopping once the output passes the cap for all three parts:
-        a loop printing a large value must not build gigabytes before it is measured."""
+        a loop printing a large value must not build gigabytes before it is measured. Chunks
+        are taken a few at a time (each is at most one bounded value) to keep this cheap."""
         cap = 3 * self.limits.max_chars + 2 * len(_SEPARATOR)
-        chunks, size = [], 0
-        for chunk in compiled.generate(context):
-            size += len(chunk)
+        chunks: list[str] = []
+        size = 0
+        pending = compiled.root_render_func(compiled.new_context(context))
+        while batch := list(islice(pending, _STREAM_BATCH)):
+            size += sum(map(len, batch))
             if size > cap:
                 raise TemplateLimitError(
                     f"the output is over {self.limits.max_chars:,} characters (`maxOutputBytes`)"
                 )
-            chunks.append(chunk)
+            chunks += batch
         return "".join(chunks).split(_SEPARATOR)
 
     def _check_output_size(self, part: str, piece: str) -> None:
@@ -193,6 +197,7 @@ class Renderer:
 
 
 _PARTS = ("subject", "text", "html")
+_STREAM_BATCH = 16
 # Splits the combined output; random so that no template or value can contain it by accident.
 _SEPARATOR = f"\x00{secrets.token_hex(12)}\x00"
 

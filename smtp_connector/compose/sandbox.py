@@ -73,6 +73,14 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         return tree
 
     def _finalize(self, value: Any) -> Any:
+        """Every `{{ value }}` before it is turned into text (strings, the usual case, are
+        measured directly; containers would be printed whole and are estimated first)."""
+        if isinstance(value, str):
+            if len(value) > self.limits.max_chars:
+                raise TemplateLimitError(f"an output value of {len(value):,} characters")
+            return value
+        if value is None or isinstance(value, int | float):  # bounded by the int limit
+            return value
         tick()
         require_chars(value, self.limits, "an output value")
         return value
