@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from ..errors import install_hint
 from ..files import read_option_file
 
 CRLF = b"\r\n"
@@ -151,5 +152,5 @@ def require_cryptography(extra: str) -> None:
         import cryptography  # noqa: F401
     except ImportError:
         raise ValueError(
-            f"this feature needs the `cryptography` package: install smtp-connector[{extra}]"
+            f"this feature needs the `cryptography` package: {install_hint(extra)}"
         ) from None
