@@ -17,6 +17,7 @@ from typing import Any
 
 from .addresses import Address, check_display_name, parse_address
 from .compose.checks import check_templates
+from .compose.limits import RenderLimits
 from .compose.message import RenderedEmail, make_message_id
 from .compose.rendering import Renderer, require_mapping
 from .compose.selection import TemplateSelector
@@ -25,13 +26,13 @@ from .delivery.backends import LOCAL_BACKENDS, Backend
 from .delivery.failover import SmtpDelivery
 from .delivery.oauth import TokenProvider
 from .delivery.throttle import Throttle, ThrottleStore
-from .errors import ConnectorError, ErrorCode
+from .errors import ConnectorError, ErrorCode, secret_safe_logger
 from .presets.rules import check_preset_rules
 from .results import SendResult, Step
 from .signing.policy import Signer, build_signers, sign_message
 from .usage import UsageType, usage_key
 
-log = logging.getLogger("smtp_connector")
+log = secret_safe_logger("smtp_connector")
 
 MAX_RECIPIENTS = 50
 TEST_CODE = "000000"
@@ -79,12 +80,13 @@ class SmtpConnector:
         self._selector = TemplateSelector(
             cfg.templates, cfg.default_locale, use_shipped=cfg.use_shipped_templates
         )
-        self._renderer = Renderer(cfg.max_payload_bytes)
+        self._renderer = Renderer(cfg.max_payload_bytes, _render_limits(cfg))
         # Like the signers' key checks: a broken template fails here, not on the first sign-up.
         self.template_warnings: list[str] = check_templates(
             cfg.templates, self._renderer, cfg.default_locale
         )
         self._app_name = cfg.from_name or self._from.display_name or self._from.domain
+        self._renderer.check_limits(cfg.templates, self._context({}, None))
         self._signers: list[Signer] = build_signers(cfg)
         self._throttle = Throttle(cfg.throttle, throttle_store)
         self._on_sent, self._on_failed = on_sent, on_failed
@@ -363,6 +365,11 @@ def _call_hook(hook: Callable[..., Any] | None, *args: Any) -> None:
         hook(*args)
     except Exception:
         log.exception("send hook %r raised", hook)
+
+
+def _render_limits(config: SmtpConfig) -> RenderLimits:
+    """The sandbox's configurable limits: output per part and render time."""
+    return RenderLimits(max_chars=config.max_output_bytes, timeout=config.render_timeout / 1000)
 
 
 def _configure_logging(config: SmtpConfig) -> None:

@@ -16,7 +16,7 @@ from smtp_servers import Behaviour, TestServer
 from smtp_connector.delivery.backends import OUTBOX
 
 # Test folders whose async tests run once per event loop: everything that opens SMTP sessions.
-EVERY_LOOP_FOLDERS = ("delivery", "signing", "presets")
+EVERY_LOOP_FOLDERS = ("delivery", "signing", "presets", "security")
 TESTS = Path(__file__).parent
 
 

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import re
 import socket
 import ssl
 import threading
@@ -321,3 +322,145 @@ def config_for(server: TestServer | int, **overrides: Any) -> dict[str, Any]:
     }
     config.update(overrides)
     return config
+
+
+# -- hostile servers for the security tests ------------------------------------------------
+
+
+@dataclass
+class StarttlsStripper:
+    """A man in the middle between the client and an honest STARTTLS server: it relays both
+    ways but deletes STARTTLS from every EHLO reply, and records every byte the client sends.
+    Against a client that does not insist on TLS, the credentials cross it in clear."""
+
+    upstream_port: int
+    from_client: bytearray = field(default_factory=bytearray)
+    server: ScriptedServer | None = None
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.port
+
+    async def start(self) -> StarttlsStripper:
+        self.server = await ScriptedServer(self._relay).start()
+        return self
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        try:
+            await asyncio.gather(
+                self._pump(reader, up_writer, record=True),
+                self._pump(up_reader, writer, record=False),
+            )
+        finally:
+            up_writer.close()
+
+    async def _pump(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, record: bool
+    ) -> None:
+        while line := await source.readline():
+            if record:
+                self.from_client.extend(line)
+            elif line[4:].strip().upper() == b"STARTTLS":
+                continue  # the strip; a last line "250 STARTTLS" never comes from aiosmtpd
+            sink.write(line)
+            await sink.drain()
+        sink.close()
+
+
+async def endless_reply_dialogue(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, pipelining: bool
+) -> None:
+    """Greets and answers EHLO honestly, then answers MAIL with a reply line that never ends."""
+    writer.write(b"220 endless ESMTP\r\n")
+    await writer.drain()
+    while line := await reader.readline():
+        verb = line.strip().split(b" ")[0].upper()
+        if verb in (b"EHLO", b"HELO"):
+            extensions = b"250-PIPELINING\r\n" if pipelining else b""
+            writer.write(b"250-endless\r\n" + extensions + b"250 SIZE 1000000\r\n")
+            await writer.drain()
+        elif verb == b"MAIL":
+            writer.write(b"250 ")
+            chunk = b"x" * 65536
+            while True:  # until the client hangs up
+                writer.write(chunk)
+                await writer.drain()
+        else:
+            writer.write(b"250 OK\r\n")
+            await writer.drain()
+
+
+async def echoing_auth_dialogue(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, received: bytearray
+) -> None:
+    """An AUTH that fails with a 535 quoting back everything the client sent for it (some
+    servers do exactly this), base64 included."""
+    writer.write(b"220 echo ESMTP\r\n")
+    await writer.drain()
+    while line := await reader.readline():
+        received.extend(line)
+        verb = line.strip().split(b" ")[0].upper()
+        if verb in (b"EHLO", b"HELO"):
+            writer.write(b"250-echo\r\n250 AUTH PLAIN LOGIN\r\n")
+        elif verb == b"AUTH" and line.split()[1].upper() == b"LOGIN":
+            writer.write(b"334 UGFzc3dvcmQ6\r\n")
+            await writer.drain()
+            answer = await reader.readline()
+            received.extend(answer)
+            writer.write(
+                b"535 5.7.8 bad credentials " + line.strip() + b" " + answer.strip() + b"\r\n"
+            )
+        elif verb == b"AUTH":
+            writer.write(b"535 5.7.8 bad credentials: " + line.strip() + b"\r\n")
+        elif verb == b"QUIT":
+            writer.write(b"221 bye\r\n")
+            await writer.drain()
+            return
+        else:
+            writer.write(b"250 OK\r\n")
+        await writer.drain()
+
+
+LENIENT_LINE = re.compile(rb"\r\n|\r|\n")
+
+
+async def lenient_dialogue(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, transactions: list[bytes]
+) -> None:
+    """A server that, like those SMTP smuggling exploits, takes a bare CR or LF as a line end:
+    it ends a message at the first line that is a lone "." under that reading, and then runs
+    whatever follows as commands. Each message it accepts is appended to `transactions`."""
+    writer.write(b"220 lenient ESMTP\r\n")
+    await writer.drain()
+    buffer, in_data, message = b"", False, b""
+    while chunk := await reader.read(65536):
+        buffer += chunk
+        *lines, buffer = LENIENT_LINE.split(buffer)
+        for line in lines:
+            if in_data:
+                if line == b".":
+                    transactions.append(message)
+                    in_data, message = False, b""
+                    writer.write(b"250 OK queued\r\n")
+                else:
+                    message += line + b"\n"
+                continue
+            verb = line.strip().split(b" ")[0].upper()
+            if verb in (b"EHLO", b"HELO"):
+                writer.write(b"250-lenient\r\n250 SIZE 1000000\r\n")
+            elif verb == b"DATA":
+                in_data = True
+                writer.write(b"354 go ahead\r\n")
+            elif verb == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                await writer.drain()
+                return
+            elif verb:
+                writer.write(b"250 OK\r\n")
+        await writer.drain()

@@ -14,7 +14,9 @@ from .options import (
     SmimeOptions,
     ThrottleOptions,
     TlsOptions,
+    is_loopback_name,
     tls_version,
+    token_url_problem,
 )
 from .templates import EmailTemplate
 
@@ -36,6 +38,8 @@ __all__ = [
     "TlsOptions",
     "config_error",
     "invalid_config",
+    "is_loopback_name",
     "tls_version",
+    "token_url_problem",
     "validate_custom_headers",
 ]

@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from ..addresses import check_display_name, parse_address
-from ..errors import ConnectorError, ErrorCode
+from ..errors import ConnectorError, ErrorCode, register_secret
 
 
 def _dump_secret(value: SecretStr | None, info: SerializationInfo) -> str | None:
@@ -37,7 +37,11 @@ Secret = Annotated[SecretStr, PlainSerializer(_dump_secret, when_used="always")]
 
 
 class ConfigModel(BaseModel):
-    """camelCase on the wire, snake_case in Python, unknown keys refused."""
+    """camelCase on the wire, snake_case in Python, unknown keys refused.
+
+    Every `Secret` field is registered for redaction as soon as a model holding it is validated:
+    this is the one path by which passwords, tokens and key material reach the scrubber that
+    errors, logs and CLI output go through (`errors.redact`)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -47,6 +51,12 @@ class ConfigModel(BaseModel):
         extra="forbid",
         str_strip_whitespace=False,
     )
+
+    def model_post_init(self, context: Any, /) -> None:
+        for name in type(self).model_fields:
+            value = getattr(self, name, None)
+            if isinstance(value, SecretStr):
+                register_secret(value.get_secret_value())
 
 
 def check_address(value: str, field: str, *, allow_special_use: bool = False) -> None:

@@ -36,6 +36,9 @@ DEFAULT_CONNECTION_TIMEOUT_MS = 2 * 60 * 1000
 DEFAULT_GREETING_TIMEOUT_MS = 30 * 1000
 DEFAULT_SOCKET_TIMEOUT_MS = 10 * 60 * 1000
 DEFAULT_DNS_TIMEOUT_MS = 30 * 1000
+# Template sandbox: what one rendered part may weigh and how long one render may run.
+DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
+DEFAULT_RENDER_TIMEOUT_MS = 1000
 
 
 class ServerSettings(ConfigModel):
@@ -186,6 +189,8 @@ class SmtpConfig(ServerSettings):
     pipelining: bool = True
     refuse_private_hosts: bool = False
     max_payload_bytes: int = Field(default=64 * 1024, ge=1)
+    max_output_bytes: int = Field(default=DEFAULT_MAX_OUTPUT_BYTES, ge=1024)
+    render_timeout: int = Field(default=DEFAULT_RENDER_TIMEOUT_MS, ge=1, description="ms")
 
     def __init__(self, /, **data: Any) -> None:
         try:
@@ -293,6 +298,23 @@ class SmtpConfig(ServerSettings):
         if self.host and self.port is None and self.secure is None:
             self.port = DEFAULT_SUBMISSION_PORT
         return self
+
+    @model_validator(mode="after")
+    def _url_access_allowed(self) -> SmtpConfig:
+        """`disableUrlAccess` forbids every fetch, so a config that needs one cannot load."""
+        if not self.disable_url_access:
+            return self
+        for where, server in [("auth", self), *self._extra_servers("auth")]:
+            if server.auth.fetches_tokens:
+                raise ValueError(
+                    f"`{where}` fetches its access token from `accessUrl`, but "
+                    "`disableUrlAccess` is set, which forbids every URL fetch; give "
+                    "`accessToken` (or a token_provider) instead, or drop `disableUrlAccess`"
+                )
+        return self
+
+    def _extra_servers(self, suffix: str) -> list[tuple[str, ServerSettings]]:
+        return [(f"servers.{i}.{suffix}", server) for i, server in enumerate(self.servers)]
 
     def server_list(self) -> list[ServerConfig]:
         """All servers in priority order; the top-level host is priority 0."""

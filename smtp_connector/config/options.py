@@ -4,13 +4,14 @@ the connector is built, so loading a config never needs the signing code."""
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from ..errors import register_secret
 from .base import ConfigModel, Secret
 
 
@@ -61,10 +62,15 @@ class AuthConfig(ConfigModel):
             raise ValueError("`auth.user` is required for oauth2 (the mailbox to sign in as)")
         if self.type == "oauth2" and self.pass_ is not None:
             raise ValueError("`auth.pass` is not used with type oauth2; use accessToken or refresh")
-        for secret in (self.pass_, self.access_token, self.client_secret, self.refresh_token):
-            if secret is not None:
-                register_secret(secret.get_secret_value())
         return self
+
+    @field_validator("access_url")
+    @classmethod
+    def _safe_token_url(cls, value: str | None) -> str | None:
+        problem = token_url_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     def _has_oauth_fields(self) -> bool:
         return any(
@@ -85,6 +91,45 @@ class AuthConfig(ConfigModel):
     def can_refresh(self) -> bool:
         return bool(self.refresh_token and self.client_id and self.access_url)
 
+    @property
+    def fetches_tokens(self) -> bool:
+        """True when this auth would fetch a token from `accessUrl` (a URL access)."""
+        return self.type == "oauth2" and self.can_refresh
+
+
+def token_url_problem(url: str) -> str | None:
+    """Why `url` may not be fetched for a token, or None: https anywhere, http only to a
+    loopback address (a local token service), no other scheme (file:// would read a local file
+    and send its content as a bearer token). The URL itself is not quoted: it may carry secrets."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        return "`accessUrl` is not a valid URL"
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not host:
+        shown = f"scheme {scheme!r}" if scheme else "no scheme"
+        return (
+            f"`accessUrl` must be an https:// URL (http:// only to a loopback address such as "
+            f"127.0.0.1); it has {shown}"
+        )
+    if scheme == "http" and not is_loopback_name(host):
+        return (
+            "`accessUrl` uses plain http:// to a host that is not loopback: the refresh token "
+            "and client secret would cross the network in clear; use https://"
+        )
+    return None
+
+
+def is_loopback_name(host: str) -> bool:
+    """`localhost` or a loopback IP literal (127.0.0.0/8, ::1)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 TlsVersion = Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
 
@@ -103,6 +148,9 @@ class TlsOptions(ConfigModel):
     cert: str | None = None
     key: Secret | None = None
     passphrase: Secret | None = None
+    pfx: Secret | None = Field(
+        default=None, description="Node's PKCS#12 bundle: accepted, masked, not used"
+    )
 
     @model_validator(mode="after")
     def _check_pair(self) -> TlsOptions:

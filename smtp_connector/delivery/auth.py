@@ -9,7 +9,7 @@ from __future__ import annotations
 import aiosmtplib
 
 from ..config import ServerSettings
-from ..errors import ConnectorError, ErrorCode
+from ..errors import ConnectorError, ErrorCode, register_credentials
 from .oauth import TokenSource
 
 
@@ -18,6 +18,25 @@ def auth_mechanism(server: ServerSettings) -> str:
     the strongest the server offers)."""
     auth = server.auth
     return "XOAUTH2" if auth.type == "oauth2" else (auth.method or "auto")
+
+
+def require_encrypted(smtp: aiosmtplib.SMTP, server: ServerSettings, name: str) -> None:
+    """No AUTH, of any mechanism, on a connection without TLS unless the config says so with
+    `ignoreTLS: true`: PLAIN and LOGIN carry the password in base64, XOAUTH2 a bearer token, and a
+    server (or a man in the middle stripping STARTTLS) would read them. nodemailer and Logto
+    send them anyway; we refuse before a byte of credentials leaves."""
+    if smtp.get_transport_info("sslcontext") is not None or server.ignore_tls:
+        return
+    raise ConnectorError(
+        ErrorCode.TLS_FAILED,
+        f"{name} offers no STARTTLS, and AUTH without TLS would send the credentials in "
+        "clear, so nothing was sent. Enable STARTTLS (or implicit TLS with `secure: true`) on "
+        "the server, or, on a trusted network only, set `ignoreTLS: true` to allow AUTH "
+        "without TLS.",
+        server=name,
+        retryable=False,
+        stage="tls",
+    )
 
 
 def require_auth_offered(smtp: aiosmtplib.SMTP, name: str) -> None:
@@ -42,6 +61,9 @@ async def authenticate(
     """Log in with `method`; raises aiosmtplib's errors (the session maps them)."""
     auth = server.auth
     assert auth.user is not None
+    require_encrypted(smtp, server, server.address)
+    if auth.password:
+        register_credentials(auth.user, auth.password)
     if method == "XOAUTH2":
         assert tokens is not None
         await _xoauth2(smtp, auth.user, tokens)
@@ -58,9 +80,16 @@ async def authenticate(
 async def _xoauth2(smtp: aiosmtplib.SMTP, user: str, tokens: TokenSource) -> None:
     """XOAUTH2 with the cached token; on rejection refresh once and try again."""
     try:
-        await smtp.auth_xoauth2(user, await tokens.token())
+        await smtp.auth_xoauth2(user, await _registered(user, tokens))
     except aiosmtplib.SMTPAuthenticationError:
         if not tokens.can_refresh:
             raise
         tokens.invalidate()
-        await smtp.auth_xoauth2(user, await tokens.token())
+        await smtp.auth_xoauth2(user, await _registered(user, tokens))
+
+
+async def _registered(user: str, tokens: TokenSource) -> str:
+    """The current token, registered in its wire form too (a reply may echo the blob)."""
+    token = await tokens.token()
+    register_credentials(user, token)
+    return token

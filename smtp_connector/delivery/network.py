@@ -117,18 +117,54 @@ def address_literal(ip: str) -> str:
 
 
 def _refuse_private(infos: list[tuple], name: str) -> None:
-    """SSRF guard (as Ory Kratos has): refuse hosts resolving to loopback/private addresses."""
+    """SSRF guard (as Ory Kratos has): every address the host resolves to must be public."""
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
-        if address.is_private or address.is_loopback or address.is_link_local:
+        if not is_public_address(address):
             raise ConnectorError(
                 ErrorCode.CONNECTION_FAILED,
-                f"{name} resolves to a private or loopback address ({address}) and "
-                "`refusePrivateHosts` is set.",
+                f"{name} resolves to a non-public address ({address}: private, loopback, "
+                "link-local, shared or reserved) and `refusePrivateHosts` is set.",
                 server=name,
                 retryable=False,
                 stage="connect",
             )
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# IPv6 forms that carry an IPv4 address inside: NAT64 (RFC 6052, RFC 8215) and 6to4 (RFC 3056).
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# IETF protocol assignments (RFC 6890): Python's tables mark only parts of it non-global.
+_ALWAYS_REFUSED = (ipaddress.ip_network("192.0.0.0/24"),)
+
+
+def is_public_address(address: IPAddress) -> bool:
+    """True for a globally routable unicast address, judged on the IPv4 address inside the
+    IPv4-mapped, NAT64 and 6to4 forms (so `::ffff:10.0.0.1` or `64:ff9b::a9fe:a9fe` count as
+    what they reach). `is_global` alone lets multicast and site-local fec0::/10 through."""
+    address = unwrap_ipv4(address)
+    return address.is_global and not (
+        address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or address.is_loopback
+        or address.is_link_local
+        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
+        or any(address in network for network in _ALWAYS_REFUSED)
+    )
+
+
+def unwrap_ipv4(address: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv6 address stands for, when it is one of the wrapping forms."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in _NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
 
 
 async def speaks_tls(address: tuple, server_name: str | None) -> bool:

@@ -8,27 +8,29 @@ failure refreshes once and retries, because a token can be revoked before its st
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Awaitable, Callable
 
 from ..config import AuthConfig
 from ..errors import ConnectorError, ErrorCode, register_secret
+from .token_fetch import TokenFetchError, UrlPolicy, post_form
 
 TokenProvider = Callable[[], Awaitable[str]]
 EXPIRY_MARGIN_S = 60.0
-_TOKEN_REQUEST_TIMEOUT_S = 15.0
 
 
 class TokenSource:
     """Hands out a valid access token; `invalidate()` forces the next call to refresh."""
 
-    def __init__(self, auth: AuthConfig, provider: TokenProvider | None = None) -> None:
+    def __init__(
+        self,
+        auth: AuthConfig,
+        provider: TokenProvider | None = None,
+        policy: UrlPolicy | None = None,
+    ) -> None:
         self._auth = auth
         self._provider = provider
+        self._policy = policy or UrlPolicy()
         self._token = auth.access_token.get_secret_value() if auth.access_token else None
         self._expires_at = auth.expires / 1000 if auth.expires else None
         self._lock = asyncio.Lock()
@@ -71,7 +73,8 @@ class TokenSource:
         self._expires_at = time.time() + expires_in if expires_in else None
 
     def _request_token(self) -> tuple[str, float | None]:
-        """POST the refresh-token grant (RFC 6749 §6) to `accessUrl`."""
+        """POST the refresh-token grant (RFC 6749 §6) to `accessUrl`, through the guarded
+        fetcher (URL rules, SSRF guard, bounded answer)."""
         auth = self._auth
         assert auth.access_url and auth.refresh_token and auth.client_id
         form = {
@@ -83,32 +86,27 @@ class TokenSource:
             form["client_secret"] = auth.client_secret.get_secret_value()
         if auth.scope:
             form["scope"] = auth.scope
-        request = urllib.request.Request(
-            auth.access_url,
-            data=urllib.parse.urlencode(form).encode("ascii"),
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=_TOKEN_REQUEST_TIMEOUT_S) as response:
-                body = json.loads(response.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            raise _token_error(f"the token endpoint answered HTTP {exc.code}", False) from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise _token_error(f"the token endpoint could not be reached ({exc})", True) from None
-        except ValueError:
-            raise _token_error("the token endpoint did not answer with JSON", False) from None
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise _token_error("the token endpoint's answer has no access_token", False)
-        expires_in = body.get("expires_in")
-        return token, float(expires_in) if isinstance(expires_in, int | float) else None
+        return fetch_token(auth.access_url, form, self._policy)
+
+
+def fetch_token(url: str, form: dict[str, str], policy: UrlPolicy) -> tuple[str, float | None]:
+    """The access token and its lifetime (seconds, when given) from a token endpoint."""
+    try:
+        body = post_form(url, form, policy)
+    except TokenFetchError as exc:
+        raise _token_error(str(exc), exc.retryable) from None
+    token = body.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise _token_error("the token endpoint's answer has no access_token", False)
+    register_secret(token)
+    expires_in = body.get("expires_in")
+    return token, float(expires_in) if isinstance(expires_in, int | float) else None
 
 
 def _token_error(why: str, retryable: bool) -> ConnectorError:
     return ConnectorError(
         ErrorCode.AUTH_FAILED,
-        f"Could not refresh the XOAUTH2 access token: {why}. "
+        f"Could not fetch the XOAUTH2 access token: {why}. "
         "Check auth.accessUrl, clientId, clientSecret and refreshToken.",
         retryable=retryable,
         stage="auth",

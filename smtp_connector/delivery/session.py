@@ -21,7 +21,7 @@ import aiosmtplib
 from ..config import ServerSettings
 from ..errors import ConnectorError, ErrorCode
 from ..results import Step
-from .auth import auth_mechanism, authenticate, require_auth_offered
+from .auth import auth_mechanism, authenticate, require_auth_offered, require_encrypted
 from .error_mapping import map_exception
 from .network import connect_any, ehlo_name, local_fqdn, resolve, speaks_tls
 from .oauth import TokenSource
@@ -172,6 +172,8 @@ class SmtpSession:
                     retryable=False,
                     stage="tls",
                 )
+            if server.auth.enabled:
+                require_encrypted(smtp, server, self.name)  # raises: credentials stay home
             return
         self._stage = "tls"
         await self._timed(
@@ -224,7 +226,8 @@ class SmtpSession:
                 raise
             self._stage = transaction.stage
             error = self._map(exc)
-            if error.stage in ("connect", "after_data", "data") or not self.alive:
+            broken = error.code is ErrorCode.CONNECTION_FAILED  # e.g. an invalid reply
+            if error.stage in ("connect", "after_data", "data") or broken or not self.alive:
                 self._abort()
             else:
                 await self._quiet_reset()

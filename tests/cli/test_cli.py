@@ -74,9 +74,12 @@ def test_send_and_json_output(make_server: MakeServer, tmp_path: Path) -> None:
     assert b"987654" in server.messages[0].content
 
 
-def test_send_failure_exit_code_and_json(make_server: MakeServer, tmp_path: Path) -> None:
-    server = make_server(auth_required=True, users={USER: "right"})
-    config = write_config(tmp_path, config_for(server, auth={"user": USER, "pass": PASSWORD}))
+def test_send_failure_exit_code_and_json(
+    make_server: MakeServer, tmp_path: Path, ca_pem: str
+) -> None:
+    server = make_server(mode="starttls", auth_required=True, users={USER: "right"})
+    auth = {"user": USER, "pass": PASSWORD}
+    config = write_config(tmp_path, config_for(server, tls={"ca": ca_pem}, auth=auth))
     result = CliRunner().invoke(
         main, ["send", "--config", config, "--to", "u@example.org", "--json"]
     )
@@ -94,11 +97,10 @@ def test_bad_config_exit_code(tmp_path: Path) -> None:
     assert "port" in result.output
 
 
-def test_password_from_environment(make_server: MakeServer, tmp_path: Path) -> None:
-    server = make_server(auth_required=True, users={USER: PASSWORD})
-    config = write_config(
-        tmp_path, config_for(server, auth={"user": USER, "pass": "${TEST_SMTP_PASS}"})
-    )
+def test_password_from_environment(make_server: MakeServer, tmp_path: Path, ca_pem: str) -> None:
+    server = make_server(mode="starttls", auth_required=True, users={USER: PASSWORD})
+    auth = {"user": USER, "pass": "${TEST_SMTP_PASS}"}
+    config = write_config(tmp_path, config_for(server, tls={"ca": ca_pem}, auth=auth))
     env = {"TEST_SMTP_PASS": PASSWORD}
     result = CliRunner(env=env).invoke(main, ["test", "--config", config, "--to", "a@example.org"])
     assert result.exit_code == 0, result.output

@@ -529,14 +529,17 @@ async def test_lost_reply_resend_fails_over_when_opted_in(
 
 
 async def test_all_servers_failed_lists_each_error(
-    plan_server: PlanFactory, make_server: MakeServer
+    plan_server: PlanFactory, make_server: MakeServer, ca_pem: str
 ) -> None:
     refused = dead_port()
     greets_421 = await plan_server("greet421")
-    wrong_password = make_server(auth_required=True, users={USER: "another-password"})
+    wrong_password = make_server(
+        mode="starttls", auth_required=True, users={USER: "another-password"}
+    )
     failures: list[ConnectorError] = []
     config = servers_config(refused, greets_421, wrong_password)
     config["servers"][1]["auth"] = {"user": USER, "pass": PASSWORD}
+    config["servers"][1]["tls"] = {"ca": ca_pem}
     async with SmtpConnector(config, on_failed=failures.append) as connector:
         error = await send_error(connector)
     assert error.code is ErrorCode.ALL_SERVERS_FAILED
@@ -782,11 +785,14 @@ async def test_check_does_not_count_as_a_sent_message(make_server: MakeServer) -
     assert state["numSent"] == 0
 
 
-async def test_health_reports_every_server_in_priority_order(make_server: MakeServer) -> None:
-    backup = make_server(auth_required=True, users={USER: PASSWORD})
+async def test_health_reports_every_server_in_priority_order(
+    make_server: MakeServer, ca_pem: str
+) -> None:
+    backup = make_server(mode="starttls", auth_required=True, users={USER: PASSWORD})
     primary = dead_port()
     config = servers_config(primary, backup, auth={"user": USER, "pass": PASSWORD})
     config["servers"][0]["auth"] = {"user": USER, "pass": PASSWORD}
+    config["servers"][0]["tls"] = {"ca": ca_pem}
     async with SmtpConnector(config) as connector:
         for i in range(2):
             await send_one(connector, f"user{i}@example.org")
@@ -1054,13 +1060,14 @@ async def test_structured_log_records_for_each_attempt(
 
 
 async def test_secrets_never_logged_on_failover(
-    make_server: MakeServer, caplog: pytest.LogCaptureFixture
+    make_server: MakeServer, caplog: pytest.LogCaptureFixture, ca_pem: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    primary = make_server(auth_required=True, users={USER: "a-different-password"})
+    primary = make_server(mode="starttls", auth_required=True, users={USER: "a-different-password"})
     backup = make_server()
     failures: list[ConnectorError] = []
-    config = servers_config(primary, backup, auth={"user": USER, "pass": PASSWORD}, debug=True)
+    auth = {"user": USER, "pass": PASSWORD}
+    config = servers_config(primary, backup, auth=auth, tls={"ca": ca_pem}, debug=True)
     async with SmtpConnector(config, on_failed=failures.append) as connector:
         result = await send_one(connector)
         report = connector.health()
