@@ -78,9 +78,11 @@ def make_server(server_context: ssl.SSLContext) -> Iterator[Callable[..., TestSe
         require_starttls: bool = False,
         idle_timeout: float = 300,
         context: ssl.SSLContext | None = None,
+        host: str = "127.0.0.1",
         **behaviour: Any,
     ) -> TestServer:
         server = TestServer(
+            host=host,
             mode=mode,
             server_context=context or server_context,
             behaviour=Behaviour(**behaviour),

@@ -21,9 +21,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -58,11 +59,13 @@ class RecordingHandler:
     def __init__(self, behaviour: Behaviour) -> None:
         self.behaviour = behaviour
         self.messages: list[Received] = []
+        self.ehlo_names: list[str] = []  # each EHLO/HELO argument, as the server got it
         self.auth_attempts: list[tuple[str, str]] = []  # (mechanism, login)
         self.lock = threading.Lock()
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
+        self.ehlo_names.append(hostname)
         if self.behaviour.pipelining:
             responses.insert(-1, "250-PIPELINING")
         return responses
@@ -214,17 +217,19 @@ class TestServer:
         auth_required: bool = False,
         require_starttls: bool = False,
         idle_timeout: float = 300,
+        host: str = "127.0.0.1",
     ) -> None:
         self.behaviour = behaviour or Behaviour()
         handler = NtlmHandler if self.behaviour.ntlm else RecordingHandler
         self.handler = handler(self.behaviour)
-        self.port = free_port()
+        self.host = host
+        self.port = free_port(host)
         self.connections = 0
         self.open_connections = 0
         self.peak_connections = 0
         self.chunks: list[bytes] = []
         kwargs: dict[str, Any] = {
-            "hostname": "127.0.0.1",
+            "hostname": host,
             "port": self.port,
             "authenticator": self.handler.authenticator,
             "auth_required": auth_required,

@@ -19,6 +19,7 @@ from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, meta
 from jinja2 import Template as JinjaTemplate
 from jinja2.sandbox import SecurityError
 
+from ..addresses import CONTROL_RUNS
 from ..config import EmailTemplate
 from ..errors import ConnectorError, ErrorCode
 from .html_text import html_to_text
@@ -28,10 +29,8 @@ from .sandbox import LimitedSandbox
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _SHORTHAND = re.compile(rf"<<\s*({_NAME})\s*>>")
 _SHORTHAND_ESCAPED = re.compile(rf"&lt;&lt;\s*({_NAME})\s*&gt;&gt;")
-# Every control character (C0, DEL, C1) and the Unicode line/paragraph separators.
 _LINK_JUNK = re.compile(r"[\x00-\x20\x7f-\x9f]+")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{0,31}$")
-_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 @dataclass(frozen=True)
@@ -322,7 +321,7 @@ def _rough_size(value: Any, depth: int = 0) -> int:
 
 def clean_header_text(value: str) -> str:
     """Collapse line breaks and control whitespace: a subject is one line, whatever the payload."""
-    return _HEADER_BREAKS.sub(" ", value).strip()
+    return CONTROL_RUNS.sub(" ", value).strip()
 
 
 def _string_values(context: Mapping[str, Any]) -> Iterator[str]:

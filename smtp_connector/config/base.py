@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from ..addresses import parse_address
+from ..addresses import check_display_name, parse_address
 from ..errors import ConnectorError, ErrorCode, register_secret
 
 
@@ -59,12 +59,21 @@ class ConfigModel(BaseModel):
                 register_secret(value.get_secret_value())
 
 
-def check_address(value: str, field: str) -> None:
-    """Validate one address field; the message names `field` (pydantic adds the location)."""
+def check_address(value: str, field: str, *, allow_special_use: bool = False) -> None:
+    """Validate one address field; the message names `field` (pydantic adds the location).
+    A display name in it is held to `check_display_name` (no control characters)."""
     try:
-        parse_address(value, what=field)
+        parse_address(value, what=field, allow_special_use=allow_special_use)
     except ConnectorError as exc:
         raise ValueError(exc.message) from None
+
+
+def check_name(value: str | None) -> str | None:
+    """Validate a configured display name (`fromName`, `servers[].defaultFromName`) with the
+    one display-name validator: a control character is refused (pydantic names the field)."""
+    if value is not None:
+        check_display_name(value, collapse=False)
+    return value
 
 
 def config_error(exc: ValidationError) -> ConnectorError:

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ..errors import ConnectorError, ErrorCode
 from ..ports import DEFAULT_IMPLICIT_TLS_PORT, DEFAULT_SUBMISSION_PORT, IMPLICIT_TLS_PORTS
-from .base import ConfigModel, check_address, config_error
+from .base import ConfigModel, check_address, check_name, config_error
 from .headers import validate_custom_headers
 from .options import (
     AuthConfig,
@@ -142,17 +142,29 @@ class ServerConfig(ServerSettings):
     @field_validator("default_from_email")
     @classmethod
     def _valid_from(cls, value: str | None) -> str | None:
+        # Special-use domains are checked by SmtpConfig, which knows allowSpecialUseDomains.
         if value is not None:
-            check_address(value, "defaultFromEmail")
+            check_address(value, "defaultFromEmail", allow_special_use=True)
         return value
+
+    @field_validator("default_from_name")
+    @classmethod
+    def _one_line_name(cls, value: str | None) -> str | None:
+        return check_name(value)
 
 
 HeaderValue = str | list[str]
 
 
+def _special_use_allowed(info: ValidationInfo) -> bool:
+    return bool(info.data.get("allow_special_use_domains", False))
+
+
 class SmtpConfig(ServerSettings):
     """The whole connector config; see README "Configuration reference" for every field."""
 
+    # First, so that the address validators below see it (pydantic validates in field order).
+    allow_special_use_domains: bool = False
     from_email: str
     from_name: str | None = None
     reply_to: str | None = None
@@ -245,23 +257,33 @@ class SmtpConfig(ServerSettings):
 
     @field_validator("from_email")
     @classmethod
-    def _valid_from(cls, value: str) -> str:
-        check_address(value, "fromEmail")
+    def _valid_from(cls, value: str, info: ValidationInfo) -> str:
+        check_address(value, "fromEmail", allow_special_use=_special_use_allowed(info))
         return value
 
     @field_validator("from_name")
     @classmethod
     def _one_line_name(cls, value: str | None) -> str | None:
-        if value is not None and any(ch in value for ch in "\r\n\x00"):
-            raise ValueError("`fromName` must be a single line (no CR, LF or NUL)")
-        return value
+        return check_name(value)
 
     @field_validator("reply_to")
     @classmethod
-    def _valid_reply_to(cls, value: str | None) -> str | None:
+    def _valid_reply_to(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value:
-            check_address(value, "replyTo")
+            check_address(value, "replyTo", allow_special_use=_special_use_allowed(info))
         return value or None
+
+    @field_validator("servers")
+    @classmethod
+    def _servers_special_use(
+        cls, value: list[ServerConfig], info: ValidationInfo
+    ) -> list[ServerConfig]:
+        if not _special_use_allowed(info):
+            for index, server in enumerate(value):
+                if server.default_from_email is not None:
+                    field = f"servers[{index}].defaultFromEmail"
+                    check_address(server.default_from_email, field)
+        return value
 
     @field_validator("custom_headers")
     @classmethod

@@ -260,14 +260,33 @@ class ThrottleOptions(ConfigModel):
     global_hourly: int | None = Field(default=None, ge=1)
 
 
+Canonicalization = Literal["relaxed/relaxed", "simple/simple", "relaxed/simple", "simple/relaxed"]
+
+
 class DkimOptions(ConfigModel):
-    """One DKIM signing key. `privateKey` is PEM text or a path to a PEM file."""
+    """One DKIM signing key. `privateKey` is PEM text or a path to a PEM file.
+    `canonicalization` is `header/body` (RFC 6376 §3.4), both halves spelt out."""
 
     domain_name: str
     key_selector: str
     private_key: Secret
     header_field_names: list[str] | str | None = None
     hash_algo: Literal["sha256"] = "sha256"
+    canonicalization: Canonicalization = "relaxed/relaxed"
+
+    @field_validator("canonicalization", mode="before")
+    @classmethod
+    def _lower_canonicalization(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = value.strip().lower().replace(" ", "")
+        if value in ("relaxed", "simple"):
+            # RFC 6376 reads a lone `relaxed` as relaxed/simple: too easy to get wrong.
+            raise ValueError(
+                f"write both halves (header/body): {value!r} alone means {value}/simple in "
+                f"RFC 6376; use '{value}/simple' or '{value}/{value}'"
+            )
+        return value
 
 
 class SmimeOptions(ConfigModel):

@@ -23,7 +23,7 @@ from ..errors import ConnectorError, ErrorCode
 from ..results import Step
 from .auth import auth_mechanism, authenticate, require_auth_offered, require_encrypted
 from .error_mapping import map_exception
-from .network import connect_any, ehlo_name, resolve, speaks_tls
+from .network import connect_any, ehlo_name, local_fqdn, resolve, speaks_tls
 from .oauth import TokenSource
 from .pipelining import enable_pipelining
 from .transaction import Delivery, MailTransaction
@@ -81,6 +81,7 @@ class SmtpSession:
     async def _open(self) -> None:
         server = self.server
         self._stage = "connect"
+        fqdn = None if server.name else await local_fqdn()  # looked up once per process
         infos = await self._timed(
             "dns",
             resolve(
@@ -96,9 +97,11 @@ class SmtpSession:
             connect_any(infos, server.local_address, server.connection_timeout / 1000),
             None,
         )
+        # aiosmtplib takes the EHLO name before it connects; the socket is ours, so the local
+        # address an address-literal EHLO needs is already known.
         self._smtp = aiosmtplib.SMTP(
             hostname=server.tls_server_name,
-            local_hostname=ehlo_name(server.name),
+            local_hostname=ehlo_name(server.name, fqdn, sock),
             timeout=server.socket_timeout / 1000,
             use_tls=server.implicit_tls,
             start_tls=False,

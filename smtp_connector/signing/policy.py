@@ -111,7 +111,8 @@ def _dkim_signer(config: SmtpConfig) -> Signer:
 
 
 def _from_domain(from_email: str) -> tuple[str, str]:
-    address = parse_address(from_email, what="fromEmail")
+    # The config has validated fromEmail, special-use domains included (or allowed them).
+    address = parse_address(from_email, what="fromEmail", allow_special_use=True)
     return address.envelope.lower(), address.ascii_domain.lower()
 
 

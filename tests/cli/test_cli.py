@@ -185,7 +185,7 @@ def test_sink_on_a_busy_port_is_one_line_and_exit_2() -> None:
 
 
 def _render(tmp_path: Path, *args: str) -> dict:
-    config = write_config(tmp_path, {"host": "smtp.example.com", "fromEmail": "a@acme.example"})
+    config = write_config(tmp_path, {"host": "smtp.example.com", "fromEmail": "a@acme.example.com"})
     result = CliRunner().invoke(main, ["render", "--config", config, "--json", *args])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -208,7 +208,7 @@ def test_render_previews_invitations_with_and_without_org_and_inviter(tmp_path: 
 def test_render_names_a_broken_template_and_exits_3(tmp_path: Path) -> None:
     template = {"usageType": "SignIn", "locale": "es", "subject": "s", "content": "a\n{{ code }"}
     config = write_config(
-        tmp_path, {"host": "h.example.com", "fromEmail": "a@b.example", "templates": [template]}
+        tmp_path, {"host": "h.example.com", "fromEmail": "a@b.example.com", "templates": [template]}
     )
     result = CliRunner().invoke(main, ["render", "--config", config, "--usage", "Register"])
     assert result.exit_code == 3
@@ -219,7 +219,7 @@ def test_render_names_a_broken_template_and_exits_3(tmp_path: Path) -> None:
 def test_commands_print_template_warnings_as_lines(tmp_path: Path) -> None:
     template = {"usageType": "Regsiter", "subject": "s", "content": "{{ code }}"}
     config = write_config(
-        tmp_path, {"host": "h.example.com", "fromEmail": "a@b.example", "templates": [template]}
+        tmp_path, {"host": "h.example.com", "fromEmail": "a@b.example.com", "templates": [template]}
     )
     result = CliRunner().invoke(main, ["render", "--config", config, "--usage", "Register"])
     assert result.exit_code == 0
