@@ -49,6 +49,8 @@ class Behaviour:
     users: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # access token -> user
     max_recipients: int | None = None
+    ntlm: bool = False  # offer AUTH NTLM, checked by pyspnego against NTLM_USER_FILE
+    ntlm_bindings: bytes | None = None  # the channel binding the NTLM acceptor insists on
 
 
 class RecordingHandler:
@@ -139,6 +141,35 @@ class RecordingHandler:
         return AuthResult(success=True, handled=False, auth_data=LoginPassword(login.encode(), b""))
 
 
+class NtlmHandler(RecordingHandler):
+    """Also offers AUTH NTLM (MS-SMTPNTLM): pyspnego's acceptor checks the client's answers
+    against the `DOMAIN:user:password` lines of the file `NTLM_USER_FILE` names."""
+
+    async def auth_NTLM(self, server: SMTP, args: list[str]) -> AuthResult:
+        import spnego
+        from spnego.channel_bindings import GssChannelBindings
+
+        bindings = self.behaviour.ntlm_bindings
+        acceptor = spnego.server(
+            protocol="ntlm",
+            channel_bindings=GssChannelBindings(application_data=bindings) if bindings else None,
+        )
+        first = base64.b64decode(args[1]) if len(args) > 1 else await server.challenge_auth("")
+        try:
+            answer = await server.challenge_auth(acceptor.step(first) or b"")
+            if not isinstance(answer, bytes):  # the client cancelled with "*"
+                raise spnego.exceptions.InvalidTokenError(context_msg="cancelled")
+            acceptor.step(answer)
+        except spnego.exceptions.SpnegoError as error:
+            self.auth_attempts.append(("NTLM", f"refused: {type(error).__name__}"))
+            return AuthResult(success=False, handled=False)
+        principal = acceptor.client_principal or ""
+        self.auth_attempts.append(("NTLM", principal))
+        return AuthResult(
+            success=True, handled=False, auth_data=LoginPassword(principal.encode(), b"")
+        )
+
+
 class _RecordingSMTP(SMTP):
     """Counts connections and records raw chunks (to see whether commands were pipelined)."""
 
@@ -189,7 +220,8 @@ class TestServer:
         host: str = "127.0.0.1",
     ) -> None:
         self.behaviour = behaviour or Behaviour()
-        self.handler = RecordingHandler(self.behaviour)
+        handler = NtlmHandler if self.behaviour.ntlm else RecordingHandler
+        self.handler = handler(self.behaviour)
         self.host = host
         self.port = free_port(host)
         self.connections = 0

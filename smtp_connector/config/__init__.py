@@ -5,6 +5,8 @@ from .base import ConfigModel, Secret, config_error, invalid_config
 from .headers import validate_custom_headers
 from .models import ServerConfig, ServerSettings, SmtpConfig
 from .options import (
+    GOOGLE_MAIL_SCOPE,
+    GOOGLE_TOKEN_URL,
     AuthConfig,
     DkimOptions,
     HealthOptions,
@@ -21,6 +23,8 @@ from .options import (
 from .templates import EmailTemplate
 
 __all__ = [
+    "GOOGLE_MAIL_SCOPE",
+    "GOOGLE_TOKEN_URL",
     "AuthConfig",
     "ConfigModel",
     "DkimOptions",

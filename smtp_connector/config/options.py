@@ -14,15 +14,22 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from .base import ConfigModel, Secret
 
+# Google's token endpoint: the default `accessUrl` (and JWT audience) of a service account.
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
+GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
+
 
 class AuthConfig(ConfigModel):
     """SMTP AUTH. Omitted or empty means no AUTH (IP-authorised relays).
 
-    `type: login` (any case) uses PLAIN/LOGIN/CRAM-MD5 with user+pass; `type: oauth2` uses XOAUTH2
-    with `accessToken`, or fetches one with clientId/clientSecret/refreshToken/accessUrl.
+    `type: login` (any case) uses PLAIN/LOGIN/CRAM-MD5 with user+pass. `type: oauth2` uses
+    XOAUTH2 with `accessToken`, or fetches one with clientId/clientSecret/refreshToken/accessUrl,
+    or (Logto's service account) with a JWT signed by `privateKey` for `serviceClient`.
+    `type: ntlm` uses NTLM with user (`DOMAIN\\user` or `user@DOMAIN`) + pass, through pyspnego
+    (extra `ntlm`).
     """
 
-    type: Literal["login", "oauth2"] | None = None
+    type: Literal["login", "oauth2", "ntlm"] | None = None
     user: str | None = None
     pass_: Secret | None = Field(default=None, alias="pass")
     method: Literal["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"] | None = None
@@ -34,7 +41,10 @@ class AuthConfig(ConfigModel):
     access_url: str | None = None
     scope: str | None = None
     private_key: Secret | None = None
+    private_key_passphrase: Secret | None = None
     service_client: str | None = None
+    domain: str | None = Field(default=None, description="NTLM domain, when `user` has none")
+    workstation: str | None = Field(default=None, description="NTLM workstation name")
 
     @field_validator("type", mode="before")
     @classmethod
@@ -46,23 +56,47 @@ class AuthConfig(ConfigModel):
     def _upper_method(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("private_key", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _flatten_private_key(cls, value: Any) -> Any:
-        """Logto allows `privateKey: {key, passphrase}`; keep the key, passphrase is unsupported."""
-        if isinstance(value, Mapping):
-            return value.get("key")
-        return value
+    def _split_private_key(cls, data: Any) -> Any:
+        """Logto allows `privateKey: {key, passphrase}` (an encrypted key): keep both."""
+        if isinstance(data, Mapping):
+            key = data.get("privateKey", data.get("private_key"))
+            if isinstance(key, Mapping):
+                data = {k: v for k, v in data.items() if k not in ("privateKey", "private_key")}
+                data["privateKey"] = key.get("key")
+                if key.get("passphrase"):
+                    data["privateKeyPassphrase"] = key["passphrase"]
+        return data
 
     @model_validator(mode="after")
     def _check_kind(self) -> AuthConfig:
         if self.type is None:
             self.type = "oauth2" if self._has_oauth_fields() else "login"
-        if self.type == "oauth2" and self.enabled and not self.user:
-            raise ValueError("`auth.user` is required for oauth2 (the mailbox to sign in as)")
-        if self.type == "oauth2" and self.pass_ is not None:
-            raise ValueError("`auth.pass` is not used with type oauth2; use accessToken or refresh")
+        if self.type == "oauth2":
+            self._check_oauth2()
+        elif self.type == "ntlm":
+            self._check_ntlm()
+        if self.type != "ntlm" and (self.domain or self.workstation):
+            raise ValueError("`auth.domain` and `auth.workstation` are NTLM settings (type ntlm)")
         return self
+
+    def _check_oauth2(self) -> None:
+        if self.enabled and not self.user:
+            raise ValueError("`auth.user` is required for oauth2 (the mailbox to sign in as)")
+        if self.pass_ is not None:
+            raise ValueError("`auth.pass` is not used with type oauth2; use accessToken or refresh")
+        if (self.service_client is None) != (self.private_key is None):
+            raise ValueError(
+                "`auth.serviceClient` and `auth.privateKey` go together (a service account: "
+                "the key signs a token request for serviceClient)"
+            )
+
+    def _check_ntlm(self) -> None:
+        if not self.user or self.pass_ is None:
+            raise ValueError("NTLM needs `auth.user` (DOMAIN\\user or user@DOMAIN) and `auth.pass`")
+        if self._has_oauth_fields():
+            raise ValueError("OAuth2 fields (tokens, keys) do not go with type ntlm")
 
     @field_validator("access_url")
     @classmethod
@@ -88,12 +122,26 @@ class AuthConfig(ConfigModel):
         return self.pass_.get_secret_value() if self.pass_ is not None else None
 
     @property
+    def uses_service_account(self) -> bool:
+        """Logto's service-account form: a JWT signed with `privateKey` buys the token."""
+        return self.type == "oauth2" and bool(self.service_client and self.private_key)
+
+    @property
+    def token_url(self) -> str | None:
+        """Where tokens come from: `accessUrl`, or Google's endpoint for a service account."""
+        if self.access_url:
+            return self.access_url
+        return GOOGLE_TOKEN_URL if self.uses_service_account else None
+
+    @property
     def can_refresh(self) -> bool:
-        return bool(self.refresh_token and self.client_id and self.access_url)
+        """A new token can be fetched: the refresh-token flow or a service account."""
+        refresh = bool(self.refresh_token and self.client_id and self.access_url)
+        return refresh or self.uses_service_account
 
     @property
     def fetches_tokens(self) -> bool:
-        """True when this auth would fetch a token from `accessUrl` (a URL access)."""
+        """True when this auth would fetch a token from a URL (a URL access)."""
         return self.type == "oauth2" and self.can_refresh
 
 

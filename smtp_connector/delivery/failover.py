@@ -24,6 +24,7 @@ from ..config import RetryOptions, ServerConfig, SmtpConfig
 from ..errors import ConnectorError, ErrorCode, secret_safe_logger
 from ..results import AttemptRecord, SendResult, Step
 from .health import ServerHealth
+from .ntlm import require_ntlm_support
 from .oauth import TokenProvider, TokenSource
 from .pool import ServerPool
 from .session import SessionOptions, SmtpSession
@@ -96,13 +97,16 @@ class SmtpDelivery:
         policy = UrlPolicy(
             allow=not config.disable_url_access, refuse_private=config.refuse_private_hosts
         )
+        allow_files = not config.disable_file_access
         source = (
-            TokenSource(server.auth, token_provider, policy)
+            TokenSource(server.auth, token_provider, policy, allow_files=allow_files)
             if server.auth.type == "oauth2"
             else None
         )
+        if server.auth.type == "ntlm":
+            require_ntlm_support()  # a missing extra fails when the connector is built
         options = SessionOptions(
-            ssl_context=build_ssl_context(server, allow_files=not config.disable_file_access),
+            ssl_context=build_ssl_context(server, allow_files=allow_files),
             token_source=source,
             pipelining=config.pipelining,
             refuse_private_hosts=config.refuse_private_hosts,

@@ -1,8 +1,10 @@
-"""XOAUTH2 access tokens: a static token, a refresh-token flow, or a caller-supplied provider.
+"""XOAUTH2 access tokens: a static token, a refresh-token flow, a service account (signed JWT),
+or a caller-supplied provider.
 
-Tokens expire (Google: 1 h). Like nodemailer and Keycloak, the connector fetches a token with
-the refresh token when it has none or it is about to expire, caches it, and after an AUTH
-failure refreshes once and retries, because a token can be revoked before its stated expiry.
+Tokens expire (Google: 1 h). Like nodemailer and Keycloak, the connector fetches a token (with
+the refresh token, or with a JWT signed by the service account's key) when it has none or it is
+about to expire, caches it, and after an AUTH failure fetches once more and retries, because a
+token can be revoked before its stated expiry. Every fetch goes through `token_fetch`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from ..config import AuthConfig
 from ..errors import ConnectorError, ErrorCode, register_secret
+from .service_account import ServiceAccount
 from .token_fetch import TokenFetchError, UrlPolicy, post_form
 
 TokenProvider = Callable[[], Awaitable[str]]
@@ -27,10 +30,17 @@ class TokenSource:
         auth: AuthConfig,
         provider: TokenProvider | None = None,
         policy: UrlPolicy | None = None,
+        *,
+        allow_files: bool = True,
     ) -> None:
         self._auth = auth
         self._provider = provider
         self._policy = policy or UrlPolicy()
+        self._service = (
+            ServiceAccount(auth, allow_files=allow_files)
+            if auth.uses_service_account and provider is None
+            else None
+        )
         self._token = auth.access_token.get_secret_value() if auth.access_token else None
         self._expires_at = auth.expires / 1000 if auth.expires else None
         self._lock = asyncio.Lock()
@@ -50,7 +60,8 @@ class TokenSource:
                 raise ConnectorError(
                     ErrorCode.AUTH_FAILED,
                     "XOAUTH2 needs `auth.accessToken`, or clientId + clientSecret + refreshToken "
-                    "+ accessUrl to fetch one, or a token_provider.",
+                    "+ accessUrl to fetch one, or serviceClient + privateKey (a service account), "
+                    "or a token_provider.",
                     retryable=False,
                 )
             await self._refresh()
@@ -73,9 +84,13 @@ class TokenSource:
         self._expires_at = time.time() + expires_in if expires_in else None
 
     def _request_token(self) -> tuple[str, float | None]:
-        """POST the refresh-token grant (RFC 6749 §6) to `accessUrl`, through the guarded
-        fetcher (URL rules, SSRF guard, bounded answer)."""
+        """POST the service account's JWT bearer grant, or the refresh-token grant (RFC 6749
+        §6), to the token URL, through the guarded fetcher (URL rules, SSRF guard, bounded
+        answer)."""
         auth = self._auth
+        if self._service is not None:
+            assert auth.token_url is not None
+            return fetch_token(auth.token_url, self._service.grant(), self._policy, SERVICE_HINT)
         assert auth.access_url and auth.refresh_token and auth.client_id
         form = {
             "grant_type": "refresh_token",
@@ -89,25 +104,33 @@ class TokenSource:
         return fetch_token(auth.access_url, form, self._policy)
 
 
-def fetch_token(url: str, form: dict[str, str], policy: UrlPolicy) -> tuple[str, float | None]:
+REFRESH_HINT = "Check auth.accessUrl, clientId, clientSecret and refreshToken."
+SERVICE_HINT = (
+    "Check auth.serviceClient, privateKey, user (the mailbox it acts for), scope and accessUrl, "
+    "and that the service account may act for that user (domain-wide delegation)."
+)
+
+
+def fetch_token(
+    url: str, form: dict[str, str], policy: UrlPolicy, hint: str = REFRESH_HINT
+) -> tuple[str, float | None]:
     """The access token and its lifetime (seconds, when given) from a token endpoint."""
     try:
         body = post_form(url, form, policy)
     except TokenFetchError as exc:
-        raise _token_error(str(exc), exc.retryable) from None
+        raise _token_error(str(exc), exc.retryable, hint) from None
     token = body.get("access_token")
     if not isinstance(token, str) or not token:
-        raise _token_error("the token endpoint's answer has no access_token", False)
+        raise _token_error("the token endpoint's answer has no access_token", False, hint)
     register_secret(token)
     expires_in = body.get("expires_in")
     return token, float(expires_in) if isinstance(expires_in, int | float) else None
 
 
-def _token_error(why: str, retryable: bool) -> ConnectorError:
+def _token_error(why: str, retryable: bool, hint: str) -> ConnectorError:
     return ConnectorError(
         ErrorCode.AUTH_FAILED,
-        f"Could not fetch the XOAUTH2 access token: {why}. "
-        "Check auth.accessUrl, clientId, clientSecret and refreshToken.",
+        f"Could not fetch the XOAUTH2 access token: {why}. {hint}",
         retryable=retryable,
         stage="auth",
     )

@@ -51,6 +51,7 @@ class SmtpSession:
     options: SessionOptions
     steps: list[Step] = field(default_factory=list)
     messages_sent: int = 0
+    auth_mechanism: str | None = None  # the AUTH mechanism the server accepted, once open
     opened_at: float = 0.0
     last_used: float = 0.0
     _smtp: aiosmtplib.SMTP | None = None
@@ -193,12 +194,12 @@ class SmtpSession:
         assert smtp is not None
         self._stage = "auth"
         require_auth_offered(smtp, self.name)
-        method = auth_mechanism(self.server)
-        await self._timed(
-            f"auth ({method})",
-            authenticate(smtp, self.server, method, self.options.token_source),
-            None,
+        start = time.perf_counter()
+        used = await authenticate(
+            smtp, self.server, auth_mechanism(self.server), self.options.token_source
         )
+        self.auth_mechanism = used
+        self.steps.append(Step("auth", time.perf_counter() - start, used))
 
     async def deliver(
         self,
