@@ -4,12 +4,14 @@ the `portal` app, write-only passwords, NTLM, and sends through the settings to 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from api_client import Api, client_for
 from service_support import SMTP_PASSWORD
 from smtp_servers import MakeServer
 
-from smtp_connector import ConnectorError, SmtpConfig
 from smtp_connector.store import CENSORED, CLI_ACTOR, AppPatch, Service
 
 URL = "/api/2.0/smtpsettings/smtp"
@@ -45,16 +47,6 @@ def error_of(response, status: int, code: str) -> str:  # type: ignore[no-untype
     body = response.json()
     assert (body["status"], body["statusCode"], body["error"]["type"]) == (1, status, code)
     return str(body["error"]["message"])
-
-
-def ntlm_supported() -> bool:
-    """Whether this library build accepts `auth.type: ntlm` (issue 16 adds it)."""
-    auth = {"type": "ntlm", "user": "DOMAIN\\user", "pass": "p"}
-    try:
-        SmtpConfig.model_validate({"host": "h.example", "fromEmail": USER, "auth": auth})
-    except ConnectorError:
-        return False
-    return True
 
 
 async def test_round_trip(api: Api, make_server: MakeServer) -> None:
@@ -121,17 +113,30 @@ async def test_host_change_without_password_refused(api: Api) -> None:
     assert settings_of(await api.client.get(URL, headers=h))["host"] == "127.0.0.1"
 
 
-async def test_use_ntlm(api: Api) -> None:
+async def test_use_ntlm_authenticates_with_ntlm(
+    api: Api, make_server: MakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("spnego", reason="NTLM needs the ntlm extra (pyspnego)")
+    users = tmp_path / "ntlm-users"
+    users.write_text(f"CORP:mailer:{SMTP_PASSWORD}\n")
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+    # The server offers PLAIN as well: only `useNtlm` can make the connector choose NTLM.
+    server = make_server(ntlm=True, users={"CORP\\mailer": SMTP_PASSWORD})
     h = await cookie(api)
-    off = seed_settings(2525, useNtlm=True, enableAuth=False)
-    assert settings_of(await api.client.post(URL, json=off, headers=h))["useNtlm"] is True
-    on = await api.client.post(URL, json={"enableAuth": True}, headers=h)
-    if ntlm_supported():
-        assert settings_of(on)["useNtlm"] is True and settings_of(on)["enableAuth"] is True
-    else:  # refused at save, with the seed's field named, rather than failing every send
-        message = error_of(on, 400, "invalid_config")
-        assert "`useNtlm`" in message and "NTLM" in message
-        assert settings_of(await api.client.get(URL, headers=h))["enableAuth"] is False
+    body = seed_settings(server.port, credentialsUserName="CORP\\mailer", useNtlm=True)
+    assert settings_of(await api.client.post(URL, json=body, headers=h))["useNtlm"] is True
+    assert settings_of(await api.client.get(URL, headers=h))["useNtlm"] is True
+    (portal,) = await api.service.apps.list(CLI_ACTOR)
+    await api.service.apps.update(CLI_ACTOR, portal.id, AppPatch(testEmail="ops@example.org"))
+    check = f"/v1/apps/{portal.id}/servers/{await _only(api, portal.id)}/check"
+    assert (await api.client.post(check, headers=await api.key())).status_code == 200
+    assert [mechanism for mechanism, _ in server.handler.auth_attempts] == ["NTLM"]
+    assert server.messages[0].rcpt_tos == ["ops@example.org"]
+
+    off = await api.client.post(URL, json={"useNtlm": False}, headers=h)
+    assert settings_of(off)["useNtlm"] is False
+    assert (await api.client.post(check, headers=await api.key())).status_code == 200
+    assert server.handler.auth_attempts[-1][0] != "NTLM" and len(server.messages) == 2
 
 
 async def test_bad_input(api: Api) -> None:
