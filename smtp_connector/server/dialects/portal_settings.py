@@ -172,12 +172,17 @@ def from_domain(definition: Definition) -> SmtpSettings:
     )
 
 
-async def portal_app(actor: Actor, service: Service, *, create: bool) -> App | None:
-    """The key's app, or the shared `portal` app (created on first save)."""
+async def portal_app(actor: Actor, service: Service) -> App:
+    """The key's app, or the shared `portal` app, created on first use (saves)."""
     if actor.app_id is not None:
         return await service.apps.get(actor, actor.app_id)
-    if create:
-        return await service.apps.ensure(actor, APP_NAME)
+    return await service.apps.ensure(actor, APP_NAME)
+
+
+async def find_portal_app(actor: Actor, service: Service) -> App | None:
+    """The same app for reads, without creating it: no app yet means no settings yet."""
+    if actor.app_id is not None:
+        return await service.apps.get(actor, actor.app_id)
     return await service.apps.find_by_name(actor, APP_NAME)
 
 
@@ -217,15 +222,14 @@ router = APIRouter(prefix=PREFIX, tags=["portal SMTP settings (seed 002)"], resp
 
 @router.get("/smtp", response_model=Wrapper)
 async def get_settings(actor: Reader, service: ServiceDep) -> Wrapper:
-    stored = await current(actor, service, await portal_app(actor, service, create=False))
+    stored = await current(actor, service, await find_portal_app(actor, service))
     return wrap(from_domain(stored) if stored else EMPTY)
 
 
 @router.post("/smtp", response_model=Wrapper, openapi_extra=body_doc(SettingsIn))
 async def save_settings(request: Request, actor: Writer, service: ServiceDep) -> Wrapper:
     body = parse(SettingsIn, canonical(await read_params(request, frozenset())))
-    app = await portal_app(actor, service, create=True)
-    assert app is not None
+    app = await portal_app(actor, service)
     stored = await current(actor, service, app)
     fields = to_domain(body, stored)
     if stored is not None:
@@ -242,7 +246,7 @@ async def save_settings(request: Request, actor: Writer, service: ServiceDep) ->
 @router.delete("/smtp", response_model=Wrapper)
 async def reset_settings(actor: Writer, service: ServiceDep) -> Wrapper:
     """Removes the portal's settings; the answer is the empty (default) settings."""
-    app = await portal_app(actor, service, create=False)
+    app = await find_portal_app(actor, service)
     stored = await current(actor, service, app)
     if app is not None and stored is not None:
         await service.definitions.delete(actor, app.id, stored.id)

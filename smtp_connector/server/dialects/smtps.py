@@ -47,6 +47,7 @@ CHECK_FAILED = 3
 _SEED_CODES = {SMTP_NOT_FOUND: 1, APP_NOT_FOUND: 2}
 _SECRETS = frozenset({"password"})
 _STATUS_IN = {"A": "active", "D": "disabled"}
+_IDS = {"idsmtp", "idapp"}
 
 
 class Params(BaseModel):
@@ -69,6 +70,20 @@ class Params(BaseModel):
     defaultfromemail: str | None = Field(default=None, max_length=320)
     defaultfromname: str | None = Field(default=None, max_length=200)
     status: Literal["A", "D"] | None = Field(default=None, description="A active, D disabled")
+
+
+class Target(BaseModel):
+    """Which SMTP server `findById`, `remove` and `check` act on."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    idsmtp: str | None = Field(default=None, min_length=1, max_length=64)
+    idapp: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the SMTP id, as the seed's table names it",
+    )
 
 
 class Smtp(BaseModel):
@@ -220,23 +235,32 @@ router = APIRouter(prefix=PREFIX, tags=["per-app SMTP list (seed 000)"], respons
 
 @router.post("/save", response_model=Smtp, openapi_extra=body_doc(Params))
 async def save(request: Request, actor: Writer, service: ServiceDep) -> Smtp:
+    """Creates without `idsmtp` (in app `idapp`), edits with it."""
     params = parse(Params, await read_params(request, _SECRETS))
-    given = params.model_fields_set - {"idsmtp", "idapp"}
     with seed_not_found():
         if params.idsmtp is None:
-            if params.idapp is None:
-                raise bad("Send `idapp` to create an SMTP server, or `idsmtp` to edit one.")
-            await service.apps.get(actor, params.idapp)
-            fields = to_domain(params, given, None)
-            if fields.get("password") == CENSORED:
-                fields["password"] = None  # nothing stored to keep
-            create = domain_model(DefinitionCreate, fields, _OURS_TO_SEED)
-            return from_domain(await service.definitions.create(actor, params.idapp, create))
-        stored = await service.definitions.locate(actor, params.idsmtp)
-        if params.idapp is not None and params.idapp != stored.app_id:
-            raise ApiFailure(Failure(406, "not_found", SMTP_NOT_FOUND))
-        patch = domain_model(DefinitionPatch, to_domain(params, given, stored), _OURS_TO_SEED)
-        return from_domain(await service.definitions.update(actor, stored.app_id, stored.id, patch))
+            return from_domain(await _create(params, actor, service))
+        return from_domain(await _edit(params.idsmtp, params, actor, service))
+
+
+async def _create(params: Params, actor: Actor, service: Service) -> Definition:
+    if params.idapp is None:
+        raise bad("Send `idapp` to create an SMTP server, or `idsmtp` to edit one.")
+    await service.apps.get(actor, params.idapp)  # an unknown app is code 2, before any field
+    fields = to_domain(params, params.model_fields_set - _IDS, None)
+    if fields.get("password") == CENSORED:
+        fields["password"] = None  # nothing stored to keep
+    create = domain_model(DefinitionCreate, fields, _OURS_TO_SEED)
+    return await service.definitions.create(actor, params.idapp, create)
+
+
+async def _edit(smtp_id: str, params: Params, actor: Actor, service: Service) -> Definition:
+    stored = await service.definitions.locate(actor, smtp_id)
+    if params.idapp is not None and params.idapp != stored.app_id:
+        raise ApiFailure(Failure(406, "not_found", SMTP_NOT_FOUND))  # not in that app
+    fields = to_domain(params, params.model_fields_set - _IDS, stored)
+    patch = domain_model(DefinitionPatch, fields, _OURS_TO_SEED)
+    return await service.definitions.update(actor, stored.app_id, stored.id, patch)
 
 
 @router.get("/findByApp", response_model=list[Smtp], openapi_extra=_query_doc("idapp"))
@@ -254,7 +278,7 @@ async def find_by_id(request: Request, actor: Reader, service: ServiceDep) -> Sm
         return from_domain(await _target(request, actor, service))
 
 
-@router.post("/remove", response_model=Smtp, openapi_extra=body_doc(Params))
+@router.post("/remove", response_model=Smtp, openapi_extra=body_doc(Target))
 async def remove(request: Request, actor: Writer, service: ServiceDep) -> Smtp:
     """Deletes the server; answers with it as it was."""
     with seed_not_found():
@@ -266,7 +290,7 @@ async def remove(request: Request, actor: Writer, service: ServiceDep) -> Smtp:
 @router.post(
     "/check",
     response_model=Smtp,
-    openapi_extra=body_doc(Params),
+    openapi_extra=body_doc(Target),
     responses={406: {"model": SmtpsError, "description": "not found (1, 2) or mail failed (3)"}},
 )
 async def check(request: Request, actor: Writer, service: ServiceDep) -> Any:
@@ -285,7 +309,7 @@ async def check(request: Request, actor: Writer, service: ServiceDep) -> Any:
 
 async def _target(request: Request, actor: Actor, service: Service) -> Definition:
     """The SMTP named by `idsmtp` (or `idapp`, the seed's other name for it)."""
-    params = parse(Params, await read_params(request, _SECRETS))
+    params = parse(Target, await read_params(request, _SECRETS))
     smtp_id = params.idsmtp or params.idapp
     if smtp_id is None:
         raise bad("Send `idsmtp`: the id (`_id`) of the SMTP server.")
