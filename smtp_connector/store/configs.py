@@ -48,7 +48,7 @@ def server_settings(row: DefinitionRow, box: SecretBox) -> dict[str, Any]:
         if password is not None:
             auth["pass"] = password
         if row.ntlm:
-            auth["type"] = "ntlm"  # without the `ntlm` extra, sending says what to install
+            auth["type"] = "ntlm"  # the library's NTLM (extra `ntlm`) for Exchange-style relays
         settings["auth"] = auth
     return settings
 
