@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from ..errors import register_secret
 from .base import ConfigModel, Secret
 
 # Google's token endpoint: the default `accessUrl` (and JWT audience) of a service account.
@@ -270,8 +271,6 @@ class ThrottleOptions(ConfigModel):
         value = value.strip()
         if value == "memory":
             return value
-        from urllib.parse import urlsplit
-
         parts = urlsplit(value)
         if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
             raise ValueError(
