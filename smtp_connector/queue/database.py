@@ -17,13 +17,12 @@ SQL runs on both databases:
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from smtp_connector.errors import ConnectorError, ErrorCode
 from smtp_connector.store.urls import async_url, is_sqlite, safe_url, sqlite_path
@@ -87,15 +86,6 @@ class QueueDatabase:
             if durable:
                 await conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
             return await conn.run_sync(op)
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """PostgreSQL: a durable transaction for mixing the outbox's SQL with another library's
-        on the same connection (procrastinate defers a job in the enqueue's transaction)."""
-        assert not self.is_sqlite, "SQLite writes go through the group committer"
-        async with self.engine.begin() as conn:
-            await conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
-            yield conn
 
     async def read(self, op: Callable[[Connection], T]) -> T:
         if self._committer is not None:

@@ -115,12 +115,6 @@ class ProcrastinateEngine:
                 "--database-url ...` once.",
             )
 
-    async def defer_in(self, connection: Any, message_id: str) -> None:
-        """Defer the row's job on `connection` (a psycopg connection in the transaction that
-        inserts the row), so the two are committed together."""
-        deferrer = self._deliver_task.configure(queueing_lock=message_id, connection=connection)
-        await deferrer.defer_async(message_id=message_id)
-
     async def dispatch(self, message_id: str, at: float | None = None) -> None:
         """Defer the row's job (at `at`, epoch seconds); one waiting job per row at most."""
         options: dict[str, Any] = {"queueing_lock": message_id}

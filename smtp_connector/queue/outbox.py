@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from . import recovery
 from .database import QueueDatabase
 from .tables import attempts, outbox
 
@@ -66,9 +67,6 @@ class Finish:
     message_id: str | None = None
     server: str | None = None
     definition_id: str | None = None
-
-
-InTransaction = Callable[[Any, str], Awaitable[None]]
 
 
 class LeaseLost(Exception):
@@ -163,13 +161,9 @@ class Outbox:
         self.db = db
         self.lease = lease
 
-    async def enqueue(
-        self, new: NewMessage, in_transaction: InTransaction | None = None
-    ) -> tuple[str, bool]:
+    async def enqueue(self, new: NewMessage) -> tuple[str, bool]:
         """Insert the message; returns (id, created). With an idempotency key already used by
-        the app, returns the existing message's id and False (nothing is inserted).
-        `in_transaction(driver_connection, id)` (PostgreSQL) runs in the insert's transaction:
-        the row and its job are committed together or not at all."""
+        the app, returns the existing message's id and False (nothing is inserted)."""
         now = time.time()
         message_id = uuid.uuid4().hex
         values = {
@@ -185,14 +179,8 @@ class Outbox:
             conn.execute(_INSERT_MESSAGE, values)
 
         try:
-            if in_transaction is not None:
-                async with self.db.transaction() as conn:
-                    await conn.run_sync(op)
-                    raw = await conn.get_raw_connection()
-                    await in_transaction(raw.driver_connection, message_id)
-            else:
-                isolated = new.idempotency_key is not None
-                await self.db.write(op, isolated=isolated, durable=True)
+            isolated = new.idempotency_key is not None
+            await self.db.write(op, isolated=isolated, durable=True)
             return message_id, True
         except IntegrityError:
             if new.idempotency_key is None:
@@ -270,54 +258,22 @@ class Outbox:
         return bool(await self.db.write(op))
 
     async def recover(self) -> dict[str, int]:
-        """Housekeeping for rows whose worker died or whose time ran out:
-        - claimed, lease expired, DATA never reached → queued again (nothing was sent);
-        - claimed, lease expired, DATA reached → failed, "delivery unknown" (never resent);
-        - queued past `expiresAt` → abandoned."""
-        now = time.time()
-        expired = (
-            update(outbox)
-            .where(outbox.c.status == "queued", outbox.c.expires_at <= now)
-            .values(
-                status="abandoned",
-                finished=now,
-                updated=now,
-                payload=None,
-                last_error=EXPIRED_ERROR,
-            )
-        )
-
-        def op(conn: Connection) -> dict[str, int]:
-            counts = _settle(conn, outbox.c.lease_until < now, now)
-            counts["abandoned"] = (conn.execute(expired)).rowcount
-            return counts
-
-        return await self.db.write(op)
+        """Settle rows whose worker died or whose code expired (see recovery.py)."""
+        return await self.db.write(recovery.recover_op(time.time()))
 
     async def recover_rows(self, message_ids: list[str]) -> dict[str, int]:
         """Settle claimed rows whose worker is known dead (a stopped heartbeat), lease or not."""
-        now = time.time()
-
-        def op(conn: Connection) -> dict[str, int]:
-            return _settle(conn, outbox.c.id.in_(message_ids), now)
-
-        return await self.db.write(op)
+        return await self.db.write(recovery.settle_op(outbox.c.id.in_(message_ids), time.time()))
 
     async def recover_dead_local(self, host: str, alive: Callable[[int], bool]) -> dict[str, int]:
         """Settle rows claimed by worker processes of this host that no longer exist, at
         once: a restarted worker does not wait for their leases to run out."""
         query = select(outbox.c.worker_id).where(outbox.c.status == "sending").distinct()
         found = await self.db.read(lambda conn: list(conn.execute(query).scalars()))
-        workers = [w for w in found if w]
-        dead = [w for w in workers if (pid := _local_pid(w, host)) is not None and not alive(pid)]
+        dead = [w for w in found if w and (pid := recovery.local_pid(w, host)) and not alive(pid)]
         if not dead:
             return {"requeued": 0, "unknown": 0}
-        now = time.time()
-
-        def op(conn: Connection) -> dict[str, int]:
-            return _settle(conn, outbox.c.worker_id.in_(dead), now)
-
-        return await self.db.write(op)
+        return await self.db.write(recovery.settle_op(outbox.c.worker_id.in_(dead), time.time()))
 
     async def get(self, message_id: str) -> Any:
         query = select(outbox).where(outbox.c.id == message_id)
@@ -363,65 +319,3 @@ class Outbox:
             "failedLastMinute": sum(minute.get(k, 0) for k in ("failed", "unknown", "abandoned")),
             "retriedLastMinute": minute.get("retry", 0),
         }
-
-
-def _local_pid(worker_id: str, host: str) -> int | None:
-    """The pid in a worker id `kind@host:pid:suffix` when `host` is ours."""
-    _, _, where = worker_id.partition("@")
-    parts = where.split(":")
-    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
-        return None
-    return int(parts[1])
-
-
-def _settle(conn: Connection, which: Any, now: float) -> dict[str, int]:
-    """Claimed rows matching `which` whose attempt died: requeue those that never reached
-    DATA, fail ("delivery unknown") those that did."""
-    claimed = and_(outbox.c.status == "sending", which)
-    requeue = (
-        update(outbox)
-        .where(claimed, outbox.c.data_at.is_(None))
-        .values(
-            status="queued",
-            worker_id=None,
-            lease_until=None,
-            next_attempt_at=now,
-            updated=now,
-            last_error=STOPPED_BEFORE_DATA,
-        )
-    )
-    unknown = (
-        update(outbox)
-        .where(claimed, outbox.c.data_at.is_not(None))
-        .values(
-            status="failed",
-            worker_id=None,
-            lease_until=None,
-            finished=now,
-            updated=now,
-            payload=None,
-            last_error=UNKNOWN_ERROR,
-        )
-    )
-    return {
-        "requeued": (conn.execute(requeue)).rowcount,
-        "unknown": (conn.execute(unknown)).rowcount,
-    }
-
-
-STOPPED_BEFORE_DATA = {
-    "code": "connection_failed",
-    "message": "The worker stopped before the message reached DATA; sending it again.",
-    "stage": "connect",
-}
-UNKNOWN_ERROR = {
-    "code": "connection_failed",
-    "message": "The worker stopped after handing the message to the server; it may have been "
-    "delivered, so it is not sent again automatically (resendAfterLostReply).",
-    "stage": "after_data",
-    "deliveryUnknown": True,
-}
-EXPIRED_ERROR = {
-    "code": "timeout",
-    "message": "Abandoned: expiresAt passed before the message could be delivered.",
-}

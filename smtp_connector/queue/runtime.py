@@ -26,7 +26,7 @@ from smtp_connector.store.urls import async_url, is_sqlite
 
 from .database import QueueDatabase
 from .distributed import ProcrastinateEngine
-from .outbox import InTransaction, Outbox
+from .outbox import Outbox
 from .policy import RetryPolicy
 from .sender import QueueSender
 from .worker import Deliverer, DeliverNow, EmbeddedWorker, worker_name
@@ -125,11 +125,6 @@ class Queue:
             await self.worker.run()
         finally:
             await self.worker.stop()
-
-    @property
-    def in_transaction(self) -> InTransaction | None:
-        """PostgreSQL: defer the job in the enqueue's own transaction (no orphan rows)."""
-        return self.distributed.defer_in if self.distributed is not None else None
 
     async def dispatch(self, message_id: str) -> None:
         if self.distributed is not None:

@@ -1,10 +1,13 @@
 """`QueueSender`: the store's `Sender` seam, implemented by the outbox.
 
 `enqueue` inserts the row (the durable promise; the 202 is returned only after it is
-committed) and tells the engine there is work: the embedded worker is woken in-process; on
-PostgreSQL the procrastinate job is deferred in the row's own transaction. An
-`Idempotency-Key` already used by the app returns the first message's id and dispatches
-nothing.
+committed) and then tells the engine there is work: the embedded worker is woken in-process,
+a procrastinate job is deferred. The job is deferred after the row's commit, not inside it:
+procrastinate's insert trigger NOTIFYs, and PostgreSQL serialises the commits of notifying
+transactions, so a durable commit that notifies would make every enqueue wait for the others'
+disk flushes. A crash between the two commits leaves a queued row without a job, which the
+periodic sweep re-dispatches. An `Idempotency-Key` already used by the app returns the first
+message's id and dispatches nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Protocol
 
 from smtp_connector.store import MessageStatus, SendJob, SendOutcome
 
-from .outbox import InTransaction, NewMessage, Outbox
+from .outbox import NewMessage, Outbox
 from .policy import RetryPolicy
 
 
@@ -22,11 +25,6 @@ class Dispatcher(Protocol):
     """How an engine learns about a new message (its only engine-specific step)."""
 
     async def dispatch(self, message_id: str) -> None: ...
-
-    @property
-    def in_transaction(self) -> InTransaction | None:
-        """Work to do inside the enqueue's transaction instead of `dispatch` after it."""
-        ...
 
     async def aclose(self) -> None: ...
 
@@ -50,9 +48,8 @@ class QueueSender:
             expires_at=expires or time.time() + self.policy.default_ttl,
             idempotency_key=job.idempotency_key,
         )
-        hook = self.dispatcher.in_transaction
-        message_id, created = await self.outbox.enqueue(new, hook)
-        if created and hook is None:
+        message_id, created = await self.outbox.enqueue(new)
+        if created:
             await self.dispatcher.dispatch(message_id)
         return SendOutcome("queued", message_id=message_id)
 

@@ -22,8 +22,9 @@ from smtp_connector import ConnectorError, ErrorCode
 from smtp_connector.delivery.checkpoint import before_message_data
 from smtp_connector.store import SendJob, SendOutcome
 
-from .outbox import EXPIRED_ERROR, Claim, Finish, LeaseLost, Outbox
+from .outbox import Claim, Finish, LeaseLost, Outbox
 from .policy import RetryPolicy
+from .recovery import EXPIRED_ERROR
 
 log = logging.getLogger("smtp_connector.queue")
 
