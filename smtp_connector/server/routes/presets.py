@@ -182,8 +182,14 @@ async def warnings(
     )  # fmt: skip
     # No From typed yet: judge the login alone, not a From nobody chose.
     sender = (from_email or "").strip() or user or ""
-    found = preset_warnings(_FormConfig(server, sender), preset, include_quirks=True)
+    config = _FormConfig(server, sender)
+    rules = preset_warnings(config, preset)
+    # A documented quirk says in general what a rule finding says about these values: show
+    # the quirk only while no finding of the same code does.
+    seen = {w.code for w in rules}
+    quirks = [w for w in preset_warnings(config, preset, include_quirks=True) if w.code not in seen]
     return PresetFindings(
         preset=preset.name,
-        warnings=[Finding(code=w.code, message=w.message, severity=w.severity) for w in found],
-    )
+        warnings=[Finding(code=w.code, message=w.message, severity=w.severity)
+                  for w in [*rules, *quirks]],
+    )  # fmt: skip

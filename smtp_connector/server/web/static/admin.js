@@ -16,6 +16,7 @@ const field = (id) => document.getElementById(id);
 
 function signOut(reason) {
   forgetKey();
+  sessionStorage.removeItem(APP_KEY);
   if (reason) sessionStorage.setItem(REASON_KEY, reason);
   window.location.replace(window.location.pathname + window.location.search);
 }
@@ -37,10 +38,21 @@ async function signIn(event) {
     return;
   }
   storeKey(key);
-  await start();
+  try {
+    await start();
+  } catch (failure) {
+    forgetKey();
+    field("signin-form").hidden = false;
+    field("signin-status").textContent = "";
+    error.textContent = `Could not load the page: ${failure.message}`;
+  }
 }
 
+// Everything is loaded before the workspace appears, so nothing moves (or steals focus) under
+// a keyboard user who starts tabbing at once.
 async function start() {
+  field("signin-form").hidden = true;
+  field("signin-status").textContent = "Loading…";
   const { data: me } = await api.me();
   state.me = me;
   if (me.readOnly) document.querySelectorAll("[data-write]").forEach((node) => node.remove());
@@ -48,14 +60,14 @@ async function start() {
   const mode = field("mode");
   mode.textContent = me.readOnly ? "read-only" : "read & write";
   mode.className = `badge ${me.readOnly ? "muted-badge" : "ok"}`;
-  field("session").hidden = false;
-  field("signin").remove();
-  field("workspace").hidden = false;
   state.refreshHandlers.push(loadApps, loadServers, loadQueue);
   await loadApps();
   await initEditor();
   initQueue();
   await Promise.all([loadServers({ force: true }), initPreview(), loadQueue()]);
+  field("signin").remove();
+  field("session").hidden = false;
+  field("workspace").hidden = false;
   field("main").focus();
   announce(`Signed in as ${me.name}${me.readOnly ? " (read-only)" : ""}`);
   startTimer();
@@ -74,7 +86,7 @@ async function loadApps() {
   if (data.length === 0 && field("app-create")) field("app-create").open = true;
   if (changed) {
     const select = clear(field("app-select"));
-    for (const app of data) select.append(el("option", { value: app.id, text: `${app.name} (${app.id})` }));
+    for (const app of data) select.append(el("option", { value: app.id, text: app.name }));
     select.value = state.appId || "";
   }
   showApp();
@@ -89,6 +101,8 @@ function showApp() {
   if (input && document.activeElement !== input) input.value = (app && app.testEmail) || "";
   const testForm = field("app-test-form");
   if (testForm) testForm.hidden = !app;
+  const add = field("add-server");
+  if (add) add.hidden = !app; // a server belongs to an app: make one first
 }
 
 async function chooseApp() {
@@ -164,9 +178,10 @@ function init() {
   }
   if (storedKey()) {
     start().catch((error) => {
-      if (!storedKey()) return;
       forgetKey();
-      field("signin-error").textContent = `Could not load: ${error.message}`;
+      field("signin-form").hidden = false;
+      field("signin-status").textContent = "";
+      field("signin-error").textContent = `Could not load the page: ${error.message}`;
     });
   } else {
     field("api-key").focus();

@@ -10,6 +10,7 @@ import { loadServers, title } from "./servers.js";
 let editing = null; // the definition being edited, or null for a new one
 let returnFocus = null;
 let warningsTimer = 0;
+let warningsTicket = 0; // only the last request's findings are shown
 
 const field = (id) => document.getElementById(id);
 
@@ -157,10 +158,11 @@ function scheduleWarnings() {
 }
 
 async function showWarnings() {
+  const ticket = ++warningsTicket;
   const chosen = preset();
   const box = field("f-warnings-box");
-  const list = clear(field("f-warnings"));
   if (!chosen) {
+    clear(field("f-warnings"));
     box.hidden = true;
     return;
   }
@@ -175,12 +177,14 @@ async function showWarnings() {
   if (port >= 1 && port <= 65535) params.port = String(port);
   try {
     const { data } = await api.presetWarnings(chosen.name, params);
+    if (ticket !== warningsTicket) return;
+    const list = clear(field("f-warnings"));
     for (const warning of data.warnings) {
       list.append(el("li", { class: `finding ${warning.severity}`, "data-code": warning.code }, el("strong", { text: `${warning.severity}: ` }), warning.message));
     }
     box.hidden = data.warnings.length === 0;
-  } catch (error) {
-    box.hidden = true;
+  } catch {
+    if (ticket === warningsTicket) box.hidden = true;
   }
 }
 

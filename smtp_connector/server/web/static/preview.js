@@ -6,6 +6,7 @@ import { errorNode } from "./errors.js";
 import { currentApp } from "./state.js";
 
 const field = (id) => document.getElementById(id);
+let latest = 0; // answers may arrive out of order: only the last request's answer is shown
 
 export async function initPreview() {
   const { data } = await api.templateOptions();
@@ -25,6 +26,7 @@ export async function initPreview() {
 }
 
 export async function show() {
+  const ticket = ++latest;
   const errors = clear(field("p-error"));
   const params = {
     usageType: field("p-usage").value,
@@ -35,6 +37,7 @@ export async function show() {
   if (app) params.appName = app.name;
   try {
     const { data } = await api.preview(params);
+    if (ticket !== latest) return;
     field("p-subject").textContent = data.subject;
     field("p-locale-used").textContent = data.locale || "default";
     field("p-html").srcdoc = data.html || "<p>(no HTML part)</p>";
@@ -42,6 +45,6 @@ export async function show() {
     field("p-result").hidden = false;
     announce(`Preview: ${data.subject}`);
   } catch (error) {
-    errors.append(errorNode(error));
+    if (ticket === latest) errors.append(errorNode(error));
   }
 }

@@ -17,13 +17,13 @@ export function title(server) {
   return server.name || `${server.host}:${server.port}`;
 }
 
+let latest = 0; // a slow answer for a previous app must not overwrite the current one
+
 export async function loadServers({ force = false } = {}) {
-  if (!state.appId) {
-    state.servers = [];
-  } else {
-    const { data } = await api.servers(state.appId);
-    state.servers = data;
-  }
+  const ticket = ++latest;
+  const servers = state.appId ? (await api.servers(state.appId)).data : [];
+  if (ticket !== latest) return;
+  state.servers = servers;
   const snapshot = JSON.stringify([state.appId, state.servers]);
   if (force || snapshot !== rendered) {
     rendered = snapshot;
