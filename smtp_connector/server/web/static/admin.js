@@ -68,7 +68,7 @@ async function start() {
   field("signin").remove();
   field("session").hidden = false;
   field("workspace").hidden = false;
-  field("main").focus();
+  field("main").focus({ preventScroll: true });
   announce(`Signed in as ${me.name}${me.readOnly ? " (read-only)" : ""}`);
   startTimer();
 }
