@@ -43,6 +43,33 @@ WIDE, NARROW = 1280, 375
 WIDER_THAN_VIEWPORT = """() => [...document.querySelectorAll('body *')]
     .filter((node) => node.getBoundingClientRect().right > window.innerWidth + 0.5)
     .map((node) => `${node.tagName}#${node.id}.${node.className}`).slice(0, 10)"""
+# WCAG 2 relative luminance and contrast of each element that shows text directly, against the
+# first opaque background up its ancestors.
+CONTRAST_BELOW_AA = """() => {
+  const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => {
+    v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  }).reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (node) => {
+    for (; node; node = node.parentElement) {
+      const color = rgb(getComputedStyle(node).backgroundColor);
+      if (color.length < 4 || color[3] > 0) return color;
+    }
+    return [255, 255, 255];
+  };
+  return [...document.querySelectorAll('body *')]
+    .filter((node) => node.checkVisibility() && [...node.childNodes]
+      .some((child) => child.nodeType === 3 && child.textContent.trim()))
+    .map((node) => {
+      const style = getComputedStyle(node);
+      const [a, b] = [lum(rgb(style.color)), lum(background(node))];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      return { node: `${node.tagName}#${node.id}.${node.className}`, ratio, need: large ? 3 : 4.5 };
+    })
+    .filter((item) => item.ratio < item.need);
+}"""
 
 
 @dataclass
@@ -240,9 +267,9 @@ def test_reorder_priorities(page: tuple[Page, Traffic], served: Served) -> None:
     choose_app(tab, app_id)
     headings = tab.locator("#server-list h3")
     expect(headings).to_have_text([re.compile("first"), re.compile("second")])
-    tab.get_by_role("button", name="Move second up").click()
+    tab.get_by_role("button", name="Move up: second").click()
     expect(headings).to_have_text([re.compile("second"), re.compile("first")])
-    expect(tab.get_by_role("button", name="Move second down")).to_be_focused()
+    expect(tab.get_by_role("button", name="Move down: second")).to_be_focused()
     with served.api() as client:
         stored = client.get(f"/v1/apps/{app_id}/servers").json()
     assert [(d["name"], d["priority"]) for d in stored] == [("second", 0), ("first", 1)]
@@ -319,6 +346,28 @@ def test_keyboard_labels_and_focus(page: tuple[Page, Traffic], served: Served) -
              .map((c) => c.id || c.outerHTML)"""
     )
     assert unlabelled == []
+    # A button's spoken name contains what it shows ("Check primary" for "Check").
+    mismatched = tab.evaluate(
+        """() => [...document.querySelectorAll('button[aria-label]')]
+             .filter((b) => !b.getAttribute('aria-label').includes(b.textContent.trim()))
+             .map((b) => b.id)"""
+    )
+    assert mismatched == []
+
+
+def test_text_contrast(page: tuple[Page, Traffic], served: Served) -> None:
+    """Every visible text on the page, badges, errors and hints included, is at least 4.5:1
+    against its background (3:1 for large text), as WCAG 2 AA asks."""
+    tab, _ = page
+    app_id = make_app(served, "contrast", definition(free_port(), name="down", isDefault=True))
+    with served.api() as client:
+        server_id = client.get(f"/v1/apps/{app_id}/servers").json()[0]["id"]
+        client.post(f"/v1/apps/{app_id}/servers/{server_id}/check")  # a last error to show
+    sign_in(tab, served.admin)
+    choose_app(tab, app_id)
+    expect(server_item(tab, "down")).to_contain_text("Hint:")
+    low = tab.evaluate(CONTRAST_BELOW_AA)
+    assert low == [], low
 
 
 def test_screenshots_at_desktop_and_phone_width(

@@ -43,8 +43,23 @@ export async function loadQueue() {
   keepingFocus(() => render(answer.data));
 }
 
+// Names for the fields `GET /v1/queue` has today; any other field is shown under its own name.
+const LABELS = {
+  engine: "Engine",
+  depth: "Messages by status",
+  oldestQueuedAge: "Oldest queued message (seconds)",
+  sentLastMinute: "Sent in the last minute",
+  failedLastMinute: "Failed in the last minute",
+  retriedLastMinute: "Retried in the last minute",
+};
+
 function label(key) {
-  return key.replace(/([a-z])([A-Z])/g, "$1 $2").replace(/^./, (c) => c.toUpperCase());
+  return LABELS[key] || key.replace(/([a-z])([A-Z])/g, "$1 $2").replace(/^./, (c) => c.toUpperCase());
+}
+
+function scalar(value) {
+  if (value === null || value === undefined) return "—";
+  return typeof value === "number" && !Number.isInteger(value) ? value.toFixed(1) : String(value);
 }
 
 function render(data) {
@@ -53,7 +68,7 @@ function render(data) {
   const scalars = el("dl", { class: "facts" });
   for (const [key, value] of Object.entries(data)) {
     if (value === null || typeof value !== "object") {
-      scalars.append(el("dt", { text: label(key) }), el("dd", { text: String(value ?? "—") }));
+      scalars.append(el("dt", { text: label(key) }), el("dd", { text: scalar(value) }));
     } else if (Array.isArray(value)) {
       recent.append(el("h3", { text: label(key) }), messageTable(value));
     } else {

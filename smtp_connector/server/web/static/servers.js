@@ -93,8 +93,8 @@ function actions(server, index) {
       "aria-label": `Send test email through ${name}`,
     }),
     button("Edit", `edit-${server.id}`, (event) => openEditor(server, event.currentTarget), { "aria-label": `Edit ${name}` }),
-    button("Move up", `up-${server.id}`, () => move(index, -1, `up-${server.id}`), { disabled: index === 0, "aria-label": `Move ${name} up` }),
-    button("Move down", `down-${server.id}`, () => move(index, 1, `down-${server.id}`), { disabled: index === last, "aria-label": `Move ${name} down` }),
+    button("Move up", `up-${server.id}`, () => move(index, -1, `up-${server.id}`), { disabled: index === 0, "aria-label": `Move up: ${name}` }),
+    button("Move down", `down-${server.id}`, () => move(index, 1, `down-${server.id}`), { disabled: index === last, "aria-label": `Move down: ${name}` }),
     button("Delete", `delete-${server.id}`, () => remove(server), { class: "danger", "aria-label": `Delete ${name}` }),
   );
 }
