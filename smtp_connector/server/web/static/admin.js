@@ -56,6 +56,7 @@ async function start() {
   const { data: me } = await api.me();
   state.me = me;
   if (me.readOnly) document.querySelectorAll("[data-write]").forEach((node) => node.remove());
+  if (me.appId) field("app-create")?.remove(); // a key limited to one app cannot make another
   field("who").textContent = me.name;
   const mode = field("mode");
   mode.textContent = me.readOnly ? "read-only" : "read & write";
