@@ -19,7 +19,13 @@ from typing import Any
 import httpx
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
-from browser_support import Traffic, chromium
+from browser_support import (
+    CONTRAST_BELOW_AA,
+    WIDER_THAN_VIEWPORT,
+    Traffic,
+    assert_no_secret,
+    chromium,
+)
 from service_support import (
     SECRET_KEY,
     SMTP_PASSWORD,
@@ -40,36 +46,6 @@ except ImportError:
 
 USER = "mailer@example.com"
 WIDE, NARROW = 1280, 375
-WIDER_THAN_VIEWPORT = """() => [...document.querySelectorAll('body *')]
-    .filter((node) => node.getBoundingClientRect().right > window.innerWidth + 0.5)
-    .map((node) => `${node.tagName}#${node.id}.${node.className}`).slice(0, 10)"""
-# WCAG 2 relative luminance and contrast of each element that shows text directly, against the
-# first opaque background up its ancestors.
-CONTRAST_BELOW_AA = """() => {
-  const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
-  const lum = ([r, g, b]) => [r, g, b].map((v) => {
-    v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-  }).reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
-  const background = (node) => {
-    for (; node; node = node.parentElement) {
-      const color = rgb(getComputedStyle(node).backgroundColor);
-      if (color.length < 4 || color[3] > 0) return color;
-    }
-    return [255, 255, 255];
-  };
-  return [...document.querySelectorAll('body *')]
-    .filter((node) => node.checkVisibility() && [...node.childNodes]
-      .some((child) => child.nodeType === 3 && child.textContent.trim()))
-    .map((node) => {
-      const style = getComputedStyle(node);
-      const [a, b] = [lum(rgb(style.color)), lum(background(node))];
-      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-      const size = parseFloat(style.fontSize);
-      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
-      return { node: `${node.tagName}#${node.id}.${node.className}`, ratio, need: large ? 3 : 4.5 };
-    })
-    .filter((item) => item.ratio < item.need);
-}"""
 
 
 @dataclass
@@ -145,19 +121,6 @@ def choose_app(page: Page, app_id: str) -> None:
 
 def server_item(page: Page, name: str) -> Any:
     return page.locator("li.server").filter(has=page.get_by_role("heading", name=name))
-
-
-def assert_no_secret(page: Page, traffic: Traffic, *secrets: str) -> None:
-    """Not in the DOM of the page or of any frame, not in any response the page received."""
-    for frame in page.frames:
-        html = frame.content()
-        for secret in secrets:
-            assert secret not in html, f"a secret is in the DOM of {frame.url}"
-    bodies = traffic.bodies()
-    assert len(bodies) > 10  # it did look at the traffic
-    for url, body in bodies:
-        for secret in secrets:
-            assert secret.encode() not in body, f"a secret is in the response of {url}"
 
 
 def test_add_check_and_send_through_live_server(
