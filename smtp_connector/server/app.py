@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from smtp_connector import __version__
 from smtp_connector.store import Service
 
-from .dialects import privacyidea
+from .dialects import app_integrations, portal_settings, privacyidea, smtps
 from .errors import install_handlers
 from .limits import AuthThrottle, BodyLimit
 from .routes import apps, health, me, messages, presets, servers, templates
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     for router in (health.router, me.router, apps.router, servers.router, messages.router,
                    presets.router, templates.router):  # fmt: skip
         app.include_router(router)
-    privacyidea.install(app)
+    for dialect in (smtps, app_integrations, portal_settings, privacyidea):
+        dialect.install(app)
     install_page(app)  # `/` and `/static/…`: the admin page, a client of the routes above
     return app

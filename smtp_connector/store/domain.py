@@ -113,6 +113,18 @@ class DefinitionPatch(Wire):
     enqueue: bool | None = None
     smime: SmimeInput | None = None
     description: str | None = Field(default=None, max_length=2000)
+    debug: bool | None = Field(
+        default=None,
+        description="kept for admin consoles that show a debug switch (seed 000); the "
+        "service's own log level is set with `serve --log-level`",
+    )
+    integration_id: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=_ONE_LINE.pattern,
+        description="the caller's reference for the integration this definition belongs to "
+        "(seed 001's appIntegrationId): stored and returned, never interpreted",
+    )
 
     @field_validator("from_email")
     @classmethod
@@ -143,6 +155,7 @@ DEFINITION_DEFAULTS: dict[str, Any] = {
     "is_default": False,
     "timeout": 10,
     "enqueue": False,
+    "debug": False,
 }
 
 
@@ -186,6 +199,8 @@ class Definition(Wire):
     enqueue: bool
     smime: SmimeView
     description: str | None
+    debug: bool
+    integration_id: str | None
     num_errors: int
     last_error: LastError | None
     created: datetime
