@@ -161,7 +161,7 @@ def _issue(
 ) -> x509.Certificate:
     """A CA certificate when `ca_cert` is None, else an end-entity certificate for FROM.
     `valid_for` overrides the end of validity: that long from now."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     is_ca = ca_cert is None
     usage = dict.fromkeys(
         ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement",

@@ -38,7 +38,7 @@ async def connect_any(
             await asyncio.wait_for(loop.sock_connect(sock, address), timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return sock
-        except (OSError, asyncio.TimeoutError, TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:
             sock.close()
             last_error = exc
     assert last_error is not None
@@ -81,7 +81,7 @@ async def speaks_tls(address: tuple, server_name: str | None) -> bool:
             ),
             TLS_PROBE_TIMEOUT_S,
         )
-    except (OSError, ssl.SSLError, asyncio.TimeoutError, TimeoutError):
+    except (OSError, ssl.SSLError, TimeoutError):
         return False
     writer.close()
     return True
