@@ -4,6 +4,9 @@ The stages, one subpackage each, imports running downhill only:
 config → compose (templates, MIME) → signing → delivery (pool, failover); presets beside config;
 `SmtpConnector` in `connector.py` ties them together; store, queue, server and cli sit above.
 
+The library writes nothing to stdout or stderr itself: runtime events go to `logging` (logger
+`smtp_connector`), mistakes found while loading a config to Python `warnings`.
+
 Names are loaded on first use, so `import smtp_connector.config` (or the CLI's `--help`) does
 not pull in delivery, signing or the SMTP client.
 """
@@ -11,14 +14,20 @@ not pull in delivery, signing or the SMTP client.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
+
+# A library logs and never prints: without this, Python's last-resort handler would write our
+# warnings (a retried attempt, say) to stderr in apps that configured no logging. With it, the
+# records reach whatever handlers the app configured, and nothing else (`logger: true` adds one).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from .compose.message import RenderedEmail
     from .config import EmailTemplate, SmtpConfig
     from .connector import SendRequest, SmtpConnector
     from .delivery.backends import OUTBOX, OutboxMessage
-    from .errors import ConnectorError, ErrorCode
+    from .errors import ConnectorError, ErrorCode, TemplateWarning
     from .presets import Preset, get_preset, list_presets
     from .results import SendResult
     from .usage import ContentType, UsageType
@@ -36,6 +45,7 @@ _HOMES = {
     "SendResult": ".results",
     "SmtpConfig": ".config",
     "SmtpConnector": ".connector",
+    "TemplateWarning": ".errors",
     "UsageType": ".usage",
     "get_preset": ".presets",
     "list_presets": ".presets",
@@ -54,6 +64,7 @@ __all__ = [
     "SendResult",
     "SmtpConfig",
     "SmtpConnector",
+    "TemplateWarning",
     "UsageType",
     "get_preset",
     "list_presets",

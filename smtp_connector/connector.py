@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .addresses import Address, parse_address
+from .compose.checks import check_templates
 from .compose.message import RenderedEmail, make_message_id
 from .compose.rendering import Renderer, require_mapping
 from .compose.selection import TemplateSelector
@@ -74,6 +75,10 @@ class SmtpConnector:
             cfg.templates, cfg.default_locale, use_shipped=cfg.use_shipped_templates
         )
         self._renderer = Renderer(cfg.max_payload_bytes)
+        # Like the signers' key checks: a broken template fails here, not on the first sign-up.
+        self.template_warnings: list[str] = check_templates(
+            cfg.templates, self._renderer, cfg.default_locale
+        )
         self._app_name = cfg.from_name or self._from.display_name or self._from.domain
         self._signers: list[Signer] = build_signers(cfg)
         self._throttle = Throttle(cfg.throttle, throttle_store)
@@ -337,7 +342,7 @@ def _configure_logging(config: SmtpConfig) -> None:
     """Logto's `logger`/`debug` switches: log to stderr at INFO/DEBUG when nothing else does."""
     if not (config.logger or config.debug):
         return
-    if not log.handlers:
+    if not any(not isinstance(h, logging.NullHandler) for h in log.handlers):
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         log.addHandler(handler)

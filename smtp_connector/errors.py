@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from enum import StrEnum
+from importlib import metadata
 from typing import Any
 
 
@@ -52,6 +53,11 @@ def redact(text: str, extra: Iterable[str] = ()) -> str:
         if secret in text:
             text = text.replace(secret, "***")
     return text
+
+
+class TemplateWarning(UserWarning):
+    """A template (or usage type) that works but probably does not do what was meant: a
+    misspelt usage type, a code-bearing template without the code, a shadowed template."""
 
 
 class ConnectorError(Exception):
@@ -143,3 +149,29 @@ def _default_retryable(code: ErrorCode, smtp_code: int | None) -> bool:
     if smtp_code is not None:
         return 400 <= smtp_code < 500
     return code in _RETRYABLE_CODES
+
+
+# "dkimpy<2,>=1.1; extra == 'dkim'" -> ("dkimpy", "dkim")
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][\w.-]*)[^;]*;.*\bextra\s*==\s*['\"]([^'\"]+)")
+
+
+def install_hint(extra: str) -> str:
+    """How to add an optional extra, in the forms that work where the user stands: from the
+    package index, from a source checkout (`pip install '.[dkim]'`; the index form fails
+    when the package is not published there) and, always, the packages themselves."""
+    hint = (
+        f"pip install 'smtp-connector[{extra}]' (from a source checkout: pip install '.[{extra}]')"
+    )
+    packages = _extra_packages(extra)
+    return hint + (f", or pip install {' '.join(packages)}" if packages else "")
+
+
+def _extra_packages(extra: str) -> list[str]:
+    """The extra's packages, read from the installed metadata so they never drift from
+    pyproject.toml; empty when the metadata is not there (e.g. running from a bare source tree)."""
+    try:
+        requirements = metadata.requires("smtp-connector") or []
+    except metadata.PackageNotFoundError:
+        return []
+    found = (_REQUIREMENT.match(line) for line in requirements)
+    return sorted({m.group(1) for m in found if m and m.group(2) == extra})

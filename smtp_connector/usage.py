@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from enum import StrEnum
 
 
@@ -29,3 +31,29 @@ class ContentType(StrEnum):
 def usage_key(usage_type: UsageType | str) -> str:
     """Normalise a usage type to its wire string so custom types and enum members compare equal."""
     return usage_type.value if isinstance(usage_type, UsageType) else str(usage_type)
+
+
+KNOWN_USAGE_TYPES = tuple(u.value for u in UsageType)
+_SIMILARITY = 0.8  # "Regsiter" → Register is 0.88; the custom "BindEmail" → BindMfa only 0.75
+_FOLD = re.compile(r"[^a-z0-9]")
+
+
+def suggest_usage_type(usage_type: str) -> str | None:
+    """The known usage type `usage_type` is probably a misspelling of, or None.
+
+    Case, `_` and `-` are ignored ("signin", "SIGN_IN"), then a similarity cutoff catches
+    transpositions ("Regsiter"). A known type itself, and a custom type not close to any known
+    one ("PasswordlessMagic"), give None: custom types are allowed.
+    """
+    if usage_type in KNOWN_USAGE_TYPES:
+        return None
+    folded = {_fold(known): known for known in KNOWN_USAGE_TYPES}
+    wanted = _fold(usage_type)
+    if wanted in folded:
+        return folded[wanted]
+    close = difflib.get_close_matches(wanted, list(folded), n=1, cutoff=_SIMILARITY)
+    return folded[close[0]] if close else None
+
+
+def _fold(name: str) -> str:
+    return _FOLD.sub("", name.lower())

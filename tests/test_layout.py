@@ -31,6 +31,9 @@ FORBIDDEN = {
     "signing": {"delivery", "presets", "connector", "store", "queue", "server", "cli", "testing"},
     "delivery": {"signing", "presets", "connector", "store", "queue", "server", "cli", "testing"},
     "connector": {"store", "queue", "server", "cli", "testing"},
+    "store": {"queue", "server", "cli", "testing"},
+    "queue": {"server", "cli", "testing"},
+    "server": {"cli", "testing"},
 }  # fmt: skip
 # Deliberate, named exceptions: `SmtpConfig.from_preset` builds through presets (which never
 # import config: they take the model as an argument), imported on first call.

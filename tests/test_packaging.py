@@ -37,6 +37,7 @@ def test_shipped_files_found_through_resources() -> None:
     templates = resources.data_dir("templates")
     assert templates.joinpath("layout.html").is_file()
     assert templates.joinpath("layout.txt").is_file()
+    assert templates.joinpath("layout.toml").is_file()
     assert "<html" in resources.read_text("templates", "layout.html")
     locales = resources.list_files("templates/locales", ".toml")
     assert {f"{name}.toml" for name in REQUIRED_LOCALES} <= set(locales)
@@ -104,6 +105,7 @@ def test_wheel_contains_shipped_data(wheel: Path) -> None:
         names = set(archive.namelist())
     assert "smtp_connector/_data/templates/layout.html" in names
     assert "smtp_connector/_data/templates/layout.txt" in names
+    assert "smtp_connector/_data/templates/layout.toml" in names
     assert "smtp_connector/_data/templates/locales/en.toml" in names
     assert "smtp_connector/py.typed" in names  # users' type checkers see our annotations
     shipped = {

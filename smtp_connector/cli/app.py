@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ..config import SmtpConfig
-from ..errors import ConnectorError, ErrorCode
+from ..errors import ConnectorError, ErrorCode, TemplateWarning
+
+if TYPE_CHECKING:
+    from ..connector import SmtpConnector
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,6 +76,20 @@ def _hint(error: ConnectorError) -> str | None:
 
 def load_config(path: str) -> SmtpConfig:
     return SmtpConfig.from_file(Path(path))
+
+
+def build_connector(config: SmtpConfig) -> SmtpConnector:
+    """The command's connector. Building it compiles every template (a broken one exits 3);
+    what it warns about is printed as `warning: …` lines on stderr instead of Python's
+    file:line warning format."""
+    from ..connector import SmtpConnector
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TemplateWarning)
+        connector = SmtpConnector(config)
+    for text in connector.template_warnings:
+        click.secho(f"warning: {text}", fg="yellow", err=True)
+    return connector
 
 
 config_option = click.option(

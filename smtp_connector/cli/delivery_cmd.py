@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..config import SmtpConfig
-from ..connector import SendRequest, SmtpConnector
-from ..errors import ConnectorError
 from ..results import SendResult, Step
 from ..testing.devserver import DevServer, ReceivedMail
 from .app import (
     EXIT_DELIVERY,
+    build_connector,
     config_option,
     echo_json,
     handles_errors,
@@ -25,6 +22,7 @@ from .app import (
     load_config,
     main,
 )
+from .bulk import HEADER_HELP, random_code, send_bulk
 
 
 def _payload(code: str, link: str | None, app_name: str | None) -> dict[str, Any]:
@@ -39,7 +37,7 @@ def _payload(code: str, link: str | None, app_name: str | None) -> dict[str, Any
 async def _send_one(
     config: SmtpConfig, to: str, usage: str, payload: dict[str, Any], locale: str | None
 ) -> SendResult:
-    async with SmtpConnector(config) as connector:
+    async with build_connector(config) as connector:
         return await connector.send(to, usage, payload, locale)
 
 
@@ -66,7 +64,8 @@ def _print_result(result: SendResult, as_json: bool) -> None:
 @click.option(
     "--bulk",
     type=click.Path(exists=True, dir_okay=False),
-    help="CSV with columns to[,usage,code,locale,link]: send one message per row.",
+    help=f"CSV file, one message per row; its first row is the header: {HEADER_HELP}. "
+    "--usage is the default for rows without one.",
 )
 @click.option("--concurrency", default=10, show_default=True, help="Parallel sends for --bulk.")
 @json_option
@@ -86,70 +85,13 @@ def send(
     """Render and send one verification email (or many with --bulk)."""
     config = load_config(config_path)
     if bulk:
-        _send_bulk(config, Path(bulk), usage, concurrency, as_json)
+        send_bulk(config, Path(bulk), usage, concurrency, as_json)
         return
     if not to:
         raise click.UsageError("--to is required (or use --bulk FILE.csv)")
-    payload = _payload(code or _random_code(), link, app_name)
+    payload = _payload(code or random_code(), link, app_name)
     result = asyncio.run(_send_one(config, to, usage, payload, locale))
     _print_result(result, as_json)
-
-
-def _random_code() -> str:
-    import secrets
-
-    return f"{secrets.randbelow(10**6):06d}"
-
-
-def _read_bulk(path: Path, usage: str) -> list[SendRequest]:
-    with path.open(newline="", encoding="utf-8") as file:
-        rows = list(csv.DictReader(file))
-    if rows and "to" not in rows[0]:
-        raise click.UsageError(f"{path}: the CSV needs a header row with a `to` column")
-    return [
-        SendRequest(
-            to=row["to"],
-            usage_type=row.get("usage") or usage,
-            payload=_payload(row.get("code") or _random_code(), row.get("link"), None),
-            locale=row.get("locale") or None,
-        )
-        for row in rows
-    ]
-
-
-def _send_bulk(config: SmtpConfig, path: Path, usage: str, concurrency: int, as_json: bool) -> None:
-    requests = _read_bulk(path, usage)
-    started = time.perf_counter()
-
-    async def run() -> list[SendResult | ConnectorError]:
-        async with SmtpConnector(config) as connector:
-            with click.progressbar(
-                length=len(requests), label="sending", file=sys.stderr, show_pos=True
-            ) as bar:
-                return await connector.send_many(
-                    requests, concurrency=concurrency, on_progress=lambda _n, _r: bar.update(1)
-                )
-
-    outcomes = asyncio.run(run())
-    failed = [o for o in outcomes if isinstance(o, ConnectorError)]
-    elapsed = time.perf_counter() - started
-    if as_json:
-        echo_json(
-            {
-                "ok": not failed,
-                "sent": len(outcomes) - len(failed),
-                "failed": len(failed),
-                "seconds": round(elapsed, 3),
-                "results": [o.to_dict() for o in outcomes],
-            }
-        )
-    else:
-        click.echo(f"sent {len(outcomes) - len(failed)}/{len(outcomes)} in {elapsed:.2f}s")
-        for index, outcome in enumerate(outcomes):
-            if isinstance(outcome, ConnectorError):
-                click.secho(f"  row {index + 1}: {outcome}", fg="red", err=True)
-    if failed:
-        sys.exit(EXIT_DELIVERY)
 
 
 @main.command()
@@ -159,13 +101,14 @@ def _send_bulk(config: SmtpConfig, path: Path, usage: str, concurrency: int, as_
 def verify(config_path: str, as_json: bool) -> None:
     """Connect, start TLS and log in to every server, sending nothing; print each step's time."""
     config = load_config(config_path)
+    connector = build_connector(config)  # compiles every template: a broken one exits 3 here
 
     async def run() -> list[tuple[str, list[Step]]]:
-        async with SmtpConnector(config) as connector:
+        async with connector:
             return await connector.verify()
 
     report = asyncio.run(run())
-    warnings = _preset_warnings(config)
+    warnings = [*connector.template_warnings, *_preset_warnings(config)]
     if as_json:
         echo_json(
             {
@@ -207,7 +150,7 @@ def test_command(config_path: str, to: str, locale: str | None, as_json: bool) -
     config = load_config(config_path)
 
     async def run() -> SendResult:
-        async with SmtpConnector(config) as connector:
+        async with build_connector(config) as connector:
             return await connector.send_test(to, locale)
 
     _print_result(asyncio.run(run()), as_json)
@@ -218,6 +161,7 @@ def test_command(config_path: str, to: str, locale: str | None, as_json: bool) -
 @click.option("--port", default=1025, show_default=True, help="0 picks a free port.")
 @click.option("--max-messages", default=0, help="Exit after this many messages (0 = never).")
 @click.option("--full", is_flag=True, help="Print whole messages, not just a summary.")
+@handles_errors
 def sink(host: str, port: int, max_messages: int, full: bool) -> None:
     """Run a local SMTP server that prints every message it receives (like MailHog)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,7 +208,12 @@ class InitAnswers:
     help="Config file to write (JSON).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.option("--no-input", is_flag=True, help="Never prompt; fail if a needed value is missing.")
+@click.option(
+    "--no-input",
+    is_flag=True,
+    help="Never prompt (also implied by --json or a stdin that is not a terminal); "
+    "fail naming the flag if a needed value is missing.",
+)
 @json_option
 @handles_errors
 def init(
@@ -229,7 +235,7 @@ def init(
     as_json: bool,
 ) -> None:
     """Write a config file for a provider preset; the password stays in an env variable."""
-    interactive = not no_input and not as_json
+    interactive = not no_input and not as_json and _can_prompt()
     if not preset_name:
         preset_name = _ask("Provider (e.g. gmail, sendgrid, aliyun)", None, interactive, "--preset")
     preset, implied_region = require_preset(preset_name)
@@ -254,7 +260,17 @@ def _ask(prompt: str, default: str | None, interactive: bool, flag: str) -> str:
         return str(click.prompt(prompt, default=default)).strip()
     if default is not None:
         return default
-    raise ConnectorError(ErrorCode.INVALID_CONFIG, f"Missing {flag} (running with --no-input).")
+    raise ConnectorError(
+        ErrorCode.INVALID_CONFIG,
+        f"Missing {flag}: pass it as a flag (init never prompts with --no-input, with --json "
+        "or without a terminal).",
+    )
+
+
+def _can_prompt() -> bool:
+    """Only a person at a terminal can answer; in CI, a pipe or a container, prompting would
+    block or abort, so `init` then behaves as with --no-input."""
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 def _target(output: str, force: bool) -> Path:

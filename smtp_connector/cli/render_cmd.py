@@ -6,16 +6,32 @@ from pathlib import Path
 
 import click
 
-from .app import config_option, echo_json, handles_errors, json_option, load_config, main
+from .app import (
+    build_connector,
+    config_option,
+    echo_json,
+    handles_errors,
+    json_option,
+    load_config,
+    main,
+)
+
+EXAMPLE_LINK = "https://example.com/invitation/accept?token=example"
 
 
 @main.command()
 @config_option
 @click.option("--usage", default="SignIn", show_default=True, help="Usage type, e.g. Register.")
-@click.option("--code", default="123456", show_default=True)
+@click.option("--code", default=None, help="The code [default: 123456; none for invitations].")
 @click.option("--locale", default=None, help="Locale, e.g. es or pt-BR.")
-@click.option("--link", default=None, help="A magic link / invitation URL for the payload.")
+@click.option(
+    "--link",
+    default=None,
+    help="A magic link / invitation URL for the payload [invitations: an example link].",
+)
 @click.option("--app-name", default=None, help="application.name for the payload.")
+@click.option("--org", default=None, help="organization.name, to preview invitations.")
+@click.option("--inviter", default=None, help="inviter.name, to preview invitations.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Write the HTML here.")
 @click.option("--eml", "eml_out", type=click.Path(dir_okay=False), help="Write the whole message.")
 @json_option
@@ -23,23 +39,29 @@ from .app import config_option, echo_json, handles_errors, json_option, load_con
 def render(
     config_path: str,
     usage: str,
-    code: str,
+    code: str | None,
     locale: str | None,
     link: str | None,
     app_name: str | None,
+    org: str | None,
+    inviter: str | None,
     html_out: str | None,
     eml_out: str | None,
     as_json: bool,
 ) -> None:
     """Render a template and print its subject and text (HTML to --html)."""
-    from ..connector import SmtpConnector
+    from ..compose.checks import CODELESS_USAGE_TYPES
 
-    payload: dict[str, object] = {"code": code}
-    if link:
-        payload["link"] = link
-    if app_name:
-        payload["application"] = {"name": app_name}
-    connector = SmtpConnector(load_config(config_path))
+    codeless = usage in CODELESS_USAGE_TYPES  # Logto sends invitations as a link, no code
+    payload: dict[str, object] = {}
+    if code or not codeless:
+        payload["code"] = code or "123456"
+    if link or codeless:
+        payload["link"] = link or EXAMPLE_LINK
+    for key, name in (("application", app_name), ("organization", org), ("inviter", inviter)):
+        if name:
+            payload[key] = {"name": name}
+    connector = build_connector(load_config(config_path))
     rendered = connector.render(usage, payload, locale=locale)
     if html_out and rendered.html is not None:
         Path(html_out).write_text(rendered.html, encoding="utf-8")

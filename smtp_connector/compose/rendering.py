@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, meta
 from jinja2 import Template as JinjaTemplate
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
@@ -26,6 +26,8 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _SHORTHAND = re.compile(rf"<<\s*({_NAME})\s*>>")
 _SHORTHAND_ESCAPED = re.compile(rf"&lt;&lt;\s*({_NAME})\s*&gt;&gt;")
 # Every control character (C0, DEL, C1) and the Unicode line/paragraph separators.
+_LINK_JUNK = re.compile(r"[\x00-\x20\x7f-\x9f]+")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{0,31}$")
 _HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
@@ -86,6 +88,20 @@ class Renderer:
             text_out = html_to_text(html_out, _string_values(context))
         return RenderedBodies(clean_header_text(subject), text_out, html_out, template)
 
+    def compile(self, template: EmailTemplate) -> None:
+        """Compile `template` now (the connector does it for every configured one at build
+        time), so a syntax error is a `template_error` at load rather than on the first send."""
+        self._combined(template)
+
+    def variables(self, template: EmailTemplate) -> set[str]:
+        """Top-level names the template reads anywhere (`code`, `user`, …), after `<<x>>`
+        shorthands are expanded; for load-time checks such as "shows the code"."""
+        names: set[str] = set()
+        for part in _PARTS:
+            ast = self._text_env.parse(shorthand_to_jinja(_part_source(template, part)))
+            names |= meta.find_undeclared_variables(ast)
+        return names
+
     def _combined(self, template: EmailTemplate) -> JinjaTemplate:
         cached = self._compiled.get(id(template))
         if cached is not None and cached[0] is template:
@@ -104,7 +120,7 @@ class Renderer:
         except TemplateSyntaxError as exc:  # found only when compiling, e.g. an unknown filter
             for part in _PARTS:
                 self._compile_part(template, part)  # raises, naming the part and its line
-            raise _template_error(template, "all parts", exc.message or str(exc)) from None
+            raise _syntax_error(template, "all parts", exc) from None
         self._compiled[id(template)] = (template, compiled)
         return compiled
 
@@ -113,7 +129,7 @@ class Renderer:
         try:
             self._text_env.parse(shorthand_to_jinja(_part_source(template, part)))
         except TemplateSyntaxError as exc:
-            raise _template_error(template, part, exc.message or str(exc), exc.lineno) from None
+            raise _syntax_error(template, part, exc) from None
 
     def _compile_part(self, template: EmailTemplate, part: str) -> JinjaTemplate:
         source = _part_source(template, part)
@@ -121,7 +137,7 @@ class Renderer:
         try:
             return env.from_string(shorthand_to_jinja(source))
         except TemplateSyntaxError as exc:
-            raise _template_error(template, part, exc.message or str(exc), exc.lineno) from None
+            raise _syntax_error(template, part, exc) from None
 
     def _render_part(self, template: EmailTemplate, part: str, context: dict[str, Any]) -> str:
         compiled = self._compile_part(template, part)
@@ -162,9 +178,39 @@ def build_context(payload: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
     _check_size(context, max_bytes)
     if "code" in context and context["code"] is not None:
         context["code"] = _code_text(context["code"])
+    if context.get("link"):
+        context["link"] = safe_link(context["link"])
     if "expires_in_minutes" in context and "expiresInMinutes" not in context:
         context["expiresInMinutes"] = context["expires_in_minutes"]
     return context
+
+
+def safe_link(link: Any) -> str:
+    """`payload.link` as given (outer whitespace trimmed) when it is an absolute http(s) URL.
+
+    The link goes into an `href`, so a `javascript:` or `data:` URL would run script or show
+    forged content when clicked; `mailto:` and relative links make no sense as a verification
+    or invitation link either: all are a `template_error`. So is whitespace or a control
+    character inside (browsers drop them, so `java\tscript:` still runs). The message names the
+    scheme only: the rest of a link is often a token.
+    """
+    text = str(link).strip()
+    scheme, colon, rest = text.partition(":")
+    if _LINK_JUNK.search(text):
+        problem = "a link with whitespace or control characters inside (percent-encode them)"
+    elif not (colon and _SCHEME.match(scheme)):
+        problem = "a relative link or no URL at all"
+    elif scheme.lower() not in ("http", "https"):
+        problem = f"a {scheme.lower()}: URL"
+    elif not (rest.startswith("//") and rest[2:3] not in ("", "/")):
+        problem = f"a {scheme.lower()}: URL without a host"
+    else:
+        return text
+    raise ConnectorError(
+        ErrorCode.TEMPLATE_ERROR,
+        f"payload `link` must be an absolute http:// or https:// URL; got {problem}. Other "
+        "schemes (javascript:, data:, mailto: …) are refused: the link is placed in an href.",
+    )
 
 
 def _code_text(code: Any) -> str:
@@ -229,3 +275,11 @@ def _template_error(
     where = f"template {template.label!r} ({part}"
     where += f", line {line})" if line else ")"
     return ConnectorError(ErrorCode.TEMPLATE_ERROR, f"Cannot render {where}: {why}")
+
+
+def _syntax_error(template: EmailTemplate, part: str, exc: TemplateSyntaxError) -> ConnectorError:
+    where = f"template {template.label!r} ({part} part"
+    where += f", line {exc.lineno})" if exc.lineno and part != "all parts" else ")"
+    return ConnectorError(
+        ErrorCode.TEMPLATE_ERROR, f"Syntax error in {where}: {exc.message or exc}"
+    )

@@ -7,9 +7,11 @@ connector: the config does not change under it.
 
 from __future__ import annotations
 
+import warnings
+
 from ..config import EmailTemplate
-from ..errors import ConnectorError, ErrorCode
-from ..usage import UsageType, usage_key
+from ..errors import ConnectorError, ErrorCode, TemplateWarning
+from ..usage import UsageType, suggest_usage_type, usage_key
 from .shipped import default_template, shipped_locales
 
 GENERIC = UsageType.GENERIC.value
@@ -52,6 +54,7 @@ class TemplateSelector:
         chosen = self._chosen.get(key)
         if chosen is None:
             chosen = self._chosen[key] = self._select(*key)
+            _warn_if_misspelt(key[0], chosen)
         return chosen
 
     def _select(self, usage: str, locale: str | None) -> EmailTemplate:
@@ -92,3 +95,17 @@ def _same_language(wanted: str, locales: dict[str, str]) -> str | None:
         if lower.split("-")[0] == wanted:
             return name
     return None
+
+
+def _warn_if_misspelt(usage: str, chosen: EmailTemplate) -> None:
+    """`send(..., "Regsiter")` would quietly go out with the Generic text: say so, once per
+    (usage type, locale) and connector, since the choice is memoised."""
+    suggestion = suggest_usage_type(usage) if chosen.usage_type != usage else None
+    if suggestion is not None:
+        warnings.warn(
+            TemplateWarning(
+                f"usage type {usage!r} is not a known usage type and has no template; did you "
+                f"mean {suggestion!r}? It was rendered with the {chosen.usage_type} template."
+            ),
+            stacklevel=2,
+        )

@@ -1,5 +1,8 @@
 """The shipped default templates: one HTML+text layout, one strings file per locale.
 
+`layout.toml` holds what is the same in every locale (the default text direction, the choice
+between an invitation's sentence variants); each `locales/<locale>.toml` holds the words.
+
 Each (usage type, locale) default is composed once, at first use, by writing the locale's strings
 into the layouts at their `[[key]]` markers. The result is an ordinary `EmailTemplate`, so the
 defaults go through exactly the same rendering and escaping path as a user's own templates.
@@ -40,6 +43,23 @@ def _strings(locale: str) -> dict[str, dict[str, str]]:
 
 
 @functools.lru_cache(maxsize=1)
+def _layout_strings() -> dict[str, dict[str, str]]:
+    """templates/layout.toml: defaults (`dir`) and the choice between sentence variants."""
+    return tomllib.loads(read_text("templates", "layout.toml"))
+
+
+def locale_strings(usage_type: str, locale: str) -> dict[str, str]:
+    """Every string the layouts need for (usage type, shipped locale), the locale's winning."""
+    shared, strings = _layout_strings(), _strings(locale)
+    return {
+        **shared.get("common", {}),
+        **strings["common"],
+        **shared.get(usage_type, {}),
+        **strings[usage_type],
+    }
+
+
+@functools.lru_cache(maxsize=1)
 def shipped_usage_types() -> tuple[str, ...]:
     return tuple(key for key in _strings("en") if key != "common")
 
@@ -52,7 +72,7 @@ def default_template(usage_type: str, locale: str) -> EmailTemplate | None:
     strings = _strings(locale)
     if usage_type not in strings:
         return None
-    merged = {**strings["common"], **strings[usage_type]}
+    merged = locale_strings(usage_type, locale)
     html_layout, text_layout = _layouts()
     prelude = _PRELUDE.replace("FALLBACK", _jinja_literal(merged["app_fallback"]))
     return EmailTemplate(
@@ -65,7 +85,13 @@ def default_template(usage_type: str, locale: str) -> EmailTemplate | None:
 
 
 def _fill(layout: str, strings: dict[str, str]) -> str:
-    return _MARKER.sub(lambda m: strings[m.group(1)], layout)
+    """Write the strings in at the `[[key]]` markers; strings may hold markers of their own
+    (layout.toml's variant choices), so repeat until none is left."""
+    for _ in range(4):
+        if not _MARKER.search(layout):
+            return layout
+        layout = _MARKER.sub(lambda m: strings[m.group(1)], layout)
+    raise ValueError(f"[[key]] markers nested too deep in the shipped strings: {layout[:80]!r}")
 
 
 def _jinja_literal(text: str) -> str:

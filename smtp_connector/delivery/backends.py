@@ -59,6 +59,10 @@ class OutboxMessage:
         return message_from_bytes(self.raw, policy=policy.default)
 
 
+class NothingSent(AssertionError):
+    """`Outbox.last_code`/`last` found no (coded) message for the address; the text says why."""
+
+
 class Outbox(list[OutboxMessage]):
     """A process-wide list of captured messages (the pytest plugin clears it per test)."""
 
@@ -72,10 +76,47 @@ class Outbox(list[OutboxMessage]):
         wanted = address.lower()
         return [m for m in self if wanted in (t.lower() for t in m.to)]
 
-    def last_code(self, address: str) -> str | None:
-        """The code of the latest message sent to `address` (what a sign-in test needs)."""
+    def last(self, address: str) -> OutboxMessage:
+        """The latest message sent to `address` (any case); `NothingSent` says why if none."""
         messages = self.to(address)
-        return messages[-1].code if messages else None
+        if not messages:
+            raise NothingSent(self._nothing_for(address))
+        return messages[-1]
+
+    def last_code(self, address: str) -> str:
+        """The code of the latest message sent to `address` (what a sign-in test needs).
+
+        Raises `NothingSent` (an AssertionError, so pytest reports a failed expectation) with
+        a hint instead of returning None: a None code would only fail later, further from the
+        cause.
+        """
+        message = self.last(address)
+        if message.code is None:
+            raise NothingSent(
+                f"The latest message to {address} ({message.usage_type}, subject "
+                f"{message.subject!r}) carried no code in its payload"
+                + (
+                    " (it has a link: see .last(address).payload['link'])."
+                    if message.payload.get("link")
+                    else "."
+                )
+            )
+        return message.code
+
+    def _nothing_for(self, address: str) -> str:
+        if not self:
+            return (
+                f"No message was sent to {address}: the outbox is empty. The outbox only sees "
+                'connectors built with `transport: "memory"` in this process; check that the '
+                "code under test uses such a config and that the send really ran (awaited, no "
+                "error swallowed)."
+            )
+        others = sorted({t for m in self for t in m.to})
+        shown = ", ".join(others[:5]) + (" …" if len(others) > 5 else "")
+        return (
+            f"No message was sent to {address}; {len(self)} message(s) went to {shown}. "
+            "Addresses are compared case-insensitively; check the address the test expects."
+        )
 
 
 OUTBOX = Outbox()

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import install_hint
+
 CRLF = b"\r\n"
 _PEM_MARKER = "-----BEGIN "
 _PEM_LABEL = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
@@ -143,5 +145,5 @@ def require_cryptography(extra: str) -> None:
         import cryptography  # noqa: F401
     except ImportError:
         raise ValueError(
-            f"this feature needs the `cryptography` package: install smtp-connector[{extra}]"
+            f"this feature needs the `cryptography` package: {install_hint(extra)}"
         ) from None

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..config import DkimOptions
-from ..errors import register_secret
+from ..errors import install_hint, register_secret
 from .common import (
     CRLF,
     PRIVATE_KEY_LABEL,
@@ -46,7 +46,6 @@ ED25519_SHA256 = b"ed25519-sha256"
 MIN_RSA_BITS = 1024
 MAX_RSA_BITS = 8192
 CANONICALIZATION = b"relaxed/relaxed"
-INSTALL_HINT = "DKIM signing needs dkimpy: install smtp-connector[dkim]"
 
 # RFC 6376 §5.4.1's recommended list (nodemailer's default) plus Auto-Submitted, which
 # reputation systems read on automated mail.
@@ -244,7 +243,7 @@ def _relaxed_policy() -> Any:
     try:
         module = importlib.import_module("dkim.canonicalization")
     except ImportError:
-        raise ValueError(INSTALL_HINT) from None
+        raise ValueError(f"DKIM signing needs dkimpy: {install_hint('dkim')}") from None
     return module.CanonicalizationPolicy.from_c_value(CANONICALIZATION)
 
 

@@ -6,6 +6,7 @@ Used by `smtp-connector sink` (like MailHog, for trying an app's flows locally) 
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from ..errors import ConnectorError, ErrorCode
 
 
 @dataclass
@@ -64,22 +67,45 @@ class DevServer:
         on_message: Callable[[ReceivedMail], Any] | None = None,
     ) -> None:
         self.host = host
-        self.port = port or _free_port(host)
+        self.port = port  # 0 until start() picks a free one
         self._handler = _Handler(on_message)
-        self._controller = Controller(
-            self._handler, hostname=host, port=self.port, enable_SMTPUTF8=True
-        )
+        self._controller: Controller | None = None
 
     @property
     def messages(self) -> list[ReceivedMail]:
         return self._handler.messages
 
     def start(self) -> DevServer:
-        self._controller.start()
+        """Listen and serve in a background thread; a port that cannot be bound (in use, no
+        permission, unknown host) is an `invalid_config` error naming it and what to do."""
+        try:
+            self.port = self.port or _free_port(self.host)
+            controller = Controller(
+                self._handler, hostname=self.host, port=self.port, enable_SMTPUTF8=True
+            )
+            controller.start()
+        except OSError as exc:
+            raise ConnectorError(ErrorCode.INVALID_CONFIG, self._bind_problem(exc)) from None
+        self._controller = controller
         return self
 
+    def _bind_problem(self, exc: OSError) -> str:
+        where = f"{self.host}:{self.port}" if self.port else self.host
+        if exc.errno == errno.EADDRINUSE:
+            return (
+                f"Cannot listen on {where}: the port is already in use (another sink or mail "
+                "server?). Pick another with --port, or --port 0 for a free one."
+            )
+        if exc.errno == errno.EACCES:
+            return f"Cannot listen on {where}: permission denied (ports below 1024 need root)."
+        if isinstance(exc, socket.gaierror):
+            return f"Cannot listen on {where}: unknown host {self.host!r} ({exc.strerror})."
+        return f"Cannot listen on {where}: {exc.strerror or exc}."
+
     def stop(self) -> None:
-        self._controller.stop()
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
     def wait_for(self, count: int, timeout: float = 10.0) -> bool:
         with self._handler.arrived:

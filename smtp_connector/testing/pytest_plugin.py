@@ -10,14 +10,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..delivery.backends import OUTBOX, Outbox
+from ..delivery.backends import OUTBOX, NothingSent, Outbox
+
+__all__ = ["NothingSent", "Outbox", "smtp_outbox"]
 
 
 @pytest.fixture
 def smtp_outbox() -> Iterator[Outbox]:
     """The memory transport's outbox, emptied before and after each test.
 
-    `smtp_outbox.last_code("user@example.org")` gives the latest code sent to that address.
+    `smtp_outbox.last_code("user@example.org")` gives the latest code sent to that address, and
+    fails the test with a hint (`NothingSent`, an AssertionError) when nothing was sent there.
     """
     OUTBOX.clear()
     yield OUTBOX

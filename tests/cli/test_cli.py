@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -161,3 +162,64 @@ def test_sink_prints_received_messages(tmp_path: Path) -> None:
         sink.kill()
     assert "556677" in output
     assert "z@example.org" in output
+
+
+def test_sink_on_a_busy_port_is_one_line_and_exit_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        sink = subprocess.run(
+            [sys.executable, "-m", "smtp_connector", "sink", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert sink.returncode == 2
+    assert sink.stdout == ""
+    assert sink.stderr.count("\n") == 1, sink.stderr
+    assert f"127.0.0.1:{port}" in sink.stderr and "already in use" in sink.stderr
+    assert "--port 0" in sink.stderr
+
+
+def _render(tmp_path: Path, *args: str) -> dict:
+    config = write_config(tmp_path, {"host": "smtp.example.com", "fromEmail": "a@acme.example"})
+    result = CliRunner().invoke(main, ["render", "--config", config, "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_render_previews_invitations_with_and_without_org_and_inviter(tmp_path: Path) -> None:
+    base = ["--usage", "OrganizationInvitation", "--app-name", "Acme"]
+    alone = _render(tmp_path, *base)
+    assert "You have been invited to join Acme." in alone["text"]
+    assert "on Acme" not in alone["text"]
+    assert "invitation/accept" in alone["html"]  # an example link, since invitations have one
+    assert "123456" not in alone["text"]  # and no code
+    full = _render(tmp_path, *base, "--org", "Umbrella", "--inviter", "Ann Lee")
+    assert "Ann Lee invited you to join Umbrella on Acme." in full["text"]
+    assert "Umbrella" in full["subject"]
+    org_only = _render(tmp_path, *base, "--org", "Umbrella", "--locale", "de")
+    assert "Umbrella" in org_only["text"] and "Acme" in org_only["text"]
+
+
+def test_render_names_a_broken_template_and_exits_3(tmp_path: Path) -> None:
+    template = {"usageType": "SignIn", "locale": "es", "subject": "s", "content": "a\n{{ code }"}
+    config = write_config(
+        tmp_path, {"host": "h.example.com", "fromEmail": "a@b.example", "templates": [template]}
+    )
+    result = CliRunner().invoke(main, ["render", "--config", config, "--usage", "Register"])
+    assert result.exit_code == 3
+    assert "templates[0]" in result.stderr and "'SignIn/es'" in result.stderr
+    assert "line 2" in result.stderr
+
+
+def test_commands_print_template_warnings_as_lines(tmp_path: Path) -> None:
+    template = {"usageType": "Regsiter", "subject": "s", "content": "{{ code }}"}
+    config = write_config(
+        tmp_path, {"host": "h.example.com", "fromEmail": "a@b.example", "templates": [template]}
+    )
+    result = CliRunner().invoke(main, ["render", "--config", config, "--usage", "Register"])
+    assert result.exit_code == 0
+    (warning,) = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert "did you mean 'Register'?" in warning

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from smtp_connector.cli import main
@@ -87,16 +93,67 @@ def test_init_for_sendgrid_and_aliyun(tmp_path: Path) -> None:
     assert data["fromEmail"] == data["auth"]["user"] == "noreply@mail.example.com"
 
 
-def test_init_prompts_for_missing_values(tmp_path: Path) -> None:
+def _read_until(fd: int, wanted: str, seen: list[str]) -> None:
+    """Read the terminal's output until `wanted` shows up (the deadline only guards a hang)."""
+    deadline = time.monotonic() + 60
+    while wanted not in "".join(seen):
+        ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+        if not ready:
+            pytest.fail(f"no {wanted!r} on the terminal; got {''.join(seen)!r}")
+        try:
+            seen.append(os.read(fd, 4096).decode("utf-8", "replace"))
+        except OSError:  # EIO: the child closed the terminal
+            pytest.fail(f"terminal closed before {wanted!r}; got {''.join(seen)!r}")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_init_prompts_for_missing_values_on_a_terminal(tmp_path: Path) -> None:
+    import pty
+
     output = tmp_path / "zoho.json"
-    answers = "me@zohomail.eu\n\n\n"  # address, From (default), region (default from domain)
-    result = CliRunner().invoke(
-        main, ["init", "--preset", "zoho", "-o", str(output)], input=answers
+    master, slave = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "smtp_connector", "init", "--preset", "zoho", "-o", str(output)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "NO_COLOR": "1"},
     )
-    assert result.exit_code == 0, result.output
+    os.close(slave)
+    seen: list[str] = []
+    try:
+        for prompt, answer in [("address", "me@zohomail.eu"), ("From", ""), ("Region", "")]:
+            _read_until(master, prompt, seen)
+            os.write(master, answer.encode() + b"\n")
+        _read_until(master, "Wrote", seen)
+        assert child.wait(timeout=60) == 0, "".join(seen)
+    finally:
+        child.kill()
+        os.close(master)
     data = json.loads(output.read_text())
-    assert data["host"] == "smtp.zoho.eu"
+    assert data["host"] == "smtp.zoho.eu"  # the region offered from the mailbox domain
     assert data["auth"]["user"] == data["fromEmail"] == "me@zohomail.eu"
+
+
+def test_init_without_a_terminal_never_prompts(tmp_path: Path) -> None:
+    """No --no-input, but stdin is not a terminal (CI, a pipe): fail naming the flag at once."""
+    output = tmp_path / "zoho.json"
+    child = subprocess.run(
+        [sys.executable, "-m", "smtp_connector", "init", "--preset", "zoho", "-o", str(output)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.returncode == 2
+    assert child.stdout == ""
+    assert child.stderr.count("\n") == 1 and "Missing --user" in child.stderr, child.stderr
+    assert "Traceback" not in child.stderr and "Aborted" not in child.stderr
+    assert not output.exists()
+    flags = ["--user", "me@zohomail.eu", "--from", "me@zohomail.eu", "--region", "eu"]
+    done = CliRunner().invoke(main, ["init", "--preset", "zoho", *flags, "-o", str(output)])
+    assert done.exit_code == 0, done.output
+    assert json.loads(output.read_text())["host"] == "smtp.zoho.eu"
 
 
 def test_init_refuses_guard_rail_errors_and_overwrites(tmp_path: Path) -> None:

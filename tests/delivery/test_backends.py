@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from smtp_connector import ConnectorError, ErrorCode, SmtpConnector
-from smtp_connector.delivery.backends import Outbox
+from smtp_connector.delivery.backends import NothingSent, Outbox
 
 BASE = {"fromEmail": "noreply@example.com", "templates": []}
 
@@ -33,8 +33,22 @@ async def test_last_code_is_the_latest(smtp_outbox: Outbox) -> None:
         await connector.send("bob@example.org", "ForgotPassword", {"code": "333333"})
     assert smtp_outbox.last_code("bob@example.org") == "333333"
     assert smtp_outbox.last_code("carol@example.org") == "222222"
-    assert smtp_outbox.last_code("nobody@example.org") is None
     assert [m.usage_type for m in smtp_outbox.to("bob@example.org")] == ["SignIn", "ForgotPassword"]
+
+
+def test_last_code_with_nothing_sent_says_why(smtp_outbox: Outbox) -> None:
+    with pytest.raises(NothingSent, match=r"outbox is empty.*transport: \"memory\""):
+        smtp_outbox.last_code("nobody@example.org")
+    connector = SmtpConnector({**BASE, "transport": "memory"})
+    connector.send_sync("bob@example.org", "SignIn", {"code": "111111"})
+    with pytest.raises(AssertionError, match=r"No message was sent to nobody@.*bob@example.org"):
+        smtp_outbox.last_code("nobody@example.org")
+    link = "https://example.org/invite?t=abc"
+    connector.send_sync("eve@example.org", "OrganizationInvitation", {"link": link})
+    connector.close()
+    with pytest.raises(NothingSent, match=r"OrganizationInvitation.*no code.*link"):
+        smtp_outbox.last_code("eve@example.org")
+    assert smtp_outbox.last("eve@example.org").payload["link"] == link
 
 
 def test_memory_transport_needs_no_host() -> None:

@@ -3,6 +3,7 @@ structure, and bad material refused when the signer is built."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,20 @@ def test_secrets_stay_out_of_reprs_and_dumps(pki: Pki, rsa_key: DkimKey) -> None
         text, rsa_key.pem, pki.signer_key_encrypted, pki.signer_key, passwords=(PASSWORD,)
     )
     assert "s1" in repr(signers[1]) and "noreply" in repr(signers[0])
+
+
+def test_missing_cryptography_says_what_to_install(
+    pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hint works where the user stands: from the index, from a checkout, or by package."""
+    monkeypatch.setitem(sys.modules, "cryptography", None)  # as if the extra were not installed
+    config = SmtpConfig.model_validate(
+        _config(smime={"certificate": pki.signer_cert, "privateKey": pki.signer_key})
+    )
+    with pytest.raises(ConnectorError) as info:
+        SmtpConnector(config)
+    assert info.value.code is ErrorCode.INVALID_CONFIG
+    message = info.value.message
+    assert "pip install 'smtp-connector[smime]'" in message
+    assert "pip install '.[smime]'" in message
+    assert message.endswith("or pip install cryptography")

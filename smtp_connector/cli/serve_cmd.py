@@ -1,0 +1,58 @@
+"""`smtp-connector serve`: the admin API under uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import click
+
+from .app import handles_errors, main
+from .store_common import database_url_option, need_server_extra
+
+LOOP_ENV = "SMTP_CONNECTOR_LOOP"
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default 8025).")
+@database_url_option
+@click.option(
+    "--loop",
+    type=click.Choice(["auto", "asyncio", "uvloop"]),
+    default=lambda: os.environ.get(LOOP_ENV, "auto"),
+    show_default="auto: uvloop when installed",
+    help=f"Event loop (also ${LOOP_ENV}).",
+)
+@click.option("--log-level", default="info", show_default=True)
+@handles_errors
+def serve(
+    host: str | None, port: int | None, database_url: str | None, loop: str, log_level: str
+) -> None:
+    """Run the admin API (native /v1 and the dialect routes) on HOST:PORT."""
+    need_server_extra()
+    import uvicorn
+
+    from ..server import Settings, create_app
+    from ..server.access_log import hide_query_strings
+    from ..store import Service
+
+    settings = Settings.from_env(host=host, port=port, database_url=database_url)
+
+    async def preflight() -> None:
+        """Fail before binding the port: bad URL, missing key (PostgreSQL), old schema."""
+        service = await Service.open(
+            settings.database_url, settings.secret_key, migrate=settings.migrate
+        )
+        await service.aclose()
+
+    asyncio.run(preflight())
+    hide_query_strings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop=loop,
+        log_level=log_level,
+        lifespan="on",
+    )

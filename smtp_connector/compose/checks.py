@@ -1,0 +1,97 @@
+"""Checks run when a connector is built, so template mistakes surface at load, not on a sign-up.
+
+Every configured template is compiled (a syntax error is a `template_error` naming
+`templates[i]`, the usage type/locale, the part and the line). Mistakes that still produce a
+mail are warned about instead of refused: a usage type that looks like a misspelt known one
+(custom types stay allowed), a code-bearing template that never shows `{{ code }}`, and a
+template shadowed by an earlier one with the same usage type and locale.
+
+Warnings go through Python's `warnings` (category `TemplateWarning`), the channel for "your
+configuration looks wrong": shown once by default, filterable, and turned into errors in a
+test suite (pytest: `filterwarnings = ["error::smtp_connector.TemplateWarning"]`). The
+connector also keeps them as
+`connector.template_warnings` so `smtp-connector verify` can report them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+from ..config import EmailTemplate
+from ..errors import ConnectorError, ErrorCode, TemplateWarning
+from ..usage import KNOWN_USAGE_TYPES, UsageType, suggest_usage_type
+from .rendering import Renderer
+from .selection import normalize_locale
+
+__all__ = ["CODELESS_USAGE_TYPES", "TemplateWarning", "check_templates"]
+
+# Logto sends an invitation as a link (`payload.link`), every other usage type as a code.
+CODELESS_USAGE_TYPES = frozenset({UsageType.ORGANIZATION_INVITATION.value})
+
+
+def check_templates(
+    templates: Sequence[EmailTemplate], renderer: Renderer, default_locale: str
+) -> list[str]:
+    """Compile every template (raises `template_error`), then warn about likely mistakes.
+
+    Returns the warning texts, each already issued as a `TemplateWarning`.
+    """
+    for index, template in enumerate(templates):
+        try:
+            renderer.compile(template)
+        except ConnectorError as error:
+            raise ConnectorError(
+                ErrorCode.TEMPLATE_ERROR, f"templates[{index}]: {error.message}"
+            ) from None
+    found = [
+        *_usage_type_findings(templates),
+        *_code_findings(templates, renderer),
+        *_shadow_findings(templates, default_locale),
+    ]
+    for text in found:
+        warnings.warn(TemplateWarning(text), stacklevel=3)
+    return found
+
+
+def _usage_type_findings(templates: Sequence[EmailTemplate]) -> list[str]:
+    found = []
+    for index, template in enumerate(templates):
+        suggestion = suggest_usage_type(template.usage_type)
+        if suggestion is not None:
+            found.append(
+                f"templates[{index}]: usageType {template.usage_type!r} is not a known usage "
+                f"type; did you mean {suggestion!r}? As written it is a custom type, and "
+                f"{suggestion} mails fall back to another template."
+            )
+    return found
+
+
+def _code_findings(templates: Sequence[EmailTemplate], renderer: Renderer) -> list[str]:
+    found = []
+    for index, template in enumerate(templates):
+        usage = template.usage_type
+        if usage not in KNOWN_USAGE_TYPES or usage in CODELESS_USAGE_TYPES:
+            continue  # custom types may carry anything; invitations carry a link
+        if "code" not in renderer.variables(template):
+            found.append(
+                f"templates[{index}] ({template.label}): no code placeholder in the subject or "
+                f"body, so {usage} mails will not show the verification code; add {{{{code}}}} "
+                "(or <<code>>)."
+            )
+    return found
+
+
+def _shadow_findings(templates: Sequence[EmailTemplate], default_locale: str) -> list[str]:
+    """A second template for the same (usage type, locale) is never chosen: the first wins."""
+    first: dict[tuple[str, str], int] = {}
+    found = []
+    for index, template in enumerate(templates):
+        key = (template.usage_type, normalize_locale(template.locale or default_locale))
+        if key in first:
+            found.append(
+                f"templates[{index}] ({template.label}) is never used: templates[{first[key]}] "
+                "has the same usage type and locale and comes first."
+            )
+        first.setdefault(key, index)
+    return found

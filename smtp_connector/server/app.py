@@ -1,0 +1,63 @@
+"""`create_app(settings)`: the admin API as a FastAPI app.
+
+The lifespan opens the store (`Service.open`: migrations on SQLite, keys loaded) and closes
+pooled SMTP connections and the database at shutdown. Tests and embedding hosts may pass a
+ready `Service` instead. Routers are plain modules: native `/v1` routes in `routes/`, one
+module per seed dialect in `dialects/` (see dialects/README.md); the queue (issue 15) and the
+admin page (issue 17) plug in here the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from smtp_connector import __version__
+from smtp_connector.store import Service
+
+from .dialects import privacyidea
+from .errors import install_handlers
+from .limits import AuthThrottle, BodyLimit
+from .routes import apps, health, messages, servers
+from .settings import Settings
+
+DESCRIPTION = """Stored SMTP server definitions per app, checked and used for sending
+verification-code emails. Authenticate with `Authorization: Bearer KEY`
+(`smtp-connector keys create`). Secrets are write-only: responses show `__CENSORED__`."""
+
+
+def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = service is None
+        app.state.service = service or await Service.open(
+            settings.database_url, settings.secret_key, migrate=settings.migrate
+        )
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.service.aclose()
+
+    app = FastAPI(
+        title="smtp-connector",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.auth_throttle = AuthThrottle(
+        settings.auth_failure_limit, settings.auth_failure_window
+    )
+    if service is not None:
+        app.state.service = service
+    install_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    for router in (health.router, apps.router, servers.router, messages.router):
+        app.include_router(router)
+    privacyidea.install(app)
+    return app

@@ -1,0 +1,324 @@
+"""privacyIDEA's SMTP server API (seed 003) over the store.
+
+Routes, parameter names and the JSON-RPC-style envelope are privacyIDEA's
+(`api/smtpserver.py`): `POST /smtpserver/<identifier>` creates or updates,
+`GET /smtpserver/` lists (keyed by identifier), `DELETE /smtpserver/<identifier>`,
+`POST /smtpserver/send_test_email`. Parameters come as JSON, form or query, with strings for
+numbers and booleans, as privacyIDEA's web UI sends them. The key is sent as
+`Authorization: KEY` (privacyIDEA's JWT header) or `Bearer KEY`. Definitions belong to the
+app named `privacyidea`, created on first write.
+
+Differences, on purpose: `password`, `private_key_password` and `private_key` are
+`__CENSORED__` in responses (privacyIDEA returns `private_key`, a file path there); omitted
+parameters on update keep their stored values; a failed test mail answers `value: false`
+with the connector's error in `detail`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from smtp_connector import ConnectorError, ErrorCode, __version__
+from smtp_connector.store import (
+    CENSORED,
+    READ_SCOPE,
+    WRITE_SCOPE,
+    Actor,
+    Definition,
+    DefinitionCreate,
+    DefinitionPatch,
+    ServiceError,
+)
+
+from ..deps import ServiceDep, api_key_actor, require
+from ..errors import ApiFailure, Failure, connector_failure, register_format
+
+PREFIX = "/smtpserver"
+APP_NAME = "privacyidea"
+VERSION = f"smtp-connector {__version__}"
+_ERROR_IDS = {400: 905, 401: 4033, 403: 303, 404: 601, 409: 302, 413: 905, 422: 905, 429: 4031}
+
+authorization = APIKeyHeader(
+    name="Authorization", auto_error=False, description="`KEY` or `Bearer KEY`"
+)
+
+
+async def privacyidea_actor(
+    request: Request, header: Annotated[str | None, Depends(authorization)]
+) -> Actor:
+    raw = header.removeprefix("Bearer ").strip() if header else None
+    return await api_key_actor(request, raw, "`Authorization: KEY`")
+
+
+Reader = Annotated[Actor, Depends(require(READ_SCOPE, privacyidea_actor))]
+Writer = Annotated[Actor, Depends(require(WRITE_SCOPE, privacyidea_actor))]
+
+
+class Params(BaseModel):
+    """privacyIDEA's parameters; lax types (form strings "25", "1", "True" are accepted)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    server: str = Field(min_length=1, max_length=255)
+    port: int = Field(default=25, ge=1, le=65535)
+    username: str = Field(default="", max_length=320)
+    password: str | None = Field(default=None, max_length=1024)
+    sender: str = Field(default="", max_length=320)
+    tls: bool = False
+    timeout: int = Field(default=10, ge=1, le=600)
+    enqueue_job: bool = False
+    description: str = Field(default="", max_length=2000)
+    smime: bool = False
+    dont_send_on_error: bool = False
+    private_key: str | None = Field(default=None, max_length=65536)
+    private_key_password: str | None = Field(default=None, max_length=1024)
+    certificate: str = Field(default="", max_length=65536)
+
+
+class TestParams(Params):
+    identifier: str = Field(min_length=1, max_length=200)
+    recipient: str = Field(min_length=3, max_length=320)
+
+
+class Result(BaseModel):
+    status: bool
+    value: Any = None
+    error: dict[str, Any] | None = None
+
+
+class Envelope(BaseModel):
+    jsonrpc: str
+    result: Result
+    id: int
+    time: float
+    version: str
+    detail: dict[str, Any] | None = None
+
+
+_SIMPLE = {
+    "server": "host",
+    "port": "port",
+    "username": "username",
+    "password": "password",
+    "timeout": "timeout",
+    "enqueue_job": "enqueue",
+    "description": "description",
+}
+_SMIME = {
+    "smime": "enabled",
+    "certificate": "certificate",
+    "private_key": "private_key",
+    "private_key_password": "private_key_password",
+    "dont_send_on_error": "dont_send_on_error",
+}
+
+
+def to_domain(params: Params, given: set[str]) -> dict[str, Any]:
+    """privacyIDEA's names onto the domain model, for the parameters in `given`."""
+    data = {ours: getattr(params, pi) for pi, ours in _SIMPLE.items() if pi in given}
+    if "username" in given:
+        data["auth"] = bool(params.username)
+    if "sender" in given:
+        data["from_email"] = params.sender or None
+    if "tls" in given:
+        data["security"] = "starttls" if params.tls else "none"
+    smime = {ours: getattr(params, pi) for pi, ours in _SMIME.items() if pi in given}
+    if smime:
+        data["smime"] = smime
+    return data
+
+
+_OURS_TO_PI = {ours: pi for pi, ours in (_SIMPLE | _SMIME).items()} | {
+    "from_email": "sender",
+    "security": "tls",
+    "auth": "username",
+}
+D = TypeVar("D", DefinitionCreate, DefinitionPatch)
+
+
+def domain_model(model: type[D], data: dict[str, Any]) -> D:
+    """Build the domain model; its refusals name privacyIDEA's parameters (400)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        names = []
+        for error in exc.errors(include_input=False):
+            loc = [str(part) for part in error["loc"]]
+            name = _OURS_TO_PI.get(loc[-1], loc[-1]) if loc else "parameters"
+            names.append(f"`{name}`: {error['msg'].removeprefix('Value error, ')}")
+        raise _bad("Invalid parameter " + "; ".join(names)) from None
+
+
+def from_domain(definition: Definition) -> dict[str, Any]:
+    smime = definition.smime
+    return {
+        "server": definition.host,
+        "port": definition.port,
+        "username": definition.username or "",
+        "password": definition.password,
+        "sender": definition.from_email or "",
+        "tls": definition.security != "none",
+        "timeout": definition.timeout,
+        "enqueue_job": definition.enqueue,
+        "description": definition.description or "",
+        "smime": smime.enabled,
+        "dont_send_on_error": smime.dont_send_on_error,
+        "private_key": smime.private_key,
+        "private_key_password": smime.private_key_password,
+        "certificate": smime.certificate or "",
+    }
+
+
+def envelope(value: Any, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"jsonrpc": "2.0", "result": {"status": True, "value": value},
+                            "id": 1, "time": time.time(), "version": VERSION}  # fmt: skip
+    if detail is not None:
+        body["detail"] = detail
+    return body
+
+
+def error_envelope(request: Request, failure: Failure) -> JSONResponse:
+    """privacyIDEA's `send_error` shape; our code (an ErrorCode value where one applies) is in
+    `detail.error_code`. Parameter errors are 400, as privacyIDEA's ParameterError."""
+    status = 400 if failure.status == 422 else failure.status
+    body = {
+        "jsonrpc": "2.0",
+        "detail": {"error_code": failure.code, "smtp_code": failure.smtp_code},
+        "result": {"status": False, "error": {"code": _ERROR_IDS.get(status, -status),
+                                              "message": failure.message}},
+        "id": 1,
+        "time": time.time(),
+        "version": VERSION,
+    }  # fmt: skip
+    return JSONResponse(body, status_code=status, headers=failure.headers)
+
+
+async def read_params(request: Request) -> dict[str, Any]:
+    """`request.all_data` as privacyIDEA builds it: query string, then JSON or form body."""
+    data: dict[str, Any] = dict(request.query_params)
+    in_url = sorted(_SECRET_PARAMS & set(data))
+    if in_url:
+        raise _bad(f"Send {', '.join(in_url)} in the body, not in the URL (URLs end up in logs).")
+    raw = await request.body()
+    if not raw.strip():
+        return data
+    if "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
+        return data | dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise _bad("The body is neither JSON nor a form.") from None
+    if not isinstance(body, dict):
+        raise _bad("The JSON body must be an object of parameters.")
+    return data | body
+
+
+_SECRET_PARAMS = {"password", "private_key", "private_key_password"}
+
+
+def _bad(message: str) -> ApiFailure:
+    return ApiFailure(Failure(400, "invalid_request", message))
+
+
+P = TypeVar("P", bound=Params)
+
+
+def parse(model: type[P], data: dict[str, Any]) -> P:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = ", ".join(
+            f"`{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}"
+            for e in exc.errors(include_input=False)
+        )
+        raise _bad(f"Invalid parameter {fields}") from None
+
+
+def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    content = {"application/json": {"schema": schema},
+               "application/x-www-form-urlencoded": {"schema": schema}}  # fmt: skip
+    return {"requestBody": {"content": content, "required": False}}
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Envelope, "description": "privacyIDEA error envelope"}
+    for status in (400, 401, 403, 404, 409, 413, 429)
+}
+_ENVELOPE: dict[str, Any] = {"response_model": Envelope, "response_model_exclude_none": True}
+router = APIRouter(prefix=PREFIX, tags=["privacyIDEA (seed 003)"], responses=_ERRORS)
+
+
+@router.get("/", **_ENVELOPE)
+async def list_smtpservers(actor: Reader, service: ServiceDep) -> dict[str, Any]:
+    app = await service.apps.find_by_name(actor, APP_NAME)
+    definitions = await service.definitions.list(actor, app.id) if app else []
+    return envelope({d.name or d.id: from_domain(d) for d in definitions})
+
+
+@router.post("/send_test_email", **_ENVELOPE, openapi_extra=_body_doc(TestParams))
+async def send_test_email(request: Request, actor: Writer, service: ServiceDep) -> dict[str, Any]:
+    data = await read_params(request)
+    params = parse(TestParams, data)
+    app = await service.apps.ensure(actor, APP_NAME)
+    candidate = domain_model(DefinitionCreate, to_domain(params, set(Params.model_fields)))
+    try:
+        await service.checks.test_send(
+            actor, app.id, candidate, params.recipient, stored_name=params.identifier
+        )
+    except ConnectorError as error:
+        if isinstance(error, ServiceError) or error.code in _INPUT_ERRORS:
+            raise
+        return envelope(False, {"error": connector_failure(error).body()["error"]})
+    return envelope(True)
+
+
+_INPUT_ERRORS = {ErrorCode.INVALID_CONFIG, ErrorCode.INVALID_RECIPIENT}
+
+
+@router.post("/{identifier}", **_ENVELOPE, openapi_extra=_body_doc(Params))
+async def create_or_update(
+    identifier: str, request: Request, actor: Writer, service: ServiceDep
+) -> dict[str, Any]:
+    if len(identifier) > 200 or identifier != identifier.strip() or not identifier:
+        raise _bad("identifier must be 1-200 characters without surrounding spaces")
+    data = await read_params(request)
+    app = await service.apps.ensure(actor, APP_NAME)
+    existing = await service.definitions.find_by_name(actor, app.id, identifier)
+    if existing is None:
+        params = parse(Params, data)
+        fields = to_domain(params, set(Params.model_fields))
+        if params.password == CENSORED:
+            fields["password"] = None  # nothing stored to keep
+        definition = domain_model(DefinitionCreate, fields | {"name": identifier})
+        await service.definitions.create(actor, app.id, definition)
+    else:
+        params = parse(Params, {"server": existing.host} | data)
+        given = set(data) & set(Params.model_fields)
+        patch = domain_model(DefinitionPatch, to_domain(params, given))
+        await service.definitions.update(actor, app.id, existing.id, patch)
+    return envelope(True)
+
+
+@router.delete("/{identifier}", **_ENVELOPE)
+async def delete_smtpserver(identifier: str, actor: Writer, service: ServiceDep) -> dict[str, Any]:
+    app = await service.apps.find_by_name(actor, APP_NAME)
+    existing = await service.definitions.find_by_name(actor, app.id, identifier) if app else None
+    if app is None or existing is None:
+        message = f"The SMTP server definition {identifier!r} does not exist."
+        raise ApiFailure(Failure(404, "not_found", message))
+    await service.definitions.delete(actor, app.id, existing.id)
+    return envelope(True)
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    register_format(app, PREFIX, error_envelope)

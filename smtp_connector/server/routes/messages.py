@@ -1,0 +1,75 @@
+"""`/v1/apps/{app_id}/messages` (send) and `/v1/messages/{id}` (queued message status)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from smtp_connector.store import MessageRequest
+
+from ..deps import Reader, ServiceDep
+from ..errors import NATIVE_ERRORS, ApiFailure, Failure
+
+router = APIRouter(tags=["messages"], responses=NATIVE_ERRORS | {
+    502: NATIVE_ERRORS[400] | {"description": "every SMTP server failed"},
+    504: NATIVE_ERRORS[400] | {"description": "the SMTP server did not answer in time"},
+})  # fmt: skip
+
+
+class Sent(BaseModel):
+    status: Literal["sent"]
+    messageId: str
+    accepted: list[str]
+    rejected: dict[str, list[Any]]
+    server: str
+    response: str
+    attempts: int
+    smtpCode: int | None
+    definitionId: str | None
+
+
+class Queued(BaseModel):
+    id: str
+    status: Literal["queued"]
+
+
+class MessageState(BaseModel):
+    id: str
+    status: Literal["queued", "sending", "sent", "failed", "abandoned"]
+    attempts: int
+    lastError: dict[str, Any] | None
+    messageId: str | None
+    server: str | None
+
+
+@router.post(
+    "/v1/apps/{app_id}/messages",
+    response_model=Sent,
+    responses={202: {"model": Queued, "description": "queued (definition with enqueue)"}},
+)
+async def send_message(
+    app_id: str, body: MessageRequest, actor: Reader, service: ServiceDep
+) -> Any:
+    """Send through the app's active definitions in priority order (failover)."""
+    outcome = await service.messages.send(actor, app_id, body)
+    if outcome.status == "queued":
+        return JSONResponse(outcome.to_dict(), status_code=202)
+    return outcome.to_dict()
+
+
+@router.get("/v1/messages/{message_id}", response_model=MessageState)
+async def message_status(message_id: str, actor: Reader, service: ServiceDep) -> MessageState:
+    status = await service.messages.status(actor, message_id)
+    if status is None:
+        raise ApiFailure(Failure(404, "not_found", f"No queued message {message_id!r}."))
+    return MessageState(
+        id=status.id,
+        status=status.status,
+        attempts=status.attempts,
+        lastError=status.last_error,
+        messageId=status.message_id,
+        server=status.server,
+    )

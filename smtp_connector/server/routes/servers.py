@@ -1,0 +1,77 @@
+"""`/v1/apps/{app_id}/servers`: server definitions, and `check` (a real test mail)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from smtp_connector.store import Definition, DefinitionCreate, DefinitionPatch
+
+from ..deps import Reader, ServiceDep, Writer
+from ..errors import NATIVE_ERRORS, ErrorDetail, connector_failure
+
+router = APIRouter(prefix="/v1/apps/{app_id}/servers", tags=["servers"], responses=NATIVE_ERRORS)
+
+
+class CheckResponse(BaseModel):
+    """`ok` with the re-activated definition, or the connector's error and the disabled one."""
+
+    ok: bool
+    definition: Definition
+    messageId: str | None = None
+    error: ErrorDetail | None = None
+
+
+@router.get("", response_model=list[Definition])
+async def list_servers(app_id: str, actor: Reader, service: ServiceDep) -> list[Definition]:
+    return await service.definitions.list(actor, app_id)
+
+
+@router.post("", status_code=201, response_model=Definition)
+async def create_server(
+    app_id: str, body: DefinitionCreate, actor: Writer, service: ServiceDep
+) -> Definition:
+    return await service.definitions.create(actor, app_id, body)
+
+
+@router.get("/{server_id}", response_model=Definition)
+async def get_server(app_id: str, server_id: str, actor: Reader, service: ServiceDep) -> Definition:
+    return await service.definitions.get(actor, app_id, server_id)
+
+
+@router.patch("/{server_id}", response_model=Definition)
+async def update_server(
+    app_id: str, server_id: str, body: DefinitionPatch, actor: Writer, service: ServiceDep
+) -> Definition:
+    return await service.definitions.update(actor, app_id, server_id, body)
+
+
+@router.delete("/{server_id}", status_code=204, response_class=Response)
+async def delete_server(
+    app_id: str, server_id: str, actor: Writer, service: ServiceDep
+) -> Response:
+    await service.definitions.delete(actor, app_id, server_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{server_id}/check",
+    response_model=CheckResponse,
+    responses={406: {"model": CheckResponse, "description": "the test mail failed"}},
+)
+async def check_server(app_id: str, server_id: str, actor: Writer, service: ServiceDep) -> Any:
+    outcome = await service.checks.check(actor, app_id, server_id)
+    if outcome.ok:
+        message_id = outcome.result.message_id if outcome.result else None
+        return CheckResponse(ok=True, definition=outcome.definition, messageId=message_id)
+    assert outcome.error is not None
+    failure = connector_failure(outcome.error)
+    body = CheckResponse(
+        ok=False,
+        definition=outcome.definition,
+        error=ErrorDetail(**failure.body()["error"]),
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=406)

@@ -1,0 +1,116 @@
+"""Apps (tenants): each owns its server definitions, test address and API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import audit
+from .database import Database
+from .domain import Actor, App, AppCreate, AppPatch
+from .errors import ServiceError, conflict_on_duplicate, forbidden, not_found
+from .tables import AppRow, utcnow
+
+OnChange = Callable[[str], Awaitable[None]]
+
+
+def app_view(row: AppRow) -> App:
+    return App(id=row.id, name=row.name, test_email=row.test_email)
+
+
+async def load_app(session: AsyncSession, actor: Actor, app_id: str) -> AppRow:
+    """The app, if it exists and `actor` may use it (a bound key sees only its own app)."""
+    if not actor.can_access(app_id):
+        raise forbidden(f"This API key is limited to another app, not {app_id!r}.")
+    row = await session.get(AppRow, app_id)
+    if row is None:
+        raise not_found("App", app_id)
+    return row
+
+
+class AppService:
+    def __init__(self, database: Database, on_change: OnChange) -> None:
+        self._db = database
+        self._on_change = on_change
+
+    async def create(self, actor: Actor, data: AppCreate) -> App:
+        if actor.app_id is not None:
+            raise forbidden("An API key limited to one app cannot create apps.")
+        with conflict_on_duplicate(f"An app named {data.name!r} (or id {data.id!r}) exists."):
+            async with self._db.transaction() as session:
+                await self._unique(session, data.name, data.id)
+                row = AppRow(name=data.name, test_email=data.test_email)
+                if data.id:
+                    row.id = data.id
+                session.add(row)
+                await session.flush()
+                audit.record(session, actor, "app.create", app_id=row.id, target=row.id)
+                return app_view(row)
+
+    async def list(self, actor: Actor) -> list[App]:
+        query = select(AppRow).order_by(AppRow.name)
+        if actor.app_id is not None:
+            query = query.where(AppRow.id == actor.app_id)
+        async with self._db.transaction() as session:
+            return [app_view(row) for row in (await session.scalars(query)).all()]
+
+    async def get(self, actor: Actor, app_id: str) -> App:
+        async with self._db.transaction() as session:
+            return app_view(await load_app(session, actor, app_id))
+
+    async def find_by_name(self, actor: Actor, name: str) -> App | None:
+        """The app called `name`, or None; a bound key finds only its own app."""
+        async with self._db.transaction() as session:
+            row = await session.scalar(select(AppRow).where(AppRow.name == name))
+        if row is None:
+            return None
+        if not actor.can_access(row.id):
+            raise forbidden(f"This API key is limited to another app, not {name!r}.")
+        return app_view(row)
+
+    async def ensure(self, actor: Actor, name: str) -> App:
+        """The app called `name`, created on first use (dialects with a fixed owner app)."""
+        found = await self.find_by_name(actor, name)
+        if found is not None:
+            return found
+        try:
+            return await self.create(actor, AppCreate(name=name))
+        except ServiceError as error:
+            if error.reason != "conflict":
+                raise
+            found = await self.find_by_name(actor, name)  # created concurrently
+            if found is None:
+                raise
+            return found
+
+    async def update(self, actor: Actor, app_id: str, patch: AppPatch) -> App:
+        fields = patch.model_fields_set
+        async with self._db.transaction() as session:
+            row = await load_app(session, actor, app_id)
+            if "name" in fields and patch.name and patch.name != row.name:
+                await self._unique(session, patch.name, None)
+                row.name = patch.name
+            if "test_email" in fields:
+                row.test_email = patch.test_email
+            row.modified = utcnow()
+            audit.record(
+                session, actor, "app.update", app_id=app_id, target=app_id, fields=sorted(fields)
+            )
+            return app_view(row)
+
+    async def delete(self, actor: Actor, app_id: str) -> None:
+        """Delete the app with its definitions (and API keys bound to it)."""
+        async with self._db.transaction() as session:
+            row = await load_app(session, actor, app_id)
+            await session.delete(row)
+            audit.record(session, actor, "app.delete", app_id=app_id, target=app_id)
+        await self._on_change(app_id)
+
+    async def _unique(self, session: AsyncSession, name: str, app_id: str | None) -> None:
+        if await session.scalar(select(AppRow.id).where(AppRow.name == name)):
+            raise ServiceError("conflict", f"An app named {name!r} already exists.")
+        existing = await session.get(AppRow, app_id) if app_id else None
+        if existing is not None:
+            raise ServiceError("conflict", f"An app with id {app_id!r} already exists.")

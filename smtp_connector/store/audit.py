@@ -1,0 +1,71 @@
+"""The audit log: one row per change, written in the same transaction as the change, so a
+change without its audit line (or the reverse) cannot be committed.
+
+Details hold field names and non-secret facts (host:port, error codes), never values of
+secret fields: callers pass `changed_fields(...)`, not the payload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .database import Database
+from .domain import Actor, AuditEntry
+from .tables import AuditRow
+
+
+def record(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    *,
+    app_id: str | None = None,
+    target: str | None = None,
+    success: bool = True,
+    **details: Any,
+) -> None:
+    """Add an audit row to `session` (committed with the change it describes)."""
+    session.add(
+        AuditRow(
+            actor=actor.name,
+            action=action,
+            app_id=app_id,
+            target=target,
+            success=success,
+            details={k: v for k, v in details.items() if v is not None} or None,
+        )
+    )
+
+
+class AuditLog:
+    """Read side of the audit log (for the admin page and operators)."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def entries(
+        self, actor: Actor, *, app_id: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
+        """Newest first; an app-bound actor sees only its app's entries."""
+        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(max(1, min(limit, 1000)))
+        scope = actor.app_id or app_id
+        if scope is not None:
+            query = query.where(AuditRow.app_id == scope)
+        async with self._db.transaction() as session:
+            rows = (await session.scalars(query)).all()
+        return [
+            AuditEntry(
+                id=row.id,
+                at=row.at,
+                actor=row.actor,
+                action=row.action,
+                app_id=row.app_id,
+                target=row.target,
+                success=row.success,
+                details=row.details or {},
+            )
+            for row in rows
+        ]

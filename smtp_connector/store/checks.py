@@ -1,0 +1,192 @@
+"""Check a stored definition, or test-send an unsaved one, with a real message.
+
+`check` mails the app's `testEmail` through one stored definition: success re-activates it,
+failure disables it, counts `numErrors` and keeps the connector's error (code, message, SMTP
+code) as `lastError`. `test_send` tries settings that are not saved yet (privacyIDEA's "send
+test email" button); given `"__CENSORED__"` it may use the stored secret only when host, port
+and username are exactly the stored ones, so the button cannot be used to send a stored
+password to a server of the caller's choosing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smtp_connector import ConnectorError, SendResult, SmtpConnector
+
+from . import audit
+from .apps import load_app
+from .configs import build_config
+from .database import Database
+from .definitions import apply_patch, bump_version, definition_by_name, definition_view
+from .domain import CENSORED, DEFINITION_DEFAULTS, Actor, Definition, DefinitionCreate
+from .errors import invalid, not_found
+from .secrets import SecretBox
+from .tables import DefinitionRow, utcnow
+
+ONE_TRY = {"attempts": 1}
+OnChange = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class CheckOutcome:
+    ok: bool
+    definition: Definition
+    result: SendResult | None = None
+    error: ConnectorError | None = None
+
+
+def error_record(error: ConnectorError) -> dict[str, Any]:
+    """What `lastError` keeps: the connector's code, message and SMTP code (no secrets: the
+    library redacts registered secrets from every message)."""
+    return {
+        "code": error.code.value,
+        "message": error.message,
+        "smtpCode": error.smtp_code,
+        "server": error.server,
+        "at": utcnow().astimezone(UTC).isoformat(),
+    }
+
+
+async def send_once(rows: list[DefinitionRow], box: SecretBox, to: str) -> SendResult:
+    """One test message through a throwaway connector (one try, no pooling left behind)."""
+    async with SmtpConnector(build_config(rows, box, retry=ONE_TRY)) as connector:
+        return await connector.send_test(to)
+
+
+class CheckService:
+    def __init__(self, database: Database, box: SecretBox, on_change: OnChange) -> None:
+        self._db = database
+        self._box = box
+        self._on_change = on_change
+
+    async def check(self, actor: Actor, app_id: str, definition_id: str) -> CheckOutcome:
+        async with self._db.transaction() as session:
+            app = await load_app(session, actor, app_id)
+            row = await session.get(DefinitionRow, definition_id)
+            if row is None or row.app_id != app_id:
+                raise not_found("Server definition", definition_id)
+            if not app.test_email:
+                raise invalid(
+                    f"App {app_id!r} has no testEmail: set it (PATCH /v1/apps/{app_id}) so "
+                    "check has an address to send the test message to."
+                )
+            test_email = app.test_email
+        result: SendResult | None = None
+        error: ConnectorError | None = None
+        try:
+            result = await send_once([row], self._box, test_email)
+        except ConnectorError as exc:
+            error = exc
+        view = await self._record(actor, app_id, definition_id, error)
+        return CheckOutcome(ok=error is None, definition=view, result=result, error=error)
+
+    async def _record(
+        self, actor: Actor, app_id: str, definition_id: str, error: ConnectorError | None
+    ) -> Definition:
+        async with self._db.transaction() as session:
+            app = await load_app(session, actor, app_id)
+            row = await session.get(DefinitionRow, definition_id)
+            if row is None:  # deleted while the check ran
+                raise not_found("Server definition", definition_id)
+            if error is None:
+                row.status = "active"
+            else:
+                row.status = "disabled"
+                row.num_errors += 1
+                row.last_error = error_record(error)
+            row.modified = utcnow()
+            await bump_version(session, app)
+            audit.record(
+                session, actor, "definition.check", app_id=app_id, target=definition_id,
+                success=error is None, code=error.code.value if error else None,
+            )  # fmt: skip
+            view = definition_view(row)
+        await self._on_change(app_id)
+        return view
+
+    async def test_send(
+        self,
+        actor: Actor,
+        app_id: str,
+        candidate: DefinitionCreate,
+        recipient: str,
+        *,
+        stored_id: str | None = None,
+        stored_name: str | None = None,
+    ) -> SendResult:
+        """Send a test message with unsaved settings; raises ConnectorError on failure."""
+        async with self._db.transaction() as session:
+            await load_app(session, actor, app_id)
+            stored = await _stored(session, app_id, stored_id, stored_name)
+        row = self._candidate_row(app_id, candidate, stored)
+        success = False
+        code: str | None = None
+        try:
+            result = await send_once([row], self._box, recipient)
+            success = True
+            return result
+        except ConnectorError as error:
+            code = error.code.value
+            raise
+        finally:
+            async with self._db.transaction() as session:
+                audit.record(
+                    session, actor, "definition.test_send", app_id=app_id,
+                    target=stored.id if stored else None, success=success, code=code,
+                    server=f"{row.host}:{row.port}",
+                )  # fmt: skip
+
+    def _candidate_row(
+        self, app_id: str, candidate: DefinitionCreate, stored: DefinitionRow | None
+    ) -> DefinitionRow:
+        row = DefinitionRow(app_id=app_id, **DEFINITION_DEFAULTS, num_errors=0)
+        row.smime, row.smime_dont_send_on_error = False, True
+        if _wants_stored_secret(candidate):
+            if stored is None:
+                raise invalid(
+                    "`__CENSORED__` stands for a stored secret, but no stored definition was "
+                    "named: send the password itself."
+                )
+            moved = [f for f in ("host", "port", "username") if _differs(candidate, stored, f)]
+            if moved:
+                raise invalid(
+                    f"The test uses a different {', '.join(moved)} than the stored definition: "
+                    "a stored password is only sent to its own server. Send the password."
+                )
+            row.password_enc = stored.password_enc
+            row.smime_private_key_enc = stored.smime_private_key_enc
+            row.smime_key_password_enc = stored.smime_key_password_enc
+        apply_patch(self._box, row, candidate)
+        return row
+
+
+def _wants_stored_secret(candidate: DefinitionCreate) -> bool:
+    smime = candidate.smime
+    secrets = [candidate.password]
+    if smime is not None:
+        secrets += [smime.private_key, smime.private_key_password]
+    return CENSORED in secrets
+
+
+def _differs(candidate: DefinitionCreate, stored: DefinitionRow, name: str) -> bool:
+    value = getattr(candidate, name)
+    if value is None and name != "host":
+        value = DEFINITION_DEFAULTS.get(name)
+    return bool((value or None) != (getattr(stored, name) or None))
+
+
+async def _stored(
+    session: AsyncSession, app_id: str, stored_id: str | None, stored_name: str | None
+) -> DefinitionRow | None:
+    if stored_id is not None:
+        row = await session.get(DefinitionRow, stored_id)
+        return row if row is not None and row.app_id == app_id else None
+    if stored_name is not None:
+        return await definition_by_name(session, app_id, stored_name)
+    return None

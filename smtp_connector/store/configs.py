@@ -1,0 +1,138 @@
+"""A stored definition becomes the library's config: Logto-style camelCase JSON, validated by
+`SmtpConfig.model_validate`, so stored servers get the very same TLS rules, failover by
+priority, health and error codes as a config file would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from smtp_connector import SmtpConfig
+from smtp_connector.errors import ConnectorError, ErrorCode
+
+from .secrets import SecretBox
+from .tables import DefinitionRow
+
+# Only used to validate a definition that has no fromEmail yet (e.g. privacyIDEA's optional
+# `sender`); a send without any fromEmail is refused in `connector_config`.
+_VALIDATION_FROM = "validation@example.com"
+
+SECURITY: dict[str, dict[str, bool]] = {
+    # "none": no TLS even if offered (and AUTH allowed in clear, as the admin chose).
+    "none": {"secure": False, "ignoreTLS": True},
+    # "starttls": STARTTLS required; a server that does not offer it is a tls_failed error.
+    "starttls": {"secure": False, "requireTLS": True},
+    "tls": {"secure": True},
+}
+
+
+def _secret(box: SecretBox, token: str | None) -> str | None:
+    return box.decrypt(token) if token else None
+
+
+def server_settings(row: DefinitionRow, box: SecretBox) -> dict[str, Any]:
+    """The connection part (host, port, TLS, auth, timeouts) of one definition."""
+    timeout_ms = row.timeout * 1000
+    settings: dict[str, Any] = {
+        "host": row.host,
+        "port": row.port,
+        "connectionTimeout": timeout_ms,
+        "greetingTimeout": timeout_ms,
+        "socketTimeout": timeout_ms,
+        **SECURITY[row.security],
+    }
+    if row.auth and row.username:
+        auth: dict[str, Any] = {"user": row.username}
+        password = _secret(box, row.password_enc)
+        if password is not None:
+            auth["pass"] = password
+        if row.ntlm:
+            auth["type"] = "ntlm"  # accepted once the library's NTLM support lands
+        settings["auth"] = auth
+    return settings
+
+
+def smime_options(row: DefinitionRow, box: SecretBox) -> dict[str, Any] | None:
+    if not row.smime:
+        return None
+    options: dict[str, Any] = {
+        "certificate": row.smime_certificate or "",
+        "privateKey": _secret(box, row.smime_private_key_enc) or "",
+        "dontSendOnError": row.smime_dont_send_on_error,
+    }
+    key_password = _secret(box, row.smime_key_password_enc)
+    if key_password:
+        options["privateKeyPassword"] = key_password
+    return options
+
+
+def _sender(rows: Sequence[DefinitionRow]) -> str | None:
+    """fromEmail of the primary definition, else its username when that is an address."""
+    primary = rows[0]
+    if primary.from_email:
+        return primary.from_email
+    if primary.username and "@" in primary.username:
+        return primary.username
+    return None
+
+
+def connector_config(
+    rows: Sequence[DefinitionRow],
+    box: SecretBox,
+    *,
+    retry: dict[str, Any] | None = None,
+    validation_only: bool = False,
+) -> dict[str, Any]:
+    """The Logto-style config for `rows` in priority order: the first is the top-level server,
+    the others `servers[]` with their priority and their own From."""
+    if not rows:
+        raise ConnectorError(ErrorCode.INVALID_CONFIG, "No server definition to send with.")
+    primary, rest = rows[0], rows[1:]
+    from_email = _sender(rows) or (_VALIDATION_FROM if validation_only else None)
+    if from_email is None:
+        raise ConnectorError(
+            ErrorCode.INVALID_CONFIG,
+            f"Server definition {primary.name or primary.id!r} has no fromEmail (privacyIDEA: "
+            "`sender`): set the address the mail should come from.",
+        )
+    config = server_settings(primary, box) | {"fromEmail": from_email}
+    if primary.from_name:
+        config["fromName"] = primary.from_name
+    config["servers"] = [_failover_entry(row, box) for row in rest]
+    smime = smime_options(primary, box)
+    if smime is not None:
+        config["smime"] = smime
+    if retry is not None:
+        config["retry"] = retry
+    return config
+
+
+def _failover_entry(row: DefinitionRow, box: SecretBox) -> dict[str, Any]:
+    entry = server_settings(row, box) | {"priority": row.priority, "label": row.id}
+    if row.from_email:
+        entry["defaultFromEmail"] = row.from_email
+        if row.from_name:
+            entry["defaultFromName"] = row.from_name
+    return entry
+
+
+def build_config(
+    rows: Sequence[DefinitionRow], box: SecretBox, *, retry: dict[str, Any] | None = None
+) -> SmtpConfig:
+    return SmtpConfig.model_validate(connector_config(rows, box, retry=retry))
+
+
+def validate_definition(row: DefinitionRow, box: SecretBox) -> None:
+    """Refuse a definition the library would refuse at send time (bad host, TLS flags, S/MIME
+    material, fromEmail …), with the library's own `invalid_config` message."""
+    try:
+        SmtpConfig.model_validate(connector_config([row], box, validation_only=True))
+    except ConnectorError as error:
+        if row.ntlm and row.auth and row.username and "auth.type" in error.message:
+            raise ConnectorError(
+                ErrorCode.INVALID_CONFIG,
+                "`ntlm`: this installation's connector has no NTLM authentication; install "
+                "a version with NTLM support (extra `ntlm`) or set ntlm to false.",
+            ) from None
+        raise

@@ -1,0 +1,93 @@
+"""One live `SmtpConnector` per app, reused across sends so pooled SMTP connections stay warm.
+
+Entries are keyed by the app's `definitions_version`: a change to any definition (from this
+process or another one sharing the database) makes the next send build a fresh connector.
+The replaced one is retired and closed once the sends still using it finish, so a change
+never cuts a message off mid-DATA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from smtp_connector import SmtpConnector
+
+
+@dataclass
+class LiveConnector:
+    """A connector plus what the send path needs to know about the definitions behind it."""
+
+    connector: SmtpConnector
+    version: int
+    definition_ids: tuple[str, ...]
+    enqueue: bool  # the primary (first-tried) definition asks for queued sending
+    users: int = 0
+    retired: bool = False
+    labels: dict[str, str] = field(default_factory=dict)  # server name in results -> id
+
+    def definition_for(self, server_name: str | None) -> str | None:
+        return self.labels.get(server_name) if server_name else None
+
+
+Build = Callable[[], Awaitable[LiveConnector]]
+
+
+class ConnectorCache:
+    def __init__(self) -> None:
+        self._entries: dict[str, LiveConnector] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    @asynccontextmanager
+    async def lease(self, app_id: str, version: int, build: Build) -> AsyncIterator[LiveConnector]:
+        """The app's connector for `version` (built on a miss), held open while in use."""
+        entry = await self._current(app_id, version, build)
+        entry.users += 1
+        try:
+            yield entry
+        finally:
+            entry.users -= 1
+            if entry.retired and entry.users == 0:
+                self._close(entry)
+
+    async def _current(self, app_id: str, version: int, build: Build) -> LiveConnector:
+        entry = self._entries.get(app_id)
+        if entry is not None and entry.version >= version:
+            return entry
+        lock = self._locks.setdefault(app_id, asyncio.Lock())
+        async with lock:
+            entry = self._entries.get(app_id)
+            if entry is not None and entry.version >= version:
+                return entry
+            fresh = await build()
+            self._entries[app_id] = fresh
+            if entry is not None:
+                self._retire(entry)
+            return fresh
+
+    async def invalidate(self, app_id: str) -> None:
+        """Drop the app's connector (its definitions changed or the app is gone)."""
+        entry = self._entries.pop(app_id, None)
+        if entry is not None:
+            self._retire(entry)
+
+    def _retire(self, entry: LiveConnector) -> None:
+        entry.retired = True
+        if entry.users == 0:
+            self._close(entry)
+
+    def _close(self, entry: LiveConnector) -> None:
+        task = asyncio.get_running_loop().create_task(entry.connector.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def aclose(self) -> None:
+        """Close every connector (at shutdown)."""
+        entries, self._entries = list(self._entries.values()), {}
+        for entry in entries:
+            self._close(entry)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)

@@ -1,0 +1,258 @@
+"""Server definitions: CRUD plus the rules that keep secrets write-only.
+
+The rules, in one place so that no dialect can get them wrong:
+- responses carry `"__CENSORED__"` for a stored secret and `""` for none;
+- saving `"__CENSORED__"` back, or leaving the field out, keeps the stored secret; `""` clears;
+- changing host, port or username while a password is stored needs the password again, so a
+  stored password is never sent to a host the person who typed it did not choose;
+- at most one `isDefault` per app (setting it clears the others);
+- every change bumps the app's `definitions_version` (senders rebuild their connector) and
+  writes an audit row naming the changed fields, never their values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import audit
+from .apps import load_app
+from .configs import validate_definition
+from .database import Database
+from .domain import (
+    CENSORED,
+    DEFINITION_DEFAULTS,
+    Actor,
+    Definition,
+    DefinitionCreate,
+    DefinitionPatch,
+    LastError,
+    SmimeInput,
+    SmimeView,
+)
+from .errors import ServiceError, conflict_on_duplicate, invalid, not_found
+from .secrets import SecretBox
+from .tables import AppRow, DefinitionRow, aware, utcnow
+
+OnChange = Callable[[str], Awaitable[None]]
+_PLAIN_FIELDS = frozenset(
+    {
+        "name", "host", "port", "username", "security", "auth", "ntlm", "priority", "status",
+        "is_default", "from_email", "from_name", "timeout", "enqueue", "description",
+    }
+)  # fmt: skip
+_NULLABLE = frozenset({"name", "username", "from_email", "from_name", "description"})
+_IDENTITY = ("host", "port", "username")
+
+
+def censor(token: str | None) -> str:
+    return CENSORED if token else ""
+
+
+def definition_view(row: DefinitionRow) -> Definition:
+    """The public view of a row; secrets replaced by `__CENSORED__`."""
+    last = LastError.model_validate(row.last_error) if row.last_error else None
+    return Definition(
+        **{name: getattr(row, name) for name in ("id", "app_id", *sorted(_PLAIN_FIELDS))},
+        password=censor(row.password_enc),
+        smime=SmimeView(
+            enabled=row.smime,
+            certificate=row.smime_certificate,
+            private_key=censor(row.smime_private_key_enc),
+            private_key_password=censor(row.smime_key_password_enc),
+            dont_send_on_error=row.smime_dont_send_on_error,
+        ),
+        num_errors=row.num_errors,
+        last_error=last,
+        created=aware(row.created),
+        modified=aware(row.modified),
+    )
+
+
+def merge_secret(box: SecretBox, stored: str | None, incoming: str | None) -> str | None:
+    """The encrypted value to store: keep on None/`__CENSORED__`, clear on `""`, else encrypt."""
+    if incoming is None or incoming == CENSORED:
+        return stored
+    if incoming == "":
+        return None
+    return box.encrypt(incoming)
+
+
+def refuse_secret_reuse(row: DefinitionRow, patch: DefinitionPatch) -> None:
+    """A stored password may only go to the host/port/user it was typed for."""
+    fields = patch.model_fields_set
+    moved = [f for f in _IDENTITY if f in fields and _changed(getattr(patch, f), getattr(row, f))]
+    new_password = "password" in fields and patch.password not in (None, CENSORED)
+    if moved and row.password_enc and not new_password:
+        raise invalid(
+            f"Changing {', '.join(moved)} needs the password again: a stored password is "
+            'never sent to a different server. Send `password` with the change (or "" to '
+            "clear it)."
+        )
+
+
+def _changed(new: object, stored: object) -> bool:
+    """`None` (omitted) never changes a value; "" and None are the same empty username."""
+    return new is not None and (new or None) != (stored or None)
+
+
+def apply_patch(box: SecretBox, row: DefinitionRow, patch: DefinitionPatch) -> list[str]:
+    """Copy the given fields onto `row`; returns the changed field names (for the audit)."""
+    fields = patch.model_fields_set
+    for name in _PLAIN_FIELDS & fields:
+        value = getattr(patch, name)
+        if value is not None or name in _NULLABLE:  # null means "unset" only where allowed
+            setattr(row, name, value)
+    if "password" in fields:
+        row.password_enc = merge_secret(box, row.password_enc, patch.password)
+    if "smime" in fields and patch.smime is not None:
+        _apply_smime(box, row, patch.smime)
+    return sorted(fields)
+
+
+def _apply_smime(box: SecretBox, row: DefinitionRow, smime: SmimeInput) -> None:
+    given = smime.model_fields_set
+    if smime.enabled is not None:
+        row.smime = smime.enabled
+    if "certificate" in given:
+        row.smime_certificate = smime.certificate or None
+    if smime.dont_send_on_error is not None:
+        row.smime_dont_send_on_error = smime.dont_send_on_error
+    row.smime_private_key_enc = merge_secret(box, row.smime_private_key_enc, smime.private_key)
+    row.smime_key_password_enc = merge_secret(
+        box, row.smime_key_password_enc, smime.private_key_password
+    )
+
+
+async def bump_version(session: AsyncSession, app: AppRow) -> None:
+    app.definitions_version += 1
+    app.modified = utcnow()
+
+
+async def clear_other_defaults(session: AsyncSession, row: DefinitionRow) -> None:
+    if row.is_default:
+        await session.execute(
+            update(DefinitionRow)
+            .where(DefinitionRow.app_id == row.app_id, DefinitionRow.id != row.id)
+            .values(is_default=False)
+        )
+
+
+class DefinitionService:
+    def __init__(self, database: Database, box: SecretBox, on_change: OnChange) -> None:
+        self._db = database
+        self._box = box
+        self._on_change = on_change
+
+    async def list(self, actor: Actor, app_id: str) -> list[Definition]:
+        """The app's definitions in the order sends try them (priority, then default first)."""
+        async with self._db.transaction() as session:
+            await load_app(session, actor, app_id)
+            rows = await ordered_definitions(session, app_id)
+            return [definition_view(row) for row in rows]
+
+    async def get(self, actor: Actor, app_id: str, definition_id: str) -> Definition:
+        async with self._db.transaction() as session:
+            return definition_view(await self._load(session, actor, app_id, definition_id))
+
+    async def find_by_name(self, actor: Actor, app_id: str, name: str) -> Definition | None:
+        async with self._db.transaction() as session:
+            await load_app(session, actor, app_id)
+            row = await definition_by_name(session, app_id, name)
+            return definition_view(row) if row else None
+
+    async def create(self, actor: Actor, app_id: str, data: DefinitionCreate) -> Definition:
+        with conflict_on_duplicate(f"A definition named {data.name!r} exists."):
+            return await self._create(actor, app_id, data)
+
+    async def _create(self, actor: Actor, app_id: str, data: DefinitionCreate) -> Definition:
+        async with self._db.transaction() as session:
+            app = await load_app(session, actor, app_id)
+            if data.name and await definition_by_name(session, app_id, data.name):
+                raise ServiceError("conflict", f"A definition named {data.name!r} exists.")
+            row = DefinitionRow(app_id=app_id, **DEFINITION_DEFAULTS, num_errors=0)
+            row.smime, row.smime_dont_send_on_error = False, True
+            fields = apply_patch(self._box, row, data)
+            validate_definition(row, self._box)
+            session.add(row)
+            await session.flush()
+            await clear_other_defaults(session, row)
+            await bump_version(session, app)
+            audit.record(
+                session, actor, "definition.create", app_id=app_id, target=row.id,
+                fields=fields, server=f"{row.host}:{row.port}",
+            )  # fmt: skip
+            view = definition_view(row)
+        await self._on_change(app_id)
+        return view
+
+    async def update(
+        self, actor: Actor, app_id: str, definition_id: str, patch: DefinitionPatch
+    ) -> Definition:
+        with conflict_on_duplicate(f"A definition named {patch.name!r} exists."):
+            return await self._update(actor, app_id, definition_id, patch)
+
+    async def _update(
+        self, actor: Actor, app_id: str, definition_id: str, patch: DefinitionPatch
+    ) -> Definition:
+        async with self._db.transaction() as session:
+            row = await self._load(session, actor, app_id, definition_id)
+            renamed = patch.name and patch.name != row.name
+            if renamed and await definition_by_name(session, app_id, str(patch.name)):
+                raise ServiceError("conflict", f"A definition named {patch.name!r} exists.")
+            refuse_secret_reuse(row, patch)
+            fields = apply_patch(self._box, row, patch)
+            validate_definition(row, self._box)
+            row.modified = utcnow()
+            await clear_other_defaults(session, row)
+            await bump_version(session, await load_app(session, actor, app_id))
+            audit.record(
+                session, actor, "definition.update", app_id=app_id, target=row.id,
+                fields=fields, server=f"{row.host}:{row.port}",
+            )  # fmt: skip
+            view = definition_view(row)
+        await self._on_change(app_id)
+        return view
+
+    async def delete(self, actor: Actor, app_id: str, definition_id: str) -> None:
+        async with self._db.transaction() as session:
+            row = await self._load(session, actor, app_id, definition_id)
+            await session.delete(row)
+            await bump_version(session, await load_app(session, actor, app_id))
+            audit.record(session, actor, "definition.delete", app_id=app_id, target=definition_id)
+        await self._on_change(app_id)
+
+    async def _load(
+        self, session: AsyncSession, actor: Actor, app_id: str, definition_id: str
+    ) -> DefinitionRow:
+        await load_app(session, actor, app_id)
+        row = await session.get(DefinitionRow, definition_id)
+        if row is None or row.app_id != app_id:
+            raise not_found("Server definition", definition_id)
+        return row
+
+
+async def definition_by_name(session: AsyncSession, app_id: str, name: str) -> DefinitionRow | None:
+    query = select(DefinitionRow).where(DefinitionRow.app_id == app_id, DefinitionRow.name == name)
+    return (await session.scalars(query)).first()
+
+
+async def ordered_definitions(
+    session: AsyncSession, app_id: str, *, active_only: bool = False
+) -> list[DefinitionRow]:
+    """Priority 0 first; among equal priorities the default one, then the oldest."""
+    query = select(DefinitionRow).where(DefinitionRow.app_id == app_id)
+    if active_only:
+        query = query.where(DefinitionRow.status == "active")
+    query = query.order_by(
+        DefinitionRow.priority, DefinitionRow.is_default.desc(), DefinitionRow.created
+    )
+    return list((await session.scalars(query)).all())
+
+
+def row_snapshot(row: DefinitionRow) -> dict[str, Any]:
+    """Column values of a row (secrets still encrypted), for building unsaved variants."""
+    return {c.key: getattr(row, c.key) for c in DefinitionRow.__table__.columns}

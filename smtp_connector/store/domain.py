@@ -1,0 +1,249 @@
+"""The domain model every API dialect maps onto: apps, server definitions, keys, audit entries.
+
+Input models validate every field with a message naming it; output models carry
+`"__CENSORED__"` where a secret is stored, so no response can leak one. camelCase on the wire
+(the native API's and Logto's convention), snake_case in Python.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+CENSORED = "__CENSORED__"
+READ_SCOPE = "smtpserver_read"
+WRITE_SCOPE = "smtpserver_write"
+SCOPES = frozenset({READ_SCOPE, WRITE_SCOPE})
+
+Security = Literal["none", "starttls", "tls"]
+Status = Literal["active", "disabled"]
+_APP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ONE_LINE = re.compile(r"^[^\r\n\x00]*$")
+
+
+class Wire(BaseModel):
+    """camelCase aliases, snake_case names, unknown keys refused (a typo must not be ignored)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="forbid",
+    )
+
+
+def check_email(value: str | None, field_name: str) -> str | None:
+    """An address check that names the field; deliverability is the SMTP server's business."""
+    if value in (None, ""):
+        return None
+    try:
+        validate_email(value, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{field_name} is not an email address: {exc}") from None
+    return value
+
+
+# -- apps ---------------------------------------------------------------------------------
+
+
+class AppCreate(Wire):
+    name: str = Field(min_length=1, max_length=200, pattern=_ONE_LINE.pattern)
+    test_email: str | None = Field(default=None, max_length=320)
+    id: str | None = Field(default=None, description="optional; letters, digits, . _ -")
+
+    @field_validator("test_email")
+    @classmethod
+    def _test_email(cls, value: str | None) -> str | None:
+        return check_email(value, "testEmail")
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _APP_ID.match(value):
+            raise ValueError("id must be 1-64 letters, digits, '.', '_' or '-'")
+        return value
+
+
+class AppPatch(Wire):
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=_ONE_LINE.pattern)
+    test_email: str | None = Field(default=None, max_length=320)
+
+    @field_validator("test_email")
+    @classmethod
+    def _test_email(cls, value: str | None) -> str | None:
+        return check_email(value, "testEmail")
+
+
+class App(Wire):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    name: str
+    test_email: str | None = None
+
+
+# -- server definitions -------------------------------------------------------------------
+
+
+class SmimeInput(Wire):
+    """S/MIME signing material; `privateKey` and `privateKeyPassword` are write-only."""
+
+    enabled: bool | None = None
+    certificate: str | None = Field(default=None, max_length=65536)
+    private_key: str | None = Field(default=None, max_length=65536)
+    private_key_password: str | None = Field(default=None, max_length=1024)
+    dont_send_on_error: bool | None = None
+
+
+class DefinitionPatch(Wire):
+    """A partial update: fields left out keep their stored value (secrets included)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=_ONE_LINE.pattern)
+    host: str | None = Field(default=None, min_length=1, max_length=255)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    username: str | None = Field(default=None, max_length=320, pattern=_ONE_LINE.pattern)
+    password: str | None = Field(default=None, max_length=1024)
+    security: Security | None = None
+    auth: bool | None = None
+    ntlm: bool | None = None
+    priority: int | None = Field(default=None, ge=0, le=1_000_000)
+    status: Status | None = None
+    is_default: bool | None = None
+    from_email: str | None = Field(default=None, max_length=320)
+    from_name: str | None = Field(default=None, max_length=200, pattern=_ONE_LINE.pattern)
+    timeout: int | None = Field(default=None, ge=1, le=600, description="seconds")
+    enqueue: bool | None = None
+    smime: SmimeInput | None = None
+    description: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("from_email")
+    @classmethod
+    def _from_email(cls, value: str | None) -> str | None:
+        return check_email(value, "fromEmail")
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(c in value for c in " \r\n\t/@")):
+            raise ValueError("host must be a bare hostname or IP address, e.g. smtp.example.com")
+        return value
+
+
+class DefinitionCreate(DefinitionPatch):
+    """A new definition: `host` is required, everything else has a default."""
+
+    host: str = Field(min_length=1, max_length=255)
+
+
+DEFINITION_DEFAULTS: dict[str, Any] = {
+    "port": 587,
+    "security": "starttls",
+    "auth": True,
+    "ntlm": False,
+    "priority": 10,
+    "status": "active",
+    "is_default": False,
+    "timeout": 10,
+    "enqueue": False,
+}
+
+
+class SmimeView(Wire):
+    enabled: bool
+    certificate: str | None
+    private_key: str
+    private_key_password: str
+    dont_send_on_error: bool
+
+
+class LastError(Wire):
+    model_config = ConfigDict(extra="ignore")
+
+    code: str
+    message: str
+    smtp_code: int | None = None
+    server: str | None = None
+    at: str | None = None
+
+
+class Definition(Wire):
+    """A stored definition as every API returns it: secrets are `__CENSORED__` or `""`."""
+
+    id: str
+    app_id: str
+    name: str | None
+    host: str
+    port: int
+    username: str | None
+    password: str
+    security: Security
+    auth: bool
+    ntlm: bool
+    priority: int
+    status: Status
+    is_default: bool
+    from_email: str | None
+    from_name: str | None
+    timeout: int
+    enqueue: bool
+    smime: SmimeView
+    description: str | None
+    num_errors: int
+    last_error: LastError | None
+    created: datetime
+    modified: datetime
+
+
+# -- sending, keys, audit -----------------------------------------------------------------
+
+
+class MessageRequest(Wire):
+    to: str = Field(min_length=3, max_length=320)
+    usage_type: str = Field(default="Generic", min_length=1, max_length=100)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    locale: str | None = Field(default=None, max_length=35)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is calling: an API key (its id, scopes, optional app) or a local CLI operator."""
+
+    name: str
+    scopes: frozenset[str] = SCOPES
+    app_id: str | None = None
+
+    def can_access(self, app_id: str) -> bool:
+        return self.app_id is None or self.app_id == app_id
+
+
+CLI_ACTOR = Actor("cli")
+
+
+@dataclass
+class ApiKeyInfo:
+    id: str
+    name: str | None
+    prefix: str
+    scopes: list[str]
+    app_id: str | None
+    created: datetime
+    revoked: datetime | None
+
+
+@dataclass
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    app_id: str | None
+    target: str | None
+    success: bool
+    details: dict[str, Any] = field(default_factory=dict)

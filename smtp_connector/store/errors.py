@@ -1,0 +1,51 @@
+"""Failures of the service layer, as `ConnectorError`s so every caller handles one type.
+
+A `ServiceError` adds `reason`, the kind of failure an HTTP layer maps to a status
+(`invalid` 400, `forbidden` 403, `not_found` 404, `conflict` 409); `code` stays an `ErrorCode`
+(`invalid_config` unless a more precise one applies), so the JSON a client sees carries the
+same code as the Python exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+from sqlalchemy.exc import IntegrityError
+
+from smtp_connector.errors import ConnectorError, ErrorCode
+
+Reason = Literal["invalid", "forbidden", "not_found", "conflict", "unavailable"]
+
+
+class ServiceError(ConnectorError):
+    """A request the service refuses; the message says what to change."""
+
+    def __init__(
+        self, reason: Reason, message: str, *, code: ErrorCode = ErrorCode.INVALID_CONFIG
+    ) -> None:
+        super().__init__(code, message, retryable=False)
+        self.reason: Reason = reason
+
+
+def not_found(what: str, ident: str) -> ServiceError:
+    return ServiceError("not_found", f"{what} {ident!r} not found.")
+
+
+def forbidden(message: str) -> ServiceError:
+    return ServiceError("forbidden", message)
+
+
+def invalid(message: str, code: ErrorCode = ErrorCode.INVALID_CONFIG) -> ServiceError:
+    return ServiceError("invalid", message, code=code)
+
+
+@contextmanager
+def conflict_on_duplicate(message: str) -> Iterator[None]:
+    """A unique constraint hit by a concurrent writer (after our own check passed) is the
+    same conflict as the one the check reports, not a server error."""
+    try:
+        yield
+    except IntegrityError:
+        raise ServiceError("conflict", message) from None

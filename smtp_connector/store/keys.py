@@ -1,0 +1,114 @@
+"""API keys: random, shown once, stored as a SHA-256 hash, with scopes and an optional app.
+
+A key looks like `sck_<id>_<secret>`; the id part lets `keys list` / `keys revoke` name a key
+without ever showing it, and the hash of the whole key is what the database keeps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smtp_connector.errors import ErrorCode
+
+from . import audit
+from .database import Database
+from .domain import SCOPES, Actor, ApiKeyInfo
+from .errors import ServiceError, invalid, not_found
+from .tables import ApiKeyRow, AppRow, utcnow
+
+KEY_PREFIX = "sck_"
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _info(row: ApiKeyRow) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        scopes=sorted(row.scopes.split(",")),
+        app_id=row.app_id,
+        created=row.created,
+        revoked=row.revoked,
+    )
+
+
+class KeyService:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def create(
+        self, actor: Actor, scopes: Iterable[str], *, name: str | None = None,
+        app: str | None = None,
+    ) -> tuple[ApiKeyInfo, str]:  # fmt: skip
+        """A new key; returns its info and the key itself (the only time it exists in clear).
+        `app` is an app id or name; the key then reaches only that app."""
+        wanted = sorted(set(scopes))
+        unknown = [s for s in wanted if s not in SCOPES]
+        if not wanted or unknown:
+            raise invalid(
+                f"Unknown or missing scopes {unknown or wanted}: use "
+                + " and/or ".join(sorted(SCOPES))
+            )
+        key_id = secrets.token_hex(6)
+        raw = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+        async with self._db.transaction() as session:
+            app_id = await self._resolve_app(session, app) if app else None
+            row = ApiKeyRow(
+                id=key_id,
+                name=name,
+                key_hash=hash_key(raw),
+                prefix=raw[: len(KEY_PREFIX) + len(key_id)],
+                scopes=",".join(wanted),
+                app_id=app_id,
+            )
+            session.add(row)
+            await session.flush()
+            audit.record(session, actor, "key.create", app_id=app_id, target=key_id, scopes=wanted)
+            return _info(row), raw
+
+    async def authenticate(self, raw: str) -> Actor | None:
+        """The actor for a presented key, or None for an unknown or revoked key."""
+        if not raw.startswith(KEY_PREFIX) or len(raw) > 200:
+            return None
+        async with self._db.transaction() as session:
+            row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == hash_key(raw)))
+        if row is None or row.revoked is not None:
+            return None
+        scopes = frozenset(row.scopes.split(","))
+        return Actor(name=f"key:{row.id}" + (f" ({row.name})" if row.name else ""),
+                     scopes=scopes, app_id=row.app_id)  # fmt: skip
+
+    async def list(self) -> list[ApiKeyInfo]:
+        async with self._db.transaction() as session:
+            rows = (await session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created))).all()
+            return [_info(row) for row in rows]
+
+    async def revoke(self, actor: Actor, key_id: str) -> ApiKeyInfo:
+        async with self._db.transaction() as session:
+            row = await session.get(ApiKeyRow, key_id)
+            if row is None:
+                raise not_found("API key", key_id)
+            if row.revoked is None:
+                row.revoked = utcnow()
+                audit.record(session, actor, "key.revoke", app_id=row.app_id, target=key_id)
+            return _info(row)
+
+    async def _resolve_app(self, session: AsyncSession, app: str) -> str:
+        row = await session.get(AppRow, app) or await session.scalar(
+            select(AppRow).where(AppRow.name == app)
+        )
+        if row is None:
+            raise ServiceError(
+                "not_found",
+                f"No app with id or name {app!r}: create it first (POST /v1/apps).",
+                code=ErrorCode.INVALID_CONFIG,
+            )
+        return row.id

@@ -1,0 +1,94 @@
+"""Sending an app's mail through its active definitions, in priority order (failover is the
+library's: the first definition is the top-level server, the others `servers[]`).
+
+Per send, the store is read once (the app's `definitions_version`); the connector for that
+version is cached, so a warm send costs one small query plus the SMTP exchange.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+
+from smtp_connector import SmtpConnector
+
+from .apps import load_app
+from .configs import build_config
+from .connectors import ConnectorCache, LiveConnector
+from .database import Database
+from .definitions import ordered_definitions
+from .domain import Actor, MessageRequest
+from .errors import ServiceError
+from .secrets import SecretBox
+from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
+from .tables import AppRow
+
+
+class MessageService:
+    """`send` for the API; `deliver_now` for queue workers (issue 15)."""
+
+    def __init__(
+        self,
+        database: Database,
+        box: SecretBox,
+        connectors: ConnectorCache,
+        sender: Callable[[Callable[[SendJob], Awaitable[SendOutcome]]], Sender] = DirectSender,
+    ) -> None:
+        self._db = database
+        self._box = box
+        self._connectors = connectors
+        self.sender: Sender = sender(self.deliver_now)
+
+    async def send(self, actor: Actor, app_id: str, request: MessageRequest) -> SendOutcome:
+        """Deliver now, or hand to the `Sender` when the first-tried definition has `enqueue`."""
+        async with self._db.transaction() as session:
+            version = (await load_app(session, actor, app_id)).definitions_version
+        job = SendJob(app_id, request.to, request.usage_type, request.payload, request.locale)
+        async with self._lease(app_id, version) as live:
+            if live.enqueue:
+                job = dataclasses.replace(job, definition_ids=live.definition_ids)
+                return await self.sender.enqueue(job)
+            return await self._deliver(live, job)
+
+    async def deliver_now(self, job: SendJob) -> SendOutcome:
+        """Deliver `job` through the app's current definitions (raises ConnectorError)."""
+        async with self._db.transaction() as session:
+            app = await session.get(AppRow, job.app_id)
+            if app is None:
+                raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
+            version = app.definitions_version
+        async with self._lease(job.app_id, version) as live:
+            return await self._deliver(live, job)
+
+    async def status(self, actor: Actor, message_id: str) -> MessageStatus | None:
+        return await self.sender.status(message_id)
+
+    async def _deliver(self, live: LiveConnector, job: SendJob) -> SendOutcome:
+        result = await live.connector.send(job.to, job.usage_type, job.payload, job.locale)
+        last = result.attempt_log[-1].server if result.attempt_log else None
+        return SendOutcome("sent", result=result, definition_id=live.definition_for(last))
+
+    def _lease(self, app_id: str, version: int) -> AbstractAsyncContextManager[LiveConnector]:
+        return self._connectors.lease(app_id, version, lambda: self._build(app_id, version))
+
+    async def _build(self, app_id: str, version: int) -> LiveConnector:
+        async with self._db.transaction() as session:
+            app = await session.get(AppRow, app_id)
+            rows = await ordered_definitions(session, app_id, active_only=True)
+            version = app.definitions_version if app is not None else version
+        if not rows:
+            raise ServiceError(
+                "unavailable",
+                f"App {app_id!r} has no active server definition: add one, or run check on a "
+                "disabled one to re-enable it.",
+            )
+        connector = SmtpConnector(build_config(rows, self._box))
+        labels = {f"{rows[0].host}:{rows[0].port}": rows[0].id} | {row.id: row.id for row in rows}
+        return LiveConnector(
+            connector=connector,
+            version=version,
+            definition_ids=tuple(row.id for row in rows),
+            enqueue=rows[0].enqueue,
+            labels=labels,
+        )

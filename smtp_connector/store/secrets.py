@@ -1,0 +1,119 @@
+"""Encryption at rest for SMTP passwords and S/MIME key material (Fernet, with rotation).
+
+`SMTP_CONNECTOR_SECRET_KEY` holds one or more Fernet keys, comma-separated: the first
+encrypts, all decrypt, so an operator rotates by prepending a new key, running
+`smtp-connector secrets rotate`, then dropping the old one. With SQLite and no key set, a
+key file is created beside the database (mode 0600) so a first `serve` just works; with
+PostgreSQL the database is usually shared and backed up elsewhere, so a missing key is an
+error rather than a file on one machine that the others would not have.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy.engine import URL
+
+from smtp_connector.errors import ConnectorError, ErrorCode
+
+from .urls import is_sqlite, sqlite_path
+
+log = logging.getLogger("smtp_connector.store")
+
+SECRET_KEY_ENV = "SMTP_CONNECTOR_SECRET_KEY"
+
+
+class SecretBox:
+    """Encrypts and decrypts secret strings; never logs or reprs them."""
+
+    def __init__(self, keys: list[str]) -> None:
+        if not keys:
+            raise ConnectorError(ErrorCode.INVALID_CONFIG, f"{SECRET_KEY_ENV} holds no key.")
+        try:
+            self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+        except (ValueError, TypeError):
+            raise ConnectorError(
+                ErrorCode.INVALID_CONFIG,
+                f"{SECRET_KEY_ENV} must be Fernet keys (32 url-safe base64 bytes each), "
+                "comma-separated; create one with "
+                "`python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`.",
+            ) from None
+        self.key_count = len(keys)
+
+    def __repr__(self) -> str:
+        return f"SecretBox(keys={self.key_count})"
+
+    def encrypt(self, value: str) -> str:
+        return self._fernet.encrypt(value.encode()).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode()
+        except InvalidToken:
+            raise ConnectorError(
+                ErrorCode.INVALID_CONFIG,
+                f"A stored secret cannot be decrypted with the keys in {SECRET_KEY_ENV}: "
+                "the key that encrypted it is missing (keep old keys after the first one "
+                "until `smtp-connector secrets rotate` has run).",
+            ) from None
+
+    def rotate(self, token: str) -> str:
+        """Re-encrypt `token` with the first key (MultiFernet.rotate)."""
+        try:
+            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise ConnectorError(
+                ErrorCode.INVALID_CONFIG,
+                f"A stored secret cannot be decrypted with any key in {SECRET_KEY_ENV}; "
+                "add the key it was encrypted with, then rotate again.",
+            ) from None
+
+
+def parse_keys(raw: str | None) -> list[str]:
+    return [part.strip() for part in (raw or "").split(",") if part.strip()]
+
+
+def load_secret_box(url: URL, configured: str | None) -> SecretBox:
+    """The SecretBox for this database: configured keys, or (SQLite only) the key file."""
+    keys = parse_keys(configured)
+    if keys:
+        return SecretBox(keys)
+    if not is_sqlite(url):
+        raise ConnectorError(
+            ErrorCode.INVALID_CONFIG,
+            f"{SECRET_KEY_ENV} is not set. With PostgreSQL the encryption key must be given "
+            "explicitly (the same on every machine): set it to a Fernet key, e.g. the output "
+            "of `python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'`.",
+        )
+    path = sqlite_path(url)
+    if path is None:
+        log.warning("No %s and an in-memory database: secrets use a throwaway key", SECRET_KEY_ENV)
+        return SecretBox([Fernet.generate_key().decode()])
+    return SecretBox([_key_file(path.with_name(path.name + ".key"))])
+
+
+def _key_file(path: Path) -> str:
+    """Read the key file, creating it (0600, exclusive) on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    key = Fernet.generate_key().decode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    log.warning(
+        "%s is not set: created the encryption key file %s (mode 0600). Back it up with the "
+        "database, or set %s instead.",
+        SECRET_KEY_ENV,
+        path,
+        SECRET_KEY_ENV,
+    )
+    return key

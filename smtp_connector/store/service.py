@@ -1,0 +1,85 @@
+"""`Service`: the domain layer in one object, the only thing routers and the CLI talk to.
+
+It owns the database, the secret box and the connector cache, and exposes one service per
+concern (apps, definitions, checks, messages, keys, audit). Nothing in here knows HTTP:
+routers translate requests into these calls and `ServiceError`/`ConnectorError` into their
+dialect's error shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select
+
+from . import audit
+from .apps import AppService
+from .audit import AuditLog
+from .checks import CheckService
+from .connectors import ConnectorCache
+from .database import Database
+from .definitions import DefinitionService
+from .domain import CLI_ACTOR, Actor
+from .keys import KeyService
+from .messages import MessageService
+from .migrate import prepare_schema
+from .secrets import SecretBox, load_secret_box
+from .sending import DirectSender, Sender, SendJob, SendOutcome
+from .tables import SECRET_COLUMNS, DefinitionRow
+
+SenderFactory = Callable[[Callable[[SendJob], Awaitable[SendOutcome]]], Sender]
+
+
+class Service:
+    def __init__(
+        self, database: Database, box: SecretBox, *, sender: SenderFactory = DirectSender
+    ) -> None:
+        self.database = database
+        self.box = box
+        self.connectors = ConnectorCache()
+        changed = self.connectors.invalidate
+        self.apps = AppService(database, changed)
+        self.definitions = DefinitionService(database, box, changed)
+        self.checks = CheckService(database, box, changed)
+        self.messages = MessageService(database, box, self.connectors, sender)
+        self.keys = KeyService(database)
+        self.audit = AuditLog(database)
+
+    @classmethod
+    async def open(
+        cls,
+        database_url: str,
+        secret_key: str | None = None,
+        *,
+        migrate: bool | None = None,
+        sender: SenderFactory = DirectSender,
+    ) -> Service:
+        """Connect, prepare the schema (migrate on SQLite by default, else require it
+        current) and load the encryption keys; raises ConnectorError(invalid_config)."""
+        database = Database(database_url)
+        try:
+            box = load_secret_box(database.url, secret_key)
+            await prepare_schema(database, migrate=migrate)
+        except BaseException:
+            await database.dispose()
+            raise
+        return cls(database, box, sender=sender)
+
+    async def aclose(self) -> None:
+        await self.messages.sender.aclose()
+        await self.connectors.aclose()
+        await self.database.dispose()
+
+    async def rotate_secrets(self, actor: Actor = CLI_ACTOR) -> int:
+        """Re-encrypt every stored secret with the first key; returns how many were."""
+        count = 0
+        async with self.database.transaction() as session:
+            rows = (await session.scalars(select(DefinitionRow))).all()
+            for row in rows:
+                for column in SECRET_COLUMNS:
+                    token = getattr(row, column)
+                    if token:
+                        setattr(row, column, self.box.rotate(token))
+                        count += 1
+            audit.record(session, actor, "secrets.rotate", secrets=count, keys=self.box.key_count)
+        return count

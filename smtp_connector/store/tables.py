@@ -1,0 +1,118 @@
+"""The tables: apps, server definitions, API keys and the audit log (SQLAlchemy 2 typed ORM).
+
+Columns that hold secrets end in `_enc` and only ever contain Fernet tokens (see secrets.py),
+so a dump of the database, or of the SQLite file, carries no plaintext password. The schema is
+changed only through the Alembic migrations in `migrations/`, which must match these classes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands timestamps back without a zone; they were written in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    """Declarative base; `Base.metadata` is the migrations' target."""
+
+
+class AppRow(Base):
+    """An application (tenant) that owns server definitions.
+
+    `definitions_version` grows on every change to the app's definitions; senders cache one
+    connector per (app, version), so a change is picked up by the next send without polling.
+    """
+
+    __tablename__ = "apps"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    test_email: Mapped[str | None] = mapped_column(String(320))
+    definitions_version: Mapped[int] = mapped_column(Integer, default=1)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DefinitionRow(Base):
+    """One SMTP server definition of an app (the domain model of every dialect)."""
+
+    __tablename__ = "server_definitions"
+    __table_args__ = (UniqueConstraint("app_id", "name", name="uq_definition_app_name"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    security: Mapped[str] = mapped_column(String(16), default="starttls")
+    auth: Mapped[bool] = mapped_column(Boolean, default=True)
+    ntlm: Mapped[bool] = mapped_column(Boolean, default=False)
+    username: Mapped[str | None] = mapped_column(String(320))
+    password_enc: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer, default=10)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    from_email: Mapped[str | None] = mapped_column(String(320))
+    from_name: Mapped[str | None] = mapped_column(String(200))
+    timeout: Mapped[int] = mapped_column(Integer, default=10)
+    enqueue: Mapped[bool] = mapped_column(Boolean, default=False)
+    smime: Mapped[bool] = mapped_column(Boolean, default=False)
+    smime_certificate: Mapped[str | None] = mapped_column(Text)
+    smime_private_key_enc: Mapped[str | None] = mapped_column(Text)
+    smime_key_password_enc: Mapped[str | None] = mapped_column(Text)
+    smime_dont_send_on_error: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    num_errors: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+SECRET_COLUMNS = ("password_enc", "smime_private_key_enc", "smime_key_password_enc")
+
+
+class ApiKeyRow(Base):
+    """An API key: only the SHA-256 of the key is kept (keys are 256-bit random, so a plain
+    hash is enough; a slow KDF would only add latency to every request)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[str] = mapped_column(String(200))
+    app_id: Mapped[str | None] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRow(Base):
+    """Who changed what, when. `details` holds field names and non-secret facts only."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    app_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    target: Mapped[str | None] = mapped_column(String(64))
+    success: Mapped[bool] = mapped_column(Boolean, default=True)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
