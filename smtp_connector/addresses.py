@@ -3,6 +3,16 @@
 Verification mail goes to addresses typed by strangers, so an address is parsed once, strictly,
 into the two forms SMTP needs: the envelope address (IDN domain as punycode; UTF-8 local part
 only with SMTPUTF8) and the header form (display name RFC 2047-encoded by the message builder).
+
+Two rules live here because every address and display name passes through this module:
+- Display names: `check_display_name` is the one validator. Control characters (C0 including
+  TAB, DEL, C1) and U+2028/U+2029 are refused in names an admin configured (`fromName`,
+  `servers[].defaultFromName`, the name in `fromEmail`/`replyTo`/`defaultFromEmail`) and
+  collapsed into a space in a recipient's name (typed by a user; the name is cosmetic, the
+  mail must still reach them). CR, LF and NUL anywhere in an address string are refused.
+- Special-use domains (RFC 6761/2606 `.test`, `.example`, `.invalid`, `.localhost`; RFC 6762
+  `.local`; `.onion`, `.arpa`): refused with an error naming the rule unless the config sets
+  `allowSpecialUseDomains` (local development, tests). `example.com/.net/.org` are ordinary.
 """
 
 from __future__ import annotations
@@ -22,6 +32,55 @@ _FORBIDDEN = ("\r", "\n", "\x00")
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PLAIN = re.compile(rf"^({_ATEXT}(?:\.{_ATEXT})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})$")
+# Every control character (C0 with TAB, DEL, C1) and the Unicode line/paragraph separators:
+# nothing of it belongs in a header, whoever typed it. Rendering collapses it in subjects too.
+CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+CONTROL_RUNS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# email-validator's list (which leaves out `example`, RFC 6761 §6.5) plus `example`: an
+# address there reaches nobody either. Second-level example.com/.net/.org stay ordinary.
+SPECIAL_USE_DOMAINS: tuple[str, ...] = tuple(dict.fromkeys([*SPECIAL_USE_DOMAIN_NAMES, "example"]))
+# With `allowSpecialUseDomains`, email-validator (which refuses special-use names outright)
+# checks the syntax of `user@name.test` as `user@name.test.example.com`; the suffix is removed.
+_NEUTRAL_SUFFIX = ".example.com"
+_IDNA_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+
+
+def check_display_name(name: str, *, collapse: bool) -> str:
+    """The one validator for display names. Returns the name to use, unchanged when it has no
+    control character; otherwise collapses each run of them into one space (`collapse`) or
+    raises ValueError saying which character is where (callers name the field)."""
+    found = CONTROLS.search(name)
+    if found is None:
+        return name
+    if collapse:
+        return " ".join(CONTROL_RUNS.sub(" ", name).split())
+    char = found.group()
+    kind = "a line break" if char in "\r\n\u2028\u2029" else "a control character"
+    raise ValueError(
+        f"the display name contains {kind} (U+{ord(char):04X} at position {found.start()}); "
+        "a display name is one line of printable text"
+    )
+
+
+def special_use_domain(domain: str) -> str | None:
+    """The special-use name `domain` falls under (`test` for `shop.test`), or None."""
+    name = domain.translate(_IDNA_DOTS).lower().rstrip(".")
+    for special in SPECIAL_USE_DOMAINS:
+        if name == special or name.endswith("." + special):
+            return special
+    return None
+
+
+def special_use_reason(domain: str, special: str | None) -> str:
+    """Why an address on a special-use domain is refused, and the opt-in that allows it."""
+    exact = special is None or domain.lower().rstrip(".") == special
+    where = "is" if exact else f"is under `.{special}`,"
+    return (
+        f"{domain!r} {where} a special-use domain name (RFC 6761/2606: .test, "
+        ".example, .invalid, .localhost; RFC 6762: .local) that no public mail server "
+        "delivers to; set `allowSpecialUseDomains: true` in the config to allow such "
+        "addresses for local development and tests"
+    )
 
 
 @dataclass(frozen=True)
@@ -43,10 +102,19 @@ class Address:
 
 
 @functools.lru_cache(maxsize=4096)
-def parse_address(value: str, *, what: str = "address", allow_display_name: bool = True) -> Address:
+def parse_address(
+    value: str,
+    *,
+    what: str = "address",
+    allow_display_name: bool = True,
+    collapse_controls: bool = False,
+    allow_special_use: bool = False,
+) -> Address:
     """Parse `value` (`a@b` or `Name <a@b>`) or raise `ConnectorError(invalid_recipient)`.
 
     `what` names the field in the error so the person fixing it knows where to look.
+    `collapse_controls` collapses control characters in the display name instead of refusing
+    them (recipients); `allow_special_use` accepts `.test`, `localhost` & co. (module doc).
     """
     if not isinstance(value, str) or not value.strip():
         raise _invalid(what, value, "it is empty")
@@ -55,19 +123,38 @@ def parse_address(value: str, *, what: str = "address", allow_display_name: bool
     display, addr = _split_display_name(value, what)
     if display and not allow_display_name:
         raise _invalid(what, value, "a display name is not allowed here; give the bare address")
+    try:
+        display = check_display_name(display, collapse=collapse_controls)
+    except ValueError as exc:
+        raise _invalid(what, value, str(exc)) from None
     if len(addr.encode("utf-8")) > MAX_ADDRESS_OCTETS:
         raise _invalid(what, value, f"it is longer than {MAX_ADDRESS_OCTETS} octets")
+    domain = addr.rpartition("@")[2]
+    special = special_use_domain(domain)
+    if special is not None and not allow_special_use:
+        raise _invalid(what, value, special_use_reason(domain, special))
     fast = _plain_ascii(addr, display)
     if fast is not None:
         return fast
+    suffix = _NEUTRAL_SUFFIX if special is not None else ""
     try:
-        result = validate_email(addr, check_deliverability=False, allow_smtputf8=True)
+        result = validate_email(addr + suffix, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
-        raise _invalid(what, value, str(exc)) from None
+        raise _invalid(what, value, _reworded(str(exc), domain)) from None
     local, _, _ = result.normalized.rpartition("@")
     if len(local.encode("utf-8")) > MAX_LOCAL_OCTETS:
         raise _invalid(what, value, f"the part before @ is longer than {MAX_LOCAL_OCTETS} octets")
-    return Address(local, result.domain, result.ascii_domain, display)
+    unicode_domain = result.domain.removesuffix(suffix) if suffix else result.domain
+    ascii_domain = result.ascii_domain.removesuffix(suffix) if suffix else result.ascii_domain
+    return Address(local, unicode_domain, ascii_domain, display)
+
+
+def _reworded(message: str, domain: str) -> str:
+    """email-validator's special-use refusal (for spellings our own check does not see, such as
+    IDNA-mapped characters) gets the same explanation as ours."""
+    if "special-use" in message:
+        return special_use_reason(domain, None)
+    return message
 
 
 def _plain_ascii(addr: str, display: str) -> Address | None:
@@ -77,7 +164,7 @@ def _plain_ascii(addr: str, display: str) -> Address | None:
     if match is None:
         return None
     local, domain = match.group(1), match.group(2).lower()
-    if len(local) > MAX_LOCAL_OCTETS or domain.rsplit(".", 1)[-1] in SPECIAL_USE_DOMAIN_NAMES:
+    if len(local) > MAX_LOCAL_OCTETS:
         return None
     return Address(local, domain, domain, display)
 

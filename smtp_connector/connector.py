@@ -15,23 +15,24 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .addresses import Address, parse_address
+from .addresses import Address, check_display_name, parse_address
 from .compose.checks import check_templates
+from .compose.limits import RenderLimits
 from .compose.message import RenderedEmail, make_message_id
 from .compose.rendering import Renderer, require_mapping
 from .compose.selection import TemplateSelector
-from .config import ServerConfig, SmtpConfig, validate_custom_headers
+from .config import ServerConfig, SmtpConfig, invalid_config, validate_custom_headers
 from .delivery.backends import LOCAL_BACKENDS, Backend
 from .delivery.failover import SmtpDelivery
 from .delivery.oauth import TokenProvider
 from .delivery.throttle import Throttle, ThrottleStore
-from .errors import ConnectorError, ErrorCode
+from .errors import ConnectorError, ErrorCode, secret_safe_logger
 from .presets.rules import check_preset_rules
 from .results import SendResult, Step
 from .signing.policy import Signer, build_signers, sign_message
 from .usage import UsageType, usage_key
 
-log = logging.getLogger("smtp_connector")
+log = secret_safe_logger("smtp_connector")
 
 MAX_RECIPIENTS = 50
 TEST_CODE = "000000"
@@ -68,18 +69,24 @@ class SmtpConnector:
         )
         cfg = self.config
         _configure_logging(cfg)
-        self._from = _sender(cfg.from_email, cfg.from_name, "fromEmail")
-        self._reply_to = parse_address(cfg.reply_to, what="replyTo") if cfg.reply_to else None
+        self._special_use = cfg.allow_special_use_domains
+        self._from = _sender(cfg.from_email, cfg.from_name, "fromEmail", self._special_use)
+        self._reply_to = (
+            parse_address(cfg.reply_to, what="replyTo", allow_special_use=self._special_use)
+            if cfg.reply_to
+            else None
+        )
         self._headers = tuple(validate_custom_headers(cfg.custom_headers))
         self._selector = TemplateSelector(
             cfg.templates, cfg.default_locale, use_shipped=cfg.use_shipped_templates
         )
-        self._renderer = Renderer(cfg.max_payload_bytes)
+        self._renderer = Renderer(cfg.max_payload_bytes, _render_limits(cfg))
         # Like the signers' key checks: a broken template fails here, not on the first sign-up.
         self.template_warnings: list[str] = check_templates(
             cfg.templates, self._renderer, cfg.default_locale
         )
         self._app_name = cfg.from_name or self._from.display_name or self._from.domain
+        self._renderer.check_limits(cfg.templates, self._context({}, None))
         self._signers: list[Signer] = build_signers(cfg)
         self._throttle = Throttle(cfg.throttle, throttle_store)
         self._on_sent, self._on_failed = on_sent, on_failed
@@ -134,7 +141,17 @@ class SmtpConnector:
                 f"{len(items)} recipients in one message; at most {MAX_RECIPIENTS} "
                 "(verification mail goes to one person: send one message each).",
             )
-        return tuple(parse_address(item, what="recipient") for item in items)
+        # A recipient's display name is typed by a user: control characters in it are
+        # collapsed (the mail must still reach them); CR, LF and NUL are refused.
+        return tuple(
+            parse_address(
+                item,
+                what="recipient",
+                collapse_controls=True,
+                allow_special_use=self._special_use,
+            )
+            for item in items
+        )
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -234,7 +251,10 @@ class SmtpConnector:
         """Final bytes for `server`: its own From when it has `defaultFromEmail`, then signed."""
         if server.default_from_email:
             address = _sender(
-                server.default_from_email, server.default_from_name, "defaultFromEmail"
+                server.default_from_email,
+                server.default_from_name,
+                "defaultFromEmail",
+                self._special_use,
             )
             if address != email.from_address:
                 email = dataclasses.replace(
@@ -309,10 +329,19 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def _sender(email: str, name: str | None, field: str) -> Address:
-    """The From mailbox; `fromName` wins over a display name written into `fromEmail`."""
-    address = parse_address(email, what=field)
-    return dataclasses.replace(address, display_name=name) if name else address
+def _sender(email: str, name: str | None, field: str, allow_special_use: bool) -> Address:
+    """The From mailbox; `fromName` wins over a display name written into `fromEmail`. The
+    config has checked both (`check_display_name`); checked again here for configs built
+    without validation, since this name goes into the From header that DKIM signs."""
+    address = parse_address(email, what=field, allow_special_use=allow_special_use)
+    if not name:
+        return address
+    try:
+        check_display_name(name, collapse=False)
+    except ValueError as exc:
+        name_field = "fromName" if field == "fromEmail" else "servers[].defaultFromName"
+        raise invalid_config(f"`{name_field}`: {exc}") from None
+    return dataclasses.replace(address, display_name=name)
 
 
 def _payload_locale(payload: Mapping[str, Any]) -> str | None:
@@ -336,6 +365,11 @@ def _call_hook(hook: Callable[..., Any] | None, *args: Any) -> None:
         hook(*args)
     except Exception:
         log.exception("send hook %r raised", hook)
+
+
+def _render_limits(config: SmtpConfig) -> RenderLimits:
+    """The sandbox's configurable limits: output per part and render time."""
+    return RenderLimits(max_chars=config.max_output_bytes, timeout=config.render_timeout / 1000)
 
 
 def _configure_logging(config: SmtpConfig) -> None:

@@ -7,6 +7,8 @@ for that decision (code, SMTP reply, retryable, server) and never a secret.
 
 from __future__ import annotations
 
+import base64
+import logging
 import re
 from collections.abc import Iterable
 from enum import StrEnum
@@ -35,24 +37,77 @@ class ErrorCode(StrEnum):
 
 _ENHANCED_STATUS = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
 
-# Secrets registered here are scrubbed from every error message; the connector registers the
-# password, tokens and client secrets of its config so a server echoing them back (some do on
-# AUTH failures) or an exception string containing them never reaches a log.
+# Secrets registered here are scrubbed from every error message, log record and CLI line: the
+# config registers every secret-bearing field when it is validated (passwords, tokens, client
+# secrets, TLS/DKIM/S/MIME keys and passphrases), AUTH registers the encoded forms it puts on the
+# wire, and the token fetcher the tokens it receives. A server echoing credentials back (some do
+# on AUTH failures, even base64-encoded) or an exception quoting them never reaches a reader.
 _SECRETS: set[str] = set()
+_ORDERED: list[str] = []  # _SECRETS, longest first (a secret containing another goes first)
+_MIN_SECRET_CHARS = 4
+_MIN_KEY_LINE_CHARS = 16
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret so that any later error text containing it is redacted."""
-    if value and len(value) >= 4:
-        _SECRETS.add(value)
+    """Remember a secret so that any later error or log text containing it is redacted.
+
+    Multi-line values (PEM keys) also register each long line, so an error quoting one line of
+    a key is scrubbed too."""
+    if not value or len(value) < _MIN_SECRET_CHARS or value in _SECRETS:
+        return
+    _SECRETS.add(value)
+    if "\n" in value:
+        stripped = (line.strip() for line in value.splitlines())
+        _SECRETS.update(
+            line for line in stripped if len(line) >= _MIN_KEY_LINE_CHARS and "-----" not in line
+        )
+    _ORDERED[:] = sorted(_SECRETS, key=len, reverse=True)
+
+
+def register_credentials(user: str, secret: str) -> None:
+    """Register a login secret in every form AUTH sends it: raw, base64 alone (LOGIN), the PLAIN
+    blob and the XOAUTH2 string, so a reply echoing what it received is scrubbed as well."""
+    register_secret(secret)
+    blobs = (
+        secret.encode(),
+        b"\0" + user.encode() + b"\0" + secret.encode(),
+        user.encode() + b"\0" + user.encode() + b"\0" + secret.encode(),
+        b"user=" + user.encode() + b"\x01auth=Bearer " + secret.encode() + b"\x01\x01",
+    )
+    for blob in blobs:
+        register_secret(base64.b64encode(blob).decode("ascii"))
 
 
 def redact(text: str, extra: Iterable[str] = ()) -> str:
-    """Replace every known secret in `text` with `***`."""
-    for secret in sorted({*_SECRETS, *(s for s in extra if s)}, key=len, reverse=True):
+    """Replace every known secret in `text` with `***` (longest first, so a secret that contains
+    another is replaced whole)."""
+    extra = [s for s in extra if s]
+    secrets = sorted({*_ORDERED, *extra}, key=len, reverse=True) if extra else _ORDERED
+    for secret in secrets:
         if secret in text:
             text = text.replace(secret, "***")
     return text
+
+
+class RedactingFilter(logging.Filter):
+    """Scrubs registered secrets from log records of the `smtp_connector` loggers, whatever
+    a caller passes as message or arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _SECRETS:
+            message = record.getMessage()
+            clean = redact(message)
+            if clean != message:
+                record.msg, record.args = clean, None
+        return True
+
+
+def secret_safe_logger(name: str) -> logging.Logger:
+    """`logging.getLogger(name)` with the redacting filter attached (once)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+    return logger
 
 
 class TemplateWarning(UserWarning):

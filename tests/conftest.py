@@ -16,7 +16,7 @@ from smtp_servers import Behaviour, TestServer
 from smtp_connector.delivery.backends import OUTBOX
 
 # Test folders whose async tests run once per event loop: everything that opens SMTP sessions.
-EVERY_LOOP_FOLDERS = ("delivery", "signing", "presets")
+EVERY_LOOP_FOLDERS = ("delivery", "signing", "presets", "security")
 TESTS = Path(__file__).parent
 
 
@@ -78,9 +78,11 @@ def make_server(server_context: ssl.SSLContext) -> Iterator[Callable[..., TestSe
         require_starttls: bool = False,
         idle_timeout: float = 300,
         context: ssl.SSLContext | None = None,
+        host: str = "127.0.0.1",
         **behaviour: Any,
     ) -> TestServer:
         server = TestServer(
+            host=host,
             mode=mode,
             server_context=context or server_context,
             behaviour=Behaviour(**behaviour),

@@ -24,6 +24,20 @@ from smtp_servers import free_port
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SECRET_KEY = Fernet.generate_key().decode()
 SMTP_PASSWORD = "Sm7p-pa55word-never-shown"
+SMTP_USER = "mailer@example.com"
+
+
+def definition(port: int, **fields: object) -> dict[str, object]:
+    """A server definition (API field names) for a local test server; `fields` override."""
+    return {
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "username": SMTP_USER,
+        "password": SMTP_PASSWORD,
+        "fromEmail": "noreply@example.com",
+        "timeout": 5,
+    } | fields
 
 
 def in_ci() -> bool:

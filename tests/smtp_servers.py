@@ -9,6 +9,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import re
 import socket
 import ssl
 import threading
@@ -20,9 +21,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -47,6 +49,8 @@ class Behaviour:
     users: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # access token -> user
     max_recipients: int | None = None
+    ntlm: bool = False  # offer AUTH NTLM, checked by pyspnego against NTLM_USER_FILE
+    ntlm_bindings: bytes | None = None  # the channel binding the NTLM acceptor insists on
 
 
 class RecordingHandler:
@@ -55,11 +59,13 @@ class RecordingHandler:
     def __init__(self, behaviour: Behaviour) -> None:
         self.behaviour = behaviour
         self.messages: list[Received] = []
+        self.ehlo_names: list[str] = []  # each EHLO/HELO argument, as the server got it
         self.auth_attempts: list[tuple[str, str]] = []  # (mechanism, login)
         self.lock = threading.Lock()
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
+        self.ehlo_names.append(hostname)
         if self.behaviour.pipelining:
             responses.insert(-1, "250-PIPELINING")
         return responses
@@ -135,6 +141,35 @@ class RecordingHandler:
         return AuthResult(success=True, handled=False, auth_data=LoginPassword(login.encode(), b""))
 
 
+class NtlmHandler(RecordingHandler):
+    """Also offers AUTH NTLM (MS-SMTPNTLM): pyspnego's acceptor checks the client's answers
+    against the `DOMAIN:user:password` lines of the file `NTLM_USER_FILE` names."""
+
+    async def auth_NTLM(self, server: SMTP, args: list[str]) -> AuthResult:
+        import spnego
+        from spnego.channel_bindings import GssChannelBindings
+
+        bindings = self.behaviour.ntlm_bindings
+        acceptor = spnego.server(
+            protocol="ntlm",
+            channel_bindings=GssChannelBindings(application_data=bindings) if bindings else None,
+        )
+        first = base64.b64decode(args[1]) if len(args) > 1 else await server.challenge_auth("")
+        try:
+            answer = await server.challenge_auth(acceptor.step(first) or b"")
+            if not isinstance(answer, bytes):  # the client cancelled with "*"
+                raise spnego.exceptions.InvalidTokenError(context_msg="cancelled")
+            acceptor.step(answer)
+        except spnego.exceptions.SpnegoError as error:
+            self.auth_attempts.append(("NTLM", f"refused: {type(error).__name__}"))
+            return AuthResult(success=False, handled=False)
+        principal = acceptor.client_principal or ""
+        self.auth_attempts.append(("NTLM", principal))
+        return AuthResult(
+            success=True, handled=False, auth_data=LoginPassword(principal.encode(), b"")
+        )
+
+
 class _RecordingSMTP(SMTP):
     """Counts connections and records raw chunks (to see whether commands were pipelined)."""
 
@@ -182,16 +217,19 @@ class TestServer:
         auth_required: bool = False,
         require_starttls: bool = False,
         idle_timeout: float = 300,
+        host: str = "127.0.0.1",
     ) -> None:
         self.behaviour = behaviour or Behaviour()
-        self.handler = RecordingHandler(self.behaviour)
-        self.port = free_port()
+        handler = NtlmHandler if self.behaviour.ntlm else RecordingHandler
+        self.handler = handler(self.behaviour)
+        self.host = host
+        self.port = free_port(host)
         self.connections = 0
         self.open_connections = 0
         self.peak_connections = 0
         self.chunks: list[bytes] = []
         kwargs: dict[str, Any] = {
-            "hostname": "127.0.0.1",
+            "hostname": host,
             "port": self.port,
             "authenticator": self.handler.authenticator,
             "auth_required": auth_required,
@@ -338,3 +376,145 @@ def config_for(server: TestServer | int, **overrides: Any) -> dict[str, Any]:
     }
     config.update(overrides)
     return config
+
+
+# -- hostile servers for the security tests ------------------------------------------------
+
+
+@dataclass
+class StarttlsStripper:
+    """A man in the middle between the client and an honest STARTTLS server: it relays both
+    ways but deletes STARTTLS from every EHLO reply, and records every byte the client sends.
+    Against a client that does not insist on TLS, the credentials cross it in clear."""
+
+    upstream_port: int
+    from_client: bytearray = field(default_factory=bytearray)
+    server: ScriptedServer | None = None
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.port
+
+    async def start(self) -> StarttlsStripper:
+        self.server = await ScriptedServer(self._relay).start()
+        return self
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        try:
+            await asyncio.gather(
+                self._pump(reader, up_writer, record=True),
+                self._pump(up_reader, writer, record=False),
+            )
+        finally:
+            up_writer.close()
+
+    async def _pump(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, record: bool
+    ) -> None:
+        while line := await source.readline():
+            if record:
+                self.from_client.extend(line)
+            elif line[4:].strip().upper() == b"STARTTLS":
+                continue  # the strip; a last line "250 STARTTLS" never comes from aiosmtpd
+            sink.write(line)
+            await sink.drain()
+        sink.close()
+
+
+async def endless_reply_dialogue(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, pipelining: bool
+) -> None:
+    """Greets and answers EHLO honestly, then answers MAIL with a reply line that never ends."""
+    writer.write(b"220 endless ESMTP\r\n")
+    await writer.drain()
+    while line := await reader.readline():
+        verb = line.strip().split(b" ")[0].upper()
+        if verb in (b"EHLO", b"HELO"):
+            extensions = b"250-PIPELINING\r\n" if pipelining else b""
+            writer.write(b"250-endless\r\n" + extensions + b"250 SIZE 1000000\r\n")
+            await writer.drain()
+        elif verb == b"MAIL":
+            writer.write(b"250 ")
+            chunk = b"x" * 65536
+            while True:  # until the client hangs up
+                writer.write(chunk)
+                await writer.drain()
+        else:
+            writer.write(b"250 OK\r\n")
+            await writer.drain()
+
+
+async def echoing_auth_dialogue(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, received: bytearray
+) -> None:
+    """An AUTH that fails with a 535 quoting back everything the client sent for it (some
+    servers do exactly this), base64 included."""
+    writer.write(b"220 echo ESMTP\r\n")
+    await writer.drain()
+    while line := await reader.readline():
+        received.extend(line)
+        verb = line.strip().split(b" ")[0].upper()
+        if verb in (b"EHLO", b"HELO"):
+            writer.write(b"250-echo\r\n250 AUTH PLAIN LOGIN\r\n")
+        elif verb == b"AUTH" and line.split()[1].upper() == b"LOGIN":
+            writer.write(b"334 UGFzc3dvcmQ6\r\n")
+            await writer.drain()
+            answer = await reader.readline()
+            received.extend(answer)
+            writer.write(
+                b"535 5.7.8 bad credentials " + line.strip() + b" " + answer.strip() + b"\r\n"
+            )
+        elif verb == b"AUTH":
+            writer.write(b"535 5.7.8 bad credentials: " + line.strip() + b"\r\n")
+        elif verb == b"QUIT":
+            writer.write(b"221 bye\r\n")
+            await writer.drain()
+            return
+        else:
+            writer.write(b"250 OK\r\n")
+        await writer.drain()
+
+
+LENIENT_LINE = re.compile(rb"\r\n|\r|\n")
+
+
+async def lenient_dialogue(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, transactions: list[bytes]
+) -> None:
+    """A server that, like those SMTP smuggling exploits, takes a bare CR or LF as a line end:
+    it ends a message at the first line that is a lone "." under that reading, and then runs
+    whatever follows as commands. Each message it accepts is appended to `transactions`."""
+    writer.write(b"220 lenient ESMTP\r\n")
+    await writer.drain()
+    buffer, in_data, message = b"", False, b""
+    while chunk := await reader.read(65536):
+        buffer += chunk
+        *lines, buffer = LENIENT_LINE.split(buffer)
+        for line in lines:
+            if in_data:
+                if line == b".":
+                    transactions.append(message)
+                    in_data, message = False, b""
+                    writer.write(b"250 OK queued\r\n")
+                else:
+                    message += line + b"\n"
+                continue
+            verb = line.strip().split(b" ")[0].upper()
+            if verb in (b"EHLO", b"HELO"):
+                writer.write(b"250-lenient\r\n250 SIZE 1000000\r\n")
+            elif verb == b"DATA":
+                in_data = True
+                writer.write(b"354 go ahead\r\n")
+            elif verb == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                await writer.drain()
+                return
+            elif verb:
+                writer.write(b"250 OK\r\n")
+        await writer.drain()

@@ -116,7 +116,11 @@ def verify(config_path: str, as_json: bool) -> None:
                 "servers": [
                     {
                         "server": name,
-                        "steps": [{"step": s.name, "ms": s.seconds * 1000} for s in steps],
+                        "auth": _mechanism(steps),
+                        "steps": [
+                            {"step": s.name, "ms": s.seconds * 1000, "detail": s.detail}
+                            for s in steps
+                        ],
                     }
                     for name, steps in report
                 ],
@@ -125,11 +129,18 @@ def verify(config_path: str, as_json: bool) -> None:
         )
         return
     for name, steps in report:
-        click.secho(f"{name}: OK", fg="green")
+        mechanism = _mechanism(steps)
+        click.secho(f"{name}: OK" + (f" (AUTH {mechanism})" if mechanism else ""), fg="green")
         for step in steps:
-            click.echo(f"  {step.name:<16} {step.seconds * 1000:8.1f} ms")
+            detail = f"  {step.detail}" if step.detail else ""
+            click.echo(f"  {step.name:<16} {step.seconds * 1000:8.1f} ms{detail}")
     for warning in warnings:
         click.secho(f"warning: {warning}", fg="yellow")
+
+
+def _mechanism(steps: list[Step]) -> str | None:
+    """The AUTH mechanism the server accepted (None for a relay without AUTH)."""
+    return next((step.detail for step in steps if step.name == "auth"), None)
 
 
 def _preset_warnings(config: SmtpConfig) -> list[str]:

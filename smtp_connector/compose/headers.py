@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from email import quoprimime
 from email.header import Header
 
-from ..addresses import Address
+from ..addresses import Address, check_display_name
 
 CRLF = "\r\n"
 MAX_LINE_OCTETS = 998
@@ -46,7 +46,9 @@ def format_mailbox(address: Address, *, utf8: bool = False) -> str:
     """
     domain = address.domain if utf8 else address.ascii_domain
     spec = f"{address.local}@{domain}"
-    name = address.display_name
+    # Config and parsing have refused or collapsed control characters already; an Address
+    # built some other way still cannot put one into a header.
+    name = check_display_name(address.display_name, collapse=True)
     if not name:
         return spec
     if name.isascii() and "=?" not in name and len(name) <= _MAX_WORD:
@@ -60,10 +62,16 @@ def format_mailbox(address: Address, *, utf8: bool = False) -> str:
 def _phrase_words(name: str) -> list[str]:
     """A display name as RFC 2047 phrase words: plain atoms stay readable, runs of other words
     become one encoded-word (split only when longer than 75 characters). Keeping an atom
-    between encoded-words keeps the spaces right in both RFC 2047 decoders and Python's."""
+    between encoded-words keeps the spaces right in both RFC 2047 decoders and Python's.
+    An atom too long to fold (one long word) is encoded too, so that it can be split."""
     groups: list[tuple[bool, str]] = []
     for token in name.split():
-        plain = token.isascii() and bool(_ATOM_TOKEN.match(token)) and "=?" not in token
+        plain = (
+            token.isascii()
+            and len(token) <= _MAX_WORD
+            and bool(_ATOM_TOKEN.match(token))
+            and "=?" not in token
+        )
         if groups and not plain and not groups[-1][0]:
             groups[-1] = (False, f"{groups[-1][1]} {token}")
         else:

@@ -10,43 +10,70 @@ part.
 from __future__ import annotations
 
 import binascii
+import datetime as dt
 import functools
+import re
 import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from email.utils import formatdate
+from email.utils import format_datetime
 from typing import Any
 
 from ..addresses import Address
 from .headers import CRLF, MAX_LINE_OCTETS, address_header, encode_header
+
+BASE64_LINE = 76  # characters of base64 per line (RFC 2045 §6.8)
+# What may not travel raw in a 7bit part: NUL (RFC 2045 §2.7) and, stricter, every other
+# control character but TAB and the line ending (the body is normalised to LF here).
+_NOT_7BIT_SAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def _has_long_line(text: str) -> bool:
     return len(text) > MAX_LINE_OCTETS and max(map(len, text.split("\n"))) > MAX_LINE_OCTETS
 
 
+def _base64_size(octets: int) -> int:
+    """Length of `octets` bytes as base64 in lines of 76 characters with CRLF."""
+    encoded = 4 * ((octets + 2) // 3)
+    return encoded + 2 * -(-encoded // BASE64_LINE)
+
+
+def _base64_lines(data: bytes) -> bytes:
+    encoded = binascii.b2a_base64(data, newline=False)
+    lines = [encoded[i : i + BASE64_LINE] for i in range(0, len(encoded), BASE64_LINE)]
+    return b"".join(line + b"\r\n" for line in lines)
+
+
 def _body_part(text: str, subtype: str) -> tuple[str, bytes]:
-    """Headers and encoded body of one text part: 7bit when it can be, quoted-printable when not."""
+    """Headers and encoded body of one text part, the transfer encoding chosen per part:
+    7bit for plain ASCII (readable as is), else whichever of quoted-printable and base64 is
+    smaller: QP for mostly-Latin text, base64 for non-Latin scripts (about half the size of
+    QP for a Chinese or Russian text part, where QP spends three octets per UTF-8 octet). Control
+    characters (NUL above all) never travel raw: they make the part QP or base64 too."""
     normal = text.replace("\r\n", "\n").replace("\r", "\n")
     if not normal.endswith("\n"):
         normal += "\n"
-    if normal.isascii() and not _has_long_line(normal):
-        payload = normal.encode("ascii")
+    if normal.isascii() and not _has_long_line(normal) and not _NOT_7BIT_SAFE.search(normal):
+        payload = normal.encode("ascii").replace(b"\n", b"\r\n")
         charset, cte = "us-ascii", "7bit"
     else:
-        payload = binascii.b2a_qp(normal.encode("utf-8"), istext=True)
+        data = normal.encode("utf-8")
+        payload = binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
         charset, cte = "utf-8", "quoted-printable"
+        if _base64_size(len(data)) < len(payload):
+            payload, cte = _base64_lines(data), "base64"
     headers = (
         f'Content-Type: text/{subtype}; charset="{charset}"{CRLF}'
         f"Content-Transfer-Encoding: {cte}{CRLF}"
     )
-    return headers, payload.replace(b"\n", b"\r\n")
+    return headers, payload
 
 
 @functools.lru_cache(maxsize=2)
 def _date_for(second: int) -> str:
-    return formatdate(second, localtime=False, usegmt=True)
+    """RFC 5322 §3.3 with a numeric zone (`+0000`), not the obsolete `GMT`."""
+    return format_datetime(dt.datetime.fromtimestamp(second, dt.timezone.utc))
 
 
 def _date_header() -> str:

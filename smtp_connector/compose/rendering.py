@@ -12,23 +12,25 @@ import re
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, meta
 from jinja2 import Template as JinjaTemplate
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
+from ..addresses import CONTROL_RUNS
 from ..config import EmailTemplate
 from ..errors import ConnectorError, ErrorCode
 from .html_text import html_to_text
+from .limits import RenderLimits, TemplateLimitError, render_budget
+from .sandbox import LimitedSandbox
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _SHORTHAND = re.compile(rf"<<\s*({_NAME})\s*>>")
 _SHORTHAND_ESCAPED = re.compile(rf"&lt;&lt;\s*({_NAME})\s*&gt;&gt;")
-# Every control character (C0, DEL, C1) and the Unicode line/paragraph separators.
 _LINK_JUNK = re.compile(r"[\x00-\x20\x7f-\x9f]+")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{0,31}$")
-_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,9 @@ def shorthand_to_jinja(source: str) -> str:
     return _SHORTHAND_ESCAPED.sub(r"{{ \1 }}", source)
 
 
-class _StrictSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, but a blocked attribute is an error rather than an empty string, so an
-    escape attempt in a template is reported instead of silently rendering nothing."""
+class _StrictSandbox(LimitedSandbox):
+    """The bounded sandbox (`sandbox.py`), where a blocked attribute is an error rather than an
+    empty string, so an escape attempt in a template is reported instead of rendering nothing."""
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         raise SecurityError(
@@ -65,22 +67,50 @@ class Renderer:
     is parsed alone first, so a syntax error names its part and line.
     """
 
-    def __init__(self, max_payload_bytes: int = 64 * 1024) -> None:
+    def __init__(
+        self, max_payload_bytes: int = 64 * 1024, limits: RenderLimits | None = None
+    ) -> None:
+        self.limits = limits or RenderLimits()
         common = {"undefined": ChainableUndefined, "keep_trailing_newline": True}
-        self._text_env = _StrictSandbox(autoescape=False, **common)
-        self._html_env = _StrictSandbox(autoescape=True, **common)
+        self._text_env = _StrictSandbox(self.limits, autoescape=False, **common)
+        self._html_env = _StrictSandbox(self.limits, autoescape=True, **common)
         self._compiled: dict[int, tuple[EmailTemplate, JinjaTemplate]] = {}
         self.max_payload_bytes = max_payload_bytes
 
     def render(self, template: EmailTemplate, payload: Mapping[str, Any]) -> RenderedBodies:
         context = build_context(payload, self.max_payload_bytes)
+        try:
+            with render_budget(self.limits):
+                return self._render_bounded(template, context)
+        except (TemplateLimitError, RecursionError) as exc:
+            raise _limit_error(template, exc) from None
+
+    def check_limits(self, templates: list[EmailTemplate], context: Mapping[str, Any]) -> None:
+        """Render each template once without a payload, when the connector is built: a template
+        that breaks the sandbox's limits on its own (`{{ 'a' * 10**9 }}`, endless loops) fails
+        at load, as `template_error`, not at the first send. Errors that depend on the payload
+        (an undefined value used in arithmetic, say) are left to the send."""
+        for index, template in enumerate(templates):
+            try:
+                self.render(template, context)
+            except ConnectorError as error:
+                if error.details == _LIMIT_DETAIL:
+                    error.message = f"templates[{index}]: {error.message}"
+                    error.args = (error.message,)
+                    raise
+
+    def _render_bounded(self, template: EmailTemplate, context: dict[str, Any]) -> RenderedBodies:
         combined = self._combined(template)
         try:
-            pieces = combined.render(context).split(_SEPARATOR)
+            pieces = self._stream(combined, context)
+        except (TemplateLimitError, RecursionError):
+            raise  # re-rendering part by part would only spend the budget again
         except Exception:
             pieces = []  # locate and report the failure part by part below
         if len(pieces) != 3:
             pieces = [self._render_part(template, part, context) for part in _PARTS]
+        for part, piece in zip(_PARTS, pieces, strict=True):
+            self._check_output_size(part, piece)
         subject, text, html = pieces
         text_out = text if template.text_source is not None else None
         html_out = html if template.html_source is not None else None
@@ -117,6 +147,8 @@ class Renderer:
         source = _SEPARATOR.join(shorthand_to_jinja(s) for s in sources)
         try:
             compiled = self._text_env.from_string(source)
+        except RecursionError:  # nesting the parser took but code generation could not
+            raise _too_deep(template, "all parts") from None
         except TemplateSyntaxError as exc:  # found only when compiling, e.g. an unknown filter
             for part in _PARTS:
                 self._compile_part(template, part)  # raises, naming the part and its line
@@ -124,12 +156,38 @@ class Renderer:
         self._compiled[id(template)] = (template, compiled)
         return compiled
 
+    def _stream(self, compiled: JinjaTemplate, context: dict[str, Any]) -> list[str]:
+        """Render chunk by chunk, stopping once the output passes the cap for all three parts:
+        a loop printing a large value must not build gigabytes before it is measured. Chunks
+        are taken a few at a time (each is at most one bounded value) to keep this cheap."""
+        cap = 3 * self.limits.max_chars + 2 * len(_SEPARATOR)
+        chunks: list[str] = []
+        size = 0
+        pending = compiled.root_render_func(compiled.new_context(context))
+        while batch := list(islice(pending, _STREAM_BATCH)):
+            size += sum(map(len, batch))
+            if size > cap:
+                raise TemplateLimitError(
+                    f"the output is over {self.limits.max_chars:,} characters (`maxOutputBytes`)"
+                )
+            chunks += batch
+        return "".join(chunks).split(_SEPARATOR)
+
+    def _check_output_size(self, part: str, piece: str) -> None:
+        limit = self.limits.max_chars
+        if len(piece) > limit // 4 and len(piece.encode("utf-8", "surrogatepass")) > limit:
+            raise TemplateLimitError(
+                f"the {part} is over {limit:,} bytes once rendered (`maxOutputBytes`)"
+            )
+
     def _check_part(self, template: EmailTemplate, part: str) -> None:
         """Parse one part alone (no code generation: a third of the cost of compiling)."""
         try:
             self._text_env.parse(shorthand_to_jinja(_part_source(template, part)))
         except TemplateSyntaxError as exc:
             raise _syntax_error(template, part, exc) from None
+        except RecursionError:
+            raise _too_deep(template, part) from None
 
     def _compile_part(self, template: EmailTemplate, part: str) -> JinjaTemplate:
         source = _part_source(template, part)
@@ -138,11 +196,15 @@ class Renderer:
             return env.from_string(shorthand_to_jinja(source))
         except TemplateSyntaxError as exc:
             raise _syntax_error(template, part, exc) from None
+        except RecursionError:
+            raise _too_deep(template, part) from None
 
     def _render_part(self, template: EmailTemplate, part: str, context: dict[str, Any]) -> str:
         compiled = self._compile_part(template, part)
         try:
-            return compiled.render(context)
+            return "".join(self._stream(compiled, context))
+        except (TemplateLimitError, RecursionError):
+            raise
         except SecurityError as exc:
             raise _template_error(template, part, f"blocked by the sandbox: {exc}") from None
         except TemplateError as exc:
@@ -152,6 +214,7 @@ class Renderer:
 
 
 _PARTS = ("subject", "text", "html")
+_STREAM_BATCH = 16
 # Splits the combined output; random so that no template or value can contain it by accident.
 _SEPARATOR = f"\x00{secrets.token_hex(12)}\x00"
 
@@ -258,7 +321,7 @@ def _rough_size(value: Any, depth: int = 0) -> int:
 
 def clean_header_text(value: str) -> str:
     """Collapse line breaks and control whitespace: a subject is one line, whatever the payload."""
-    return _HEADER_BREAKS.sub(" ", value).strip()
+    return CONTROL_RUNS.sub(" ", value).strip()
 
 
 def _string_values(context: Mapping[str, Any]) -> Iterator[str]:
@@ -267,6 +330,27 @@ def _string_values(context: Mapping[str, Any]) -> Iterator[str]:
             yield value
         elif isinstance(value, Mapping):
             yield from _string_values(value)
+
+
+_LIMIT_DETAIL = "sandbox_limit"
+
+
+def _limit_error(template: EmailTemplate, exc: BaseException) -> ConnectorError:
+    """A limit the template ran into, named, with the config knob when there is one."""
+    why = "recursion too deep (a macro calling itself?)" if isinstance(exc, RecursionError) else exc
+    return ConnectorError(
+        ErrorCode.TEMPLATE_ERROR,
+        f"Cannot render template {template.label!r}: stopped by the sandbox's limits: {why}",
+        details=_LIMIT_DETAIL,
+    )
+
+
+def _too_deep(template: EmailTemplate, part: str) -> ConnectorError:
+    error = _template_error(
+        template, part, "nested too deeply to be compiled (blocks inside blocks hundreds deep)"
+    )
+    error.details = _LIMIT_DETAIL
+    return error
 
 
 def _template_error(

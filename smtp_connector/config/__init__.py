@@ -5,6 +5,8 @@ from .base import ConfigModel, Secret, config_error, invalid_config
 from .headers import validate_custom_headers
 from .models import ServerConfig, ServerSettings, SmtpConfig
 from .options import (
+    GOOGLE_MAIL_SCOPE,
+    GOOGLE_TOKEN_URL,
     AuthConfig,
     DkimOptions,
     HealthOptions,
@@ -14,11 +16,15 @@ from .options import (
     SmimeOptions,
     ThrottleOptions,
     TlsOptions,
+    is_loopback_name,
     tls_version,
+    token_url_problem,
 )
 from .templates import EmailTemplate
 
 __all__ = [
+    "GOOGLE_MAIL_SCOPE",
+    "GOOGLE_TOKEN_URL",
     "AuthConfig",
     "ConfigModel",
     "DkimOptions",
@@ -36,6 +42,8 @@ __all__ = [
     "TlsOptions",
     "config_error",
     "invalid_config",
+    "is_loopback_name",
     "tls_version",
+    "token_url_problem",
     "validate_custom_headers",
 ]

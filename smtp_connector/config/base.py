@@ -21,8 +21,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from ..addresses import parse_address
-from ..errors import ConnectorError, ErrorCode
+from ..addresses import check_display_name, parse_address
+from ..errors import ConnectorError, ErrorCode, register_secret
 
 
 def _dump_secret(value: SecretStr | None, info: SerializationInfo) -> str | None:
@@ -37,7 +37,11 @@ Secret = Annotated[SecretStr, PlainSerializer(_dump_secret, when_used="always")]
 
 
 class ConfigModel(BaseModel):
-    """camelCase on the wire, snake_case in Python, unknown keys refused."""
+    """camelCase on the wire, snake_case in Python, unknown keys refused.
+
+    Every `Secret` field is registered for redaction as soon as a model holding it is validated:
+    this is the one path by which passwords, tokens and key material reach the scrubber that
+    errors, logs and CLI output go through (`errors.redact`)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -48,13 +52,28 @@ class ConfigModel(BaseModel):
         str_strip_whitespace=False,
     )
 
+    def model_post_init(self, context: Any, /) -> None:
+        for name in type(self).model_fields:
+            value = getattr(self, name, None)
+            if isinstance(value, SecretStr):
+                register_secret(value.get_secret_value())
 
-def check_address(value: str, field: str) -> None:
-    """Validate one address field; the message names `field` (pydantic adds the location)."""
+
+def check_address(value: str, field: str, *, allow_special_use: bool = False) -> None:
+    """Validate one address field; the message names `field` (pydantic adds the location).
+    A display name in it is held to `check_display_name` (no control characters)."""
     try:
-        parse_address(value, what=field)
+        parse_address(value, what=field, allow_special_use=allow_special_use)
     except ConnectorError as exc:
         raise ValueError(exc.message) from None
+
+
+def check_name(value: str | None) -> str | None:
+    """Validate a configured display name (`fromName`, `servers[].defaultFromName`) with the
+    one display-name validator: a control character is refused (pydantic names the field)."""
+    if value is not None:
+        check_display_name(value, collapse=False)
+    return value
 
 
 def config_error(exc: ValidationError) -> ConnectorError:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from ..addresses import CONTROLS
+
 MAX_LINE_OCTETS = 998
 _FIELD_NAME = re.compile(r"^[!-9;-~]+$")
 _RESERVED_HEADERS = {
@@ -50,10 +52,11 @@ def validate_custom_headers(headers: Mapping[str, str | list[str]]) -> list[tupl
 def _check_value(name: str, item: object) -> None:
     if not isinstance(item, str):
         raise ValueError(f"customHeaders: value of {name!r} must be a string")
-    if any(ch in item for ch in "\r\n\x00"):
+    found = next((m for m in CONTROLS.finditer(item) if m.group() != "\t"), None)
+    if found is not None:  # TAB is whitespace in a header; every other control is refused
         raise ValueError(
-            f"customHeaders: value of {name!r} contains a line break or NUL; "
-            "header values must be a single line"
+            f"customHeaders: value of {name!r} contains a line break or control character "
+            f"(U+{ord(found.group()):04X}); header values must be a single line of text"
         )
     if item.isascii() and _longest_word(item) + len(name) + 2 > MAX_LINE_OCTETS - 2:
         # ASCII values fold only at spaces (structured values such as URLs are never encoded),

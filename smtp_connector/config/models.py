@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ..errors import ConnectorError, ErrorCode
 from ..ports import DEFAULT_IMPLICIT_TLS_PORT, DEFAULT_SUBMISSION_PORT, IMPLICIT_TLS_PORTS
-from .base import ConfigModel, check_address, config_error
+from .base import ConfigModel, check_address, check_name, config_error
 from .headers import validate_custom_headers
 from .options import (
     AuthConfig,
@@ -36,6 +36,9 @@ DEFAULT_CONNECTION_TIMEOUT_MS = 2 * 60 * 1000
 DEFAULT_GREETING_TIMEOUT_MS = 30 * 1000
 DEFAULT_SOCKET_TIMEOUT_MS = 10 * 60 * 1000
 DEFAULT_DNS_TIMEOUT_MS = 30 * 1000
+# Template sandbox: what one rendered part may weigh and how long one render may run.
+DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
+DEFAULT_RENDER_TIMEOUT_MS = 1000
 
 
 class ServerSettings(ConfigModel):
@@ -139,17 +142,29 @@ class ServerConfig(ServerSettings):
     @field_validator("default_from_email")
     @classmethod
     def _valid_from(cls, value: str | None) -> str | None:
+        # Special-use domains are checked by SmtpConfig, which knows allowSpecialUseDomains.
         if value is not None:
-            check_address(value, "defaultFromEmail")
+            check_address(value, "defaultFromEmail", allow_special_use=True)
         return value
+
+    @field_validator("default_from_name")
+    @classmethod
+    def _one_line_name(cls, value: str | None) -> str | None:
+        return check_name(value)
 
 
 HeaderValue = str | list[str]
 
 
+def _special_use_allowed(info: ValidationInfo) -> bool:
+    return bool(info.data.get("allow_special_use_domains", False))
+
+
 class SmtpConfig(ServerSettings):
     """The whole connector config; see README "Configuration reference" for every field."""
 
+    # First, so that the address validators below see it (pydantic validates in field order).
+    allow_special_use_domains: bool = False
     from_email: str
     from_name: str | None = None
     reply_to: str | None = None
@@ -174,6 +189,8 @@ class SmtpConfig(ServerSettings):
     pipelining: bool = True
     refuse_private_hosts: bool = False
     max_payload_bytes: int = Field(default=64 * 1024, ge=1)
+    max_output_bytes: int = Field(default=DEFAULT_MAX_OUTPUT_BYTES, ge=1024)
+    render_timeout: int = Field(default=DEFAULT_RENDER_TIMEOUT_MS, ge=1, description="ms")
 
     def __init__(self, /, **data: Any) -> None:
         try:
@@ -240,23 +257,33 @@ class SmtpConfig(ServerSettings):
 
     @field_validator("from_email")
     @classmethod
-    def _valid_from(cls, value: str) -> str:
-        check_address(value, "fromEmail")
+    def _valid_from(cls, value: str, info: ValidationInfo) -> str:
+        check_address(value, "fromEmail", allow_special_use=_special_use_allowed(info))
         return value
 
     @field_validator("from_name")
     @classmethod
     def _one_line_name(cls, value: str | None) -> str | None:
-        if value is not None and any(ch in value for ch in "\r\n\x00"):
-            raise ValueError("`fromName` must be a single line (no CR, LF or NUL)")
-        return value
+        return check_name(value)
 
     @field_validator("reply_to")
     @classmethod
-    def _valid_reply_to(cls, value: str | None) -> str | None:
+    def _valid_reply_to(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value:
-            check_address(value, "replyTo")
+            check_address(value, "replyTo", allow_special_use=_special_use_allowed(info))
         return value or None
+
+    @field_validator("servers")
+    @classmethod
+    def _servers_special_use(
+        cls, value: list[ServerConfig], info: ValidationInfo
+    ) -> list[ServerConfig]:
+        if not _special_use_allowed(info):
+            for index, server in enumerate(value):
+                if server.default_from_email is not None:
+                    field = f"servers[{index}].defaultFromEmail"
+                    check_address(server.default_from_email, field)
+        return value
 
     @field_validator("custom_headers")
     @classmethod
@@ -271,6 +298,23 @@ class SmtpConfig(ServerSettings):
         if self.host and self.port is None and self.secure is None:
             self.port = DEFAULT_SUBMISSION_PORT
         return self
+
+    @model_validator(mode="after")
+    def _url_access_allowed(self) -> SmtpConfig:
+        """`disableUrlAccess` forbids every fetch, so a config that needs one cannot load."""
+        if not self.disable_url_access:
+            return self
+        for where, server in [("auth", self), *self._extra_servers("auth")]:
+            if server.auth.fetches_tokens:
+                raise ValueError(
+                    f"`{where}` fetches its access token from `accessUrl`, but "
+                    "`disableUrlAccess` is set, which forbids every URL fetch; give "
+                    "`accessToken` (or a token_provider) instead, or drop `disableUrlAccess`"
+                )
+        return self
+
+    def _extra_servers(self, suffix: str) -> list[tuple[str, ServerSettings]]:
+        return [(f"servers.{i}.{suffix}", server) for i, server in enumerate(self.servers)]
 
     def server_list(self) -> list[ServerConfig]:
         """All servers in priority order; the top-level host is priority 0."""

@@ -4,24 +4,32 @@ the connector is built, so loading a config never needs the signing code."""
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from ..errors import register_secret
 from .base import ConfigModel, Secret
+
+# Google's token endpoint: the default `accessUrl` (and JWT audience) of a service account.
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
+GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
 
 
 class AuthConfig(ConfigModel):
     """SMTP AUTH. Omitted or empty means no AUTH (IP-authorised relays).
 
-    `type: login` (any case) uses PLAIN/LOGIN/CRAM-MD5 with user+pass; `type: oauth2` uses XOAUTH2
-    with `accessToken`, or fetches one with clientId/clientSecret/refreshToken/accessUrl.
+    `type: login` (any case) uses PLAIN/LOGIN/CRAM-MD5 with user+pass. `type: oauth2` uses
+    XOAUTH2 with `accessToken`, or fetches one with clientId/clientSecret/refreshToken/accessUrl,
+    or (Logto's service account) with a JWT signed by `privateKey` for `serviceClient`.
+    `type: ntlm` uses NTLM with user (`DOMAIN\\user` or `user@DOMAIN`) + pass, through pyspnego
+    (extra `ntlm`).
     """
 
-    type: Literal["login", "oauth2"] | None = None
+    type: Literal["login", "oauth2", "ntlm"] | None = None
     user: str | None = None
     pass_: Secret | None = Field(default=None, alias="pass")
     method: Literal["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"] | None = None
@@ -33,7 +41,10 @@ class AuthConfig(ConfigModel):
     access_url: str | None = None
     scope: str | None = None
     private_key: Secret | None = None
+    private_key_passphrase: Secret | None = None
     service_client: str | None = None
+    domain: str | None = Field(default=None, description="NTLM domain, when `user` has none")
+    workstation: str | None = Field(default=None, description="NTLM workstation name")
 
     @field_validator("type", mode="before")
     @classmethod
@@ -45,26 +56,55 @@ class AuthConfig(ConfigModel):
     def _upper_method(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("private_key", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _flatten_private_key(cls, value: Any) -> Any:
-        """Logto allows `privateKey: {key, passphrase}`; keep the key, passphrase is unsupported."""
-        if isinstance(value, Mapping):
-            return value.get("key")
-        return value
+    def _split_private_key(cls, data: Any) -> Any:
+        """Logto allows `privateKey: {key, passphrase}` (an encrypted key): keep both."""
+        if isinstance(data, Mapping):
+            key = data.get("privateKey", data.get("private_key"))
+            if isinstance(key, Mapping):
+                data = {k: v for k, v in data.items() if k not in ("privateKey", "private_key")}
+                data["privateKey"] = key.get("key")
+                if key.get("passphrase"):
+                    data["privateKeyPassphrase"] = key["passphrase"]
+        return data
 
     @model_validator(mode="after")
     def _check_kind(self) -> AuthConfig:
         if self.type is None:
             self.type = "oauth2" if self._has_oauth_fields() else "login"
-        if self.type == "oauth2" and self.enabled and not self.user:
-            raise ValueError("`auth.user` is required for oauth2 (the mailbox to sign in as)")
-        if self.type == "oauth2" and self.pass_ is not None:
-            raise ValueError("`auth.pass` is not used with type oauth2; use accessToken or refresh")
-        for secret in (self.pass_, self.access_token, self.client_secret, self.refresh_token):
-            if secret is not None:
-                register_secret(secret.get_secret_value())
+        if self.type == "oauth2":
+            self._check_oauth2()
+        elif self.type == "ntlm":
+            self._check_ntlm()
+        if self.type != "ntlm" and (self.domain or self.workstation):
+            raise ValueError("`auth.domain` and `auth.workstation` are NTLM settings (type ntlm)")
         return self
+
+    def _check_oauth2(self) -> None:
+        if self.enabled and not self.user:
+            raise ValueError("`auth.user` is required for oauth2 (the mailbox to sign in as)")
+        if self.pass_ is not None:
+            raise ValueError("`auth.pass` is not used with type oauth2; use accessToken or refresh")
+        if (self.service_client is None) != (self.private_key is None):
+            raise ValueError(
+                "`auth.serviceClient` and `auth.privateKey` go together (a service account: "
+                "the key signs a token request for serviceClient)"
+            )
+
+    def _check_ntlm(self) -> None:
+        if not self.user or self.pass_ is None:
+            raise ValueError("NTLM needs `auth.user` (DOMAIN\\user or user@DOMAIN) and `auth.pass`")
+        if self._has_oauth_fields():
+            raise ValueError("OAuth2 fields (tokens, keys) do not go with type ntlm")
+
+    @field_validator("access_url")
+    @classmethod
+    def _safe_token_url(cls, value: str | None) -> str | None:
+        problem = token_url_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     def _has_oauth_fields(self) -> bool:
         return any(
@@ -82,8 +122,61 @@ class AuthConfig(ConfigModel):
         return self.pass_.get_secret_value() if self.pass_ is not None else None
 
     @property
+    def uses_service_account(self) -> bool:
+        """Logto's service-account form: a JWT signed with `privateKey` buys the token."""
+        return self.type == "oauth2" and bool(self.service_client and self.private_key)
+
+    @property
+    def token_url(self) -> str | None:
+        """Where tokens come from: `accessUrl`, or Google's endpoint for a service account."""
+        if self.access_url:
+            return self.access_url
+        return GOOGLE_TOKEN_URL if self.uses_service_account else None
+
+    @property
     def can_refresh(self) -> bool:
-        return bool(self.refresh_token and self.client_id and self.access_url)
+        """A new token can be fetched: the refresh-token flow or a service account."""
+        refresh = bool(self.refresh_token and self.client_id and self.access_url)
+        return refresh or self.uses_service_account
+
+    @property
+    def fetches_tokens(self) -> bool:
+        """True when this auth would fetch a token from a URL (a URL access)."""
+        return self.type == "oauth2" and self.can_refresh
+
+
+def token_url_problem(url: str) -> str | None:
+    """Why `url` may not be fetched for a token, or None: https anywhere, http only to a
+    loopback address (a local token service), no other scheme (file:// would read a local file
+    and send its content as a bearer token). The URL itself is not quoted: it may carry secrets."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        return "`accessUrl` is not a valid URL"
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not host:
+        shown = f"scheme {scheme!r}" if scheme else "no scheme"
+        return (
+            f"`accessUrl` must be an https:// URL (http:// only to a loopback address such as "
+            f"127.0.0.1); it has {shown}"
+        )
+    if scheme == "http" and not is_loopback_name(host):
+        return (
+            "`accessUrl` uses plain http:// to a host that is not loopback: the refresh token "
+            "and client secret would cross the network in clear; use https://"
+        )
+    return None
+
+
+def is_loopback_name(host: str) -> bool:
+    """`localhost` or a loopback IP literal (127.0.0.0/8, ::1)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 TlsVersion = Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
@@ -103,6 +196,9 @@ class TlsOptions(ConfigModel):
     cert: str | None = None
     key: Secret | None = None
     passphrase: Secret | None = None
+    pfx: Secret | None = Field(
+        default=None, description="Node's PKCS#12 bundle: accepted, masked, not used"
+    )
 
     @model_validator(mode="after")
     def _check_pair(self) -> TlsOptions:
@@ -164,14 +260,33 @@ class ThrottleOptions(ConfigModel):
     global_hourly: int | None = Field(default=None, ge=1)
 
 
+Canonicalization = Literal["relaxed/relaxed", "simple/simple", "relaxed/simple", "simple/relaxed"]
+
+
 class DkimOptions(ConfigModel):
-    """One DKIM signing key. `privateKey` is PEM text or a path to a PEM file."""
+    """One DKIM signing key. `privateKey` is PEM text or a path to a PEM file.
+    `canonicalization` is `header/body` (RFC 6376 §3.4), both halves spelt out."""
 
     domain_name: str
     key_selector: str
     private_key: Secret
     header_field_names: list[str] | str | None = None
     hash_algo: Literal["sha256"] = "sha256"
+    canonicalization: Canonicalization = "relaxed/relaxed"
+
+    @field_validator("canonicalization", mode="before")
+    @classmethod
+    def _lower_canonicalization(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = value.strip().lower().replace(" ", "")
+        if value in ("relaxed", "simple"):
+            # RFC 6376 reads a lone `relaxed` as relaxed/simple: too easy to get wrong.
+            raise ValueError(
+                f"write both halves (header/body): {value!r} alone means {value}/simple in "
+                f"RFC 6376; use '{value}/simple' or '{value}/{value}'"
+            )
+        return value
 
 
 class SmimeOptions(ConfigModel):

@@ -1,23 +1,55 @@
-"""SMTP AUTH on an open session: which mechanism, and XOAUTH2's one retry with a fresh token.
+"""SMTP AUTH on an open session: TLS first, which mechanism, and XOAUTH2's one retry with a
+fresh token.
 
-Passwords and tokens only pass through here into aiosmtplib's encoders; errors are mapped by the
-session, whose messages never carry them.
+Passwords and tokens only pass through here into aiosmtplib's encoders (and pyspnego's, for
+NTLM); errors are mapped by the session, whose messages never carry them. `authenticate`
+returns the mechanism that succeeded, so `verify` can say which one was used.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import aiosmtplib
 
 from ..config import ServerSettings
-from ..errors import ConnectorError, ErrorCode
+from ..errors import ConnectorError, ErrorCode, register_credentials
+from .ntlm import auth_ntlm
 from .oauth import TokenSource
+
+# Password mechanisms in order of preference when none is configured (aiosmtplib's order): each
+# offered one is tried in turn, as some servers advertise a mechanism they then refuse.
+AUTO_MECHANISMS = ("CRAM-MD5", "PLAIN", "LOGIN")
 
 
 def auth_mechanism(server: ServerSettings) -> str:
-    """The mechanism to use: XOAUTH2 for oauth2, the configured one, or "auto" (aiosmtplib picks
-    the strongest the server offers)."""
+    """The mechanism to use: XOAUTH2 for oauth2, NTLM for ntlm, the configured one, or "auto"
+    (the first of `AUTO_MECHANISMS` the server offers and accepts)."""
     auth = server.auth
-    return "XOAUTH2" if auth.type == "oauth2" else (auth.method or "auto")
+    if auth.type == "oauth2":
+        return "XOAUTH2"
+    if auth.type == "ntlm":
+        return "NTLM"
+    return auth.method or "auto"
+
+
+def require_encrypted(smtp: aiosmtplib.SMTP, server: ServerSettings, name: str) -> None:
+    """No AUTH, of any mechanism, on a connection without TLS unless the config says so with
+    `ignoreTLS: true`: PLAIN and LOGIN carry the password in base64, XOAUTH2 a bearer token, and a
+    server (or a man in the middle stripping STARTTLS) would read them. nodemailer and Logto
+    send them anyway; we refuse before a byte of credentials leaves."""
+    if smtp.get_transport_info("sslcontext") is not None or server.ignore_tls:
+        return
+    raise ConnectorError(
+        ErrorCode.TLS_FAILED,
+        f"{name} offers no STARTTLS, and AUTH without TLS would send the credentials in "
+        "clear, so nothing was sent. Enable STARTTLS (or implicit TLS with `secure: true`) on "
+        "the server, or, on a trusted network only, set `ignoreTLS: true` to allow AUTH "
+        "without TLS.",
+        server=name,
+        retryable=False,
+        stage="tls",
+    )
 
 
 def require_auth_offered(smtp: aiosmtplib.SMTP, name: str) -> None:
@@ -38,29 +70,75 @@ def require_auth_offered(smtp: aiosmtplib.SMTP, name: str) -> None:
 
 async def authenticate(
     smtp: aiosmtplib.SMTP, server: ServerSettings, method: str, tokens: TokenSource | None
-) -> None:
-    """Log in with `method`; raises aiosmtplib's errors (the session maps them)."""
+) -> str:
+    """Log in with `method` and return the mechanism used; raises aiosmtplib's errors (the
+    session maps them) or `ConnectorError`."""
     auth = server.auth
     assert auth.user is not None
+    require_encrypted(smtp, server, server.address)
+    if auth.password:
+        register_credentials(auth.user, auth.password)
     if method == "XOAUTH2":
         assert tokens is not None
         await _xoauth2(smtp, auth.user, tokens)
-    elif method == "PLAIN":
-        await smtp.auth_plain(auth.user, auth.password or "")
-    elif method == "LOGIN":
-        await smtp.auth_login(auth.user, auth.password or "")
-    elif method == "CRAM-MD5":
-        await smtp.auth_crammd5(auth.user, auth.password or "")
+    elif method == "NTLM":
+        _require_offered(smtp, "NTLM", server.address)
+        await auth_ntlm(smtp, auth, server.tls_server_name or server.host or "unspecified")
+    elif method == "auto":
+        return await _first_accepted(smtp, auth.user, auth.password or "")
     else:
-        await smtp.login(auth.user, auth.password or "")
+        await _PASSWORD_METHODS[method](smtp, auth.user, auth.password or "")
+    return method
+
+
+_PASSWORD_METHODS = {
+    "PLAIN": aiosmtplib.SMTP.auth_plain,
+    "LOGIN": aiosmtplib.SMTP.auth_login,
+    "CRAM-MD5": aiosmtplib.SMTP.auth_crammd5,
+}
+
+
+async def _first_accepted(smtp: aiosmtplib.SMTP, user: str, password: str) -> str:
+    """Try each offered password mechanism in preference order; the first that succeeds wins
+    (the last one's refusal is the error)."""
+    offered = [m for m in AUTO_MECHANISMS if m.lower() in smtp.server_auth_methods]
+    if not offered:
+        raise aiosmtplib.SMTPException("No suitable authentication method found.")
+    for mechanism in offered[:-1]:
+        with contextlib.suppress(aiosmtplib.SMTPAuthenticationError):
+            await _PASSWORD_METHODS[mechanism](smtp, user, password)
+            return mechanism
+    await _PASSWORD_METHODS[offered[-1]](smtp, user, password)
+    return offered[-1]
+
+
+def _require_offered(smtp: aiosmtplib.SMTP, mechanism: str, name: str) -> None:
+    if mechanism.lower() in smtp.server_auth_methods:
+        return
+    offered = " ".join(m.upper() for m in smtp.server_auth_methods) or "none"
+    raise ConnectorError(
+        ErrorCode.AUTH_FAILED,
+        f"{name} does not offer AUTH {mechanism} (it offers: {offered}); use a mechanism it "
+        f"offers (`auth.type: login`) or the server's {mechanism}-enabled endpoint.",
+        server=name,
+        retryable=False,
+        stage="auth",
+    )
 
 
 async def _xoauth2(smtp: aiosmtplib.SMTP, user: str, tokens: TokenSource) -> None:
     """XOAUTH2 with the cached token; on rejection refresh once and try again."""
     try:
-        await smtp.auth_xoauth2(user, await tokens.token())
+        await smtp.auth_xoauth2(user, await _registered(user, tokens))
     except aiosmtplib.SMTPAuthenticationError:
         if not tokens.can_refresh:
             raise
         tokens.invalidate()
-        await smtp.auth_xoauth2(user, await tokens.token())
+        await smtp.auth_xoauth2(user, await _registered(user, tokens))
+
+
+async def _registered(user: str, tokens: TokenSource) -> str:
+    """The current token, registered in its wire form too (a reply may echo the blob)."""
+    token = await tokens.token()
+    register_credentials(user, token)
+    return token

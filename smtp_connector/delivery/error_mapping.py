@@ -40,6 +40,15 @@ def map_exception(
     """One `ConnectorError` for `exc` raised during `stage` against `server`."""
     if isinstance(exc, ConnectorError):
         return exc
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code < 0:
+        return ConnectorError(
+            ErrorCode.CONNECTION_FAILED,
+            f"{server} sent an invalid reply during {stage} ({exc.message}); the connection "
+            "was dropped. The server (or something between us) is not speaking SMTP correctly.",
+            server=server,
+            retryable=True,
+            stage=stage,
+        )
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return _from_response(exc.code, exc.message, stage=stage, server=server)
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):

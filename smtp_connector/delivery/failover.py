@@ -11,7 +11,6 @@ have queued it) unless `retry.resendAfterLostReply` is set.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 import weakref
@@ -21,16 +20,18 @@ from typing import TypeVar
 
 from ..compose.message import RenderedEmail
 from ..config import RetryOptions, ServerConfig, SmtpConfig
-from ..errors import ConnectorError, ErrorCode
+from ..errors import ConnectorError, ErrorCode, secret_safe_logger
 from ..results import AttemptRecord, SendResult, Step
 from .health import ServerHealth
+from .ntlm import require_ntlm_support
 from .oauth import TokenProvider, TokenSource
 from .pool import ServerPool
 from .session import SessionOptions, SmtpSession
 from .tls import build_ssl_context
+from .token_fetch import UrlPolicy
 from .transaction import Delivery
 
-log = logging.getLogger("smtp_connector.delivery")
+log = secret_safe_logger("smtp_connector.delivery")
 
 T = TypeVar("T")
 Prepare = Callable[[RenderedEmail, ServerConfig], tuple[RenderedEmail, bytes]]
@@ -92,9 +93,19 @@ class SmtpDelivery:
 
     def _server(self, server: ServerConfig, token_provider: TokenProvider | None) -> _Server:
         config = self._config
-        source = TokenSource(server.auth, token_provider) if server.auth.type == "oauth2" else None
+        policy = UrlPolicy(
+            allow=not config.disable_url_access, refuse_private=config.refuse_private_hosts
+        )
+        allow_files = not config.disable_file_access
+        source = (
+            TokenSource(server.auth, token_provider, policy, allow_files=allow_files)
+            if server.auth.type == "oauth2"
+            else None
+        )
+        if server.auth.type == "ntlm":
+            require_ntlm_support()  # a missing extra fails when the connector is built
         options = SessionOptions(
-            ssl_context=build_ssl_context(server, allow_files=not config.disable_file_access),
+            ssl_context=build_ssl_context(server, allow_files=allow_files),
             token_source=source,
             pipelining=config.pipelining,
             refuse_private_hosts=config.refuse_private_hosts,

@@ -1,34 +1,46 @@
-"""XOAUTH2 access tokens: a static token, a refresh-token flow, or a caller-supplied provider.
+"""XOAUTH2 access tokens: a static token, a refresh-token flow, a service account (signed JWT),
+or a caller-supplied provider.
 
-Tokens expire (Google: 1 h). Like nodemailer and Keycloak, the connector fetches a token with
-the refresh token when it has none or it is about to expire, caches it, and after an AUTH
-failure refreshes once and retries, because a token can be revoked before its stated expiry.
+Tokens expire (Google: 1 h). Like nodemailer and Keycloak, the connector fetches a token (with
+the refresh token, or with a JWT signed by the service account's key) when it has none or it is
+about to expire, caches it, and after an AUTH failure fetches once more and retries, because a
+token can be revoked before its stated expiry. Every fetch goes through `token_fetch`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Awaitable, Callable
 
 from ..config import AuthConfig
 from ..errors import ConnectorError, ErrorCode, register_secret
+from .service_account import ServiceAccount
+from .token_fetch import TokenFetchError, UrlPolicy, post_form
 
 TokenProvider = Callable[[], Awaitable[str]]
 EXPIRY_MARGIN_S = 60.0
-_TOKEN_REQUEST_TIMEOUT_S = 15.0
 
 
 class TokenSource:
     """Hands out a valid access token; `invalidate()` forces the next call to refresh."""
 
-    def __init__(self, auth: AuthConfig, provider: TokenProvider | None = None) -> None:
+    def __init__(
+        self,
+        auth: AuthConfig,
+        provider: TokenProvider | None = None,
+        policy: UrlPolicy | None = None,
+        *,
+        allow_files: bool = True,
+    ) -> None:
         self._auth = auth
         self._provider = provider
+        self._policy = policy or UrlPolicy()
+        self._service = (
+            ServiceAccount(auth, allow_files=allow_files)
+            if auth.uses_service_account and provider is None
+            else None
+        )
         self._token = auth.access_token.get_secret_value() if auth.access_token else None
         self._expires_at = auth.expires / 1000 if auth.expires else None
         self._lock = asyncio.Lock()
@@ -48,7 +60,8 @@ class TokenSource:
                 raise ConnectorError(
                     ErrorCode.AUTH_FAILED,
                     "XOAUTH2 needs `auth.accessToken`, or clientId + clientSecret + refreshToken "
-                    "+ accessUrl to fetch one, or a token_provider.",
+                    "+ accessUrl to fetch one, or serviceClient + privateKey (a service account), "
+                    "or a token_provider.",
                     retryable=False,
                 )
             await self._refresh()
@@ -71,8 +84,13 @@ class TokenSource:
         self._expires_at = time.time() + expires_in if expires_in else None
 
     def _request_token(self) -> tuple[str, float | None]:
-        """POST the refresh-token grant (RFC 6749 §6) to `accessUrl`."""
+        """POST the service account's JWT bearer grant, or the refresh-token grant (RFC 6749
+        §6), to the token URL, through the guarded fetcher (URL rules, SSRF guard, bounded
+        answer)."""
         auth = self._auth
+        if self._service is not None:
+            assert auth.token_url is not None
+            return fetch_token(auth.token_url, self._service.grant(), self._policy, SERVICE_HINT)
         assert auth.access_url and auth.refresh_token and auth.client_id
         form = {
             "grant_type": "refresh_token",
@@ -83,33 +101,36 @@ class TokenSource:
             form["client_secret"] = auth.client_secret.get_secret_value()
         if auth.scope:
             form["scope"] = auth.scope
-        request = urllib.request.Request(
-            auth.access_url,
-            data=urllib.parse.urlencode(form).encode("ascii"),
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=_TOKEN_REQUEST_TIMEOUT_S) as response:
-                body = json.loads(response.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            raise _token_error(f"the token endpoint answered HTTP {exc.code}", False) from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise _token_error(f"the token endpoint could not be reached ({exc})", True) from None
-        except ValueError:
-            raise _token_error("the token endpoint did not answer with JSON", False) from None
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise _token_error("the token endpoint's answer has no access_token", False)
-        expires_in = body.get("expires_in")
-        return token, float(expires_in) if isinstance(expires_in, int | float) else None
+        return fetch_token(auth.access_url, form, self._policy)
 
 
-def _token_error(why: str, retryable: bool) -> ConnectorError:
+REFRESH_HINT = "Check auth.accessUrl, clientId, clientSecret and refreshToken."
+SERVICE_HINT = (
+    "Check auth.serviceClient, privateKey, user (the mailbox it acts for), scope and accessUrl, "
+    "and that the service account may act for that user (domain-wide delegation)."
+)
+
+
+def fetch_token(
+    url: str, form: dict[str, str], policy: UrlPolicy, hint: str = REFRESH_HINT
+) -> tuple[str, float | None]:
+    """The access token and its lifetime (seconds, when given) from a token endpoint."""
+    try:
+        body = post_form(url, form, policy)
+    except TokenFetchError as exc:
+        raise _token_error(str(exc), exc.retryable, hint) from None
+    token = body.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise _token_error("the token endpoint's answer has no access_token", False, hint)
+    register_secret(token)
+    expires_in = body.get("expires_in")
+    return token, float(expires_in) if isinstance(expires_in, int | float) else None
+
+
+def _token_error(why: str, retryable: bool, hint: str) -> ConnectorError:
     return ConnectorError(
         ErrorCode.AUTH_FAILED,
-        f"Could not refresh the XOAUTH2 access token: {why}. "
-        "Check auth.accessUrl, clientId, clientSecret and refreshToken.",
+        f"Could not fetch the XOAUTH2 access token: {why}. {hint}",
         retryable=retryable,
         stage="auth",
     )

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 
 import aiosmtplib
-from aiosmtplib.protocol import SMTPProtocol
+from aiosmtplib.errors import SMTPResponseException
+from aiosmtplib.protocol import MAX_RESPONSE_LENGTH, SMTPProtocol
 from aiosmtplib.response import SMTPResponse
+from aiosmtplib.status import SMTPStatus
 
 
 class PipeliningProtocol(SMTPProtocol):
@@ -28,6 +30,14 @@ class PipeliningProtocol(SMTPProtocol):
             super().data_received(data)
             return
         self._buffer.extend(data)
+        if len(self._buffer) > MAX_RESPONSE_LENGTH:
+            # aiosmtplib's cap on an unparsed reply, kept in burst mode: a server that never
+            # ends its line must not grow the buffer without bound.
+            del self._buffer[:]
+            burst.set_exception(
+                SMTPResponseException(SMTPStatus.invalid_response.value, "Response too long")
+            )
+            return
         while not burst.done():
             try:
                 response = self._read_response_from_buffer()

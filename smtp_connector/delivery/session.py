@@ -21,9 +21,9 @@ import aiosmtplib
 from ..config import ServerSettings
 from ..errors import ConnectorError, ErrorCode
 from ..results import Step
-from .auth import auth_mechanism, authenticate, require_auth_offered
+from .auth import auth_mechanism, authenticate, require_auth_offered, require_encrypted
 from .error_mapping import map_exception
-from .network import connect_any, ehlo_name, resolve, speaks_tls
+from .network import connect_any, ehlo_name, local_fqdn, resolve, speaks_tls
 from .oauth import TokenSource
 from .pipelining import enable_pipelining
 from .transaction import Delivery, MailTransaction
@@ -51,6 +51,7 @@ class SmtpSession:
     options: SessionOptions
     steps: list[Step] = field(default_factory=list)
     messages_sent: int = 0
+    auth_mechanism: str | None = None  # the AUTH mechanism the server accepted, once open
     opened_at: float = 0.0
     last_used: float = 0.0
     _smtp: aiosmtplib.SMTP | None = None
@@ -80,6 +81,7 @@ class SmtpSession:
     async def _open(self) -> None:
         server = self.server
         self._stage = "connect"
+        fqdn = None if server.name else await local_fqdn()  # looked up once per process
         infos = await self._timed(
             "dns",
             resolve(
@@ -95,9 +97,11 @@ class SmtpSession:
             connect_any(infos, server.local_address, server.connection_timeout / 1000),
             None,
         )
+        # aiosmtplib takes the EHLO name before it connects; the socket is ours, so the local
+        # address an address-literal EHLO needs is already known.
         self._smtp = aiosmtplib.SMTP(
             hostname=server.tls_server_name,
-            local_hostname=ehlo_name(server.name),
+            local_hostname=ehlo_name(server.name, fqdn, sock),
             timeout=server.socket_timeout / 1000,
             use_tls=server.implicit_tls,
             start_tls=False,
@@ -169,6 +173,8 @@ class SmtpSession:
                     retryable=False,
                     stage="tls",
                 )
+            if server.auth.enabled:
+                require_encrypted(smtp, server, self.name)  # raises: credentials stay home
             return
         self._stage = "tls"
         await self._timed(
@@ -188,12 +194,12 @@ class SmtpSession:
         assert smtp is not None
         self._stage = "auth"
         require_auth_offered(smtp, self.name)
-        method = auth_mechanism(self.server)
-        await self._timed(
-            f"auth ({method})",
-            authenticate(smtp, self.server, method, self.options.token_source),
-            None,
+        start = time.perf_counter()
+        used = await authenticate(
+            smtp, self.server, auth_mechanism(self.server), self.options.token_source
         )
+        self.auth_mechanism = used
+        self.steps.append(Step("auth", time.perf_counter() - start, used))
 
     async def deliver(
         self,
@@ -221,7 +227,8 @@ class SmtpSession:
                 raise
             self._stage = transaction.stage
             error = self._map(exc)
-            if error.stage in ("connect", "after_data", "data") or not self.alive:
+            broken = error.code is ErrorCode.CONNECTION_FAILED  # e.g. an invalid reply
+            if error.stage in ("connect", "after_data", "data") or broken or not self.alive:
                 self._abort()
             else:
                 await self._quiet_reset()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict, deque
+from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from ..config import ThrottleOptions
@@ -18,6 +19,25 @@ from ..errors import ConnectorError, ErrorCode
 
 HOUR_S = 3600.0
 GLOBAL_KEY = "*"
+
+# How mailbox providers fold addresses onto one mailbox, as data. Plus-tags are dropped for every
+# domain (merging two keys only makes a throttle stricter); these tables add what is per domain.
+DOTS_IGNORED = frozenset({"gmail.com"})  # "v.ictim" and "victim" are one Gmail mailbox
+DOMAIN_ALIASES = {"googlemail.com": "gmail.com"}  # the same mailboxes under another name
+
+
+def throttle_key(recipient: str) -> str:
+    """The mailbox behind `recipient`, so the address variants one inbox receives
+    (case, `+tag`, Gmail's dots and googlemail.com) share one throttle count."""
+    local, at, domain = recipient.strip().lower().rpartition("@")
+    if not at:
+        return recipient.strip().lower()
+    domain = domain.rstrip(".")
+    domain = DOMAIN_ALIASES.get(domain, domain)
+    local = local.split("+", 1)[0] or local
+    if domain in DOTS_IGNORED:
+        local = local.replace(".", "") or local
+    return f"{local}@{domain}"
 
 
 class ThrottleStore(Protocol):
@@ -31,27 +51,54 @@ class ThrottleStore(Protocol):
 
 
 class MemoryThrottleStore:
-    """In-process store; old entries are pruned as they are read."""
+    """In-process store. Old entries are pruned as they are read, and every so often keys idle
+    for longer than `retention` seconds are dropped, so memory follows recent traffic however
+    many distinct addresses an attacker tries."""
 
-    def __init__(self) -> None:
-        self._sends: dict[str, deque[float]] = defaultdict(deque)
+    def __init__(self, retention: float = HOUR_S) -> None:
+        self.retention = retention
+        self._sends: dict[str, deque[float]] = {}
+        self._next_sweep = 0.0
+
+    def __len__(self) -> int:
+        """Keys currently held (for monitoring, and the eviction test)."""
+        return len(self._sends)
 
     async def recent(self, key: str, since: float) -> list[float]:
-        entries = self._sends[key]
+        entries = self._sends.get(key)
+        if entries is None:
+            return []
         while entries and entries[0] < since:
             entries.popleft()
+        if not entries:
+            del self._sends[key]
         return list(entries)
 
     async def add(self, key: str, at: float) -> None:
-        self._sends[key].append(at)
+        if at >= self._next_sweep:
+            self._sweep(at - self.retention)
+            self._next_sweep = at + self.retention / 8
+        self._sends.setdefault(key, deque()).append(at)
+
+    def _sweep(self, before: float) -> None:
+        idle = [key for key, entries in self._sends.items() if not entries or entries[-1] < before]
+        for key in idle:
+            del self._sends[key]
 
 
 class Throttle:
     """Checks and records sends; raises `rate_limited` with `retry_after` when over a limit."""
 
-    def __init__(self, options: ThrottleOptions, store: ThrottleStore | None = None) -> None:
+    def __init__(
+        self,
+        options: ThrottleOptions,
+        store: ThrottleStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.options = options
-        self.store = store or MemoryThrottleStore()
+        self.window = max(HOUR_S, (options.per_recipient_interval or 0) / 1000)
+        self.store = store if store is not None else MemoryThrottleStore(self.window)
+        self._clock = clock
         self._lock = asyncio.Lock()
 
     @property
@@ -66,9 +113,9 @@ class Throttle:
         """Reserve a send to `recipient`, or raise `ConnectorError(rate_limited)`."""
         if not self.enabled:
             return
-        key = recipient.lower()
+        key = throttle_key(recipient)
         async with self._lock:
-            now = time.time()
+            now = self._clock()
             await self._check(key, now)
             await self.store.add(key, now)
             if self.options.global_hourly is not None:
@@ -76,11 +123,14 @@ class Throttle:
 
     async def _check(self, key: str, now: float) -> None:
         o = self.options
-        recent = await self.store.recent(key, now - HOUR_S)
-        if o.per_recipient_interval is not None and recent:
-            wait = recent[-1] + o.per_recipient_interval / 1000 - now
+        # Read back as far as the longest limit looks: an interval may be longer than an hour.
+        history = await self.store.recent(key, now - self.window)
+        if o.per_recipient_interval is not None and history:
+            wait = history[-1] + o.per_recipient_interval / 1000 - now
             if wait > 0:
-                raise _limited(f"a code was sent to this address {now - recent[-1]:.0f}s ago", wait)
+                ago = now - history[-1]
+                raise _limited(f"a code was sent to this address {ago:.0f}s ago", wait)
+        recent = [at for at in history if at >= now - HOUR_S]
         if o.per_recipient_hourly is not None and len(recent) >= o.per_recipient_hourly:
             raise _limited(
                 f"{len(recent)} codes were sent to this address in the last hour "

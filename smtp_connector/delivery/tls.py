@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import ssl
 import tempfile
-from pathlib import Path
 
 from ..config import ServerSettings, tls_version
 from ..errors import ConnectorError, ErrorCode
+from ..files import OptionFileError, read_option_file
 
 
 def build_ssl_context(server: ServerSettings, *, allow_files: bool = True) -> ssl.SSLContext:
@@ -50,18 +50,25 @@ def _is_pem(value: str) -> bool:
 
 
 def _load_ca(context: ssl.SSLContext, ca: str, allow_files: bool) -> None:
+    """PEM text, or a PEM/DER file read through the bounded option-file reader."""
+    data: str | bytes = ca if _is_pem(ca) else _read(ca, "tls.ca", allow_files)
+    if isinstance(data, bytes) and _is_pem(data.decode("ascii", errors="replace")):
+        data = data.decode("ascii", errors="replace")
     try:
-        if _is_pem(ca):
-            context.load_verify_locations(cadata=ca)
-        else:
-            _check_file(ca, "tls.ca", allow_files)
-            context.load_verify_locations(cafile=ca)
-    except (ssl.SSLError, OSError) as exc:
+        context.load_verify_locations(cadata=data)
+    except (ssl.SSLError, ValueError) as exc:
         raise ConnectorError(
             ErrorCode.INVALID_CONFIG,
-            f"`tls.ca` could not be loaded ({exc.__class__.__name__}: {exc}); give PEM text "
+            f"`tls.ca` could not be loaded ({exc.__class__.__name__}); give PEM text "
             "(-----BEGIN CERTIFICATE-----…) or the path of a PEM file.",
         ) from None
+
+
+def _read(value: str, field: str, allow_files: bool) -> bytes:
+    try:
+        return read_option_file(value, field, allow_files=allow_files)
+    except OptionFileError as exc:
+        raise ConnectorError(ErrorCode.INVALID_CONFIG, f"Invalid TLS option: {exc}.") from None
 
 
 def _set_ciphers(context: ssl.SSLContext, ciphers: str) -> None:
@@ -71,19 +78,6 @@ def _set_ciphers(context: ssl.SSLContext, ciphers: str) -> None:
         raise ConnectorError(
             ErrorCode.INVALID_CONFIG, f"`tls.ciphers` {ciphers!r} matches no cipher OpenSSL knows."
         ) from None
-
-
-def _check_file(path: str, field: str, allow_files: bool) -> None:
-    if not allow_files:
-        raise ConnectorError(
-            ErrorCode.INVALID_CONFIG,
-            f"`{field}` is a file path but `disableFileAccess` is set; inline the PEM text.",
-        )
-    if not Path(path).is_file():
-        raise ConnectorError(
-            ErrorCode.INVALID_CONFIG,
-            f"`{field}` is neither PEM text nor an existing file: {path!r}.",
-        )
 
 
 def _load_client_cert(
@@ -107,11 +101,11 @@ def _load_client_cert(
 
 
 def _pem_path(value: str, field: str, allow_files: bool, temp_paths: list[str]) -> str:
-    if not _is_pem(value):
-        _check_file(value, field, allow_files)
-        return value
+    """A private temp file holding the PEM text, read first from the option's file if needed
+    (so the bounded reader and `disableFileAccess` apply to OpenSSL's input too)."""
+    data = value.encode("utf-8") if _is_pem(value) else _read(value, field, allow_files)
     handle, path = tempfile.mkstemp(suffix=".pem")
     temp_paths.append(path)
-    with os.fdopen(handle, "w", encoding="ascii") as file:
-        file.write(value)
+    with os.fdopen(handle, "wb") as file:
+        file.write(data)
     return path

@@ -19,6 +19,7 @@ from ..errors import ConnectorError, ErrorCode
 from .pipelining import PipeliningProtocol
 
 _DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
+_LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
 
 
 @dataclass
@@ -144,7 +145,13 @@ def _mail_options(smtp: aiosmtplib.SMTP, size: int, smtputf8: bool) -> list[str]
 
 
 def dot_stuff(data: bytes) -> bytes:
-    """RFC 5321 §4.5.2 transparency plus the terminating `.`; input already has CRLF endings."""
+    r"""RFC 5321 §4.5.2 transparency plus the terminating `.`.
+
+    Bare CR and bare LF become CRLF first (as aiosmtplib's own `data()` does): a server that
+    takes a bare CR or LF as a line end would otherwise read `\r.\r\n` or `\n.\r\n` as the end
+    of the message and the rest as new commands (SMTP smuggling)."""
+    if data.count(b"\r") != data.count(b"\r\n") or data.count(b"\n") != data.count(b"\r\n"):
+        data = _LINE_END.sub(b"\r\n", data)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     if data.startswith(b".") or b"\n." in data:

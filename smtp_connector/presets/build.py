@@ -19,6 +19,7 @@ from typing import Any, cast, get_args
 from pydantic import BaseModel
 
 from ..errors import ConnectorError, ErrorCode
+from ..ports import IMPLICIT_TLS_PORTS
 from .catalog import require_preset
 from .model import TLS_MODES, PortSpec, Preset, PresetConfigWarning, tls_fields
 from .rules import ConfigView, preset_warnings
@@ -78,7 +79,7 @@ def preset_config(
     data: dict[str, Any] = {
         "host": host,
         "port": port,
-        **_tls_defaults(tls_mode or (spec.tls if spec else None), extra),
+        **_tls_defaults(tls_mode or _mode_of(spec, port, extra.get("secure")), extra),
         "auth": _auth_block(preset, login, password, oauth),
         "fromEmail": _sender(preset, from_email, login),
     }
@@ -192,6 +193,16 @@ def _port_for(preset: Preset, tls_mode: str | None, wants_implicit: bool | None)
 
 def _invalid(message: str) -> ConnectorError:
     return ConnectorError(ErrorCode.INVALID_CONFIG, message, retryable=False)
+
+
+def _mode_of(spec: PortSpec | None, port: int, secure: Any) -> str:
+    """The TLS mode of the chosen port; for a port the preset does not list (an overriding
+    host, a local relay) TLS is still required: implicit on a TLS port or with `secure`,
+    STARTTLS with `requireTLS` otherwise. A preset never yields a config that would fall back
+    to plain text silently."""
+    if spec is not None:
+        return spec.tls
+    return "implicit" if secure is True or port in IMPLICIT_TLS_PORTS else "starttls"
 
 
 def _tls_defaults(mode: str | None, extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from smtp_connector import __version__
 from smtp_connector.store import Service
 
-from .dialects import privacyidea
+from .dialects import app_integrations, portal_settings, privacyidea, smtps
 from .errors import install_handlers
 from .limits import AuthThrottle, BodyLimit
 from .routes import apps, health, messages, servers
@@ -59,5 +59,6 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for router in (health.router, apps.router, servers.router, messages.router):
         app.include_router(router)
-    privacyidea.install(app)
+    for dialect in (smtps, app_integrations, portal_settings, privacyidea):
+        dialect.install(app)
     return app

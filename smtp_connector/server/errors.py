@@ -9,7 +9,6 @@ dialect answers in its own envelope while sharing one mapping of errors to statu
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,9 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from smtp_connector import ConnectorError, ErrorCode
+from smtp_connector.errors import secret_safe_logger
 from smtp_connector.store import ServiceError
 
-log = logging.getLogger("smtp_connector.server")
+log = secret_safe_logger("smtp_connector.server")
 
 
 @dataclass

@@ -9,17 +9,19 @@ So every message built here names the field and the problem, never the content.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import install_hint
+from ..files import read_option_file
 
 CRLF = b"\r\n"
 _PEM_MARKER = "-----BEGIN "
 _PEM_LABEL = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
 _FIELD_NAME = re.compile(rb"^([!-9;-~]+):")
 _BARE_NEWLINE = re.compile(rb"\r?\n")
-_MAX_PATH_CHARS = 4096
 PRIVATE_KEY_LABEL = "[A-Z0-9 ]*PRIVATE KEY"
 CERTIFICATE_LABEL = "(?:X509 )?CERTIFICATE"
 
@@ -116,27 +118,32 @@ def unparsable_key_message(data: bytes) -> str:
     )
 
 
+# `disableFileAccess` applies to every key and certificate a signer reads. It is a build-time
+# policy, so `build_signers` sets it around the signers' constructors (`file_access`) instead of
+# threading one flag through every loader of DKIM and S/MIME.
+_FILE_ACCESS: ContextVar[bool] = ContextVar("signing_file_access", default=True)
+
+
+@contextmanager
+def file_access(allowed: bool) -> Iterator[None]:
+    """Within this block `read_source` reads paths only if `allowed`."""
+    token = _FILE_ACCESS.set(allowed)
+    try:
+        yield
+    finally:
+        _FILE_ACCESS.reset(token)
+
+
 def read_source(value: str, field: str) -> bytes:
     """The bytes of a `PEM text or path` setting.
 
-    PEM text is returned as is; anything else is read as a file. The error never repeats `value`:
-    when it is not a readable path it may be key material with its armour cut off.
+    PEM text is returned as is; anything else is read as a file through `files.read_option_file`
+    (bounded, regular files only, refused under `disableFileAccess`). The error never repeats
+    `value`: when it is not a readable path it may be key material with its armour cut off.
     """
     if is_pem(value):
         return value.strip().encode("utf-8")
-    candidate = value.strip()
-    if not candidate or len(candidate) > _MAX_PATH_CHARS or "\n" in candidate:
-        raise ValueError(
-            f"`{field}` is neither PEM text (-----BEGIN …-----) nor a path to a PEM file"
-        )
-    try:
-        return Path(candidate).expanduser().read_bytes()
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise ValueError(
-            f"`{field}` is not PEM text (-----BEGIN …-----) and could not be read as a file "
-            f"path ({reason})"
-        ) from None
+    return read_option_file(value, field, allow_files=_FILE_ACCESS.get())
 
 
 def require_cryptography(extra: str) -> None:

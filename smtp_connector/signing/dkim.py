@@ -6,7 +6,9 @@ Why this shape:
   per message), and needs PyNaCl for Ed25519. Here the crypto is `cryptography` (OpenSSL), and
   dkimpy supplies the canonicalization (`dkim.canonicalization`), the fiddly part of DKIM that
   receivers' verifiers (dkimpy among them) must agree with byte for byte.
-- `relaxed/relaxed` canonicalization, as nodemailer: survives the re-folding relays do.
+- `relaxed/relaxed` canonicalization by default, as nodemailer: survives the re-folding relays
+  do. `dkim.canonicalization` picks `simple/simple` or a mix per key, for receivers or
+  policies that want it; each distinct choice canonicalizes the message once.
 - From, To, Cc, Reply-To, Subject, Date and Message-ID are over-signed (listed once more than
   present), so nobody can add a second Subject or a Reply-To to a signed verification mail.
 - Errors name the field and the problem, never key material.
@@ -45,7 +47,6 @@ RSA_SHA256 = b"rsa-sha256"
 ED25519_SHA256 = b"ed25519-sha256"
 MIN_RSA_BITS = 1024
 MAX_RSA_BITS = 8192
-CANONICALIZATION = b"relaxed/relaxed"
 
 # RFC 6376 §5.4.1's recommended list (nodemailer's default) plus Auto-Submitted, which
 # reputation systems read on automated mail.
@@ -77,11 +78,13 @@ class _SigningKey:
     algorithm: bytes
     header_names: tuple[bytes, ...] | None
     sign: Callable[[bytes], bytes] = field(repr=False, compare=False)
+    canonicalization: bytes  # `header/body`, as the c= tag says
+    policy: Any = field(repr=False, compare=False)  # dkimpy's CanonicalizationPolicy for it
 
     def __repr__(self) -> str:
         return (
             f"DkimKey(d={self.domain.decode()!r}, s={self.selector.decode()!r}, "
-            f"a={self.algorithm.decode()!r})"
+            f"a={self.algorithm.decode()!r}, c={self.canonicalization.decode()!r})"
         )
 
 
@@ -104,7 +107,6 @@ class DkimSigner:
         if not items:
             raise ValueError("DkimSigner needs at least one DKIM key")
         self._keys = tuple(_load_signing_key(item) for item in items)
-        self._policy = _relaxed_policy()
 
     def __repr__(self) -> str:
         return f"DkimSigner({', '.join(repr(key) for key in self._keys)})"
@@ -118,41 +120,53 @@ class DkimSigner:
         """The message with one DKIM-Signature field per key prepended (config order, top down)."""
         data = to_crlf(message)
         fields, body = split_message(data)
-        if not any(f.lower_name == b"from" for f in fields):
+        names = [f.lower_name for f in fields]
+        if b"from" not in names:
             raise SigningFailure("the message has no From header field, which DKIM must sign")
-        body_hash = base64.b64encode(hashlib.sha256(self._policy.canonicalize_body(body)).digest())
-        canonical = self._policy.canonicalize_headers([(f.name, f.value) for f in fields])
         now = str(int(time.time())).encode("ascii")
-        signatures = [self._signature(key, canonical, body_hash, now) for key in self._keys]
+        canonical: dict[bytes, tuple[bytes, list[tuple[bytes, bytes]]]] = {}
+        signatures = []
+        for key in self._keys:
+            if key.canonicalization not in canonical:
+                body_hash = hashlib.sha256(key.policy.canonicalize_body(body)).digest()
+                headers = key.policy.canonicalize_headers([(f.name, f.value) for f in fields])
+                canonical[key.canonicalization] = (base64.b64encode(body_hash), headers)
+            body_hash, headers = canonical[key.canonicalization]
+            signatures.append(self._signature(key, names, headers, body_hash, now))
         return b"".join(signatures) + data
 
     def _signature(
         self,
         key: _SigningKey,
+        names: list[bytes],
         canonical: list[tuple[bytes, bytes]],
         body_hash: bytes,
         now: bytes,
     ) -> bytes:
         """One `DKIM-Signature:` field, CRLF-terminated.
 
-        The field is written with `b=` empty, hashed in exactly that (relaxed) form, then the
-        signature is appended: what verifiers reconstruct by stripping the `b=` value.
+        The field is written with `b=` empty, hashed in exactly that (canonical) form, then
+        the signature is appended: what verifiers reconstruct by stripping the `b=` value.
+        `names` are the message's lower-cased field names, `canonical` its fields in the key's
+        header canonicalization (simple keeps names' case, so selection goes by `names`).
         """
-        names = key.header_names or _default_header_names(canonical)
+        signed_names = key.header_names or _default_header_names(names)
         head = _fold_tags(
             [
                 (b"v", [b"1"]),
                 (b"a", [key.algorithm]),
-                (b"c", [CANONICALIZATION]),
+                (b"c", [key.canonicalization]),
                 (b"d", [key.domain]),
                 (b"s", [key.selector]),
                 (b"t", [now]),
-                (b"h", _colon_joined(names)),
+                (b"h", _colon_joined(signed_names)),
                 (b"bh", [body_hash]),
             ]
         )
-        signed = b"".join(name + b":" + value for name, value in _select(canonical, names))
-        own = self._policy.canonicalize_headers([(b"DKIM-Signature", b" " + head)])[0]
+        signed = b"".join(
+            name + b":" + value for name, value in _select(names, canonical, signed_names)
+        )
+        own = key.policy.canonicalize_headers([(b"DKIM-Signature", b" " + head)])[0]
         signed += own[0] + b":" + own[1].rstrip()
         signature = base64.b64encode(key.sign(signed))
         return b"DKIM-Signature: " + head + _fold_base64(signature, head) + CRLF
@@ -216,7 +230,7 @@ def txt_strings(value: str, size: int = 255) -> list[str]:
 
 def _load_signing_key(options: DkimOptions) -> _SigningKey:
     """Validate names and parse the key once; every failure is a ValueError naming the key."""
-    _relaxed_policy()  # the install hint comes first: nothing else works without dkimpy
+    policy = _policy(options.canonicalization)  # the install hint first: dkimpy does it all
     require_cryptography("dkim")
     secret = options.private_key.get_secret_value()
     if is_pem(secret) or _RAW_ED25519.match(secret.strip()):
@@ -235,16 +249,19 @@ def _load_signing_key(options: DkimOptions) -> _SigningKey:
         algorithm=algorithm,
         header_names=names,
         sign=sign,
+        canonicalization=policy.to_c_value(),
+        policy=policy,
     )
 
 
-def _relaxed_policy() -> Any:
-    """dkimpy's relaxed/relaxed canonicalization, or the install hint when dkimpy is missing."""
+def _policy(canonicalization: str) -> Any:
+    """dkimpy's canonicalization policy for `header/body`, or the install hint when dkimpy is
+    missing."""
     try:
         module = importlib.import_module("dkim.canonicalization")
     except ImportError:
         raise ValueError(f"DKIM signing needs dkimpy: {install_hint('dkim')}") from None
-    return module.CanonicalizationPolicy.from_c_value(CANONICALIZATION)
+    return module.CanonicalizationPolicy.from_c_value(canonicalization.encode("ascii"))
 
 
 def _parse_private_key(secret: str) -> PrivateKeyTypes:
@@ -339,24 +356,26 @@ def _header_names(value: list[str] | str | None) -> tuple[bytes, ...] | None:
 # --- signature construction -----------------------------------------------------------------
 
 
-def _default_header_names(canonical: list[tuple[bytes, bytes]]) -> list[bytes]:
+def _default_header_names(names: list[bytes]) -> list[bytes]:
     """The recommended headers present (top down), then the over-signed singletons."""
-    present = [name for name, _ in canonical if name in DEFAULT_SIGNED_HEADERS]
+    present = [name for name in names if name in DEFAULT_SIGNED_HEADERS]
     return present + list(OVERSIGNED_HEADERS)
 
 
 def _select(
-    canonical: list[tuple[bytes, bytes]], names: Sequence[bytes]
+    names: list[bytes], canonical: list[tuple[bytes, bytes]], wanted: Sequence[bytes]
 ) -> list[tuple[bytes, bytes]]:
-    """RFC 6376 §5.4.2: each listed name takes the next instance from the bottom up; a name
-    listed more often than present hashes nothing (that is what over-signing relies on)."""
+    """RFC 6376 §5.4.2: each listed name takes the next instance from the bottom up (names
+    compare case-insensitively: `names` are the fields' lower-cased names, `canonical` the
+    fields themselves); a name listed more often than present hashes nothing (that is what
+    over-signing relies on)."""
     used: dict[bytes, int] = {}
     selected = []
-    for name in names:
-        index = used.get(name, len(canonical))
+    for name in wanted:
+        index = used.get(name, len(names))
         while index > 0:
             index -= 1
-            if canonical[index][0] == name:
+            if names[index] == name:
                 selected.append(canonical[index])
                 break
         used[name] = index

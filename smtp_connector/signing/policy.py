@@ -10,21 +10,20 @@ fails DMARC anyway. Messages and logs never carry key material, passwords or mes
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..addresses import parse_address
 from ..config import invalid_config
-from ..errors import ConnectorError, ErrorCode
-from .common import SigningFailure
+from ..errors import ConnectorError, ErrorCode, secret_safe_logger
+from .common import SigningFailure, file_access
 from .dkim import DkimSigner
 from .smime import SmimeSigner
 
 if TYPE_CHECKING:
     from ..config import SmtpConfig
 
-logger = logging.getLogger("smtp_connector.signing")
+logger = secret_safe_logger("smtp_connector.signing")
 
 SMIME = "smime"
 DKIM = "dkim"
@@ -45,10 +44,11 @@ def build_signers(config: SmtpConfig) -> list[Signer]:
     once, when the connector is built: bad material is `invalid_config` naming the option, before
     the first send (the config itself checks only the shape of these options)."""
     signers: list[Signer] = []
-    if config.smime is not None:
-        signers.append(_build(SMIME, lambda: _smime_signer(config)))
-    if config.dkim is not None:
-        signers.append(_build(DKIM, lambda: _dkim_signer(config)))
+    with file_access(not config.disable_file_access):
+        if config.smime is not None:
+            signers.append(_build(SMIME, lambda: _smime_signer(config)))
+        if config.dkim is not None:
+            signers.append(_build(DKIM, lambda: _dkim_signer(config)))
     return signers
 
 
@@ -111,7 +111,8 @@ def _dkim_signer(config: SmtpConfig) -> Signer:
 
 
 def _from_domain(from_email: str) -> tuple[str, str]:
-    address = parse_address(from_email, what="fromEmail")
+    # The config has validated fromEmail, special-use domains included (or allowed them).
+    address = parse_address(from_email, what="fromEmail", allow_special_use=True)
     return address.envelope.lower(), address.ascii_domain.lower()
 
 

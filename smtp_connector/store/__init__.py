@@ -26,15 +26,17 @@ from .domain import (
     MessageRequest,
     SmimeInput,
 )
-from .errors import ServiceError
+from .errors import APP, DEFINITION, ServiceError
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .service import Service
 from .urls import DEFAULT_DATABASE_URL
 
 __all__ = [
+    "APP",
     "CENSORED",
     "CLI_ACTOR",
     "DEFAULT_DATABASE_URL",
+    "DEFINITION",
     "READ_SCOPE",
     "SCOPES",
     "WRITE_SCOPE",

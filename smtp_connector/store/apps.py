@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import audit
 from .database import Database
 from .domain import Actor, App, AppCreate, AppPatch
-from .errors import ServiceError, conflict_on_duplicate, forbidden, not_found
+from .errors import APP, ServiceError, conflict_on_duplicate, forbidden, not_found
 from .tables import AppRow, utcnow
 
 OnChange = Callable[[str], Awaitable[None]]
@@ -26,7 +26,7 @@ async def load_app(session: AsyncSession, actor: Actor, app_id: str) -> AppRow:
         raise forbidden(f"This API key is limited to another app, not {app_id!r}.")
     row = await session.get(AppRow, app_id)
     if row is None:
-        raise not_found("App", app_id)
+        raise not_found(APP, app_id)
     return row
 
 

@@ -25,7 +25,7 @@ from .configs import build_config
 from .database import Database
 from .definitions import apply_patch, bump_version, definition_by_name, definition_view
 from .domain import CENSORED, DEFINITION_DEFAULTS, Actor, Definition, DefinitionCreate
-from .errors import invalid, not_found
+from .errors import DEFINITION, invalid, not_found
 from .secrets import SecretBox
 from .tables import DefinitionRow, utcnow
 
@@ -70,7 +70,7 @@ class CheckService:
             app = await load_app(session, actor, app_id)
             row = await session.get(DefinitionRow, definition_id)
             if row is None or row.app_id != app_id:
-                raise not_found("Server definition", definition_id)
+                raise not_found(DEFINITION, definition_id)
             if not app.test_email:
                 raise invalid(
                     f"App {app_id!r} has no testEmail: set it (PATCH /v1/apps/{app_id}) so "
@@ -93,7 +93,7 @@ class CheckService:
             app = await load_app(session, actor, app_id)
             row = await session.get(DefinitionRow, definition_id)
             if row is None:  # deleted while the check ran
-                raise not_found("Server definition", definition_id)
+                raise not_found(DEFINITION, definition_id)
             if error is None:
                 row.status = "active"
             else:

@@ -48,7 +48,7 @@ def server_settings(row: DefinitionRow, box: SecretBox) -> dict[str, Any]:
         if password is not None:
             auth["pass"] = password
         if row.ntlm:
-            auth["type"] = "ntlm"  # accepted once the library's NTLM support lands
+            auth["type"] = "ntlm"  # the library's NTLM (extra `ntlm`) for Exchange-style relays
         settings["auth"] = auth
     return settings
 
@@ -126,13 +126,4 @@ def build_config(
 def validate_definition(row: DefinitionRow, box: SecretBox) -> None:
     """Refuse a definition the library would refuse at send time (bad host, TLS flags, S/MIME
     material, fromEmail …), with the library's own `invalid_config` message."""
-    try:
-        SmtpConfig.model_validate(connector_config([row], box, validation_only=True))
-    except ConnectorError as error:
-        if row.ntlm and row.auth and row.username and "auth.type" in error.message:
-            raise ConnectorError(
-                ErrorCode.INVALID_CONFIG,
-                "`ntlm`: this installation's connector has no NTLM authentication; install "
-                "a version with NTLM support (extra `ntlm`) or set ntlm to false.",
-            ) from None
-        raise
+    SmtpConfig.model_validate(connector_config([row], box, validation_only=True))

@@ -33,7 +33,7 @@ from .domain import (
     SmimeInput,
     SmimeView,
 )
-from .errors import ServiceError, conflict_on_duplicate, invalid, not_found
+from .errors import DEFINITION, ServiceError, conflict_on_duplicate, invalid, not_found
 from .secrets import SecretBox
 from .tables import AppRow, DefinitionRow, aware, utcnow
 
@@ -41,10 +41,13 @@ OnChange = Callable[[str], Awaitable[None]]
 _PLAIN_FIELDS = frozenset(
     {
         "name", "host", "port", "username", "security", "auth", "ntlm", "priority", "status",
-        "is_default", "from_email", "from_name", "timeout", "enqueue", "description",
+        "is_default", "from_email", "from_name", "timeout", "enqueue", "description", "debug",
+        "integration_id",
     }
 )  # fmt: skip
-_NULLABLE = frozenset({"name", "username", "from_email", "from_name", "description"})
+_NULLABLE = frozenset(
+    {"name", "username", "from_email", "from_name", "description", "integration_id"}
+)
 _IDENTITY = ("host", "port", "username")
 
 
@@ -158,6 +161,16 @@ class DefinitionService:
         async with self._db.transaction() as session:
             return definition_view(await self._load(session, actor, app_id, definition_id))
 
+    async def locate(self, actor: Actor, definition_id: str) -> Definition:
+        """The definition with this id in whichever app holds it, for APIs that address a
+        definition by its id alone (seed 000). A definition in an app the actor may not use
+        is reported missing, like an unknown id: an id alone must not probe other apps."""
+        async with self._db.transaction() as session:
+            row = await session.get(DefinitionRow, definition_id)
+            if row is None or not actor.can_access(row.app_id):
+                raise not_found(DEFINITION, definition_id)
+            return definition_view(row)
+
     async def find_by_name(self, actor: Actor, app_id: str, name: str) -> Definition | None:
         async with self._db.transaction() as session:
             await load_app(session, actor, app_id)
@@ -231,7 +244,7 @@ class DefinitionService:
         await load_app(session, actor, app_id)
         row = await session.get(DefinitionRow, definition_id)
         if row is None or row.app_id != app_id:
-            raise not_found("Server definition", definition_id)
+            raise not_found(DEFINITION, definition_id)
         return row
 
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, field_validator
+
+from ..config import ConfigModel
+from ..config.base import check_address
 
 CENSORED = "__CENSORED__"
 READ_SCOPE = "smtpserver_read"
@@ -27,26 +28,16 @@ _APP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ONE_LINE = re.compile(r"^[^\r\n\x00]*$")
 
 
-class Wire(BaseModel):
-    """camelCase aliases, snake_case names, unknown keys refused (a typo must not be ignored)."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-        extra="forbid",
-    )
+class Wire(ConfigModel):
+    """camelCase aliases, snake_case names, unknown keys refused (a typo must not be ignored):
+    the same wire conventions as the library's config."""
 
 
 def check_email(value: str | None, field_name: str) -> str | None:
     """An address check that names the field; deliverability is the SMTP server's business."""
     if value in (None, ""):
         return None
-    try:
-        validate_email(value, check_deliverability=False, allow_smtputf8=True)
-    except EmailNotValidError as exc:
-        raise ValueError(f"{field_name} is not an email address: {exc}") from None
+    check_address(value, field_name)  # the library's own rule: what it would refuse at send
     return value
 
 
@@ -122,6 +113,18 @@ class DefinitionPatch(Wire):
     enqueue: bool | None = None
     smime: SmimeInput | None = None
     description: str | None = Field(default=None, max_length=2000)
+    debug: bool | None = Field(
+        default=None,
+        description="kept for admin consoles that show a debug switch (seed 000); the "
+        "service's own log level is set with `serve --log-level`",
+    )
+    integration_id: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=_ONE_LINE.pattern,
+        description="the caller's reference for the integration this definition belongs to "
+        "(seed 001's appIntegrationId): stored and returned, never interpreted",
+    )
 
     @field_validator("from_email")
     @classmethod
@@ -152,6 +155,7 @@ DEFINITION_DEFAULTS: dict[str, Any] = {
     "is_default": False,
     "timeout": 10,
     "enqueue": False,
+    "debug": False,
 }
 
 
@@ -195,6 +199,8 @@ class Definition(Wire):
     enqueue: bool
     smime: SmimeView
     description: str | None
+    debug: bool
+    integration_id: str | None
     num_errors: int
     last_error: LastError | None
     created: datetime

@@ -17,20 +17,30 @@ from sqlalchemy.exc import IntegrityError
 from smtp_connector.errors import ConnectorError, ErrorCode
 
 Reason = Literal["invalid", "forbidden", "not_found", "conflict", "unavailable"]
+APP = "App"
+DEFINITION = "Server definition"
 
 
 class ServiceError(ConnectorError):
     """A request the service refuses; the message says what to change."""
 
     def __init__(
-        self, reason: Reason, message: str, *, code: ErrorCode = ErrorCode.INVALID_CONFIG
+        self,
+        reason: Reason,
+        message: str,
+        *,
+        code: ErrorCode = ErrorCode.INVALID_CONFIG,
+        subject: str | None = None,
     ) -> None:
         super().__init__(code, message, retryable=False)
         self.reason: Reason = reason
+        # What was missing ("App", "Server definition" …): a dialect whose not-found errors
+        # differ by kind (seed 000's codes 1 and 2) tells them apart without parsing text.
+        self.subject = subject
 
 
 def not_found(what: str, ident: str) -> ServiceError:
-    return ServiceError("not_found", f"{what} {ident!r} not found.")
+    return ServiceError("not_found", f"{what} {ident!r} not found.", subject=what)
 
 
 def forbidden(message: str) -> ServiceError:

@@ -10,18 +10,17 @@ error rather than a file on one machine that the others would not have.
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.engine import URL
 
-from smtp_connector.errors import ConnectorError, ErrorCode
+from smtp_connector.errors import ConnectorError, ErrorCode, secret_safe_logger
 
 from .urls import is_sqlite, sqlite_path
 
-log = logging.getLogger("smtp_connector.store")
+log = secret_safe_logger("smtp_connector.store")
 
 SECRET_KEY_ENV = "SMTP_CONNECTOR_SECRET_KEY"
 

@@ -78,6 +78,8 @@ class DefinitionRow(Base):
     smime_key_password_enc: Mapped[str | None] = mapped_column(Text)
     smime_dont_send_on_error: Mapped[bool] = mapped_column(Boolean, default=True)
     description: Mapped[str | None] = mapped_column(Text)
+    debug: Mapped[bool] = mapped_column(Boolean, default=False)
+    integration_id: Mapped[str | None] = mapped_column(String(200))
     num_errors: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -74,9 +74,12 @@ def test_send_and_json_output(make_server: MakeServer, tmp_path: Path) -> None:
     assert b"987654" in server.messages[0].content
 
 
-def test_send_failure_exit_code_and_json(make_server: MakeServer, tmp_path: Path) -> None:
-    server = make_server(auth_required=True, users={USER: "right"})
-    config = write_config(tmp_path, config_for(server, auth={"user": USER, "pass": PASSWORD}))
+def test_send_failure_exit_code_and_json(
+    make_server: MakeServer, tmp_path: Path, ca_pem: str
+) -> None:
+    server = make_server(mode="starttls", auth_required=True, users={USER: "right"})
+    auth = {"user": USER, "pass": PASSWORD}
+    config = write_config(tmp_path, config_for(server, tls={"ca": ca_pem}, auth=auth))
     result = CliRunner().invoke(
         main, ["send", "--config", config, "--to", "u@example.org", "--json"]
     )
@@ -94,11 +97,10 @@ def test_bad_config_exit_code(tmp_path: Path) -> None:
     assert "port" in result.output
 
 
-def test_password_from_environment(make_server: MakeServer, tmp_path: Path) -> None:
-    server = make_server(auth_required=True, users={USER: PASSWORD})
-    config = write_config(
-        tmp_path, config_for(server, auth={"user": USER, "pass": "${TEST_SMTP_PASS}"})
-    )
+def test_password_from_environment(make_server: MakeServer, tmp_path: Path, ca_pem: str) -> None:
+    server = make_server(mode="starttls", auth_required=True, users={USER: PASSWORD})
+    auth = {"user": USER, "pass": "${TEST_SMTP_PASS}"}
+    config = write_config(tmp_path, config_for(server, tls={"ca": ca_pem}, auth=auth))
     env = {"TEST_SMTP_PASS": PASSWORD}
     result = CliRunner(env=env).invoke(main, ["test", "--config", config, "--to", "a@example.org"])
     assert result.exit_code == 0, result.output
@@ -183,7 +185,7 @@ def test_sink_on_a_busy_port_is_one_line_and_exit_2() -> None:
 
 
 def _render(tmp_path: Path, *args: str) -> dict:
-    config = write_config(tmp_path, {"host": "smtp.example.com", "fromEmail": "a@acme.example"})
+    config = write_config(tmp_path, {"host": "smtp.example.com", "fromEmail": "a@acme.example.com"})
     result = CliRunner().invoke(main, ["render", "--config", config, "--json", *args])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -206,7 +208,7 @@ def test_render_previews_invitations_with_and_without_org_and_inviter(tmp_path: 
 def test_render_names_a_broken_template_and_exits_3(tmp_path: Path) -> None:
     template = {"usageType": "SignIn", "locale": "es", "subject": "s", "content": "a\n{{ code }"}
     config = write_config(
-        tmp_path, {"host": "h.example.com", "fromEmail": "a@b.example", "templates": [template]}
+        tmp_path, {"host": "h.example.com", "fromEmail": "a@b.example.com", "templates": [template]}
     )
     result = CliRunner().invoke(main, ["render", "--config", config, "--usage", "Register"])
     assert result.exit_code == 3
@@ -217,7 +219,7 @@ def test_render_names_a_broken_template_and_exits_3(tmp_path: Path) -> None:
 def test_commands_print_template_warnings_as_lines(tmp_path: Path) -> None:
     template = {"usageType": "Regsiter", "subject": "s", "content": "{{ code }}"}
     config = write_config(
-        tmp_path, {"host": "h.example.com", "fromEmail": "a@b.example", "templates": [template]}
+        tmp_path, {"host": "h.example.com", "fromEmail": "a@b.example.com", "templates": [template]}
     )
     result = CliRunner().invoke(main, ["render", "--config", config, "--usage", "Register"])
     assert result.exit_code == 0

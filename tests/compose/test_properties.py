@@ -22,6 +22,7 @@ from markupsafe import escape
 from smtp_servers import TestServer
 
 from smtp_connector import ConnectorError, ErrorCode, RenderedEmail, SmtpConnector
+from smtp_connector.addresses import CONTROLS
 
 BASE: dict[str, Any] = {
     "host": "smtp.example.com",
@@ -63,20 +64,20 @@ no_controls = st.characters(exclude_categories=("Cs", "Cc"))
 # Realistic-to-odd codes: anything printable without whitespace.
 codes = st.text(st.characters(exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1)
 INJECTIONS = [
-    "\r\nBcc: attacker@evil.example",
-    "\nBcc: attacker@evil.example",
+    "\r\nBcc: attacker@evil.example.net",
+    "\nBcc: attacker@evil.example.net",
     "\rX-Injected: 1",
     "\r\n\r\n<html>spoof</html>",
-    "\r\n.\r\nMAIL FROM:<x@evil.example>",
+    "\r\n.\r\nMAIL FROM:<x@evil.example.net>",
     "\n.\n",
-    "\u2028Bcc: a@evil.example",
+    "\u2028Bcc: a@evil.example.net",
     "\x00",
-    "=?utf-8?q?=0D=0ABcc:_x@evil.example?=",
+    "=?utf-8?q?=0D=0ABcc:_x@evil.example.net?=",
     "--=_sc_boundary\r\nContent-Type: text/html\r\n\r\n<p>spoof</p>",
-    ", attacker@evil.example",
-    "; attacker@evil.example",
-    " <attacker@evil.example>",
-    '"attacker@evil.example" ',
+    ", attacker@evil.example.net",
+    "; attacker@evil.example.net",
+    " <attacker@evil.example.net>",
+    '"attacker@evil.example.net" ',
 ]
 hostile = st.one_of(
     text,
@@ -136,7 +137,7 @@ def render(usage: str, payload: dict[str, Any], to: str = "user@example.org") ->
 
 @PROPERTY
 @given(code=text.filter(bool), name=hostile, app=hostile)
-@example(code="123456", name="Ann\r\nBcc: x@evil.example", app="Acme\n\nBody")
+@example(code="123456", name="Ann\r\nBcc: x@evil.example.net", app="Acme\n\nBody")
 @example(code="\r\n.\r\n", name="\u2028", app="=?utf-8?b?QmNjOiB4?=")
 def test_payload_values_never_change_the_message_structure(code: str, name: str, app: str) -> None:
     rendered = render(
@@ -221,10 +222,10 @@ domains = st.sampled_from(
     [
         ("example.org", "example.org"),
         ("mail.example.co.uk", "mail.example.co.uk"),
-        ("bücher.example", "xn--bcher-kva.example"),
+        ("bücher.example.net", "xn--bcher-kva.example.net"),
         ("例子.广告", "xn--fsqu00a.xn--4rr70v"),
         ("пример.рф", "xn--e1afmkfd.xn--p1ai"),
-        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ("xn--bcher-kva.example.net", "xn--bcher-kva.example.net"),
     ]
 )
 
@@ -265,8 +266,8 @@ def test_valid_addresses_are_accepted(local: str, domain: tuple[str, str]) -> No
 
 @settings(max_examples=300, deadline=None, database=None)
 @given(to=st.one_of(hostile, st.builds(lambda a, b: a + b, st.just("user@example.org"), hostile)))
-@example(to="user@example.org\r\nBcc: attacker@evil.example")
-@example(to="Victim <victim@example.org>, attacker@evil.example")
+@example(to="user@example.org\r\nBcc: attacker@evil.example.net")
+@example(to="Victim <victim@example.org>, attacker@evil.example.net")
 def test_any_recipient_string_is_refused_or_exactly_one_mailbox(to: str) -> None:
     try:
         rendered = render("Register", {"s": "x"}, to=to)
@@ -281,13 +282,24 @@ def test_any_recipient_string_is_refused_or_exactly_one_mailbox(to: str) -> None
 
 
 @PROPERTY
-@given(name=st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\r\n\x00")))
+@given(name=st.text(st.characters(exclude_categories=("Cs",))))
 @example(name="Ünïcödé " * 12)
-@example(name='Acme, Inc. "Support" <admin@evil.example>')
+@example(name='Acme, Inc. "Support" <admin@evil.example.net>')
 @example(name="=?utf-8?q?admin?=")
-def test_from_name_reads_back(name: str) -> None:
-    connector = SmtpConnector(BASE | {"templates": TEMPLATES, "fromName": name})
-    rendered = connector.render("Register", {"s": "x"}, to="user@example.org")
+@example(name="Acme\tCodes")
+@example(name="Acme\u2028Codes")
+def test_from_name_reads_back_or_is_refused(name: str) -> None:
+    """fromName goes through the one display-name validator: with a control character (TAB,
+    CR, LF, NUL, C1, U+2028/2029) it is `invalid_config` naming the field; otherwise it reads
+    back as one mailbox."""
+    config = BASE | {"templates": TEMPLATES, "fromName": name}
+    if CONTROLS.search(name):
+        with pytest.raises(ConnectorError) as info:
+            SmtpConnector(config)
+        assert info.value.code is ErrorCode.INVALID_CONFIG
+        assert "`fromName`" in info.value.message
+        return
+    rendered = SmtpConnector(config).render("Register", {"s": "x"}, to="user@example.org")
     message = assert_well_formed(rendered.as_bytes())
     (sender,) = message["From"].addresses
     assert sender.addr_spec == "noreply@example.com"

@@ -64,12 +64,14 @@ async def test_ignore_tls_never_upgrades(make_server: MakeServer, ca_pem: str) -
 
 
 @pytest.mark.parametrize("method", ["PLAIN", "LOGIN", "CRAM-MD5", None])
-async def test_password_auth_methods(make_server: MakeServer, method: str | None) -> None:
-    server = make_server(auth_required=True, users={USER: PASSWORD})
+async def test_password_auth_methods(
+    make_server: MakeServer, ca_pem: str, method: str | None
+) -> None:
+    server = make_server(mode="starttls", auth_required=True, users={USER: PASSWORD})
     auth = {"user": USER, "pass": PASSWORD}
     if method:
         auth["method"] = method
-    async with SmtpConnector(config_for(server, auth=auth)) as connector:
+    async with SmtpConnector(config_for(server, tls={"ca": ca_pem}, auth=auth)) as connector:
         await connector.send("user@example.org", "SignIn", {"code": "123123"})
     assert len(server.messages) == 1
     mechanism, login = server.handler.auth_attempts[-1]

@@ -35,9 +35,10 @@ def assert_no_secret(error: ConnectorError, *secrets: str) -> None:
             assert secret not in text
 
 
-async def test_wrong_password_is_auth_failed_535(make_server: MakeServer) -> None:
-    server = make_server(auth_required=True, users={USER: "the-right-one"})
-    error = await send_error(config_for(server, auth={"user": USER, "pass": PASSWORD}))
+async def test_wrong_password_is_auth_failed_535(make_server: MakeServer, ca_pem: str) -> None:
+    server = make_server(mode="starttls", auth_required=True, users={USER: "the-right-one"})
+    auth = {"user": USER, "pass": PASSWORD}
+    error = await send_error(config_for(server, tls={"ca": ca_pem}, auth=auth))
     assert error.code is ErrorCode.AUTH_FAILED
     assert error.smtp_code == 535
     assert error.enhanced_status == "5.7.8"
@@ -272,27 +273,27 @@ def token_endpoint() -> Iterator[TokenEndpoint]:
     endpoint.close()
 
 
-async def test_xoauth2_with_access_token(make_server: MakeServer) -> None:
-    server = make_server(auth_required=True, tokens={"valid-token-xyz": USER})
+async def test_xoauth2_with_access_token(make_server: MakeServer, ca_pem: str) -> None:
+    server = make_server(mode="starttls", auth_required=True, tokens={"valid-token-xyz": USER})
     auth = {"type": "oauth2", "user": USER, "accessToken": "valid-token-xyz"}
-    async with SmtpConnector(config_for(server, auth=auth)) as connector:
+    async with SmtpConnector(config_for(server, tls={"ca": ca_pem}, auth=auth)) as connector:
         await connector.send("user@example.org", "SignIn", {"code": "1"})
     assert server.handler.auth_attempts == [("XOAUTH2", USER)]
     assert len(server.messages) == 1
 
 
-async def test_xoauth2_bad_token_without_refresh(make_server: MakeServer) -> None:
-    server = make_server(auth_required=True, tokens={"valid": USER})
+async def test_xoauth2_bad_token_without_refresh(make_server: MakeServer, ca_pem: str) -> None:
+    server = make_server(mode="starttls", auth_required=True, tokens={"valid": USER})
     auth = {"type": "oauth2", "user": USER, "accessToken": "stale-token-123"}
-    error = await send_error(config_for(server, auth=auth))
+    error = await send_error(config_for(server, tls={"ca": ca_pem}, auth=auth))
     assert error.code is ErrorCode.AUTH_FAILED
     assert_no_secret(error, "stale-token-123")
 
 
 async def test_xoauth2_refreshes_once_after_rejection(
-    make_server: MakeServer, token_endpoint: TokenEndpoint
+    make_server: MakeServer, token_endpoint: TokenEndpoint, ca_pem: str
 ) -> None:
-    server = make_server(auth_required=True, tokens={token_endpoint.token: USER})
+    server = make_server(mode="starttls", auth_required=True, tokens={token_endpoint.token: USER})
     auth = {
         "type": "oauth2",
         "user": USER,
@@ -302,7 +303,7 @@ async def test_xoauth2_refreshes_once_after_rejection(
         "refreshToken": "refresh-me",
         "accessUrl": token_endpoint.url,
     }
-    async with SmtpConnector(config_for(server, auth=auth)) as connector:
+    async with SmtpConnector(config_for(server, tls={"ca": ca_pem}, auth=auth)) as connector:
         await connector.send("user@example.org", "SignIn", {"code": "1"})
         await connector.send("user@example.org", "SignIn", {"code": "2"})
     assert len(token_endpoint.requests) == 1  # cached after the refresh
@@ -313,9 +314,9 @@ async def test_xoauth2_refreshes_once_after_rejection(
 
 
 async def test_xoauth2_fetches_token_when_none_given(
-    make_server: MakeServer, token_endpoint: TokenEndpoint
+    make_server: MakeServer, token_endpoint: TokenEndpoint, ca_pem: str
 ) -> None:
-    server = make_server(auth_required=True, tokens={token_endpoint.token: USER})
+    server = make_server(mode="starttls", auth_required=True, tokens={token_endpoint.token: USER})
     auth = {
         "type": "oauth2",
         "user": USER,
@@ -323,14 +324,14 @@ async def test_xoauth2_fetches_token_when_none_given(
         "refreshToken": "refresh-me",
         "accessUrl": token_endpoint.url,
     }
-    async with SmtpConnector(config_for(server, auth=auth)) as connector:
+    async with SmtpConnector(config_for(server, tls={"ca": ca_pem}, auth=auth)) as connector:
         await connector.send("user@example.org", "SignIn", {"code": "1"})
     assert len(token_endpoint.requests) == 1
     assert len(server.messages) == 1
 
 
-async def test_xoauth2_token_provider_hook(make_server: MakeServer) -> None:
-    server = make_server(auth_required=True, tokens={"hook-token": USER})
+async def test_xoauth2_token_provider_hook(make_server: MakeServer, ca_pem: str) -> None:
+    server = make_server(mode="starttls", auth_required=True, tokens={"hook-token": USER})
     calls: list[int] = []
 
     async def provider() -> str:
@@ -338,18 +339,21 @@ async def test_xoauth2_token_provider_hook(make_server: MakeServer) -> None:
         return "hook-token"
 
     auth = {"type": "oauth2", "user": USER}
-    async with SmtpConnector(config_for(server, auth=auth), token_provider=provider) as connector:
+    async with SmtpConnector(
+        config_for(server, tls={"ca": ca_pem}, auth=auth), token_provider=provider
+    ) as connector:
         await connector.send("user@example.org", "SignIn", {"code": "1"})
     assert calls == [1]
     assert len(server.messages) == 1
 
 
 async def test_secrets_never_in_logs(
-    make_server: MakeServer, caplog: pytest.LogCaptureFixture
+    make_server: MakeServer, caplog: pytest.LogCaptureFixture, ca_pem: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    server = make_server(auth_required=True, users={USER: "other"})
-    config = config_for(server, auth={"user": USER, "pass": PASSWORD}, debug=True)
+    server = make_server(mode="starttls", auth_required=True, users={USER: "other"})
+    auth = {"user": USER, "pass": PASSWORD}
+    config = config_for(server, tls={"ca": ca_pem}, auth=auth, debug=True)
     error = await send_error(config)
     assert error.code is ErrorCode.AUTH_FAILED
     assert caplog.records, "the failure should have been logged"

@@ -535,14 +535,17 @@ async def test_lost_reply_resend_fails_over_when_opted_in(
 
 
 async def test_all_servers_failed_lists_each_error(
-    plan_server: PlanFactory, make_server: MakeServer
+    plan_server: PlanFactory, make_server: MakeServer, ca_pem: str
 ) -> None:
     refused = dead_port()
     greets_421 = await plan_server("greet421")
-    wrong_password = make_server(auth_required=True, users={USER: "another-password"})
+    wrong_password = make_server(
+        mode="starttls", auth_required=True, users={USER: "another-password"}
+    )
     failures: list[ConnectorError] = []
     config = servers_config(refused, greets_421, wrong_password)
     config["servers"][1]["auth"] = {"user": USER, "pass": PASSWORD}
+    config["servers"][1]["tls"] = {"ca": ca_pem}
     async with SmtpConnector(config, on_failed=failures.append) as connector:
         error = await send_error(connector)
     assert error.code is ErrorCode.ALL_SERVERS_FAILED
@@ -616,7 +619,7 @@ async def test_backup_uses_its_own_tls_auth_and_from(make_server: MakeServer, ca
             "requireTLS": True,
             "tls": {"ca": ca_pem},
             "auth": {"user": "backup-login", "pass": "backup-password-42"},
-            "defaultFromEmail": "codes@mail.backup-provider.example",
+            "defaultFromEmail": "codes@mail.backup-provider.example.net",
             "defaultFromName": "Acme Codes",
         }
     ]
@@ -624,16 +627,16 @@ async def test_backup_uses_its_own_tls_auth_and_from(make_server: MakeServer, ca
         result = await send_one(connector)
     assert result.server == address(backup)
     (received,) = backup.messages
-    assert received.mail_from == "codes@mail.backup-provider.example"
+    assert received.mail_from == "codes@mail.backup-provider.example.net"
     assert received.auth_login == b"backup-login"
     message = parsed(received.content)
     (sender,) = message["From"].addresses
     assert (sender.addr_spec, sender.display_name) == (
-        "codes@mail.backup-provider.example",
+        "codes@mail.backup-provider.example.net",
         "Acme Codes",
     )
     assert message["Message-ID"] == result.message_id
-    assert result.message_id.endswith("@mail.backup-provider.example>")
+    assert result.message_id.endswith("@mail.backup-provider.example.net>")
     assert CODE in message.get_body(("plain",)).get_content()
 
 
@@ -788,11 +791,14 @@ async def test_check_does_not_count_as_a_sent_message(make_server: MakeServer) -
     assert state["numSent"] == 0
 
 
-async def test_health_reports_every_server_in_priority_order(make_server: MakeServer) -> None:
-    backup = make_server(auth_required=True, users={USER: PASSWORD})
+async def test_health_reports_every_server_in_priority_order(
+    make_server: MakeServer, ca_pem: str
+) -> None:
+    backup = make_server(mode="starttls", auth_required=True, users={USER: PASSWORD})
     primary = dead_port()
     config = servers_config(primary, backup, auth={"user": USER, "pass": PASSWORD})
     config["servers"][0]["auth"] = {"user": USER, "pass": PASSWORD}
+    config["servers"][0]["tls"] = {"ca": ca_pem}
     async with SmtpConnector(config) as connector:
         for i in range(2):
             await send_one(connector, f"user{i}@example.org")
@@ -910,15 +916,15 @@ async def test_pluggable_store_is_shared_between_instances(make_server: MakeServ
 @pytest.mark.parametrize(
     "recipient",
     [
-        "victim@example.org\r\nBcc: attacker@evil.example",
-        "victim@example.org\nBcc: attacker@evil.example",
+        "victim@example.org\r\nBcc: attacker@evil.example.net",
+        "victim@example.org\nBcc: attacker@evil.example.net",
         "victim@example.org\rX-Injected: yes",
-        "victim@example.org\x00attacker@evil.example",
-        "Victim <victim@example.org>, attacker@evil.example",
-        '"attacker@evil.example" <victim@example.org>',
-        "Victim <victim@example.org> <attacker@evil.example>",
-        "victim@example.org,attacker@evil.example",
-        "victim@example.org attacker@evil.example",
+        "victim@example.org\x00attacker@evil.example.net",
+        "Victim <victim@example.org>, attacker@evil.example.net",
+        '"attacker@evil.example.net" <victim@example.org>',
+        "Victim <victim@example.org> <attacker@evil.example.net>",
+        "victim@example.org,attacker@evil.example.net",
+        "victim@example.org attacker@evil.example.net",
         "a@b@example.org",
         "user@localhost",
         "user@[127.0.0.1]",
@@ -951,13 +957,13 @@ async def test_local_part_over_64_octets_refused(make_server: MakeServer, local:
 async def test_idn_recipient_goes_out_as_punycode(make_server: MakeServer) -> None:
     server = make_server()
     async with SmtpConnector(servers_config(server)) as connector:
-        result = await send_one(connector, "Jürgen <jurgen@bücher.example>")
-    assert result.accepted == ["jurgen@xn--bcher-kva.example"]
+        result = await send_one(connector, "Jürgen <jurgen@bücher.example.net>")
+    assert result.accepted == ["jurgen@xn--bcher-kva.example.net"]
     (received,) = server.messages
-    assert received.rcpt_tos == ["jurgen@xn--bcher-kva.example"]
+    assert received.rcpt_tos == ["jurgen@xn--bcher-kva.example.net"]
     (to,) = parsed(received.content)["To"].addresses
     assert to.display_name == "Jürgen"
-    assert to.domain in ("xn--bcher-kva.example", "bücher.example")
+    assert to.domain in ("xn--bcher-kva.example.net", "bücher.example.net")
 
 
 async def test_oversized_payload_refused(make_server: MakeServer) -> None:
@@ -1060,13 +1066,14 @@ async def test_structured_log_records_for_each_attempt(
 
 
 async def test_secrets_never_logged_on_failover(
-    make_server: MakeServer, caplog: pytest.LogCaptureFixture
+    make_server: MakeServer, caplog: pytest.LogCaptureFixture, ca_pem: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    primary = make_server(auth_required=True, users={USER: "a-different-password"})
+    primary = make_server(mode="starttls", auth_required=True, users={USER: "a-different-password"})
     backup = make_server()
     failures: list[ConnectorError] = []
-    config = servers_config(primary, backup, auth={"user": USER, "pass": PASSWORD}, debug=True)
+    auth = {"user": USER, "pass": PASSWORD}
+    config = servers_config(primary, backup, auth=auth, tls={"ca": ca_pem}, debug=True)
     async with SmtpConnector(config, on_failed=failures.append) as connector:
         result = await send_one(connector)
         report = connector.health()

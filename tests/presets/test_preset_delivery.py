@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,14 +65,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def local_server() -> Iterator[LocalServer]:
+def local_server(server_context: ssl.SSLContext) -> Iterator[LocalServer]:
+    """STARTTLS, as every preset requires TLS before AUTH (trusted through `ca_pem`)."""
     server = LocalServer(port=_free_port())
     controller = Controller(
         server,
         hostname="127.0.0.1",
         port=server.port,
         authenticator=server.authenticate,
-        auth_require_tls=False,
+        tls_context=server_context,
     )
     controller.start()
     try:
@@ -103,15 +105,16 @@ def _account_for(found: Preset) -> tuple[dict[str, Any], str, str]:
 
 @pytest.mark.parametrize("name", list_presets())
 async def test_from_preset_sends_through_a_local_server(
-    name: str, local_server: LocalServer
+    name: str, local_server: LocalServer, ca_pem: str
 ) -> None:
     pytest.importorskip("smtp_connector.connector")
     from smtp_connector import SmtpConnector
 
     kwargs, expected_user, secret = _account_for(preset(name))
     config = quiet_from_preset(
-        name, host="127.0.0.1", port=local_server.port, secure=False, **kwargs
+        name, host="127.0.0.1", port=local_server.port, secure=False, tls={"ca": ca_pem}, **kwargs
     )
+    assert config.require_tls  # a preset keeps requiring TLS on another host and port
     async with SmtpConnector(config) as connector:
         result = await connector.send(
             to="new.user@example.org", usage_type="SignIn", payload={"code": "482913"}
@@ -137,7 +140,7 @@ def _init_args(port: int, output: Path) -> list[str]:
         "--port",
         str(port),
         "--tls",
-        "plain",
+        "starttls",
         "--password-env",
         "PRESET_TEST_SMTP_PASSWORD",
         "-o",
@@ -146,8 +149,14 @@ def _init_args(port: int, output: Path) -> list[str]:
     ]
 
 
+def _trust(output: Path, ca_pem: str) -> None:
+    """Add the test CA to a config `init` wrote (a real provider's certificate is public)."""
+    written = json.loads(output.read_text())
+    output.write_text(json.dumps(written | {"tls": {"ca": ca_pem}}))
+
+
 def test_init_writes_a_config_that_verify_accepts(
-    tmp_path: Path, local_server: LocalServer
+    tmp_path: Path, local_server: LocalServer, ca_pem: str
 ) -> None:
     pytest.importorskip("smtp_connector.connector")
     output = tmp_path / "smtp.json"
@@ -158,6 +167,7 @@ def test_init_writes_a_config_that_verify_accepts(
     assert written["auth"] == {"user": "me@gmail.com", "pass": "${PRESET_TEST_SMTP_PASSWORD}"}
     assert written["fromEmail"] == "me@gmail.com"
     assert "PRESET_TEST_SMTP_PASSWORD" in created.output
+    _trust(output, ca_pem)
 
     env = {"PRESET_TEST_SMTP_PASSWORD": SECRET}
     checked = runner.invoke(main, ["verify", "--config", str(output)], env=env)
@@ -167,7 +177,7 @@ def test_init_writes_a_config_that_verify_accepts(
 
 
 async def test_init_config_passes_library_verify(
-    tmp_path: Path, local_server: LocalServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, local_server: LocalServer, monkeypatch: pytest.MonkeyPatch, ca_pem: str
 ) -> None:
     pytest.importorskip("smtp_connector.connector")
     from smtp_connector import SmtpConnector
@@ -175,6 +185,7 @@ async def test_init_config_passes_library_verify(
     output = tmp_path / "smtp.json"
     created = CliRunner().invoke(main, _init_args(local_server.port, output))
     assert created.exit_code == 0, created.output
+    _trust(output, ca_pem)
     monkeypatch.setenv("PRESET_TEST_SMTP_PASSWORD", SECRET)
     config = SmtpConfig.from_file(output)
     assert config.auth.password == SECRET

@@ -138,7 +138,7 @@ def test_host_override_switches_the_port_guard_off() -> None:
         "gmail", user="me@gmail.com", password=SECRET, host="127.0.0.1", port=2525, secure=False
     )
     assert (config.host, config.port, config.secure) == ("127.0.0.1", 2525, False)
-    assert not config.require_tls
+    assert config.require_tls  # the port guard is off, TLS is not: no silent plain text
     assert codes(config, preset=preset("gmail")) == {}
 
 

@@ -8,24 +8,12 @@ from collections.abc import AsyncIterator
 
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from api_client import Api, client_for
-from service_support import SMTP_PASSWORD
+from service_support import SMTP_PASSWORD, SMTP_USER, definition
 from smtp_servers import MakeServer, free_port
 
 from smtp_connector.store import CENSORED, Service
 
-USER = "mailer@example.com"
-
-
-def definition(port: int, **fields: object) -> dict[str, object]:
-    return {
-        "host": "127.0.0.1",
-        "port": port,
-        "security": "none",
-        "username": USER,
-        "password": SMTP_PASSWORD,
-        "fromEmail": "noreply@example.com",
-        "timeout": 5,
-    } | fields
+USER = SMTP_USER
 
 
 async def make_app(api: Api, headers: dict[str, str], name: str = "shop") -> str:

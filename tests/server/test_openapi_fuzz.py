@@ -5,7 +5,9 @@ the status codes, content types and schemas the OpenAPI document declares.
 Operations that deliver mail are fuzzed without the power to reach an SMTP server: the
 send route with a read-only key bound to an app that has no definitions (so bodies are
 validated, nothing is sent), and privacyIDEA's send_test_email not at all (generated hosts
-could be real addresses; its input handling has its own tests).
+could be real addresses; its input handling has its own tests). The other mail-sending
+operations (native and seed 000 `check`) act on stored definitions by random ids the generator
+cannot guess, so they only ever answer "not found" here.
 """
 
 from __future__ import annotations

@@ -14,9 +14,11 @@ import service_fixtures  # noqa: F401  (skips without the server extra; fails on
 from cryptography.fernet import Fernet
 from service_support import (
     SMTP_PASSWORD,
+    SMTP_USER,
     ServeProcess,
     cli,
     create_key_cli,
+    definition,
     env_with,
     file_bytes,
     start_serve,
@@ -24,7 +26,7 @@ from service_support import (
 )
 from smtp_servers import MakeServer, TestServer, free_port
 
-USER = "mailer@example.com"
+USER = SMTP_USER
 
 
 @pytest.fixture
@@ -33,19 +35,6 @@ def serves() -> Iterator[list[ServeProcess]]:
     yield started
     for process in started:
         process.stop()
-
-
-def definition(port: int, **fields: object) -> dict[str, object]:
-    base = {
-        "host": "127.0.0.1",
-        "port": port,
-        "security": "none",
-        "username": USER,
-        "password": SMTP_PASSWORD,
-        "fromEmail": "noreply@example.com",
-        "timeout": 5,
-    }
-    return base | fields
 
 
 def core_flow(base_url: str, key: str, live: TestServer) -> None:

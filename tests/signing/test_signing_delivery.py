@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,8 @@ from signing_helpers import (
     Pki,
     _config_with_brief_certificate,
     _Recorder,
+    _seconds_until_expired,
     _server_config,
-    _until_expired,
     dns_stub,
     needs_nacl,
     parsed,
@@ -81,7 +82,7 @@ async def test_dont_send_on_error_through_the_connector(
     port, recorder = smtp_server
     config = _config_with_brief_certificate(pki, dont_send, base=_server_config(port))
     async with SmtpConnector(config) as connector:
-        await _until_expired()
+        await asyncio.sleep(_seconds_until_expired(config))
         if dont_send:
             with pytest.raises(ConnectorError) as info:
                 await connector.send(

@@ -3,6 +3,7 @@ password or message content in any error, repr or log."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from signing_helpers import (
     Pki,
     _config,
     _config_with_brief_certificate,
-    _until_expired,
+    _seconds_until_expired,
     assert_no_secrets,
     make_email,
     smime_options,
@@ -51,10 +52,10 @@ def test_key_file_broken_before_the_connector_is_built_is_invalid_config(
     assert_no_secrets(str(info.value), pki.signer_key_encrypted, passwords=(PASSWORD,))
 
 
-async def test_expired_certificate_with_dont_send_on_error_refuses(pki: Pki) -> None:
+def test_expired_certificate_with_dont_send_on_error_refuses(pki: Pki) -> None:
     config = _config_with_brief_certificate(pki, dont_send=True)
     signers = build_signers(config)
-    await _until_expired()
+    time.sleep(_seconds_until_expired(config))
     assert config.smime is not None and config.smime.dont_send_on_error is True
     with pytest.raises(ConnectorError) as info:
         sign_message(make_email().as_bytes(), signers, config.smime.dont_send_on_error)
@@ -64,12 +65,12 @@ async def test_expired_certificate_with_dont_send_on_error_refuses(pki: Pki) -> 
     assert_no_secrets(str(info.value), pki.signer_key, passwords=(PASSWORD,))
 
 
-async def test_expired_certificate_without_dont_send_on_error_sends_unsigned(
+def test_expired_certificate_without_dont_send_on_error_sends_unsigned(
     pki: Pki, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = _config_with_brief_certificate(pki, dont_send=False)
     signers = build_signers(config)
-    await _until_expired()
+    time.sleep(_seconds_until_expired(config))
     raw = make_email().as_bytes()
     with caplog.at_level("WARNING", logger="smtp_connector.signing"):
         result = sign_message(raw, signers, smime_dont_send_on_error=False)

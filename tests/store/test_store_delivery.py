@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
-from service_support import SMTP_PASSWORD
+from service_support import SMTP_PASSWORD, SMTP_USER, definition
 from smtp_servers import MakeServer, free_port
 
 from smtp_connector import ConnectorError
@@ -23,20 +23,11 @@ from smtp_connector.store import (
     ServiceError,
 )
 
-USER = "mailer@example.com"
+USER = SMTP_USER
 
 
 def definition_for(port: int, **fields: object) -> DefinitionCreate:
-    base = {
-        "host": "127.0.0.1",
-        "port": port,
-        "security": "none",
-        "username": USER,
-        "password": SMTP_PASSWORD,
-        "fromEmail": "noreply@example.com",
-        "timeout": 5,
-    }
-    return DefinitionCreate.model_validate(base | fields)
+    return DefinitionCreate.model_validate(definition(port, **fields))
 
 
 def auth_server(make_server: MakeServer):  # type: ignore[no-untyped-def]

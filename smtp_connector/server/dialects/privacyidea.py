@@ -16,15 +16,13 @@ with the connector's error in `detail`.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Annotated, Any, TypeVar
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from smtp_connector import ConnectorError, ErrorCode, __version__
 from smtp_connector.store import (
@@ -40,6 +38,8 @@ from smtp_connector.store import (
 
 from ..deps import ServiceDep, api_key_actor, require
 from ..errors import ApiFailure, Failure, connector_failure, register_format
+from . import common
+from .common import bad, body_doc, parse, read_params, rename_fields
 
 PREFIX = "/smtpserver"
 APP_NAME = "privacyidea"
@@ -146,15 +146,7 @@ D = TypeVar("D", DefinitionCreate, DefinitionPatch)
 
 def domain_model(model: type[D], data: dict[str, Any]) -> D:
     """Build the domain model; its refusals name privacyIDEA's parameters (400)."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        names = []
-        for error in exc.errors(include_input=False):
-            loc = [str(part) for part in error["loc"]]
-            name = _OURS_TO_PI.get(loc[-1], loc[-1]) if loc else "parameters"
-            names.append(f"`{name}`: {error['msg'].removeprefix('Value error, ')}")
-        raise _bad("Invalid parameter " + "; ".join(names)) from None
+    return common.domain_model(model, data, _OURS_TO_PI)
 
 
 def from_domain(definition: Definition) -> dict[str, Any]:
@@ -189,11 +181,12 @@ def error_envelope(request: Request, failure: Failure) -> JSONResponse:
     """privacyIDEA's `send_error` shape; our code (an ErrorCode value where one applies) is in
     `detail.error_code`. Parameter errors are 400, as privacyIDEA's ParameterError."""
     status = 400 if failure.status == 422 else failure.status
+    message = rename_fields(failure.message, _OURS_TO_PI)
     body = {
         "jsonrpc": "2.0",
         "detail": {"error_code": failure.code, "smtp_code": failure.smtp_code},
         "result": {"status": False, "error": {"code": _ERROR_IDS.get(status, -status),
-                                              "message": failure.message}},
+                                              "message": message}},
         "id": 1,
         "time": time.time(),
         "version": VERSION,
@@ -201,52 +194,7 @@ def error_envelope(request: Request, failure: Failure) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=failure.headers)
 
 
-async def read_params(request: Request) -> dict[str, Any]:
-    """`request.all_data` as privacyIDEA builds it: query string, then JSON or form body."""
-    data: dict[str, Any] = dict(request.query_params)
-    in_url = sorted(_SECRET_PARAMS & set(data))
-    if in_url:
-        raise _bad(f"Send {', '.join(in_url)} in the body, not in the URL (URLs end up in logs).")
-    raw = await request.body()
-    if not raw.strip():
-        return data
-    if "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
-        return data | dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise _bad("The body is neither JSON nor a form.") from None
-    if not isinstance(body, dict):
-        raise _bad("The JSON body must be an object of parameters.")
-    return data | body
-
-
-_SECRET_PARAMS = {"password", "private_key", "private_key_password"}
-
-
-def _bad(message: str) -> ApiFailure:
-    return ApiFailure(Failure(400, "invalid_request", message))
-
-
-P = TypeVar("P", bound=Params)
-
-
-def parse(model: type[P], data: dict[str, Any]) -> P:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        fields = ", ".join(
-            f"`{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}"
-            for e in exc.errors(include_input=False)
-        )
-        raise _bad(f"Invalid parameter {fields}") from None
-
-
-def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    schema = model.model_json_schema()
-    content = {"application/json": {"schema": schema},
-               "application/x-www-form-urlencoded": {"schema": schema}}  # fmt: skip
-    return {"requestBody": {"content": content, "required": False}}
+_SECRET_PARAMS = frozenset({"password", "private_key", "private_key_password"})
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -264,9 +212,9 @@ async def list_smtpservers(actor: Reader, service: ServiceDep) -> dict[str, Any]
     return envelope({d.name or d.id: from_domain(d) for d in definitions})
 
 
-@router.post("/send_test_email", **_ENVELOPE, openapi_extra=_body_doc(TestParams))
+@router.post("/send_test_email", **_ENVELOPE, openapi_extra=body_doc(TestParams))
 async def send_test_email(request: Request, actor: Writer, service: ServiceDep) -> dict[str, Any]:
-    data = await read_params(request)
+    data = await read_params(request, _SECRET_PARAMS)
     params = parse(TestParams, data)
     app = await service.apps.ensure(actor, APP_NAME)
     candidate = domain_model(DefinitionCreate, to_domain(params, set(Params.model_fields)))
@@ -284,13 +232,13 @@ async def send_test_email(request: Request, actor: Writer, service: ServiceDep) 
 _INPUT_ERRORS = {ErrorCode.INVALID_CONFIG, ErrorCode.INVALID_RECIPIENT}
 
 
-@router.post("/{identifier}", **_ENVELOPE, openapi_extra=_body_doc(Params))
+@router.post("/{identifier}", **_ENVELOPE, openapi_extra=body_doc(Params))
 async def create_or_update(
     identifier: str, request: Request, actor: Writer, service: ServiceDep
 ) -> dict[str, Any]:
     if len(identifier) > 200 or identifier != identifier.strip() or not identifier:
-        raise _bad("identifier must be 1-200 characters without surrounding spaces")
-    data = await read_params(request)
+        raise bad("identifier must be 1-200 characters without surrounding spaces")
+    data = await read_params(request, _SECRET_PARAMS)
     app = await service.apps.ensure(actor, APP_NAME)
     existing = await service.definitions.find_by_name(actor, app.id, identifier)
     if existing is None:

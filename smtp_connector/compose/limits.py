@@ -1,0 +1,206 @@
+"""Bounds on what one template render may cost: value sizes, item counts, loop iterations, time.
+
+Jinja's sandbox stops a template from reaching Python internals, but not from asking for a
+gigabyte (`'a' * 10**9`, `|center(10**9)`, `'%*d' % (10**9, 1)`) or for minutes of work (nested
+`range` loops, `lipsum(10**6)`). Templates come from admin consoles, so these are denial of
+service: one bad template would block the event loop of every send. The sandbox in `sandbox.py`
+asks the checks here *before* an operation allocates, and a per-render `RenderBudget` counts
+loop iterations and watches the clock. Every refusal is a `TemplateLimitError`, which the
+renderer reports as `template_error` naming the template.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2.utils import Namespace
+
+MAX_ITEMS = 100_000  # a list, a range, lipsum words, batch/slice counts
+MAX_LOOP_ITERATIONS = 1_000_000  # all `{% for %}` iterations of one render together
+MAX_INT_BITS = 16_384  # ~4,900 digits; Python will not even print an int over 4,300 digits
+LIPSUM_MAX_PARAGRAPHS = 100
+_CLOCK_EVERY = 64  # check the time every this many ticks (time.monotonic is not free)
+
+
+class TemplateLimitError(Exception):
+    """A template asked for more than the sandbox allows; the message says which limit."""
+
+
+@dataclass(frozen=True)
+class RenderLimits:
+    """The knobs from the config: the largest value (and rendered part) in characters, and the
+    longest a render may run, in seconds."""
+
+    max_chars: int = 1024 * 1024
+    timeout: float = 1.0
+
+
+class RenderBudget:
+    """What one render may still spend: loop iterations and time (a deadline)."""
+
+    def __init__(self, limits: RenderLimits) -> None:
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.timeout
+        self.iterations = 0
+        self._ticks = 0
+
+    def tick(self) -> None:
+        """Called on every call, filter, operator and loop step; checks the clock now and then."""
+        self._ticks += 1
+        if self._ticks % _CLOCK_EVERY == 0 and time.monotonic() > self.deadline:
+            raise TemplateLimitError(
+                f"rendering took longer than {self.limits.timeout * 1000:.0f} ms (`renderTimeout`)"
+            )
+
+    def step(self) -> None:
+        """One loop iteration."""
+        self.iterations += 1
+        if self.iterations > MAX_LOOP_ITERATIONS:
+            raise TemplateLimitError(
+                f"more than {MAX_LOOP_ITERATIONS:,} loop iterations in one render"
+            )
+        self.tick()
+
+
+_BUDGET: ContextVar[RenderBudget | None] = ContextVar("render_budget", default=None)
+
+
+@contextmanager
+def render_budget(limits: RenderLimits) -> Iterator[RenderBudget]:
+    """Run one render under a fresh budget (sandbox hooks find it through a context variable,
+    as Jinja gives them no other way to reach per-render state)."""
+    budget = RenderBudget(limits)
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
+
+
+def tick() -> None:
+    """Charge one operation to the running render, if any (compile-time folding has none)."""
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.tick()
+
+
+def step() -> None:
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.step()
+
+
+def estimated_chars(value: Any, stop_after: int) -> int:
+    """About `len(str(value))` without building it, stopping as soon as it passes `stop_after`
+    (so the work is bounded too). Containers count their items: a list holding the same 1 MB
+    string 100,000 times is 100 GB once printed, joined or compared."""
+    total, stack = 0, [value]
+    while stack and total <= stop_after:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, bytes | bytearray):
+            total += 4 * len(item)  # repr escapes
+        elif isinstance(item, bool) or item is None:
+            total += 5
+        elif isinstance(item, int):
+            total += item.bit_length() // 3 + 2
+        elif isinstance(item, Mapping):
+            total += 4 * len(item) + 2
+            if total <= stop_after:
+                stack.extend(item.keys())
+                stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 * len(item) + 2
+            if total <= stop_after:
+                stack.extend(item)
+        elif isinstance(item, Namespace):
+            stack.append(object.__getattribute__(item, "_Namespace__attrs"))
+        else:
+            total += 32  # numbers, undefined, loop and macro objects: short reprs
+    return total
+
+
+def require_chars(value: Any, limits: RenderLimits, what: str = "a value") -> None:
+    """Refuse `value` when its text would be over the value limit."""
+    if estimated_chars(value, limits.max_chars) > limits.max_chars:
+        raise TemplateLimitError(f"{what} would be over {limits.max_chars:,} characters")
+
+
+def require_count(count: int, limit: int, what: str) -> None:
+    if count > limit:
+        raise TemplateLimitError(f"{what} ({count:,}) is over the limit of {limit:,}")
+
+
+def require_int_bits(bits: int) -> None:
+    if bits > MAX_INT_BITS:
+        raise TemplateLimitError(f"an integer of about {bits:,} bits (limit {MAX_INT_BITS:,})")
+
+
+def check_result(value: Any, limits: RenderLimits) -> Any:
+    """Pass `value` through if it is within the value limits (strings by length, containers by
+    their items), else refuse it."""
+    if isinstance(value, str | bytes):
+        if len(value) > limits.max_chars:
+            raise TemplateLimitError(f"a string of {len(value):,} characters")
+    elif isinstance(value, list | tuple | dict | set | frozenset):
+        require_count(len(value), MAX_ITEMS, "items in a list")
+        require_chars(value, limits, "a list")
+    return value
+
+
+# printf-style conversions: %[(key)][flags][width][.precision][length]type
+_PRINTF = re.compile(
+    r"%(?:\((?P<key>[^)]*)\))?[#0\- +]*(?P<width>\*|\d+)?(?:\.(?P<precision>\*|\d*))?"
+    r"[hlL]?(?P<type>[diouxXeEfFgGcrsa%])"
+)
+_SPEC_NUMBER = re.compile(r"\d+")
+
+
+def check_printf(fmt: str, args: Any, limits: RenderLimits) -> None:
+    """Refuse `fmt % args` when its result could pass the value limit: each conversion writes
+    at most max(width, precision, its value's text)."""
+    positional = list(args) if isinstance(args, tuple) else [args]
+    total, index = len(fmt), 0
+
+    def take() -> Any:
+        nonlocal index
+        index += 1
+        return positional[index - 1] if index - 1 < len(positional) else 0
+
+    for match in _PRINTF.finditer(fmt):
+        if match["type"] == "%":
+            continue
+        sizes = [_spec_number(match["width"], take), _spec_number(match["precision"], take)]
+        if match["key"] is not None and isinstance(args, Mapping):
+            value = args.get(match["key"], "")
+        else:
+            value = take()
+        sizes.append(estimated_chars(value, limits.max_chars))
+        total += max(sizes)
+        if total > limits.max_chars:
+            raise TemplateLimitError(
+                f"a %-formatted string would be over {limits.max_chars:,} characters"
+            )
+
+
+def _spec_number(text: str | None, take: Any) -> int:
+    if not text:
+        return 0
+    value = take() if text == "*" else (int(text) if len(text) <= 9 else 10**9)
+    return abs(value) if isinstance(value, int) else 0
+
+
+def check_format_spec(spec: str, limits: RenderLimits) -> None:
+    """`str.format` widths and precisions (after nested fields are filled in)."""
+    for number in _SPEC_NUMBER.findall(spec):
+        if len(number) > 9 or int(number) > limits.max_chars:
+            raise TemplateLimitError(
+                f"a format width or precision of {number} (limit {limits.max_chars:,})"
+            )
