@@ -86,7 +86,7 @@ async def _canonical_name(host: str) -> str | None:
             loop.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_CANONNAME),
             FQDN_LOOKUP_TIMEOUT_S,
         )
-    except (OSError, UnicodeError, asyncio.TimeoutError, TimeoutError):
+    except (OSError, UnicodeError, TimeoutError):
         return None
     names = [info[3] for info in infos if info[3]]
     return next((name for name in names if is_fqdn(name)), None)
