@@ -124,6 +124,16 @@ def test_wheel_contains_shipped_data(wheel: Path) -> None:
     assert presets
     assert "smtp_connector/_data/provider_presets/gmail.toml" in presets
     assert "smtp_connector/resources.py" in names
+    # The admin page's template and static files are package data under server/web/.
+    web = "smtp_connector/server/web/"
+    assert {f"{web}templates/index.html", f"{web}static/admin.js", f"{web}static/api.js",
+            f"{web}static/admin.css"} <= names  # fmt: skip
+    in_checkout = {
+        f"{web}{path.relative_to(ROOT / web).as_posix()}"
+        for path in (ROOT / web).rglob("*")
+        if path.is_file() and path.suffix in {".html", ".js", ".css"}
+    }
+    assert in_checkout <= names
 
 
 def test_wheel_renders_shipped_templates_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
@@ -175,3 +185,41 @@ def test_supported_python_versions_are_declared_once() -> None:
     listed = ", ".join(f"3.{minor}" for minor in classified[:-1]) + f" and 3.{classified[-1]}"
     assert f"**Python {listed}**" in readme
     assert sys.version_info[:2] >= (3, classified[0])
+
+
+def test_wheel_serves_the_admin_page_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
+    """The page and every static file it links come from the unpacked wheel, not the checkout."""
+    if importlib.util.find_spec("fastapi") is None and os.environ.get("CI") != "true":
+        pytest.skip("the admin page needs the `server` extra")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    script = (
+        "import re, sys\n"
+        "from fastapi import FastAPI\n"
+        "from fastapi.testclient import TestClient\n"
+        "from smtp_connector.server.web import pages\n"
+        "assert pages.__file__.startswith(sys.argv[1]), pages.__file__\n"
+        "app = FastAPI()\n"
+        "pages.install(app)\n"
+        "client = TestClient(app)\n"
+        "page = client.get('/').text\n"
+        "linked = re.findall(r'/static/([a-z]+[.](?:js|css))', page)\n"
+        "modules = re.findall(r'from \"[.]/([a-z]+[.]js)\"', client.get('/static/admin.js').text)\n"
+        "assert linked and modules, (linked, modules)\n"
+        "for name in linked + modules:\n"
+        "    assert client.get('/static/' + name).status_code == 200, name\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(site)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "ok"

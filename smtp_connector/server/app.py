@@ -3,8 +3,8 @@
 The lifespan opens the store (`Service.open`: migrations on SQLite, keys loaded) and closes
 pooled SMTP connections and the database at shutdown. Tests and embedding hosts may pass a
 ready `Service` instead. Routers are plain modules: native `/v1` routes in `routes/`, one
-module per seed dialect in `dialects/` (see dialects/README.md); the queue (issue 15) and the
-admin page (issue 17) plug in here the same way.
+module per seed dialect in `dialects/` (see dialects/README.md), the admin page in `web/`
+(a client of the `/v1` routes, served at `/`); the queue (issue 15) plugs in the same way.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from smtp_connector.store import Service
 from .dialects import app_integrations, portal_settings, privacyidea, smtps
 from .errors import install_handlers
 from .limits import AuthThrottle, BodyLimit
-from .routes import apps, health, messages, servers
+from .routes import apps, health, me, messages, presets, servers, templates
 from .settings import Settings
+from .web import install as install_page
 
 DESCRIPTION = """Stored SMTP server definitions per app, checked and used for sending
 verification-code emails. Authenticate with `Authorization: Bearer KEY`
@@ -57,8 +58,10 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         app.state.service = service
     install_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    for router in (health.router, apps.router, servers.router, messages.router):
+    for router in (health.router, me.router, apps.router, servers.router, messages.router,
+                   presets.router, templates.router):  # fmt: skip
         app.include_router(router)
     for dialect in (smtps, app_integrations, portal_settings, privacyidea):
         dialect.install(app)
+    install_page(app)  # `/` and `/static/…`: the admin page, a client of the routes above
     return app

@@ -110,6 +110,33 @@ class CheckService:
         await self._on_change(app_id)
         return view
 
+    async def test_stored(
+        self, actor: Actor, app_id: str, definition_id: str, recipient: str
+    ) -> SendResult:
+        """Send a test message through one stored definition to `recipient` (the admin page's
+        "Send test email"): unlike `check` it leaves status and numErrors alone, since the
+        address is the caller's choice and a typo in it says nothing about the server."""
+        async with self._db.transaction() as session:
+            await load_app(session, actor, app_id)
+            row = await session.get(DefinitionRow, definition_id)
+            if row is None or row.app_id != app_id:
+                raise not_found("Server definition", definition_id)
+        success = False
+        code: str | None = None
+        try:
+            result = await send_once([row], self._box, recipient)
+            success = True
+            return result
+        except ConnectorError as error:
+            code = error.code.value
+            raise
+        finally:
+            async with self._db.transaction() as session:
+                audit.record(
+                    session, actor, "definition.test_send", app_id=app_id, target=definition_id,
+                    success=success, code=code, server=f"{row.host}:{row.port}",
+                )  # fmt: skip
+
     async def test_send(
         self,
         actor: Actor,

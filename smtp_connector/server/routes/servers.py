@@ -1,4 +1,6 @@
-"""`/v1/apps/{app_id}/servers`: server definitions, and `check` (a real test mail)."""
+"""`/v1/apps/{app_id}/servers`: server definitions, `check` (a real test mail to the app's
+testEmail, which re-enables or disables the definition) and `test` (a test mail to any address,
+which changes nothing: the admin page's "Send test email")."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from smtp_connector.store import Definition, DefinitionCreate, DefinitionPatch
 
@@ -23,6 +25,22 @@ class CheckResponse(BaseModel):
     definition: Definition
     messageId: str | None = None
     error: ErrorDetail | None = None
+
+
+class TestEmail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(min_length=3, max_length=320, description="the recipient of the test mail")
+
+
+class TestEmailResult(BaseModel):
+    """The SMTP server's acceptance; a failure is the usual error body (4xx/502/504)."""
+
+    ok: bool
+    to: str
+    messageId: str
+    server: str
+    response: str
 
 
 @router.get("", response_model=list[Definition])
@@ -75,3 +93,22 @@ async def check_server(app_id: str, server_id: str, actor: Writer, service: Serv
         error=ErrorDetail(**failure.body()["error"]),
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=406)
+
+
+@router.post(
+    "/{server_id}/test",
+    response_model=TestEmailResult,
+    responses={
+        502: NATIVE_ERRORS[400] | {"description": "the SMTP server refused or failed"},
+        504: NATIVE_ERRORS[400] | {"description": "the SMTP server did not answer in time"},
+    },
+)
+async def test_server(
+    app_id: str, server_id: str, body: TestEmail, actor: Writer, service: ServiceDep
+) -> TestEmailResult:
+    """Send the Generic test message (code 000000) through this one definition to `to`."""
+    result = await service.checks.test_stored(actor, app_id, server_id, body.to)
+    return TestEmailResult(
+        ok=True, to=body.to, messageId=result.message_id, server=result.server,
+        response=result.response,
+    )  # fmt: skip

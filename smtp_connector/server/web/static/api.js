@@ -1,0 +1,87 @@
+// The JSON API client of the admin page. The API key lives in this tab's sessionStorage only
+// (never a cookie, never in the DOM) and is sent as `Authorization: Bearer KEY`.
+
+const STORAGE_KEY = "smtp-connector.api-key";
+
+export function storedKey() {
+  return sessionStorage.getItem(STORAGE_KEY);
+}
+
+export function storeKey(key) {
+  sessionStorage.setItem(STORAGE_KEY, key);
+}
+
+export function forgetKey() {
+  sessionStorage.removeItem(STORAGE_KEY);
+}
+
+// An answer that is not 2xx: `status`, and the API's `{code, message, smtpCode, server}`.
+export class ApiError extends Error {
+  constructor(status, error, body) {
+    super(error.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = error.code || "http_" + status;
+    this.smtpCode = error.smtpCode ?? null;
+    this.server = error.server ?? null;
+    this.body = body;
+  }
+}
+
+// Listeners called when the key stops working (revoked, unknown): the page signs out.
+const keyRejected = [];
+export function onKeyRejected(listener) {
+  keyRejected.push(listener);
+}
+
+export async function request(method, path, { body, key, allow = [] } = {}) {
+  const headers = { Accept: "application/json" };
+  const token = key ?? storedKey();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "omit",
+    cache: "no-store",
+  });
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (response.ok || allow.includes(response.status)) {
+    return { status: response.status, data };
+  }
+  const error = new ApiError(response.status, (data && data.error) || {}, data);
+  if (key === undefined && (response.status === 401 || (response.status === 403 && error.message.startsWith("Unknown or revoked")))) {
+    keyRejected.forEach((listener) => listener(error));
+  }
+  throw error;
+}
+
+export const api = {
+  me: (key) => request("GET", "/v1/me", { key }),
+  apps: () => request("GET", "/v1/apps"),
+  createApp: (body) => request("POST", "/v1/apps", { body }),
+  updateApp: (id, body) => request("PATCH", `/v1/apps/${encodeURIComponent(id)}`, { body }),
+  servers: (app) => request("GET", `/v1/apps/${encodeURIComponent(app)}/servers`),
+  createServer: (app, body) => request("POST", `/v1/apps/${encodeURIComponent(app)}/servers`, { body }),
+  updateServer: (app, id, body) =>
+    request("PATCH", `/v1/apps/${encodeURIComponent(app)}/servers/${encodeURIComponent(id)}`, { body }),
+  deleteServer: (app, id) =>
+    request("DELETE", `/v1/apps/${encodeURIComponent(app)}/servers/${encodeURIComponent(id)}`),
+  check: (app, id) =>
+    request("POST", `/v1/apps/${encodeURIComponent(app)}/servers/${encodeURIComponent(id)}/check`, { allow: [406] }),
+  testEmail: (app, id, to) =>
+    request("POST", `/v1/apps/${encodeURIComponent(app)}/servers/${encodeURIComponent(id)}/test`, { body: { to } }),
+  presets: () => request("GET", "/v1/presets"),
+  presetWarnings: (name, params) =>
+    request("GET", `/v1/presets/${encodeURIComponent(name)}/warnings?${new URLSearchParams(params)}`),
+  templateOptions: () => request("GET", "/v1/templates"),
+  preview: (params) => request("GET", `/v1/templates/preview?${new URLSearchParams(params)}`),
+  queue: () => request("GET", "/v1/queue", { allow: [404, 405] }),
+  message: (id) => request("GET", `/v1/messages/${encodeURIComponent(id)}`),
+};

@@ -1,0 +1,24 @@
+// What the page knows right now; modules read it and call `refresh()` after a change.
+
+export const state = {
+  me: null, // {name, scopes, appId, readOnly}
+  apps: [],
+  appId: null,
+  servers: [],
+  presets: [],
+  refreshHandlers: [],
+};
+
+export function canWrite() {
+  return Boolean(state.me && !state.me.readOnly);
+}
+
+export function currentApp() {
+  return state.apps.find((app) => app.id === state.appId) || null;
+}
+
+export async function refresh() {
+  for (const handler of state.refreshHandlers) {
+    await handler();
+  }
+}

@@ -1,0 +1,390 @@
+"""The admin page in a real browser: Debian's Chromium driven by Playwright, against a real
+`smtp-connector serve` process with keys made by the CLI, and real aiosmtpd servers.
+
+What a person does is what the tests do (sign in, pick a preset, add a server, Check, send a
+test email, reorder, preview); what they assert is what the SMTP server received and what the
+page shows. The password and the API key must never reach the page: the tests search the whole
+DOM and every response the page received. Screenshots at 1280 and 375 px are saved in the
+test's tmp dir.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
+from browser_support import (
+    CONTRAST_BELOW_AA,
+    WIDER_THAN_VIEWPORT,
+    Traffic,
+    assert_no_secret,
+    chromium,
+)
+from service_support import (
+    SECRET_KEY,
+    SMTP_PASSWORD,
+    ServeProcess,
+    create_key_cli,
+    env_with,
+    in_ci,
+    start_serve,
+)
+from smtp_servers import MakeServer, free_port
+
+try:
+    from playwright.sync_api import Page, expect
+except ImportError:
+    if in_ci():  # on CI a missing browser stack is a failure, not a skip
+        raise
+    pytest.skip("the browser tests need `pip install playwright`", allow_module_level=True)
+
+USER = "mailer@example.com"
+WIDE, NARROW = 1280, 375
+
+
+@dataclass
+class Served:
+    process: ServeProcess
+    admin: str
+    reader: str
+
+    def api(self) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.admin}"}
+        return httpx.Client(base_url=self.process.base_url, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def served(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp("admin-page")
+    url = f"sqlite:///{folder / 'admin.db'}"
+    env = env_with(SMTP_CONNECTOR_SECRET_KEY=SECRET_KEY)
+    admin = create_key_cli(url, env=env)
+    reader = create_key_cli(url, "smtpserver_read", env=env)
+    process = start_serve(url, folder / "serve.log", env, log_level="info")
+    yield Served(process, admin, reader)
+    process.stop()
+    log = (folder / "serve.log").read_text()
+    assert "GET / HTTP" in log and SMTP_PASSWORD not in log and admin not in log
+
+
+@pytest.fixture
+def page(browser: Any, served: Served) -> Iterator[tuple[Page, Traffic]]:
+    context = browser.new_context(
+        viewport={"width": WIDE, "height": 900}, base_url=served.process.base_url
+    )
+    opened = context.new_page()
+    traffic = Traffic()
+    traffic.attach(opened)
+    yield opened, traffic
+    context.close()
+    assert not traffic.errors, traffic.errors  # no script error on the page
+
+
+def sign_in(page: Page, key: str, path: str = "/") -> None:
+    page.goto(path)
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#workspace")).to_be_visible()
+
+
+def make_app(served: Served, name: str, *definitions: dict[str, Any]) -> str:
+    with served.api() as client:
+        app = client.post("/v1/apps", json={"name": name, "testEmail": "ops@example.org"})
+        app.raise_for_status()
+        for definition in definitions:
+            client.post(f"/v1/apps/{app.json()['id']}/servers", json=definition).raise_for_status()
+    return str(app.json()["id"])
+
+
+def definition(port: int, **fields: Any) -> dict[str, Any]:
+    return {"host": "127.0.0.1", "port": port, "security": "none", "username": USER,
+            "password": SMTP_PASSWORD, "fromEmail": "noreply@example.com", "timeout": 5,
+            } | fields  # fmt: skip
+
+
+def choose_app(page: Page, app_id: str) -> None:
+    page.get_by_label("App", exact=True).select_option(app_id)
+    expect(page.locator("#server-list")).to_be_attached()
+
+
+def server_item(page: Page, name: str) -> Any:
+    return page.locator("li.server").filter(has=page.get_by_role("heading", name=name))
+
+
+def test_add_check_and_send_through_live_server(
+    page: tuple[Page, Traffic], served: Served, make_server: MakeServer
+) -> None:
+    tab, traffic = page
+    live = make_server(auth_required=True, users={USER: SMTP_PASSWORD})
+    sign_in(tab, served.admin)
+    if tab.locator("#app-create").get_attribute("open") is None:
+        tab.get_by_text("New app").click()
+    tab.get_by_label("Name", exact=True).fill("flow")
+    tab.get_by_label("Test address", exact=True).fill("ops@example.org")
+    tab.get_by_role("button", name="Create app").click()
+    expect(tab.locator("#app-test-view")).to_contain_text("ops@example.org")
+
+    tab.get_by_role("button", name="Add server").click()
+    expect(tab.get_by_role("heading", name="Add server")).to_be_focused()
+    preset, host = tab.get_by_label("Provider preset"), tab.get_by_label("Host")
+    port, security = tab.get_by_label("Port"), tab.get_by_label("Security")
+    username, sender = tab.get_by_label("Username"), tab.get_by_label("From address")
+    warnings = tab.locator("#f-warnings")
+    preset.select_option("sendgrid")
+    expect(host).to_have_value("smtp.sendgrid.net")
+    expect(port).to_have_value("587")
+    expect(security).to_have_value("starttls")
+    expect(username).to_have_value("apikey")
+    expect(tab.locator("#f-preset-help")).to_contain_text("Mail Send permission")
+    preset.select_option("gmail")
+    expect(host).to_have_value("smtp.gmail.com")
+    expect(port).to_have_value("465")
+    expect(security).to_have_value("tls")
+    username.fill("me@gmail.com")
+    sender.fill("news@shop.example")
+    expect(warnings.locator('[data-code="from_rewritten"]')).to_contain_text("rewrite")
+    preset.select_option("aliyun")
+    expect(host).to_have_value("smtpdm.aliyun.com")
+    tab.get_by_label("Region").select_option("ap-southeast-1")
+    expect(host).to_have_value("smtpdm-ap-southeast-1.aliyuncs.com")
+    username.fill("sender@mail.shop.example")
+    rule = warnings.locator('.error[data-code="from_must_equal_user"]')
+    expect(rule).to_contain_text("exactly the SMTP username")
+
+    preset.select_option("")
+    expect(tab.locator("#f-warnings-box")).to_be_hidden()
+    tab.get_by_label("Name (optional)").fill("primary")
+    host.fill("127.0.0.1")
+    port.fill(str(live.port))
+    security.select_option("none")
+    username.fill(USER)
+    tab.get_by_label("Password", exact=True).fill(SMTP_PASSWORD)
+    sender.fill("noreply@example.com")
+    tab.get_by_label("Status").select_option("disabled")
+    tab.get_by_role("button", name="Save server").click()
+    item = server_item(tab, "primary")
+    badge = item.locator(".badge").first
+    expect(badge).to_have_text("Disabled")
+    expect(tab.locator("#editor")).to_be_hidden()
+
+    item.get_by_role("button", name="Edit primary").click()
+    password = tab.get_by_label("Password", exact=True)
+    expect(password).to_have_attribute("placeholder", "stored")
+    expect(password).to_have_value("")
+    tab.get_by_role("button", name="Cancel").click()
+
+    item.get_by_role("button", name="Check primary").click()
+    expect(item.locator(".result")).to_contain_text("Check passed")
+    expect(badge).to_have_text("Active")
+    assert live.messages[-1].rcpt_tos == ["ops@example.org"]
+    assert live.messages[-1].auth_login == USER.encode()
+
+    item.get_by_role("button", name="Send test email through primary").click()
+    recipient = item.get_by_label("Recipient")
+    expect(recipient).to_be_focused()
+    expect(recipient).to_have_value("ops@example.org")
+    recipient.fill("someone@example.org")
+    item.get_by_role("button", name="Send", exact=True).click()
+    expect(item.locator(".result")).to_contain_text("accepted")
+    assert live.messages[-1].rcpt_tos == ["someone@example.org"]
+    assert b"000000" in live.messages[-1].content  # the Generic test message's code
+
+    dead = free_port()
+    item.get_by_role("button", name="Edit primary").click()
+    port.fill(str(dead))
+    tab.get_by_role("button", name="Save server").click()
+    expect(tab.locator("#f-error")).to_contain_text("needs the password again")
+    password.fill(SMTP_PASSWORD)
+    tab.get_by_role("button", name="Save server").click()
+    expect(tab.locator("#editor")).to_be_hidden()
+    expect(item).to_contain_text(f"127.0.0.1:{dead}")
+    item.get_by_role("button", name="Check primary").click()
+    expect(badge).to_have_text("Disabled")
+    result = item.locator(".result")
+    expect(result).to_contain_text("Check failed")
+    expect(result).to_contain_text("connection_failed")
+    last_error = item.locator("dd[id^=last-error]")
+    expect(last_error).to_contain_text("Could not connect")
+    expect(last_error).to_contain_text("Hint: Check host and port")
+    expect(item.locator("dd[id^=errors]")).to_have_text("1")
+    assert_no_secret(tab, traffic, SMTP_PASSWORD, served.admin)
+
+
+def test_reorder_priorities(page: tuple[Page, Traffic], served: Served) -> None:
+    tab, _ = page
+    app_id = make_app(served, "order", definition(free_port(), name="first", priority=10),
+                      definition(free_port(), name="second", priority=10))  # fmt: skip
+    sign_in(tab, served.admin)
+    choose_app(tab, app_id)
+    headings = tab.locator("#server-list h3")
+    expect(headings).to_have_text([re.compile("first"), re.compile("second")])
+    tab.get_by_role("button", name="Move up: second").click()
+    expect(headings).to_have_text([re.compile("second"), re.compile("first")])
+    expect(tab.get_by_role("button", name="Move down: second")).to_be_focused()
+    with served.api() as client:
+        stored = client.get(f"/v1/apps/{app_id}/servers").json()
+    assert [(d["name"], d["priority"]) for d in stored] == [("second", 0), ("first", 1)]
+
+
+def test_template_preview_in_two_locales(page: tuple[Page, Traffic], served: Served) -> None:
+    tab, _ = page
+    sign_in(tab, served.admin)
+    iframe = tab.locator("#p-html")
+    assert iframe.get_attribute("sandbox") == ""  # no allow-scripts, no same origin
+    tab.get_by_label("Sample code").fill("482913")
+    tab.get_by_label("Usage type").select_option("SignIn")
+    tab.get_by_label("Locale").select_option("es")
+    subject = tab.locator("#p-subject")
+    expect(subject).to_contain_text("código")
+    expect(subject).to_contain_text("482913")
+    body = tab.frame_locator("#p-html").locator("body")
+    expect(body).to_contain_text("482913")
+    expect(body).to_contain_text("inicio de sesión")
+    expect(tab.locator("#p-text")).to_contain_text("482913")
+    tab.get_by_label("Locale").select_option("de")
+    expect(subject).to_contain_text("Anmeldecode")
+    expect(body).to_contain_text("Anmeldecode")
+    expect(tab.locator("#p-text")).to_contain_text("Anmeldecode")
+    expect(tab.locator("#p-locale-used")).to_have_text("de")
+
+
+def test_read_only_key_sees_no_edit_controls(page: tuple[Page, Traffic], served: Served) -> None:
+    tab, traffic = page
+    app_id = make_app(served, "readonly", definition(free_port(), name="relay"))
+    sign_in(tab, served.reader)
+    choose_app(tab, app_id)
+    expect(tab.locator("#mode")).to_have_text("read-only")
+    item = server_item(tab, "relay")
+    expect(item.locator(".badge").first).to_have_text("Active")
+    expect(item).to_contain_text("Password")
+    edit = re.compile(r"^(Add server|Check|Send test|Edit|Move|Delete|Create app|Save)")
+    assert tab.get_by_role("button", name=edit).count() == 0
+    for gone in ("#editor", "#add-server", "#app-create", "#app-test-form", "#f-password"):
+        assert tab.locator(gone).count() == 0, gone
+    expect(tab.locator("#p-subject")).not_to_be_empty()  # reading still works
+    assert_no_secret(tab, traffic, SMTP_PASSWORD, served.reader)
+
+
+def test_keyboard_labels_and_focus(page: tuple[Page, Traffic], served: Served) -> None:
+    tab, _ = page
+    make_app(served, "keyboard")
+    tab.goto("/")
+    expect(tab.get_by_label("API key")).to_be_focused()
+    tab.keyboard.type(served.admin)
+    tab.keyboard.press("Enter")
+    expect(tab.locator("#workspace")).to_be_visible()
+    reached = []
+    for _ in range(40):
+        tab.keyboard.press("Tab")
+        reached.append(tab.evaluate("document.activeElement.id"))
+        if reached[-1] == "add-server":
+            break
+    assert reached[-1] == "add-server", reached
+    outline = tab.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # the focus is visible
+    tab.keyboard.press("Enter")
+    expect(tab.get_by_role("heading", name="Add server")).to_be_focused()
+    tab.keyboard.press("Tab")
+    expect(tab.get_by_label("Provider preset")).to_be_focused()
+    tab.keyboard.press("Escape")
+    expect(tab.locator("#editor")).to_be_hidden()
+    expect(tab.get_by_role("button", name="Add server")).to_be_focused()
+    unlabelled = tab.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea, button, iframe')]
+             .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute('aria-label')
+                            && !c.getAttribute('title') && !(c.tagName === 'BUTTON'
+                            && c.textContent.trim()))
+             .map((c) => c.id || c.outerHTML)"""
+    )
+    assert unlabelled == []
+    # A button's spoken name contains what it shows ("Check primary" for "Check").
+    mismatched = tab.evaluate(
+        """() => [...document.querySelectorAll('button[aria-label]')]
+             .filter((b) => !b.getAttribute('aria-label').includes(b.textContent.trim()))
+             .map((b) => b.id)"""
+    )
+    assert mismatched == []
+
+
+def test_text_contrast(page: tuple[Page, Traffic], served: Served) -> None:
+    """Every visible text on the page, badges, errors and hints included, is at least 4.5:1
+    against its background (3:1 for large text), as WCAG 2 AA asks."""
+    tab, _ = page
+    app_id = make_app(served, "contrast", definition(free_port(), name="down", isDefault=True))
+    with served.api() as client:
+        server_id = client.get(f"/v1/apps/{app_id}/servers").json()[0]["id"]
+        client.post(f"/v1/apps/{app_id}/servers/{server_id}/check")  # a last error to show
+    sign_in(tab, served.admin)
+    choose_app(tab, app_id)
+    expect(server_item(tab, "down")).to_contain_text("Hint:")
+    low = tab.evaluate(CONTRAST_BELOW_AA)
+    assert low == [], low
+
+
+def test_screenshots_at_desktop_and_phone_width(
+    page: tuple[Page, Traffic], served: Served, make_server: MakeServer, tmp_path: Path
+) -> None:
+    tab, _ = page
+    live = make_server(auth_required=True, users={USER: SMTP_PASSWORD})
+    app_id = make_app(
+        served, "shop", definition(live.port, name="sendgrid-relay", priority=0, isDefault=True),
+        definition(free_port(), name="backup", priority=1),
+    )  # fmt: skip
+    with served.api() as client:
+        backup = client.get(f"/v1/apps/{app_id}/servers").json()[1]["id"]
+        assert client.post(f"/v1/apps/{app_id}/servers/{backup}/check").status_code == 406
+    sign_in(tab, served.admin)
+    choose_app(tab, app_id)
+    expect(server_item(tab, "backup").locator(".badge").first).to_have_text("Disabled")
+    expect(server_item(tab, "sendgrid-relay")).to_contain_text("★ Default")
+    expect(tab.locator("#p-subject")).to_contain_text("shop")
+    for width in (WIDE, NARROW):
+        tab.set_viewport_size({"width": width, "height": 900})
+        wider = tab.evaluate(WIDER_THAN_VIEWPORT)
+        assert tab.evaluate("document.documentElement.scrollWidth") <= width, (width, wider)
+        # The whole page in one viewport: Chromium leaves a sandboxed iframe (its own
+        # process) blank in `full_page` shots of the part below the viewport.
+        height = tab.evaluate("document.documentElement.scrollHeight")
+        tab.set_viewport_size({"width": width, "height": height})
+        shot = tmp_path / f"admin-{width}.png"
+        tab.screenshot(path=str(shot))
+        assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_key_stays_in_the_tab_and_the_page_refreshes(
+    page: tuple[Page, Traffic], served: Served, browser: Any
+) -> None:
+    tab, traffic = page
+    app_id = make_app(served, "refresh", definition(free_port(), name="one"))
+    sign_in(tab, served.admin, "/?refresh=2")
+    choose_app(tab, app_id)
+    assert tab.context.cookies() == []  # no cookie holds the key
+    assert tab.evaluate("sessionStorage.getItem('smtp-connector.api-key')") == served.admin
+    with served.api() as client:
+        client.post(f"/v1/apps/{app_id}/servers", json=definition(free_port(), name="two"))
+    expect(server_item(tab, "two")).to_be_visible(timeout=15_000)  # no reload, no click
+
+    other = browser.new_context(base_url=served.process.base_url).new_page()
+    other.goto("/")
+    expect(other.get_by_label("API key")).to_be_visible()  # another tab is not signed in
+    other.context.close()
+
+    queue = [r for r in traffic.responses if r.url.endswith("/v1/queue")]
+    assert queue and all(r.status == 404 for r in queue)
+    expect(tab.locator("#queue")).to_be_hidden()  # no queue in this service (yet)
+
+    tab.get_by_role("button", name="Sign out").click()
+    expect(tab.get_by_label("API key")).to_be_visible()
+    assert tab.evaluate("sessionStorage.length") == 0
