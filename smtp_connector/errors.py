@@ -11,12 +11,12 @@ import base64
 import logging
 import re
 from collections.abc import Iterable
-from enum import Enum
+from enum import StrEnum
 from importlib import metadata
 from typing import Any
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(StrEnum):
     """Stable, string-valued error codes (part of the public API)."""
 
     INVALID_CONFIG = "invalid_config"
@@ -33,9 +33,6 @@ class ErrorCode(str, Enum):
     RATE_LIMITED = "rate_limited"
     ALL_SERVERS_FAILED = "all_servers_failed"
     SIGNING_FAILED = "signing_failed"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 _ENHANCED_STATUS = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")

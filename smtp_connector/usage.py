@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from enum import Enum
+from enum import StrEnum
 
 
-class UsageType(str, Enum):
+class UsageType(StrEnum):
     """Why a code is being sent. Values are Logto's strings; unknown strings are custom types."""
 
     REGISTER = "Register"
@@ -20,18 +20,12 @@ class UsageType(str, Enum):
     MFA_VERIFICATION = "MfaVerification"
     BIND_MFA = "BindMfa"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class ContentType(str, Enum):
+class ContentType(StrEnum):
     """Body type of a Logto template's `content`."""
 
     TEXT = "text/plain"
     HTML = "text/html"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def usage_key(usage_type: UsageType | str) -> str:

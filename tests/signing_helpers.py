@@ -160,7 +160,7 @@ def _issue(
 ) -> x509.Certificate:
     """A CA certificate when `ca_cert` is None, else an end-entity certificate for FROM.
     `valid_for` overrides the end of validity: that long from now."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     is_ca = ca_cert is None
     usage = dict.fromkeys(
         ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
@@ -331,5 +331,5 @@ def _seconds_until_expired(config: SmtpConfig) -> float:
     """How long until the S/MIME certificate of `config` has run out."""
     assert config.smime is not None
     certificate = x509.load_pem_x509_certificate(config.smime.certificate.encode())
-    left = (certificate.not_valid_after_utc - dt.datetime.now(dt.timezone.utc)).total_seconds()
+    left = (certificate.not_valid_after_utc - dt.datetime.now(dt.UTC)).total_seconds()
     return max(left, 0) + 1.1  # validity is stored in whole seconds

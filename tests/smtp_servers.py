@@ -264,24 +264,47 @@ class TestServer:
         return [c for c in self.chunks if b"MAIL FROM" in c.upper()]
 
 
+async def stop_raw_server(server: asyncio.AbstractServer, sessions: set[asyncio.Task[Any]]) -> None:
+    """Stop a raw asyncio server at once: stop listening, cut every session still open, then
+    wait until the server is closed.
+
+    Since Python 3.12 `Server.wait_closed()` also waits for every open client connection, so a
+    session still inside a scripted `sleep(60)` would hold the teardown for a minute. Each
+    session task must catch `CancelledError` and abort its transport (see `ScriptedServer`).
+    """
+    server.close()
+    for task in sessions:
+        task.cancel()
+    await asyncio.gather(*sessions, return_exceptions=True)
+    await server.wait_closed()
+
+
 @dataclass
 class ScriptedServer:
-    """A raw TCP server in the test's own loop, answering per `script(reader, writer)`."""
+    """A raw TCP server in the test's own loop, answering per `script(reader, writer)`.
+    `stop()` cuts the sessions still running (a script that sleeps stands for silence)."""
 
     script: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
     port: int = 0
     server: asyncio.AbstractServer | None = None
     connections: int = 0
     ssl_context: ssl.SSLContext | None = None
+    sessions: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def start(self) -> ScriptedServer:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self.connections += 1
+            task = asyncio.current_task()
+            assert task is not None
+            self.sessions.add(task)
             try:
                 await self.script(reader, writer)
             except (ConnectionError, asyncio.IncompleteReadError):
                 pass
+            except asyncio.CancelledError:  # stop(): cut the connection, no TLS goodbye
+                writer.transport.abort()
             finally:
+                self.sessions.discard(task)
                 writer.close()
 
         self.server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=self.ssl_context)
@@ -290,8 +313,7 @@ class ScriptedServer:
 
     async def stop(self) -> None:
         if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
+            await stop_raw_server(self.server, self.sessions)
 
 
 async def smtp_dialogue(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
+import tomllib
 import zipfile
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -163,6 +165,26 @@ def test_wheel_renders_shipped_templates_outside_the_checkout(wheel: Path, tmp_p
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_supported_python_versions_are_declared_once() -> None:
+    """requires-python, the version classifiers and the README name the same versions, and the
+    interpreter running the tests is one of them."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    floor = re.fullmatch(r">=3\.(\d+)", project["requires-python"])
+    assert floor, project["requires-python"]
+    prefix = "Programming Language :: Python :: 3."
+    classified = sorted(
+        int(c.removeprefix(prefix))
+        for c in project["classifiers"]
+        if re.fullmatch(re.escape(prefix) + r"\d+", c)
+    )
+    assert classified[0] == int(floor.group(1))
+    assert classified == list(range(classified[0], classified[-1] + 1))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = ", ".join(f"3.{minor}" for minor in classified[:-1]) + f" and 3.{classified[-1]}"
+    assert f"**Python {listed}**" in readme
+    assert sys.version_info[:2] >= (3, classified[0])
 
 
 def test_wheel_serves_the_admin_page_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:

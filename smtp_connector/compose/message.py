@@ -73,7 +73,7 @@ def _body_part(text: str, subtype: str) -> tuple[str, bytes]:
 @functools.lru_cache(maxsize=2)
 def _date_for(second: int) -> str:
     """RFC 5322 §3.3 with a numeric zone (`+0000`), not the obsolete `GMT`."""
-    return format_datetime(dt.datetime.fromtimestamp(second, dt.timezone.utc))
+    return format_datetime(dt.datetime.fromtimestamp(second, dt.UTC))
 
 
 def _date_header() -> str:

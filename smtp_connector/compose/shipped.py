@@ -12,15 +12,10 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
+import tomllib
 
 from ..config import EmailTemplate
 from ..resources import list_files, read_text
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 _MARKER = re.compile(r"\[\[(\w+)\]\]")
 # Computed once per template: `app` (application name or a localised fallback), `expires`.

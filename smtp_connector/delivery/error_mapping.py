@@ -6,7 +6,6 @@ at DATA a rejected message), so mapping takes the SMTP stage the failure happene
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
 
@@ -58,7 +57,7 @@ def map_exception(
     if isinstance(exc, ssl.SSLError) or isinstance(exc.__cause__, ssl.SSLError):
         ssl_exc = exc if isinstance(exc, ssl.SSLError) else exc.__cause__
         return tls_error(ssl_exc, server=server, implicit_tls=implicit_tls, port=port)
-    if isinstance(exc, aiosmtplib.SMTPTimeoutError | asyncio.TimeoutError | TimeoutError):
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
         return ConnectorError(
             ErrorCode.TIMEOUT,
             f"Timed out during {stage} with {server}; the server did not answer in time "

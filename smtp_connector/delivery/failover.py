@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -328,11 +327,9 @@ async def _before_deadline(awaitable: Awaitable[T], deadline: float, server: str
     """Await `awaitable` but give up at `deadline` (monotonic) with a `timeout` error."""
     remaining = max(deadline - time.monotonic(), 0.001)
     try:
-        if sys.version_info >= (3, 11):  # a timer on this task: no extra task per message
-            async with asyncio.timeout(remaining):
-                return await awaitable
-        return await asyncio.wait_for(awaitable, remaining)
-    except (asyncio.TimeoutError, TimeoutError):
+        async with asyncio.timeout(remaining):  # a timer on this task: no extra task per message
+            return await awaitable
+    except TimeoutError:
         raise ConnectorError(
             ErrorCode.TIMEOUT,
             f"retry.deadline reached while connecting to {server}; no connection was ready "

@@ -50,7 +50,7 @@ async def connect_any(
             await asyncio.wait_for(loop.sock_connect(sock, address), timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return sock
-        except (OSError, asyncio.TimeoutError, TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:
             sock.close()
             last_error = exc
     assert last_error is not None
@@ -86,7 +86,7 @@ async def _canonical_name(host: str) -> str | None:
             loop.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_CANONNAME),
             FQDN_LOOKUP_TIMEOUT_S,
         )
-    except (OSError, UnicodeError, asyncio.TimeoutError, TimeoutError):
+    except (OSError, UnicodeError, TimeoutError):
         return None
     names = [info[3] for info in infos if info[3]]
     return next((name for name in names if is_fqdn(name)), None)
@@ -180,7 +180,7 @@ async def speaks_tls(address: tuple, server_name: str | None) -> bool:
             ),
             TLS_PROBE_TIMEOUT_S,
         )
-    except (OSError, ssl.SSLError, asyncio.TimeoutError, TimeoutError):
+    except (OSError, ssl.SSLError, TimeoutError):
         return False
     writer.close()
     return True

@@ -157,7 +157,7 @@ class ServerPool:
         """Wait for in-flight sends to finish (bounded), then QUIT every session."""
         self._closing = True
         held = 0
-        with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+        with contextlib.suppress(TimeoutError):
             for _ in range(self._options.max_connections):
                 await asyncio.wait_for(self._slots.acquire(), timeout)
                 held += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-import sys
+import tomllib
 from email.utils import parseaddr
 
 from pydantic import ValidationError
@@ -17,11 +17,6 @@ from pydantic import ValidationError
 from .. import resources
 from ..errors import ConnectorError, ErrorCode
 from .model import Preset, lookup_key
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 PRESETS_FOLDER = "provider_presets"
 

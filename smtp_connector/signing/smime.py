@@ -17,7 +17,7 @@ import base64
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..config import SmimeOptions
@@ -310,7 +310,7 @@ def _check_key_matches(certificate: x509.Certificate, key: PrivateKeyTypes) -> N
 
 def _check_validity(certificate: x509.Certificate, error: type[ValueError]) -> None:
     """Refuse an expired or not-yet-valid certificate: receivers would show the mail as forged."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     subject = certificate.subject.rfc4514_string()
     if now > certificate.not_valid_after_utc:
         raise error(

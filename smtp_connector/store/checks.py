@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,7 +49,7 @@ def error_record(error: ConnectorError) -> dict[str, Any]:
         "message": error.message,
         "smtpCode": error.smtp_code,
         "server": error.server,
-        "at": utcnow().astimezone(timezone.utc).isoformat(),
+        "at": utcnow().astimezone(UTC).isoformat(),
     }
 
 

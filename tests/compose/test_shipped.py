@@ -5,7 +5,7 @@ breaking limited to the code and the link."""
 from __future__ import annotations
 
 import re
-import sys
+import tomllib
 from html.parser import HTMLParser
 from typing import Any
 
@@ -14,11 +14,6 @@ import pytest
 from smtp_connector import SmtpConnector, UsageType
 from smtp_connector.compose.shipped import shipped_locales
 from smtp_connector.resources import read_text
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 CODE = "482913"
 LINK = "https://example.org/invitation/accept?token=abc123"

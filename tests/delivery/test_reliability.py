@@ -23,7 +23,15 @@ from typing import Any
 
 import pytest
 from restartable import RestartableServer, message_id_of
-from smtp_servers import PASSWORD, USER, MakeServer, TestServer, config_for, free_port
+from smtp_servers import (
+    PASSWORD,
+    USER,
+    MakeServer,
+    TestServer,
+    config_for,
+    free_port,
+    stop_raw_server,
+)
 
 from smtp_connector import ConnectorError, ErrorCode, SendResult, SmtpConnector
 from smtp_connector.config import RetryOptions
@@ -82,11 +90,7 @@ class PlanServer:
 
     async def stop(self) -> None:
         if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+            await stop_raw_server(self._server, self._tasks)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         step = self.plan[min(self.connections, len(self.plan) - 1)]
@@ -96,8 +100,10 @@ class PlanServer:
         self._tasks.add(task)
         try:
             await self._dialogue(step, reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+        except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:  # stop(): cut the connection
+            writer.transport.abort()
         finally:
             self._tasks.discard(task)
             writer.close()
@@ -391,10 +397,10 @@ async def test_slow_server_times_out_then_fails_over(
     primary = await plan_server(step)
     backup = make_server()
     config = servers_config(primary, backup, greetingTimeout=700, socketTimeout=700)
-    started = time.monotonic()
     async with SmtpConnector(config) as connector:
+        started = time.monotonic()
         result = await send_one(connector)
-    elapsed = time.monotonic() - started
+        elapsed = time.monotonic() - started
     assert result.server == address(backup)
     assert_log(result, (primary.address, False, "timeout"), (address(backup), True, None))
     assert 0.6 <= elapsed < 5.0
