@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -119,7 +119,7 @@ class ProcrastinateEngine:
         """Defer the row's job (at `at`, epoch seconds); one waiting job per row at most."""
         options: dict[str, Any] = {"queueing_lock": message_id}
         if at is not None:
-            options["schedule_at"] = datetime.fromtimestamp(at, timezone.utc)
+            options["schedule_at"] = datetime.fromtimestamp(at, UTC)
         try:
             await self._deliver_task.configure(**options).defer_async(message_id=message_id)
         except _procrastinate().exceptions.AlreadyEnqueued:

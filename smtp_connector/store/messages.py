@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from smtp_connector import SmtpConnector
 
@@ -52,7 +52,7 @@ class MessageService:
     ) -> SendOutcome:
         """Deliver now, or hand to the `Sender` when the first-tried definition has `enqueue`
         (with `idempotency_key`, a repeated request returns the first message)."""
-        if request.expires_at is not None and request.expires_at <= datetime.now(timezone.utc):
+        if request.expires_at is not None and request.expires_at <= datetime.now(UTC):
             raise invalid("expiresAt is in the past: nothing would be sent.")
         version = await self._version(actor, app_id)
         job = SendJob(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -114,7 +114,7 @@ async def test_expiry_abandons_rather_than_sending_late(queued: Queued) -> None:
     server = sink(data_replies=["451 4.3.0 busy"] * 1000)
     try:
         await queued.add_app(server.port)
-        expires = datetime.now(timezone.utc) + timedelta(seconds=1.5)
+        expires = datetime.now(UTC) + timedelta(seconds=1.5)
         response = await queued.send("late@example.org", expiresAt=expires.isoformat())
         state = await queued.wait_final(response.json()["id"])
         assert state["status"] == "abandoned", state
@@ -131,7 +131,7 @@ async def test_expiry_abandons_rather_than_sending_late(queued: Queued) -> None:
 
 async def test_expires_at_in_the_past_is_refused(queued: Queued, smtp: TestServer) -> None:
     await queued.add_app(smtp.port)
-    past = (datetime.now(timezone.utc) - timedelta(seconds=5)).isoformat()
+    past = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
     response = await queued.send("a@example.org", expiresAt=past)
     assert response.status_code == 400 and "expiresAt" in response.text
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header
@@ -86,7 +86,5 @@ async def message_status(message_id: str, actor: Reader, service: ServiceDep) ->
         lastError=status.last_error,
         messageId=status.message_id,
         server=status.server,
-        expiresAt=(
-            datetime.fromtimestamp(status.expires_at, timezone.utc) if status.expires_at else None
-        ),
+        expiresAt=(datetime.fromtimestamp(status.expires_at, UTC) if status.expires_at else None),
     )
