@@ -69,6 +69,7 @@ class SmtpConnector:
         )
         cfg = self.config
         _configure_logging(cfg)
+        self._owned_store: Any = None  # a Redis store built from throttle.store, closed by us
         self._special_use = cfg.allow_special_use_domains
         self._from = _sender(cfg.from_email, cfg.from_name, "fromEmail", self._special_use)
         self._reply_to = (
@@ -88,9 +89,14 @@ class SmtpConnector:
         self._app_name = cfg.from_name or self._from.display_name or self._from.domain
         self._renderer.check_limits(cfg.templates, self._context({}, None))
         self._signers: list[Signer] = build_signers(cfg)
+        if throttle_store is None and cfg.throttle.store != "memory":
+            from .delivery.redis_store import RedisThrottleStore
+
+            throttle_store = self._owned_store = RedisThrottleStore(cfg.throttle.store)
         self._throttle = Throttle(cfg.throttle, throttle_store)
         self._on_sent, self._on_failed = on_sent, on_failed
-        self._backend: Backend = _make_backend(cfg, self._prepare, token_provider)
+        shared_rate = throttle_store if hasattr(throttle_store, "rate_slot") else None
+        self._backend: Backend = _make_backend(cfg, self._prepare, token_provider, shared_rate)
         self._loop_thread: _LoopThread | None = None
         self._loop_lock = threading.Lock()
 
@@ -280,6 +286,9 @@ class SmtpConnector:
     async def aclose(self) -> None:
         """Let in-flight sends finish, then QUIT pooled connections."""
         await self._backend.aclose()
+        if self._owned_store is not None:
+            await self._owned_store.aclose()
+            self._owned_store = None
         if self._loop_thread is not None:
             pending = asyncio.run_coroutine_threadsafe(
                 self._backend.aclose(), self._loop_thread.loop
@@ -350,10 +359,10 @@ def _payload_locale(payload: Mapping[str, Any]) -> str | None:
 
 
 def _make_backend(
-    config: SmtpConfig, prepare: Any, token_provider: TokenProvider | None
+    config: SmtpConfig, prepare: Any, token_provider: TokenProvider | None, shared_rate: Any = None
 ) -> Backend:
     if config.transport == "smtp":
-        return SmtpDelivery(config, prepare, token_provider)
+        return SmtpDelivery(config, prepare, token_provider, shared_rate)
     return LOCAL_BACKENDS[config.transport](config, prepare)  # type: ignore[return-value]
 
 

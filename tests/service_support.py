@@ -75,7 +75,10 @@ def truncate_postgres(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE audit_log, api_keys, server_definitions, apps CASCADE")
+        conn.execute(
+            "TRUNCATE audit_log, api_keys, server_definitions, apps, outbox_messages, "
+            "outbox_attempts CASCADE"
+        )
 
 
 def cli(

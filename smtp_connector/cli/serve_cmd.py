@@ -25,9 +25,21 @@ LOOP_ENV = "SMTP_CONNECTOR_LOOP"
     help=f"Event loop (also ${LOOP_ENV}).",
 )
 @click.option("--log-level", default="info", show_default=True)
+@click.option(
+    "--worker/--no-worker",
+    default=None,
+    help="Deliver queued messages in this process too (default: yes on SQLite, no on "
+    "PostgreSQL, where `smtp-connector worker` processes do it). "
+    "Also $SMTP_CONNECTOR_QUEUE_WORKER.",
+)
 @handles_errors
 def serve(
-    host: str | None, port: int | None, database_url: str | None, loop: str, log_level: str
+    host: str | None,
+    port: int | None,
+    database_url: str | None,
+    loop: str,
+    log_level: str,
+    worker: bool | None,
 ) -> None:
     """Run the admin API (native /v1 and the dialect routes) on HOST:PORT."""
     need_server_extra()
@@ -35,16 +47,26 @@ def serve(
 
     from ..server import Settings, create_app
     from ..server.access_log import hide_query_strings
+    from ..server.app import build_queue
     from ..store import Service
 
-    settings = Settings.from_env(host=host, port=port, database_url=database_url)
+    settings = Settings.from_env(
+        host=host, port=port, database_url=database_url, queue_worker=worker
+    )
 
     async def preflight() -> None:
-        """Fail before binding the port: bad URL, missing key (PostgreSQL), old schema."""
+        """Fail before binding the port: bad URL, missing key (PostgreSQL), old schema,
+        missing queue tables."""
         service = await Service.open(
             settings.database_url, settings.secret_key, migrate=settings.migrate
         )
         await service.aclose()
+        queue = build_queue(settings)
+        try:
+            if queue.distributed is not None:
+                await queue.distributed.require_schema()
+        finally:
+            await queue.aclose()
 
     asyncio.run(preflight())
     hide_query_strings()

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from ..errors import register_secret
 from .base import ConfigModel, Secret
 
 # Google's token endpoint: the default `accessUrl` (and JWT audience) of a service account.
@@ -253,11 +254,30 @@ class HealthOptions(ConfigModel):
 
 
 class ThrottleOptions(ConfigModel):
-    """Abuse limits on who gets mail how often (Supabase-style MAX_FREQUENCY / hourly caps)."""
+    """Abuse limits on who gets mail how often (Supabase-style MAX_FREQUENCY / hourly caps).
+
+    `store` says where the counts live: `memory` (default, this process) or a
+    `redis://host:port/db` (`rediss://` for TLS) URL shared by every process and machine, so
+    the limits hold across all of them; per-server `rateLimit`s use the same store."""
 
     per_recipient_interval: int | None = Field(default=None, ge=0, description="ms")
     per_recipient_hourly: int | None = Field(default=None, ge=1)
     global_hourly: int | None = Field(default=None, ge=1)
+    store: str = "memory"
+
+    @field_validator("store")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        value = value.strip()
+        if value == "memory":
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
+            raise ValueError(
+                "throttle.store must be 'memory' or a redis://host:port/db URL (rediss:// for TLS)"
+            )
+        register_secret(parts.password)  # never in an error message or a log
+        return value
 
 
 Canonicalization = Literal["relaxed/relaxed", "simple/simple", "relaxed/simple", "simple/relaxed"]

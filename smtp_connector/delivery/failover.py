@@ -27,6 +27,7 @@ from .ntlm import require_ntlm_support
 from .oauth import TokenProvider, TokenSource
 from .pool import ServerPool
 from .session import SessionOptions, SmtpSession
+from .throttle import SharedRateStore
 from .tls import build_ssl_context
 from .token_fetch import UrlPolicy
 from .transaction import Delivery
@@ -82,9 +83,14 @@ class SmtpDelivery:
     """Delivers prepared messages over SMTP with pooling, failover, retries and health."""
 
     def __init__(
-        self, config: SmtpConfig, prepare: Prepare, token_provider: TokenProvider | None = None
+        self,
+        config: SmtpConfig,
+        prepare: Prepare,
+        token_provider: TokenProvider | None = None,
+        shared_rate: SharedRateStore | None = None,
     ) -> None:
         self._config = config
+        self._shared_rate = shared_rate
         self._prepare = prepare
         self._servers = [self._server(s, token_provider) for s in config.server_list()]
         # Pools hold loop-bound sockets and locks: one set per event loop that uses the connector.
@@ -122,6 +128,7 @@ class SmtpDelivery:
                 server.session_options,
                 self._config.pool,
                 server.config.rate_limit,
+                self._shared_rate,
             )
         return pools[server_name]
 

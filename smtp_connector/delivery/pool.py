@@ -15,18 +15,26 @@ from collections import deque
 
 from ..config import PoolOptions, RateLimitOptions, ServerSettings
 from .session import SessionOptions, SmtpSession
+from .throttle import SharedRateStore
 
 
 class RateLimiter:
     """At most `max_messages` starts per `rate_delta` ms (sliding window), like nodemailer's."""
 
-    def __init__(self, options: RateLimitOptions) -> None:
+    def __init__(
+        self, options: RateLimitOptions, shared: SharedRateStore | None = None, key: str = ""
+    ) -> None:
         self._max = options.max_messages
         self._window = options.rate_delta / 1000
         self._starts: deque[float] = deque()
         self._lock = asyncio.Lock()
+        self._shared, self._key = shared, key
 
     async def wait(self) -> None:
+        if self._shared is not None:  # the window is counted across every process
+            while (delay := await self._shared.rate_slot(self._key, self._max, self._window)) > 0:
+                await asyncio.sleep(delay)
+            return
         async with self._lock:
             now = time.monotonic()
             while self._starts and now - self._starts[0] >= self._window:
@@ -46,13 +54,14 @@ class ServerPool:
         session_options: SessionOptions,
         options: PoolOptions,
         rate_limit: RateLimitOptions | None = None,
+        shared_rate: SharedRateStore | None = None,
     ) -> None:
         self.server = server
         self._session_options = session_options
         self._options = options
         self._slots = asyncio.Semaphore(options.max_connections)
         self._idle: list[SmtpSession] = []
-        self._rate = RateLimiter(rate_limit) if rate_limit else None
+        self._rate = RateLimiter(rate_limit, shared_rate, server.address) if rate_limit else None
         self._reaper: asyncio.Task[None] | None = None
         self._closing = False
         self.opened = 0  # sessions opened over the pool's life (for tests and stats)

@@ -3,7 +3,8 @@ caps (as Supabase Auth's MAX_FREQUENCY and RATE_LIMIT_EMAIL_SENT).
 
 A sign-up form is an open relay for "send a code to this address"; without caps it can be used
 to flood a victim or burn the sender's reputation. The store is pluggable so a cluster can share
-counts (e.g. in Redis); the default is in-process memory.
+counts (`throttle.store: "redis://..."`, see redis_store.py); the default is in-process memory.
+A store with `reserve` (Redis) checks and records in one atomic step across processes.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ class ThrottleStore(Protocol):
         ...
 
     async def add(self, key: str, at: float) -> None: ...
+
+
+class SharedRateStore(Protocol):
+    """A store that can also space sends to one server across processes (Redis)."""
+
+    async def rate_slot(self, server: str, max_messages: int, window_s: float) -> float:
+        """0.0 when a start slot was taken, else the seconds to wait before asking again."""
+        ...
 
 
 class MemoryThrottleStore:
@@ -114,6 +123,12 @@ class Throttle:
         if not self.enabled:
             return
         key = throttle_key(recipient)
+        reserve = getattr(self.store, "reserve", None)
+        if reserve is not None:  # a shared store checks and records in one atomic step
+            reason, wait, count = await reserve(key, GLOBAL_KEY, self.options)
+            if reason:
+                raise _limited(self._why(reason, count), wait)
+            return
         async with self._lock:
             now = self._clock()
             await self._check(key, now)
@@ -144,6 +159,17 @@ class Throttle:
                     f"the hourly limit of {o.global_hourly} emails is reached",
                     overall[0] + HOUR_S - now,
                 )
+
+    def _why(self, reason: int, count: int) -> str:
+        o = self.options
+        if reason == 1:
+            return "a code was sent to this address less than perRecipientInterval ago"
+        if reason == 2:
+            return (
+                f"{count} codes were sent to this address in the last hour "
+                f"(limit {o.per_recipient_hourly})"
+            )
+        return f"the hourly limit of {o.global_hourly} emails is reached"
 
 
 def _limited(why: str, retry_after: float) -> ConnectorError:

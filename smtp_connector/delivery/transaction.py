@@ -16,6 +16,7 @@ import aiosmtplib
 from aiosmtplib.response import SMTPResponse
 
 from ..errors import ConnectorError, ErrorCode
+from .checkpoint import reach_message_data
 from .pipelining import PipeliningProtocol
 
 _DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
@@ -121,6 +122,8 @@ class MailTransaction:
         rejected: dict[str, tuple[int, str]],
         pipelined: bool,
     ) -> Delivery:
+        self.stage = "data"  # a failing checkpoint drops the connection: the server is in DATA
+        await reach_message_data(self._name)
         self.stage = "after_data"
         (final,) = await self._protocol().exchange(payload, 1, self._reply_timeout())
         if final.code != 250:

@@ -4,7 +4,9 @@ The lifespan opens the store (`Service.open`: migrations on SQLite, keys loaded)
 pooled SMTP connections and the database at shutdown. Tests and embedding hosts may pass a
 ready `Service` instead. Routers are plain modules: native `/v1` routes in `routes/`, one
 module per seed dialect in `dialects/` (see dialects/README.md), the admin page in `web/`
-(a client of the `/v1` routes, served at `/`); the queue (issue 15) plugs in the same way.
+(a client of the `/v1` routes, served at `/`). The queue is the service's `Sender`: built here
+from the settings, its worker started with the app (embedded engine), and its state served by
+`routes/queue.py`.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from smtp_connector import __version__
+from smtp_connector.queue import Queue, QueueOptions, RetryPolicy
 from smtp_connector.store import Service
 
 from .dialects import app_integrations, portal_settings, privacyidea, smtps
 from .errors import install_handlers
 from .limits import AuthThrottle, BodyLimit
-from .routes import apps, health, me, messages, presets, servers, templates
+from .routes import apps, health, me, messages, presets, queue, servers, templates
 from .settings import Settings
 from .web import install as install_page
 
@@ -35,14 +38,24 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
-        app.state.service = service or await Service.open(
-            settings.database_url, settings.secret_key, migrate=settings.migrate
-        )
+        if owned:
+            queue = build_queue(settings)
+            try:
+                app.state.service = await Service.open(
+                    settings.database_url, settings.secret_key, migrate=settings.migrate,
+                    sender=queue.sender_factory,
+                )  # fmt: skip
+            except BaseException:
+                await queue.aclose()
+                raise
+            app.state.queue = queue
+            worker = settings.queue_worker
+            await queue.start(worker=worker if worker is not None else queue.engine == "embedded")
         try:
             yield
         finally:
             if owned:
-                await app.state.service.aclose()
+                await app.state.service.aclose()  # closes the queue too (its sender)
 
     app = FastAPI(
         title="smtp-connector",
@@ -56,12 +69,31 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     )
     if service is not None:
         app.state.service = service
+        app.state.queue = queue_of(service)
     install_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for router in (health.router, me.router, apps.router, servers.router, messages.router,
-                   presets.router, templates.router):  # fmt: skip
+                   presets.router, templates.router, queue.router):  # fmt: skip
         app.include_router(router)
     for dialect in (smtps, app_integrations, portal_settings, privacyidea):
         dialect.install(app)
     install_page(app)  # `/` and `/static/…`: the admin page, a client of the routes above
     return app
+
+
+def build_queue(settings: Settings) -> Queue:
+    """The outbox and engine the settings ask for (engine auto: by database)."""
+    policy = RetryPolicy(lease=settings.queue_lease)
+    options = QueueOptions(
+        engine=settings.queue_engine,  # type: ignore[arg-type]  # checked in Settings
+        concurrency=settings.queue_concurrency,
+        policy=policy,
+    )
+    return Queue(settings.database_url, options)
+
+
+def queue_of(service: Service) -> Queue | None:
+    """The queue behind a ready-made service (tests, embedding hosts), if it has one."""
+    sender = service.messages.sender
+    dispatcher = getattr(sender, "dispatcher", None)
+    return dispatcher if isinstance(dispatcher, Queue) else None

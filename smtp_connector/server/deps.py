@@ -24,7 +24,9 @@ ActorDependency = Callable[..., Awaitable[Actor]]
 bearer = HTTPBearer(auto_error=False, description="An API key (`smtp-connector keys create`)")
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
+    """Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread
+    hop on every request for an attribute read."""
     service: Service = request.app.state.service
     return service
 
@@ -46,7 +48,7 @@ async def api_key_actor(request: Request, raw: str | None, how: str) -> Actor:
     if not raw:
         await throttle.failed(client)
         raise ApiFailure(Failure(401, "unauthorized", f"No API key: send it as {how}."))
-    actor = await get_service(request).keys.authenticate(raw.strip())
+    actor = await (await get_service(request)).keys.authenticate(raw.strip())
     if actor is None:
         await throttle.failed(client)
         raise ApiFailure(Failure(403, "forbidden", "Unknown or revoked API key."))

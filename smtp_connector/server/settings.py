@@ -31,6 +31,12 @@ class Settings:
     # behind a proxy that already limits, or for a fuzzer that sends bad keys on purpose).
     auth_failure_limit: int = 20
     auth_failure_window: float = 60.0
+    # Queued sending: engine auto = embedded on SQLite, procrastinate on PostgreSQL; the
+    # worker runs inside serve by default only with the embedded engine.
+    queue_engine: str = "auto"
+    queue_worker: bool | None = None
+    queue_concurrency: int = 16
+    queue_lease: float = 90.0  # seconds before a dead worker's claim is taken back
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -48,8 +54,48 @@ class Settings:
                     f"{AUTH_FAILURE_LIMIT_ENV} must be a whole number (0 = off), got {limit!r}",
                 )
             settings = replace(settings, auth_failure_limit=int(limit))
+        settings = replace(settings, **_queue_env(env))
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+QUEUE_ENV = {
+    "queue_engine": "SMTP_CONNECTOR_QUEUE_ENGINE",
+    "queue_worker": "SMTP_CONNECTOR_QUEUE_WORKER",
+    "queue_concurrency": "SMTP_CONNECTOR_QUEUE_CONCURRENCY",
+    "queue_lease": "SMTP_CONNECTOR_QUEUE_LEASE",
+}
+
+
+def _queue_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The queue's settings from the environment, each checked with a message naming it."""
+    found: dict[str, Any] = {}
+    for name, var in QUEUE_ENV.items():
+        raw = env.get(var, "").strip()
+        if not raw:
+            continue
+        try:
+            if name == "queue_engine":
+                if raw not in ("auto", "embedded", "procrastinate"):
+                    raise ValueError
+                found[name] = raw
+            elif name == "queue_worker":
+                found[name] = {"1": True, "true": True, "0": False, "false": False}[raw.lower()]
+            elif name == "queue_concurrency":
+                found[name] = int(raw)
+                if not 1 <= found[name] <= 1000:
+                    raise ValueError
+            else:
+                found[name] = float(raw)
+                if found[name] <= 0:
+                    raise ValueError
+        except (ValueError, KeyError):
+            raise ConnectorError(
+                ErrorCode.INVALID_CONFIG,
+                f"{var}={raw!r} is not valid: engine auto|embedded|procrastinate, worker 0|1, "
+                "concurrency 1-1000, lease seconds > 0",
+            ) from None
+    return found

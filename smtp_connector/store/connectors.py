@@ -9,6 +9,7 @@ never cuts a message off mid-DATA.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -36,10 +37,30 @@ Build = Callable[[], Awaitable[LiveConnector]]
 
 
 class ConnectorCache:
-    def __init__(self) -> None:
+    def __init__(self, version_ttl: float = 1.0) -> None:
         self._entries: dict[str, LiveConnector] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        # app -> (definitions_version, when read): spares the per-send version query. A change
+        # made through this process invalidates at once; one made by another process (CLI,
+        # another serve) is seen within `version_ttl` seconds.
+        self._versions: dict[str, tuple[int, float]] = {}
+        self._generation: dict[str, int] = {}
+        self.version_ttl = version_ttl
+
+    def generation(self, app_id: str) -> int:
+        """Take before reading a version; pass to `saw_version` so a concurrent change wins."""
+        return self._generation.get(app_id, 0)
+
+    def known_version(self, app_id: str) -> int | None:
+        seen = self._versions.get(app_id)
+        if seen is None or time.monotonic() - seen[1] > self.version_ttl:
+            return None
+        return seen[0]
+
+    def saw_version(self, app_id: str, version: int, generation: int) -> None:
+        if self._generation.get(app_id, 0) == generation:
+            self._versions[app_id] = (version, time.monotonic())
 
     @asynccontextmanager
     async def lease(self, app_id: str, version: int, build: Build) -> AsyncIterator[LiveConnector]:
@@ -70,6 +91,8 @@ class ConnectorCache:
 
     async def invalidate(self, app_id: str) -> None:
         """Drop the app's connector (its definitions changed or the app is gone)."""
+        self._generation[app_id] = self._generation.get(app_id, 0) + 1
+        self._versions.pop(app_id, None)
         entry = self._entries.pop(app_id, None)
         if entry is not None:
             self._retire(entry)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
@@ -215,6 +215,21 @@ class MessageRequest(Wire):
     usage_type: str = Field(default="Generic", min_length=1, max_length=100)
     payload: dict[str, Any] = Field(default_factory=dict)
     locale: str | None = Field(default=None, max_length=35)
+    expires_at: datetime | None = Field(
+        default=None,
+        description="queued sending: abandon the message if not sent by then (ISO 8601; "
+        "default 10 minutes after the request; no zone means UTC)",
+    )
+    max_attempts: int | None = Field(
+        default=None, ge=1, le=20, description="queued sending: delivery attempts at most"
+    )
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expires_at(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Iterable
 
 from sqlalchemy import select
@@ -41,8 +42,16 @@ def _info(row: ApiKeyRow) -> ApiKeyInfo:
 
 
 class KeyService:
-    def __init__(self, database: Database) -> None:
+    """Keys and their checks. A successful check is remembered for `cache_ttl` seconds (by the
+    key's hash), sparing a query per request; revoking through this process forgets it at
+    once, revoking from another process (the CLI) takes effect within `cache_ttl`."""
+
+    CACHE_SIZE = 4096
+
+    def __init__(self, database: Database, cache_ttl: float = 2.0) -> None:
         self._db = database
+        self.cache_ttl = cache_ttl
+        self._cache: dict[str, tuple[Actor, float]] = {}
 
     async def create(
         self, actor: Actor, scopes: Iterable[str], *, name: str | None = None,
@@ -78,13 +87,22 @@ class KeyService:
         """The actor for a presented key, or None for an unknown or revoked key."""
         if not raw.startswith(KEY_PREFIX) or len(raw) > 200:
             return None
+        digest = hash_key(raw)
+        cached = self._cache.get(digest)
+        if cached is not None and time.monotonic() - cached[1] <= self.cache_ttl:
+            return cached[0]
         async with self._db.transaction() as session:
-            row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == hash_key(raw)))
+            row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
         if row is None or row.revoked is not None:
+            self._cache.pop(digest, None)
             return None
         scopes = frozenset(row.scopes.split(","))
-        return Actor(name=f"key:{row.id}" + (f" ({row.name})" if row.name else ""),
-                     scopes=scopes, app_id=row.app_id)  # fmt: skip
+        actor = Actor(name=f"key:{row.id}" + (f" ({row.name})" if row.name else ""),
+                      scopes=scopes, app_id=row.app_id)  # fmt: skip
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()
+        self._cache[digest] = (actor, time.monotonic())
+        return actor
 
     async def list(self) -> list[ApiKeyInfo]:
         async with self._db.transaction() as session:
@@ -96,6 +114,7 @@ class KeyService:
             row = await session.get(ApiKeyRow, key_id)
             if row is None:
                 raise not_found("API key", key_id)
+            self._cache.clear()  # the cache is keyed by hash, not id: forget every key
             if row.revoked is None:
                 row.revoked = utcnow()
                 audit.record(session, actor, "key.revoke", app_id=row.app_id, target=key_id)

@@ -1,8 +1,9 @@
 """Sending an app's mail through its active definitions, in priority order (failover is the
 library's: the first definition is the top-level server, the others `servers[]`).
 
-Per send, the store is read once (the app's `definitions_version`); the connector for that
-version is cached, so a warm send costs one small query plus the SMTP exchange.
+Per send, the store is read at most once (the app's `definitions_version`, itself cached for a
+second and dropped at once by a change made through this process); the connector for that
+version is cached, so a warm send usually costs no query at all, only the SMTP exchange.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 
 from smtp_connector import SmtpConnector
 
@@ -19,7 +21,7 @@ from .connectors import ConnectorCache, LiveConnector
 from .database import Database
 from .definitions import ordered_definitions
 from .domain import Actor, MessageRequest
-from .errors import ServiceError
+from .errors import ServiceError, forbidden, invalid
 from .secrets import SecretBox
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .tables import AppRow
@@ -40,29 +42,63 @@ class MessageService:
         self._connectors = connectors
         self.sender: Sender = sender(self.deliver_now)
 
-    async def send(self, actor: Actor, app_id: str, request: MessageRequest) -> SendOutcome:
-        """Deliver now, or hand to the `Sender` when the first-tried definition has `enqueue`."""
-        async with self._db.transaction() as session:
-            version = (await load_app(session, actor, app_id)).definitions_version
-        job = SendJob(app_id, request.to, request.usage_type, request.payload, request.locale)
+    async def send(
+        self,
+        actor: Actor,
+        app_id: str,
+        request: MessageRequest,
+        *,
+        idempotency_key: str | None = None,
+    ) -> SendOutcome:
+        """Deliver now, or hand to the `Sender` when the first-tried definition has `enqueue`
+        (with `idempotency_key`, a repeated request returns the first message)."""
+        if request.expires_at is not None and request.expires_at <= datetime.now(UTC):
+            raise invalid("expiresAt is in the past: nothing would be sent.")
+        version = await self._version(actor, app_id)
+        job = SendJob(
+            app_id, request.to, request.usage_type, request.payload, request.locale,
+            idempotency_key=idempotency_key, expires_at=request.expires_at,
+            max_attempts=request.max_attempts,
+        )  # fmt: skip
         async with self._lease(app_id, version) as live:
             if live.enqueue:
                 job = dataclasses.replace(job, definition_ids=live.definition_ids)
                 return await self.sender.enqueue(job)
             return await self._deliver(live, job)
 
+    async def _version(self, actor: Actor, app_id: str) -> int:
+        """The app's definitions version: cached for a moment (see ConnectorCache)."""
+        if not actor.can_access(app_id):
+            raise forbidden(f"This API key is limited to another app, not {app_id!r}.")
+        known = self._connectors.known_version(app_id)
+        if known is not None:
+            return known
+        generation = self._connectors.generation(app_id)
+        async with self._db.transaction() as session:
+            version = (await load_app(session, actor, app_id)).definitions_version
+        self._connectors.saw_version(app_id, version, generation)
+        return version
+
     async def deliver_now(self, job: SendJob) -> SendOutcome:
         """Deliver `job` through the app's current definitions (raises ConnectorError)."""
-        async with self._db.transaction() as session:
-            app = await session.get(AppRow, job.app_id)
-            if app is None:
-                raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
-            version = app.definitions_version
+        version = self._connectors.known_version(job.app_id)
+        if version is None:
+            generation = self._connectors.generation(job.app_id)
+            async with self._db.transaction() as session:
+                app = await session.get(AppRow, job.app_id)
+                if app is None:
+                    raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
+                version = app.definitions_version
+            self._connectors.saw_version(job.app_id, version, generation)
         async with self._lease(job.app_id, version) as live:
             return await self._deliver(live, job)
 
     async def status(self, actor: Actor, message_id: str) -> MessageStatus | None:
-        return await self.sender.status(message_id)
+        """A queued message's state; None when unknown or another app's (for a bound key)."""
+        status = await self.sender.status(message_id)
+        if status is None or (status.app_id is not None and not actor.can_access(status.app_id)):
+            return None
+        return status
 
     async def _deliver(self, live: LiveConnector, job: SendJob) -> SendOutcome:
         result = await live.connector.send(job.to, job.usage_type, job.payload, job.locale)

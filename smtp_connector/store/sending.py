@@ -1,16 +1,17 @@
 """The send path's seams: what a send job is, what comes back, and the pluggable `Sender`
 that decides what "enqueue" means.
 
-A definition with `enqueue` hands its jobs to `Sender.enqueue`. Until the queue exists
-(issue 15), `DirectSender` delivers them at once, inside the request, and reports "sent";
-the outbox engine will implement the same protocol and answer "queued" with an id. Jobs
-carry ids, never secrets: a worker rebuilds the connector from the store.
+A definition with `enqueue` hands its jobs to `Sender.enqueue`. `DirectSender` delivers them
+at once, inside the request, and reports "sent" (a store opened without a queue); the outbox
+(`smtp_connector.queue.QueueSender`) implements the same protocol and answers "queued" with an
+id. Jobs carry ids, never secrets: a worker rebuilds the connector from the store.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from smtp_connector import SendResult
@@ -26,6 +27,9 @@ class SendJob:
     payload: dict[str, Any] = field(default_factory=dict)
     locale: str | None = None
     definition_ids: tuple[str, ...] = ()  # the definitions in the order they were chosen
+    idempotency_key: str | None = None  # the same key for the same app: the same message
+    expires_at: datetime | None = None  # a queued message not sent by then is abandoned
+    max_attempts: int | None = None  # None: the queue's policy decides
 
 
 @dataclass
@@ -64,13 +68,15 @@ class MessageStatus:
     last_error: dict[str, Any] | None = None
     message_id: str | None = None
     server: str | None = None
+    app_id: str | None = None  # whose message it is (a key bound to another app gets a 404)
+    expires_at: float | None = None  # epoch seconds
 
 
 DeliverNow = Callable[[SendJob], Awaitable[SendOutcome]]
 
 
 class Sender(Protocol):
-    """Where jobs of `enqueue` definitions go. Issue 15's outbox implements this."""
+    """Where jobs of `enqueue` definitions go; `smtp_connector.queue` implements it."""
 
     async def enqueue(self, job: SendJob) -> SendOutcome: ...
 

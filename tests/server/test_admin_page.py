@@ -382,8 +382,9 @@ def test_key_stays_in_the_tab_and_the_page_refreshes(
     other.context.close()
 
     queue = [r for r in traffic.responses if r.url.endswith("/v1/queue")]
-    assert queue and all(r.status == 404 for r in queue)
-    expect(tab.locator("#queue")).to_be_hidden()  # no queue in this service (yet)
+    assert queue and all(r.status == 200 for r in queue)  # serve runs the queue (issue 15)
+    expect(tab.locator("#queue")).to_be_visible()
+    expect(tab.locator("#queue").get_by_text("Messages by status")).to_be_visible()
 
     tab.get_by_role("button", name="Sign out").click()
     expect(tab.get_by_label("API key")).to_be_visible()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -43,6 +44,7 @@ class MessageState(BaseModel):
     lastError: dict[str, Any] | None
     messageId: str | None
     server: str | None
+    expiresAt: datetime | None = None
 
 
 @router.post(
@@ -51,10 +53,22 @@ class MessageState(BaseModel):
     responses={202: {"model": Queued, "description": "queued (definition with enqueue)"}},
 )
 async def send_message(
-    app_id: str, body: MessageRequest, actor: Reader, service: ServiceDep
+    app_id: str,
+    body: MessageRequest,
+    actor: Reader,
+    service: ServiceDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="queued sending: a repeated request with the same key returns the "
+            "first message instead of sending a second one",
+        ),
+    ] = None,
 ) -> Any:
-    """Send through the app's active definitions in priority order (failover)."""
-    outcome = await service.messages.send(actor, app_id, body)
+    """Send through the app's active definitions in priority order (failover); 202 with the
+    message's id when the first definition has `enqueue`."""
+    outcome = await service.messages.send(actor, app_id, body, idempotency_key=idempotency_key)
     if outcome.status == "queued":
         return JSONResponse(outcome.to_dict(), status_code=202)
     return outcome.to_dict()
@@ -72,4 +86,5 @@ async def message_status(message_id: str, actor: Reader, service: ServiceDep) ->
         lastError=status.last_error,
         messageId=status.message_id,
         server=status.server,
+        expiresAt=(datetime.fromtimestamp(status.expires_at, UTC) if status.expires_at else None),
     )

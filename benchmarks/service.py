@@ -1,0 +1,285 @@
+"""The service's send paths against postfix's smtp-sink, beside the library's `send_many`.
+
+    .venv/bin/python benchmarks/service.py            # N = 3000, 3 runs, every mode; ~3 min
+    .venv/bin/python benchmarks/service.py --count 1000 --runs 1 --modes direct,sqlite
+
+Modes, each against a fresh database and a real `smtp-connector serve` process:
+- `send_many`: the library alone, in this process (concurrency 50): the reference.
+- `direct`: `POST /v1/apps/{id}/messages` with a definition without `enqueue` (the request
+  returns after the SMTP 250), 16 HTTP clients on keep-alive connections.
+- `sqlite`: the same with `enqueue` on SQLite: 202 at once, the embedded worker in `serve`
+  delivers; measured from the first request to the last message sent (the outbox says so).
+- `postgres`: `enqueue` on PostgreSQL (127.0.0.1:5432, a database made and dropped for the
+  run), `serve --no-worker` plus 2 `smtp-connector worker` processes (procrastinate).
+
+Also: the p50 latency of one direct send over HTTP minus the p50 of `connector.send` in this
+process (the API's overhead per send), and the p50 latency of an enqueue (HTTP 202), both
+under the 16-client load and from one client sending one request at a time.
+The load client is a minimal HTTP/1.1 client on asyncio streams so that the measuring side
+costs little CPU on this 2-core machine. Prints one table; medians of `--runs` runs with
+the spread (min-max).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sink import free_port, smtp_sink
+
+from smtp_connector import SmtpConnector
+
+CLIENTS = 16
+BIN = Path(sys.executable).with_name("smtp-connector")
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+KRATOS_RATE = 10.0  # Ory Kratos' courier: 10 messages per 1 s poll by default
+
+
+class Http:
+    """Keep-alive HTTP/1.1 over one asyncio stream: request bytes out, status + body back."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.port, self.key = port, key
+
+    async def __aenter__(self) -> Http:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.writer.close()
+
+    async def call(self, method: str, path: str, body: object = None) -> tuple[int, bytes]:
+        data = json.dumps(body).encode() if body is not None else b""
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {self.key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + data)
+        status_line = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return int(status_line.split()[1]), await self.reader.readexactly(length)
+
+
+def request(i: int) -> dict[str, object]:
+    return {"to": f"user{i}@example.org", "usageType": "SignIn",
+            "payload": {"code": f"{i:06d}", "application": {"name": "Acme"}}}  # fmt: skip
+
+
+async def load(port: int, key: str, app: str, count: int) -> tuple[list[float], float]:
+    """`count` sends over CLIENTS connections; returns each request's latency and the start."""
+    latencies: list[float] = []
+    next_index = iter(range(count))
+    path = f"/v1/apps/{app}/messages"
+
+    async def client() -> None:
+        async with Http(port, key) as http:
+            for i in next_index:
+                started = time.perf_counter()
+                status, body = await http.call("POST", path, request(i))
+                if status not in (200, 202):
+                    raise SystemExit(f"HTTP {status}: {body[:300]!r}")
+                latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return latencies, started
+
+
+async def wait_sent(port: int, key: str, count: int, timeout: float = 600) -> float:
+    """When the outbox reports `count` messages sent (polled every 20 ms)."""
+    deadline = time.monotonic() + timeout
+    async with Http(port, key) as http:
+        while time.monotonic() < deadline:
+            _, body = await http.call("GET", "/v1/queue")
+            depth = json.loads(body)["depth"]
+            if depth["failed"] or depth["abandoned"]:
+                raise SystemExit(f"messages failed: {depth}")
+            if depth["sent"] >= count:
+                return time.perf_counter()
+            await asyncio.sleep(0.02)
+    raise SystemExit("timed out waiting for the queue to drain")
+
+
+def env(**extra: str) -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SMTP_CONNECTOR_")}
+    return base | {"SMTP_CONNECTOR_SECRET_KEY": Fernet.generate_key().decode()} | extra
+
+
+def cli(*args: str, environ: dict[str, str]) -> str:
+    done = subprocess.run([str(BIN), *args], capture_output=True, text=True, env=environ,
+                          check=False)  # fmt: skip
+    if done.returncode:
+        raise SystemExit(f"smtp-connector {args[0]} failed: {done.stderr}")
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+
+
+@contextmanager
+def processes(*commands: list[str], environ: dict[str, str]) -> Iterator[None]:
+    started = [subprocess.Popen(c, env=environ, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) for c in commands]  # fmt: skip
+    try:
+        yield
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.wait(timeout=30)
+
+
+async def wait_healthy(port: int) -> None:
+    for _ in range(300):
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            if b"200" in await reader.readline():
+                writer.close()
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.1)
+    raise SystemExit("serve did not start")
+
+
+async def setup_app(port: int, key: str, sink: int, enqueue: bool) -> str:
+    async with Http(port, key) as http:
+        _, body = await http.call("POST", "/v1/apps", {"name": "bench"})
+        app = json.loads(body)["id"]
+        definition = {"host": "127.0.0.1", "port": sink, "security": "none", "auth": False,
+                      "fromEmail": "noreply@example.com", "fromName": "Acme",
+                      "enqueue": enqueue}  # fmt: skip
+        status, body = await http.call("POST", f"/v1/apps/{app}/servers", definition)
+        assert status == 201, body
+    return str(app)
+
+
+async def send_many_rate(sink: int, count: int) -> float:
+    connector = SmtpConnector({"host": "127.0.0.1", "port": sink, "ignoreTLS": True,
+                               "fromEmail": "noreply@example.com", "fromName": "Acme"})  # fmt: skip
+    requests = [{"to": r["to"], "usage_type": "SignIn", "payload": r["payload"]}
+                for r in map(request, range(count))]  # fmt: skip
+    async with connector:
+        started = time.perf_counter()
+        await connector.send_many(requests, concurrency=50)
+        return count / (time.perf_counter() - started)
+
+
+async def library_p50(sink: int, count: int = 300) -> float:
+    connector = SmtpConnector({"host": "127.0.0.1", "port": sink, "ignoreTLS": True,
+                               "fromEmail": "noreply@example.com"})  # fmt: skip
+    async with connector:
+        samples = []
+        for i in range(count):
+            started = time.perf_counter()
+            await connector.send(f"user{i}@example.org", "SignIn", {"code": "123456"})
+            samples.append(time.perf_counter() - started)
+    return statistics.median(samples[20:])
+
+
+async def run_serve(mode: str, sink: int, count: int, workdir: Path) -> dict[str, float]:
+    port = free_port()
+    if mode == "postgres":
+        name = f"smtpc_bench_{os.getpid()}_{int(time.time())}"
+        subprocess.run(["psql", PG_ADMIN, "-qc", f'CREATE DATABASE "{name}"'], check=True)
+        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    else:
+        url = f"sqlite:///{workdir / f'{mode}-{time.time_ns()}.db'}"
+    environ = env(SMTP_CONNECTOR_DATABASE_URL=url)
+    try:
+        cli("db", "upgrade", environ=environ)
+        key = cli("keys", "create", "--scope", "smtpserver_read", "--scope",
+                  "smtpserver_write", environ=environ)  # fmt: skip
+        serve = [str(BIN), "serve", "--port", str(port), "--log-level", "warning"]
+        workers = []
+        if mode == "postgres":
+            serve.append("--no-worker")
+            workers = [[str(BIN), "worker", "--concurrency", "16"] for _ in range(2)]
+        with processes(serve, *workers, environ=environ):
+            await wait_healthy(port)
+            app = await setup_app(port, key, sink, enqueue=mode != "direct")
+            await load(port, key, app, 200)  # warm up: connections, caches, JIT-free paths
+            if mode != "direct":
+                await wait_sent(port, key, 200)
+                latencies, started = await load(port, key, app, count)
+                finished = await wait_sent(port, key, count + 200)
+            else:
+                latencies, started = await load(port, key, app, count)
+                finished = time.perf_counter()
+            result = {"rate": count / (finished - started),
+                      "p50_ms": statistics.median(latencies) * 1000}  # fmt: skip
+            # One client, one request at a time: the latency a sign-up request sees when the
+            # service is not saturated (direct: includes the SMTP exchange; queued: the 202).
+            async with Http(port, key) as http:
+                single = []
+                for i in range(300):
+                    t = time.perf_counter()
+                    await http.call("POST", f"/v1/apps/{app}/messages", request(i))
+                    single.append(time.perf_counter() - t)
+            result["single_p50_ms"] = statistics.median(single[20:]) * 1000
+            return result
+    finally:
+        if mode == "postgres":
+            subprocess.run(["psql", PG_ADMIN, "-qc", f'DROP DATABASE IF EXISTS "{name}" '
+                            "WITH (FORCE)"], check=False)  # fmt: skip
+
+
+def spread(values: list[float], fmt: str = "{:,.0f}") -> str:
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–" \
+           f"{fmt.format(max(values))})"  # fmt: skip
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--modes", default="direct,sqlite,postgres")
+    args = parser.parse_args()
+    modes = args.modes.split(",")
+    results: dict[str, list[dict[str, float]]] = {m: [] for m in ["send_many", *modes]}
+    library: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp, smtp_sink() as sink:
+        for run in range(args.runs):
+            results["send_many"].append({"rate": await send_many_rate(sink, args.count)})
+            library.append(await library_p50(sink) * 1000)
+            for mode in modes:
+                results[mode].append(await run_serve(mode, sink, args.count, Path(tmp)))
+                print(f"run {run + 1} {mode}: {results[mode][-1]}", file=sys.stderr)
+    base = statistics.median(r["rate"] for r in results["send_many"])
+    print(f"\nN = {args.count}, {args.runs} run(s), {CLIENTS} HTTP clients, smtp-sink; "
+          "median (min–max)\n")  # fmt: skip
+    print("| path | msg/s | ÷ send_many | ÷ Kratos (10/s) | request p50 ms, 16 clients |"
+          " request p50 ms, 1 client |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    for mode, rows in results.items():
+        rates = [r["rate"] for r in rows]
+        p50 = spread([r["p50_ms"] for r in rows], "{:.2f}") if "p50_ms" in rows[0] else "—"
+        one = spread([r["single_p50_ms"] for r in rows], "{:.2f}") if "p50_ms" in rows[0] else "—"
+        share = statistics.median(rates) / base
+        print(f"| {mode} | {spread(rates)} | {share:.0%} | "
+              f"{statistics.median(rates) / KRATOS_RATE:,.0f}× | {p50} | {one} |")  # fmt: skip
+    if "direct" in results:
+        overhead = [r["single_p50_ms"] - lib for r, lib in zip(results["direct"], library,
+                                                                  strict=True)]  # fmt: skip
+        print(f"\nDirect send, one client: HTTP p50 "
+              f"{spread([r['single_p50_ms'] for r in results['direct']], '{:.2f}')} ms, "
+              f"connector.send p50 {spread(library, '{:.2f}')} ms → API overhead p50 "
+              f"{spread(overhead, '{:.2f}')} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

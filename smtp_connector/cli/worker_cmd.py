@@ -1,0 +1,75 @@
+"""`smtp-connector worker`: deliver queued messages, without the HTTP API.
+
+On PostgreSQL this is a procrastinate worker (run one per machine, or several: they share the
+work with SKIP LOCKED and never take each other's messages); on SQLite it is the embedded
+worker on its own (useful when `serve` runs with SMTP_CONNECTOR_QUEUE_WORKER=0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+import click
+
+from .app import handles_errors, main
+from .store_common import database_url_option, need_server_extra
+
+
+@main.command()
+@database_url_option
+@click.option("--concurrency", type=int, default=None, help="Sends in flight (default 16).")
+@click.option("--name", default=None, help="Worker name (default: engine@host:pid:random).")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "embedded", "procrastinate"]),
+    default=None,
+    help="auto: procrastinate on PostgreSQL, embedded on SQLite.",
+)
+@handles_errors
+def worker(
+    database_url: str | None, concurrency: int | None, name: str | None, engine: str | None
+) -> None:
+    """Deliver queued messages until SIGTERM/SIGINT (in-flight sends are finished first)."""
+    need_server_extra()
+    from ..server import Settings
+    from ..server.app import build_queue
+    from ..store import Service
+
+    settings = Settings.from_env(
+        database_url=database_url, queue_concurrency=concurrency, queue_engine=engine
+    )
+
+    async def run() -> None:
+        queue = build_queue(settings)
+        try:
+            service = await Service.open(
+                settings.database_url, settings.secret_key, migrate=settings.migrate,
+                sender=queue.sender_factory,
+            )  # fmt: skip
+        except BaseException:
+            await queue.aclose()
+            raise
+        try:
+            if queue.distributed is not None:
+                await queue.distributed.require_schema()
+            click.echo(f"worker started ({queue.engine}, concurrency {settings.queue_concurrency})",
+                       err=True)  # fmt: skip
+            if queue.distributed is None:
+                _stop_on_signals(asyncio.current_task())
+            await queue.run_worker(name=name)
+        finally:
+            await service.aclose()
+
+    with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
+        asyncio.run(run())
+
+
+def _stop_on_signals(task: asyncio.Task[None] | None) -> None:
+    """SIGTERM/SIGINT cancel the embedded worker's loop; it then lets sends in flight end."""
+    if task is None:
+        return
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)

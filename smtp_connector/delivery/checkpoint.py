@@ -1,0 +1,59 @@
+"""A caller's checkpoint right before a message's content goes on the wire.
+
+A queue that must never send a code twice has to know, after a crash, whether a message may
+already be with the server. The last safe moment to record "from here on, it may be" is after
+the server's 354 and before the message's bytes (ending in the final dot) are written: before
+it, an interrupted attempt delivered nothing; after it, the server may hold the message.
+
+The checkpoint is a context variable, so it follows the one send it was set for through
+failover and retries (each attempt that reaches DATA awaits it again) without changing any
+signature between the connector and the SMTP transaction:
+
+    with before_message_data(record_in_flight):
+        await connector.send(...)
+
+If the callback raises, nothing is sent on that attempt and the send ends with a
+non-retryable `message_rejected` error at stage `data` (the connection is dropped, since the
+server is waiting for the message content).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from ..errors import ConnectorError, ErrorCode
+
+Checkpoint = Callable[[], Awaitable[None]]
+
+_CHECKPOINT: ContextVar[Checkpoint | None] = ContextVar("smtp_connector_checkpoint", default=None)
+
+
+@contextmanager
+def before_message_data(callback: Checkpoint) -> Iterator[None]:
+    """Await `callback` before each attempt's message content, inside this block."""
+    token = _CHECKPOINT.set(callback)
+    try:
+        yield
+    finally:
+        _CHECKPOINT.reset(token)
+
+
+async def reach_message_data(server: str) -> None:
+    """Called by the transaction after 354, before the content: runs the caller's checkpoint."""
+    callback = _CHECKPOINT.get()
+    if callback is None:
+        return
+    try:
+        await callback()
+    except ConnectorError:
+        raise
+    except Exception as exc:
+        raise ConnectorError(
+            ErrorCode.MESSAGE_REJECTED,
+            f"Not sent: the caller's checkpoint before DATA refused ({type(exc).__name__}).",
+            server=server,
+            retryable=False,
+            stage="data",
+        ) from None

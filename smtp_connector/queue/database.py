@@ -1,0 +1,117 @@
+"""The queue's own connection to the store's database, tuned for its write pattern.
+
+Every operation is a small synchronous function of a SQLAlchemy `Connection`, so the same
+SQL runs on both databases:
+
+- SQLite: on one dedicated thread with the standard driver; every transaction starts with
+  `BEGIN IMMEDIATE` (it takes the write lock at once, so no claim can interleave with another
+  writer's) and concurrent writes share transactions (`GroupCommit`). WAL with
+  `synchronous=NORMAL` (Rails 8's SQLite default too): a commit survives the process being
+  killed; an operating-system crash or power cut may lose the last moments of queue writes.
+  `SMTP_CONNECTOR_QUEUE_SQLITE_SYNCHRONOUS=FULL` trades throughput for that too.
+- PostgreSQL: the async psycopg engine, a pool sized for the worker's concurrency; each write
+  is its own short transaction (row locks and `SKIP LOCKED` do the rest); only the writes
+  whose loss could lose or repeat a message wait for the disk (see `write`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from smtp_connector.errors import ConnectorError, ErrorCode
+from smtp_connector.store.urls import async_url, is_sqlite, safe_url, sqlite_path
+
+from .batching import GroupCommit
+
+T = TypeVar("T")
+SYNCHRONOUS_ENV = "SMTP_CONNECTOR_QUEUE_SQLITE_SYNCHRONOUS"
+
+
+def _synchronous() -> str:
+    value = os.environ.get(SYNCHRONOUS_ENV, "NORMAL").strip().upper()
+    if value not in ("NORMAL", "FULL", "EXTRA"):
+        raise ConnectorError(
+            ErrorCode.INVALID_CONFIG, f"{SYNCHRONOUS_ENV} must be NORMAL, FULL or EXTRA."
+        )
+    return value
+
+
+class QueueDatabase:
+    def __init__(self, raw_url: str, *, pool_size: int = 10) -> None:
+        self.url = async_url(raw_url)
+        self.is_sqlite = is_sqlite(self.url)
+        self._committer: GroupCommit | None = None
+        if self.is_sqlite:
+            path = sqlite_path(self.url)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(
+                self.url.set(drivername="sqlite+pysqlite"),
+                connect_args={"timeout": 30, "check_same_thread": False},
+            )
+            synchronous = _synchronous()
+            event.listen(engine, "connect", lambda conn, _: _sqlite_connect(conn, synchronous))
+            event.listen(engine, "begin", _sqlite_begin)
+            self._sync_engine = engine
+            self._committer = GroupCommit(engine)
+        else:
+            self.engine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+                connect_args={"options": "-c synchronous_commit=off"},
+            )  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"QueueDatabase({safe_url(self.url)!r})"
+
+    async def write(
+        self, op: Callable[[Connection], T], *, isolated: bool = False, durable: bool = False
+    ) -> T:
+        """Run `op` in a write transaction (shared with concurrent writes on SQLite).
+
+        On PostgreSQL the queue's sessions commit asynchronously (`synchronous_commit=off`)
+        except `durable` writes, which wait for the WAL flush: the enqueue (a 202 is a promise)
+        and the mark before DATA (the never-twice marker). The WAL is sequential, so once a
+        durable write is on disk every earlier write is too; a lost later write (after a
+        database server crash) can only leave a row "sending" with its marker set, which is
+        settled as "delivery unknown" — never resent."""
+        if self._committer is not None:
+            return await self._committer.run(op, isolated)
+        async with self.engine.begin() as conn:
+            if durable:
+                await conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
+            return await conn.run_sync(op)
+
+    async def read(self, op: Callable[[Connection], T]) -> T:
+        if self._committer is not None:
+            return await self._committer.read(op)
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(op)
+
+    async def dispose(self) -> None:
+        if self._committer is not None:
+            await self._committer.aclose()
+            self._sync_engine.dispose()
+        else:
+            await self.engine.dispose()
+
+
+def _sqlite_connect(dbapi_connection: Any, synchronous: str) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (the driver's own implicit BEGIN is
+    # deferred, which would let two claimers read the same rows before either writes).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    read_only = conn.get_execution_options().get("queue_read_only", False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -1,0 +1,321 @@
+"""The outbox: every state change of a queued message, as one SQL statement each.
+
+Both engines use these operations; only who calls `claim_due` / `claim` differs (the embedded
+worker polls `claim_due` and is woken by an in-process event; a procrastinate job claims the
+one row whose id it carries). Claims are atomic `UPDATE … RETURNING`: inside `BEGIN IMMEDIATE`
+on SQLite (one writer at a time), with `FOR UPDATE SKIP LOCKED` on PostgreSQL (many workers
+never block on, or take, each other's rows). Every later write names the claim (worker id and
+attempt number), so a worker whose lease was taken over can no longer change the row.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from . import recovery
+from .database import QueueDatabase
+from .tables import attempts, outbox
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    app_id: str
+    definition_ids: tuple[str, ...]
+    recipient: str
+    usage_type: str
+    payload: dict[str, Any]
+    locale: str | None
+    max_attempts: int
+    expires_at: float
+    idempotency_key: str | None = None
+
+
+@dataclass
+class Claim:
+    """A row this worker holds for one attempt (number `attempt`) until `lease_until`."""
+
+    id: str
+    app_id: str
+    definition_ids: tuple[str, ...]
+    recipient: str
+    usage_type: str
+    payload: dict[str, Any]
+    locale: str | None
+    attempt: int
+    max_attempts: int
+    expires_at: float
+    worker_id: str
+    started: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The end of one attempt: the new status and what to record."""
+
+    status: str  # queued (retry) | sent | failed | abandoned
+    outcome: str  # sent | retry | failed | abandoned | unknown (the attempts log)
+    next_attempt_at: float | None = None
+    last_error: dict[str, Any] | None = None
+    message_id: str | None = None
+    server: str | None = None
+    definition_id: str | None = None
+
+
+class LeaseLost(Exception):
+    """The row is no longer this worker's (its lease ran out and it was taken over)."""
+
+
+_CLAIM_COLUMNS = (
+    outbox.c.id, outbox.c.app_id, outbox.c.definition_ids, outbox.c.recipient,
+    outbox.c.usage_type, outbox.c.payload, outbox.c.locale, outbox.c.attempts,
+    outbox.c.max_attempts, outbox.c.expires_at,
+)  # fmt: skip
+
+
+# The hot statements are built once, with bind parameters (m_* conditions, v_* values):
+# compiling a statement per message would cost more CPU than running it.
+_MINE = and_(
+    outbox.c.id == bindparam("m_id"),
+    outbox.c.status == "sending",
+    outbox.c.worker_id == bindparam("m_worker"),
+    outbox.c.attempts == bindparam("m_attempt"),
+)
+_CLAIM_SET = {
+    "status": "sending", "worker_id": bindparam("m_worker"),
+    "lease_until": bindparam("m_lease"), "attempts": outbox.c.attempts + 1, "data_at": None,
+    "updated": bindparam("m_now"),
+}  # fmt: skip
+_DUE = (
+    select(outbox.c.id)
+    .where(outbox.c.status == "queued", outbox.c.next_attempt_at <= bindparam("m_now"))
+    .order_by(outbox.c.next_attempt_at)
+    .limit(bindparam("m_limit"))
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+_CLAIM_DUE = (
+    update(outbox).where(outbox.c.id.in_(_DUE)).values(_CLAIM_SET).returning(*_CLAIM_COLUMNS)
+)
+_CLAIM_ONE = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("m_id"), outbox.c.status == "queued")
+    .values(_CLAIM_SET)
+    .returning(*_CLAIM_COLUMNS)
+)
+_MARK_DATA = (
+    update(outbox).where(_MINE).values(data_at=bindparam("m_now"), updated=bindparam("m_now"))
+)
+_ENDED = {
+    "status": bindparam("v_status"), "updated": bindparam("v_now"), "lease_until": None,
+    "worker_id": None, "last_error": bindparam("v_last_error", type_=outbox.c.last_error.type),
+}  # fmt: skip
+_FINISH = {
+    "queued": update(outbox)
+    .where(_MINE)
+    .values(_ENDED | {"next_attempt_at": bindparam("v_next"), "data_at": None}),
+    "sent": update(outbox)
+    .where(_MINE)
+    .values(
+        _ENDED
+        | {
+            "finished": bindparam("v_now"),
+            "payload": None,
+            "message_id": bindparam("v_message_id"),
+            "server": bindparam("v_server"),
+            "definition_id": bindparam("v_definition_id"),
+        }
+    ),
+    "final": update(outbox)
+    .where(_MINE)
+    .values(_ENDED | {"finished": bindparam("v_now"), "payload": None}),
+}
+_INSERT_MESSAGE = insert(outbox)
+_INSERT_ATTEMPT = insert(attempts)
+
+
+def _mine(claim: Claim) -> dict[str, Any]:
+    return {"m_id": claim.id, "m_worker": claim.worker_id, "m_attempt": claim.attempt}
+
+
+def _claim(row: Any, worker_id: str) -> Claim:
+    return Claim(
+        id=row.id, app_id=row.app_id, definition_ids=tuple(row.definition_ids or ()),
+        recipient=row.recipient, usage_type=row.usage_type, payload=dict(row.payload or {}),
+        locale=row.locale, attempt=row.attempts, max_attempts=row.max_attempts,
+        expires_at=row.expires_at, worker_id=worker_id,
+    )  # fmt: skip
+
+
+class Outbox:
+    """The outbox tables of one database; writes go through the database's committer."""
+
+    def __init__(self, db: QueueDatabase, lease: float) -> None:
+        self.db = db
+        self.lease = lease
+
+    async def enqueue(self, new: NewMessage) -> tuple[str, bool]:
+        """Insert the message; returns (id, created). With an idempotency key already used by
+        the app, returns the existing message's id and False (nothing is inserted)."""
+        now = time.time()
+        message_id = uuid.uuid4().hex
+        values = {
+            "id": message_id, "app_id": new.app_id, "definition_ids": list(new.definition_ids),
+            "recipient": new.recipient, "usage_type": new.usage_type, "payload": new.payload,
+            "locale": new.locale, "status": "queued", "attempts": 0,
+            "max_attempts": new.max_attempts, "next_attempt_at": now,
+            "expires_at": new.expires_at, "idempotency_key": new.idempotency_key,
+            "created": now, "updated": now,
+        }  # fmt: skip
+
+        def op(conn: Connection) -> None:
+            conn.execute(_INSERT_MESSAGE, values)
+
+        try:
+            isolated = new.idempotency_key is not None
+            await self.db.write(op, isolated=isolated, durable=True)
+            return message_id, True
+        except IntegrityError:
+            if new.idempotency_key is None:
+                raise
+            existing = await self.find_by_key(new.app_id, new.idempotency_key)
+            if existing is None:
+                raise
+            return existing, False
+
+    async def find_by_key(self, app_id: str, key: str) -> str | None:
+        query = select(outbox.c.id).where(
+            outbox.c.app_id == app_id, outbox.c.idempotency_key == key
+        )
+        return await self.db.read(lambda conn: conn.execute(query).scalar_one_or_none())
+
+    async def claim_due(self, worker_id: str, limit: int) -> list[Claim]:
+        """Claim up to `limit` due rows, oldest first."""
+        params = self._claim_params(worker_id) | {"m_limit": limit}
+
+        def op(conn: Connection) -> list[Claim]:
+            rows = conn.execute(_CLAIM_DUE, params).all()
+            return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
+
+        return await self.db.write(op)
+
+    async def claim(self, message_id: str, worker_id: str) -> Claim | None:
+        """Claim one row if it is queued (whether due or not: its job says it is time)."""
+        params = self._claim_params(worker_id) | {"m_id": message_id}
+
+        def op(conn: Connection) -> Claim | None:
+            row = conn.execute(_CLAIM_ONE, params).first()
+            return _claim(row, worker_id) if row is not None else None
+
+        return await self.db.write(op)
+
+    def _claim_params(self, worker_id: str) -> dict[str, Any]:
+        now = time.time()
+        return {"m_now": now, "m_worker": worker_id, "m_lease": now + self.lease}
+
+    async def mark_data(self, claim: Claim) -> None:
+        """Record, durably, that this attempt is about to hand the content to the server.
+        Raises LeaseLost when the row is no longer this claim's (then nothing is sent)."""
+        params = _mine(claim) | {"m_now": time.time()}
+
+        def op(conn: Connection) -> int:
+            return conn.execute(_MARK_DATA, params).rowcount
+
+        if await self.db.write(op, durable=True) != 1:
+            raise LeaseLost(claim.id)
+
+    async def finish(self, claim: Claim, end: Finish, detail: str | None = None) -> bool:
+        """Apply the attempt's outcome and log the attempt, in one transaction; False when
+        the row was no longer this claim's (nothing changed)."""
+        now = time.time()
+        params = _mine(claim) | {
+            "v_status": end.status, "v_now": now, "v_last_error": end.last_error,
+            "v_next": end.next_attempt_at, "v_message_id": end.message_id,
+            "v_server": end.server, "v_definition_id": end.definition_id,
+        }  # fmt: skip
+        statement = _FINISH[end.status] if end.status in _FINISH else _FINISH["final"]
+        error = end.last_error or {}
+        log = {
+            "message_id": claim.id, "attempt": claim.attempt, "worker_id": claim.worker_id,
+            "started": claim.started, "finished": now, "outcome": end.outcome,
+            "error_code": error.get("code"), "smtp_code": error.get("smtpCode"),
+            "server": end.server or error.get("server"), "detail": detail,
+        }  # fmt: skip
+
+        def op(conn: Connection) -> bool:
+            if conn.execute(statement, params).rowcount != 1:
+                return False
+            conn.execute(_INSERT_ATTEMPT, log)
+            return True
+
+        return bool(await self.db.write(op))
+
+    async def recover(self) -> dict[str, int]:
+        """Settle rows whose worker died or whose code expired (see recovery.py)."""
+        return await self.db.write(recovery.recover_op(time.time()))
+
+    async def recover_rows(self, message_ids: list[str]) -> dict[str, int]:
+        """Settle claimed rows whose worker is known dead (a stopped heartbeat), lease or not."""
+        return await self.db.write(recovery.settle_op(outbox.c.id.in_(message_ids), time.time()))
+
+    async def recover_dead_local(self, host: str, alive: Callable[[int], bool]) -> dict[str, int]:
+        """Settle rows claimed by worker processes of this host that no longer exist, at
+        once: a restarted worker does not wait for their leases to run out."""
+        query = select(outbox.c.worker_id).where(outbox.c.status == "sending").distinct()
+        found = await self.db.read(lambda conn: list(conn.execute(query).scalars()))
+        dead = [w for w in found if w and (pid := recovery.local_pid(w, host)) and not alive(pid)]
+        if not dead:
+            return {"requeued": 0, "unknown": 0}
+        return await self.db.write(recovery.settle_op(outbox.c.worker_id.in_(dead), time.time()))
+
+    async def get(self, message_id: str) -> Any:
+        query = select(outbox).where(outbox.c.id == message_id)
+        return await self.db.read(lambda conn: conn.execute(query).first())
+
+    async def attempts_of(self, message_id: str) -> list[Any]:
+        query = select(attempts).where(attempts.c.message_id == message_id)
+        return await self.db.read(lambda conn: list(conn.execute(query.order_by(attempts.c.id))))
+
+    async def queued_ids(self, older_than: float, limit: int = 1000) -> list[str]:
+        """Queued rows due for longer than `older_than` seconds (for re-dispatch)."""
+        query = (
+            select(outbox.c.id)
+            .where(outbox.c.status == "queued")
+            .where(outbox.c.next_attempt_at <= time.time() - older_than)
+            .order_by(outbox.c.next_attempt_at)
+            .limit(limit)
+        )
+        return await self.db.read(lambda conn: list(conn.execute(query).scalars()))
+
+    async def stats(self) -> dict[str, Any]:
+        """Depth by status, oldest queued age, sent and failed in the last minute."""
+        now = time.time()
+        by_status = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        oldest = select(func.min(outbox.c.created)).where(outbox.c.status == "queued")
+        recent = (
+            select(attempts.c.outcome, func.count())
+            .where(attempts.c.finished >= now - 60)
+            .group_by(attempts.c.outcome)
+        )
+
+        def read(conn: Connection) -> tuple[dict[str, int], Any, dict[str, int]]:
+            depth = {status: 0 for status in ("queued", "sending", "sent", "failed", "abandoned")}
+            depth |= {row[0]: row[1] for row in conn.execute(by_status).all()}
+            minute = {row[0]: row[1] for row in conn.execute(recent).all()}
+            return depth, conn.execute(oldest).scalar(), minute
+
+        depth, first, minute = await self.db.read(read)
+        return {
+            "depth": depth,
+            "oldestQueuedAge": round(now - first, 3) if first is not None else None,
+            "sentLastMinute": minute.get("sent", 0),
+            "failedLastMinute": sum(minute.get(k, 0) for k in ("failed", "unknown", "abandoned")),
+            "retriedLastMinute": minute.get("retry", 0),
+        }
