@@ -78,6 +78,7 @@ class DevServer:
     def start(self) -> DevServer:
         """Listen and serve in a background thread; a port that cannot be bound (in use, no
         permission, unknown host) is an `invalid_config` error naming it and what to do."""
+        controller: Controller | None = None
         try:
             self.port = self.port or _free_port(self.host)
             controller = Controller(
@@ -85,6 +86,8 @@ class DevServer:
             )
             controller.start()
         except OSError as exc:
+            if controller is not None:  # aiosmtpd leaves its own loop open when start fails
+                controller.loop.close()
             raise ConnectorError(ErrorCode.INVALID_CONFIG, self._bind_problem(exc)) from None
         self._controller = controller
         return self

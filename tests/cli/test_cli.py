@@ -172,7 +172,8 @@ def test_sink_on_a_busy_port_is_one_line_and_exit_2() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         sink = subprocess.run(
-            [sys.executable, "-m", "smtp_connector", "sink", "--port", str(port)],
+            # -X dev shows a ResourceWarning for anything left open (aiosmtpd's own loop did)
+            [sys.executable, "-X", "dev", "-m", "smtp_connector", "sink", "--port", str(port)],
             capture_output=True,
             text=True,
             timeout=60,
