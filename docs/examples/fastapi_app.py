@@ -45,5 +45,7 @@ async def send_sign_in_code(request: CodeRequest) -> dict[str, str]:
         )
     except ConnectorError as error:
         status = 503 if error.retryable else 400  # transient: let the client retry
-        raise HTTPException(status, detail={"code": error.code.value, "message": error.message})
+        raise HTTPException(
+            status, detail={"code": error.code.value, "message": error.message}
+        ) from error
     return {"messageId": result.message_id}

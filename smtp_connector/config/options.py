@@ -198,13 +198,19 @@ class TlsOptions(ConfigModel):
     key: Secret | None = None
     passphrase: Secret | None = None
     pfx: Secret | None = Field(
-        default=None, description="Node's PKCS#12 bundle: accepted, masked, not used"
+        default=None,
+        description="the client certificate and key as one PKCS#12 bundle (Node's `pfx`): "
+        "base64 text or the path of a .p12/.pfx file, opened with `passphrase`",
     )
 
     @model_validator(mode="after")
     def _check_pair(self) -> TlsOptions:
         if (self.cert is None) != (self.key is None):
             raise ValueError("`tls.cert` and `tls.key` (client certificate) go together")
+        if self.pfx is not None and self.cert is not None:
+            raise ValueError(
+                "give the client certificate either as `tls.cert` + `tls.key` or as `tls.pfx`"
+            )
         return self
 
 

@@ -13,6 +13,7 @@ import tempfile
 from ..config import ServerSettings, tls_version
 from ..errors import ConnectorError, ErrorCode
 from ..files import OptionFileError, read_option_file
+from .pkcs12 import load_pfx
 
 
 def build_ssl_context(server: ServerSettings, *, allow_files: bool = True) -> ssl.SSLContext:
@@ -36,6 +37,9 @@ def build_ssl_context(server: ServerSettings, *, allow_files: bool = True) -> ss
         _load_client_cert(
             context, options.cert, options.key.get_secret_value(), passphrase, allow_files
         )
+    elif options.pfx:
+        passphrase = options.passphrase.get_secret_value() if options.passphrase else None
+        load_pfx(context, options.pfx.get_secret_value(), passphrase, allow_files=allow_files)
     return context
 
 
