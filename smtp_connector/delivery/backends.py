@@ -196,6 +196,15 @@ class FileBackend(_LocalBackend):
             raise ConnectorError(
                 ErrorCode.INVALID_CONFIG, "`transport: file` needs `outboxDir` (a folder path)."
             )
+        if config.disable_file_access:
+            # The file transport's whole job is writing files; a config that forbids file
+            # access and asks for it is a contradiction to report, not to resolve silently.
+            raise ConnectorError(
+                ErrorCode.INVALID_CONFIG,
+                "`transport: file` writes every message into `outboxDir`, and "
+                "`disableFileAccess` forbids file access: use `transport: memory` or "
+                "`console`, or unset `disableFileAccess`.",
+            )
         self.folder = Path(config.outbox_dir)
 
     async def send(self, email: RenderedEmail) -> SendResult:

@@ -71,3 +71,18 @@ def test_a_fifo_does_not_block(tmp_path: Path) -> None:
     os.mkfifo(fifo)  # opening it for reading would block until a writer comes
     error = build_error(PATH_OPTIONS["tls.ca"](str(fifo)))
     assert "regular file" in error.message
+
+
+def test_file_transport_is_refused_under_disable_file_access(tmp_path: Path) -> None:
+    outbox = tmp_path / "out"
+    config = {
+        "transport": "file",
+        "outboxDir": str(outbox),
+        "fromEmail": "noreply@example.com",
+        "disableFileAccess": True,
+    }
+    with pytest.raises(ConnectorError) as info:
+        SmtpConnector(config)
+    assert info.value.code is ErrorCode.INVALID_CONFIG
+    assert "disableFileAccess" in info.value.message and "memory" in info.value.message
+    assert not outbox.exists()  # nothing was written or created
