@@ -389,3 +389,26 @@ def test_key_stays_in_the_tab_and_the_page_refreshes(
     tab.get_by_role("button", name="Sign out").click()
     expect(tab.get_by_label("API key")).to_be_visible()
     assert tab.evaluate("sessionStorage.length") == 0
+
+
+def test_delete_asks_first_and_removes_the_stored_definition(
+    page: tuple[Page, Traffic], served: Served
+) -> None:
+    tab, _ = page
+    app_id = make_app(served, "delete", definition(free_port(), name="keep"),
+                      definition(free_port(), name="doomed"))  # fmt: skip
+    sign_in(tab, served.admin)
+    choose_app(tab, app_id)
+    headings = tab.locator("#server-list h3")
+    expect(headings).to_have_count(2)
+    tab.once("dialog", lambda dialog: dialog.dismiss())  # "Cancel": nothing happens
+    tab.get_by_role("button", name="Delete doomed").click()
+    expect(headings).to_have_count(2)
+    with served.api() as client:
+        assert len(client.get(f"/v1/apps/{app_id}/servers").json()) == 2
+    tab.once("dialog", lambda dialog: dialog.accept())
+    tab.get_by_role("button", name="Delete doomed").click()
+    expect(headings).to_have_text([re.compile("keep")])
+    with served.api() as client:
+        stored = client.get(f"/v1/apps/{app_id}/servers").json()
+    assert [d["name"] for d in stored] == ["keep"]
