@@ -102,6 +102,52 @@ def test_limits_hold_across_two_connector_processes(redis_db: str, smtp_server: 
     assert received == sorted(sent)
 
 
+RATE_WORKER = textwrap.dedent(
+    """
+    import asyncio, json, sys, time
+    from smtp_connector import SmtpConnector
+
+    async def main(config, tag):
+        done = []
+        async with SmtpConnector(config) as connector:
+            async def one(i):
+                await connector.send(f"{tag}-{i}@example.org", "SignIn", {"code": "1"})
+                done.append(time.time())
+            await asyncio.gather(*(one(i) for i in range(6)))
+        print(json.dumps(done))
+
+    asyncio.run(main(json.loads(sys.argv[1]), sys.argv[2]))
+    """
+)
+
+
+def test_server_rate_limit_is_one_window_across_two_processes(
+    redis_db: str, smtp_server: TestServer
+) -> None:
+    """`rateLimit` 4 per 1.5 s with a Redis store: two processes sending 6 each share the window,
+    so no second of the run sees more than 4 sends (each process alone would allow 8)."""
+    config = config_for(smtp_server, ignoreTLS=True, throttle={"store": redis_db})
+    config["rateLimit"] = {"maxMessages": 4, "rateDelta": 1500}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RATE_WORKER, json.dumps(config), tag],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("a", "b")
+    ]
+    finished: list[float] = []
+    for run in runs:
+        out, err = run.communicate(timeout=60)
+        assert run.returncode == 0, err
+        finished += json.loads(out)
+    finished.sort()
+    assert len(finished) == 12 and len(smtp_server.messages) == 12
+    busiest = max(sum(1 for t in finished if start <= t < start + 1.0) for start in finished)
+    assert busiest <= 4, f"{busiest} sends within one second across both processes"
+
+
 async def test_unreachable_redis_refuses_to_send_and_hides_the_password(
     smtp_server: TestServer,
 ) -> None:
