@@ -14,9 +14,8 @@ import asyncio
 import random
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from ..compose.message import RenderedEmail
 from ..config import RetryOptions, ServerConfig, SmtpConfig
@@ -34,7 +33,6 @@ from .transaction import Delivery
 
 log = secret_safe_logger("smtp_connector.delivery")
 
-T = TypeVar("T")
 Prepare = Callable[[RenderedEmail, ServerConfig], tuple[RenderedEmail, bytes]]
 
 # Failures that say something about the server, not the message: try the next server.
@@ -53,13 +51,6 @@ def fails_over(error: ConnectorError) -> bool:
     if error.code in _SERVER_LEVEL:
         return True
     return error.smtp_code is not None and 400 <= error.smtp_code < 500
-
-
-def _stale(error: ConnectorError) -> bool:
-    """A reused session that died while idle fails at its first command."""
-    return error.stage == "mail" and (
-        error.code is ErrorCode.CONNECTION_FAILED or error.smtp_code == 421
-    )
 
 
 def backoff_delay(options: RetryOptions, round_number: int) -> float:
@@ -236,28 +227,13 @@ class SmtpDelivery:
     async def _deliver(
         self, server: _Server, email: RenderedEmail, data: bytes, deadline: float
     ) -> Delivery:
-        """Deliver on a pooled session; a reused session found dead is replaced once, silently.
-        Everything, opening a connection included, ends by the send's `retry.deadline`."""
+        """Queue the message on the server's pool; one of its connections delivers it (a
+        reused connection found dead is replaced once, silently, by the pool). Everything,
+        opening a connection included, ends by the send's `retry.deadline`."""
         pool = self.pool(server.name)
-        warm = await pool.acquire_warm()
-        if warm is not None:
-            session, reused = warm, True
-        else:
-            session, reused = await _before_deadline(pool.acquire(), deadline, server.name)
-        ok = False
-        try:
-            try:
-                delivery = await _send_on(session, email, data, deadline)
-            except ConnectorError as error:
-                if not (reused and _stale(error)):
-                    raise
-                pool.discard(session)
-                session = await _before_deadline(pool.open_fresh(), deadline, server.name)
-                delivery = await _send_on(session, email, data, deadline)
-            ok = True
-            return delivery
-        finally:
-            pool.release(session, reusable=ok or session.alive)
+        return await pool.submit(
+            email.envelope_from, email.envelope_to, data, email.needs_smtputf8, deadline
+        )
 
     def _final_error(
         self, errors: dict[str, ConnectorError], attempts: list[AttemptRecord]
@@ -309,35 +285,6 @@ class SmtpDelivery:
     async def aclose(self) -> None:
         pools = self._pools.get(asyncio.get_running_loop(), {})
         await asyncio.gather(*(pool.aclose() for pool in pools.values()))
-
-
-async def _send_on(
-    session: SmtpSession, email: RenderedEmail, data: bytes, deadline: float
-) -> Delivery:
-    return await session.deliver(
-        email.envelope_from,
-        email.envelope_to,
-        data,
-        smtputf8=email.needs_smtputf8,
-        deadline=deadline,
-    )
-
-
-async def _before_deadline(awaitable: Awaitable[T], deadline: float, server: str) -> T:
-    """Await `awaitable` but give up at `deadline` (monotonic) with a `timeout` error."""
-    remaining = max(deadline - time.monotonic(), 0.001)
-    try:
-        async with asyncio.timeout(remaining):  # a timer on this task: no extra task per message
-            return await awaitable
-    except TimeoutError:
-        raise ConnectorError(
-            ErrorCode.TIMEOUT,
-            f"retry.deadline reached while connecting to {server}; no connection was ready "
-            "in time (raise `retry.deadline` or check the server).",
-            server=server,
-            retryable=True,
-            stage="connect",
-        ) from None
 
 
 def _all_disabled(servers: list[_Server], attempts: int) -> ConnectorError:

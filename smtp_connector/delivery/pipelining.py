@@ -4,51 +4,65 @@ aiosmtplib's protocol keeps one pending reply and drops data that arrives while 
 it: right for lock-step, but it loses the replies to pipelined commands. `PipeliningProtocol`
 adds a burst mode in which several commands leave in one write and every reply is parsed as it
 arrives; one future completes when all of them are in.
+
+Two costs are kept off the per-message path. Replies are parsed by `parse_replies`, which reads
+the code and the text and nothing else (a single-line reply, the common case, is one slice).
+And a burst's deadline is a number, not a timer: one watchdog per connection stays armed across
+bursts and only looks at the clock when it fires, so a burst that completes in time costs no
+timer at all (aiosmtplib's `wait_for`, or a `call_later` per exchange, cost one each).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import aiosmtplib
 from aiosmtplib.errors import SMTPResponseException
-from aiosmtplib.protocol import MAX_RESPONSE_LENGTH, SMTPProtocol
+from aiosmtplib.protocol import MAX_LINE_LENGTH, MAX_RESPONSE_LENGTH, SMTPProtocol
 from aiosmtplib.response import SMTPResponse
 from aiosmtplib.status import SMTPStatus
+
+_INVALID = SMTPStatus.invalid_response.value
 
 
 class PipeliningProtocol(SMTPProtocol):
     """aiosmtplib's protocol, plus a mode that collects every reply of a burst."""
 
     _burst: asyncio.Future[list[SMTPResponse]] | None = None
-    _burst_replies: list[SMTPResponse]
+    _burst_replies: list[SMTPResponse] = []  # noqa: RUF012 (replaced per burst, never mutated)
     _burst_expected = 0
+    _burst_deadline = 0.0
+    _watchdog: asyncio.TimerHandle | None = None
+    _watch_at = 0.0
 
     def data_received(self, data: bytes) -> None:
         burst = self._burst
         if burst is None:
             super().data_received(data)
             return
-        self._buffer.extend(data)
-        if len(self._buffer) > MAX_RESPONSE_LENGTH:
+        buffer = self._buffer
+        buffer.extend(data)
+        if burst.done():
+            return
+        replies = self._burst_replies
+        try:
+            parse_replies(buffer, replies, self._burst_expected)
+        except SMTPResponseException as exc:  # malformed reply: surface it to the sender
+            burst.set_exception(exc)
+            return
+        if len(replies) == self._burst_expected:
+            burst.set_result(replies)
+        elif len(buffer) > MAX_RESPONSE_LENGTH:
             # aiosmtplib's cap on an unparsed reply, kept in burst mode: a server that never
             # ends its line must not grow the buffer without bound.
-            del self._buffer[:]
-            burst.set_exception(
-                SMTPResponseException(SMTPStatus.invalid_response.value, "Response too long")
-            )
-            return
-        while not burst.done():
-            try:
-                response = self._read_response_from_buffer()
-            except Exception as exc:  # malformed reply: surface it to the waiting sender
-                burst.set_exception(exc)
-                return
-            if response is None:
-                return
-            self._burst_replies.append(response)
-            if len(self._burst_replies) == self._burst_expected:
-                burst.set_result(self._burst_replies)
+            del buffer[:]
+            burst.set_exception(SMTPResponseException(_INVALID, "Response too long"))
+
+    @property
+    def received(self) -> list[SMTPResponse]:
+        """The replies the last burst got before it ended (all of them, unless it failed)."""
+        return self._burst_replies
 
     def _fail_burst(self, message: str) -> None:
         if self._burst is not None and not self._burst.done():
@@ -60,26 +74,99 @@ class PipeliningProtocol(SMTPProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail_burst("Connection lost")
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         super().connection_lost(exc)
 
-    async def exchange(
-        self, data: bytes, replies: int, timeout: float | None
-    ) -> list[SMTPResponse]:
-        """Write `data` (several commands) at once and read `replies` replies in order.
-
-        The timeout is a timer on the future rather than `asyncio.wait_for`, which would cost
-        an extra event-loop iteration per exchange on the latency-critical path.
-        """
+    async def exchange(self, data: bytes, replies: int, deadline: float) -> list[SMTPResponse]:
+        """Write `data` (several commands) at once and read `replies` replies in order, failing
+        with a read timeout at `deadline` (a `time.monotonic()` value)."""
         burst: asyncio.Future[list[SMTPResponse]] = self._loop.create_future()
         self._burst, self._burst_replies, self._burst_expected = burst, [], replies
-        timer = None if timeout is None else self._loop.call_later(timeout, _expire, burst)
+        self._burst_deadline = deadline
+        if self._watchdog is None or self._watch_at > deadline:
+            self._arm(deadline)
         try:
-            self.write(data)
+            transport = self.transport
+            if transport is None or transport.is_closing():
+                raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+            transport.write(data)  # type: ignore[attr-defined]
             return await burst
         finally:
-            if timer is not None:
-                timer.cancel()
             self._burst = None
+
+    def _arm(self, at: float) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watch_at = at
+        self._watchdog = self._loop.call_later(max(at - time.monotonic(), 0.0), self._watch)
+
+    def _watch(self) -> None:
+        """The connection's one timer: expire the burst in flight if its deadline has passed,
+        else sleep again until that deadline (nothing in flight: disarm until the next burst)."""
+        self._watchdog = None
+        burst = self._burst
+        if burst is None or burst.done():
+            return
+        if time.monotonic() < self._burst_deadline:
+            self._arm(self._burst_deadline)
+            return
+        burst.set_exception(
+            aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response")
+        )
+
+
+def parse_replies(buffer: bytearray, replies: list[SMTPResponse], wanted: int) -> None:
+    """Move complete replies from the front of `buffer` into `replies` (at most `wanted` in
+    all). A reply is its code and its text (continuation lines joined by newlines, as
+    aiosmtplib does); a line without a three-digit code, or one over aiosmtplib's line cap,
+    raises `SMTPResponseException` (invalid response)."""
+    start = 0
+    while len(replies) < wanted:
+        end = buffer.find(b"\n", start)
+        if end == -1:
+            break
+        if buffer[start + 3 : start + 4] != b"-":  # one line: the common case
+            replies.append(SMTPResponse(_code(buffer, start, end), _text(buffer, start, end)))
+            start = end + 1
+            continue
+        parsed = _multiline(buffer, start)
+        if parsed is None:
+            break
+        replies.append(parsed[0])
+        start = parsed[1]
+    if start:
+        del buffer[:start]
+
+
+def _multiline(buffer: bytearray, start: int) -> tuple[SMTPResponse, int] | None:
+    """A reply of several lines starting at `start`, and where it ends; None if incomplete."""
+    lines: list[str] = []
+    while True:
+        end = buffer.find(b"\n", start)
+        if end == -1:
+            return None
+        code = _code(buffer, start, end)
+        lines.append(_text(buffer, start, end))
+        last = buffer[start + 3 : start + 4] != b"-"
+        start = end + 1
+        if last:
+            return SMTPResponse(code, "\n".join(lines)), start
+
+
+def _code(buffer: bytearray, start: int, end: int) -> int:
+    digits = buffer[start : start + 3]
+    if end - start >= MAX_LINE_LENGTH:
+        raise SMTPResponseException(_INVALID, "Response too long")
+    if len(digits) != 3 or not digits.isdigit():
+        line = bytes(buffer[start:end]).decode("utf-8", errors="ignore")
+        raise SMTPResponseException(_INVALID, f"Malformed SMTP response line: {line}")
+    return int(digits)
+
+
+def _text(buffer: bytearray, start: int, end: int) -> str:
+    return bytes(buffer[start + 4 : end]).strip(b" \t\r\n").decode("utf-8", "surrogateescape")
 
 
 def enable_pipelining(smtp: aiosmtplib.SMTP) -> PipeliningProtocol:
@@ -97,9 +184,3 @@ def enable_pipelining(smtp: aiosmtplib.SMTP) -> PipeliningProtocol:
     transport.set_protocol(protocol)
     assert isinstance(protocol, PipeliningProtocol)
     return protocol
-
-
-def _expire(burst: asyncio.Future[list[SMTPResponse]]) -> None:
-    if not burst.done():
-        error = aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response")
-        burst.set_exception(error)
