@@ -22,11 +22,10 @@ import time
 from collections.abc import Callable
 
 import aiosmtplib
-from aiosmtplib.response import SMTPResponse
 
 from ..errors import ConnectorError
 from .checkpoint import reach_message_data
-from .pipelining import PipeliningProtocol
+from .pipelining import PipeliningProtocol, Reply
 from .session import SmtpSession
 from .transaction import Delivery, Job, envelope, read_envelope
 
@@ -99,7 +98,7 @@ async def _start_content(
     session: SmtpSession,
     protocol: PipeliningProtocol,
     job: Job,
-    replies: list[SMTPResponse],
+    replies: list[Reply],
     payload: bytes,
     settle: Settle,
 ) -> _Sent | None:
@@ -125,7 +124,7 @@ async def _start_content(
     return _Sent(job, payload, accepted, rejected)
 
 
-def _final(session: SmtpSession, sent: _Sent, reply: SMTPResponse) -> Outcome:
+def _final(session: SmtpSession, sent: _Sent, reply: Reply) -> Outcome:
     """The outcome of a message from the reply to its final dot."""
     if reply.code != 250:
         return session.map_error(aiosmtplib.SMTPDataError(reply.code, reply.message), "data")
@@ -136,7 +135,7 @@ def _final(session: SmtpSession, sent: _Sent, reply: SMTPResponse) -> Outcome:
 
 def _lost(
     session: SmtpSession,
-    received: list[SMTPResponse],
+    received: list[Reply],
     exc: Exception,
     sent: _Sent | None,
     current: Job | None,

@@ -11,6 +11,7 @@ have queued it) unless `retry.resendAfterLostReply` is set.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 import weakref
@@ -201,16 +202,17 @@ class SmtpDelivery:
         seconds = time.monotonic() - start
         server.health.record_success()
         attempts.append(AttemptRecord(server.name, True, seconds, smtp_code=delivery.smtp_code))
-        log.info(
-            "sent",
-            extra={
-                "server": server.name,
-                "attempt": len(attempts),
-                "message_id": prepared.message_id,
-                "smtp_code": delivery.smtp_code,
-                "duration": round(seconds, 6),
-            },
-        )
+        if log.isEnabledFor(logging.INFO):  # the record's fields cost more than the check
+            log.info(
+                "sent",
+                extra={
+                    "server": server.name,
+                    "attempt": len(attempts),
+                    "message_id": prepared.message_id,
+                    "smtp_code": delivery.smtp_code,
+                    "duration": round(seconds, 6),
+                },
+            )
         return SendResult(
             message_id=prepared.message_id,
             accepted=delivery.accepted,

@@ -20,17 +20,18 @@ import time
 import aiosmtplib
 from aiosmtplib.errors import SMTPResponseException
 from aiosmtplib.protocol import MAX_LINE_LENGTH, MAX_RESPONSE_LENGTH, SMTPProtocol
-from aiosmtplib.response import SMTPResponse
 from aiosmtplib.status import SMTPStatus
 
 _INVALID = SMTPStatus.invalid_response.value
+_SPACE = b" \t\r\n"
+_CODES = {str(code).encode(): code for code in (221, 250, 251, 252, 334, 354, 421, 450, 550)}
 
 
 class PipeliningProtocol(SMTPProtocol):
     """aiosmtplib's protocol, plus a mode that collects every reply of a burst."""
 
-    _burst: asyncio.Future[list[SMTPResponse]] | None = None
-    _burst_replies: list[SMTPResponse] = []  # noqa: RUF012 (replaced per burst, never mutated)
+    _burst: asyncio.Future[list[Reply]] | None = None
+    _burst_replies: list[Reply] = []  # noqa: RUF012 (replaced per burst, never mutated)
     _burst_expected = 0
     _burst_deadline = 0.0
     _watchdog: asyncio.TimerHandle | None = None
@@ -42,15 +43,21 @@ class PipeliningProtocol(SMTPProtocol):
             super().data_received(data)
             return
         buffer = self._buffer
-        buffer.extend(data)
         if burst.done():
+            buffer.extend(data)
             return
+        if buffer:  # the rest of a reply that came in pieces
+            buffer.extend(data)
+            data = bytes(buffer)
+            del buffer[:]
         replies = self._burst_replies
         try:
-            parse_replies(buffer, replies, self._burst_expected)
+            used = parse_replies(data, replies, self._burst_expected)
         except SMTPResponseException as exc:  # malformed reply: surface it to the sender
             burst.set_exception(exc)
             return
+        if used < len(data):
+            buffer.extend(data[used:] if used else data)
         if len(replies) == self._burst_expected:
             burst.set_result(replies)
         elif len(buffer) > MAX_RESPONSE_LENGTH:
@@ -60,7 +67,7 @@ class PipeliningProtocol(SMTPProtocol):
             burst.set_exception(SMTPResponseException(_INVALID, "Response too long"))
 
     @property
-    def received(self) -> list[SMTPResponse]:
+    def received(self) -> list[Reply]:
         """The replies the last burst got before it ended (all of them, unless it failed)."""
         return self._burst_replies
 
@@ -79,10 +86,10 @@ class PipeliningProtocol(SMTPProtocol):
             self._watchdog = None
         super().connection_lost(exc)
 
-    async def exchange(self, data: bytes, replies: int, deadline: float) -> list[SMTPResponse]:
+    async def exchange(self, data: bytes, replies: int, deadline: float) -> list[Reply]:
         """Write `data` (several commands) at once and read `replies` replies in order, failing
         with a read timeout at `deadline` (a `time.monotonic()` value)."""
-        burst: asyncio.Future[list[SMTPResponse]] = self._loop.create_future()
+        burst: asyncio.Future[list[Reply]] = self._loop.create_future()
         self._burst, self._burst_replies, self._burst_expected = burst, [], replies
         self._burst_deadline = deadline
         if self._watchdog is None or self._watch_at > deadline:
@@ -117,56 +124,73 @@ class PipeliningProtocol(SMTPProtocol):
         )
 
 
-def parse_replies(buffer: bytearray, replies: list[SMTPResponse], wanted: int) -> None:
-    """Move complete replies from the front of `buffer` into `replies` (at most `wanted` in
-    all). A reply is its code and its text (continuation lines joined by newlines, as
-    aiosmtplib does); a line without a three-digit code, or one over aiosmtplib's line cap,
+class Reply:
+    """One SMTP reply: its code, and its text decoded only if someone reads it (the text of a
+    250 to MAIL or RCPT never is)."""
+
+    __slots__ = ("_raw", "code")
+
+    def __init__(self, code: int, raw: bytes) -> None:
+        self.code = code
+        self._raw = raw
+
+    @property
+    def message(self) -> str:
+        return self._raw.decode("utf-8", "surrogateescape")
+
+    def __repr__(self) -> str:
+        return f"Reply({self.code}, {self.message!r})"
+
+
+def parse_replies(data: bytes, replies: list[Reply], wanted: int) -> int:
+    """Parse complete replies from the front of `data` into `replies` (at most `wanted` in
+    all); returns how many bytes they took. Continuation lines are joined by newlines, as
+    aiosmtplib does; a line without a three-digit code, or one over aiosmtplib's line cap,
     raises `SMTPResponseException` (invalid response)."""
     start = 0
+    find = data.find
     while len(replies) < wanted:
-        end = buffer.find(b"\n", start)
+        end = find(b"\n", start)
         if end == -1:
             break
-        if buffer[start + 3 : start + 4] != b"-":  # one line: the common case
-            replies.append(SMTPResponse(_code(buffer, start, end), _text(buffer, start, end)))
+        if data[start + 3 : start + 4] != b"-":  # one line: the common case
+            replies.append(Reply(_code(data, start, end), data[start + 4 : end].strip(_SPACE)))
             start = end + 1
             continue
-        parsed = _multiline(buffer, start)
+        parsed = _multiline(data, start)
         if parsed is None:
             break
         replies.append(parsed[0])
         start = parsed[1]
-    if start:
-        del buffer[:start]
+    return start
 
 
-def _multiline(buffer: bytearray, start: int) -> tuple[SMTPResponse, int] | None:
+def _multiline(data: bytes, start: int) -> tuple[Reply, int] | None:
     """A reply of several lines starting at `start`, and where it ends; None if incomplete."""
-    lines: list[str] = []
+    lines: list[bytes] = []
     while True:
-        end = buffer.find(b"\n", start)
+        end = data.find(b"\n", start)
         if end == -1:
             return None
-        code = _code(buffer, start, end)
-        lines.append(_text(buffer, start, end))
-        last = buffer[start + 3 : start + 4] != b"-"
+        code = _code(data, start, end)
+        lines.append(data[start + 4 : end].strip(_SPACE))
+        last = data[start + 3 : start + 4] != b"-"
         start = end + 1
         if last:
-            return SMTPResponse(code, "\n".join(lines)), start
+            return Reply(code, b"\n".join(lines)), start
 
 
-def _code(buffer: bytearray, start: int, end: int) -> int:
-    digits = buffer[start : start + 3]
+def _code(data: bytes, start: int, end: int) -> int:
+    digits = data[start : start + 3]
+    code = _CODES.get(digits)
+    if code is not None and end - start < MAX_LINE_LENGTH:
+        return code
     if end - start >= MAX_LINE_LENGTH:
         raise SMTPResponseException(_INVALID, "Response too long")
     if len(digits) != 3 or not digits.isdigit():
-        line = bytes(buffer[start:end]).decode("utf-8", errors="ignore")
+        line = data[start:end].decode("utf-8", errors="ignore")
         raise SMTPResponseException(_INVALID, f"Malformed SMTP response line: {line}")
     return int(digits)
-
-
-def _text(buffer: bytearray, start: int, end: int) -> str:
-    return bytes(buffer[start + 4 : end]).strip(b" \t\r\n").decode("utf-8", "surrogateescape")
 
 
 def enable_pipelining(smtp: aiosmtplib.SMTP) -> PipeliningProtocol:

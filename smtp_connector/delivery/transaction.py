@@ -15,11 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiosmtplib
-from aiosmtplib.response import SMTPResponse
 
 from ..errors import ConnectorError, ErrorCode
 from .checkpoint import Checkpoint, reach_message_data
-from .pipelining import PipeliningProtocol
+from .pipelining import PipeliningProtocol, Reply
 
 _LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
 
@@ -74,9 +73,7 @@ def require_smtputf8(smtp: aiosmtplib.SMTP, smtputf8: bool, name: str) -> None:
         )
 
 
-def read_envelope(
-    job: Job, replies: list[SMTPResponse]
-) -> tuple[list[str], dict[str, tuple[int, str]]]:
+def read_envelope(job: Job, replies: list[Reply]) -> tuple[list[str], dict[str, tuple[int, str]]]:
     """Accepted and rejected recipients from MAIL/RCPT/DATA replies; raises aiosmtplib's
     errors (sender refused, all recipients refused, DATA refused) like the lock-step path."""
     mail_reply, rcpt_replies, data_reply = replies[0], replies[1:-1], replies[-1]
@@ -162,11 +159,12 @@ def dot_stuff(data: bytes) -> bytes:
     Bare CR and bare LF become CRLF first (as aiosmtplib's own `data()` does): a server that
     takes a bare CR or LF as a line end would otherwise read `\r.\r\n` or `\n.\r\n` as the end
     of the message and the rest as new commands (SMTP smuggling)."""
-    if data.count(b"\r") != data.count(b"\r\n") or data.count(b"\n") != data.count(b"\r\n"):
+    crlf = data.count(b"\r\n")
+    if data.count(b"\r") != crlf or data.count(b"\n") != crlf:
         data = _LINE_END.sub(b"\r\n", data)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
-    if b"\n." in data:  # every line but the first starts after an LF now
+    if data.find(b"\n.") != -1:  # every line but the first starts after an LF now
         data = data.replace(b"\n.", b"\n..")
     if data.startswith(b"."):
         data = b"." + data
@@ -174,7 +172,7 @@ def dot_stuff(data: bytes) -> bytes:
 
 
 def _split_recipients(
-    recipients: list[str], replies: list[SMTPResponse]
+    recipients: list[str], replies: list[Reply]
 ) -> tuple[list[str], dict[str, tuple[int, str]]]:
     accepted: list[str] = []
     rejected: dict[str, tuple[int, str]] = {}
