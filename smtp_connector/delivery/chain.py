@@ -18,6 +18,7 @@ envelope, fails at stage `mail`, which is safe to retry.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -78,7 +79,18 @@ async def run_chain(
         if current is None:
             return
         sent = await _start_content(session, protocol, current, replies, payload, settle)
-        current = take() if sent is not None else None
+        current = await _next(take) if sent is not None else None
+
+
+async def _next(take: Take) -> Job | None:
+    """The message to ride on the next burst. If none is waiting, yield once first: the sends
+    settled by the last burst run then and usually queue their next message, which saves a
+    whole round trip (and a write and a read) for it."""
+    job = take()
+    if job is None:
+        await asyncio.sleep(0)
+        job = take()
+    return job
 
 
 def _envelope_of(
