@@ -197,3 +197,70 @@ async def test_lost_reply_after_a_dot_is_unknown_for_that_message_only() -> None
     assert numbers(script.stored[4:5]) == Counter([index])  # it is the fifth message
     assert all(o.attempts == 1 for o in outcomes if isinstance(o, SendResult))
     assert server.connections == 2
+
+
+class Fragmenting:
+    """An SMTP server offering PIPELINING whose replies are multi-line and leave one byte per
+    write, so the client's parser sees every reply cut at every possible point."""
+
+    def __init__(self) -> None:
+        self.stored: list[bytes] = []
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._say(writer, b"220-fragmenting\r\n220 ESMTP\r\n")
+        while line := await reader.readline():
+            verb = line.strip().split(b" ")[0].upper()
+            if verb in (b"EHLO", b"HELO"):
+                await self._say(writer, b"250-fragmenting\r\n250-PIPELINING\r\n250 SIZE 100000\r\n")
+            elif verb == b"DATA":
+                await self._say(writer, b"354 go ahead\r\n")
+                content = b""
+                while (line := await reader.readline()) not in (b".\r\n", b""):
+                    content += line
+                self.stored.append(content)
+                await self._say(
+                    writer, b"250-2.0.0 queued as\r\n250 2.0.0 X%d\r\n" % len(self.stored)
+                )
+            elif verb == b"QUIT":
+                await self._say(writer, b"221 bye\r\n")
+                return
+            else:
+                await self._say(writer, b"250-2.1.0 fine\r\n250 2.1.0 OK\r\n")
+
+    @staticmethod
+    async def _say(writer: asyncio.StreamWriter, reply: bytes) -> None:
+        for index in range(len(reply)):
+            writer.write(reply[index : index + 1])
+            await writer.drain()
+
+
+async def test_replies_in_pieces_and_on_several_lines() -> None:
+    script = Fragmenting()
+    server = await ScriptedServer(script).start()
+    try:
+        async with SmtpConnector(chain_config(server.port, connections=1)) as connector:
+            outcomes = await connector.send_many(requests(8), concurrency=3)
+    finally:
+        await server.stop()
+    assert numbers(script.stored) == Counter(range(8))
+    for index, outcome in enumerate(outcomes):
+        assert isinstance(outcome, SendResult), outcome
+        assert outcome.response.endswith(f"X{index + 1}")  # one connection, in order
+        assert outcome.response.startswith("2.0.0 queued as\n")
+
+
+async def test_lockstep_server_takes_concurrent_sends_one_at_a_time(
+    make_server: MakeServer,
+) -> None:
+    server = make_server(pipelining=False, reject_every_data=4)
+    async with SmtpConnector(chain_config(server.port)) as connector:
+        outcomes = await connector.send_many(requests(12), concurrency=6)
+    refused = numbers(server.handler.refused_data)
+    received = numbers([m.content for m in server.messages])
+    assert sum(refused.values()) == 3 and sum(received.values()) == 9
+    assert set(refused) | set(received) == set(range(12))
+    for index, outcome in enumerate(outcomes):
+        assert isinstance(outcome, ConnectorError if index in refused else SendResult)
+        if isinstance(outcome, SendResult):
+            assert outcome.pipelined is False
+    assert all(b"RCPT" not in chunk.upper() for chunk in server.command_chunks())
