@@ -16,7 +16,7 @@ import random
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..compose.message import RenderedEmail
 from ..config import RetryOptions, ServerConfig, SmtpConfig
@@ -65,10 +65,12 @@ class _Server:
     config: ServerConfig
     session_options: SessionOptions
     health: ServerHealth
+    address: str = field(init=False)  # host:port, computed once (it is read on every send)
+    name: str = field(init=False)  # the label, else the address
 
-    @property
-    def name(self) -> str:
-        return self.config.label or self.config.address
+    def __post_init__(self) -> None:
+        self.address = self.config.address
+        self.name = self.config.label or self.address
 
 
 class SmtpDelivery:
@@ -126,7 +128,7 @@ class SmtpDelivery:
 
     def _find(self, name: str) -> _Server:
         for server in self._servers:
-            if server.name == name or server.config.address == name:
+            if server.name == name or server.address == name:
                 return server
         raise ConnectorError(ErrorCode.INVALID_CONFIG, f"No server named {name!r} in the config.")
 
@@ -216,7 +218,7 @@ class SmtpDelivery:
         return SendResult(
             message_id=prepared.message_id,
             accepted=delivery.accepted,
-            server=server.config.address,
+            server=server.address,
             response=delivery.response,
             attempts=len(attempts),
             rejected=delivery.rejected,
