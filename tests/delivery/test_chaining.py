@@ -264,3 +264,44 @@ async def test_lockstep_server_takes_concurrent_sends_one_at_a_time(
         if isinstance(outcome, SendResult):
             assert outcome.pipelined is False
     assert all(b"RCPT" not in chunk.upper() for chunk in server.command_chunks())
+
+
+async def silent_after_first_dot(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Offers PIPELINING, takes one message and then never answers its final dot."""
+    writer.write(b"220 scripted ESMTP\r\n")
+    while line := await reader.readline():
+        verb = line.strip().split(b" ")[0].upper()
+        if verb in (b"EHLO", b"HELO"):
+            writer.write(b"250-scripted\r\n250-PIPELINING\r\n250 SIZE 1000000\r\n")
+        elif verb == b"DATA":
+            writer.write(b"354 go ahead\r\n")
+            await writer.drain()
+            while (await reader.readline()) not in (b".\r\n", b""):
+                pass
+            await asyncio.sleep(3600)
+        else:
+            writer.write(b"250 OK\r\n")
+        await writer.drain()
+
+
+async def test_queued_message_ends_at_its_deadline_behind_a_hung_one() -> None:
+    """One connection, hung after a message's dot: that message times out as "delivery
+    unknown"; the one queued behind it times out before ever reaching its content."""
+    server = await ScriptedServer(silent_after_first_dot).start()
+    try:
+        config = chain_config(
+            server.port, connections=1, socketTimeout=30_000, retry={"attempts": 1, "deadline": 400}
+        )
+        async with SmtpConnector(config) as connector:
+            first, second = await asyncio.gather(
+                connector.send("a@example.org", payload={"code": "000001"}),
+                connector.send("b@example.org", payload={"code": "000002"}),
+                return_exceptions=True,
+            )
+    finally:
+        await server.stop()
+    assert isinstance(first, ConnectorError) and isinstance(second, ConnectorError)
+    assert (first.code, first.stage) == (ErrorCode.TIMEOUT, "after_data")
+    assert second.code is ErrorCode.TIMEOUT and second.stage in ("connect", "mail")
