@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from typing import Any
 
+import pytest
 from smtp_servers import MakeServer, ScriptedServer, TestServer, config_for
 
 from smtp_connector import ConnectorError, ErrorCode, SendRequest, SendResult, SmtpConnector
@@ -305,3 +306,46 @@ async def test_queued_message_ends_at_its_deadline_behind_a_hung_one() -> None:
     assert isinstance(first, ConnectorError) and isinstance(second, ConnectorError)
     assert (first.code, first.stage) == (ErrorCode.TIMEOUT, "after_data")
     assert second.code is ErrorCode.TIMEOUT and second.stage in ("connect", "mail")
+
+
+def answering_mail_with(reply: bytes) -> Any:
+    """A pipelining server that answers MAIL with `reply` (and everything else honestly)."""
+
+    async def dialogue(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 scripted ESMTP\r\n")
+        while line := await reader.readline():
+            verb = line.strip().split(b" ")[0].upper()
+            if verb in (b"EHLO", b"HELO"):
+                writer.write(b"250-scripted\r\n250-PIPELINING\r\n250 SIZE 1000000\r\n")
+            elif verb == b"MAIL":
+                writer.write(reply)
+            elif verb == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                await writer.drain()
+                return
+            else:
+                writer.write(b"250 OK\r\n")
+            await writer.drain()
+
+    return dialogue
+
+
+@pytest.mark.parametrize(
+    ("reply", "words"),
+    [
+        (b"hello there\r\n", "Malformed"),
+        (b"25O OK\r\n", "Malformed"),
+        (b"250 " + b"x" * 10_000 + b"\r\n", "too long"),  # a whole line, over aiosmtplib's cap
+    ],
+    ids=["no-code", "letter-in-code", "overlong-line"],
+)
+async def test_invalid_reply_in_a_burst_fails_the_send_cleanly(reply: bytes, words: str) -> None:
+    server = await ScriptedServer(answering_mail_with(reply)).start()
+    try:
+        async with SmtpConnector(chain_config(server.port, connections=1)) as connector:
+            with pytest.raises(ConnectorError) as info:
+                await connector.send("user@example.org", payload={"code": "000001"})
+    finally:
+        await server.stop()
+    assert info.value.code is ErrorCode.CONNECTION_FAILED
+    assert words in info.value.message and info.value.smtp_code is None
