@@ -205,15 +205,12 @@ class SmtpConnector:
         """Send many messages concurrently; one result or error per request, in input order."""
         items = [r if isinstance(r, SendRequest) else SendRequest(**r) for r in requests]
         results: list[SendResult | ConnectorError | None] = [None] * len(items)
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for index in range(len(items)):
-            queue.put_nowait(index)
+        pending = iter(range(len(items)))  # shared by the workers: each index taken once
         done = 0
 
         async def worker() -> None:
             nonlocal done
-            while not queue.empty():
-                index = queue.get_nowait()
+            for index in pending:
                 item = items[index]
                 try:
                     outcome: SendResult | ConnectorError = await self.send(

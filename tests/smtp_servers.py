@@ -51,6 +51,8 @@ class Behaviour:
     max_recipients: int | None = None
     ntlm: bool = False  # offer AUTH NTLM, checked by pyspnego against NTLM_USER_FILE
     ntlm_bindings: bytes | None = None  # the channel binding the NTLM acceptor insists on
+    reject_every_data: int = 0  # n > 0: the n-th, 2n-th, ... message gets 550 after its dot
+    reject_every_rcpt: int = 0  # n > 0: the n-th, 2n-th, ... RCPT gets 550
 
 
 class RecordingHandler:
@@ -62,6 +64,10 @@ class RecordingHandler:
         self.ehlo_names: list[str] = []  # each EHLO/HELO argument, as the server got it
         self.auth_attempts: list[tuple[str, str]] = []  # (mechanism, login)
         self.lock = threading.Lock()
+        self.rcpt_count = 0
+        self.refused_rcpts: list[str] = []  # refused by reject_every_rcpt
+        self.data_count = 0
+        self.refused_data: list[bytes] = []  # contents refused by reject_every_data
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
@@ -82,6 +88,11 @@ class RecordingHandler:
         reply = self.behaviour.reject_rcpt.get(address)
         if reply:
             return reply
+        every = self.behaviour.reject_every_rcpt
+        self.rcpt_count += 1
+        if every and self.rcpt_count % every == 0:
+            self.refused_rcpts.append(address)
+            return "550 5.1.1 No such user (every n-th)"
         limit = self.behaviour.max_recipients
         if limit is not None and len(envelope.rcpt_tos) >= limit:
             return "452 4.5.3 Too many recipients"
@@ -91,6 +102,11 @@ class RecordingHandler:
     async def handle_DATA(self, server, session, envelope):
         if self.behaviour.data_replies:
             return self.behaviour.data_replies.pop(0)
+        every = self.behaviour.reject_every_data
+        self.data_count += 1
+        if every and self.data_count % every == 0:
+            self.refused_data.append(envelope.original_content or envelope.content)
+            return "550 5.7.1 Message refused (every n-th)"
         with self.lock:
             self.messages.append(
                 Received(

@@ -7,7 +7,9 @@ it, an interrupted attempt delivered nothing; after it, the server may hold the 
 
 The checkpoint is a context variable, so it follows the one send it was set for through
 failover and retries (each attempt that reaches DATA awaits it again) without changing any
-signature between the connector and the SMTP transaction:
+signature between the connector and the pool. The pool hands messages to one sender task per
+connection, which runs in its own context: it takes the callback with `current_checkpoint()`
+when the message is queued and passes it to `reach_message_data` explicitly.
 
     with before_message_data(record_in_flight):
         await connector.send(...)
@@ -40,9 +42,13 @@ def before_message_data(callback: Checkpoint) -> Iterator[None]:
         _CHECKPOINT.reset(token)
 
 
-async def reach_message_data(server: str) -> None:
-    """Called by the transaction after 354, before the content: runs the caller's checkpoint."""
-    callback = _CHECKPOINT.get()
+def current_checkpoint() -> Checkpoint | None:
+    """The checkpoint of the send running in this context (taken when a message is queued)."""
+    return _CHECKPOINT.get()
+
+
+async def reach_message_data(server: str, callback: Checkpoint | None) -> None:
+    """Called by the sender after 354, before the content: runs the send's checkpoint."""
     if callback is None:
         return
     try:

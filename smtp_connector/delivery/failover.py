@@ -11,12 +11,12 @@ have queued it) unless `retry.resendAfterLostReply` is set.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 import weakref
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ..compose.message import RenderedEmail
 from ..config import RetryOptions, ServerConfig, SmtpConfig
@@ -34,7 +34,6 @@ from .transaction import Delivery
 
 log = secret_safe_logger("smtp_connector.delivery")
 
-T = TypeVar("T")
 Prepare = Callable[[RenderedEmail, ServerConfig], tuple[RenderedEmail, bytes]]
 
 # Failures that say something about the server, not the message: try the next server.
@@ -55,13 +54,6 @@ def fails_over(error: ConnectorError) -> bool:
     return error.smtp_code is not None and 400 <= error.smtp_code < 500
 
 
-def _stale(error: ConnectorError) -> bool:
-    """A reused session that died while idle fails at its first command."""
-    return error.stage == "mail" and (
-        error.code is ErrorCode.CONNECTION_FAILED or error.smtp_code == 421
-    )
-
-
 def backoff_delay(options: RetryOptions, round_number: int) -> float:
     """Exponential backoff with "equal jitter": half fixed, half random."""
     base = min(options.max_delay, options.initial_delay * 2 ** max(round_number - 1, 0)) / 1000
@@ -73,10 +65,12 @@ class _Server:
     config: ServerConfig
     session_options: SessionOptions
     health: ServerHealth
+    address: str = field(init=False)  # host:port, computed once (it is read on every send)
+    name: str = field(init=False)  # the label, else the address
 
-    @property
-    def name(self) -> str:
-        return self.config.label or self.config.address
+    def __post_init__(self) -> None:
+        self.address = self.config.address
+        self.name = self.config.label or self.address
 
 
 class SmtpDelivery:
@@ -134,7 +128,7 @@ class SmtpDelivery:
 
     def _find(self, name: str) -> _Server:
         for server in self._servers:
-            if server.name == name or server.config.address == name:
+            if server.name == name or server.address == name:
                 return server
         raise ConnectorError(ErrorCode.INVALID_CONFIG, f"No server named {name!r} in the config.")
 
@@ -210,20 +204,21 @@ class SmtpDelivery:
         seconds = time.monotonic() - start
         server.health.record_success()
         attempts.append(AttemptRecord(server.name, True, seconds, smtp_code=delivery.smtp_code))
-        log.info(
-            "sent",
-            extra={
-                "server": server.name,
-                "attempt": len(attempts),
-                "message_id": prepared.message_id,
-                "smtp_code": delivery.smtp_code,
-                "duration": round(seconds, 6),
-            },
-        )
+        if log.isEnabledFor(logging.INFO):  # the record's fields cost more than the check
+            log.info(
+                "sent",
+                extra={
+                    "server": server.name,
+                    "attempt": len(attempts),
+                    "message_id": prepared.message_id,
+                    "smtp_code": delivery.smtp_code,
+                    "duration": round(seconds, 6),
+                },
+            )
         return SendResult(
             message_id=prepared.message_id,
             accepted=delivery.accepted,
-            server=server.config.address,
+            server=server.address,
             response=delivery.response,
             attempts=len(attempts),
             rejected=delivery.rejected,
@@ -236,28 +231,13 @@ class SmtpDelivery:
     async def _deliver(
         self, server: _Server, email: RenderedEmail, data: bytes, deadline: float
     ) -> Delivery:
-        """Deliver on a pooled session; a reused session found dead is replaced once, silently.
-        Everything, opening a connection included, ends by the send's `retry.deadline`."""
+        """Queue the message on the server's pool; one of its connections delivers it (a
+        reused connection found dead is replaced once, silently, by the pool). Everything,
+        opening a connection included, ends by the send's `retry.deadline`."""
         pool = self.pool(server.name)
-        warm = await pool.acquire_warm()
-        if warm is not None:
-            session, reused = warm, True
-        else:
-            session, reused = await _before_deadline(pool.acquire(), deadline, server.name)
-        ok = False
-        try:
-            try:
-                delivery = await _send_on(session, email, data, deadline)
-            except ConnectorError as error:
-                if not (reused and _stale(error)):
-                    raise
-                pool.discard(session)
-                session = await _before_deadline(pool.open_fresh(), deadline, server.name)
-                delivery = await _send_on(session, email, data, deadline)
-            ok = True
-            return delivery
-        finally:
-            pool.release(session, reusable=ok or session.alive)
+        return await pool.submit(
+            email.envelope_from, email.envelope_to, data, email.needs_smtputf8, deadline
+        )
 
     def _final_error(
         self, errors: dict[str, ConnectorError], attempts: list[AttemptRecord]
@@ -309,35 +289,6 @@ class SmtpDelivery:
     async def aclose(self) -> None:
         pools = self._pools.get(asyncio.get_running_loop(), {})
         await asyncio.gather(*(pool.aclose() for pool in pools.values()))
-
-
-async def _send_on(
-    session: SmtpSession, email: RenderedEmail, data: bytes, deadline: float
-) -> Delivery:
-    return await session.deliver(
-        email.envelope_from,
-        email.envelope_to,
-        data,
-        smtputf8=email.needs_smtputf8,
-        deadline=deadline,
-    )
-
-
-async def _before_deadline(awaitable: Awaitable[T], deadline: float, server: str) -> T:
-    """Await `awaitable` but give up at `deadline` (monotonic) with a `timeout` error."""
-    remaining = max(deadline - time.monotonic(), 0.001)
-    try:
-        async with asyncio.timeout(remaining):  # a timer on this task: no extra task per message
-            return await awaitable
-    except TimeoutError:
-        raise ConnectorError(
-            ErrorCode.TIMEOUT,
-            f"retry.deadline reached while connecting to {server}; no connection was ready "
-            "in time (raise `retry.deadline` or check the server).",
-            server=server,
-            retryable=True,
-            stage="connect",
-        ) from None
 
 
 def _all_disabled(servers: list[_Server], attempts: int) -> ConnectorError:

@@ -1,21 +1,29 @@
 """Warm, authenticated SMTP sessions per server, shared safely by concurrent sends.
 
 Opening a session (TCP, greeting, STARTTLS, AUTH) costs several round trips and a TLS handshake;
-a warm one costs none. The pool keeps up to `maxConnections` sessions per server, recycles each
-after `maxMessages` (providers such as SparkPost ask for it), closes idle ones after
-`idleTimeout`, and spaces sends by `rateLimit`.
+a warm one costs none. The pool keeps up to `maxConnections` connections per server, each owned
+by one sender task (delivery/sender.py) that takes messages from the pool's queue; it recycles
+each connection after `maxMessages` (providers such as SparkPost ask for it), closes idle ones
+after `idleTimeout`, and spaces sends by `rateLimit`.
+
+Each queued message carries its send's deadline; one timer per pool, armed for the earliest
+deadline in the queue, fails the messages that waited too long (no timer per message).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextvars
 import time
 from collections import deque
 
 from ..config import PoolOptions, RateLimitOptions, ServerSettings
-from .session import SessionOptions, SmtpSession
+from ..errors import ConnectorError, ErrorCode
+from .checkpoint import current_checkpoint
+from .sender import Sender, close_quietly
+from .session import SessionOptions
 from .throttle import SharedRateStore
+from .transaction import Delivery, Job
 
 
 class RateLimiter:
@@ -46,7 +54,7 @@ class RateLimiter:
 
 
 class ServerPool:
-    """Sessions for one server. `acquire()` gives exclusive use of an open session."""
+    """Connections to one server and the queue of messages waiting for them."""
 
     def __init__(
         self,
@@ -59,112 +67,161 @@ class ServerPool:
         self.server = server
         self._session_options = session_options
         self._options = options
-        self._slots = asyncio.Semaphore(options.max_connections)
-        self._idle: list[SmtpSession] = []
+        self._queue: deque[Job] = deque()
+        self._senders: dict[Sender, asyncio.Task[None]] = {}
+        self._idle: dict[Sender, asyncio.Future[bool]] = {}  # insertion order: LIFO wake-ups
         self._rate = RateLimiter(rate_limit, shared_rate, server.address) if rate_limit else None
         self._reaper: asyncio.Task[None] | None = None
+        self._expiry: asyncio.TimerHandle | None = None
+        self._expiry_at = 0.0
         self._closing = False
         self.opened = 0  # sessions opened over the pool's life (for tests and stats)
 
-    async def acquire(self) -> tuple[SmtpSession, bool]:
-        """An open session and whether it was reused (a reused one may turn out stale)."""
-        await self._slots.acquire()
-        try:
-            if self._rate is not None:
-                await self._rate.wait()
-            session = self._take_idle()
-            reused = session is not None
-            if session is None:
-                session = await self._open()
-        except BaseException:
-            self._slots.release()
-            raise
-        return session, reused
+    # -- the sends' side ----------------------------------------------------------------------
 
-    async def acquire_warm(self) -> SmtpSession | None:
-        """A warm idle session if one is free right now, else None; never waits. The common
-        case of a single send on a warm pool then needs no timer and no extra task."""
-        if self._rate is not None or self._slots.locked() or not self._idle:
-            return None
-        await self._slots.acquire()  # a free slot: returns without suspending
-        session = self._take_idle()
-        if session is None:
-            self._slots.release()
-            return None
-        return session
+    def submit(
+        self, sender: str, recipients: list[str], data: bytes, smtputf8: bool, deadline: float
+    ) -> asyncio.Future[Delivery]:
+        """Queue one message; the future gets its `Delivery` or its `ConnectorError`. The
+        send's before-DATA checkpoint (if any) is taken from the caller's context here."""
+        future: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
+        job = Job(sender, recipients, data, smtputf8, deadline, current_checkpoint(), future)
+        self._queue.append(job)
+        if self._expiry is None or self._expiry_at > deadline:
+            self._arm_expiry(deadline)
+        self._dispatch()
+        return future
 
-    def release(self, session: SmtpSession, *, reusable: bool = True) -> None:
-        """Return a session; it goes back to the idle list if it can carry more messages."""
-        keep = (
-            reusable
-            and not self._closing
-            and session.alive
-            and session.messages_sent < self._options.max_messages
-        )
-        if keep:
-            self._idle.append(session)
-            self._ensure_reaper()
-        else:
-            self._close_later(session)
-        self._slots.release()
+    def _dispatch(self) -> None:
+        """Wake the warmest idle sender, or start one if the pool has room."""
+        if self._idle:
+            sender = next(reversed(self._idle))
+            self._idle.pop(sender).set_result(True)
+        elif len(self._senders) < self._options.max_connections:
+            sender = Sender(self, self.server, self._session_options, self._options)
+            # The sender outlives the send that started it: it must not carry that send's
+            # context (its checkpoint, for one), so it starts from an empty one.
+            task = contextvars.Context().run(asyncio.ensure_future, sender.run())
+            self._senders[sender] = task
 
-    async def open_fresh(self) -> SmtpSession:
-        """A new session outside the idle list (used to replace a stale one mid-send)."""
-        return await self._open()
+    def _arm_expiry(self, at: float) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._expiry_at = at
+        delay = max(at - time.monotonic(), 0.0)
+        self._expiry = asyncio.get_running_loop().call_later(delay, self._expire)
 
-    def discard(self, session: SmtpSession) -> None:
-        self._close_later(session)
-
-    def _take_idle(self) -> SmtpSession | None:
+    def _expire(self) -> None:
+        """Fail the queued messages whose deadline has passed; re-arm for the next one."""
+        self._expiry = None
         now = time.monotonic()
-        while self._idle:
-            session = self._idle.pop()  # LIFO: the warmest session first
-            if session.alive and not self._expired(session, now):
-                return session
-            self._close_later(session)
+        for job in [j for j in self._queue if j.deadline <= now or j.future.done()]:
+            self._queue.remove(job)
+            _time_out(job, self.server.address)
+        if self._queue:
+            self._arm_expiry(min(job.deadline for job in self._queue))
+
+    # -- the senders' side (sender.Feed) ------------------------------------------------------
+
+    def has_work(self) -> bool:
+        return bool(self._queue)
+
+    def take(self) -> Job | None:
+        """The oldest message still wanted, or None."""
+        queue = self._queue
+        while queue:
+            job = queue.popleft()
+            if job.future.done():
+                continue
+            if job.deadline <= time.monotonic():
+                _time_out(job, self.server.address)
+                continue
+            return job
         return None
 
-    async def _open(self) -> SmtpSession:
-        session = SmtpSession(self.server, self._session_options)
-        await session.open()
+    def requeue(self, job: Job) -> None:
+        """A message moved off a dead connection goes first."""
+        self._queue.appendleft(job)
+        self._dispatch()
+
+    async def idle(self, sender: Sender) -> bool:
+        """Park `sender` until there is work (True) or it should close (False)."""
+        if self._closing:
+            return False
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._idle[sender] = waiter
+        sender.idle_since = time.monotonic()
+        self._ensure_reaper()
+        return await waiter
+
+    async def pace(self) -> bool:
+        """Wait for the rate limit; True when messages may be chained (no rate limit)."""
+        if self._rate is None:
+            return True
+        await self._rate.wait()
+        return False
+
+    def opened_one(self) -> None:
         self.opened += 1
-        return session
 
-    def _expired(self, session: SmtpSession, now: float) -> bool:
-        idle_s = self._options.idle_timeout / 1000
-        return idle_s > 0 and now - session.last_used > idle_s
+    def gone(self, sender: Sender) -> None:
+        self._senders.pop(sender, None)
+        waiter = self._idle.pop(sender, None)
+        if waiter is not None and not waiter.done():
+            waiter.cancel()
+        if self._queue and not self._idle:
+            self._dispatch()
 
-    def _close_later(self, session: SmtpSession) -> None:
-        task = asyncio.ensure_future(session.close())
-        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+    # -- idle connections and shutdown --------------------------------------------------------
 
     def _ensure_reaper(self) -> None:
         if self._options.idle_timeout > 0 and (self._reaper is None or self._reaper.done()):
             self._reaper = asyncio.ensure_future(self._reap())
 
     async def _reap(self) -> None:
-        """Close sessions idle past `idleTimeout`; stops when nothing is idle."""
-        interval = max(self._options.idle_timeout / 2000, 0.05)
+        """Close connections idle past `idleTimeout`; stops when nothing is idle."""
+        idle_s = self._options.idle_timeout / 1000
+        interval = max(idle_s / 2, 0.05)
         while self._idle:
             await asyncio.sleep(interval)
             now = time.monotonic()
-            expired = [s for s in self._idle if self._expired(s, now) or not s.alive]
-            for session in expired:
-                self._idle.remove(session)
-                await session.close()
+            for sender in [s for s in self._idle if now - s.idle_since > idle_s]:
+                self._idle.pop(sender).set_result(False)
 
     async def aclose(self, timeout: float = 30.0) -> None:
-        """Wait for in-flight sends to finish (bounded), then QUIT every session."""
+        """Wait for queued and in-flight sends to finish (bounded), then QUIT every session."""
         self._closing = True
-        held = 0
-        with contextlib.suppress(TimeoutError):
-            for _ in range(self._options.max_connections):
-                await asyncio.wait_for(self._slots.acquire(), timeout)
-                held += 1
-        if self._reaper is not None:
-            self._reaper.cancel()
-        idle, self._idle = self._idle, []
-        await asyncio.gather(*(s.close() for s in idle), return_exceptions=True)
-        for _ in range(held):
-            self._slots.release()
-        self._closing = False
+        try:
+            end = time.monotonic() + timeout
+            while (self._queue or len(self._senders) > len(self._idle)) and (
+                time.monotonic() < end
+            ):
+                await asyncio.sleep(0.01)
+            if self._reaper is not None:
+                self._reaper.cancel()
+            for waiter in self._idle.values():
+                waiter.set_result(False)
+            self._idle.clear()
+            tasks = list(self._senders.values())
+            for task in tasks:
+                if time.monotonic() >= end:
+                    task.cancel()
+            for task in tasks:
+                await close_quietly(task)
+        finally:
+            self._closing = False
+
+
+def _time_out(job: Job, server: str) -> None:
+    if job.future.done():
+        return
+    job.future.set_exception(
+        ConnectorError(
+            ErrorCode.TIMEOUT,
+            f"retry.deadline reached while connecting to {server}; no connection was ready "
+            "in time (raise `retry.deadline` or check the server).",
+            server=server,
+            retryable=True,
+            stage="connect",
+        )
+    )

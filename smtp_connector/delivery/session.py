@@ -2,7 +2,8 @@
 
 Each step has its own timeout (Logto's dnsTimeout / connectionTimeout / greetingTimeout /
 socketTimeout) and its own name, so a failure says where it happened and `verify` can print
-each step with its timing. Messages go through `MailTransaction` (pipelined when offered).
+each step with its timing. A pool's sender task drives the session: pipelined transactions
+are chained on its protocol (delivery/chain.py), lock-step ones go through `deliver`.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from ..config import ServerSettings
 from ..errors import ConnectorError, ErrorCode
 from ..results import Step
 from .auth import auth_mechanism, authenticate, require_auth_offered, require_encrypted
+from .checkpoint import Checkpoint
 from .error_mapping import map_exception
 from .network import connect_any, ehlo_name, local_fqdn, resolve, speaks_tls
 from .oauth import TokenSource
-from .pipelining import enable_pipelining
+from .pipelining import PipeliningProtocol, enable_pipelining
 from .transaction import Delivery, MailTransaction
 
 T = TypeVar("T")
@@ -65,6 +67,26 @@ class SmtpSession:
     @property
     def alive(self) -> bool:
         return self._smtp is not None and self._smtp.is_connected
+
+    @property
+    def smtp(self) -> aiosmtplib.SMTP:
+        if self._smtp is None:
+            raise ConnectorError(ErrorCode.CONNECTION_FAILED, "session is not open")
+        return self._smtp
+
+    @property
+    def pipelining(self) -> PipeliningProtocol | None:
+        """The protocol to chain pipelined transactions on, if the server offers PIPELINING
+        and the connector allows it; None means lock-step."""
+        smtp = self._smtp
+        if smtp is None or not self.options.pipelining:
+            return None
+        protocol = smtp.protocol
+        if not smtp.supports_extension("pipelining") or not isinstance(
+            protocol, PipeliningProtocol
+        ):
+            return None
+        return protocol
 
     async def open(self) -> list[Step]:
         """Connect, greet, upgrade to TLS, authenticate. Raises `ConnectorError`."""
@@ -209,18 +231,18 @@ class SmtpSession:
         *,
         smtputf8: bool = False,
         deadline: float | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> Delivery:
-        """Send one message. Raises `ConnectorError`; partial recipient rejection is reported
-        in the result, total rejection raises `recipient_rejected`. Each reply is awaited for
-        `socketTimeout`, but never past `deadline` (a `time.monotonic()` value)."""
+        """Send one message lock-step. Raises `ConnectorError`; partial recipient rejection is
+        reported in the result, total rejection raises `recipient_rejected`. Each reply is
+        awaited for `socketTimeout`, but never past `deadline` (a `time.monotonic()` value);
+        `checkpoint` is awaited after 354, before the content."""
         if self._smtp is None:
             raise ConnectorError(ErrorCode.CONNECTION_FAILED, "session is not open")
         self._deadline = deadline
         transaction = MailTransaction(self._smtp, self.name, self._reply_timeout)
         try:
-            delivery = await transaction.run(
-                sender, recipients, data, smtputf8, self.options.pipelining
-            )
+            delivery = await transaction.run(sender, recipients, data, smtputf8, checkpoint)
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError):
                 self._abort()
@@ -263,15 +285,23 @@ class SmtpSession:
                 await asyncio.wait_for(smtp.quit(), QUIT_TIMEOUT_S)
         self._abort()
 
+    def abort(self) -> None:
+        """Drop the connection at once (no QUIT): the server may be mid-transaction."""
+        self._abort()
+
     def _abort(self) -> None:
         if self._smtp is not None:
             self._smtp.close()
         self._smtp = None
 
     def _map(self, exc: BaseException) -> ConnectorError:
+        return self.map_error(exc, self._stage)
+
+    def map_error(self, exc: BaseException, stage: str) -> ConnectorError:
+        """`exc`, raised at `stage` on this session, as a `ConnectorError`."""
         return map_exception(
             exc,
-            stage=self._stage,
+            stage=stage,
             server=self.name,
             implicit_tls=self.server.implicit_tls,
             port=self.server.effective_port,

@@ -112,10 +112,11 @@ class Throttle:
 
     @property
     def enabled(self) -> bool:
-        o = self.options
-        return any(
-            v is not None
-            for v in (o.per_recipient_interval, o.per_recipient_hourly, o.global_hourly)
+        o = self.options  # read on every send: plain comparisons, no generator
+        return (
+            o.per_recipient_interval is not None
+            or o.per_recipient_hourly is not None
+            or o.global_hourly is not None
         )
 
     async def acquire(self, recipient: str) -> None:

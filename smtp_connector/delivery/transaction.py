@@ -1,25 +1,25 @@
-"""One mail transaction on an open session: MAIL, RCPT, DATA and the message.
+"""A mail transaction's pieces: the queued message (`Job`), its envelope, its dot-stuffed
+content, the reading of the envelope's replies, and the lock-step transaction.
 
-With PIPELINING (RFC 2920) MAIL, every RCPT and DATA leave in one write, so a message costs two
-round trips instead of three-plus-one-per-recipient; without it the commands go lock-step.
-`stage` names the command in flight, so a failure says where it happened (and the caller knows
-whether the server may already hold the message).
+Pipelined sessions chain transactions (delivery/chain.py); a server without PIPELINING gets
+`MailTransaction`, one command at a time. `stage` names the command in flight, so a failure
+says where it happened (and the caller knows whether the server may already hold the message).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiosmtplib
-from aiosmtplib.response import SMTPResponse
 
 from ..errors import ConnectorError, ErrorCode
-from .checkpoint import reach_message_data
-from .pipelining import PipeliningProtocol
+from .checkpoint import Checkpoint, reach_message_data
+from .pipelining import PipeliningProtocol, Reply
 
-_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
 _LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
 
 
@@ -34,8 +34,61 @@ class Delivery:
     pipelined: bool = False
 
 
+@dataclass(eq=False, slots=True)
+class Job:
+    """One message waiting for (or on) a connection; the sender settles `future`."""
+
+    sender: str
+    recipients: list[str]
+    data: bytes
+    smtputf8: bool
+    deadline: float  # time.monotonic() value: the send's retry.deadline
+    checkpoint: Checkpoint | None  # the send's before-DATA checkpoint, taken when queued
+    future: asyncio.Future[Delivery]
+    retried: bool = False  # already moved once off a connection found dead before its content
+    reused: bool = False  # went out on a session that had carried an earlier message
+
+
+def envelope(smtp: aiosmtplib.SMTP, job: Job, name: str) -> tuple[bytes, bytes]:
+    """(MAIL + RCPTs + DATA as one burst, the dot-stuffed content) for a pipelined session."""
+    require_smtputf8(smtp, job.smtputf8, name)
+    payload = dot_stuff(job.data)
+    options = _mail_options(smtp, len(payload), job.smtputf8)
+    lines = [_command("MAIL FROM:", job.sender, options)]
+    lines += [f"RCPT TO:<{rcpt}>" for rcpt in job.recipients]
+    lines.append("DATA\r\n")
+    burst = "\r\n".join(lines).encode("utf-8" if job.smtputf8 else "ascii")
+    return burst, payload
+
+
+def require_smtputf8(smtp: aiosmtplib.SMTP, smtputf8: bool, name: str) -> None:
+    """A non-ASCII local part needs the server's SMTPUTF8; refuse before any command."""
+    if smtputf8 and not smtp.supports_extension("smtputf8"):
+        raise ConnectorError(
+            ErrorCode.INVALID_RECIPIENT,
+            f"{name} does not support SMTPUTF8, which this address needs (a non-ASCII local part).",
+            server=name,
+            retryable=False,
+            stage="mail",
+        )
+
+
+def read_envelope(job: Job, replies: list[Reply]) -> tuple[list[str], dict[str, tuple[int, str]]]:
+    """Accepted and rejected recipients from MAIL/RCPT/DATA replies; raises aiosmtplib's
+    errors (sender refused, all recipients refused, DATA refused) like the lock-step path."""
+    mail_reply, rcpt_replies, data_reply = replies[0], replies[1:-1], replies[-1]
+    if mail_reply.code != 250:
+        raise aiosmtplib.SMTPSenderRefused(mail_reply.code, mail_reply.message, job.sender)
+    accepted, rejected = _split_recipients(job.recipients, rcpt_replies)
+    _raise_if_all_rejected(job.recipients, rejected)
+    if data_reply.code != 354:
+        raise aiosmtplib.SMTPDataError(data_reply.code, data_reply.message)
+    return accepted, rejected
+
+
 class MailTransaction:
-    """Deliver one message over `smtp`; each reply waits at most `reply_timeout()` seconds."""
+    """Deliver one message over `smtp` lock-step (no PIPELINING); each reply waits at most
+    `reply_timeout()` seconds."""
 
     def __init__(
         self, smtp: aiosmtplib.SMTP, name: str, reply_timeout: Callable[[], float]
@@ -46,58 +99,18 @@ class MailTransaction:
         self.stage = "mail"
 
     async def run(
-        self, sender: str, recipients: list[str], data: bytes, smtputf8: bool, pipelining: bool
+        self,
+        sender: str,
+        recipients: list[str],
+        data: bytes,
+        smtputf8: bool,
+        checkpoint: Checkpoint | None,
     ) -> Delivery:
         smtp = self._smtp
-        if smtputf8 and not smtp.supports_extension("smtputf8"):
-            raise ConnectorError(
-                ErrorCode.INVALID_RECIPIENT,
-                f"{self._name} does not support SMTPUTF8, which this address needs "
-                "(a non-ASCII local part).",
-                server=self._name,
-                retryable=False,
-                stage="mail",
-            )
+        require_smtputf8(smtp, smtputf8, self._name)
         payload = dot_stuff(data)
         options = _mail_options(smtp, len(payload), smtputf8)
-        encoding = "utf-8" if smtputf8 else "ascii"
-        if pipelining and smtp.supports_extension("pipelining"):
-            return await self._pipelined(sender, recipients, payload, options, encoding)
-        return await self._lockstep(sender, recipients, payload, options, encoding)
-
-    def _protocol(self) -> PipeliningProtocol:
-        protocol = self._smtp.protocol
-        assert isinstance(protocol, PipeliningProtocol)
-        return protocol
-
-    async def _pipelined(
-        self, sender: str, recipients: list[str], payload: bytes, options: list[str], enc: str
-    ) -> Delivery:
-        protocol = self._protocol()
-        commands = [
-            _command("MAIL FROM:", sender, options),
-            *(_command("RCPT TO:", rcpt, []) for rcpt in recipients),
-            "DATA",
-        ]
-        self.stage = "mail"
-        burst = "".join(f"{c}\r\n" for c in commands).encode(enc)
-        replies = await protocol.exchange(burst, len(commands), self._reply_timeout())
-        mail_reply, rcpt_replies, data_reply = replies[0], replies[1:-1], replies[-1]
-        accepted, rejected = _split_recipients(recipients, rcpt_replies)
-        if data_reply.code == 354 and (mail_reply.code != 250 or not accepted):
-            await protocol.exchange(b".\r\n", 1, self._reply_timeout())  # RFC 2920: end DATA
-        if mail_reply.code != 250:
-            raise aiosmtplib.SMTPSenderRefused(mail_reply.code, mail_reply.message, sender)
-        _raise_if_all_rejected(recipients, rejected)
-        if data_reply.code != 354:
-            self.stage = "data"
-            raise aiosmtplib.SMTPDataError(data_reply.code, data_reply.message)
-        return await self._send_payload(payload, accepted, rejected, True)
-
-    async def _lockstep(
-        self, sender: str, recipients: list[str], payload: bytes, options: list[str], enc: str
-    ) -> Delivery:
-        smtp = self._smtp
+        enc = "utf-8" if smtputf8 else "ascii"
         self.stage = "mail"
         await smtp.mail(sender, options=options, encoding=enc, timeout=self._reply_timeout())
         self.stage = "rcpt"
@@ -113,23 +126,16 @@ class MailTransaction:
         start = await smtp.execute_command(b"DATA", timeout=self._reply_timeout())
         if start.code != 354:
             raise aiosmtplib.SMTPDataError(start.code, start.message)
-        return await self._send_payload(payload, accepted, rejected, False)
-
-    async def _send_payload(
-        self,
-        payload: bytes,
-        accepted: list[str],
-        rejected: dict[str, tuple[int, str]],
-        pipelined: bool,
-    ) -> Delivery:
-        self.stage = "data"  # a failing checkpoint drops the connection: the server is in DATA
-        await reach_message_data(self._name)
+        await reach_message_data(self._name, checkpoint)  # failing: drop, server is in DATA
         self.stage = "after_data"
-        (final,) = await self._protocol().exchange(payload, 1, self._reply_timeout())
+        protocol = self._smtp.protocol
+        assert isinstance(protocol, PipeliningProtocol)
+        deadline = time.monotonic() + self._reply_timeout()
+        (final,) = await protocol.exchange(payload, 1, deadline)
         if final.code != 250:
             self.stage = "data"
             raise aiosmtplib.SMTPDataError(final.code, final.message)
-        return Delivery(accepted, rejected, final.message, final.code, pipelined)
+        return Delivery(accepted, rejected, final.message, final.code, False)
 
 
 def _command(verb: str, address: str, options: list[str]) -> str:
@@ -153,17 +159,20 @@ def dot_stuff(data: bytes) -> bytes:
     Bare CR and bare LF become CRLF first (as aiosmtplib's own `data()` does): a server that
     takes a bare CR or LF as a line end would otherwise read `\r.\r\n` or `\n.\r\n` as the end
     of the message and the rest as new commands (SMTP smuggling)."""
-    if data.count(b"\r") != data.count(b"\r\n") or data.count(b"\n") != data.count(b"\r\n"):
+    crlf = data.count(b"\r\n")
+    if data.count(b"\r") != crlf or data.count(b"\n") != crlf:
         data = _LINE_END.sub(b"\r\n", data)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
-    if data.startswith(b".") or b"\n." in data:
-        data = _DOT_AT_LINE_START.sub(b"..", data)
+    if data.find(b"\n.") != -1:  # every line but the first starts after an LF now
+        data = data.replace(b"\n.", b"\n..")
+    if data.startswith(b"."):
+        data = b"." + data
     return data + b".\r\n"
 
 
 def _split_recipients(
-    recipients: list[str], replies: list[SMTPResponse]
+    recipients: list[str], replies: list[Reply]
 ) -> tuple[list[str], dict[str, tuple[int, str]]]:
     accepted: list[str] = []
     rejected: dict[str, tuple[int, str]] = {}

@@ -100,7 +100,9 @@ def request_numbers(*servers: RestartableServer) -> Counter[int]:
 async def run_soak(
     primary: RestartableServer, backup: RestartableServer, count: int, **retry: Any
 ) -> tuple[list[SendResult | ConnectorError], Chaos, list[dict[str, object]]]:
-    chaos = Chaos(primary, stop_at=count // 3, start_at=2 * count // 3)
+    # The outage covers the second quarter; the second half is left for the failback, which
+    # waits out the breaker's cooldown (a faster sender must not finish before it has passed).
+    chaos = Chaos(primary, stop_at=count // 4, start_at=count // 2)
     requests = [
         SendRequest(to=f"user{i}@example.org", payload={"code": f"{i:06d}"}) for i in range(count)
     ]

@@ -1,0 +1,184 @@
+"""Pipelined transactions chained on one connection: one round trip per message when warm.
+
+RFC 2920 lets a client send the final `.` of one message and the MAIL, RCPT and DATA of the
+next in one write. The sender does that whenever another message is waiting, so a busy
+connection carries one write and one read per message:
+
+    write  <content of n> "." MAIL(n+1) RCPT(n+1) DATA(n+1)
+    read   250 (n)  250 250 354 (n+1)
+    await  n+1's checkpoint, then write <content of n+1> "." MAIL(n+2) …
+
+Replies come back in order, so the first reply of a burst belongs to n and the rest to n+1: a
+rejection of n (550 at end of data) is n's alone, and a refused RCPT of n+1 is n+1's alone.
+Each message's content still leaves only after its own 354 and its own checkpoint, so the
+never-twice guarantee holds. If the connection is lost mid-burst, n is "delivery unknown"
+(stage `after_data`) unless its reply had already arrived, and n+1, which never got past its
+envelope, fails at stage `mail`, which is safe to retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import aiosmtplib
+
+from ..errors import ConnectorError
+from .checkpoint import reach_message_data
+from .pipelining import PipeliningProtocol, Reply
+from .session import SmtpSession
+from .transaction import Delivery, Job, envelope, read_envelope
+
+Outcome = Delivery | ConnectorError
+Settle = Callable[[Job, Outcome], None]
+Take = Callable[[], Job | None]
+RESET_TIMEOUT_S = 2.0
+
+
+class _Sent:
+    """A message whose content is in the burst being written: its final reply comes first."""
+
+    __slots__ = ("accepted", "job", "payload", "rejected")
+
+    def __init__(
+        self, job: Job, payload: bytes, accepted: list[str], rejected: dict[str, tuple[int, str]]
+    ) -> None:
+        self.job, self.payload = job, payload
+        self.accepted, self.rejected = accepted, rejected
+
+
+async def run_chain(
+    session: SmtpSession, protocol: PipeliningProtocol, first: Job, take: Take, settle: Settle
+) -> None:
+    """Deliver `first`, then whatever `take()` hands over while the connection is busy, until
+    nothing is waiting or the connection has to stop. Every job taken is settled."""
+    timeout = session.server.socket_timeout / 1000
+    sent: _Sent | None = None
+    current: Job | None = first
+    while sent is not None or current is not None:
+        burst, payload = _envelope_of(session, current, settle)
+        if burst is None:
+            current = None
+        expected = (1 if sent else 0) + (len(current.recipients) + 2 if current else 0)
+        if sent is not None:
+            burst = sent.payload + burst if burst else sent.payload
+        if not expected:
+            return
+        lead = sent.job if sent is not None else current
+        assert lead is not None and burst is not None
+        deadline = min(time.monotonic() + timeout, lead.deadline)
+        try:
+            replies = await protocol.exchange(burst, expected, deadline)
+        except Exception as exc:
+            _lost(session, protocol.received, exc, sent, current, settle)
+            return
+        if sent is not None:
+            settle(sent.job, _final(session, sent, replies[0]))
+            sent = None
+        if current is None:
+            return
+        sent = await _start_content(session, protocol, current, replies, payload, settle)
+        current = await _next(take) if sent is not None else None
+
+
+async def _next(take: Take) -> Job | None:
+    """The message to ride on the next burst. If none is waiting, yield once first: the sends
+    settled by the last burst run then and usually queue their next message, which saves a
+    whole round trip (and a write and a read) for it."""
+    job = take()
+    if job is None:
+        await asyncio.sleep(0)
+        job = take()
+    return job
+
+
+def _envelope_of(
+    session: SmtpSession, job: Job | None, settle: Settle
+) -> tuple[bytes | None, bytes]:
+    """The envelope burst and content of `job`, or (None, b"") when it has none to send."""
+    if job is None:
+        return b"", b""
+    try:
+        return envelope(session.smtp, job, session.name)
+    except ConnectorError as error:  # e.g. SMTPUTF8 needed but not offered: nothing sent
+        settle(job, error)
+        return None, b""
+
+
+async def _start_content(
+    session: SmtpSession,
+    protocol: PipeliningProtocol,
+    job: Job,
+    replies: list[Reply],
+    payload: bytes,
+    settle: Settle,
+) -> _Sent | None:
+    """Read `job`'s envelope replies; on 354 run its checkpoint and return it ready for its
+    content. On a refusal, settle it, bring the session back to a clean state and return None."""
+    answers = replies[-(len(job.recipients) + 2) :]
+    try:
+        accepted, rejected = read_envelope(job, answers)
+    except aiosmtplib.SMTPException as exc:
+        stage = "data" if isinstance(exc, aiosmtplib.SMTPDataError) else "mail"
+        settle(job, session.map_error(exc, stage))
+        await _clean_up(session, protocol, answers[-1].code == 354, stage)
+        return None
+    if job.future.done():  # the caller gave up; the server waits for content: hang up
+        session.abort()
+        return None
+    try:
+        await reach_message_data(session.name, job.checkpoint)
+    except ConnectorError as error:
+        session.abort()  # nothing of the content was sent; the server is in DATA
+        settle(job, error)
+        return None
+    return _Sent(job, payload, accepted, rejected)
+
+
+def _final(session: SmtpSession, sent: _Sent, reply: Reply) -> Outcome:
+    """The outcome of a message from the reply to its final dot."""
+    if reply.code != 250:
+        return session.map_error(aiosmtplib.SMTPDataError(reply.code, reply.message), "data")
+    session.messages_sent += 1
+    session.last_used = time.monotonic()
+    return Delivery(sent.accepted, sent.rejected, reply.message, reply.code, True)
+
+
+def _lost(
+    session: SmtpSession,
+    received: list[Reply],
+    exc: Exception,
+    sent: _Sent | None,
+    current: Job | None,
+    settle: Settle,
+) -> None:
+    """A burst failed (connection lost, timeout, invalid reply): drop the connection. The
+    message whose content was in it is delivered or refused if its reply came, else unknown;
+    the one whose envelope was in it never reached its content."""
+    session.abort()
+    if sent is not None:
+        if received:
+            settle(sent.job, _final(session, sent, received[0]))
+        else:
+            settle(sent.job, session.map_error(exc, "after_data"))
+    if current is not None:
+        settle(current, session.map_error(exc, "mail"))
+
+
+async def _clean_up(
+    session: SmtpSession, protocol: PipeliningProtocol, in_data: bool, stage: str
+) -> None:
+    """After a refused envelope: end a DATA the server opened anyway (RFC 2920), then RSET;
+    a refused DATA command drops the connection, as the lock-step path does."""
+    if stage == "data" and not in_data:
+        session.abort()
+        return
+    burst, expected = (b".\r\nRSET\r\n", 2) if in_data else (b"RSET\r\n", 1)
+    try:
+        replies = await protocol.exchange(burst, expected, time.monotonic() + RESET_TIMEOUT_S)
+    except Exception:
+        session.abort()
+        return
+    if replies[-1].code != 250:
+        session.abort()
