@@ -81,7 +81,9 @@ class SmtpConnector:
         self._selector = TemplateSelector(
             cfg.templates, cfg.default_locale, use_shipped=cfg.use_shipped_templates
         )
-        self._renderer = Renderer(cfg.max_payload_bytes, _render_limits(cfg))
+        self._renderer = Renderer(
+            cfg.max_payload_bytes, _render_limits(cfg), compose_cache=cfg.compose_cache
+        )
         # Like the signers' key checks: a broken template fails here, not on the first sign-up.
         self.template_warnings: list[str] = check_templates(
             cfg.templates, self._renderer, cfg.default_locale
@@ -129,6 +131,12 @@ class SmtpConnector:
         )
         email.payload = dict(payload)
         return email
+
+    def compose_cache_info(self) -> dict[str, Any] | None:
+        """The shape cache's counters (hits, misses, size, fallbacks by reason); None when
+        `composeCache` is off. For monitoring and for the tests that prove the fallbacks."""
+        shapes = self._renderer.shapes
+        return shapes.cache_info() if shapes is not None else None
 
     def _context(self, payload: Mapping[str, Any], locale: str | None) -> dict[str, Any]:
         context = dict(payload)

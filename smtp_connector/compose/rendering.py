@@ -25,6 +25,7 @@ from ..errors import ConnectorError, ErrorCode
 from .html_text import html_to_text
 from .limits import RenderLimits, TemplateLimitError, render_budget
 from .sandbox import LimitedSandbox
+from .shapes import ShapeCache
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _SHORTHAND = re.compile(rf"<<\s*({_NAME})\s*>>")
@@ -68,7 +69,11 @@ class Renderer:
     """
 
     def __init__(
-        self, max_payload_bytes: int = 64 * 1024, limits: RenderLimits | None = None
+        self,
+        max_payload_bytes: int = 64 * 1024,
+        limits: RenderLimits | None = None,
+        *,
+        compose_cache: bool = True,
     ) -> None:
         self.limits = limits or RenderLimits()
         common = {"undefined": ChainableUndefined, "keep_trailing_newline": True}
@@ -76,14 +81,39 @@ class Renderer:
         self._html_env = _StrictSandbox(self.limits, autoescape=True, **common)
         self._compiled: dict[int, tuple[EmailTemplate, JinjaTemplate]] = {}
         self.max_payload_bytes = max_payload_bytes
+        # Compose once per template shape (`shapes.py`); None renders every message in full.
+        self.shapes = ShapeCache(self._render_placeholders, self._parse) if compose_cache else None
 
     def render(self, template: EmailTemplate, payload: Mapping[str, Any]) -> RenderedBodies:
         context = build_context(payload, self.max_payload_bytes)
+        if self.shapes is not None:
+            pieces = self.shapes.pieces(template, context)
+            # Near the output limits the full path renders it, so that its errors stay the same.
+            if pieces is not None:
+                if max(map(len, pieces)) <= self.limits.max_chars // 4:
+                    return self._finish(template, context, pieces)
+                self.shapes.fallbacks["size"] += 1
         try:
             with render_budget(self.limits):
                 return self._render_bounded(template, context)
         except (TemplateLimitError, RecursionError) as exc:
             raise _limit_error(template, exc) from None
+
+    def _render_placeholders(
+        self, template: EmailTemplate, context: dict[str, Any]
+    ) -> list[str] | None:
+        """The three raw parts for a shape's placeholder values, in the same sandbox and budget
+        as any render; None on any failure (the full path then renders and reports it)."""
+        try:
+            with render_budget(self.limits):
+                pieces = self._stream(self._combined(template), context)
+        except Exception:
+            return None
+        return pieces if len(pieces) == 3 else None
+
+    def _parse(self, template: EmailTemplate) -> Any:
+        """The combined template's syntax tree (for the shape cache's static check)."""
+        return self._text_env.parse(_combined_source(template))
 
     def check_limits(self, templates: list[EmailTemplate], context: Mapping[str, Any]) -> None:
         """Render each template once without a payload, when the connector is built: a template
@@ -109,6 +139,13 @@ class Renderer:
             pieces = []  # locate and report the failure part by part below
         if len(pieces) != 3:
             pieces = [self._render_part(template, part, context) for part in _PARTS]
+        return self._finish(template, context, pieces)
+
+    def _finish(
+        self, template: EmailTemplate, context: dict[str, Any], pieces: list[str]
+    ) -> RenderedBodies:
+        """What both paths do with the raw parts: size checks, the subject made one line, and a
+        text part from the HTML when the template has none."""
         for part, piece in zip(_PARTS, pieces, strict=True):
             self._check_output_size(part, piece)
         subject, text, html = pieces
@@ -138,15 +175,8 @@ class Renderer:
             return cached[1]
         for part in _PARTS:
             self._check_part(template, part)  # a block may not span parts; errors name the part
-        html = template.html_source
-        sources = [
-            template.subject,
-            template.text_source or "",
-            "{% autoescape true %}" + html + "{% endautoescape %}" if html else "",
-        ]
-        source = _SEPARATOR.join(shorthand_to_jinja(s) for s in sources)
         try:
-            compiled = self._text_env.from_string(source)
+            compiled = self._text_env.from_string(_combined_source(template))
         except RecursionError:  # nesting the parser took but code generation could not
             raise _too_deep(template, "all parts") from None
         except TemplateSyntaxError as exc:  # found only when compiling, e.g. an unknown filter
@@ -217,6 +247,17 @@ _PARTS = ("subject", "text", "html")
 _STREAM_BATCH = 16
 # Splits the combined output; random so that no template or value can contain it by accident.
 _SEPARATOR = f"\x00{secrets.token_hex(12)}\x00"
+
+
+def _combined_source(template: EmailTemplate) -> str:
+    """Subject, text and HTML as one template source (the HTML in an autoescape block)."""
+    html = template.html_source
+    sources = [
+        template.subject,
+        template.text_source or "",
+        "{% autoescape true %}" + html + "{% endautoescape %}" if html else "",
+    ]
+    return _SEPARATOR.join(shorthand_to_jinja(s) for s in sources)
 
 
 def _part_source(template: EmailTemplate, part: str) -> str:
