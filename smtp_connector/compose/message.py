@@ -12,6 +12,8 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import functools
+import itertools
+import os
 import secrets
 import time
 from collections.abc import Iterable
@@ -88,9 +90,30 @@ def _date_header() -> str:
     return _date_for(int(time.time()))
 
 
+class _UniqueTokens:
+    """Message-IDs and MIME boundaries: a random prefix per process (80 bits from `secrets`,
+    so no one can guess another process's, or this one's before seeing a message) plus a
+    counter (so none repeats within the process). One `secrets` call per process instead of
+    one per message; a forked child draws a new prefix, else parent and child would collide."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self.prefix = secrets.token_hex(10)
+        self.counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter):x}"
+
+
+unique_token = _UniqueTokens().next
+
+
 def make_message_id(domain: str) -> str:
-    """`<random@sender-domain>`: unique, and on the sender's domain as DMARC-minded filters like."""
-    return f"<{secrets.token_hex(16)}.{int(time.time())}@{domain}>"
+    """`<unique@sender-domain>`: unique, and on the sender's domain as DMARC-minded filters like."""
+    return f"<{unique_token()}.{int(time.time())}@{domain}>"
 
 
 @dataclass
@@ -172,7 +195,7 @@ class RenderedEmail:
 
 
 def _multipart_alternative(parts: Iterable[tuple[str, bytes]]) -> bytes:
-    boundary = f"=_sc_{secrets.token_hex(12)}"
+    boundary = f"=_sc_{unique_token()}"
     chunks = [
         f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}'.encode("ascii")
     ]
