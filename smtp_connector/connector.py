@@ -72,6 +72,7 @@ class SmtpConnector:
         self._owned_store: Any = None  # a Redis store built from throttle.store, closed by us
         self._special_use = cfg.allow_special_use_domains
         self._from = _sender(cfg.from_email, cfg.from_name, "fromEmail", self._special_use)
+        self._server_senders: dict[tuple[str, str | None], Address] = {}
         self._reply_to = (
             parse_address(cfg.reply_to, what="replyTo", allow_special_use=self._special_use)
             if cfg.reply_to
@@ -264,12 +265,7 @@ class SmtpConnector:
     def _prepare(self, email: RenderedEmail, server: ServerConfig) -> tuple[RenderedEmail, bytes]:
         """Final bytes for `server`: its own From when it has `defaultFromEmail`, then signed."""
         if server.default_from_email:
-            address = _sender(
-                server.default_from_email,
-                server.default_from_name,
-                "defaultFromEmail",
-                self._special_use,
-            )
+            address = self._server_sender(server.default_from_email, server.default_from_name)
             if address != email.from_address:
                 email = dataclasses.replace(
                     email,
@@ -282,6 +278,14 @@ class SmtpConnector:
             smime = self.config.smime
             data = sign_message(data, self._signers, smime.dont_send_on_error if smime else True)
         return email, data
+
+    def _server_sender(self, email: str, name: str | None) -> Address:
+        """A server's `defaultFromEmail`, parsed once (it is the same for every message)."""
+        address = self._server_senders.get((email, name))
+        if address is None:
+            address = _sender(email, name, "defaultFromEmail", self._special_use)
+            self._server_senders[(email, name)] = address
+        return address
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from ..addresses import Address
-from .headers import CRLF, MAX_LINE_OCTETS, address_header, encode_header
+from .headers import CRLF, MAX_LINE_OCTETS, address_header, encode_header, mailbox_header
 
 BASE64_LINE = 76  # characters of base64 per line (RFC 2045 §6.8)
 # What may travel raw in a 7bit part: not NUL (RFC 2045 §2.7) and, stricter, no other
@@ -164,11 +164,11 @@ class RenderedEmail:
 
     def _compose(self) -> bytes:
         utf8 = self.needs_smtputf8
-        head = [address_header("From", [self.from_address], utf8)]
+        head = [mailbox_header("From", self.from_address, utf8)]
         if self.to:
             head.append(address_header("To", self.to, utf8))
         if self.reply_to:
-            head.append(address_header("Reply-To", [self.reply_to], utf8))
+            head.append(mailbox_header("Reply-To", self.reply_to, utf8))
         head += [
             encode_header("Subject", self.subject, split_long_words=True),
             f"Date: {self.date}",
