@@ -129,6 +129,7 @@ class SmtpConnector:
             headers=self._headers,
             usage_type=usage_key(usage_type),
             locale=template.locale or locale,
+            _short_lines=bodies.short_lines,
         )
         email.payload = dict(payload)
         return email

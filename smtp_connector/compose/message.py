@@ -30,10 +30,11 @@ BASE64_LINE = 76  # characters of base64 per line (RFC 2045 §6.8)
 _7BIT_SAFE_BYTES = b"\t\n" + bytes(range(0x20, 0x7F))
 
 
-def _is_7bit(text: str) -> bool:
-    """ASCII, no line over 998 octets, and no control character but TAB and LF (the bytes
-    check, deleting every allowed byte, is ~8x quicker than a regex search over the text)."""
-    if not text.isascii() or _has_long_line(text):
+def _is_7bit(text: str, short_lines: bool = False) -> bool:
+    """ASCII, no line over 998 octets (known already when `short_lines`), and no control
+    character but TAB and LF (the bytes check, deleting every allowed byte, is ~8x quicker
+    than a regex search over the text)."""
+    if not text.isascii() or (not short_lines and _has_long_line(text)):
         return False
     return not text.encode("ascii").translate(None, _7BIT_SAFE_BYTES)
 
@@ -54,7 +55,7 @@ def _base64_lines(data: bytes) -> bytes:
     return b"".join(line + b"\r\n" for line in lines)
 
 
-def _body_part(text: str, subtype: str) -> tuple[str, bytes]:
+def _body_part(text: str, subtype: str, short_lines: bool = False) -> tuple[str, bytes]:
     """Headers and encoded body of one text part, the transfer encoding chosen per part:
     7bit for plain ASCII (readable as is), else whichever of quoted-printable and base64 is
     smaller: QP for mostly-Latin text, base64 for non-Latin scripts (about half the size of
@@ -63,7 +64,7 @@ def _body_part(text: str, subtype: str) -> tuple[str, bytes]:
     normal = text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
     if not normal.endswith("\n"):
         normal += "\n"
-    if _is_7bit(normal):
+    if _is_7bit(normal, short_lines):
         payload = normal.encode("ascii").replace(b"\n", b"\r\n")
         charset, cte = "us-ascii", "7bit"
     else:
@@ -133,6 +134,9 @@ class RenderedEmail:
     date: str = field(default_factory=lambda: _date_header())
     payload: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _bytes: bytes | None = field(default=None, repr=False, compare=False)
+    # Bodies the shape cache knows to have no line over 998 characters (matched by identity,
+    # so a body replaced after rendering is measured again).
+    _short_lines: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.message_id:
@@ -182,7 +186,7 @@ class RenderedEmail:
 
     def _body(self) -> bytes:
         parts = [
-            _body_part(body, subtype)
+            _body_part(body, subtype, any(body is short for short in self._short_lines))
             for body, subtype in ((self.text, "plain"), (self.html, "html"))
             if body is not None
         ]

@@ -42,6 +42,7 @@ class RenderedBodies:
     text: str | None
     html: str | None
     template: EmailTemplate
+    short_lines: tuple[str, ...] = ()  # parts known to have no line over 998 characters
 
 
 def shorthand_to_jinja(source: str) -> str:
@@ -87,11 +88,11 @@ class Renderer:
     def render(self, template: EmailTemplate, payload: Mapping[str, Any]) -> RenderedBodies:
         context = build_context(payload, self.max_payload_bytes)
         if self.shapes is not None:
-            pieces = self.shapes.pieces(template, context)
+            filled = self.shapes.pieces(template, context)
             # Near the output limits the full path renders it, so that its errors stay the same.
-            if pieces is not None:
-                if max(map(len, pieces)) <= self.limits.max_chars // 4:
-                    return self._finish(template, context, pieces)
+            if filled is not None:
+                if max(map(len, filled.pieces)) <= self.limits.max_chars // 4:
+                    return self._finish(template, context, filled.pieces, filled.short_lines)
                 self.shapes.fallbacks["size"] += 1
         try:
             with render_budget(self.limits):
@@ -142,7 +143,11 @@ class Renderer:
         return self._finish(template, context, pieces)
 
     def _finish(
-        self, template: EmailTemplate, context: dict[str, Any], pieces: list[str]
+        self,
+        template: EmailTemplate,
+        context: dict[str, Any],
+        pieces: list[str],
+        short_lines: tuple[str, ...] = (),
     ) -> RenderedBodies:
         """What both paths do with the raw parts: size checks, the subject made one line, and a
         text part from the HTML when the template has none."""
@@ -153,7 +158,8 @@ class Renderer:
         html_out = html if template.html_source is not None else None
         if html_out is not None and text_out is None:
             text_out = html_to_text(html_out, _string_values(context))
-        return RenderedBodies(clean_header_text(subject), text_out, html_out, template)
+        subject = clean_header_text(subject)
+        return RenderedBodies(subject, text_out, html_out, template, short_lines)
 
     def compile(self, template: EmailTemplate) -> None:
         """Compile `template` now (the connector does it for every configured one at build
@@ -342,7 +348,12 @@ def _check_size(context: dict[str, Any], max_bytes: int) -> None:
 
 
 def _rough_size(value: Any, depth: int = 0) -> int:
-    """Characters in a payload (UTF-8 may be up to 4x more bytes), without serialising it."""
+    """Characters in a payload (UTF-8 may be up to 4x more bytes), without serialising it.
+    Runs for every message, so strings and dicts (nearly all of a payload) are looked at first."""
+    if type(value) is str:
+        return len(value)
+    if type(value) is dict or isinstance(value, Mapping):
+        return _mapping_size(value, depth) if depth <= 8 else 1 << 30
     if isinstance(value, str | bytes | bytearray):
         return len(value)
     if isinstance(value, bool) or value is None:
@@ -353,11 +364,17 @@ def _rough_size(value: Any, depth: int = 0) -> int:
         return 24
     if depth > 8:
         return 1 << 30  # deeper than any sane payload: force the exact check
-    if isinstance(value, Mapping):
-        return sum(len(str(k)) + _rough_size(v, depth + 1) for k, v in value.items())
     if isinstance(value, list | tuple | set):
         return sum(_rough_size(v, depth + 1) for v in value)
     return 1 << 30  # anything else: let the exact measurement decide
+
+
+def _mapping_size(value: Mapping[Any, Any], depth: int) -> int:
+    total = 0
+    for key, item in value.items():
+        total += len(key) if type(key) is str else len(str(key))
+        total += len(item) if type(item) is str else _rough_size(item, depth + 1)
+    return total
 
 
 def clean_header_text(value: str) -> str:

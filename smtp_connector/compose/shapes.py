@@ -27,12 +27,13 @@ import secrets
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import nodes
 from markupsafe import escape
 
 from ..config import EmailTemplate
+from .headers import MAX_LINE_OCTETS
 
 MAX_SHAPES = 256
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: no template or payload uses them
@@ -76,6 +77,10 @@ class _Part:
 
     pieces: tuple[str, ...]
     slots: tuple[tuple[int, int], ...]  # (index into pieces, index of the value)
+    # Longest line without its values, and most values on one line: with them, whether any
+    # line can pass 998 octets is known without splitting the filled text into lines.
+    fixed: int = 0
+    per_line: int = 0
 
     def fill(self, values: list[str]) -> str:
         if not self.slots:
@@ -84,6 +89,11 @@ class _Part:
         for position, value in self.slots:
             out[position] = values[value]
         return "".join(out)
+
+    def short_lines(self, longest_value: int) -> bool:
+        """True when no line of the filled text can be over `MAX_LINE_OCTETS` characters (a
+        value's line break or CR only makes lines shorter)."""
+        return self.fixed + self.per_line * longest_value <= MAX_LINE_OCTETS
 
 
 @dataclass(frozen=True)
@@ -116,7 +126,7 @@ class ShapeCache:
             "fallbacks": dict(self.fallbacks),
         }
 
-    def pieces(self, template: EmailTemplate, context: Mapping[str, Any]) -> list[str] | None:
+    def pieces(self, template: EmailTemplate, context: Mapping[str, Any]) -> Filled | None:
         values: list[str] = []
         shape = _shape_of(context, values)
         if shape is None:
@@ -134,8 +144,12 @@ class ShapeCache:
             self.fallbacks["template"] += 1
             return None
         subject, text, html = composed.parts
-        escaped = [str(escape(value)) for value in values] if html.slots else values
-        return [subject.fill(values), text.fill(values), html.fill(escaped)]
+        escaped = [_escape(value) for value in values] if html.slots else values
+        text_out, html_out = text.fill(values), html.fill(escaped)
+        short = [text_out] if text.short_lines(max(map(len, values), default=0)) else []
+        if html.short_lines(max(map(len, escaped), default=0)):
+            short.append(html_out)
+        return Filled([subject.fill(values), text_out, html_out], tuple(short))
 
     def _compose(self, template: EmailTemplate, shape: Shape) -> _Composed:
         parts = self._prove(template, shape) if self._print_only(template) else None
@@ -169,6 +183,21 @@ class ShapeCache:
                 return None
             parts.append(_part(*split))
         return parts[0], parts[1], parts[2]
+
+
+class Filled(NamedTuple):
+    """A shape filled with one message's values: the raw parts, and those of them known to
+    have no line over 998 characters (the MIME step then skips measuring them)."""
+
+    pieces: list[str]
+    short_lines: tuple[str, ...]
+
+
+def _escape(value: str) -> str:
+    """markupsafe's escape (what autoescape does), skipped when there is nothing to escape."""
+    if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value:
+        return str(escape(value))
+    return value
 
 
 def print_only(ast: nodes.Template) -> bool:
@@ -255,4 +284,20 @@ def _part(segments: list[str], slots: list[int]) -> _Part:
     for slot, segment in zip(slots, segments[1:], strict=True):
         holes.append((len(pieces), slot))
         pieces += ["", segment]
-    return _Part(tuple(pieces), tuple(holes))
+    fixed, per_line = _line_bound(segments)
+    return _Part(tuple(pieces), tuple(holes), fixed, per_line)
+
+
+def _line_bound(segments: list[str]) -> tuple[int, int]:
+    """The longest line's fixed characters and the most values on one line (a value sits
+    between each two segments)."""
+    fixed = per_line = line = values = 0
+    for index, segment in enumerate(segments):
+        if index:
+            values += 1
+        *ended, last = segment.split("\n")
+        for text in ended:
+            fixed, per_line = max(fixed, line + len(text)), max(per_line, values)
+            line = values = 0
+        line += len(last)
+    return max(fixed, line), max(per_line, values)

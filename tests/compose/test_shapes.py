@@ -66,7 +66,11 @@ def outcome(connector: SmtpConnector, usage: str, payload: dict[str, Any], local
 names = st.one_of(
     st.text(max_size=40),
     st.sampled_from(
-        ['O\'Brien "Bob" <b>&amp;', "Zoë Ünal", "张伟", "محمد", "a" * 300, " lead", "{0} {x}"]
+        [
+            *['O\'Brien "Bob" <b>&amp;', "Zoë Ünal", "张伟", "محمد", "a" * 300, " lead", "{0} {x}"],
+            # near and over 998 characters on one line (escaped in the HTML part: & is 5 chars)
+            *["a" * 950, "&" * 199, "a\r\n" * 400, "tab\there", "nul\x00"],
+        ]
     ),
 )
 codes = st.one_of(st.from_regex(r"[0-9A-Z]{1,12}", fullmatch=True), st.text(max_size=20))
@@ -210,3 +214,20 @@ def test_compose_cache_config_key() -> None:
     assert SmtpConnector(config).compose_cache_info() is None
     with pytest.raises(ConnectorError):
         SmtpConfig.model_validate(BASE | {"composeCache": "sometimes"})
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    segments=st.lists(st.text(alphabet="ab\n\r", max_size=40), min_size=1, max_size=6),
+    data=st.data(),
+)
+def test_the_line_bound_is_an_upper_bound(segments: list[str], data: st.DataObject) -> None:
+    """The MIME step skips measuring lines when the shape's bound says none can be too long:
+    the bound must hold for every filling (values with line breaks included)."""
+    count = len(segments) - 1
+    slots = data.draw(st.lists(st.integers(0, 3), min_size=count, max_size=count))
+    values = data.draw(st.lists(st.text(alphabet="xy\n", min_size=1, max_size=30), min_size=4))
+    part = shapes._part(segments, slots)
+    text = part.fill(values)
+    longest = max(map(len, text.replace("\r", "\n").split("\n")))
+    assert longest <= part.fixed + part.per_line * max(map(len, values))
