@@ -19,7 +19,8 @@ from .addresses import Address, check_display_name, parse_address
 from .compose.checks import check_templates
 from .compose.limits import RenderLimits
 from .compose.message import RenderedEmail, make_message_id
-from .compose.rendering import Renderer, require_mapping
+from .compose.payload import require_mapping
+from .compose.rendering import Renderer
 from .compose.selection import TemplateSelector
 from .config import ServerConfig, SmtpConfig, invalid_config, validate_custom_headers
 from .delivery.backends import LOCAL_BACKENDS, Backend

@@ -26,6 +26,7 @@ import re
 import secrets
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -81,6 +82,7 @@ class _Part:
     # line can pass 998 octets is known without splitting the filled text into lines.
     fixed: int = 0
     per_line: int = 0
+    fixed_size: int = 0  # characters outside the holes
 
     def fill(self, values: list[str]) -> str:
         if not self.slots:
@@ -89,6 +91,10 @@ class _Part:
         for position, value in self.slots:
             out[position] = values[value]
         return "".join(out)
+
+    def size(self, values: list[str]) -> int:
+        """Characters of `fill(values)`, without building it."""
+        return self.fixed_size + sum([len(values[value]) for _, value in self.slots])
 
     def short_lines(self, longest_value: int) -> bool:
         """True when no line of the filled text can be over `MAX_LINE_OCTETS` characters (a
@@ -108,8 +114,13 @@ class ShapeCache:
     """Per-renderer LRU of proven template shapes (`MAX_SHAPES`). `pieces()` answers the raw
     subject/text/HTML for a context, or None when the full path must render it."""
 
-    def __init__(self, render: RenderRaw, parse: ParseAst, maxsize: int = MAX_SHAPES) -> None:
+    def __init__(
+        self, render: RenderRaw, parse: ParseAst, max_chars: int, maxsize: int = MAX_SHAPES
+    ) -> None:
         self._render, self._parse = render, parse
+        # Parts larger than this are left to the full path, whose streaming render stops at
+        # the output limit and reports it; measured before anything is built.
+        self._max_chars = max_chars
         self._maxsize = maxsize
         self._shapes: OrderedDict[tuple[int, Shape], _Composed] = OrderedDict()
         self._printable: dict[int, tuple[EmailTemplate, bool]] = {}
@@ -138,13 +149,18 @@ class ShapeCache:
             composed = self._compose(template, shape)
             self.misses += 1
         else:
-            self._shapes.move_to_end(key)
+            with suppress(KeyError):  # evicted meanwhile by another thread (send_sync callers)
+                self._shapes.move_to_end(key)
             self.hits += 1
         if composed.parts is None:
             self.fallbacks["template"] += 1
             return None
         subject, text, html = composed.parts
         escaped = [_escape(value) for value in values] if html.slots else values
+        limit = self._max_chars
+        if subject.size(values) > limit or text.size(values) > limit or html.size(escaped) > limit:
+            self.fallbacks["size"] += 1
+            return None
         text_out, html_out = text.fill(values), html.fill(escaped)
         short = [text_out] if text.short_lines(max(map(len, values), default=0)) else []
         if html.short_lines(max(map(len, escaped), default=0)):
@@ -155,8 +171,11 @@ class ShapeCache:
         parts = self._prove(template, shape) if self._print_only(template) else None
         composed = _Composed(template, parts)
         self._shapes[(id(template), shape)] = composed
-        if len(self._shapes) > self._maxsize:
-            self._shapes.popitem(last=False)
+        while len(self._shapes) > self._maxsize:
+            try:
+                self._shapes.popitem(last=False)
+            except KeyError:  # emptied meanwhile by another thread
+                break
         return composed
 
     def _print_only(self, template: EmailTemplate) -> bool:
@@ -167,6 +186,8 @@ class ShapeCache:
             verdict = print_only(self._parse(template))
         except Exception:  # a template that does not parse: the full path reports it
             verdict = False
+        if len(self._printable) >= self._maxsize:
+            self._printable.clear()  # templates come and go only with a new config
         self._printable[id(template)] = (template, verdict)
         return verdict
 
@@ -285,7 +306,7 @@ def _part(segments: list[str], slots: list[int]) -> _Part:
         holes.append((len(pieces), slot))
         pieces += ["", segment]
     fixed, per_line = _line_bound(segments)
-    return _Part(tuple(pieces), tuple(holes), fixed, per_line)
+    return _Part(tuple(pieces), tuple(holes), fixed, per_line, sum(map(len, pieces)))
 
 
 def _line_bound(segments: list[str]) -> tuple[int, int]:
