@@ -92,9 +92,12 @@ class _Part:
             out[position] = values[value]
         return "".join(out)
 
-    def size(self, values: list[str]) -> int:
-        """Characters of `fill(values)`, without building it."""
-        return self.fixed_size + sum([len(values[value]) for _, value in self.slots])
+    def fits(self, values: list[str], longest_value: int, limit: int) -> bool:
+        """Whether `fill(values)` has at most `limit` characters, known without building it
+        (and, for the usual short values, without adding their lengths up)."""
+        if self.fixed_size + len(self.slots) * longest_value <= limit:
+            return True
+        return self.fixed_size + sum([len(values[value]) for _, value in self.slots]) <= limit
 
     def short_lines(self, longest_value: int) -> bool:
         """True when no line of the filled text can be over `MAX_LINE_OCTETS` characters (a
@@ -157,13 +160,19 @@ class ShapeCache:
             return None
         subject, text, html = composed.parts
         escaped = [_escape(value) for value in values] if html.slots else values
+        longest = max(map(len, values), default=0)
+        longest_html = max(map(len, escaped), default=0) if escaped is not values else longest
         limit = self._max_chars
-        if subject.size(values) > limit or text.size(values) > limit or html.size(escaped) > limit:
+        if not (
+            subject.fits(values, longest, limit)
+            and text.fits(values, longest, limit)
+            and html.fits(escaped, longest_html, limit)
+        ):
             self.fallbacks["size"] += 1
             return None
         text_out, html_out = text.fill(values), html.fill(escaped)
-        short = [text_out] if text.short_lines(max(map(len, values), default=0)) else []
-        if html.short_lines(max(map(len, escaped), default=0)):
+        short = [text_out] if text.short_lines(longest) else []
+        if html.short_lines(longest_html):
             short.append(html_out)
         return Filled([subject.fill(values), text_out, html_out], tuple(short))
 
