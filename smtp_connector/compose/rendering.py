@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -22,7 +22,7 @@ from ..addresses import CONTROL_RUNS
 from ..config import EmailTemplate
 from ..errors import ConnectorError, ErrorCode
 from .html_text import html_to_text
-from .limits import RenderLimits, TemplateLimitError, render_budget
+from .limits import RenderLimits, TemplateLimitError, render_budget, watching
 from .payload import build_context
 from .sandbox import LimitedSandbox
 from .shapes import ShapeCache
@@ -82,7 +82,7 @@ class Renderer:
         self.max_payload_bytes = max_payload_bytes
         # Compose once per template shape (`shapes.py`); None renders every message in full.
         self.shapes = (
-            ShapeCache(self._render_placeholders, self._parse, self.limits.max_chars // 4)
+            ShapeCache(self._render_placeholders, self._parse, self.limits.max_chars)
             if compose_cache
             else None
         )
@@ -100,12 +100,13 @@ class Renderer:
             raise _limit_error(template, exc) from None
 
     def _render_placeholders(
-        self, template: EmailTemplate, context: dict[str, Any]
+        self, template: EmailTemplate, context: dict[str, Any], watch: Callable[[str], None]
     ) -> list[str] | None:
         """The three raw parts for a shape's placeholder values, in the same sandbox and budget
-        as any render; None on any failure (the full path then renders and reports it)."""
+        as any render, `watch` seeing every output string; None on any failure (the full path
+        then renders and reports it)."""
         try:
-            with render_budget(self.limits):
+            with render_budget(self.limits) as budget, watching(budget, watch):
                 pieces = self._stream(self._combined(template), context)
         except Exception:
             return None

@@ -11,8 +11,8 @@ transfer encoding) still runs on the final text, exactly as on the full path.
 That is only right when the output depends on the values in nothing but where they are printed,
 so a shape is cached only when two checks pass, and anything else takes the full path:
 - the template, read statically, does nothing with a value but print it, test whether it is
-  there (`if`, `and`, `or`, `is string`, `default`) or `~`-join it: no comparison, filter, call,
-  loop, subscript or arithmetic (`_PRINT_ONLY_NODES`);
+  there (`if`, `and`, `or`, `is string`, `default`): no comparison, filter, `~`, call, loop,
+  subscript or arithmetic (`_PRINT_ONLY_NODES`);
 - the proof: a second render with other placeholders (another length, other characters) equals
   the first with only the placeholders swapped, so nothing printed depends on their text.
 Values must be non-empty strings (or dicts of them) without the placeholder mark: an empty value
@@ -52,7 +52,6 @@ _PRINT_ONLY_NODES = (
     nodes.And,
     nodes.Or,
     nodes.Not,
-    nodes.Concat,
     nodes.Assign,
     nodes.AssignBlock,
     nodes.Scope,
@@ -67,7 +66,7 @@ _TYPE_TESTS = frozenset(
 _PRESENCE_FILTERS = frozenset({"default", "d"})
 
 Shape = tuple[Any, ...]
-RenderRaw = Callable[[EmailTemplate, dict[str, Any]], "list[str] | None"]
+RenderRaw = Callable[[EmailTemplate, dict[str, Any], Callable[[str], None]], "list[str] | None"]
 ParseAst = Callable[[EmailTemplate], nodes.Template]
 
 
@@ -111,6 +110,9 @@ class _Composed:
 
     template: EmailTemplate
     parts: tuple[_Part, _Part, _Part] | None  # None: proven not cacheable, take the full path
+    # Of the output strings the sandbox measured in the placeholder render: the most fixed
+    # characters and the most values in one (values may be HTML-escaped in captured blocks).
+    watched: tuple[int, int] = (0, 0)
 
 
 class ShapeCache:
@@ -121,8 +123,11 @@ class ShapeCache:
         self, render: RenderRaw, parse: ParseAst, max_chars: int, maxsize: int = MAX_SHAPES
     ) -> None:
         self._render, self._parse = render, parse
-        # Parts larger than this are left to the full path, whose streaming render stops at
-        # the output limit and reports it; measured before anything is built.
+        # Parts over a quarter of the output limit are left to the full path, whose streaming
+        # render stops at the limit and reports it; measured before anything is built. So is
+        # any string the sandbox would have measured (a captured `{% set %}` block, say) that
+        # could pass the limit with this message's values.
+        self._max_part = max_chars // 4
         self._max_chars = max_chars
         self._maxsize = maxsize
         self._shapes: OrderedDict[tuple[int, Shape], _Composed] = OrderedDict()
@@ -162,11 +167,13 @@ class ShapeCache:
         escaped = [_escape(value) for value in values] if html.slots else values
         longest = max(map(len, values), default=0)
         longest_html = max(map(len, escaped), default=0) if escaped is not values else longest
-        limit = self._max_chars
+        limit = self._max_part
+        fixed, count = composed.watched
         if not (
             subject.fits(values, longest, limit)
             and text.fits(values, longest, limit)
             and html.fits(escaped, longest_html, limit)
+            and fixed + count * max(longest, longest_html) <= self._max_chars
         ):
             self.fallbacks["size"] += 1
             return None
@@ -177,8 +184,9 @@ class ShapeCache:
         return Filled([subject.fill(values), text_out, html_out], tuple(short))
 
     def _compose(self, template: EmailTemplate, shape: Shape) -> _Composed:
-        parts = self._prove(template, shape) if self._print_only(template) else None
-        composed = _Composed(template, parts)
+        watched = [0, 0]
+        parts = self._prove(template, shape, watched) if self._print_only(template) else None
+        composed = _Composed(template, parts, (watched[0], watched[1]))
         self._shapes[(id(template), shape)] = composed
         while len(self._shapes) > self._maxsize:
             try:
@@ -200,10 +208,20 @@ class ShapeCache:
         self._printable[id(template)] = (template, verdict)
         return verdict
 
-    def _prove(self, template: EmailTemplate, shape: Shape) -> tuple[_Part, _Part, _Part] | None:
+    def _prove(
+        self, template: EmailTemplate, shape: Shape, watched: list[int]
+    ) -> tuple[_Part, _Part, _Part] | None:
         nonce_a, nonce_b = secrets.token_hex(4), secrets.token_hex(7)  # lengths differ too
-        first = self._render(template, _placeholders(shape, nonce_a))
-        second = self._render(template, _placeholders(shape, nonce_b))
+        marks = re.compile(f"{_OPEN}&(?:amp;)?{nonce_a}[0-9]+{_CLOSE}")
+
+        def watch(value: str) -> None:
+            count = value.count(_OPEN)
+            if count:
+                watched[0] = max(watched[0], len(marks.sub("", value)))
+                watched[1] = max(watched[1], count)
+
+        first = self._render(template, _placeholders(shape, nonce_a), watch)
+        second = self._render(template, _placeholders(shape, nonce_b), lambda value: None)
         if first is None or second is None or len(first) != 3 or len(second) != 3:
             return None
         parts = []

@@ -190,6 +190,22 @@ def test_output_near_the_size_limit_falls_back() -> None:
     assert info is not None and info["fallbacks"] == {"size": 1} and info["hits"] == 1
 
 
+def test_a_captured_block_near_the_limit_falls_back() -> None:
+    """`{{ a }}` inside an unprinted block is measured by the sandbox on the full path (and is
+    over `maxOutputBytes` here): the fast path, which prints nothing large, must not accept it."""
+    content = "{% set a %}{{ code }}{{ code }}{% endset %}{% set b %}{{ a }}{% endset %}ok"
+    config = BASE | {"maxOutputBytes": 1024, "maxPayloadBytes": 100_000}
+    config["templates"] = [{"usageType": "Generic", "subject": "s", "content": content}]
+    fast, full = SmtpConnector(config), SmtpConnector(config | {"composeCache": False})
+    for code in ["1" * 100, "1" * 600]:  # 200 characters: fast; 1,200: over, an error
+        assert outcome(fast, "Generic", {"code": code}, "en") == outcome(
+            full, "Generic", {"code": code}, "en"
+        )
+    assert outcome(full, "Generic", {"code": "1" * 600}, "en")[0] == "error"
+    info = fast.compose_cache_info()
+    assert info is not None and info["fallbacks"] == {"size": 1} and info["hits"] == 1
+
+
 def test_an_oversized_payload_is_refused_on_both_paths() -> None:
     config = BASE | {"maxPayloadBytes": 100}
     fast, full = SmtpConnector(config), SmtpConnector(config | {"composeCache": False})
