@@ -12,6 +12,7 @@ renderer reports as `template_error` naming the template.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -85,6 +86,7 @@ def render_budget(limits: RenderLimits) -> Iterator[RenderBudget]:
 
 
 _WATCHERS = 0  # renders with a watcher running now: the common case skips the lookup
+_WATCHERS_LOCK = threading.Lock()
 
 
 @contextmanager
@@ -93,11 +95,13 @@ def watching(budget: RenderBudget, watch: Callable[[str], None]) -> Iterator[Non
     cache learns from its placeholder render how large any such string can grow)."""
     global _WATCHERS
     budget.watch = watch
-    _WATCHERS += 1
+    with _WATCHERS_LOCK:  # renders on other threads (send_sync) must not lose a count
+        _WATCHERS += 1
     try:
         yield
     finally:
-        _WATCHERS -= 1
+        with _WATCHERS_LOCK:
+            _WATCHERS -= 1
         budget.watch = None
 
 
