@@ -19,7 +19,8 @@ from .addresses import Address, check_display_name, parse_address
 from .compose.checks import check_templates
 from .compose.limits import RenderLimits
 from .compose.message import RenderedEmail, make_message_id
-from .compose.rendering import Renderer, require_mapping
+from .compose.payload import require_mapping
+from .compose.rendering import Renderer
 from .compose.selection import TemplateSelector
 from .config import ServerConfig, SmtpConfig, invalid_config, validate_custom_headers
 from .delivery.backends import LOCAL_BACKENDS, Backend
@@ -72,6 +73,7 @@ class SmtpConnector:
         self._owned_store: Any = None  # a Redis store built from throttle.store, closed by us
         self._special_use = cfg.allow_special_use_domains
         self._from = _sender(cfg.from_email, cfg.from_name, "fromEmail", self._special_use)
+        self._server_senders: dict[tuple[str, str | None], Address] = {}
         self._reply_to = (
             parse_address(cfg.reply_to, what="replyTo", allow_special_use=self._special_use)
             if cfg.reply_to
@@ -81,7 +83,9 @@ class SmtpConnector:
         self._selector = TemplateSelector(
             cfg.templates, cfg.default_locale, use_shipped=cfg.use_shipped_templates
         )
-        self._renderer = Renderer(cfg.max_payload_bytes, _render_limits(cfg))
+        self._renderer = Renderer(
+            cfg.max_payload_bytes, _render_limits(cfg), compose_cache=cfg.compose_cache
+        )
         # Like the signers' key checks: a broken template fails here, not on the first sign-up.
         self.template_warnings: list[str] = check_templates(
             cfg.templates, self._renderer, cfg.default_locale
@@ -126,9 +130,16 @@ class SmtpConnector:
             headers=self._headers,
             usage_type=usage_key(usage_type),
             locale=template.locale or locale,
+            _short_lines=bodies.short_lines,
         )
         email.payload = dict(payload)
         return email
+
+    def compose_cache_info(self) -> dict[str, Any] | None:
+        """The shape cache's counters (hits, misses, size, fallbacks by reason); None when
+        `composeCache` is off. For monitoring and for the tests that prove the fallbacks."""
+        shapes = self._renderer.shapes
+        return shapes.cache_info() if shapes is not None else None
 
     def _context(self, payload: Mapping[str, Any], locale: str | None) -> dict[str, Any]:
         context = dict(payload)
@@ -253,12 +264,7 @@ class SmtpConnector:
     def _prepare(self, email: RenderedEmail, server: ServerConfig) -> tuple[RenderedEmail, bytes]:
         """Final bytes for `server`: its own From when it has `defaultFromEmail`, then signed."""
         if server.default_from_email:
-            address = _sender(
-                server.default_from_email,
-                server.default_from_name,
-                "defaultFromEmail",
-                self._special_use,
-            )
+            address = self._server_sender(server.default_from_email, server.default_from_name)
             if address != email.from_address:
                 email = dataclasses.replace(
                     email,
@@ -271,6 +277,14 @@ class SmtpConnector:
             smime = self.config.smime
             data = sign_message(data, self._signers, smime.dont_send_on_error if smime else True)
         return email, data
+
+    def _server_sender(self, email: str, name: str | None) -> Address:
+        """A server's `defaultFromEmail`, parsed once (it is the same for every message)."""
+        address = self._server_senders.get((email, name))
+        if address is None:
+            address = _sender(email, name, "defaultFromEmail", self._special_use)
+            self._server_senders[(email, name)] = address
+        return address
 
     # -- lifecycle ---------------------------------------------------------------------------
 

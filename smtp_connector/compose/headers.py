@@ -6,6 +6,7 @@ arrive (config and rendering refuse or collapse line breaks), so nothing here ca
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from email import quoprimime
@@ -115,3 +116,10 @@ def address_header(name: str, addresses: Iterable[Address], utf8: bool) -> str:
     if len(name) + len(joined) + 2 <= 78:
         return f"{name}: {joined}"
     return f"{name}: " + ("," + CRLF + " ").join(mailboxes)
+
+
+@functools.lru_cache(maxsize=256)
+def mailbox_header(name: str, address: Address, utf8: bool) -> str:
+    """A one-mailbox header (From, Reply-To): the same few senders in every message, so the
+    encoded form is kept (`Address` is frozen, so the key is its value)."""
+    return address_header(name, [address], utf8)

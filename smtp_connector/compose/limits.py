@@ -12,8 +12,9 @@ renderer reports as `template_error` naming the template.
 from __future__ import annotations
 
 import re
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class RenderBudget:
         self.deadline = time.monotonic() + limits.timeout
         self.iterations = 0
         self._ticks = 0
+        self.watch: Callable[[str], None] | None = None  # sees every output string (see below)
 
     def tick(self) -> None:
         """Called on every call, filter, operator and loop step; checks the clock now and then."""
@@ -81,6 +83,33 @@ def render_budget(limits: RenderLimits) -> Iterator[RenderBudget]:
         yield budget
     finally:
         _BUDGET.reset(token)
+
+
+_WATCHERS = 0  # renders with a watcher running now: the common case skips the lookup
+_WATCHERS_LOCK = threading.Lock()
+
+
+@contextmanager
+def watching(budget: RenderBudget, watch: Callable[[str], None]) -> Iterator[None]:
+    """Show `watch` every string the sandbox measures as output during this render (the shape
+    cache learns from its placeholder render how large any such string can grow)."""
+    global _WATCHERS
+    budget.watch = watch
+    with _WATCHERS_LOCK:  # renders on other threads (send_sync) must not lose a count
+        _WATCHERS += 1
+    try:
+        yield
+    finally:
+        with _WATCHERS_LOCK:
+            _WATCHERS -= 1
+        budget.watch = None
+
+
+def watch_output(value: str) -> None:
+    if _WATCHERS:
+        budget = _BUDGET.get()
+        if budget is not None and budget.watch is not None:
+            budget.watch(value)
 
 
 def tick() -> None:

@@ -7,10 +7,9 @@ Compiled templates are cached per connector: compiling costs ~100x more than ren
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -23,14 +22,14 @@ from ..addresses import CONTROL_RUNS
 from ..config import EmailTemplate
 from ..errors import ConnectorError, ErrorCode
 from .html_text import html_to_text
-from .limits import RenderLimits, TemplateLimitError, render_budget
+from .limits import RenderLimits, TemplateLimitError, render_budget, watching
+from .payload import build_context
 from .sandbox import LimitedSandbox
+from .shapes import ShapeCache
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _SHORTHAND = re.compile(rf"<<\s*({_NAME})\s*>>")
 _SHORTHAND_ESCAPED = re.compile(rf"&lt;&lt;\s*({_NAME})\s*&gt;&gt;")
-_LINK_JUNK = re.compile(r"[\x00-\x20\x7f-\x9f]+")
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{0,31}$")
 
 
 @dataclass(frozen=True)
@@ -41,6 +40,7 @@ class RenderedBodies:
     text: str | None
     html: str | None
     template: EmailTemplate
+    short_lines: tuple[str, ...] = ()  # parts known to have no line over 998 characters
 
 
 def shorthand_to_jinja(source: str) -> str:
@@ -68,7 +68,11 @@ class Renderer:
     """
 
     def __init__(
-        self, max_payload_bytes: int = 64 * 1024, limits: RenderLimits | None = None
+        self,
+        max_payload_bytes: int = 64 * 1024,
+        limits: RenderLimits | None = None,
+        *,
+        compose_cache: bool = True,
     ) -> None:
         self.limits = limits or RenderLimits()
         common = {"undefined": ChainableUndefined, "keep_trailing_newline": True}
@@ -76,14 +80,41 @@ class Renderer:
         self._html_env = _StrictSandbox(self.limits, autoescape=True, **common)
         self._compiled: dict[int, tuple[EmailTemplate, JinjaTemplate]] = {}
         self.max_payload_bytes = max_payload_bytes
+        # Compose once per template shape (`shapes.py`); None renders every message in full.
+        self.shapes = (
+            ShapeCache(self._render_placeholders, self._parse, self.limits.max_chars)
+            if compose_cache
+            else None
+        )
 
     def render(self, template: EmailTemplate, payload: Mapping[str, Any]) -> RenderedBodies:
         context = build_context(payload, self.max_payload_bytes)
+        if self.shapes is not None:
+            filled = self.shapes.pieces(template, context)
+            if filled is not None:  # None: not a proven shape, or near the output limits
+                return self._finish(template, context, filled.pieces, filled.short_lines)
         try:
             with render_budget(self.limits):
                 return self._render_bounded(template, context)
         except (TemplateLimitError, RecursionError) as exc:
             raise _limit_error(template, exc) from None
+
+    def _render_placeholders(
+        self, template: EmailTemplate, context: dict[str, Any], watch: Callable[[str], None]
+    ) -> list[str] | None:
+        """The three raw parts for a shape's placeholder values, in the same sandbox and budget
+        as any render, `watch` seeing every output string; None on any failure (the full path
+        then renders and reports it)."""
+        try:
+            with render_budget(self.limits) as budget, watching(budget, watch):
+                pieces = self._stream(self._combined(template), context)
+        except Exception:
+            return None
+        return pieces if len(pieces) == 3 else None
+
+    def _parse(self, template: EmailTemplate) -> Any:
+        """The combined template's syntax tree (for the shape cache's static check)."""
+        return self._text_env.parse(_combined_source(template))
 
     def check_limits(self, templates: list[EmailTemplate], context: Mapping[str, Any]) -> None:
         """Render each template once without a payload, when the connector is built: a template
@@ -109,6 +140,17 @@ class Renderer:
             pieces = []  # locate and report the failure part by part below
         if len(pieces) != 3:
             pieces = [self._render_part(template, part, context) for part in _PARTS]
+        return self._finish(template, context, pieces)
+
+    def _finish(
+        self,
+        template: EmailTemplate,
+        context: dict[str, Any],
+        pieces: list[str],
+        short_lines: tuple[str, ...] = (),
+    ) -> RenderedBodies:
+        """What both paths do with the raw parts: size checks, the subject made one line, and a
+        text part from the HTML when the template has none."""
         for part, piece in zip(_PARTS, pieces, strict=True):
             self._check_output_size(part, piece)
         subject, text, html = pieces
@@ -116,7 +158,8 @@ class Renderer:
         html_out = html if template.html_source is not None else None
         if html_out is not None and text_out is None:
             text_out = html_to_text(html_out, _string_values(context))
-        return RenderedBodies(clean_header_text(subject), text_out, html_out, template)
+        subject = clean_header_text(subject)
+        return RenderedBodies(subject, text_out, html_out, template, short_lines)
 
     def compile(self, template: EmailTemplate) -> None:
         """Compile `template` now (the connector does it for every configured one at build
@@ -138,15 +181,8 @@ class Renderer:
             return cached[1]
         for part in _PARTS:
             self._check_part(template, part)  # a block may not span parts; errors name the part
-        html = template.html_source
-        sources = [
-            template.subject,
-            template.text_source or "",
-            "{% autoescape true %}" + html + "{% endautoescape %}" if html else "",
-        ]
-        source = _SEPARATOR.join(shorthand_to_jinja(s) for s in sources)
         try:
-            compiled = self._text_env.from_string(source)
+            compiled = self._text_env.from_string(_combined_source(template))
         except RecursionError:  # nesting the parser took but code generation could not
             raise _too_deep(template, "all parts") from None
         except TemplateSyntaxError as exc:  # found only when compiling, e.g. an unknown filter
@@ -219,104 +255,22 @@ _STREAM_BATCH = 16
 _SEPARATOR = f"\x00{secrets.token_hex(12)}\x00"
 
 
+def _combined_source(template: EmailTemplate) -> str:
+    """Subject, text and HTML as one template source (the HTML in an autoescape block)."""
+    html = template.html_source
+    sources = [
+        template.subject,
+        template.text_source or "",
+        "{% autoescape true %}" + html + "{% endautoescape %}" if html else "",
+    ]
+    return _SEPARATOR.join(shorthand_to_jinja(s) for s in sources)
+
+
 def _part_source(template: EmailTemplate, part: str) -> str:
     if part == "subject":
         return template.subject
     source = template.text_source if part == "text" else template.html_source
     return source or ""
-
-
-def require_mapping(payload: object) -> None:
-    """A payload is a mapping; anything else is the caller's template_error, not a crash."""
-    if not isinstance(payload, Mapping):
-        raise ConnectorError(
-            ErrorCode.TEMPLATE_ERROR, "payload must be a mapping such as {'code': '123456'}."
-        )
-
-
-def build_context(payload: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
-    """The Jinja context: the payload as given plus snake/camel aliases of `expiresInMinutes`."""
-    require_mapping(payload)
-    context = dict(payload)
-    _check_size(context, max_bytes)
-    if "code" in context and context["code"] is not None:
-        context["code"] = _code_text(context["code"])
-    if context.get("link"):
-        context["link"] = safe_link(context["link"])
-    if "expires_in_minutes" in context and "expiresInMinutes" not in context:
-        context["expiresInMinutes"] = context["expires_in_minutes"]
-    return context
-
-
-def safe_link(link: Any) -> str:
-    """`payload.link` as given (outer whitespace trimmed) when it is an absolute http(s) URL.
-
-    The link goes into an `href`, so a `javascript:` or `data:` URL would run script or show
-    forged content when clicked; `mailto:` and relative links make no sense as a verification
-    or invitation link either: all are a `template_error`. So is whitespace or a control
-    character inside (browsers drop them, so `java\tscript:` still runs). The message names the
-    scheme only: the rest of a link is often a token.
-    """
-    text = str(link).strip()
-    scheme, colon, rest = text.partition(":")
-    if _LINK_JUNK.search(text):
-        problem = "a link with whitespace or control characters inside (percent-encode them)"
-    elif not (colon and _SCHEME.match(scheme)):
-        problem = "a relative link or no URL at all"
-    elif scheme.lower() not in ("http", "https"):
-        problem = f"a {scheme.lower()}: URL"
-    elif not (rest.startswith("//") and rest[2:3] not in ("", "/")):
-        problem = f"a {scheme.lower()}: URL without a host"
-    else:
-        return text
-    raise ConnectorError(
-        ErrorCode.TEMPLATE_ERROR,
-        f"payload `link` must be an absolute http:// or https:// URL; got {problem}. Other "
-        "schemes (javascript:, data:, mailto: …) are refused: the link is placed in an href.",
-    )
-
-
-def _code_text(code: Any) -> str:
-    try:
-        return str(code)
-    except (ValueError, TypeError) as exc:  # e.g. an int over Python's digit limit
-        raise ConnectorError(
-            ErrorCode.TEMPLATE_ERROR, f"payload `code` cannot be turned into text: {exc}"
-        ) from None
-
-
-def _check_size(context: dict[str, Any], max_bytes: int) -> None:
-    if _rough_size(context) <= max_bytes // 4:
-        return  # clearly small: skip the exact (JSON) measurement on the hot path
-    try:
-        size = len(json.dumps(context, default=str, ensure_ascii=False).encode("utf-8"))
-    except (ValueError, TypeError, RecursionError):
-        size = max_bytes + 1  # e.g. an integer too long to print: certainly too big
-    if size > max_bytes:
-        raise ConnectorError(
-            ErrorCode.TEMPLATE_ERROR,
-            f"payload is {size} bytes, over the limit of {max_bytes} (`maxPayloadBytes`); "
-            "a verification email needs only a code, a link and a few names.",
-        )
-
-
-def _rough_size(value: Any, depth: int = 0) -> int:
-    """Characters in a payload (UTF-8 may be up to 4x more bytes), without serialising it."""
-    if isinstance(value, str | bytes | bytearray):
-        return len(value)
-    if isinstance(value, bool) or value is None:
-        return 5
-    if isinstance(value, int):
-        return value.bit_length() // 3 + 1  # about the number of decimal digits
-    if isinstance(value, float):
-        return 24
-    if depth > 8:
-        return 1 << 30  # deeper than any sane payload: force the exact check
-    if isinstance(value, Mapping):
-        return sum(len(str(k)) + _rough_size(v, depth + 1) for k, v in value.items())
-    if isinstance(value, list | tuple | set):
-        return sum(_rough_size(v, depth + 1) for v in value)
-    return 1 << 30  # anything else: let the exact measurement decide
 
 
 def clean_header_text(value: str) -> str:

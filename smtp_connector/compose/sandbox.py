@@ -45,6 +45,7 @@ from .limits import (
     require_count,
     step,
     tick,
+    watch_output,
 )
 
 # Internal filter names hold a space, so no template can name (or shadow) them.
@@ -78,6 +79,7 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         if isinstance(value, str):
             if len(value) > self.limits.max_chars:
                 raise TemplateLimitError(f"an output value of {len(value):,} characters")
+            watch_output(value)
             return value
         if value is None or isinstance(value, int | float):  # bounded by the int limit
             return value

@@ -191,6 +191,7 @@ class SmtpConfig(ServerSettings):
     max_payload_bytes: int = Field(default=64 * 1024, ge=1)
     max_output_bytes: int = Field(default=DEFAULT_MAX_OUTPUT_BYTES, ge=1024)
     render_timeout: int = Field(default=DEFAULT_RENDER_TIMEOUT_MS, ge=1, description="ms")
+    compose_cache: bool = True  # compose once per template shape (compose/shapes.py)
 
     def __init__(self, /, **data: Any) -> None:
         try:

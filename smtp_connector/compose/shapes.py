@@ -1,0 +1,351 @@
+"""Compose once per template shape: render with placeholders, prove it, then only substitute.
+
+A verification mail is the same template with a different code each time, and rendering it in
+the sandbox costs far more than the rest of the message. So for each template *shape* — the
+template plus the payload's keys and value types — the template is rendered once with
+placeholder values, and the output is kept per part as text with holes (subject, text, HTML);
+later messages of that shape only have their values (HTML-escaped for the HTML part) put into it.
+Everything after rendering (subject clean-up, size checks, text-from-HTML, header encoding,
+transfer encoding) still runs on the final text, exactly as on the full path.
+
+That is only right when the output depends on the values in nothing but where they are printed,
+so a shape is cached only when two checks pass, and anything else takes the full path:
+- the template, read statically, does nothing with a value but print it, test whether it is
+  there (`if`, `and`, `or`, `is string`, `default`): no comparison, filter, `~`, call, loop,
+  subscript or arithmetic (`_PRINT_ONLY_NODES`);
+- the proof: a second render with other placeholders (another length, other characters) equals
+  the first with only the placeholders swapped, so nothing printed depends on their text.
+Values must be non-empty strings (or dicts of them) without the placeholder mark: an empty value
+or another type could flip a test or print differently. The full path still checks the payload
+size (`build_context`) before this runs, and the placeholder renders run in the sandbox.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from jinja2 import nodes
+from markupsafe import escape
+
+from ..config import EmailTemplate
+from .headers import MAX_LINE_OCTETS
+
+MAX_SHAPES = 256
+_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: no template or payload uses them
+_PARTS_HTML = (False, False, True)  # subject, text, HTML: only the HTML part is escaped
+# What a template may contain for its shape to be cached: printing, presence tests, assignment.
+_PRINT_ONLY_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Const,
+    nodes.Name,
+    nodes.Getattr,
+    nodes.If,
+    nodes.CondExpr,
+    nodes.And,
+    nodes.Or,
+    nodes.Not,
+    nodes.Assign,
+    nodes.AssignBlock,
+    nodes.Scope,
+    nodes.ScopedEvalContextModifier,
+    nodes.EvalContextModifier,
+    nodes.Keyword,
+)
+# Tests and filters that look at a value's type or presence only (types are part of the shape).
+_TYPE_TESTS = frozenset(
+    {"defined", "undefined", "none", "string", "mapping", "number", "boolean", "sequence"}
+)
+_PRESENCE_FILTERS = frozenset({"default", "d"})
+
+Shape = tuple[Any, ...]
+RenderRaw = Callable[[EmailTemplate, dict[str, Any], Callable[[str], None]], "list[str] | None"]
+ParseAst = Callable[[EmailTemplate], nodes.Template]
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One part of a proven shape: the text with a hole at each slot, and which value fills it
+    (`''.join` of a short list is the cheapest substitution; `str.format` is 10x slower)."""
+
+    pieces: tuple[str, ...]
+    slots: tuple[tuple[int, int], ...]  # (index into pieces, index of the value)
+    # Longest line without its values, and most values on one line: with them, whether any
+    # line can pass 998 octets is known without splitting the filled text into lines.
+    fixed: int = 0
+    per_line: int = 0
+    fixed_size: int = 0  # characters outside the holes
+
+    def fill(self, values: list[str]) -> str:
+        if not self.slots:
+            return self.pieces[0]
+        out = list(self.pieces)
+        for position, value in self.slots:
+            out[position] = values[value]
+        return "".join(out)
+
+    def fits(self, values: list[str], longest_value: int, limit: int) -> bool:
+        """Whether `fill(values)` has at most `limit` characters, known without building it
+        (and, for the usual short values, without adding their lengths up)."""
+        if self.fixed_size + len(self.slots) * longest_value <= limit:
+            return True
+        return self.fixed_size + sum([len(values[value]) for _, value in self.slots]) <= limit
+
+    def short_lines(self, longest_value: int) -> bool:
+        """True when no line of the filled text can be over `MAX_LINE_OCTETS` characters (a
+        value's line break or CR only makes lines shorter)."""
+        return self.fixed + self.per_line * longest_value <= MAX_LINE_OCTETS
+
+
+@dataclass(frozen=True)
+class _Composed:
+    """One proven shape: subject, text and HTML parts (values numbered in payload order)."""
+
+    template: EmailTemplate
+    parts: tuple[_Part, _Part, _Part] | None  # None: proven not cacheable, take the full path
+    # Of the output strings the sandbox measured in the placeholder render: the most fixed
+    # characters and the most values in one (values may be HTML-escaped in captured blocks).
+    watched: tuple[int, int] = (0, 0)
+
+
+class ShapeCache:
+    """Per-renderer LRU of proven template shapes (`MAX_SHAPES`). `pieces()` answers the raw
+    subject/text/HTML for a context, or None when the full path must render it."""
+
+    def __init__(
+        self, render: RenderRaw, parse: ParseAst, max_chars: int, maxsize: int = MAX_SHAPES
+    ) -> None:
+        self._render, self._parse = render, parse
+        # Parts over a quarter of the output limit are left to the full path, whose streaming
+        # render stops at the limit and reports it; measured before anything is built. So is
+        # any string the sandbox would have measured (a captured `{% set %}` block, say) that
+        # could pass the limit with this message's values.
+        self._max_part = max_chars // 4
+        self._max_chars = max_chars
+        self._maxsize = maxsize
+        self._shapes: OrderedDict[tuple[int, Shape], _Composed] = OrderedDict()
+        self._printable: dict[int, tuple[EmailTemplate, bool]] = {}
+        self.hits = self.misses = 0
+        self.fallbacks: Counter[str] = Counter()  # why messages took the full path
+
+    def cache_info(self) -> dict[str, Any]:
+        """Hits, misses (a shape composed), the cached shapes, and fallbacks by reason."""
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "size": len(self._shapes),
+            "maxsize": self._maxsize,
+            "fallbacks": dict(self.fallbacks),
+        }
+
+    def pieces(self, template: EmailTemplate, context: Mapping[str, Any]) -> Filled | None:
+        values: list[str] = []
+        shape = _shape_of(context, values)
+        if shape is None:
+            self.fallbacks["payload"] += 1
+            return None
+        key = (id(template), shape)
+        composed = self._shapes.get(key)
+        if composed is None or composed.template is not template:
+            composed = self._compose(template, shape)
+            self.misses += 1
+        else:
+            with suppress(KeyError):  # evicted meanwhile by another thread (send_sync callers)
+                self._shapes.move_to_end(key)
+            self.hits += 1
+        if composed.parts is None:
+            self.fallbacks["template"] += 1
+            return None
+        subject, text, html = composed.parts
+        escaped = [_escape(value) for value in values] if html.slots else values
+        longest = max(map(len, values), default=0)
+        longest_html = max(map(len, escaped), default=0) if escaped is not values else longest
+        limit = self._max_part
+        fixed, count = composed.watched
+        if not (
+            subject.fits(values, longest, limit)
+            and text.fits(values, longest, limit)
+            and html.fits(escaped, longest_html, limit)
+            and fixed + count * max(longest, longest_html) <= self._max_chars
+        ):
+            self.fallbacks["size"] += 1
+            return None
+        text_out, html_out = text.fill(values), html.fill(escaped)
+        short = [text_out] if text.short_lines(longest) else []
+        if html.short_lines(longest_html):
+            short.append(html_out)
+        return Filled([subject.fill(values), text_out, html_out], tuple(short))
+
+    def _compose(self, template: EmailTemplate, shape: Shape) -> _Composed:
+        watched = [0, 0]
+        parts = self._prove(template, shape, watched) if self._print_only(template) else None
+        composed = _Composed(template, parts, (watched[0], watched[1]))
+        self._shapes[(id(template), shape)] = composed
+        while len(self._shapes) > self._maxsize:
+            try:
+                self._shapes.popitem(last=False)
+            except KeyError:  # emptied meanwhile by another thread
+                break
+        return composed
+
+    def _print_only(self, template: EmailTemplate) -> bool:
+        known = self._printable.get(id(template))
+        if known is not None and known[0] is template:
+            return known[1]
+        try:
+            verdict = print_only(self._parse(template))
+        except Exception:  # a template that does not parse: the full path reports it
+            verdict = False
+        if len(self._printable) >= self._maxsize:
+            self._printable.clear()  # templates come and go only with a new config
+        self._printable[id(template)] = (template, verdict)
+        return verdict
+
+    def _prove(
+        self, template: EmailTemplate, shape: Shape, watched: list[int]
+    ) -> tuple[_Part, _Part, _Part] | None:
+        nonce_a, nonce_b = secrets.token_hex(4), secrets.token_hex(7)  # lengths differ too
+        marks = re.compile(f"{_OPEN}&(?:amp;)?{nonce_a}[0-9]+{_CLOSE}")
+
+        def watch(value: str) -> None:
+            count = value.count(_OPEN)
+            if count:
+                watched[0] = max(watched[0], len(marks.sub("", value)))
+                watched[1] = max(watched[1], count)
+
+        first = self._render(template, _placeholders(shape, nonce_a), watch)
+        second = self._render(template, _placeholders(shape, nonce_b), lambda value: None)
+        if first is None or second is None or len(first) != 3 or len(second) != 3:
+            return None
+        parts = []
+        for html, out_a, out_b in zip(_PARTS_HTML, first, second, strict=True):
+            split = _split(out_a, nonce_a, html)
+            if split is None or _join(*split, _marks(nonce_b, html)) != out_b:
+                return None
+            parts.append(_part(*split))
+        return parts[0], parts[1], parts[2]
+
+
+class Filled(NamedTuple):
+    """A shape filled with one message's values: the raw parts, and those of them known to
+    have no line over 998 characters (the MIME step then skips measuring them)."""
+
+    pieces: list[str]
+    short_lines: tuple[str, ...]
+
+
+def _escape(value: str) -> str:
+    """markupsafe's escape (what autoescape does), skipped when there is nothing to escape."""
+    if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value:
+        return str(escape(value))
+    return value
+
+
+def print_only(ast: nodes.Template) -> bool:
+    """True when the template does nothing with a value but print or presence-test it."""
+    for node in ast.find_all(nodes.Node):
+        if isinstance(node, nodes.Test):
+            if node.name not in _TYPE_TESTS or node.args or node.kwargs:
+                return False
+        elif isinstance(node, nodes.Filter):
+            if node.name not in _PRESENCE_FILTERS:
+                return False
+        elif not isinstance(node, _PRINT_ONLY_NODES):
+            return False
+    return True
+
+
+def _shape_of(context: Mapping[str, Any], values: list[str]) -> Shape | None:
+    """The keys and nesting of `context`, its string values appended to `values` in order;
+    None when a value is not a non-empty, mark-free string or a dict of them."""
+    shape: list[Any] = []
+    for key, value in context.items():
+        if type(key) is not str:
+            return None
+        if type(value) is str:
+            if not value or _OPEN in value or _CLOSE in value:
+                return None
+            values.append(value)
+            shape.append(key)
+        elif type(value) is dict:
+            inner = _shape_of(value, values)
+            if inner is None:
+                return None
+            shape.append((key, inner))
+        else:
+            return None
+    return tuple(shape)
+
+
+def _placeholder(index: int, nonce: str) -> str:
+    return f"{_OPEN}&{nonce}{index}{_CLOSE}"  # `&`: the HTML part shows whether it was escaped
+
+
+def _placeholders(shape: Shape, nonce: str, counter: list[int] | None = None) -> dict[str, Any]:
+    counter = counter if counter is not None else [0]
+    context: dict[str, Any] = {}
+    for item in shape:
+        if isinstance(item, tuple):
+            context[item[0]] = _placeholders(item[1], nonce, counter)
+        else:
+            context[item] = _placeholder(counter[0], nonce)
+            counter[0] += 1
+    return context
+
+
+def _marks(nonce: str, html: bool) -> Callable[[int], str]:
+    def mark(index: int) -> str:
+        text = _placeholder(index, nonce)
+        return str(escape(text)) if html else text
+
+    return mark
+
+
+def _split(output: str, nonce: str, html: bool) -> tuple[list[str], list[int]] | None:
+    """Segments between the placeholders and the value index of each; None when a mark shows
+    up any other way (cut, transformed, or raw in the HTML part)."""
+    amp = "&amp;" if html else "&"
+    pieces = re.split(f"{_OPEN}{re.escape(amp + nonce)}([0-9]+){_CLOSE}", output)
+    segments, slots = pieces[0::2], [int(index) for index in pieces[1::2]]
+    if any(_OPEN in segment or _CLOSE in segment for segment in segments):
+        return None
+    return segments, slots
+
+
+def _join(segments: list[str], slots: list[int], mark: Callable[[int], str]) -> str:
+    out = [segments[0]]
+    for slot, segment in zip(slots, segments[1:], strict=True):
+        out += [mark(slot), segment]
+    return "".join(out)
+
+
+def _part(segments: list[str], slots: list[int]) -> _Part:
+    pieces = [segments[0]]
+    holes = []
+    for slot, segment in zip(slots, segments[1:], strict=True):
+        holes.append((len(pieces), slot))
+        pieces += ["", segment]
+    fixed, per_line = _line_bound(segments)
+    return _Part(tuple(pieces), tuple(holes), fixed, per_line, sum(map(len, pieces)))
+
+
+def _line_bound(segments: list[str]) -> tuple[int, int]:
+    """The longest line's fixed characters and the most values on one line (a value sits
+    between each two segments)."""
+    fixed = per_line = line = values = 0
+    for index, segment in enumerate(segments):
+        if index:
+            values += 1
+        *ended, last = segment.split("\n")
+        for text in ended:
+            fixed, per_line = max(fixed, line + len(text)), max(per_line, values)
+            line = values = 0
+        line += len(last)
+    return max(fixed, line), max(per_line, values)
