@@ -72,6 +72,7 @@ class ProcrastinateEngine:
         self.outbox = outbox
         self.sweep = sweep
         self.stalled_timeout = 30.0
+        self.drain_for = 5.0
         self.deliverer: Deliverer | None = None
         self._announcer = GroupDispatch(self._announce, ANNOUNCE_BATCH)
         self._slots = asyncio.Semaphore(16)  # sends in flight; run_worker sets its size
@@ -137,12 +138,20 @@ class ProcrastinateEngine:
     async def _deliver(
         self, message_ids: list[str] | None = None, message_id: str | None = None
     ) -> None:
-        """The job: claim its rows that are still queued and deliver them concurrently.
-        (`message_id`: a job deferred by an earlier version, one row each.)"""
+        """The job: claim its rows that are still queued and deliver them concurrently, then
+        keep going with other due rows while there are any (for at most `drain_for`
+        seconds): rows put back in the queue by a recovery, whose own job is gone or still
+        held by a dead worker, need not wait for the sweep. (`message_id`: a job deferred
+        by an earlier version, one row each.)"""
         assert self.deliverer is not None, "run_worker sets the deliverer"
         ids = list(message_ids or ()) + ([message_id] if message_id else [])
         claims = await self.outbox.claim_ids(ids, self._worker_name)
-        await asyncio.gather(*(self._attempt(claim) for claim in claims))
+        deadline = time.monotonic() + self.drain_for
+        while claims:
+            await asyncio.gather(*(self._attempt(claim) for claim in claims))
+            if time.monotonic() >= deadline:
+                return
+            claims = await self.outbox.claim_due(self._worker_name, ANNOUNCE_BATCH)
 
     async def _attempt(self, claim: Claim) -> None:
         assert self.deliverer is not None
