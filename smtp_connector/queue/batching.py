@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -28,13 +29,28 @@ Outcome = tuple[bool, Any]  # (succeeded, result or exception)
 BatchCommit = Callable[[Ops, bool], Awaitable[list[Outcome]]]
 
 
+@dataclass(frozen=True)
+class InsertRow:
+    """An op that inserts one row; the rows of one batch with the same statement go to the
+    database as one executemany (a multi-row INSERT), not one statement each."""
+
+    statement: Any
+    values: dict[str, Any] | list[dict[str, Any]]  # a list: the rows of a merged batch
+
+    def __call__(self, conn: Connection) -> None:
+        conn.execute(self.statement, self.values)
+
+
+Pending = tuple[Op, bool, bool, "asyncio.Future[Any]"]  # op, isolated, durable, caller
+
+
 class GroupCommit:
     """Runs operations in shared transactions (at most `limit` each), one batch at a time."""
 
     def __init__(self, commit: BatchCommit, limit: int = 500) -> None:
         self._commit = commit
         self._limit = limit
-        self._pending: list[tuple[Op, bool, bool, asyncio.Future[Any]]] = []
+        self._pending: list[Pending] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -59,15 +75,16 @@ class GroupCommit:
             self._wake.clear()
             while self._pending:
                 batch, self._pending = self._pending[: self._limit], self._pending[self._limit :]
-                ops = [(op, isolated) for op, isolated, _, _ in batch]
+                ops, callers = _merged(batch)
                 outcomes = await self._commit(ops, any(durable for _, _, durable, _ in batch))
-                for (*_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue  # the caller was cancelled; its write stands (or failed)
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
+                for futures, (ok, value) in zip(callers, outcomes, strict=True):
+                    for future in futures:
+                        if future.done():
+                            continue  # the caller was cancelled; its write stands (or failed)
+                        if ok:
+                            future.set_result(value)
+                        else:
+                            future.set_exception(value)
 
     async def aclose(self) -> None:
         while self._pending:
@@ -76,6 +93,26 @@ class GroupCommit:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def _merged(batch: list[Pending]) -> tuple[Ops, list[list[asyncio.Future[Any]]]]:
+    """The batch's ops with the `InsertRow`s of one statement made one executemany; beside
+    each op, the callers its outcome goes to."""
+    ops: Ops = []
+    callers: list[list[asyncio.Future[Any]]] = []
+    rows: dict[int, tuple[Any, list[dict[str, Any]], list[asyncio.Future[Any]]]] = {}
+    for op, isolated, _, future in batch:
+        if isinstance(op, InsertRow) and not isolated:
+            rows.setdefault(id(op.statement), (op.statement, [], []))
+            rows[id(op.statement)][1].append(op.values)  # type: ignore[arg-type]
+            rows[id(op.statement)][2].append(future)
+            continue
+        ops.append((op, isolated))
+        callers.append([future])
+    for statement, values, futures in rows.values():
+        ops.append((InsertRow(statement, values), False))
+        callers.append(futures)
+    return ops, callers
 
 
 def transaction(conn: Connection, ops: Ops) -> list[Outcome]:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from . import recovery
+from .batching import InsertRow
 from .database import QueueDatabase
 from .tables import attempts, outbox
 
@@ -176,12 +177,10 @@ class Outbox:
             "created": now, "updated": now,
         }  # fmt: skip
 
-        def op(conn: Connection) -> None:
-            conn.execute(_INSERT_MESSAGE, values)
-
         try:
             isolated = new.idempotency_key is not None
-            await self.db.write(op, isolated=isolated, durable=True)
+            await self.db.write(InsertRow(_INSERT_MESSAGE, values), isolated=isolated,
+                                durable=True)  # fmt: skip
             return message_id, True
         except IntegrityError:
             if new.idempotency_key is None:
