@@ -47,12 +47,14 @@ Pending = tuple[Op, bool, bool, "asyncio.Future[Any]"]  # op, isolated, durable,
 class GroupCommit:
     """Runs operations in shared transactions (at most `limit` each), one batch at a time."""
 
-    def __init__(self, commit: BatchCommit, limit: int = 500) -> None:
+    def __init__(self, commit: BatchCommit, limit: int = 500, parallel: int = 1) -> None:
         self._commit = commit
         self._limit = limit
+        self._parallel = parallel  # batches in flight at once (SQLite: one writer, so 1)
         self._pending: list[Pending] = []
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._busy = 0  # batches being committed
 
     async def run(
         self, op: Callable[[Connection], T], isolated: bool = False, durable: bool = False
@@ -65,34 +67,39 @@ class GroupCommit:
         future: asyncio.Future[T] = loop.create_future()
         self._pending.append((op, isolated, durable, future))
         self._wake.set()
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._loop())
+        self._tasks = [task for task in self._tasks if not task.done()]
+        while len(self._tasks) < self._parallel:
+            self._tasks.append(loop.create_task(self._loop()))
         return await future
 
     async def _loop(self) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                batch, self._pending = self._pending[: self._limit], self._pending[self._limit :]
-                ops, callers = _merged(batch)
+            while not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+            batch, self._pending = self._pending[: self._limit], self._pending[self._limit :]
+            ops, callers = _merged(batch)
+            self._busy += 1
+            try:
                 outcomes = await self._commit(ops, any(durable for _, _, durable, _ in batch))
-                for futures, (ok, value) in zip(callers, outcomes, strict=True):
-                    for future in futures:
-                        if future.done():
-                            continue  # the caller was cancelled; its write stands (or failed)
-                        if ok:
-                            future.set_result(value)
-                        else:
-                            future.set_exception(value)
+            finally:
+                self._busy -= 1
+            for futures, (ok, value) in zip(callers, outcomes, strict=True):
+                for future in futures:
+                    if future.done():
+                        continue  # the caller was cancelled; its write stands (or failed)
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
 
     async def aclose(self) -> None:
-        while self._pending:
+        while self._pending or self._busy:
             await asyncio.sleep(0.01)
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
 
 def _merged(batch: list[Pending]) -> tuple[Ops, list[list[asyncio.Future[Any]]]]:

@@ -68,7 +68,8 @@ class QueueDatabase:
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
                 connect_args={"options": "-c synchronous_commit=off"},
             )  # fmt: skip
-            self._committer = GroupCommit(self._postgres_batch)
+            # Several batches at once: each waits on round trips to the server, not the CPU.
+            self._committer = GroupCommit(self._postgres_batch, parallel=4)
 
     def __repr__(self) -> str:
         return f"QueueDatabase({safe_url(self.url)!r})"
