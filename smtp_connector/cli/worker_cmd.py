@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+from collections.abc import Callable
 
 import click
 
 from .app import handles_errors, main
+from .serve_cmd import LOOP_ENV
 from .store_common import database_url_option, need_server_extra
 
 
@@ -22,6 +25,13 @@ from .store_common import database_url_option, need_server_extra
 @click.option("--concurrency", type=int, default=None, help="Sends in flight (default 16).")
 @click.option("--name", default=None, help="Worker name (default: engine@host:pid:random).")
 @click.option(
+    "--loop",
+    type=click.Choice(["auto", "asyncio", "uvloop"]),
+    default=lambda: os.environ.get(LOOP_ENV, "auto"),
+    show_default="auto: uvloop when installed",
+    help=f"Event loop (also ${LOOP_ENV}), as for serve.",
+)
+@click.option(
     "--engine",
     type=click.Choice(["auto", "embedded", "procrastinate"]),
     default=None,
@@ -29,7 +39,11 @@ from .store_common import database_url_option, need_server_extra
 )
 @handles_errors
 def worker(
-    database_url: str | None, concurrency: int | None, name: str | None, engine: str | None
+    database_url: str | None,
+    concurrency: int | None,
+    name: str | None,
+    loop: str,
+    engine: str | None,
 ) -> None:
     """Deliver queued messages until SIGTERM/SIGINT (in-flight sends are finished first)."""
     need_server_extra()
@@ -62,8 +76,24 @@ def worker(
         finally:
             await service.aclose()
 
-    with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
-        asyncio.run(run())
+    with (
+        contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt),
+        asyncio.Runner(loop_factory=loop_factory(loop)) as runner,
+    ):
+        runner.run(run())
+
+
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop for `uvloop`, and for `auto` when it is installed (as uvicorn picks)."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise click.UsageError("--loop uvloop: uvloop is not installed") from None
+        return None
+    return uvloop.new_event_loop
 
 
 def _stop_on_signals(task: asyncio.Task[None] | None) -> None:

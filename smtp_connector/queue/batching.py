@@ -1,62 +1,91 @@
-"""Group commit for SQLite: many small writes from concurrent tasks share one transaction,
-run in one trip to a dedicated database thread.
+"""Group commit: many small writes from concurrent tasks share one transaction.
 
-SQLite allows one writer at a time. Committing each enqueue, claim and completion on its own,
-each statement a separate hop between the event loop and a driver thread, makes a busy
-process wait on itself. Here every write is a small synchronous operation handed to one
-committer task, which runs whatever is pending as a single `BEGIN IMMEDIATE … COMMIT` in the
-database thread and then wakes each caller with its own result — each caller still returns
-only after its write is committed, so "marked sent in the same step" holds.
+Committing each enqueue, claim and completion on its own costs a transaction per statement:
+on SQLite (one writer at a time) a busy process waits on itself, each write a separate hop
+to a driver thread; on PostgreSQL each is a BEGIN, a statement and a COMMIT, three round
+trips and a WAL flush. Here every write is a small synchronous operation handed to one
+committer task, which runs whatever is pending as a single transaction and then wakes each
+caller with its own result — each caller still returns only after its write is committed, so
+"marked sent in the same step" holds. How a batch is committed is the database's business
+(`BatchCommit`: a dedicated thread for SQLite, the async engine for PostgreSQL).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 T = TypeVar("T")
 Op = Callable[[Connection], Any]
+Ops = list[tuple[Op, bool]]  # (operation, isolated)
 Outcome = tuple[bool, Any]  # (succeeded, result or exception)
+# Commits one batch (durable: wait for the disk) and returns each op's outcome; when the
+# shared transaction fails it runs each op alone (`transaction` and `alone` below).
+BatchCommit = Callable[[Ops, bool], Awaitable[list[Outcome]]]
+
+
+@dataclass(frozen=True)
+class InsertRow:
+    """An op that inserts one row; the rows of one batch with the same statement go to the
+    database as one executemany (a multi-row INSERT), not one statement each."""
+
+    statement: Any
+    values: dict[str, Any] | list[dict[str, Any]]  # a list: the rows of a merged batch
+
+    def __call__(self, conn: Connection) -> None:
+        conn.execute(self.statement, self.values)
+
+
+Pending = tuple[Op, bool, bool, "asyncio.Future[Any]"]  # op, isolated, durable, caller
 
 
 class GroupCommit:
-    """Runs operations in shared transactions (at most `limit` each) on one thread."""
+    """Runs operations in shared transactions (at most `limit` each), one batch at a time."""
 
-    def __init__(self, engine: Engine, limit: int = 500) -> None:
-        self._engine = engine
+    def __init__(self, commit: BatchCommit, limit: int = 500, parallel: int = 1) -> None:
+        self._commit = commit
         self._limit = limit
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-writer")
-        self._pending: list[tuple[Op, bool, asyncio.Future[Any]]] = []
+        self._parallel = parallel  # batches in flight at once (SQLite: one writer, so 1)
+        self._pending: list[Pending] = []
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._busy = 0  # batches being committed
 
-    async def run(self, op: Callable[[Connection], T], isolated: bool = False) -> T:
+    async def run(
+        self, op: Callable[[Connection], T], isolated: bool = False, durable: bool = False
+    ) -> T:
         """Run `op` inside the next shared transaction; return its result once committed.
         `isolated` ops run under a savepoint, so an expected failure (a unique key) undoes only
-        that op; any other failure rolls the batch back and runs each op on its own."""
+        that op; any other failure rolls the batch back and runs each op on its own. A batch
+        with a `durable` op waits for the disk (where the database lets others not wait)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._pending.append((op, isolated, future))
+        self._pending.append((op, isolated, durable, future))
         self._wake.set()
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._loop())
+        self._tasks = [task for task in self._tasks if not task.done()]
+        while len(self._tasks) < self._parallel:
+            self._tasks.append(loop.create_task(self._loop()))
         return await future
 
     async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                batch, self._pending = self._pending[: self._limit], self._pending[self._limit :]
-                ops = [(op, isolated) for op, isolated, _ in batch]
-                outcomes = await loop.run_in_executor(self._executor, self._commit, ops)
-                for (_, _, future), (ok, value) in zip(batch, outcomes, strict=True):
+            while not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+            batch, self._pending = self._pending[: self._limit], self._pending[self._limit :]
+            ops, callers = _merged(batch)
+            self._busy += 1
+            try:
+                outcomes = await self._commit(ops, any(durable for _, _, durable, _ in batch))
+            finally:
+                self._busy -= 1
+            for futures, (ok, value) in zip(callers, outcomes, strict=True):
+                for future in futures:
                     if future.done():
                         continue  # the caller was cancelled; its write stands (or failed)
                     if ok:
@@ -64,51 +93,45 @@ class GroupCommit:
                     else:
                         future.set_exception(value)
 
-    def _commit(self, ops: list[tuple[Op, bool]]) -> list[Outcome]:
-        try:
-            return self._transaction(ops)
-        except Exception as exc:
-            if len(ops) == 1:
-                return [(False, exc)]
-            return [self._alone(op) for op, _ in ops]  # find the op that broke the batch
-
-    def _transaction(self, ops: list[tuple[Op, bool]]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        with self._engine.begin() as conn:
-            for op, isolated in ops:
-                if not isolated:
-                    outcomes.append((True, op(conn)))
-                    continue
-                try:
-                    with conn.begin_nested():
-                        outcomes.append((True, op(conn)))
-                except Exception as exc:
-                    outcomes.append((False, exc))
-        return outcomes
-
-    def _alone(self, op: Op) -> Outcome:
-        try:
-            with self._engine.begin() as conn:
-                return True, op(conn)
-        except Exception as exc:
-            return False, exc
-
-    async def read(self, op: Callable[[Connection], T]) -> T:
-        """A read on the same thread (reads are rare: status, stats)."""
-
-        def run() -> T:
-            with self._engine.connect() as conn:
-                conn = conn.execution_options(queue_read_only=True)
-                with conn.begin():
-                    return op(conn)
-
-        return await asyncio.get_running_loop().run_in_executor(self._executor, run)
-
     async def aclose(self) -> None:
-        while self._pending:
+        while self._pending or self._busy:
             await asyncio.sleep(0.01)
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._executor.shutdown(wait=True)
+                await task
+
+
+def _merged(batch: list[Pending]) -> tuple[Ops, list[list[asyncio.Future[Any]]]]:
+    """The batch's ops with the `InsertRow`s of one statement made one executemany; beside
+    each op, the callers its outcome goes to."""
+    ops: Ops = []
+    callers: list[list[asyncio.Future[Any]]] = []
+    rows: dict[int, tuple[Any, list[dict[str, Any]], list[asyncio.Future[Any]]]] = {}
+    for op, isolated, _, future in batch:
+        if isinstance(op, InsertRow) and not isolated:
+            rows.setdefault(id(op.statement), (op.statement, [], []))
+            rows[id(op.statement)][1].append(op.values)  # type: ignore[arg-type]
+            rows[id(op.statement)][2].append(future)
+            continue
+        ops.append((op, isolated))
+        callers.append([future])
+    for statement, values, futures in rows.values():
+        ops.append((InsertRow(statement, values), False))
+        callers.append(futures)
+    return ops, callers
+
+
+def transaction(conn: Connection, ops: Ops) -> list[Outcome]:
+    """Run `ops` in the transaction `conn` is in (isolated ones under a savepoint)."""
+    outcomes: list[Outcome] = []
+    for op, isolated in ops:
+        if not isolated:
+            outcomes.append((True, op(conn)))
+            continue
+        try:
+            with conn.begin_nested():
+                outcomes.append((True, op(conn)))
+        except Exception as exc:
+            outcomes.append((False, exc))
+    return outcomes

@@ -9,25 +9,27 @@ SQL runs on both databases:
   `synchronous=NORMAL` (Rails 8's SQLite default too): a commit survives the process being
   killed; an operating-system crash or power cut may lose the last moments of queue writes.
   `SMTP_CONNECTOR_QUEUE_SQLITE_SYNCHRONOUS=FULL` trades throughput for that too.
-- PostgreSQL: the async psycopg engine, a pool sized for the worker's concurrency; each write
-  is its own short transaction (row locks and `SKIP LOCKED` do the rest); only the writes
-  whose loss could lose or repeat a message wait for the disk (see `write`).
+- PostgreSQL: the async psycopg engine; concurrent writes share transactions too (row locks
+  and `SKIP LOCKED` do the rest); only batches holding a write whose loss could lose or
+  repeat a message wait for the disk (see `write`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from smtp_connector.errors import ConnectorError, ErrorCode
 from smtp_connector.store.urls import async_url, is_sqlite, safe_url, sqlite_path
 
-from .batching import GroupCommit
+from .batching import GroupCommit, Op, Ops, Outcome, transaction
 
 T = TypeVar("T")
 SYNCHRONOUS_ENV = "SMTP_CONNECTOR_QUEUE_SQLITE_SYNCHRONOUS"
@@ -46,7 +48,7 @@ class QueueDatabase:
     def __init__(self, raw_url: str, *, pool_size: int = 10) -> None:
         self.url = async_url(raw_url)
         self.is_sqlite = is_sqlite(self.url)
-        self._committer: GroupCommit | None = None
+        self._executor: ThreadPoolExecutor | None = None
         if self.is_sqlite:
             path = sqlite_path(self.url)
             if path is not None:
@@ -59,12 +61,15 @@ class QueueDatabase:
             event.listen(engine, "connect", lambda conn, _: _sqlite_connect(conn, synchronous))
             event.listen(engine, "begin", _sqlite_begin)
             self._sync_engine = engine
-            self._committer = GroupCommit(engine)
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-writer")
+            self._committer = GroupCommit(self._sqlite_batch)
         else:
             self.engine = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
                 connect_args={"options": "-c synchronous_commit=off"},
             )  # fmt: skip
+            # Several batches at once: each waits on round trips to the server, not the CPU.
+            self._committer = GroupCommit(self._postgres_batch, parallel=4)
 
     def __repr__(self) -> str:
         return f"QueueDatabase({safe_url(self.url)!r})"
@@ -80,25 +85,74 @@ class QueueDatabase:
         durable write is on disk every earlier write is too; a lost later write (after a
         database server crash) can only leave a row "sending" with its marker set, which is
         settled as "delivery unknown" — never resent."""
-        if self._committer is not None:
-            return await self._committer.run(op, isolated)
-        async with self.engine.begin() as conn:
-            if durable:
-                await conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
-            return await conn.run_sync(op)
+        return await self._committer.run(op, isolated, durable)
+
+    async def _sqlite_batch(self, ops: Ops, durable: bool) -> list[Outcome]:
+        """One `BEGIN IMMEDIATE … COMMIT` on the writer thread (durability: the pragma)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, _sync_batch, self._sync_engine, ops)
+
+    async def _postgres_batch(self, ops: Ops, durable: bool) -> list[Outcome]:
+        try:
+            return await _async_transaction(self.engine, ops, durable)
+        except Exception as exc:
+            if len(ops) == 1:
+                return [(False, exc)]
+        outcomes = []  # find the op that broke the batch
+        for op, isolated in ops:
+            try:
+                outcomes += await _async_transaction(self.engine, [(op, isolated)], durable)
+            except Exception as exc:
+                outcomes.append((False, exc))
+        return outcomes
 
     async def read(self, op: Callable[[Connection], T]) -> T:
-        if self._committer is not None:
-            return await self._committer.read(op)
+        if self._executor is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, _sync_read, self._sync_engine, op)
         async with self.engine.connect() as conn:
             return await conn.run_sync(op)
 
     async def dispose(self) -> None:
-        if self._committer is not None:
-            await self._committer.aclose()
+        await self._committer.aclose()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
             self._sync_engine.dispose()
         else:
             await self.engine.dispose()
+
+
+def _sync_batch(engine: Engine, ops: Ops) -> list[Outcome]:
+    try:
+        with engine.begin() as conn:
+            return transaction(conn, ops)
+    except Exception as exc:
+        if len(ops) == 1:
+            return [(False, exc)]
+    return [_sync_alone(engine, op) for op, _ in ops]  # find the op that broke the batch
+
+
+def _sync_alone(engine: Engine, op: Op) -> Outcome:
+    try:
+        with engine.begin() as conn:
+            return True, op(conn)
+    except Exception as exc:
+        return False, exc
+
+
+def _sync_read(engine: Engine, op: Callable[[Connection], T]) -> T:
+    """A read on the writer thread (reads are rare: status, stats)."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(queue_read_only=True)
+        with conn.begin():
+            return op(conn)
+
+
+async def _async_transaction(engine: AsyncEngine, ops: Ops, durable: bool) -> list[Outcome]:
+    async with engine.begin() as conn:
+        if durable:
+            await conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
+        return await conn.run_sync(transaction, ops)
 
 
 def _sqlite_connect(dbapi_connection: Any, synchronous: str) -> None:

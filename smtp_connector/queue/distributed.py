@@ -1,23 +1,23 @@
 """The PostgreSQL engine: procrastinate runs the jobs, the outbox row stays the truth.
 
-Each queued message gets one procrastinate job whose only argument is the outbox row's id
-(never the payload, never a secret). procrastinate hands jobs out with `SELECT … FOR UPDATE
-SKIP LOCKED`, wakes workers with LISTEN/NOTIFY and tracks each worker by a heartbeat; the
-job then claims its row with the same conditional `UPDATE` the embedded worker uses, so a
-job that runs twice (a retried stalled job, a re-dispatch) finds the row no longer queued
-and does nothing.
+New rows are announced in batches (`GroupDispatch`): a job's only argument is a list of
+outbox row ids (never the payload, never a secret). procrastinate hands jobs out with
+`SELECT … FOR UPDATE SKIP LOCKED`, wakes workers with LISTEN/NOTIFY and tracks each worker by
+a heartbeat; the job claims its rows in one conditional `UPDATE` (the embedded worker's claim,
+by id), so a job that runs twice (a retried stalled job, a re-announcement) finds its rows no
+longer queued and does nothing. The rows of a job are delivered concurrently, at most
+`concurrency` sends at a time per worker process however many jobs it runs.
 
-A retry is a new job scheduled at the row's next attempt time. A periodic task (every
-`sweep` seconds, run by whichever worker gets it) retries the jobs of workers whose heartbeat
-stopped — after first settling their rows: content never handed over → queued again,
-content handed over → failed, "delivery unknown" — and re-dispatches queued rows that have
-no job (a crash between the row's commit and the job's). Rows a dead worker took on behalf
-of other jobs (see `_deliver`) are settled when their lease runs out, or at once when a
-worker restarts on the same host.
+A retry is a new job for the one row, scheduled at the row's next attempt time. A periodic
+task (every `sweep` seconds, run by whichever worker gets it) retries the jobs of workers
+whose heartbeat stopped — after first settling their rows: content never handed over →
+queued again, content handed over → failed, "delivery unknown" — and re-announces queued rows
+that no waiting or running job names (a crash before their announcement).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -27,20 +27,23 @@ from sqlalchemy.engine import make_url
 
 from smtp_connector.errors import ConnectorError, ErrorCode, install_hint
 
+from .dispatching import GroupDispatch
 from .outbox import Claim, Outbox
 from .worker import Deliverer
 
 log = logging.getLogger("smtp_connector.queue")
 
 DELIVER_TASK = "smtp_connector.deliver"
-# Queued, due rows with no job waiting or running for them.
+# Queued rows, due for a moment, that no waiting or running job names.
 _ORPHANS = """
 SELECT o.id FROM outbox_messages o
  WHERE o.status = 'queued' AND o.next_attempt_at <= %(since)s
    AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
-                    WHERE j.queueing_lock = o.id AND j.status IN ('todo', 'doing'))
+                    WHERE j.task_name = %(task)s AND j.status IN ('todo', 'doing')
+                      AND (j.args -> 'message_ids' ? o.id OR j.args ->> 'message_id' = o.id))
  LIMIT 1000
 """
+ANNOUNCE_BATCH = 64  # rows per job at most
 QUEUE_NAME = "smtp_connector"
 
 
@@ -71,6 +74,8 @@ class ProcrastinateEngine:
         self.stalled_timeout = 30.0
         self.drain_for = 5.0
         self.deliverer: Deliverer | None = None
+        self._announcer = GroupDispatch(self._announce, ANNOUNCE_BATCH)
+        self._slots = asyncio.Semaphore(16)  # sends in flight; run_worker sets its size
         # The outbox row is the truth; a job lost by a database crash is re-dispatched by the
         # sweep and a job run twice finds its row no longer queued, so procrastinate's own
         # commits need not wait for the disk.
@@ -115,56 +120,66 @@ class ProcrastinateEngine:
                 "--database-url ...` once.",
             )
 
-    async def dispatch(self, message_id: str, at: float | None = None) -> None:
-        """Defer the row's job (at `at`, epoch seconds); one waiting job per row at most."""
-        options: dict[str, Any] = {"queueing_lock": message_id}
-        if at is not None:
-            options["schedule_at"] = datetime.fromtimestamp(at, UTC)
+    async def dispatch(self, message_id: str) -> None:
+        """Announce a new row (in the next batch; returns at once)."""
+        self._announcer.add(message_id)
+
+    async def _announce(self, message_ids: list[str]) -> None:
+        await self._deliver_task.defer_async(message_ids=message_ids)
+
+    async def dispatch_at(self, message_id: str, at: float) -> None:
+        """Defer a job for one row at `at` (epoch seconds): a retry; one waiting per row."""
+        options = {"queueing_lock": message_id, "schedule_at": datetime.fromtimestamp(at, UTC)}
         try:
-            await self._deliver_task.configure(**options).defer_async(message_id=message_id)
+            await self._deliver_task.configure(**options).defer_async(message_ids=[message_id])
         except _procrastinate().exceptions.AlreadyEnqueued:
             pass  # a job for this row is already waiting
 
-    async def _deliver(self, message_id: str) -> None:
-        """The job: deliver its row, then keep this slot busy with other due rows while
-        there are any (for at most `drain_for` seconds). Those rows' own jobs then find them
-        no longer queued and end at once: a job per message keeps procrastinate's retries,
-        stall handling and visibility, while delivery is not held to the pace at which a
-        worker fetches jobs one by one."""
+    async def _deliver(
+        self, message_ids: list[str] | None = None, message_id: str | None = None
+    ) -> None:
+        """The job: claim its rows that are still queued and deliver them concurrently, then
+        keep going with other due rows while there are any (for at most `drain_for`
+        seconds): rows put back in the queue by a recovery, whose own job is gone or still
+        held by a dead worker, need not wait for the sweep. (`message_id`: a job deferred
+        by an earlier version, one row each.)"""
         assert self.deliverer is not None, "run_worker sets the deliverer"
-        claim = await self.outbox.claim(message_id, self._worker_name)
-        if claim is not None:
-            await self._attempt(claim)
+        ids = list(message_ids or ()) + ([message_id] if message_id else [])
+        claims = await self.outbox.claim_ids(ids, self._worker_name)
         deadline = time.monotonic() + self.drain_for
-        while time.monotonic() < deadline:
-            claims = await self.outbox.claim_due(self._worker_name, 1)
-            if not claims:
+        while claims:
+            await asyncio.gather(*(self._attempt(claim) for claim in claims))
+            if time.monotonic() >= deadline:
                 return
-            await self._attempt(claims[0])
+            claims = await self.outbox.claim_due(self._worker_name, ANNOUNCE_BATCH)
 
     async def _attempt(self, claim: Claim) -> None:
         assert self.deliverer is not None
-        end = await self.deliverer.attempt(claim)
-        if end is not None and end.status == "queued":
-            await self.dispatch(claim.id, end.next_attempt_at)
+        async with self._slots:
+            end = await self.deliverer.attempt(claim)
+        if end is not None and end.status == "queued" and end.next_attempt_at is not None:
+            await self.dispatch_at(claim.id, end.next_attempt_at)
 
     async def _sweep(self, timestamp: int) -> None:
         manager = self.app.job_manager
         stalled = await manager.get_stalled_jobs(
             task_name=DELIVER_TASK, seconds_since_heartbeat=self.stalled_timeout
         )
-        ids = [job.task_kwargs.get("message_id") for job in stalled]
+        ids = [str(i) for job in stalled for i in _row_ids(job.task_kwargs)]
         if ids:
-            counts = await self.outbox.recover_rows([str(i) for i in ids if i])
-            log.warning("stalled jobs of dead workers", extra={"jobs": len(ids), **counts})
+            counts = await self.outbox.recover_rows(ids)
+            log.warning("stalled jobs of dead workers", extra={"jobs": len(stalled), **counts})
         for job in stalled:
             await manager.retry_job(job)
         counts = await self.outbox.recover()
         if any(counts.values()):
             log.warning("recovered outbox rows", extra=counts)
-        rows = await self.app.connector.execute_query_all_async(_ORPHANS, since=time.time())
-        for row in rows:  # queued rows without a job (a crash between the two commits)
-            await self.dispatch(row["id"])
+        rows = await self.app.connector.execute_query_all_async(
+            _ORPHANS, since=time.time() - 1.0, task=DELIVER_TASK
+        )
+        for row in rows:  # queued rows no job names (a crash before their announcement)
+            self._announcer.add(row["id"])
+        await self._announcer.flush()
 
     async def run_worker(
         self, deliverer: Deliverer, *, name: str, concurrency: int, poll: float = 1.0,
@@ -173,6 +188,7 @@ class ProcrastinateEngine:
         """Run a worker until it is stopped (SIGTERM/SIGINT, or the task is cancelled)."""
         self.deliverer = deliverer
         self._worker_name = name
+        self._slots = asyncio.Semaphore(concurrency)
         await self.open()
         await self.app.run_worker_async(
             name=name,
@@ -189,6 +205,12 @@ class ProcrastinateEngine:
     _worker_name = "procrastinate"
 
     async def aclose(self) -> None:
+        await self._announcer.flush()
         if self._open:
             await self.app.close_async()
             self._open = False
+
+
+def _row_ids(kwargs: dict[str, Any]) -> list[Any]:
+    """The outbox row ids a job names (a batch, or one row from an earlier version)."""
+    return [*kwargs.get("message_ids", ()), *filter(None, [kwargs.get("message_id")])]

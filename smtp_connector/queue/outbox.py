@@ -1,11 +1,12 @@
 """The outbox: every state change of a queued message, as one SQL statement each.
 
-Both engines use these operations; only who calls `claim_due` / `claim` differs (the embedded
-worker polls `claim_due` and is woken by an in-process event; a procrastinate job claims the
-one row whose id it carries). Claims are atomic `UPDATE … RETURNING`: inside `BEGIN IMMEDIATE`
-on SQLite (one writer at a time), with `FOR UPDATE SKIP LOCKED` on PostgreSQL (many workers
-never block on, or take, each other's rows). Every later write names the claim (worker id and
-attempt number), so a worker whose lease was taken over can no longer change the row.
+Both engines use these operations; only who calls `claim_due` / `claim_ids` differs (the
+embedded worker polls `claim_due` and is woken by an in-process event; a procrastinate job
+claims the rows whose ids it carries, due or not: its job says it is time). Claims are
+atomic `UPDATE … RETURNING`: inside `BEGIN IMMEDIATE` on SQLite (one writer at a time), with
+`FOR UPDATE SKIP LOCKED` on PostgreSQL (many workers never block on, or take, each other's
+rows). Every later write names the claim (worker id and attempt number), so a worker whose
+lease was taken over can no longer change the row.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from . import recovery
+from .batching import InsertRow
 from .database import QueueDatabase
 from .tables import attempts, outbox
 
@@ -104,9 +106,9 @@ _DUE = (
 _CLAIM_DUE = (
     update(outbox).where(outbox.c.id.in_(_DUE)).values(_CLAIM_SET).returning(*_CLAIM_COLUMNS)
 )
-_CLAIM_ONE = (
+_CLAIM_IDS = (
     update(outbox)
-    .where(outbox.c.id == bindparam("m_id"), outbox.c.status == "queued")
+    .where(outbox.c.id.in_(bindparam("m_ids", expanding=True)), outbox.c.status == "queued")
     .values(_CLAIM_SET)
     .returning(*_CLAIM_COLUMNS)
 )
@@ -175,12 +177,10 @@ class Outbox:
             "created": now, "updated": now,
         }  # fmt: skip
 
-        def op(conn: Connection) -> None:
-            conn.execute(_INSERT_MESSAGE, values)
-
         try:
             isolated = new.idempotency_key is not None
-            await self.db.write(op, isolated=isolated, durable=True)
+            await self.db.write(InsertRow(_INSERT_MESSAGE, values), isolated=isolated,
+                                durable=True)  # fmt: skip
             return message_id, True
         except IntegrityError:
             if new.idempotency_key is None:
@@ -206,13 +206,14 @@ class Outbox:
 
         return await self.db.write(op)
 
-    async def claim(self, message_id: str, worker_id: str) -> Claim | None:
-        """Claim one row if it is queued (whether due or not: its job says it is time)."""
-        params = self._claim_params(worker_id) | {"m_id": message_id}
+    async def claim_ids(self, message_ids: list[str], worker_id: str) -> list[Claim]:
+        """Claim, in one statement, those of these rows that are still queued (a batch job's
+        rows; the others were delivered or taken by someone else meanwhile)."""
+        params = self._claim_params(worker_id) | {"m_ids": message_ids}
 
-        def op(conn: Connection) -> Claim | None:
-            row = conn.execute(_CLAIM_ONE, params).first()
-            return _claim(row, worker_id) if row is not None else None
+        def op(conn: Connection) -> list[Claim]:
+            rows = conn.execute(_CLAIM_IDS, params).all()
+            return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
 
         return await self.db.write(op)
 

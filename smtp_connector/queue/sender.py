@@ -1,11 +1,12 @@
 """`QueueSender`: the store's `Sender` seam, implemented by the outbox.
 
 `enqueue` inserts the row (the durable promise; the 202 is returned only after it is
-committed) and then tells the engine there is work: the embedded worker is woken in-process,
-a procrastinate job is deferred. The job is deferred after the row's commit, not inside it:
+committed) and then tells the engine there is work: the embedded worker is woken in-process;
+on procrastinate the id joins the next batch job, deferred in the background
+(queue/dispatching.py). The job is deferred after the row's commit, not inside it:
 procrastinate's insert trigger NOTIFYs, and PostgreSQL serialises the commits of notifying
 transactions, so a durable commit that notifies would make every enqueue wait for the others'
-disk flushes. A crash between the two commits leaves a queued row without a job, which the
+disk flushes. A crash before the job is deferred leaves a queued row without a job, which the
 periodic sweep re-dispatches. An `Idempotency-Key` already used by the app returns the first
 message's id and dispatches nothing.
 """

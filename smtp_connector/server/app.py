@@ -20,6 +20,7 @@ from smtp_connector import __version__
 from smtp_connector.queue import Queue, QueueOptions, RetryPolicy
 from smtp_connector.store import Service
 
+from . import fast_send
 from .dialects import app_integrations, portal_settings, privacyidea, smtps
 from .errors import install_handlers
 from .limits import AuthThrottle, BodyLimit
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     for dialect in (smtps, app_integrations, portal_settings, privacyidea):
         dialect.install(app)
     install_page(app)  # `/` and `/static/…`: the admin page, a client of the routes above
+    fast_send.install(app, settings.max_body_bytes)  # the send route's short path (see there)
     return app
 
 

@@ -58,7 +58,7 @@ async def test_enqueue_returns_202_then_sent_once(queued: Queued, smtp: TestServ
 async def test_job_payload_carries_the_row_id_only(
     queue_url_postgres: str, smtp: TestServer
 ) -> None:
-    """Job payloads never hold secrets (nor the code): procrastinate's args are the row id.
+    """Job payloads never hold secrets (nor the code): procrastinate's args are row ids.
     (No worker runs here, so the jobs are still in the table to be read.)"""
     import psycopg
 
@@ -74,8 +74,9 @@ async def test_job_payload_carries_the_row_id_only(
         await service.aclose()
     with psycopg.connect(queue_url_postgres) as conn:
         rows = conn.execute("SELECT args, status FROM procrastinate_jobs").fetchall()
-    assert [(args, status) for args, status in rows] == [({"message_id": outcome.message_id},
-                                                          "todo")]  # fmt: skip
+    assert [(args, status) for args, status in rows] == [
+        ({"message_ids": [outcome.message_id]}, "todo")
+    ]
     assert SMTP_PASSWORD not in json.dumps(rows[0][0])
 
 

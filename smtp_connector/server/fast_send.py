@@ -1,0 +1,171 @@
+"""A short path for the hottest route, `POST /v1/apps/{app_id}/messages`.
+
+A send is the one request an auth system makes per sign-up; the admin routes are rare. Through
+FastAPI each send passes eight middleware layers, a scan of a hundred-odd routes, dependency
+solving and response-model validation: together more CPU than the SMTP exchange itself
+(benchmarks/service.py). This ASGI layer, in front of that stack, answers a well-formed send
+directly with the same calls the route makes (`keys.authenticate`, the READ scope,
+`MessageRequest`, `service.messages.send`) and the same responses.
+
+Anything else falls through to FastAPI untouched, with the body replayed: other routes, a
+missing, unknown or under-scoped key, a throttled client, a body that does not validate or is
+too large, an odd content type. Those are answered by the real route, so every refusal, its
+side effects (the failed-auth brake) and its error shape stay in one place. Once the send has
+started nothing falls through (that could send twice): its errors go to the app's own
+exception handlers, as they would from the route.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from smtp_connector.store import READ_SCOPE, MessageRequest
+
+_PATH = re.compile(r"^/v1/apps/([^/]+)/messages$")
+_IDEMPOTENCY_MAX = 200  # the route's Header(max_length=200)
+
+
+class FastSend:
+    """ASGI wrapper: well-formed sends handled here, everything else passed to `app`."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = _PATH.match(scope["path"]) if scope["type"] == "http" else None
+        if match is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        head = _headers(scope, self.max_body)
+        if head is None:
+            await self.app(scope, receive, send)
+            return
+        messages, body = await _read_body(receive, self.max_body)
+        prepared = None if body is None else await _prepare(scope, head, body)
+        if prepared is None:
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        await _send(scope, send, match.group(1), head, prepared)
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    key: str
+    idempotency_key: str | None
+
+
+def _headers(scope: Scope, max_body: int) -> _Head | None:
+    """The key and idempotency key, when the headers are the plain case; else None."""
+    key = idempotency = None
+    json_body = False
+    length = -1
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            key = credentials.strip() if scheme.lower() == "bearer" else None
+        elif name == b"content-type":
+            json_body = value.split(b";")[0].strip().lower() == b"application/json"
+        elif name == b"content-length":
+            length = int(value) if value.isdigit() else -1
+        elif name == b"idempotency-key":
+            idempotency = value.decode("latin-1")
+    if not key or not json_body or not 0 <= length <= max_body:
+        return None
+    if idempotency is not None and len(idempotency) > _IDEMPOTENCY_MAX:
+        return None
+    return _Head(key, idempotency)
+
+
+async def _read_body(receive: Receive, max_body: int) -> tuple[list[Message], bytes | None]:
+    """Every message received (for a replay) and the body; None when it is not a whole
+    body within the limit (the client left, or sent more than it announced)."""
+    messages: list[Message] = []
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > max_body:
+            return messages, None
+        if not message.get("more_body", False):
+            return messages, b"".join(chunks)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
+async def _prepare(scope: Scope, head: _Head, body: bytes) -> tuple[Any, MessageRequest] | None:
+    """(actor, request) when the key may send and the body is valid; None for anything the
+    route should answer itself."""
+    state = scope["app"].state
+    client = scope.get("client")
+    if state.auth_throttle.retry_after(client[0] if client else "unknown") is not None:
+        return None
+    actor = await state.service.keys.authenticate(head.key)
+    if actor is None or READ_SCOPE not in actor.scopes:
+        return None
+    try:
+        request = MessageRequest.model_validate(json.loads(body))
+    except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
+        return None
+    return actor, request
+
+
+async def _send(
+    scope: Scope, send: Send, app_id: str, head: _Head, prepared: tuple[Any, MessageRequest]
+) -> None:
+    actor, request = prepared
+    service = scope["app"].state.service
+    try:
+        outcome = await service.messages.send(
+            actor, app_id, request, idempotency_key=head.idempotency_key
+        )
+    except Exception as exc:  # the route's exception handlers answer, as for the route
+        handler = _handler_for(scope, exc)
+        await (await handler(Request(scope), exc))(scope, _no_receive, send)
+        return
+    status = 202 if outcome.status == "queued" else 200
+    content = json.dumps(outcome.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(content)).encode()),
+    ]})  # fmt: skip
+    await send({"type": "http.response.body", "body": content})
+
+
+def _handler_for(scope: Scope, exc: Exception) -> Callable[..., Any]:
+    handlers = scope["app"].exception_handlers
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            return handlers[cls]
+    raise exc
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def install(app: Any, max_body: int) -> None:
+    """Put `FastSend` in front of the app's whole middleware stack (FastAPI builds the stack
+    on the first request; this wraps what it builds)."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: FastSend(build(), max_body)

@@ -1,0 +1,50 @@
+"""Group dispatch (queue/dispatching.py): ids gather while an announcement is in flight and
+go out together next; a failed announcement does not stop the ones after it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from smtp_connector.queue.dispatching import GroupDispatch
+
+
+async def test_ids_gather_while_one_announcement_is_in_flight() -> None:
+    announced: list[list[str]] = []
+    release = asyncio.Event()
+
+    async def announce(ids: list[str]) -> None:
+        announced.append(ids)
+        if len(announced) == 1:
+            await release.wait()  # the first announcement is slow
+
+    dispatch = GroupDispatch(announce, size=3)
+    dispatch.add("a")
+    await asyncio.sleep(0)  # the first announcement starts with "a" alone
+    for name in "bcdef":
+        dispatch.add(name)
+    release.set()
+    await dispatch.flush()
+    assert announced == [["a"], ["b", "c", "d"], ["e", "f"]]
+
+
+async def test_a_failed_announcement_is_logged_and_the_next_ones_go_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    announced: list[list[str]] = []
+
+    async def announce(ids: list[str]) -> None:
+        if ids == ["bad"]:
+            raise ConnectionError("database gone")
+        announced.append(ids)
+
+    dispatch = GroupDispatch(announce)
+    with caplog.at_level(logging.ERROR, logger="smtp_connector.queue"):
+        dispatch.add("bad")
+        await dispatch.flush()
+        dispatch.add("good")
+        await dispatch.flush()
+    assert announced == [["good"]]
+    assert "announcing 1 queued message(s) failed" in caplog.text

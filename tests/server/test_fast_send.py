@@ -1,0 +1,122 @@
+"""The send route's short path (server/fast_send.py) answers exactly like the FastAPI route:
+each request below goes once through the app as built (short path in front) and once
+through the same app without it, against the same store and a real aiosmtpd server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
+from service_support import SMTP_PASSWORD, SMTP_USER, definition
+from smtp_servers import MakeServer, TestServer, free_port
+
+from smtp_connector.server import Settings, create_app
+from smtp_connector.store import CLI_ACTOR, Service
+
+VARYING = {"messageId", "response", "id"}  # differ per message, not per path
+
+
+@dataclass
+class Pair:
+    fast: httpx.AsyncClient
+    full: httpx.AsyncClient
+    service: Service
+    server: TestServer
+    headers: dict[str, str]
+    app_id: str = ""
+
+    async def both(self, path: str, **request: object) -> tuple[httpx.Response, httpx.Response]:
+        fast = await self.fast.post(path, **request)  # type: ignore[arg-type]
+        full = await self.full.post(path, **request)  # type: ignore[arg-type]
+        return fast, full
+
+
+def client(service: Service, *, short_path: bool) -> httpx.AsyncClient:
+    app = create_app(Settings(auth_failure_limit=3, max_body_bytes=4096), service=service)
+    if not short_path:
+        vars(app).pop("build_middleware_stack")  # FastAPI's own stack, nothing in front
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test")
+
+
+@pytest.fixture
+async def pair(service: Service, make_server: MakeServer) -> AsyncIterator[Pair]:
+    server = make_server(auth_required=True, users={SMTP_USER: SMTP_PASSWORD})
+    _, raw = await service.keys.create(CLI_ACTOR, ("smtpserver_read", "smtpserver_write"))
+    headers = {"Authorization": f"Bearer {raw}"}
+    async with client(service, short_path=True) as fast, client(service, short_path=False) as full:
+        pair = Pair(fast, full, service, server, headers)
+        created = await full.post("/v1/apps", json={"name": "shop"}, headers=headers)
+        pair.app_id = created.json()["id"]
+        yield pair
+
+
+def same(fast: httpx.Response, full: httpx.Response) -> dict[str, object]:
+    assert fast.status_code == full.status_code, (fast.text, full.text)
+    assert fast.headers["content-type"] == full.headers["content-type"]
+    fast_body, full_body = fast.json(), full.json()
+    if isinstance(fast_body, dict) and "error" not in fast_body:
+        fast_body = {k: v for k, v in fast_body.items() if k not in VARYING}
+        full_body = {k: v for k, v in full_body.items() if k not in VARYING}
+    assert fast_body == full_body
+    return dict(fast.json())
+
+
+async def test_sent_answers_match(pair: Pair) -> None:
+    path = f"/v1/apps/{pair.app_id}/messages"
+    servers = f"/v1/apps/{pair.app_id}/servers"
+    no_server = await pair.both(path, json={"to": "a@example.org"}, headers=pair.headers)
+    assert no_server[0].status_code == 409 and same(*no_server)["error"]
+    added = await pair.full.post(servers, json=definition(pair.server.port), headers=pair.headers)
+    body = {"to": "a@example.org", "usageType": "SignIn", "payload": {"code": "123456"}}
+    sent = same(*await pair.both(path, json=body, headers=pair.headers))
+    assert sent["status"] == "sent" and sent["definitionId"] == added.json()["id"]
+    assert len(pair.server.messages) == 2 and b"123456" in pair.server.messages[0].content
+    charset = pair.headers | {"Content-Type": "application/json; charset=utf-8"}
+    same(*await pair.both(path, content=json.dumps(body).encode(), headers=charset))
+    assert len(pair.server.messages) == 4
+
+
+async def test_refusals_match_and_are_counted_once(pair: Pair) -> None:
+    path = f"/v1/apps/{pair.app_id}/messages"
+    body = {"to": "a@example.org"}
+    await pair.full.post(f"/v1/apps/{pair.app_id}/servers", json=definition(pair.server.port),
+                         headers=pair.headers)  # fmt: skip
+    _, write_only = await pair.service.keys.create(CLI_ACTOR, ["smtpserver_write"])
+    json_h = pair.headers | {"Content-Type": "application/json"}
+    cases: list[dict[str, object]] = [
+        {"json": body, "headers": {"Authorization": f"Bearer {write_only}"}},  # scope: 403
+        {"url": "/v1/apps/nope/messages", "json": body, "headers": pair.headers},  # 404
+        {"json": {"to": "not an address"}, "headers": pair.headers},  # 400
+        {"json": {"to": 5}, "headers": pair.headers},  # 422, names the field
+        {"json": body | {"typo": 1}, "headers": pair.headers},  # 422, unknown field
+        {"json": [1, 2], "headers": pair.headers},  # 422
+        {"content": b'{"to": ', "headers": json_h},  # 422, malformed JSON
+        {"content": b"to=a@example.org", "headers": pair.headers | {
+            "Content-Type": "application/x-www-form-urlencoded"}},  # 422
+        {"json": body | {"payload": {"x": "y" * 5000}}, "headers": pair.headers},  # 413
+        {"json": body, "headers": pair.headers | {"Idempotency-Key": "k" * 201}},  # 422
+    ]  # fmt: skip
+    for case in cases:
+        url = str(case.pop("url", path))
+        fast, full = await pair.both(url, **case)
+        assert fast.status_code >= 400
+        same(fast, full)
+    assert pair.server.messages == []
+    # Bad keys: each path records its own failures, three per client, then both answer 429.
+    for _ in range(3):
+        same(*await pair.both(path, json=body, headers={"Authorization": "Bearer sck_bad_x"}))
+    fast, full = await pair.both(path, json=body, headers={"Authorization": "Bearer sck_bad_x"})
+    assert fast.status_code == full.status_code == 429
+
+
+async def test_a_failing_server_answers_like_the_route(pair: Pair) -> None:
+    await pair.full.post(f"/v1/apps/{pair.app_id}/servers", json=definition(free_port()),
+                         headers=pair.headers)  # fmt: skip
+    fast, full = await pair.both(f"/v1/apps/{pair.app_id}/messages",
+                                 json={"to": "a@example.org"}, headers=pair.headers)  # fmt: skip
+    assert same(fast, full)["error"]["code"] == "connection_failed"  # type: ignore[index]
+    assert fast.status_code == 502
