@@ -16,6 +16,7 @@ const field = (id) => document.getElementById(id);
 
 export async function initEditor() {
   if (!field("editor-form")) return; // removed for read-only keys
+  state.openEditor = openEditor; // the server list's Edit buttons open it through `state`
   const { data } = await api.presets();
   state.presets = data;
   const select = field("f-preset");

@@ -4,7 +4,6 @@ import { api } from "./api.js";
 import { $, el, clear, announce, keepingFocus } from "./dom.js";
 import { errorNode } from "./errors.js";
 import { state, canWrite, currentApp } from "./state.js";
-import { openEditor } from "./editor.js";
 
 const SECURITY = { none: "no TLS", starttls: "STARTTLS", tls: "TLS" };
 // Per definition id: the last action's result and the test-send form's state, kept across
@@ -92,7 +91,7 @@ function actions(server, index) {
       "aria-controls": `test-form-${server.id}`,
       "aria-label": `Send test email through ${name}`,
     }),
-    button("Edit", `edit-${server.id}`, (event) => openEditor(server, event.currentTarget), { "aria-label": `Edit ${name}` }),
+    button("Edit", `edit-${server.id}`, (event) => state.openEditor(server, event.currentTarget), { "aria-label": `Edit ${name}` }),
     button("Move up", `up-${server.id}`, () => move(index, -1, `up-${server.id}`), { disabled: index === 0, "aria-label": `Move up: ${name}` }),
     button("Move down", `down-${server.id}`, () => move(index, 1, `down-${server.id}`), { disabled: index === last, "aria-label": `Move down: ${name}` }),
     button("Delete", `delete-${server.id}`, () => remove(server), { class: "danger", "aria-label": `Delete ${name}` }),

@@ -7,6 +7,8 @@ export const state = {
   servers: [],
   presets: [],
   refreshHandlers: [],
+  // Set by editor.js (which imports the server list, so the list cannot import it back).
+  openEditor: () => {},
 };
 
 export function canWrite() {
