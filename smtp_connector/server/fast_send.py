@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -121,12 +120,12 @@ async def _prepare(scope: Scope, head: _Head, body: bytes) -> tuple[Any, Message
     client = scope.get("client")
     if state.auth_throttle.retry_after(client[0] if client else "unknown") is not None:
         return None
-    actor = await state.service.keys.authenticate(head.key)
-    if actor is None or READ_SCOPE not in actor.scopes:
-        return None
-    try:
+    try:  # nothing is sent yet: any failure (the database down, JSON too deep) is the route's
+        actor = await state.service.keys.authenticate(head.key)
+        if actor is None or READ_SCOPE not in actor.scopes:
+            return None
         request = MessageRequest.model_validate(json.loads(body))
-    except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
+    except Exception:  # ValidationError, JSONDecodeError, RecursionError, SQLAlchemyError …
         return None
     return actor, request
 

@@ -13,6 +13,7 @@ import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from service_support import SMTP_PASSWORD, SMTP_USER, definition
 from smtp_servers import MakeServer, TestServer, free_port
+from sqlalchemy.exc import OperationalError
 
 from smtp_connector.server import Settings, create_app
 from smtp_connector.store import CLI_ACTOR, Service
@@ -120,3 +121,30 @@ async def test_a_failing_server_answers_like_the_route(pair: Pair) -> None:
                                  json={"to": "a@example.org"}, headers=pair.headers)  # fmt: skip
     assert same(fast, full)["error"]["code"] == "connection_failed"  # type: ignore[index]
     assert fast.status_code == 502
+
+
+async def test_a_body_too_deep_to_parse_answers_like_the_route(pair: Pair) -> None:
+    """JSON nested past Python's recursion limit is not a `ValueError`: the short path must
+    still leave it to the route (400), not crash outside every exception handler."""
+    json_h = pair.headers | {"Content-Type": "application/json"}
+    fast, full = await pair.both(f"/v1/apps/{pair.app_id}/messages", content=b"[" * 3000,
+                                 headers=json_h)  # fmt: skip
+    assert full.status_code == 400
+    same(fast, full)
+
+
+async def test_a_database_error_while_authenticating_answers_like_the_route(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key not in the 2 s cache is looked up in the database; if that fails, the route's
+    handler answers (503 with Retry-After), not a bare 500 from outside the app."""
+
+    async def unavailable(raw: str) -> None:
+        raise OperationalError("SELECT api_keys", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(pair.service.keys, "authenticate", unavailable)
+    fast, full = await pair.both(f"/v1/apps/{pair.app_id}/messages",
+                                 json={"to": "a@example.org"}, headers=pair.headers)  # fmt: skip
+    assert full.status_code == 503
+    same(fast, full)
+    assert fast.headers["retry-after"] == full.headers["retry-after"] == "5"
