@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from smtp_servers import MakeServer, config_for
+from smtp_servers import MakeServer, ScriptedServer, config_for, smtp_dialogue
 
-from smtp_connector import SmtpConnector
+from smtp_connector import ConnectorError, SmtpConnector
 
 
 async def send_n(connector: SmtpConnector, count: int, concurrent: bool = False) -> list:
@@ -126,3 +126,39 @@ async def test_clean_shutdown_loses_nothing(make_server: MakeServer) -> None:
     assert len(server.messages) == 40
     await asyncio.sleep(0.2)
     assert server.open_connections == 0
+
+
+async def test_a_close_that_times_out_leaves_no_sender_behind() -> None:
+    """`aclose` past its bound cancels the senders; the messages still queued must not start a
+    new sender (and a new connection) behind its back: they fail, retryable, unsent."""
+
+    async def stall_after_dot(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)  # the first message's reply never comes
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await smtp_dialogue(reader, writer, on_data_end=stall_after_dot)
+
+    server = await ScriptedServer(script).start()
+    config = config_for(
+        server.port, pool={"maxConnections": 1}, retry={"attempts": 1, "deadline": 20000}
+    )
+    connector = SmtpConnector(config)
+    try:
+        sends = [
+            asyncio.ensure_future(connector.send(f"u{i}@example.org", "SignIn", {"code": "1"}))
+            for i in range(3)
+        ]
+        await asyncio.sleep(0.3)  # the first is waiting for its reply, two are queued
+        (pool,) = connector._backend._pools[asyncio.get_running_loop()].values()  # type: ignore[attr-defined]
+        await pool.aclose(timeout=0.2)
+        assert pool._senders == {}
+        outcomes = await asyncio.wait_for(asyncio.gather(*sends, return_exceptions=True), timeout=5)
+        assert all(isinstance(outcome, ConnectorError) for outcome in outcomes)
+        first, *queued = outcomes
+        assert first.stage == "after_data" and not first.retryable  # type: ignore[union-attr]
+        assert all(error.retryable for error in queued)  # type: ignore[union-attr]
+        await asyncio.sleep(0.2)
+        assert server.connections == 1
+    finally:
+        await connector.aclose()
+        await server.stop()
