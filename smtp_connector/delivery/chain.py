@@ -133,6 +133,7 @@ async def _start_content(
         session.abort()  # nothing of the content was sent; the server is in DATA
         settle(job, error)
         return None
+    job.content_sent = True
     return _Sent(job, payload, accepted, rejected)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from smtp_servers import MakeServer, ScriptedServer, config_for, smtp_dialogue
 
 from smtp_connector import ConnectorError, SmtpConnector
@@ -159,6 +160,58 @@ async def test_a_close_that_times_out_leaves_no_sender_behind() -> None:
         assert all(error.retryable for error in queued)  # type: ignore[union-attr]
         await asyncio.sleep(0.2)
         assert server.connections == 1
+    finally:
+        await connector.aclose()
+        await server.stop()
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+async def test_a_cancelled_sender_fails_unsent_messages_as_retryable(pipelining: bool) -> None:
+    """A sender cancelled by a close that timed out: the message whose content went out may
+    have been delivered (not retryable); one that never reached its content is safe to retry,
+    with pipelining (its envelope rode on the first one's final dot) or lock-step (in MAIL)."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 scripted\r\n")
+        messages = 0
+        while line := await reader.readline():
+            verb = line.strip().split(b" ")[0].upper()
+            if verb == b"EHLO":
+                writer.write(b"250-scripted\r\n250 PIPELINING\r\n" if pipelining else b"250 x\r\n")
+            elif verb == b"MAIL" and messages and not pipelining:
+                await asyncio.sleep(30)  # the second message waits in MAIL
+            elif verb == b"DATA":
+                writer.write(b"354 go ahead\r\n")
+                await writer.drain()
+                while (await reader.readline()) not in (b".\r\n", b""):
+                    pass
+                messages += 1
+                if pipelining:
+                    await asyncio.sleep(30)  # no reply to the dot, nor to what came with it
+                writer.write(b"250 OK\r\n")
+            else:
+                writer.write(b"250 OK\r\n")
+            await writer.drain()
+
+    server = await ScriptedServer(script).start()
+    config = config_for(server.port, pool={"maxConnections": 1}, retry={"attempts": 1})
+    connector = SmtpConnector(config)
+    try:
+        sends = [
+            asyncio.ensure_future(connector.send(f"u{i}@example.org", "SignIn", {"code": "1"}))
+            for i in range(2)
+        ]
+        await asyncio.sleep(0.3)
+        (pool,) = connector._backend._pools[asyncio.get_running_loop()].values()  # type: ignore[attr-defined]
+        await pool.aclose(timeout=0.2)
+        first, second = await asyncio.gather(*sends, return_exceptions=True)
+        if pipelining:
+            assert isinstance(first, ConnectorError) and first.stage == "after_data"
+            assert not first.retryable
+        else:
+            assert not isinstance(first, BaseException)  # delivered before the stall
+        assert isinstance(second, ConnectorError)
+        assert second.retryable and second.stage != "after_data", second
     finally:
         await connector.aclose()
         await server.stop()
