@@ -148,3 +148,19 @@ async def test_a_database_error_while_authenticating_answers_like_the_route(
     assert full.status_code == 503
     same(fast, full)
     assert fast.headers["retry-after"] == full.headers["retry-after"] == "5"
+
+
+async def test_repeated_headers_are_read_as_the_route_reads_them(pair: Pair) -> None:
+    """Starlette reads the first of a repeated header: so must the short path (a key without
+    the send scope first, a good one second: the route refuses, so must the short path)."""
+    path = f"/v1/apps/{pair.app_id}/messages"
+    await pair.full.post(f"/v1/apps/{pair.app_id}/servers", json=definition(pair.server.port),
+                         headers=pair.headers)  # fmt: skip
+    _, write_only = await pair.service.keys.create(CLI_ACTOR, ["smtpserver_write"])
+    headers = [("Authorization", f"Bearer {write_only}"), ("Authorization", pair.headers[
+        "Authorization"]), ("Content-Type", "application/json")]  # fmt: skip
+    body = json.dumps({"to": "a@example.org"}).encode()
+    fast, full = await pair.both(path, content=body, headers=headers)
+    assert full.status_code == 403
+    same(fast, full)
+    assert pair.server.messages == []
