@@ -215,3 +215,35 @@ async def test_a_cancelled_sender_fails_unsent_messages_as_retryable(pipelining:
     finally:
         await connector.aclose()
         await server.stop()
+
+
+async def test_a_send_given_up_during_its_envelope_is_not_kept_in_flight() -> None:
+    """The caller cancels while its pipelined envelope waits for 354: the connection is dropped
+    (nothing sent) and the sender forgets the message (it kept it for the sender's life)."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 scripted\r\n")
+        while line := await reader.readline():
+            verb = line.strip().split(b" ")[0].upper()
+            if verb == b"EHLO":
+                writer.write(b"250-scripted\r\n250 PIPELINING\r\n")
+            elif verb == b"DATA":
+                await asyncio.sleep(0.4)  # the caller gives up meanwhile
+                writer.write(b"354 go ahead\r\n")
+            else:
+                writer.write(b"250 OK\r\n")
+            await writer.drain()
+
+    server = await ScriptedServer(script).start()
+    connector = SmtpConnector(config_for(server.port, retry={"attempts": 1}))
+    try:
+        send = asyncio.ensure_future(connector.send("u@example.org", "SignIn", {"code": "1"}))
+        await asyncio.sleep(0.2)
+        send.cancel()
+        await asyncio.sleep(0.5)
+        (pool,) = connector._backend._pools[asyncio.get_running_loop()].values()  # type: ignore[attr-defined]
+        (sender,) = pool._senders
+        assert sender._in_flight == set()
+    finally:
+        await connector.aclose()
+        await server.stop()
