@@ -126,6 +126,7 @@ async def _start_content(
         return None
     if job.future.done():  # the caller gave up; the server waits for content: hang up
         session.abort()
+        settle(job, session.map_error(asyncio.CancelledError(), "data"))  # forget it
         return None
     try:
         await reach_message_data(session.name, job.checkpoint)
@@ -133,6 +134,7 @@ async def _start_content(
         session.abort()  # nothing of the content was sent; the server is in DATA
         settle(job, error)
         return None
+    job.content_sent = True
     return _Sent(job, payload, accepted, rejected)
 
 

@@ -75,6 +75,7 @@ class ServerPool:
         self._expiry: asyncio.TimerHandle | None = None
         self._expiry_at = 0.0
         self._closing = False
+        self._stopping = False  # aclose is stopping the senders: start no new one
         self.opened = 0  # sessions opened over the pool's life (for tests and stats)
 
     # -- the sends' side ----------------------------------------------------------------------
@@ -94,6 +95,8 @@ class ServerPool:
 
     def _dispatch(self) -> None:
         """Wake the warmest idle sender, or start one if the pool has room."""
+        if self._stopping:  # what is queued now is failed when the senders have stopped
+            return
         if self._idle:
             sender = next(reversed(self._idle))
             self._idle.pop(sender).set_result(True)
@@ -197,6 +200,7 @@ class ServerPool:
                 time.monotonic() < end
             ):
                 await asyncio.sleep(0.01)
+            self._stopping = True
             if self._reaper is not None:
                 self._reaper.cancel()
             for waiter in self._idle.values():
@@ -208,8 +212,23 @@ class ServerPool:
                     task.cancel()
             for task in tasks:
                 await close_quietly(task)
+            while self._queue:  # left when the wait ran out: never sent, safe to retry
+                _closed_before_sent(self._queue.popleft(), self.server.address)
         finally:
-            self._closing = False
+            self._closing = self._stopping = False
+
+
+def _closed_before_sent(job: Job, server: str) -> None:
+    if not job.future.done():
+        job.future.set_exception(
+            ConnectorError(
+                ErrorCode.CONNECTION_FAILED,
+                f"The pool for {server} was closed before this message was sent.",
+                server=server,
+                retryable=True,
+                stage="connect",
+            )
+        )
 
 
 def _time_out(job: Job, server: str) -> None:

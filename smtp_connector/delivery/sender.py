@@ -126,6 +126,13 @@ class Sender:
             take = self._take_more if chaining else _nothing
             await run_chain(session, protocol, job, take, self._settle)
             return
+        checkpoint = job.checkpoint
+
+        async def reached() -> None:  # the content is written right after this returns
+            if checkpoint is not None:
+                await checkpoint()
+            job.content_sent = True
+
         outcome: Outcome
         try:
             outcome = await session.deliver(
@@ -134,7 +141,7 @@ class Sender:
                 job.data,
                 smtputf8=job.smtputf8,
                 deadline=job.deadline,
-                checkpoint=job.checkpoint,
+                checkpoint=reached,
             )
         except ConnectorError as error:
             outcome = error
@@ -169,20 +176,31 @@ class Sender:
             job.future.set_result(outcome)
 
     def _fail_in_flight(self, exc: BaseException) -> None:
-        """The task ends abnormally (cancelled at shutdown, or a bug): no send may hang."""
+        """The task ends abnormally (cancelled at shutdown, or a bug): no send may hang. A
+        message that never got past its checkpoint was not sent: that one may be retried."""
+        address = self._server.address
         for job in self._in_flight:
-            if not job.future.done():
-                job.future.set_exception(
-                    ConnectorError(
-                        ErrorCode.CONNECTION_FAILED,
-                        f"The connection to {self._server.address} was closed while this "
-                        f"message was in flight ({type(exc).__name__}); it may or may not have "
-                        "been delivered.",
-                        server=self._server.address,
-                        retryable=False,
-                        stage="after_data",
-                    )
+            if job.future.done():
+                continue
+            if job.content_sent:
+                error = ConnectorError(
+                    ErrorCode.CONNECTION_FAILED,
+                    f"The connection to {address} was closed while this message was in flight "
+                    f"({type(exc).__name__}); it may or may not have been delivered.",
+                    server=address,
+                    retryable=False,
+                    stage="after_data",
                 )
+            else:
+                error = ConnectorError(
+                    ErrorCode.CONNECTION_FAILED,
+                    f"The connection to {address} was closed before this message's content "
+                    f"was sent ({type(exc).__name__}); it was not delivered.",
+                    server=address,
+                    retryable=True,
+                    stage="mail",
+                )
+            job.future.set_exception(error)
         self._in_flight.clear()
 
 

@@ -47,6 +47,7 @@ class Job:
     future: asyncio.Future[Delivery]
     retried: bool = False  # already moved once off a connection found dead before its content
     reused: bool = False  # went out on a session that had carried an earlier message
+    content_sent: bool = False  # past its checkpoint: from here on the server may hold it
 
 
 def envelope(smtp: aiosmtplib.SMTP, job: Job, name: str) -> tuple[bytes, bytes]:

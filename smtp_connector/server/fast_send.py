@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -65,21 +64,26 @@ class _Head:
 
 def _headers(scope: Scope, max_body: int) -> _Head | None:
     """The key and idempotency key, when the headers are the plain case; else None."""
-    key = idempotency = None
-    json_body = False
+    authorization = content_type = idempotency_raw = None
     length = -1
-    for name, value in scope["headers"]:
+    for name, value in scope["headers"]:  # a repeated header: the first, as Starlette reads it
         if name == b"authorization":
-            scheme, _, credentials = value.decode("latin-1").partition(" ")
-            key = credentials.strip() if scheme.lower() == "bearer" else None
+            authorization = value if authorization is None else authorization
         elif name == b"content-type":
-            json_body = value.split(b";")[0].strip().lower() == b"application/json"
+            content_type = value if content_type is None else content_type
         elif name == b"content-length":
             length = int(value) if value.isdigit() else -1
         elif name == b"idempotency-key":
-            idempotency = value.decode("latin-1")
-    if not key or not json_body or not 0 <= length <= max_body:
+            idempotency_raw = value if idempotency_raw is None else idempotency_raw
+    if authorization is None or content_type is None or not 0 <= length <= max_body:
         return None
+    if content_type.split(b";")[0].strip().lower() != b"application/json":
+        return None
+    scheme, _, credentials = authorization.decode("latin-1").partition(" ")
+    key = credentials.strip() if scheme.lower() == "bearer" else None
+    if not key:
+        return None
+    idempotency = None if idempotency_raw is None else idempotency_raw.decode("latin-1")
     if idempotency is not None and len(idempotency) > _IDEMPOTENCY_MAX:
         return None
     return _Head(key, idempotency)
@@ -121,12 +125,12 @@ async def _prepare(scope: Scope, head: _Head, body: bytes) -> tuple[Any, Message
     client = scope.get("client")
     if state.auth_throttle.retry_after(client[0] if client else "unknown") is not None:
         return None
-    actor = await state.service.keys.authenticate(head.key)
-    if actor is None or READ_SCOPE not in actor.scopes:
-        return None
-    try:
+    try:  # nothing is sent yet: any failure (the database down, JSON too deep) is the route's
+        actor = await state.service.keys.authenticate(head.key)
+        if actor is None or READ_SCOPE not in actor.scopes:
+            return None
         request = MessageRequest.model_validate(json.loads(body))
-    except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
+    except Exception:  # ValidationError, JSONDecodeError, RecursionError, SQLAlchemyError …
         return None
     return actor, request
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from smtp_servers import MakeServer, config_for
+import pytest
+from smtp_servers import MakeServer, ScriptedServer, config_for, smtp_dialogue
 
-from smtp_connector import SmtpConnector
+from smtp_connector import ConnectorError, SmtpConnector
 
 
 async def send_n(connector: SmtpConnector, count: int, concurrent: bool = False) -> list:
@@ -126,3 +127,123 @@ async def test_clean_shutdown_loses_nothing(make_server: MakeServer) -> None:
     assert len(server.messages) == 40
     await asyncio.sleep(0.2)
     assert server.open_connections == 0
+
+
+async def test_a_close_that_times_out_leaves_no_sender_behind() -> None:
+    """`aclose` past its bound cancels the senders; the messages still queued must not start a
+    new sender (and a new connection) behind its back: they fail, retryable, unsent."""
+
+    async def stall_after_dot(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)  # the first message's reply never comes
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await smtp_dialogue(reader, writer, on_data_end=stall_after_dot)
+
+    server = await ScriptedServer(script).start()
+    config = config_for(
+        server.port, pool={"maxConnections": 1}, retry={"attempts": 1, "deadline": 20000}
+    )
+    connector = SmtpConnector(config)
+    try:
+        sends = [
+            asyncio.ensure_future(connector.send(f"u{i}@example.org", "SignIn", {"code": "1"}))
+            for i in range(3)
+        ]
+        await asyncio.sleep(0.3)  # the first is waiting for its reply, two are queued
+        (pool,) = connector._backend._pools[asyncio.get_running_loop()].values()  # type: ignore[attr-defined]
+        await pool.aclose(timeout=0.2)
+        assert pool._senders == {}
+        outcomes = await asyncio.wait_for(asyncio.gather(*sends, return_exceptions=True), timeout=5)
+        assert all(isinstance(outcome, ConnectorError) for outcome in outcomes)
+        first, *queued = outcomes
+        assert first.stage == "after_data" and not first.retryable  # type: ignore[union-attr]
+        assert all(error.retryable for error in queued)  # type: ignore[union-attr]
+        await asyncio.sleep(0.2)
+        assert server.connections == 1
+    finally:
+        await connector.aclose()
+        await server.stop()
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+async def test_a_cancelled_sender_fails_unsent_messages_as_retryable(pipelining: bool) -> None:
+    """A sender cancelled by a close that timed out: the message whose content went out may
+    have been delivered (not retryable); one that never reached its content is safe to retry,
+    with pipelining (its envelope rode on the first one's final dot) or lock-step (in MAIL)."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 scripted\r\n")
+        messages = 0
+        while line := await reader.readline():
+            verb = line.strip().split(b" ")[0].upper()
+            if verb == b"EHLO":
+                writer.write(b"250-scripted\r\n250 PIPELINING\r\n" if pipelining else b"250 x\r\n")
+            elif verb == b"MAIL" and messages and not pipelining:
+                await asyncio.sleep(30)  # the second message waits in MAIL
+            elif verb == b"DATA":
+                writer.write(b"354 go ahead\r\n")
+                await writer.drain()
+                while (await reader.readline()) not in (b".\r\n", b""):
+                    pass
+                messages += 1
+                if pipelining:
+                    await asyncio.sleep(30)  # no reply to the dot, nor to what came with it
+                writer.write(b"250 OK\r\n")
+            else:
+                writer.write(b"250 OK\r\n")
+            await writer.drain()
+
+    server = await ScriptedServer(script).start()
+    config = config_for(server.port, pool={"maxConnections": 1}, retry={"attempts": 1})
+    connector = SmtpConnector(config)
+    try:
+        sends = [
+            asyncio.ensure_future(connector.send(f"u{i}@example.org", "SignIn", {"code": "1"}))
+            for i in range(2)
+        ]
+        await asyncio.sleep(0.3)
+        (pool,) = connector._backend._pools[asyncio.get_running_loop()].values()  # type: ignore[attr-defined]
+        await pool.aclose(timeout=0.2)
+        first, second = await asyncio.gather(*sends, return_exceptions=True)
+        if pipelining:
+            assert isinstance(first, ConnectorError) and first.stage == "after_data"
+            assert not first.retryable
+        else:
+            assert not isinstance(first, BaseException)  # delivered before the stall
+        assert isinstance(second, ConnectorError)
+        assert second.retryable and second.stage != "after_data", second
+    finally:
+        await connector.aclose()
+        await server.stop()
+
+
+async def test_a_send_given_up_during_its_envelope_is_not_kept_in_flight() -> None:
+    """The caller cancels while its pipelined envelope waits for 354: the connection is dropped
+    (nothing sent) and the sender forgets the message (it kept it for the sender's life)."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 scripted\r\n")
+        while line := await reader.readline():
+            verb = line.strip().split(b" ")[0].upper()
+            if verb == b"EHLO":
+                writer.write(b"250-scripted\r\n250 PIPELINING\r\n")
+            elif verb == b"DATA":
+                await asyncio.sleep(0.4)  # the caller gives up meanwhile
+                writer.write(b"354 go ahead\r\n")
+            else:
+                writer.write(b"250 OK\r\n")
+            await writer.drain()
+
+    server = await ScriptedServer(script).start()
+    connector = SmtpConnector(config_for(server.port, retry={"attempts": 1}))
+    try:
+        send = asyncio.ensure_future(connector.send("u@example.org", "SignIn", {"code": "1"}))
+        await asyncio.sleep(0.2)
+        send.cancel()
+        await asyncio.sleep(0.5)
+        (pool,) = connector._backend._pools[asyncio.get_running_loop()].values()  # type: ignore[attr-defined]
+        (sender,) = pool._senders
+        assert sender._in_flight == set()
+    finally:
+        await connector.aclose()
+        await server.stop()

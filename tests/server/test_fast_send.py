@@ -13,6 +13,7 @@ import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from service_support import SMTP_PASSWORD, SMTP_USER, definition
 from smtp_servers import MakeServer, TestServer, free_port
+from sqlalchemy.exc import OperationalError
 
 from smtp_connector.server import Settings, create_app
 from smtp_connector.store import CLI_ACTOR, Service
@@ -120,3 +121,46 @@ async def test_a_failing_server_answers_like_the_route(pair: Pair) -> None:
                                  json={"to": "a@example.org"}, headers=pair.headers)  # fmt: skip
     assert same(fast, full)["error"]["code"] == "connection_failed"  # type: ignore[index]
     assert fast.status_code == 502
+
+
+async def test_a_body_too_deep_to_parse_answers_like_the_route(pair: Pair) -> None:
+    """JSON nested past Python's recursion limit is not a `ValueError`: the short path must
+    still leave it to the route (400), not crash outside every exception handler."""
+    json_h = pair.headers | {"Content-Type": "application/json"}
+    fast, full = await pair.both(f"/v1/apps/{pair.app_id}/messages", content=b"[" * 3000,
+                                 headers=json_h)  # fmt: skip
+    assert full.status_code == 400
+    same(fast, full)
+
+
+async def test_a_database_error_while_authenticating_answers_like_the_route(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key not in the 2 s cache is looked up in the database; if that fails, the route's
+    handler answers (503 with Retry-After), not a bare 500 from outside the app."""
+
+    async def unavailable(raw: str) -> None:
+        raise OperationalError("SELECT api_keys", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(pair.service.keys, "authenticate", unavailable)
+    fast, full = await pair.both(f"/v1/apps/{pair.app_id}/messages",
+                                 json={"to": "a@example.org"}, headers=pair.headers)  # fmt: skip
+    assert full.status_code == 503
+    same(fast, full)
+    assert fast.headers["retry-after"] == full.headers["retry-after"] == "5"
+
+
+async def test_repeated_headers_are_read_as_the_route_reads_them(pair: Pair) -> None:
+    """Starlette reads the first of a repeated header: so must the short path (a key without
+    the send scope first, a good one second: the route refuses, so must the short path)."""
+    path = f"/v1/apps/{pair.app_id}/messages"
+    await pair.full.post(f"/v1/apps/{pair.app_id}/servers", json=definition(pair.server.port),
+                         headers=pair.headers)  # fmt: skip
+    _, write_only = await pair.service.keys.create(CLI_ACTOR, ["smtpserver_write"])
+    headers = [("Authorization", f"Bearer {write_only}"), ("Authorization", pair.headers[
+        "Authorization"]), ("Content-Type", "application/json")]  # fmt: skip
+    body = json.dumps({"to": "a@example.org"}).encode()
+    fast, full = await pair.both(path, content=body, headers=headers)
+    assert full.status_code == 403
+    same(fast, full)
+    assert pair.server.messages == []
