@@ -9,7 +9,7 @@ dialect answers in its own envelope while sharing one mapping of errors to statu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,19 +66,24 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-NATIVE_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": text}
-    for status, text in [
-        (400, "invalid input or configuration"),
-        (401, "no API key"),
-        (403, "unknown key, missing scope or another app"),
-        (404, "not found"),
-        (409, "conflict"),
-        (413, "body too large"),
-        (422, "malformed request"),
-        (429, "too many failed authentications"),
-    ]
-}
+def error_responses(
+    model: type[BaseModel], described: Iterable[tuple[int, str]]
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a router whose every error has one body shape (ours or a
+    dialect's): each status with its description."""
+    return {status: {"model": model, "description": text} for status, text in described}
+
+
+NATIVE_ERRORS = error_responses(ErrorBody, [
+    (400, "invalid input or configuration"),
+    (401, "no API key"),
+    (403, "unknown key, missing scope or another app"),
+    (404, "not found"),
+    (409, "conflict"),
+    (413, "body too large"),
+    (422, "malformed request"),
+    (429, "too many failed authentications"),
+])  # fmt: skip
 
 _REASON_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409,
                   "unavailable": 409}  # fmt: skip

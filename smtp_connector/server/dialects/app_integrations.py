@@ -39,7 +39,7 @@ from smtp_connector.store import (
 )
 
 from ..deps import ServiceDep, api_key_actor, bearer, require
-from ..errors import ApiFailure, Failure, register_format
+from ..errors import ApiFailure, Failure, error_responses, register_format
 from .common import domain_model, rename_fields, tls_security
 
 PREFIX = "/api/v1/app-integrations/smtp"
@@ -215,19 +215,16 @@ def error_envelope(request: Request, failure: Failure) -> JSONResponse:
     return JSONResponse(body.model_dump(mode="json"), failure.status, headers=failure.headers)
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorEnvelope, "description": text}
-    for status, text in [
-        (400, "refused by a rule (e.g. a host change without the password)"),
-        (401, "no Auth-Key"),
-        (403, "unknown key, missing scope or another app"),
-        (404, "no such app or record"),
-        (409, "a record with this name exists"),
-        (413, "body too large"),
-        (422, "invalid body or headers"),
-        (429, "too many failed authentications"),
-    ]
-}
+_ERRORS = error_responses(ErrorEnvelope, [
+    (400, "refused by a rule (e.g. a host change without the password)"),
+    (401, "no Auth-Key"),
+    (403, "unknown key, missing scope or another app"),
+    (404, "no such app or record"),
+    (409, "a record with this name exists"),
+    (413, "body too large"),
+    (422, "invalid body or headers"),
+    (429, "too many failed authentications"),
+])  # fmt: skip
 router = APIRouter(prefix=PREFIX, tags=["app integrations (seed 001)"], responses=_ERRORS)
 
 

@@ -42,7 +42,7 @@ from smtp_connector.store import (
 )
 
 from ..deps import ServiceDep, api_key_actor, bearer, require
-from ..errors import Failure, register_format
+from ..errors import Failure, error_responses, register_format
 from .common import bad, body_doc, domain_model, parse, read_params, rename_fields, tls_security
 
 PREFIX = "/api/2.0/smtpsettings"
@@ -205,18 +205,15 @@ def error_wrapper(request: Request, failure: Failure) -> JSONResponse:
     return JSONResponse(body.model_dump(mode="json"), status, headers=failure.headers)
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorWrapper, "description": text}
-    for status, text in [
-        (400, "invalid settings, or refused by a rule (a host change without the password)"),
-        (401, "no key"),
-        (403, "unknown key or missing scope"),
-        (404, "the key's app is gone"),
-        (409, "conflict"),
-        (413, "body too large"),
-        (429, "too many failed authentications"),
-    ]
-}
+_ERRORS = error_responses(ErrorWrapper, [
+    (400, "invalid settings, or refused by a rule (a host change without the password)"),
+    (401, "no key"),
+    (403, "unknown key or missing scope"),
+    (404, "the key's app is gone"),
+    (409, "conflict"),
+    (413, "body too large"),
+    (429, "too many failed authentications"),
+])  # fmt: skip
 router = APIRouter(prefix=PREFIX, tags=["portal SMTP settings (seed 002)"], responses=_ERRORS)
 
 

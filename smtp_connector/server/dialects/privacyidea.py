@@ -37,7 +37,7 @@ from smtp_connector.store import (
 )
 
 from ..deps import ServiceDep, api_key_actor, require
-from ..errors import ApiFailure, Failure, connector_failure, register_format
+from ..errors import ApiFailure, Failure, connector_failure, error_responses, register_format
 from . import common
 from .common import bad, body_doc, parse, read_params, rename_fields
 
@@ -197,10 +197,9 @@ def error_envelope(request: Request, failure: Failure) -> JSONResponse:
 _SECRET_PARAMS = frozenset({"password", "private_key", "private_key_password"})
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Envelope, "description": "privacyIDEA error envelope"}
-    for status in (400, 401, 403, 404, 409, 413, 429)
-}
+_ERRORS = error_responses(
+    Envelope, [(code, "privacyIDEA error envelope") for code in (400, 401, 403, 404, 409, 413, 429)]
+)
 _ENVELOPE: dict[str, Any] = {"response_model": Envelope, "response_model_exclude_none": True}
 router = APIRouter(prefix=PREFIX, tags=["privacyIDEA (seed 003)"], responses=_ERRORS)
 

@@ -37,7 +37,7 @@ from smtp_connector.store import (
 )
 
 from ..deps import Reader, ServiceDep, Writer
-from ..errors import ApiFailure, Failure, connector_failure, register_format
+from ..errors import ApiFailure, Failure, connector_failure, error_responses, register_format
 from .common import bad, body_doc, domain_model, parse, read_params, rename_fields
 
 PREFIX = "/private/smtps"
@@ -218,18 +218,15 @@ def _query_doc(name: str) -> dict[str, Any]:
     return {"parameters": [{"name": name, "in": "query", "required": False, "schema": schema}]}
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": SmtpsError, "description": text}
-    for status, text in [
-        (400, "invalid parameters"),
-        (401, "no API key"),
-        (403, "unknown key, missing scope or another app"),
-        (406, "1 SMTP not found, 2 App not found, 3 the check's test mail failed"),
-        (409, "conflict"),
-        (413, "body too large"),
-        (429, "too many failed authentications"),
-    ]
-}
+_ERRORS = error_responses(SmtpsError, [
+    (400, "invalid parameters"),
+    (401, "no API key"),
+    (403, "unknown key, missing scope or another app"),
+    (406, "1 SMTP not found, 2 App not found, 3 the check's test mail failed"),
+    (409, "conflict"),
+    (413, "body too large"),
+    (429, "too many failed authentications"),
+])  # fmt: skip
 router = APIRouter(prefix=PREFIX, tags=["per-app SMTP list (seed 000)"], responses=_ERRORS)
 
 
