@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import click
 
 from .app import handles_errors, main
-from .store_common import database_url_option, need_server_extra
-
-LOOP_ENV = "SMTP_CONNECTOR_LOOP"
+from .store_common import database_url_option, loop_option, need_server_extra
 
 
 @main.command()
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default 8025).")
 @database_url_option
-@click.option(
-    "--loop",
-    type=click.Choice(["auto", "asyncio", "uvloop"]),
-    default=lambda: os.environ.get(LOOP_ENV, "auto"),
-    show_default="auto: uvloop when installed",
-    help=f"Event loop (also ${LOOP_ENV}).",
-)
+@loop_option
 @click.option("--log-level", default="info", show_default=True)
 @click.option(
     "--worker/--no-worker",

@@ -25,6 +25,17 @@ database_url_option = click.option(
 )
 
 
+LOOP_ENV = "SMTP_CONNECTOR_LOOP"
+
+loop_option = click.option(
+    "--loop",
+    type=click.Choice(["auto", "asyncio", "uvloop"]),
+    default=lambda: os.environ.get(LOOP_ENV, "auto"),
+    show_default="auto: uvloop when installed",
+    help=f"Event loop (also ${LOOP_ENV}).",
+)
+
+
 def need_server_extra() -> None:
     try:
         import fastapi  # noqa: F401

@@ -9,28 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 from collections.abc import Callable
 
 import click
 
 from .app import handles_errors, main
-from .serve_cmd import LOOP_ENV
-from .store_common import database_url_option, need_server_extra
+from .store_common import database_url_option, loop_option, need_server_extra
 
 
 @main.command()
 @database_url_option
 @click.option("--concurrency", type=int, default=None, help="Sends in flight (default 16).")
 @click.option("--name", default=None, help="Worker name (default: engine@host:pid:random).")
-@click.option(
-    "--loop",
-    type=click.Choice(["auto", "asyncio", "uvloop"]),
-    default=lambda: os.environ.get(LOOP_ENV, "auto"),
-    show_default="auto: uvloop when installed",
-    help=f"Event loop (also ${LOOP_ENV}), as for serve.",
-)
+@loop_option
 @click.option(
     "--engine",
     type=click.Choice(["auto", "embedded", "procrastinate"]),
@@ -48,23 +40,14 @@ def worker(
     """Deliver queued messages until SIGTERM/SIGINT (in-flight sends are finished first)."""
     need_server_extra()
     from ..server import Settings
-    from ..server.app import build_queue
-    from ..store import Service
+    from ..server.app import open_service
 
     settings = Settings.from_env(
         database_url=database_url, queue_concurrency=concurrency, queue_engine=engine
     )
 
     async def run() -> None:
-        queue = build_queue(settings)
-        try:
-            service = await Service.open(
-                settings.database_url, settings.secret_key, migrate=settings.migrate,
-                sender=queue.sender_factory,
-            )  # fmt: skip
-        except BaseException:
-            await queue.aclose()
-            raise
+        service, queue = await open_service(settings)
         try:
             if queue.distributed is not None:
                 await queue.distributed.require_schema()

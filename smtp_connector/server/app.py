@@ -40,15 +40,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
         if owned:
-            queue = build_queue(settings)
-            try:
-                app.state.service = await Service.open(
-                    settings.database_url, settings.secret_key, migrate=settings.migrate,
-                    sender=queue.sender_factory,
-                )  # fmt: skip
-            except BaseException:
-                await queue.aclose()
-                raise
+            app.state.service, queue = await open_service(settings)
             app.state.queue = queue
             worker = settings.queue_worker
             await queue.start(worker=worker if worker is not None else queue.engine == "embedded")
@@ -92,6 +84,21 @@ def build_queue(settings: Settings) -> Queue:
         policy=policy,
     )
     return Queue(settings.database_url, options)
+
+
+async def open_service(settings: Settings) -> tuple[Service, Queue]:
+    """The store with the queue as its sender, as `serve` and `worker` run it; the queue is
+    closed again if the store cannot open (closing the service later closes both)."""
+    queue = build_queue(settings)
+    try:
+        service = await Service.open(
+            settings.database_url, settings.secret_key, migrate=settings.migrate,
+            sender=queue.sender_factory,
+        )  # fmt: skip
+    except BaseException:
+        await queue.aclose()
+        raise
+    return service, queue
 
 
 def queue_of(service: Service) -> Queue | None:
