@@ -3,18 +3,15 @@
 Logto passes nodemailer's `tls` options through, so a config may carry `pfx` (with `passphrase`)
 instead of `cert` + `key`. JSON has no bytes, so the value is the bundle as base64 text, or the
 path of a `.p12`/`.pfx` file (read through the bounded option-file reader, so
-`disableFileAccess` applies). OpenSSL's `load_cert_chain` takes only PEM paths: the key is
-re-encrypted under a one-time random password before it touches the temporary file, so no
-unencrypted key is ever written to disk.
+`disableFileAccess` applies). The bundle becomes PEM for the one client-certificate loader in
+`tls.py`; the key is re-encrypted under a one-time random password first, because that loader
+hands OpenSSL a temporary file, and no unencrypted key may be written to disk.
 """
 
 from __future__ import annotations
 
 import binascii
-import os
 import secrets
-import ssl
-import tempfile
 from typing import Any
 
 from ..errors import ConnectorError, ErrorCode, install_hint
@@ -23,25 +20,13 @@ from ..files import OptionFileError, read_option_file
 _DER_SEQUENCE = 0x30  # every PKCS#12 bundle is a DER SEQUENCE
 
 
-def load_pfx(
-    context: ssl.SSLContext, value: str, passphrase: str | None, *, allow_files: bool
-) -> None:
-    """Present the bundle's certificate (and chain) and key as this context's client identity."""
+def pfx_to_pem(value: str, passphrase: str | None, *, allow_files: bool) -> tuple[str, str, str]:
+    """(certificate chain PEM, key PEM encrypted under a one-time password, that password):
+    what OpenSSL's `load_cert_chain` takes, so the bundle loads like `tls.cert` + `tls.key`."""
     key, certificates = _parse(_bundle_bytes(value, allow_files), passphrase)
     one_time = secrets.token_urlsafe(32)
-    paths: list[str] = []
-    try:
-        cert_path = _private_temp_file(b"".join(certificates), paths)
-        key_path = _private_temp_file(_encrypted_key(key, one_time), paths)
-        context.load_cert_chain(cert_path, key_path, password=one_time)
-    except (ssl.SSLError, OSError) as exc:
-        raise ConnectorError(
-            ErrorCode.INVALID_CONFIG,
-            f"`tls.pfx` could not be used as the client certificate ({exc.__class__.__name__}).",
-        ) from None
-    finally:
-        for path in paths:
-            os.unlink(path)
+    chain = b"".join(certificates).decode("ascii")
+    return chain, _encrypted_key(key, one_time).decode("ascii"), one_time
 
 
 def _bundle_bytes(value: str, allow_files: bool) -> bytes:
@@ -101,11 +86,3 @@ def _encrypted_key(key: Any, password: str) -> bytes:
             serialization.BestAvailableEncryption(password.encode("ascii")),
         )
     )
-
-
-def _private_temp_file(data: bytes, paths: list[str]) -> str:
-    handle, path = tempfile.mkstemp(suffix=".pem")  # mode 0600
-    paths.append(path)
-    with os.fdopen(handle, "wb") as file:
-        file.write(data)
-    return path

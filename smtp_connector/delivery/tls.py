@@ -13,7 +13,7 @@ import tempfile
 from ..config import ServerSettings, tls_version
 from ..errors import ConnectorError, ErrorCode
 from ..files import OptionFileError, read_option_file
-from .pkcs12 import load_pfx
+from .pkcs12 import pfx_to_pem
 
 
 def build_ssl_context(server: ServerSettings, *, allow_files: bool = True) -> ssl.SSLContext:
@@ -39,7 +39,10 @@ def build_ssl_context(server: ServerSettings, *, allow_files: bool = True) -> ss
         )
     elif options.pfx:
         passphrase = options.passphrase.get_secret_value() if options.passphrase else None
-        load_pfx(context, options.pfx.get_secret_value(), passphrase, allow_files=allow_files)
+        chain, key, password = pfx_to_pem(
+            options.pfx.get_secret_value(), passphrase, allow_files=allow_files
+        )
+        _load_client_cert(context, chain, key, password, allow_files, label="`tls.pfx`")
     return context
 
 
@@ -85,7 +88,12 @@ def _set_ciphers(context: ssl.SSLContext, ciphers: str) -> None:
 
 
 def _load_client_cert(
-    context: ssl.SSLContext, cert: str, key: str, passphrase: str | None, allow_files: bool
+    context: ssl.SSLContext,
+    cert: str,
+    key: str,
+    passphrase: str | None,
+    allow_files: bool,
+    label: str = "`tls.cert`/`tls.key`",
 ) -> None:
     """`load_cert_chain` only takes paths, so inline PEM is written to a private temp file."""
     temp_paths: list[str] = []
@@ -96,7 +104,7 @@ def _load_client_cert(
     except (ssl.SSLError, OSError) as exc:
         raise ConnectorError(
             ErrorCode.INVALID_CONFIG,
-            f"Client certificate (`tls.cert`/`tls.key`) could not be loaded: "
+            f"Client certificate ({label}) could not be loaded: "
             f"{exc.__class__.__name__}; check the PEM text and the passphrase.",
         ) from None
     finally:
