@@ -339,16 +339,22 @@ async def smtp_dialogue(
     greeting: str = "220 scripted ESMTP",
     on_data_end: Callable[[asyncio.StreamWriter], Any] | None = None,
     close_in_data: bool = False,
+    pipelining: bool = False,
+    mail_reply: bytes | None = None,
 ) -> None:
-    """A minimal, honest SMTP server loop with hooks for the failure being tested."""
+    """A minimal, honest SMTP server loop with hooks for the failure being tested:
+    `mail_reply` answers MAIL (any bytes, malformed too), `on_data_end` the final dot."""
     writer.write(f"{greeting}\r\n".encode())
     await writer.drain()
     if not greeting.startswith("220"):
         return
+    extensions = b"250-PIPELINING\r\n" if pipelining else b""
     while line := await reader.readline():
         verb = line.strip().split(b" ")[0].upper()
         if verb in (b"EHLO", b"HELO"):
-            writer.write(b"250-scripted\r\n250 SIZE 1000000\r\n")
+            writer.write(b"250-scripted\r\n" + extensions + b"250 SIZE 1000000\r\n")
+        elif verb == b"MAIL" and mail_reply is not None:
+            writer.write(mail_reply)
         elif verb == b"DATA":
             writer.write(b"354 go ahead\r\n")
             await writer.drain()

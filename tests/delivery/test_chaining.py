@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from smtp_servers import MakeServer, ScriptedServer, TestServer, config_for
+from smtp_servers import MakeServer, ScriptedServer, TestServer, config_for, smtp_dialogue
 
 from smtp_connector import ConnectorError, ErrorCode, SendRequest, SendResult, SmtpConnector
 from smtp_connector.delivery.checkpoint import before_message_data
@@ -271,20 +271,9 @@ async def silent_after_first_dot(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
     """Offers PIPELINING, takes one message and then never answers its final dot."""
-    writer.write(b"220 scripted ESMTP\r\n")
-    while line := await reader.readline():
-        verb = line.strip().split(b" ")[0].upper()
-        if verb in (b"EHLO", b"HELO"):
-            writer.write(b"250-scripted\r\n250-PIPELINING\r\n250 SIZE 1000000\r\n")
-        elif verb == b"DATA":
-            writer.write(b"354 go ahead\r\n")
-            await writer.drain()
-            while (await reader.readline()) not in (b".\r\n", b""):
-                pass
-            await asyncio.sleep(3600)
-        else:
-            writer.write(b"250 OK\r\n")
-        await writer.drain()
+    await smtp_dialogue(
+        reader, writer, pipelining=True, on_data_end=lambda writer: asyncio.sleep(3600)
+    )
 
 
 async def test_queued_message_ends_at_its_deadline_behind_a_hung_one() -> None:
@@ -312,20 +301,7 @@ def answering_mail_with(reply: bytes) -> Any:
     """A pipelining server that answers MAIL with `reply` (and everything else honestly)."""
 
     async def dialogue(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220 scripted ESMTP\r\n")
-        while line := await reader.readline():
-            verb = line.strip().split(b" ")[0].upper()
-            if verb in (b"EHLO", b"HELO"):
-                writer.write(b"250-scripted\r\n250-PIPELINING\r\n250 SIZE 1000000\r\n")
-            elif verb == b"MAIL":
-                writer.write(reply)
-            elif verb == b"QUIT":
-                writer.write(b"221 bye\r\n")
-                await writer.drain()
-                return
-            else:
-                writer.write(b"250 OK\r\n")
-            await writer.drain()
+        await smtp_dialogue(reader, writer, pipelining=True, mail_reply=reply)
 
     return dialogue
 
