@@ -27,6 +27,8 @@ import re
 import socket
 from dataclasses import dataclass, field
 
+import idna
+
 from smtp_connector.delivery.network import IPAddress, is_public_address, unwrap_ipv4
 from smtp_connector.errors import ConnectorError, ErrorCode
 
@@ -71,9 +73,9 @@ def canonical_host(raw: str) -> str:
         return str(address)
     if ":" in host:
         raise invalid_host("`host` must not carry a port: give the port in `port`")
-    try:
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError:
+    try:  # IDNA 2008 with UTS #46 mapping, as browsers and email-validator do
+        ascii_host = host if host.isascii() else idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
         raise invalid_host(f"`host` {raw!r} is not a valid host name") from None
     labels = ascii_host.split(".")
     if len(ascii_host) > 253 or not all(_LABEL.match(label) for label in labels):
