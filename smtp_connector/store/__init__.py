@@ -8,6 +8,7 @@ Imports the library only through its public names (and errors); never server, qu
     outcome = await service.messages.send(actor, app.id, MessageRequest(to="a@example.org"))
 """
 
+from .checks import TestMessage
 from .domain import (
     CENSORED,
     CLI_ACTOR,
@@ -60,4 +61,5 @@ __all__ = [
     "Service",
     "ServiceError",
     "SmimeInput",
+    "TestMessage",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smtp_connector import ConnectorError, SendResult, SmtpConnector
+from smtp_connector import ConnectorError, ErrorCode, SendResult, SmtpConnector
 
 from . import audit
 from .apps import load_app
@@ -29,6 +29,7 @@ from .definitions import (
     check_smime_input,
     definition_by_name,
     definition_view,
+    row_snapshot,
 )
 from .domain import CENSORED, DEFINITION_DEFAULTS, Actor, Definition, DefinitionCreate
 from .errors import DEFINITION, invalid, not_found
@@ -39,6 +40,25 @@ from .tables import DefinitionRow, utcnow
 
 ONE_TRY = {"attempts": 1}
 OnChange = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TestMessage:
+    """What a dialect's test send says instead of the Generic test mail (privacyIDEA sends a
+    plain-text "Test Email from privacyIDEA"): a plain-text template and its values. Values
+    go through the payload, never into the template text, so a name cannot inject markup."""
+
+    __test__ = False  # not a pytest class
+
+    subject: str
+    text: str
+    payload: dict[str, Any]
+
+    USAGE = "ConnectionTest"
+
+    def template(self) -> dict[str, Any]:
+        return {"usageType": self.USAGE, "contentType": "text/plain", "subject": self.subject,
+                "content": self.text}  # fmt: skip
 
 
 @dataclass
@@ -62,12 +82,47 @@ def error_record(error: ConnectorError) -> dict[str, Any]:
 
 
 async def send_once(
-    rows: list[DefinitionRow], box: SecretBox, policy: ServicePolicy, to: str
+    rows: list[DefinitionRow],
+    box: SecretBox,
+    policy: ServicePolicy,
+    to: str,
+    message: TestMessage | None = None,
 ) -> SendResult:
     """One test message through a throwaway connector (one try, no pooling left behind)."""
-    connector: SmtpConnector = build_connector(rows, box, policy, retry=ONE_TRY)
+    templates = [message.template()] if message is not None else None
+    connector = _test_connector(rows, box, policy, templates)
     async with connector:
-        return await connector.send_test(to)
+        if message is None:
+            return await connector.send_test(to)
+        return await connector.send(to, TestMessage.USAGE, message.payload)
+
+
+def _test_connector(
+    rows: list[DefinitionRow],
+    box: SecretBox,
+    policy: ServicePolicy,
+    templates: list[dict[str, Any]] | None,
+) -> SmtpConnector:
+    """The test's connector. When its S/MIME material cannot be used and the definition says
+    "don't send on error", that is the outcome of the test (signing_failed: nothing sent),
+    as privacyIDEA reports it, not a refusal of the request."""
+    try:
+        return build_connector(rows, box, policy, retry=ONE_TRY, templates=templates)
+    except ConnectorError as error:
+        primary = rows[0]
+        if not (primary.smime and primary.smime_dont_send_on_error):
+            raise
+        unsigned = DefinitionRow(**(row_snapshot(primary) | {"smime": False}))
+        try:
+            build_connector([unsigned], box, policy, templates=templates)
+        except ConnectorError:
+            raise error from None  # not (only) the S/MIME material
+        raise ConnectorError(
+            ErrorCode.SIGNING_FAILED,
+            f"The S/MIME material cannot be used, so nothing was sent (`dontSendOnError`): "
+            f"{error.message}",
+            retryable=False,
+        ) from None
 
 
 class CheckService:
@@ -160,8 +215,10 @@ class CheckService:
         *,
         stored_id: str | None = None,
         stored_name: str | None = None,
+        message: TestMessage | None = None,
     ) -> SendResult:
-        """Send a test message with unsaved settings; raises ConnectorError on failure."""
+        """Send a test message with unsaved settings (`message`, or the Generic test mail);
+        raises ConnectorError on failure."""
         check_smime_input(candidate.smime, actor, self._policy)
         await self._policy.network.check_host(candidate.host)
         async with self._db.transaction() as session:
@@ -171,7 +228,7 @@ class CheckService:
         success = False
         code: str | None = None
         try:
-            result = await send_once([row], self._box, self._policy, recipient)
+            result = await send_once([row], self._box, self._policy, recipient, message)
             success = True
             return result
         except ConnectorError as error:

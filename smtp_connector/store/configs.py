@@ -109,6 +109,7 @@ def connector_config(
     retry: dict[str, Any] | None = None,
     validation_only: bool = False,
     smime_dir: Path | None = None,
+    templates: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The Logto-style config for `rows` in priority order: the first is the top-level server,
     the others `servers[]` with their priority and their own From."""
@@ -119,10 +120,13 @@ def connector_config(
     if from_email is None:
         raise ConnectorError(
             ErrorCode.INVALID_CONFIG,
-            f"Server definition {primary.name or primary.id!r} has no fromEmail (privacyIDEA: "
-            "`sender`): set the address the mail should come from.",
+            f"Server definition {primary.name or primary.id!r} has no sender: set `fromEmail`, "
+            "the address the mail comes from (a `username` that is an address also serves).",
         )
-    config = server_settings(primary, box) | {"fromEmail": from_email}
+    config = server_settings(primary, box) | {
+        "fromEmail": from_email,
+        "allowSpecialUseDomains": primary.allow_special_use_domains,
+    }
     if primary.from_name:
         config["fromName"] = primary.from_name
     config["servers"] = [_failover_entry(row, box) for row in rest]
@@ -135,6 +139,8 @@ def connector_config(
         config["smime"] = smime
     if retry is not None:
         config["retry"] = retry
+    if templates:
+        config["templates"] = templates
     return config
 
 
@@ -153,8 +159,11 @@ def build_config(
     *,
     retry: dict[str, Any] | None = None,
     smime_dir: Path | None = None,
+    templates: list[dict[str, Any]] | None = None,
 ) -> SmtpConfig:
-    return SmtpConfig.model_validate(connector_config(rows, box, retry=retry, smime_dir=smime_dir))
+    return SmtpConfig.model_validate(
+        connector_config(rows, box, retry=retry, smime_dir=smime_dir, templates=templates)
+    )
 
 
 def build_connector(
@@ -163,9 +172,10 @@ def build_connector(
     policy: ServicePolicy,
     *,
     retry: dict[str, Any] | None = None,
+    templates: list[dict[str, Any]] | None = None,
 ) -> SmtpConnector:
     """A connector for `rows` that connects only where the network policy allows."""
-    config = build_config(rows, box, retry=retry, smime_dir=policy.smime_dir)
+    config = build_config(rows, box, retry=retry, smime_dir=policy.smime_dir, templates=templates)
     return SmtpConnector(config, address_policy=policy.network.refusal)
 
 

@@ -47,7 +47,7 @@ _PLAIN_FIELDS = frozenset(
     {
         "name", "host", "port", "username", "security", "auth", "ntlm", "priority", "status",
         "is_default", "from_email", "from_name", "timeout", "enqueue", "description", "debug",
-        "integration_id", "tls_ca", "verify_certificate",
+        "integration_id", "tls_ca", "verify_certificate", "allow_special_use_domains",
     }
 )  # fmt: skip
 _NULLABLE = frozenset(

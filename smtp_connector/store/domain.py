@@ -37,11 +37,14 @@ class Wire(ConfigModel):
     the same wire conventions as the library's config."""
 
 
-def check_email(value: str | None, field_name: str) -> str | None:
+def check_email(
+    value: str | None, field_name: str, *, allow_special_use: bool = False
+) -> str | None:
     """An address check that names the field; deliverability is the SMTP server's business."""
     if value in (None, ""):
         return None
-    check_address(value, field_name)  # the library's own rule: what it would refuse at send
+    # the library's own rule: what it would refuse at send
+    check_address(value, field_name, allow_special_use=allow_special_use)
     return value
 
 
@@ -115,6 +118,11 @@ class DefinitionPatch(Wire):
     from_name: str | None = Field(default=None, max_length=200, pattern=_ONE_LINE.pattern)
     timeout: int | None = Field(default=None, ge=1, le=600, description="seconds")
     enqueue: bool | None = None
+    allow_special_use_domains: bool | None = Field(
+        default=None,
+        description="let fromEmail use a special-use domain such as corp.local (an internal "
+        "relay; public providers refuse such senders)",
+    )
     tls_ca: str | None = Field(
         default=None,
         max_length=65536,
@@ -141,7 +149,9 @@ class DefinitionPatch(Wire):
     @field_validator("from_email")
     @classmethod
     def _from_email(cls, value: str | None) -> str | None:
-        return check_email(value, "fromEmail")
+        # Shape only: whether a special-use domain is allowed depends on the stored
+        # `allowSpecialUseDomains` too, so the saved definition is checked as a whole.
+        return check_email(value, "fromEmail", allow_special_use=True)
 
     @field_validator("host")
     @classmethod
@@ -194,6 +204,7 @@ DEFINITION_DEFAULTS: dict[str, Any] = {
     "enqueue": False,
     "debug": False,
     "verify_certificate": True,
+    "allow_special_use_domains": False,
 }
 
 
@@ -235,6 +246,7 @@ class Definition(Wire):
     from_name: str | None
     timeout: int
     enqueue: bool
+    allow_special_use_domains: bool
     tls_ca: str | None
     verify_certificate: bool
     smime: SmimeView

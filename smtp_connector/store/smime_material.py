@@ -23,6 +23,7 @@ from .domain import CENSORED, Actor
 
 SMIME_DIR_ENV = "SMTP_CONNECTOR_SMIME_DIR"
 _PEM = "-----BEGIN "
+MAX_FILE_BYTES = 1024 * 1024  # as the library's own file reader
 
 
 def is_pem(value: str) -> bool:
@@ -35,7 +36,8 @@ def is_path(value: str | None) -> bool:
 
 
 def check_path(value: str, field: str, actor: Actor | None, smime_dir: Path | None) -> None:
-    """Refuse a path `actor` may not use (see the module docstring); `field` is the API name."""
+    """Refuse a path `actor` may not use (see the module docstring); `field` is the API name.
+    Whether the file is usable is checked when a connector is built (`resolve_inside`)."""
     if smime_dir is None:
         raise _refusal(
             field,
@@ -46,20 +48,38 @@ def check_path(value: str, field: str, actor: Actor | None, smime_dir: Path | No
         raise _refusal(
             field, "must be PEM text (-----BEGIN …): an API key bound to an app cannot name files"
         )
-    resolve_inside(value, field, smime_dir)
+    _inside(value, field, smime_dir)
 
 
-def resolve_inside(value: str, field: str, smime_dir: Path | None) -> Path:
-    """The real path of `value` inside the S/MIME directory, else a refusal that does not say
-    whether the file exists."""
-    if smime_dir is None:
-        raise _refusal(field, f"is a file path, but {SMIME_DIR_ENV} is not set")
+def _inside(value: str, field: str, smime_dir: Path) -> Path:
     base = smime_dir.resolve()
     candidate = Path(value) if Path(value).is_absolute() else base / value
     real = candidate.resolve()
-    if not real.is_relative_to(base) or not real.is_file():
-        raise _refusal(field, f"must name a readable file inside {SMIME_DIR_ENV}")
+    if not real.is_relative_to(base):
+        raise _refusal(field, f"must be a path inside {SMIME_DIR_ENV}")
     return real
+
+
+def resolve_inside(value: str, field: str, smime_dir: Path | None) -> Path:
+    """The real path of `value` inside the S/MIME directory, checked to hold PEM text; one
+    refusal for a missing file, a directory, a device or a file that is not PEM."""
+    if smime_dir is None:
+        raise _refusal(field, f"is a file path, but {SMIME_DIR_ENV} is not set")
+    real = _inside(value, field, smime_dir)
+    if not _holds_pem(real):
+        raise _refusal(
+            field, f"cannot be used: it must name a readable PEM file in {SMIME_DIR_ENV}"
+        )
+    return real
+
+
+def _holds_pem(path: Path) -> bool:
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+            return False
+        return _PEM.encode() in path.read_bytes()
+    except OSError:
+        return False
 
 
 def _refusal(field: str, why: str) -> ConnectorError:

@@ -76,6 +76,7 @@ class DefinitionRow(Base):
     from_name: Mapped[str | None] = mapped_column(String(200))
     timeout: Mapped[int] = mapped_column(Integer, default=10)
     enqueue: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_special_use_domains: Mapped[bool] = mapped_column(Boolean, default=False)
     tls_ca: Mapped[str | None] = mapped_column(Text)
     verify_certificate: Mapped[bool] = mapped_column(Boolean, default=True)
     smime: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -165,13 +165,19 @@ def test_operator_paths_stay_inside_the_smime_directory(
             listed = http.get("/smtpserver/", headers=pi).json()["result"]["value"]
             assert listed["signed"]["private_key"] == key  # a path is not a secret
             assert listed["signed"]["certificate"] == cert
-        messages = set()
-        for key in ("../outside.pem", str(outside), "link.pem", "missing.pem", "."):
-            refused = http.post("/smtpserver/signed", headers=pi,
-                                json=base | {"private_key": key})  # fmt: skip
-            assert refused.status_code == 400, (key, refused.text)
-            messages.add(refused.json()["result"]["error"]["message"])
-        assert len(messages) == 1 and "SMTP_CONNECTOR_SMIME_DIR" in messages.pop()
+        (smime_dir / "notes.txt").write_text("not a key")
+        for keys, why in ((("../outside.pem", str(outside), "link.pem"), "a path inside"),
+                          (("missing.pem", ".", "notes.txt"), "cannot be used")):  # fmt: skip
+            messages = set()
+            for key in keys:
+                refused = http.post("/smtpserver/signed", headers=pi,
+                                    json=base | {"private_key": key})  # fmt: skip
+                assert refused.status_code == 400, (key, refused.text)
+                messages.add(refused.json()["result"]["error"]["message"])
+            # One answer per group: a missing file, a directory and a text file read the same.
+            assert len(messages) == 1, messages
+            message = messages.pop()
+            assert why in message and "SMTP_CONNECTOR_SMIME_DIR" in message
 
         sent = http.post(
             "/smtpserver/send_test_email",

@@ -9,16 +9,26 @@ numbers and booleans, as privacyIDEA's web UI sends them. The key is sent as
 app the service keeps for privacyIDEA (created on first write, named `privacyidea`, found by
 its marker, never by name).
 
-Differences, on purpose: `password`, `private_key_password` and `private_key` are
-`__CENSORED__` in responses (privacyIDEA returns `private_key`, a file path there); omitted
-parameters on update keep their stored values; a failed test mail answers `value: false`
-with the connector's error in `detail`.
+`server` may be `smtps://host[:port]` (implicit TLS) or `smtp://host[:port]`, as privacyIDEA
+reads it; a sender on a special-use domain (`privacyidea@local`, `otp@corp.local`) is allowed.
+`private_key` and `certificate` are PEM text, or paths where the operator has set
+`SMTP_CONNECTOR_SMIME_DIR` (operator keys only, inside that directory; see
+store/smime_material.py); a path is returned as stored. `send_test_email` sends privacyIDEA's
+plain-text "Test Email from privacyIDEA"; with `dont_send_on_error` and unusable S/MIME
+material it answers `value: false` and sends nothing.
+
+Differences, on purpose: `password`, `private_key_password` and a PEM `private_key` are
+`__CENSORED__` in responses; omitted parameters on update keep their stored values; a failed
+test mail answers `value: false` with the connector's error in `detail`; a key path outside
+the S/MIME directory is refused; S/MIME signatures are `application/pkcs7-signature` (RFC
+8551; privacyIDEA writes the older `x-pkcs7-signature`) and an expired certificate is refused.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -36,6 +46,7 @@ from smtp_connector.store import (
     DefinitionCreate,
     DefinitionPatch,
     ServiceError,
+    TestMessage,
 )
 
 from ..deps import ServiceDep, api_key_actor, require
@@ -124,14 +135,41 @@ _SMIME = {
 }
 
 
+def split_server(server: str) -> tuple[str, bool, int | None]:
+    """privacyIDEA's `server`: a host, or `smtp://host[:port]` / `smtps://host[:port]`
+    (implicit TLS), as its `urlparse(..., scheme="smtp")` reads it: (host, implicit TLS, port)."""
+    scheme, separator, _ = server.partition("://")
+    if not separator:
+        return server, False, None
+    if scheme.lower() not in ("smtp", "smtps"):
+        raise bad("`server` is a host name, or smtp://host or smtps://host (implicit TLS).")
+    try:
+        parsed = urlsplit(server)
+        host, port = parsed.hostname, parsed.port
+    except ValueError:
+        host = port = None
+    if not host:
+        raise bad("`server`: no host after the scheme (smtps://mail.example.com).")
+    return host, scheme.lower() == "smtps", port
+
+
 def to_domain(params: Params, given: set[str]) -> dict[str, Any]:
     """privacyIDEA's names onto the domain model, for the parameters in `given`."""
     data = {ours: getattr(params, pi) for pi, ours in _SIMPLE.items() if pi in given}
+    implicit_tls = False
+    if "server" in given:
+        data["host"], implicit_tls, url_port = split_server(params.server)
+        if url_port is not None:
+            data["port"] = url_port  # privacyIDEA: the URL's port wins over `port`
     if "username" in given:
         data["auth"] = bool(params.username)
     if "sender" in given:
         data["from_email"] = params.sender or None
-    if "tls" in given:
+        # privacyIDEA runs inside company networks: `otp@corp.local` is a sender it allows.
+        data["allow_special_use_domains"] = True
+    if implicit_tls:
+        data["security"] = "tls"
+    elif "tls" in given:
         data["security"] = "starttls" if params.tls else "none"
     smime = {ours: getattr(params, pi) for pi, ours in _SMIME.items() if pi in given}
     if smime:
@@ -154,8 +192,9 @@ def domain_model(model: type[D], data: dict[str, Any]) -> D:
 
 def from_domain(definition: Definition) -> dict[str, Any]:
     smime = definition.smime
+    implicit = definition.security == "tls"
     return {
-        "server": definition.host,
+        "server": f"smtps://{definition.host}" if implicit else definition.host,
         "port": definition.port,
         "username": definition.username or "",
         "password": definition.password,
@@ -220,10 +259,17 @@ async def send_test_email(request: Request, actor: Tester, service: ServiceDep) 
     params = parse(TestParams, data)
     app = await service.apps.ensure_dialect(actor, APP_KIND)
     candidate = domain_model(DefinitionCreate, to_domain(params, set(Params.model_fields)))
+    message = TestMessage(
+        subject="Test Email from privacyIDEA",
+        text="This is a test email from privacyIDEA. The configuration {{ identifier }} is "
+        "working.",
+        payload={"identifier": params.identifier},
+    )
     try:
         await service.checks.test_send(
-            actor, app.id, candidate, params.recipient, stored_name=params.identifier
-        )
+            actor, app.id, candidate, params.recipient, stored_name=params.identifier,
+            message=message,
+        )  # fmt: skip
     except ConnectorError as error:
         if isinstance(error, ServiceError) or error.code in _INPUT_ERRORS:
             raise

@@ -10,6 +10,8 @@ Create Date: 2026-12-06
   certificate check switch (on for every existing definition).
 - `server_definitions.smime_private_key_path`: a key named by a path inside
   SMTP_CONNECTOR_SMIME_DIR (not a secret, unlike a PEM key).
+- `server_definitions.allow_special_use_domains`: a sender such as `otp@corp.local` (the
+  privacyIDEA dialect's definitions allow it, as privacyIDEA does).
 - API keys: the new `smtpserver_send` scope is given to every existing key with
   `smtpserver_write` (before this revision, write keys could send; read-only keys lose it).
 """
@@ -41,6 +43,11 @@ def upgrade() -> None:
             sa.Column("verify_certificate", sa.Boolean(), nullable=False, server_default=sa.true())
         )
         batch_op.add_column(sa.Column("smime_private_key_path", sa.Text(), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "allow_special_use_domains", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
+        )
 
     _grant_send_to_writers()
 
@@ -64,6 +71,7 @@ def downgrade() -> None:
         kept = [s for s in scopes.split(",") if s != "smtpserver_send"] or ["smtpserver_read"]
         connection.execute(keys.update().where(keys.c.id == key_id).values(scopes=",".join(kept)))
     with op.batch_alter_table("server_definitions", schema=None) as batch_op:
+        batch_op.drop_column("allow_special_use_domains")
         batch_op.drop_column("smime_private_key_path")
         batch_op.drop_column("verify_certificate")
         batch_op.drop_column("tls_ca")
