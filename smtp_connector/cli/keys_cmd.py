@@ -29,7 +29,8 @@ def keys() -> None:
     multiple=True,
     required=True,
     type=ScopeChoice(),
-    help='What the key may do; repeat the option for several scopes (see README, "Keys").',
+    help="What the key may do; repeat the option for several scopes: read lists and looks up, "
+    "send sends mail (test sends too), write changes apps and definitions.",
 )
 @click.option("--name", default=None, help="A label for `keys list` and the audit log.")
 @click.option("--app", "app", default=None, help="Limit the key to this app (id or name).")
