@@ -24,7 +24,11 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvico
 @click.option(
     "--host", default=None, help="Interface to listen on [default: 127.0.0.1; 0.0.0.0 for all]."
 )
-@port_option(default=None, help="Port to listen on [default: 8025].")
+@port_option(
+    default=None,
+    free_port_ok=True,
+    help="Port to listen on [default: 8025; 0 picks a free one, shown in the log].",
+)
 @database_url_option
 @loop_option
 @click.option(
