@@ -19,8 +19,9 @@ def keys() -> None:
     "scopes",
     multiple=True,
     required=True,
-    type=click.Choice(["smtpserver_read", "smtpserver_write"]),
-    help="Repeat for several scopes.",
+    type=click.Choice(["smtpserver_read", "smtpserver_send", "smtpserver_write"]),
+    help="Repeat for several scopes: read lists and looks up, send sends mail (test sends "
+    "too), write changes apps and definitions.",
 )
 @click.option("--name", default=None, help="A label for `keys list` and the audit log.")
 @click.option("--app", "app", default=None, help="Limit the key to this app (id or name).")

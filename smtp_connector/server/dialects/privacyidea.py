@@ -6,7 +6,8 @@ Routes, parameter names and the JSON-RPC-style envelope are privacyIDEA's
 `POST /smtpserver/send_test_email`. Parameters come as JSON, form or query, with strings for
 numbers and booleans, as privacyIDEA's web UI sends them. The key is sent as
 `Authorization: KEY` (privacyIDEA's JWT header) or `Bearer KEY`. Definitions belong to the
-app named `privacyidea`, created on first write.
+app the service keeps for privacyIDEA (created on first write, named `privacyidea`, found by
+its marker, never by name).
 
 Differences, on purpose: `password`, `private_key_password` and `private_key` are
 `__CENSORED__` in responses (privacyIDEA returns `private_key`, a file path there); omitted
@@ -28,6 +29,7 @@ from smtp_connector import ConnectorError, ErrorCode, __version__
 from smtp_connector.store import (
     CENSORED,
     READ_SCOPE,
+    SEND_SCOPE,
     WRITE_SCOPE,
     Actor,
     Definition,
@@ -42,7 +44,7 @@ from . import common
 from .common import bad, body_doc, parse, read_params, rename_fields
 
 PREFIX = "/smtpserver"
-APP_NAME = "privacyidea"
+APP_KIND = "privacyidea"
 VERSION = f"smtp-connector {__version__}"
 _ERROR_IDS = {400: 905, 401: 4033, 403: 303, 404: 601, 409: 302, 413: 905, 422: 905, 429: 4031}
 
@@ -60,6 +62,7 @@ async def privacyidea_actor(
 
 Reader = Annotated[Actor, Depends(require(READ_SCOPE, privacyidea_actor))]
 Writer = Annotated[Actor, Depends(require(WRITE_SCOPE, privacyidea_actor))]
+Tester = Annotated[Actor, Depends(require(SEND_SCOPE, privacyidea_actor))]
 
 
 class Params(BaseModel):
@@ -206,16 +209,16 @@ router = APIRouter(prefix=PREFIX, tags=["privacyIDEA (seed 003)"], responses=_ER
 
 @router.get("/", **_ENVELOPE)
 async def list_smtpservers(actor: Reader, service: ServiceDep) -> dict[str, Any]:
-    app = await service.apps.find_by_name(actor, APP_NAME)
+    app = await service.apps.find_dialect(actor, APP_KIND)
     definitions = await service.definitions.list(actor, app.id) if app else []
     return envelope({d.name or d.id: from_domain(d) for d in definitions})
 
 
 @router.post("/send_test_email", **_ENVELOPE, openapi_extra=body_doc(TestParams))
-async def send_test_email(request: Request, actor: Writer, service: ServiceDep) -> dict[str, Any]:
+async def send_test_email(request: Request, actor: Tester, service: ServiceDep) -> dict[str, Any]:
     data = await read_params(request, _SECRET_PARAMS)
     params = parse(TestParams, data)
-    app = await service.apps.ensure(actor, APP_NAME)
+    app = await service.apps.ensure_dialect(actor, APP_KIND)
     candidate = domain_model(DefinitionCreate, to_domain(params, set(Params.model_fields)))
     try:
         await service.checks.test_send(
@@ -238,7 +241,7 @@ async def create_or_update(
     if len(identifier) > 200 or identifier != identifier.strip() or not identifier:
         raise bad("identifier must be 1-200 characters without surrounding spaces")
     data = await read_params(request, _SECRET_PARAMS)
-    app = await service.apps.ensure(actor, APP_NAME)
+    app = await service.apps.ensure_dialect(actor, APP_KIND)
     existing = await service.definitions.find_by_name(actor, app.id, identifier)
     if existing is None:
         params = parse(Params, data)
@@ -257,7 +260,7 @@ async def create_or_update(
 
 @router.delete("/{identifier}", **_ENVELOPE)
 async def delete_smtpserver(identifier: str, actor: Writer, service: ServiceDep) -> dict[str, Any]:
-    app = await service.apps.find_by_name(actor, APP_NAME)
+    app = await service.apps.find_dialect(actor, APP_KIND)
     existing = await service.definitions.find_by_name(actor, app.id, identifier) if app else None
     if app is None or existing is None:
         message = f"The SMTP server definition {identifier!r} does not exist."
