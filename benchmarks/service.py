@@ -121,7 +121,12 @@ def env(**extra: str) -> dict[str, str]:
     from cryptography.fernet import Fernet
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("SMTP_CONNECTOR_")}
-    return base | {"SMTP_CONNECTOR_SECRET_KEY": Fernet.generate_key().decode()} | extra
+    # The sink listens on this machine, which the default network policy refuses.
+    ours = {
+        "SMTP_CONNECTOR_SECRET_KEY": Fernet.generate_key().decode(),
+        "SMTP_CONNECTOR_NETWORK_POLICY": "private,+127.0.0.1/32",
+    }
+    return base | ours | extra
 
 
 def cli(*args: str, environ: dict[str, str]) -> str:
@@ -218,8 +223,8 @@ async def run_serve(mode: str, sink: int, count: int, workdir: Path) -> dict[str
     environ = env(SMTP_CONNECTOR_DATABASE_URL=url)
     try:
         cli("db", "upgrade", environ=environ)
-        key = cli("keys", "create", "--scope", "smtpserver_read", "--scope",
-                  "smtpserver_write", environ=environ)  # fmt: skip
+        key = cli("keys", "create", "--scope", "smtpserver_read", "--scope", "smtpserver_write",
+                  "--scope", "smtpserver_send", environ=environ)  # fmt: skip
         serve = [str(BIN), "serve", "--port", str(port), "--log-level", "warning"]
         workers = []
         if mode == "postgres":

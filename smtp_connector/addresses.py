@@ -24,7 +24,7 @@ from email.utils import getaddresses
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
-from .errors import ConnectorError, ErrorCode
+from .errors import Cause, ConnectorError, ErrorCode
 
 MAX_ADDRESS_OCTETS = 254
 MAX_LOCAL_OCTETS = 64
@@ -165,7 +165,7 @@ def _parse_address(
     domain = addr.rpartition("@")[2]
     special = special_use_domain(domain)
     if special is not None and not allow_special_use:
-        raise _invalid(what, value, special_use_reason(domain, special))
+        raise _invalid(what, value, special_use_reason(domain, special), special=True)
     fast = _plain_ascii(addr, display)
     if fast is not None:
         return fast
@@ -173,7 +173,8 @@ def _parse_address(
     try:
         result = validate_email(addr + suffix, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
-        raise _invalid(what, value, _reworded(str(exc), domain)) from None
+        reworded = _reworded(str(exc), domain)
+        raise _invalid(what, value, reworded, special=reworded != str(exc)) from None
     local, _, _ = result.normalized.rpartition("@")
     if len(local.encode("utf-8")) > MAX_LOCAL_OCTETS:
         raise _invalid(what, value, f"the part before @ is longer than {MAX_LOCAL_OCTETS} octets")
@@ -213,10 +214,13 @@ def _split_display_name(value: str, what: str) -> tuple[str, str]:
     return pairs[0][0].strip(), pairs[0][1]
 
 
-def _invalid(what: str, value: object, why: str) -> ConnectorError:
+def _invalid(what: str, value: object, why: str, *, special: bool = False) -> ConnectorError:
     shown = repr(value)[:120]
+    reason = why.split("; set `", 1)[0].rstrip(".")  # the facts, without the config advice
     return ConnectorError(
         ErrorCode.INVALID_RECIPIENT,
         f"Invalid {what} {shown}: {why.rstrip('.')}.",
         retryable=False,
+        cause=Cause.SPECIAL_USE_DOMAIN if special else Cause.BAD_ADDRESS,
+        reason=f"{shown}: {reason}",
     )

@@ -110,6 +110,48 @@ def secret_safe_logger(name: str) -> logging.Logger:
     return logger
 
 
+class Cause(StrEnum):
+    """Why an error happened, finer than its `ErrorCode` and just as stable (part of the public
+    API): callers that write their own message or hint (the service, in the field names of the
+    API that was called) choose it by cause, so an untrusted certificate and a port/TLS mismatch,
+    both `tls_failed`, get different advice. `ConnectorError.reason` carries the facts in a few
+    words, without advice."""
+
+    # connecting
+    DNS_FAILURE = "dns_failure"  # the host name does not resolve
+    CONNECTION_REFUSED = "connection_refused"  # nothing listens on the port
+    NETWORK_UNREACHABLE = "network_unreachable"  # no route to the host
+    CONNECTION_LOST = "connection_lost"  # the connection dropped (before the message was sent)
+    REPLY_LOST = "reply_lost"  # dropped after the message, before the server confirmed it
+    ADDRESS_REFUSED = "address_refused"  # a network policy refuses the address resolved
+    CONNECT_TIMEOUT = "connect_timeout"
+    GREETING_TIMEOUT = "greeting_timeout"  # connected, but no SMTP greeting in time
+    REPLY_TIMEOUT = "reply_timeout"  # a later reply did not come in time
+    NOT_SMTP = "not_smtp"  # what answered is not an SMTP server (or not on this port)
+    SERVER_CLOSING = "server_closing"  # 421: the server is shutting the session
+    # TLS
+    TLS_PORT_MISMATCH = "tls_port_mismatch"  # implicit TLS on a port that speaks plain SMTP
+    IMPLICIT_TLS_REQUIRED = "implicit_tls_required"  # plain SMTP on an implicit-TLS port
+    STARTTLS_MISSING = "starttls_missing"  # STARTTLS required (or needed for AUTH), not offered
+    CERTIFICATE_UNTRUSTED = "certificate_untrusted"  # no trusted CA vouches for it
+    CERTIFICATE_EXPIRED = "certificate_expired"
+    HOSTNAME_MISMATCH = "hostname_mismatch"  # valid certificate, for another name
+    TLS_HANDSHAKE_FAILED = "tls_handshake_failed"  # versions, ciphers, client certificate
+    # AUTH
+    AUTH_NOT_OFFERED = "auth_not_offered"  # credentials set, the server offers no (such) AUTH
+    AUTH_REFUSED = "auth_refused"  # the server refused the credentials
+    # the transaction
+    SENDER_REFUSED = "sender_refused"
+    RECIPIENT_REFUSED = "recipient_refused"
+    MESSAGE_REFUSED = "message_refused"
+    RATE_LIMITED = "rate_limited"
+    # input (before anything is sent)
+    BAD_ADDRESS = "bad_address"  # not an address, or one that cannot be sent to
+    SPECIAL_USE_DOMAIN = "special_use_domain"  # .local, .test, localhost …
+    MISSING_VALUE = "missing_value"  # the template shows a payload value that was not given
+    UNKNOWN_USAGE_TYPE = "unknown_usage_type"  # no such usage type and no template for it
+
+
 class TemplateWarning(UserWarning):
     """A template (or usage type) that works but probably does not do what was meant: a
     misspelt usage type, a code-bearing template without the code, a shadowed template."""
@@ -124,7 +166,9 @@ class ConnectorError(Exception):
     `smtp_code` (int reply code or None), `enhanced_status` ("5.7.8" …) when the server gave one,
     `retryable`, `server` ("host:port"), `retry_after` (seconds, for rate limits), `stage` (the
     SMTP step that failed: connect, greeting, tls, auth, mail, rcpt, data, after_data) and
-    `details` (per-server or per-recipient facts, e.g. for `all_servers_failed`).
+    `details` (per-server or per-recipient facts, e.g. for `all_servers_failed`), `cause` (a
+    `Cause`, finer than the code, where the failure is known) and `reason` (the facts in a few
+    words, without advice: "self-signed certificate", "Connection refused").
     """
 
     def __init__(
@@ -139,8 +183,12 @@ class ConnectorError(Exception):
         retry_after: float | None = None,
         details: Any = None,
         stage: str | None = None,
+        cause: Cause | str | None = None,
+        reason: str | None = None,
     ) -> None:
         self.code = ErrorCode(code)
+        self.cause = Cause(cause) if cause is not None else None
+        self.reason = redact(reason) if reason else None
         self.message = redact(message)
         self.smtp_code = smtp_code
         self.server = server
@@ -181,6 +229,8 @@ class ConnectorError(Exception):
             "server_message": self.server_message,
             "retry_after": self.retry_after,
             "stage": self.stage,
+            "cause": self.cause.value if self.cause else None,
+            "reason": self.reason,
         }
 
 

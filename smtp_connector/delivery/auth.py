@@ -13,7 +13,7 @@ import contextlib
 import aiosmtplib
 
 from ..config import ServerSettings
-from ..errors import ConnectorError, ErrorCode, register_credentials
+from ..errors import Cause, ConnectorError, ErrorCode, register_credentials
 from .ntlm import auth_ntlm
 from .oauth import TokenSource
 
@@ -49,6 +49,8 @@ def require_encrypted(smtp: aiosmtplib.SMTP, server: ServerSettings, name: str) 
         server=name,
         retryable=False,
         stage="tls",
+        cause=Cause.STARTTLS_MISSING,
+        reason="STARTTLS is not offered, and AUTH needs TLS",
     )
 
 
@@ -65,6 +67,9 @@ def require_auth_offered(smtp: aiosmtplib.SMTP, name: str) -> None:
         server=name,
         retryable=False,
         stage="auth",
+        cause=Cause.AUTH_NOT_OFFERED,
+        reason="AUTH is not offered"
+        + ("" if smtp.get_transport_info("sslcontext") else " on an unencrypted session"),
     )
 
 
@@ -123,6 +128,8 @@ def _require_offered(smtp: aiosmtplib.SMTP, mechanism: str, name: str) -> None:
         server=name,
         retryable=False,
         stage="auth",
+        cause=Cause.AUTH_NOT_OFFERED,
+        reason=f"AUTH {mechanism} is not offered (offered: {offered})",
     )
 
 

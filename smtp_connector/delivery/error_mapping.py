@@ -6,12 +6,13 @@ at DATA a rejected message), so mapping takes the SMTP stage the failure happene
 
 from __future__ import annotations
 
+import errno
 import socket
 import ssl
 
 import aiosmtplib
 
-from ..errors import ConnectorError, ErrorCode
+from ..errors import Cause, ConnectorError, ErrorCode
 
 _STAGE_CODES = {
     "mail": ErrorCode.SENDER_REJECTED,
@@ -58,6 +59,8 @@ def map_exception(
             server=server,
             retryable=True,
             stage=stage,
+            cause=_TIMEOUT_CAUSES.get(stage, Cause.REPLY_TIMEOUT),
+            reason=f"no answer during {stage}",
         )
     if isinstance(exc, socket.gaierror):
         return ConnectorError(
@@ -66,24 +69,52 @@ def map_exception(
             server=server,
             retryable=True,
             stage="connect",
+            cause=Cause.DNS_FAILURE,
+            reason=exc.strerror,
         )
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected | ConnectionError | OSError):
         return _connection_error(exc, stage=stage, server=server)
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        smtputf8 = "SMTPUTF8" in str(exc)
         return ConnectorError(
-            ErrorCode.INVALID_RECIPIENT if "SMTPUTF8" in str(exc) else ErrorCode.MESSAGE_REJECTED,
+            ErrorCode.INVALID_RECIPIENT if smtputf8 else ErrorCode.MESSAGE_REJECTED,
             f"{server} cannot take this message: {exc}.",
             server=server,
             retryable=False,
             stage=stage,
+            cause=Cause.BAD_ADDRESS if smtputf8 else Cause.MESSAGE_REFUSED,
+            reason=str(exc),
         )
+    code = _STAGE_CODES.get(stage, ErrorCode.CONNECTION_FAILED)
     return ConnectorError(
-        _STAGE_CODES.get(stage, ErrorCode.CONNECTION_FAILED),
+        code,
         f"{type(exc).__name__} during {stage} with {server}: {exc}",
         server=server,
         retryable=False,
         stage=stage,
+        cause=_other_cause(code, exc),
+        reason=str(exc) or type(exc).__name__,
     )
+
+
+_TIMEOUT_CAUSES = {"connect": Cause.CONNECT_TIMEOUT, "greeting": Cause.GREETING_TIMEOUT}
+_CODE_CAUSES = {
+    ErrorCode.SENDER_REJECTED: Cause.SENDER_REFUSED,
+    ErrorCode.RECIPIENT_REJECTED: Cause.RECIPIENT_REFUSED,
+    ErrorCode.MESSAGE_REJECTED: Cause.MESSAGE_REFUSED,
+    ErrorCode.AUTH_FAILED: Cause.AUTH_REFUSED,
+    ErrorCode.TLS_FAILED: Cause.TLS_HANDSHAKE_FAILED,
+    ErrorCode.CONNECTION_FAILED: Cause.CONNECTION_LOST,
+    ErrorCode.RATE_LIMITED: Cause.RATE_LIMITED,
+}
+
+
+def _other_cause(code: ErrorCode, exc: BaseException) -> Cause | None:
+    """An unexpected exception at a known step: the step's cause. aiosmtplib's "No suitable
+    authentication method found" means the server offers no mechanism we can use."""
+    if code is ErrorCode.AUTH_FAILED and "no suitable authentication" in str(exc).lower():
+        return Cause.AUTH_NOT_OFFERED
+    return _CODE_CAUSES.get(code)
 
 
 def _not_smtp(reason: str, stage: str, server: str) -> ConnectorError:
@@ -103,7 +134,13 @@ def _not_smtp(reason: str, stage: str, server: str) -> ConnectorError:
             "was dropped. The server (or something between us) is not speaking SMTP correctly."
         )
     return ConnectorError(
-        ErrorCode.CONNECTION_FAILED, message, server=server, retryable=True, stage=stage
+        ErrorCode.CONNECTION_FAILED,
+        message,
+        server=server,
+        retryable=True,
+        stage=stage,
+        cause=Cause.NOT_SMTP,
+        reason=why,
     )
 
 
@@ -117,6 +154,8 @@ def _connection_error(exc: BaseException, *, stage: str, server: str) -> Connect
             server=server,
             retryable=False,
             stage=stage,
+            cause=Cause.TLS_HANDSHAKE_FAILED,
+            reason=_reason(exc),
         )
     after_data = stage == "after_data"
     what = (
@@ -131,7 +170,27 @@ def _connection_error(exc: BaseException, *, stage: str, server: str) -> Connect
         server=server,
         retryable=True,
         stage=stage,
+        cause=Cause.REPLY_LOST if after_data else _socket_cause(exc),
+        reason=_reason(exc),
     )
+
+
+_REFUSED = {errno.ECONNREFUSED}
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL}
+
+
+def _socket_cause(exc: BaseException) -> Cause:
+    """Refused (nothing listens), unreachable (no route), or lost (anything else)."""
+    for item in (exc, exc.__cause__, exc.__context__):
+        number = getattr(item, "errno", None)
+        if number in _REFUSED or isinstance(item, ConnectionRefusedError):
+            return Cause.CONNECTION_REFUSED
+        if number in _UNREACHABLE:
+            return Cause.NETWORK_UNREACHABLE
+    text = str(exc).lower()
+    if "connection refused" in text:
+        return Cause.CONNECTION_REFUSED
+    return Cause.CONNECTION_LOST
 
 
 def _reason(exc: BaseException) -> str:
@@ -153,6 +212,9 @@ def _from_response(code: int, text: str, *, stage: str, server: str) -> Connecto
         error_code = ErrorCode.RATE_LIMITED
     elif code == 421:
         error_code = ErrorCode.CONNECTION_FAILED
+    cause = _CODE_CAUSES.get(error_code)
+    if code == 421 and error_code is ErrorCode.CONNECTION_FAILED:
+        cause = Cause.SERVER_CLOSING
     message = f"{server} refused at {stage}: {code} {text.strip()}"
     if error_code is ErrorCode.AUTH_FAILED:
         message += " (check auth.user and auth.pass; many providers need an app password)"
@@ -165,6 +227,8 @@ def _from_response(code: int, text: str, *, stage: str, server: str) -> Connecto
         server=server,
         server_message=text.strip(),
         stage=stage,
+        cause=cause,
+        reason=f"{code} {text.strip()}",
     )
 
 
@@ -175,20 +239,42 @@ def tls_error(
     reason = getattr(exc, "reason", None) or str(exc)
     text = str(exc).lower()
     if "wrong version number" in text or "record layer failure" in text or "packet length" in text:
+        cause = Cause.TLS_PORT_MISMATCH
         message = (
             f"TLS handshake with {server} failed ({reason}): port {port} speaks plain SMTP "
             "(STARTTLS), not implicit TLS. Set `secure: false` for this port, or use port 465 "
             "with `secure: true`."
         )
     elif isinstance(exc, ssl.SSLCertVerificationError) or "certificate verify failed" in text:
-        detail = getattr(exc, "verify_message", None) or reason
+        reason = getattr(exc, "verify_message", None) or reason
+        cause = _certificate_cause(getattr(exc, "verify_code", None), reason)
         message = (
-            f"The certificate of {server} is not trusted ({detail}). Give the issuing CA in "
+            f"The certificate of {server} is not trusted ({reason}). Give the issuing CA in "
             "`tls.ca`, fix `servername`, or (test only) set `tls.rejectUnauthorized: false`."
         )
     else:
+        cause = Cause.TLS_HANDSHAKE_FAILED
         mode = "implicit TLS" if implicit_tls else "STARTTLS"
         message = f"TLS ({mode}) with {server} failed: {reason}."
     return ConnectorError(
-        ErrorCode.TLS_FAILED, message, server=server, retryable=False, stage="tls"
+        ErrorCode.TLS_FAILED,
+        message,
+        server=server,
+        retryable=False,
+        stage="tls",
+        cause=cause,
+        reason=str(reason),
     )
+
+
+_EXPIRED = 10  # X509_V_ERR_CERT_HAS_EXPIRED
+_NAME_MISMATCH = (62, 64)  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+
+
+def _certificate_cause(verify_code: int | None, message: str) -> Cause:
+    lowered = message.lower()
+    if verify_code in _NAME_MISMATCH or "mismatch" in lowered:
+        return Cause.HOSTNAME_MISMATCH
+    if verify_code == _EXPIRED or "expired" in lowered:
+        return Cause.CERTIFICATE_EXPIRED
+    return Cause.CERTIFICATE_UNTRUSTED

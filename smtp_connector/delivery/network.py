@@ -18,7 +18,7 @@ import ssl
 from collections.abc import Callable
 
 from ..addresses import special_use_domain
-from ..errors import ConnectorError, ErrorCode
+from ..errors import Cause, ConnectorError, ErrorCode
 
 TLS_PROBE_TIMEOUT_S = 3.0
 FQDN_LOOKUP_TIMEOUT_S = 2.0
@@ -147,6 +147,8 @@ def _refuse_private(infos: list[tuple], name: str) -> None:
                 server=name,
                 retryable=False,
                 stage="connect",
+                cause=Cause.ADDRESS_REFUSED,
+                reason=f"resolves to the non-public address {address}",
             )
 
 
@@ -161,6 +163,8 @@ def _apply_policy(infos: list[tuple], name: str, policy: AddressPolicy) -> None:
                 server=name,
                 retryable=False,
                 stage="connect",
+                cause=Cause.ADDRESS_REFUSED,
+                reason=f"resolves to {address}, {reason}",
             )
 
 

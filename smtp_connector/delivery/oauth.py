@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from ..config import AuthConfig
-from ..errors import ConnectorError, ErrorCode, register_secret
+from ..errors import Cause, ConnectorError, ErrorCode, register_secret
 from .service_account import ServiceAccount
 from .token_fetch import TokenFetchError, UrlPolicy, post_form
 
@@ -133,4 +133,6 @@ def _token_error(why: str, retryable: bool, hint: str) -> ConnectorError:
         f"Could not fetch the XOAUTH2 access token: {why}. {hint}",
         retryable=retryable,
         stage="auth",
+        cause=Cause.AUTH_REFUSED,
+        reason=f"no access token: {why}",
     )

@@ -18,7 +18,7 @@ import time
 from collections import deque
 
 from ..config import PoolOptions, RateLimitOptions, ServerSettings
-from ..errors import ConnectorError, ErrorCode
+from ..errors import Cause, ConnectorError, ErrorCode
 from .checkpoint import current_checkpoint
 from .sender import Sender, close_quietly
 from .session import SessionOptions
@@ -242,5 +242,7 @@ def _time_out(job: Job, server: str) -> None:
             server=server,
             retryable=True,
             stage="connect",
+            cause=Cause.CONNECT_TIMEOUT,
+            reason="no connection was ready in time",
         )
     )

@@ -19,7 +19,7 @@ import time
 from typing import Protocol
 
 from ..config import PoolOptions, ServerSettings
-from ..errors import ConnectorError, ErrorCode
+from ..errors import Cause, ConnectorError, ErrorCode
 from .chain import Outcome, run_chain
 from .session import SessionOptions, SmtpSession
 from .transaction import Job
@@ -190,6 +190,8 @@ class Sender:
                     server=address,
                     retryable=False,
                     stage="after_data",
+                    cause=Cause.REPLY_LOST,
+                    reason=type(exc).__name__,
                 )
             else:
                 error = ConnectorError(
@@ -199,6 +201,8 @@ class Sender:
                     server=address,
                     retryable=True,
                     stage="mail",
+                    cause=Cause.CONNECTION_LOST,
+                    reason=type(exc).__name__,
                 )
             job.future.set_exception(error)
         self._in_flight.clear()

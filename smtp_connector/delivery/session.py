@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import aiosmtplib
 
 from ..config import ServerSettings
-from ..errors import ConnectorError, ErrorCode
+from ..errors import Cause, ConnectorError, ErrorCode
 from ..results import Step
 from .auth import auth_mechanism, authenticate, require_auth_offered, require_encrypted
 from .checkpoint import Checkpoint
@@ -169,6 +169,8 @@ class SmtpSession:
                     server=self.name,
                     retryable=False,
                     stage="greeting",
+                    cause=Cause.IMPLICIT_TLS_REQUIRED,
+                    reason="no SMTP greeting; the port answers a TLS handshake",
                 )
         await connecting
 
@@ -196,6 +198,8 @@ class SmtpSession:
                     server=self.name,
                     retryable=False,
                     stage="tls",
+                    cause=Cause.STARTTLS_MISSING,
+                    reason="STARTTLS is not offered",
                 )
             if server.auth.enabled:
                 require_encrypted(smtp, server, self.name)  # raises: credentials stay home

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..config import ThrottleOptions
-from ..errors import ConnectorError, ErrorCode
+from ..errors import Cause, ConnectorError, ErrorCode
 
 HOUR_S = 3600.0
 GLOBAL_KEY = "*"
@@ -180,4 +180,6 @@ def _limited(why: str, retry_after: float) -> ConnectorError:
         f"Not sent: {why}. Try again in {retry_after:.0f}s.",
         retryable=True,
         retry_after=retry_after,
+        cause=Cause.RATE_LIMITED,
+        reason=why,
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import aiosmtplib
 
-from ..errors import ConnectorError, ErrorCode
+from ..errors import Cause, ConnectorError, ErrorCode
 from .checkpoint import Checkpoint, reach_message_data
 from .pipelining import PipeliningProtocol, Reply
 
@@ -71,6 +71,8 @@ def require_smtputf8(smtp: aiosmtplib.SMTP, smtputf8: bool, name: str) -> None:
             server=name,
             retryable=False,
             stage="mail",
+            cause=Cause.BAD_ADDRESS,
+            reason="the server does not support SMTPUTF8 (a non-ASCII local part)",
         )
 
 
