@@ -19,8 +19,9 @@ from .addresses import Address, check_display_name, parse_address
 from .compose.checks import check_templates
 from .compose.limits import RenderLimits
 from .compose.message import RenderedEmail, make_message_id
-from .compose.payload import require_mapping
+from .compose.payload import build_context, require_mapping
 from .compose.rendering import Renderer
+from .compose.requirements import PayloadCheck, check_send
 from .compose.selection import TemplateSelector
 from .config import ServerConfig, SmtpConfig, invalid_config, validate_custom_headers
 from .delivery.backends import LOCAL_BACKENDS, Backend
@@ -91,6 +92,7 @@ class SmtpConnector:
         self._renderer = Renderer(
             cfg.max_payload_bytes, _render_limits(cfg), compose_cache=cfg.compose_cache
         )
+        self._payload_check = PayloadCheck(self._renderer.limits)
         # Like the signers' key checks: a broken template fails here, not on the first sign-up.
         self.template_warnings: list[str] = check_templates(
             cfg.templates, self._renderer, cfg.default_locale
@@ -141,6 +143,33 @@ class SmtpConnector:
         )
         email.payload = dict(payload)
         return email
+
+    def check_payload(
+        self,
+        usage_type: UsageType | str,
+        payload: Mapping[str, Any],
+        locale: str | None = None,
+        *,
+        to: str | Sequence[str] | None = None,
+        allow_fallback: bool = True,
+    ) -> list[str]:
+        """Prove, without sending, that a send would go out as meant (for a service that must
+        refuse bad input before it queues): recipients parsed as `send` parses them, a template,
+        and every value it shows in the payload. Cached per template and payload shape.
+        Raises `invalid_recipient`, `template_error` (cause `missing_value`, or a payload `send`
+        refuses) or `template_not_found` (cause `unknown_usage_type` for an unknown usage type
+        without a template of its own, unless `allow_fallback`); returns this send's warnings
+        (see `compose/requirements.py`), without issuing them."""
+        require_mapping(payload)
+        if to is not None:
+            self._recipients(to)
+        locale = locale or _payload_locale(payload)
+        template = self._selector.select(usage_type, locale)
+        context = build_context(self._context(payload, locale), self.config.max_payload_bytes)
+        return check_send(
+            self._payload_check, usage_key(usage_type), locale, template, context, payload,
+            allow_fallback=allow_fallback, config=self.config, found=self.template_warnings,
+        )  # fmt: skip
 
     def compose_cache_info(self) -> dict[str, Any] | None:
         """The shape cache's counters (hits, misses, size, fallbacks by reason); None when

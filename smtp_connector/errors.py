@@ -148,6 +148,8 @@ class Cause(StrEnum):
     # input (before anything is sent)
     BAD_ADDRESS = "bad_address"  # not an address, or one that cannot be sent to
     SPECIAL_USE_DOMAIN = "special_use_domain"  # .local, .test, localhost …
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSAFE_LINK = "unsafe_link"  # payload.link is not an absolute http(s) URL
     MISSING_VALUE = "missing_value"  # the template shows a payload value that was not given
     UNKNOWN_USAGE_TYPE = "unknown_usage_type"  # no such usage type and no template for it
 

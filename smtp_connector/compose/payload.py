@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ConnectorError, ErrorCode
+from ..errors import Cause, ConnectorError, ErrorCode
 
 _LINK_JUNK = re.compile(r"[\x00-\x20\x7f-\x9f]+")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{0,31}$")
@@ -65,6 +65,8 @@ def safe_link(link: Any) -> str:
         ErrorCode.TEMPLATE_ERROR,
         f"payload `link` must be an absolute http:// or https:// URL; got {problem}. Other "
         "schemes (javascript:, data:, mailto: …) are refused: the link is placed in an href.",
+        cause=Cause.UNSAFE_LINK,
+        reason=problem,
     )
 
 
@@ -89,6 +91,8 @@ def _check_size(context: dict[str, Any], max_bytes: int) -> None:
             ErrorCode.TEMPLATE_ERROR,
             f"payload is {size} bytes, over the limit of {max_bytes} (`maxPayloadBytes`); "
             "a verification email needs only a code, a link and a few names.",
+            cause=Cause.PAYLOAD_TOO_LARGE,
+            reason=f"{size} bytes, over {max_bytes}",
         )
 
 

@@ -1,0 +1,312 @@
+"""What a chosen template needs from a payload, found before a send is accepted.
+
+Jinja prints nothing for a name the payload lacks, so a sign-in mail without `code` goes out
+as " is your shop sign-in code". `PayloadCheck.missing` finds such values from the template
+itself, in two ways:
+
+- rendering: the template is rendered with the payload in a twin sandbox whose undefined
+  value records its name when it is printed. `{{ code }}` and `<<code>>` with no `code` are
+  recorded; `{{ code | default("…") }}`, `{{ code or "…" }}` and a branch not taken
+  (`{% if user %}…{% endif %}` without a user) are not, since nothing undefined is printed.
+- the usage type's own value (`code` for the code types, `link` for an invitation): when
+  the template prints it anywhere, it is needed even inside `{% if code %}` (the shipped
+  layout guards both so that one layout serves both kinds). A template makes it optional
+  explicitly: `{{ code | default(…) }}`, `{% if code is defined %}` or `{{ code or … }}`.
+  An empty value ("" or null) counts as missing for it.
+
+Rendering costs about as much as the send's own render, so its verdict is cached per
+template and payload shape: which of the names the template reads are absent, empty or given,
+and the values of names it compares (`{% if locale == "de" %}`). A template whose branches
+compare other values (`{% if code|length > 6 %}`) is judged on the first payload of a shape.
+Only top-level names are checked: `{{ user.name }}` with a `user` that lacks `name` is not.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import ChainableUndefined, meta, nodes
+from jinja2 import Template as JinjaTemplate
+from jinja2.utils import missing as _MISSING
+
+from ..config import EmailTemplate, SmtpConfig
+from ..errors import Cause, ConnectorError, ErrorCode
+from ..usage import KNOWN_USAGE_TYPES, UsageType, suggest_usage_type
+from .limits import RenderLimits, render_budget
+from .rendering import shorthand_to_jinja
+from .sandbox import LimitedSandbox
+from .selection import normalize_locale
+
+# The value each usage type exists to carry (Logto: invitations carry a link, the rest a code).
+KEY_VALUES = {usage: "code" for usage in KNOWN_USAGE_TYPES} | {
+    UsageType.ORGANIZATION_INVITATION.value: "link",
+}
+# Names people send the code under; a missing `code` next to one of these is named in the error.
+_CODE_ALIASES = ("otp", "pin", "token", "passcode", "verificationCode", "verification_code")
+_DEFAULT_FILTERS = ("default", "d")
+_PRESENCE_TESTS = ("defined", "undefined", "none")
+MAX_VERDICTS = 2048
+_printed: ContextVar[list[str] | None] = ContextVar("smtp_connector_printed", default=None)
+
+
+class _Recording(ChainableUndefined):
+    """Undefined that notes its name when printed (a top-level name only: an attribute missing
+    on a value that was given is the value's business)."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        printed = _printed.get()
+        if printed is not None and self._undefined_obj is _MISSING and self._undefined_name:
+            printed.append(self._undefined_name)
+        return ""
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What a template's source says, found once per template."""
+
+    parts: tuple[JinjaTemplate, ...]
+    reads: tuple[str, ...]  # top-level names read anywhere, sorted
+    compared: tuple[str, ...]  # names whose value (not only presence) decides a branch
+    prints: frozenset[str]  # names printed in some {{ … }}
+    optional: frozenset[str]  # names given an explicit fallback or presence test
+
+
+class PayloadCheck:
+    """Finds the payload values a template shows but was not given (see module doc)."""
+
+    def __init__(self, limits: RenderLimits) -> None:
+        self.limits = limits
+        self._env = LimitedSandbox(
+            limits, autoescape=False, undefined=_Recording, keep_trailing_newline=True
+        )
+        self._facts: dict[int, tuple[EmailTemplate, _Facts]] = {}
+        self._verdicts: dict[tuple[Any, ...], tuple[EmailTemplate, tuple[str, ...]]] = {}
+
+    def missing(self, template: EmailTemplate, context: Mapping[str, Any]) -> list[str]:
+        """Names of values `template` would show empty with `context`, in template order."""
+        facts = self._facts_of(template)
+        found: list[str] = []
+        key_value = KEY_VALUES.get(template.usage_type)
+        if (
+            key_value is not None
+            and key_value in facts.prints
+            and key_value not in facts.optional
+            and _empty(context.get(key_value))
+        ):
+            found.append(key_value)
+        states = tuple(map(_state, map(context.get, facts.reads)))
+        if 0 in states:  # a name the template reads is not given: would it print it?
+            found += [n for n in self._printed(template, facts, context, states) if n not in found]
+        return found
+
+    def _printed(
+        self,
+        template: EmailTemplate,
+        facts: _Facts,
+        context: Mapping[str, Any],
+        states: tuple[int, ...],
+    ) -> tuple[str, ...]:
+        shape = (id(template), states, tuple(map(_scalar, map(context.get, facts.compared))))
+        known = self._verdicts.get(shape)
+        if known is not None and known[0] is template:
+            return known[1]
+        values = {k: v for k, v in context.items() if v is not None}
+        printed: list[str] = []
+        token = _printed.set(printed)
+        try:
+            with render_budget(self.limits):
+                for part in facts.parts:
+                    part.render(values)
+        except Exception:  # the send's own render reports what went wrong
+            pass
+        finally:
+            _printed.reset(token)
+        verdict = tuple(dict.fromkeys(printed))
+        if len(self._verdicts) >= MAX_VERDICTS:
+            self._verdicts.clear()
+        self._verdicts[shape] = (template, verdict)
+        return verdict
+
+    def _facts_of(self, template: EmailTemplate) -> _Facts:
+        cached = self._facts.get(id(template))
+        if cached is not None and cached[0] is template:
+            return cached[1]
+        sources = [template.subject, template.text_source or "", template.html_source or ""]
+        trees = [self._env.parse(shorthand_to_jinja(source)) for source in sources if source]
+        facts = _Facts(
+            parts=tuple(self._env.from_string(tree) for tree in trees),
+            reads=tuple(sorted(set().union(*(meta.find_undeclared_variables(t) for t in trees)))),
+            compared=tuple(sorted(set().union(*(_compared(t) for t in trees)))),
+            prints=frozenset().union(*(_printed_names(t) for t in trees)),
+            optional=frozenset().union(*(_optional_names(t) for t in trees)),
+        )
+        if len(self._facts) >= MAX_VERDICTS:
+            self._facts.clear()
+        self._facts[id(template)] = (template, facts)
+        return facts
+
+
+def check_send(
+    checker: PayloadCheck,
+    usage: str,
+    locale: str | None,
+    template: EmailTemplate,
+    context: Mapping[str, Any],
+    payload: Mapping[str, Any],
+    *,
+    allow_fallback: bool,
+    config: SmtpConfig,
+    found: list[str],
+) -> list[str]:
+    """`SmtpConnector.check_payload` once the template is chosen: the usage type, then the
+    values; returns the warnings for this send."""
+    warnings = fallback_findings(usage, locale, template, config.default_locale, allow_fallback)
+    missing = checker.missing(template, context)
+    if missing:
+        raise missing_error(template, missing, payload)
+    for index, configured in enumerate(config.templates if found else ()):
+        if configured is template:  # the connector's load-time findings about this template
+            warnings += [text for text in found if text.startswith(f"templates[{index}]")]
+    return warnings
+
+
+def fallback_findings(
+    usage: str,
+    locale: str | None,
+    template: EmailTemplate,
+    default_locale: str,
+    allow_fallback: bool,
+) -> list[str]:
+    """A usage type or locale that fell back to another template. An unknown usage type with
+    no template of its own is an error unless `allow_fallback`: it is usually a misspelling,
+    and would go out with the Generic text."""
+    found = []
+    if template.usage_type != usage:
+        suggestion = suggest_usage_type(usage)
+        if usage not in KNOWN_USAGE_TYPES and not allow_fallback:
+            mean = f"; did you mean {suggestion!r}?" if suggestion else "."
+            raise ConnectorError(
+                ErrorCode.TEMPLATE_NOT_FOUND,
+                f"Usage type {usage!r} is not a known usage type and has no template of its "
+                f"own{mean} Known: {', '.join(KNOWN_USAGE_TYPES)}. A custom usage type needs a "
+                "template of its own; for the generic mail, ask for Generic.",
+                retryable=False,
+                cause=Cause.UNKNOWN_USAGE_TYPE,
+                reason=f"{usage!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ""),
+                details={"suggestion": suggestion},
+            )
+        mean = f" (did you mean {suggestion!r}?)" if suggestion else ""
+        found.append(
+            f"No template for usage type {usage!r}{mean}: the {template.usage_type} template "
+            "was used."
+        )
+    wanted = normalize_locale(locale).split("-")[0] if locale else None
+    used = normalize_locale(template.locale or default_locale).split("-")[0]
+    if wanted and wanted != used:
+        found.append(
+            f"No {template.usage_type} template in locale {locale!r}: the {used!r} one was used."
+        )
+    return found
+
+
+def missing_error(
+    template: EmailTemplate, names: list[str], payload: Mapping[str, Any]
+) -> ConnectorError:
+    """`template_error` naming each missing value, and the payload key meant, when one looks
+    like it (`Code`, `otp`)."""
+    described = [f"`payload.{name}`{_near_miss(name, payload)}" for name in names]
+    verb = "is" if len(names) == 1 else "are"
+    them = "it" if len(names) == 1 else "them"
+    return ConnectorError(
+        ErrorCode.TEMPLATE_ERROR,
+        f"{' and '.join(described)} {verb} missing: the {template.label} template shows {them} "
+        f"and has no default for {them}, so the mail would go out with a blank where "
+        f"{'it belongs' if len(names) == 1 else 'they belong'}.",
+        retryable=False,
+        cause=Cause.MISSING_VALUE,
+        reason=", ".join(names),
+        details={"missing": names},
+    )
+
+
+def _near_miss(name: str, payload: Mapping[str, Any]) -> str:
+    keys = [str(key) for key in payload if key != name]
+    same_case = [key for key in keys if key.lower() == name.lower()]
+    if same_case:
+        return f" (the payload has `{same_case[0]}`: names are case-sensitive)"
+    aliases = [key for key in keys if name == "code" and key in _CODE_ALIASES]
+    close = aliases or difflib.get_close_matches(name, keys, n=1, cutoff=0.75)
+    return f" (the payload has `{close[0]}`; the template reads `{name}`)" if close else ""
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _state(value: Any) -> int:
+    """0 absent (or null), 1 given but false (empty), 2 given."""
+    if value is None:
+        return 0
+    try:
+        return 2 if value else 1
+    except Exception:  # a value whose truth cannot be taken: treat as given
+        return 2
+
+
+def _scalar(value: Any) -> Any:
+    """A compared value in the cache key: short scalars as themselves, others by type."""
+    if isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 64):
+        return value
+    return type(value).__name__
+
+
+def _printed_names(tree: nodes.Template) -> set[str]:
+    return {
+        name
+        for output in tree.find_all(nodes.Output)
+        for expression in output.nodes
+        if not isinstance(expression, nodes.TemplateData)
+        for name in _names(expression)
+    }
+
+
+def _names(node: nodes.Node) -> list[str]:
+    """Names read in `node`, itself included (`find_all` looks only below it)."""
+    found = [node, *node.find_all(nodes.Name)]
+    return [n.name for n in found if isinstance(n, nodes.Name) and n.ctx == "load"]
+
+
+def _optional_names(tree: nodes.Template) -> set[str]:
+    """Names with an explicit fallback: `x | default(…)`, `x is defined`, `{{ x or … }}`."""
+    found = {
+        node.node.name
+        for node in tree.find_all(nodes.Filter)
+        if node.name in _DEFAULT_FILTERS and isinstance(node.node, nodes.Name)
+    }
+    found |= {
+        node.node.name
+        for node in tree.find_all(nodes.Test)
+        if node.name in _PRESENCE_TESTS and isinstance(node.node, nodes.Name)
+    }
+    for output in tree.find_all(nodes.Output):
+        for either in output.find_all(nodes.Or):
+            if isinstance(either.left, nodes.Name):
+                found.add(either.left.name)
+    return found
+
+
+def _compared(tree: nodes.Template) -> set[str]:
+    """Names whose value (not only whether it is given) decides something: compared, tested
+    (other than for presence) or used as an index."""
+    found: set[str] = set()
+    for node in tree.find_all((nodes.Compare, nodes.Test, nodes.Getitem)):
+        if isinstance(node, nodes.Test) and node.name in _PRESENCE_TESTS:
+            continue
+        found |= set(_names(node))
+    return found
