@@ -90,8 +90,9 @@ _REASON_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict"
 _CODE_STATUS = {
     ErrorCode.INVALID_CONFIG: 400,
     ErrorCode.INVALID_RECIPIENT: 400,
-    ErrorCode.TEMPLATE_NOT_FOUND: 400,
-    ErrorCode.TEMPLATE_ERROR: 400,
+    # The request's usage type or payload cannot make the mail (checked before 200/202).
+    ErrorCode.TEMPLATE_NOT_FOUND: 422,
+    ErrorCode.TEMPLATE_ERROR: 422,
     ErrorCode.SIGNING_FAILED: 400,
     ErrorCode.RECIPIENT_REJECTED: 422,
     ErrorCode.MESSAGE_REJECTED: 422,

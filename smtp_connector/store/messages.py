@@ -21,6 +21,7 @@ from .definitions import ordered_definitions
 from .domain import Actor, MessageRequest
 from .errors import ServiceError, forbidden, invalid
 from .policy import ServicePolicy
+from .precheck import check_request
 from .secrets import SecretBox
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .tables import AppRow
@@ -62,10 +63,14 @@ class MessageService:
             max_attempts=request.max_attempts,
         )  # fmt: skip
         async with self._lease(app_id, version) as live:
+            warnings = check_request(live.connector, request)
             if live.enqueue:
                 job = dataclasses.replace(job, definition_ids=live.definition_ids)
-                return await self.sender.enqueue(job)
-            return await self._deliver(live, job)
+                outcome = await self.sender.enqueue(job)
+            else:
+                outcome = await self._deliver(live, job)
+        outcome.warnings = warnings
+        return outcome
 
     async def _version(self, actor: Actor, app_id: str) -> int:
         """The app's definitions version: cached for a moment (see ConnectorCache)."""

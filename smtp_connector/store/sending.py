@@ -40,10 +40,12 @@ class SendOutcome:
     result: SendResult | None = None
     message_id: str | None = None
     definition_id: str | None = None
+    # What the template check found that does not stop the send (store/precheck.py).
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         if self.result is None:
-            return {"id": self.message_id, "status": self.status}
+            return {"id": self.message_id, "status": self.status, "warnings": self.warnings}
         result = self.result
         return {
             "status": self.status,
@@ -55,6 +57,7 @@ class SendOutcome:
             "attempts": result.attempts,
             "smtpCode": result.smtp_code,
             "definitionId": self.definition_id,
+            "warnings": self.warnings,
         }
 
 

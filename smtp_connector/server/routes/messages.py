@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from smtp_connector.store import MessageRequest
 
@@ -30,11 +30,17 @@ class Sent(BaseModel):
     attempts: int
     smtpCode: int | None
     definitionId: str | None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what the template check found that did not stop the send (a usage type "
+        "or locale that fell back to another template, the template's own findings)",
+    )
 
 
 class Queued(BaseModel):
     id: str
     status: Literal["queued"]
+    warnings: list[str] = Field(default_factory=list, description="as for a sent message")
 
 
 class MessageState(BaseModel):
