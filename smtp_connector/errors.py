@@ -146,6 +146,7 @@ class Cause(StrEnum):
     MESSAGE_REFUSED = "message_refused"
     RATE_LIMITED = "rate_limited"
     # input (before anything is sent)
+    NO_SENDER = "no_sender"  # no From address is configured
     BAD_ADDRESS = "bad_address"  # not an address, or one that cannot be sent to
     SPECIAL_USE_DOMAIN = "special_use_domain"  # .local, .test, localhost …
     PAYLOAD_TOO_LARGE = "payload_too_large"

@@ -24,8 +24,13 @@ OnChange = Callable[[str], Awaitable[None]]
 DIALECT_APPS = frozenset({"privacyidea", "portal"})
 
 
+APP_SETTINGS = ("test_email", "from_email", "from_name", "default_locale")
+# Fields a send reads (through the app's connector): changing one rebuilds that connector.
+_SEND_SETTINGS = frozenset({"from_email", "from_name", "default_locale"})
+
+
 def app_view(row: AppRow) -> App:
-    return App(id=row.id, name=row.name, test_email=row.test_email)
+    return App(id=row.id, name=row.name, **{name: getattr(row, name) for name in APP_SETTINGS})
 
 
 async def load_app(session: AsyncSession, actor: Actor, app_id: str) -> AppRow:
@@ -51,7 +56,8 @@ class AppService:
         with conflict_on_duplicate(f"An app named {data.name!r} (or id {data.id!r}) exists."):
             async with self._db.transaction() as session:
                 await self._unique(session, data.name, data.id)
-                row = AppRow(name=data.name, test_email=data.test_email, kind=kind)
+                settings = {name: getattr(data, name) for name in APP_SETTINGS}
+                row = AppRow(name=data.name, kind=kind, **settings)
                 if data.id:
                     row.id = data.id
                 session.add(row)
@@ -118,13 +124,18 @@ class AppService:
                     _refuse_reserved(patch.name)
                 await self._unique(session, patch.name, None)
                 row.name = patch.name
-            if "test_email" in fields:
-                row.test_email = patch.test_email
+            for name in fields & set(APP_SETTINGS):
+                setattr(row, name, getattr(patch, name))
+            if fields & _SEND_SETTINGS:
+                row.definitions_version += 1  # the app's connector is rebuilt with them
             row.modified = utcnow()
             audit.record(
                 session, actor, "app.update", app_id=app_id, target=app_id, fields=sorted(fields)
             )
-            return app_view(row)
+            view = app_view(row)
+        if fields & _SEND_SETTINGS:
+            await self._on_change(app_id)
+        return view
 
     async def delete(self, actor: Actor, app_id: str) -> None:
         """Delete the app with its definitions (and API keys bound to it)."""

@@ -21,7 +21,7 @@ from smtp_connector import ConnectorError, ErrorCode, SendResult, SmtpConnector
 
 from . import audit
 from .apps import load_app
-from .configs import build_connector
+from .configs import AppSender, build_connector
 from .database import Database
 from .definitions import (
     apply_patch,
@@ -87,10 +87,12 @@ async def send_once(
     policy: ServicePolicy,
     to: str,
     message: TestMessage | None = None,
+    app: AppSender | None = None,
 ) -> SendResult:
-    """One test message through a throwaway connector (one try, no pooling left behind)."""
+    """One test message through a throwaway connector (one try, no pooling left behind), with
+    the app's sender where the definition has none."""
     templates = [message.template()] if message is not None else None
-    connector = _test_connector(rows, box, policy, templates)
+    connector = _test_connector(rows, box, policy, templates, app)
     async with connector:
         if message is None:
             return await connector.send_test(to)
@@ -102,19 +104,20 @@ def _test_connector(
     box: SecretBox,
     policy: ServicePolicy,
     templates: list[dict[str, Any]] | None,
+    app: AppSender | None,
 ) -> SmtpConnector:
     """The test's connector. When its S/MIME material cannot be used and the definition says
     "don't send on error", that is the outcome of the test (signing_failed: nothing sent),
     as privacyIDEA reports it, not a refusal of the request."""
     try:
-        return build_connector(rows, box, policy, retry=ONE_TRY, templates=templates)
+        return build_connector(rows, box, policy, retry=ONE_TRY, templates=templates, app=app)
     except ConnectorError as error:
         primary = rows[0]
         if not (primary.smime and primary.smime_dont_send_on_error):
             raise
         unsigned = DefinitionRow(**(row_snapshot(primary) | {"smime": False}))
         try:
-            build_connector([unsigned], box, policy, templates=templates)
+            build_connector([unsigned], box, policy, templates=templates, app=app)
         except ConnectorError:
             raise error from None  # not (only) the S/MIME material
         raise ConnectorError(
@@ -146,10 +149,11 @@ class CheckService:
                     "check has an address to send the test message to."
                 )
             test_email = app.test_email
+            sender = AppSender.of(app)
         result: SendResult | None = None
         error: ConnectorError | None = None
         try:
-            result = await send_once([row], self._box, self._policy, test_email)
+            result = await send_once([row], self._box, self._policy, test_email, app=sender)
         except ConnectorError as exc:
             error = exc
         view = await self._record(actor, app_id, definition_id, error)
@@ -186,14 +190,14 @@ class CheckService:
         "Send test email"): unlike `check` it leaves status and numErrors alone, since the
         address is the caller's choice and a typo in it says nothing about the server."""
         async with self._db.transaction() as session:
-            await load_app(session, actor, app_id)
+            sender = AppSender.of(await load_app(session, actor, app_id))
             row = await session.get(DefinitionRow, definition_id)
             if row is None or row.app_id != app_id:
                 raise not_found("Server definition", definition_id)
         success = False
         code: str | None = None
         try:
-            result = await send_once([row], self._box, self._policy, recipient)
+            result = await send_once([row], self._box, self._policy, recipient, app=sender)
             success = True
             return result
         except ConnectorError as error:
@@ -222,13 +226,13 @@ class CheckService:
         check_smime_input(candidate.smime, actor, self._policy)
         await self._policy.network.check_host(candidate.host)
         async with self._db.transaction() as session:
-            await load_app(session, actor, app_id)
+            sender = AppSender.of(await load_app(session, actor, app_id))
             stored = await _stored(session, app_id, stored_id, stored_name)
         row = self._candidate_row(app_id, candidate, stored)
         success = False
         code: str | None = None
         try:
-            result = await send_once([row], self._box, self._policy, recipient, message)
+            result = await send_once([row], self._box, self._policy, recipient, message, sender)
             success = True
             return result
         except ConnectorError as error:

@@ -6,16 +6,32 @@ priority, health and error codes as a config file would.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from smtp_connector import SmtpConfig, SmtpConnector
-from smtp_connector.errors import ConnectorError, ErrorCode
+from smtp_connector.errors import Cause, ConnectorError, ErrorCode
 
 from .policy import ServicePolicy
 from .secrets import SecretBox
 from .smime_material import is_path, resolve_inside
-from .tables import DefinitionRow
+from .tables import AppRow, DefinitionRow
+
+
+@dataclass(frozen=True)
+class AppSender:
+    """What a send takes from the app (read inside the transaction, used after it)."""
+
+    from_email: str | None = None
+    from_name: str | None = None
+    default_locale: str | None = None
+
+    @classmethod
+    def of(cls, row: AppRow | None) -> AppSender | None:
+        if row is None:
+            return None
+        return cls(row.from_email, row.from_name, row.default_locale)
 
 # Only used to validate a definition that has no fromEmail yet (e.g. privacyIDEA's optional
 # `sender`); a send without any fromEmail is refused in `connector_config`.
@@ -92,13 +108,17 @@ def _reads_files(rows: Sequence[DefinitionRow]) -> bool:
     )
 
 
-def _sender(rows: Sequence[DefinitionRow]) -> str | None:
-    """fromEmail of the primary definition, else its username when that is an address."""
+def _sender(rows: Sequence[DefinitionRow], app: AppSender | None) -> tuple[str, str | None] | None:
+    """(address, name) the mail comes from: the primary definition's own fromEmail, else its
+    app's, else the definition's username when that is an address; None when there is none."""
     primary = rows[0]
+    name = primary.from_name or (app.from_name if app is not None else None)
     if primary.from_email:
-        return primary.from_email
+        return primary.from_email, name
+    if app is not None and app.from_email:
+        return app.from_email, name
     if primary.username and "@" in primary.username:
-        return primary.username
+        return primary.username, name
     return None
 
 
@@ -110,26 +130,31 @@ def connector_config(
     validation_only: bool = False,
     smime_dir: Path | None = None,
     templates: list[dict[str, Any]] | None = None,
+    app: AppSender | None = None,
 ) -> dict[str, Any]:
     """The Logto-style config for `rows` in priority order: the first is the top-level server,
-    the others `servers[]` with their priority and their own From."""
+    the others `servers[]` with their priority and their own From (else the app's)."""
     if not rows:
         raise ConnectorError(ErrorCode.INVALID_CONFIG, "No server definition to send with.")
     primary, rest = rows[0], rows[1:]
-    from_email = _sender(rows) or (_VALIDATION_FROM if validation_only else None)
-    if from_email is None:
+    sender = _sender(rows, app) or ((_VALIDATION_FROM, None) if validation_only else None)
+    if sender is None:
         raise ConnectorError(
             ErrorCode.INVALID_CONFIG,
             f"Server definition {primary.name or primary.id!r} has no sender: set `fromEmail`, "
-            "the address the mail comes from (a `username` that is an address also serves).",
+            "the address the mail comes from, on the definition or on its app (a `username` "
+            "that is an address also serves).",
+            cause=Cause.NO_SENDER,
         )
     config = server_settings(primary, box) | {
-        "fromEmail": from_email,
+        "fromEmail": sender[0],
         "allowSpecialUseDomains": primary.allow_special_use_domains,
     }
-    if primary.from_name:
-        config["fromName"] = primary.from_name
-    config["servers"] = [_failover_entry(row, box) for row in rest]
+    if sender[1]:
+        config["fromName"] = sender[1]
+    if app is not None and app.default_locale:
+        config["defaultLocale"] = app.default_locale
+    config["servers"] = [_failover_entry(row, box, app) for row in rest]
     # A tenant's text is never read as a file name or fetched as a URL: only S/MIME paths the
     # operator allowed (smime_material.py) open files, and nothing here needs a URL.
     config["disableFileAccess"] = not _reads_files(rows[:1])
@@ -144,12 +169,15 @@ def connector_config(
     return config
 
 
-def _failover_entry(row: DefinitionRow, box: SecretBox) -> dict[str, Any]:
+def _failover_entry(row: DefinitionRow, box: SecretBox, app: AppSender | None) -> dict[str, Any]:
+    """A failover server sends with its own From, else the app's (else the primary's)."""
     entry = server_settings(row, box) | {"priority": row.priority, "label": row.id}
-    if row.from_email:
-        entry["defaultFromEmail"] = row.from_email
-        if row.from_name:
-            entry["defaultFromName"] = row.from_name
+    own = row.from_email or (app.from_email if app is not None else None)
+    if own:
+        entry["defaultFromEmail"] = own
+        name = row.from_name or (app.from_name if app is not None else None)
+        if name:
+            entry["defaultFromName"] = name
     return entry
 
 
@@ -160,9 +188,12 @@ def build_config(
     retry: dict[str, Any] | None = None,
     smime_dir: Path | None = None,
     templates: list[dict[str, Any]] | None = None,
+    app: AppSender | None = None,
 ) -> SmtpConfig:
     return SmtpConfig.model_validate(
-        connector_config(rows, box, retry=retry, smime_dir=smime_dir, templates=templates)
+        connector_config(
+            rows, box, retry=retry, smime_dir=smime_dir, templates=templates, app=app
+        )
     )
 
 
@@ -173,9 +204,13 @@ def build_connector(
     *,
     retry: dict[str, Any] | None = None,
     templates: list[dict[str, Any]] | None = None,
+    app: AppSender | None = None,
 ) -> SmtpConnector:
-    """A connector for `rows` that connects only where the network policy allows."""
-    config = build_config(rows, box, retry=retry, smime_dir=policy.smime_dir, templates=templates)
+    """A connector for `rows` (of `app`, whose sender and locale they may use) that connects
+    only where the network policy allows."""
+    config = build_config(
+        rows, box, retry=retry, smime_dir=policy.smime_dir, templates=templates, app=app
+    )
     return SmtpConnector(config, address_policy=policy.network.refusal)
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
+from ..addresses import check_display_name
 from ..config import ConfigModel
 from ..config.base import check_address
 from ..errors import ConnectorError
@@ -51,15 +52,48 @@ def check_email(
 # -- apps ---------------------------------------------------------------------------------
 
 
-class AppCreate(Wire):
-    name: str = Field(min_length=1, max_length=200, pattern=_ONE_LINE.pattern)
+_LOCALE = r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8}){0,3}$"
+
+
+class AppSettings(Wire):
+    """What an app sets for every send: the test address, its sender and its locale."""
+
     test_email: str | None = Field(default=None, max_length=320)
-    id: str | None = Field(default=None, description="optional; letters, digits, . _ -")
+    from_email: str | None = Field(
+        default=None,
+        max_length=320,
+        description="the sender of the app's mail; a server definition without its own "
+        "fromEmail uses it",
+    )
+    from_name: str | None = Field(
+        default=None, max_length=200, description="the sender's display name"
+    )
+    default_locale: str | None = Field(
+        default=None,
+        max_length=35,
+        pattern=_LOCALE,
+        description="the locale a send falls back to (before English), e.g. de or pt-BR",
+    )
 
     @field_validator("test_email")
     @classmethod
     def _test_email(cls, value: str | None) -> str | None:
         return check_email(value, "testEmail")
+
+    @field_validator("from_email")
+    @classmethod
+    def _from_email(cls, value: str | None) -> str | None:
+        return check_email(value, "fromEmail")
+
+    @field_validator("from_name")
+    @classmethod
+    def _from_name(cls, value: str | None) -> str | None:
+        return check_display_name(value, collapse=False) if value else None
+
+
+class AppCreate(AppSettings):
+    name: str = Field(min_length=1, max_length=200, pattern=_ONE_LINE.pattern)
+    id: str | None = Field(default=None, description="optional; letters, digits, . _ -")
 
     @field_validator("id")
     @classmethod
@@ -69,14 +103,10 @@ class AppCreate(Wire):
         return value
 
 
-class AppPatch(Wire):
-    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=_ONE_LINE.pattern)
-    test_email: str | None = Field(default=None, max_length=320)
+class AppPatch(AppSettings):
+    """A partial update: fields left out keep their value; null clears an optional one."""
 
-    @field_validator("test_email")
-    @classmethod
-    def _test_email(cls, value: str | None) -> str | None:
-        return check_email(value, "testEmail")
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=_ONE_LINE.pattern)
 
 
 class App(Wire):
@@ -85,6 +115,9 @@ class App(Wire):
     id: str
     name: str
     test_email: str | None = None
+    from_email: str | None = None
+    from_name: str | None = None
+    default_locale: str | None = None
 
 
 # -- server definitions -------------------------------------------------------------------

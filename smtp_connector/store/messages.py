@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 from .apps import load_app
-from .configs import build_connector
+from .configs import AppSender, build_connector
 from .connectors import ConnectorCache, LiveConnector
 from .database import Database
 from .definitions import ordered_definitions
@@ -119,13 +119,14 @@ class MessageService:
             app = await session.get(AppRow, app_id)
             rows = await ordered_definitions(session, app_id, active_only=True)
             version = app.definitions_version if app is not None else version
+            sender = AppSender.of(app)
         if not rows:
             raise ServiceError(
                 "unavailable",
                 f"App {app_id!r} has no active server definition: add one, or run check on a "
                 "disabled one to re-enable it.",
             )
-        connector = build_connector(rows, self._box, self._policy)
+        connector = build_connector(rows, self._box, self._policy, app=sender)
         labels = {f"{rows[0].host}:{rows[0].port}": rows[0].id} | {row.id: row.id for row in rows}
         return LiveConnector(
             connector=connector,

@@ -45,6 +45,10 @@ class AppRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     test_email: Mapped[str | None] = mapped_column(String(320))
+    # The app's sender and locale: a definition without its own From uses the app's.
+    from_email: Mapped[str | None] = mapped_column(String(320))
+    from_name: Mapped[str | None] = mapped_column(String(200))
+    default_locale: Mapped[str | None] = mapped_column(String(35))
     # Set on the apps the service creates for a dialect ("privacyidea", "portal"): they are
     # found by this marker, never by a name a tenant could take.
     kind: Mapped[str | None] = mapped_column(String(32))

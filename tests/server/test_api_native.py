@@ -30,7 +30,10 @@ async def test_apps_crud(api: Api) -> None:
         "/v1/apps", json={"name": "Shop", "id": "shop-1", "testEmail": "ops@example.org"}, headers=h
     )
     assert created.status_code == 201
-    assert created.json() == {"id": "shop-1", "name": "Shop", "testEmail": "ops@example.org"}
+    assert created.json() == {
+        "id": "shop-1", "name": "Shop", "testEmail": "ops@example.org",
+        "fromEmail": None, "fromName": None, "defaultLocale": None,
+    }  # fmt: skip
     assert (await api.client.get("/v1/apps", headers=h)).json() == [created.json()]
     patched = await api.client.patch("/v1/apps/shop-1", json={"testEmail": None}, headers=h)
     assert patched.json()["testEmail"] is None
@@ -183,7 +186,9 @@ async def test_app_bound_keys(api: Api, make_server: MakeServer) -> None:
         f"/v1/apps/{mine}/servers", json=definition(server.port, username=None), headers=bound
     )
     sent = await api.client.post(
-        f"/v1/apps/{mine}/messages", json={"to": "user@example.org"}, headers=bound
+        f"/v1/apps/{mine}/messages",
+        json={"to": "user@example.org", "payload": {"code": "1"}},
+        headers=bound,
     )
     assert sent.status_code == 200 and len(server.messages) == 1
     refused = await api.client.post(

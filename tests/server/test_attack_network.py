@@ -119,11 +119,15 @@ def test_the_policy_is_applied_again_at_check_and_send(
         app = make_app(http)
         made = http.post(f"/v1/apps/{app}/servers", json=definition(live.port))
         assert made.status_code == 201
-        sent = http.post(f"/v1/apps/{app}/messages", json={"to": "a@example.org"})
+        sent = http.post(
+            f"/v1/apps/{app}/messages", json={"to": "a@example.org", "payload": {"code": "1"}}
+        )
         assert sent.status_code == 200 and len(live.messages) == 1
     connections = live.connections
     with serves.start(policy="private") as http:
-        sent = http.post(f"/v1/apps/{app}/messages", json={"to": "b@example.org"})
+        sent = http.post(
+            f"/v1/apps/{app}/messages", json={"to": "b@example.org", "payload": {"code": "1"}}
+        )
         assert sent.status_code == 502, sent.text
         assert "network policy refuses" in sent.json()["error"]["message"]
         check = http.post(f"/v1/apps/{app}/servers/{made.json()['id']}/check")

@@ -136,7 +136,8 @@ def test_rotation_across_restarts(tmp_path: Path, make_server: MakeServer, serve
 
     serves.append(start_serve(url, tmp_path / "2.log", env_with(SMTP_CONNECTOR_SECRET_KEY=new)))
     sent = httpx.post(f"{serves[-1].base_url}/v1/apps/{app_id}/messages",
-                      json={"to": "user@example.org"}, headers=h, timeout=30)  # fmt: skip
+                      json={"to": "user@example.org", "payload": {"code": "1"}}, headers=h,
+                      timeout=30)  # fmt: skip
     assert sent.status_code == 200, sent.text
     assert live.messages[-1].auth_login == USER.encode()  # decrypted with the new key
     serves[-1].stop()
@@ -144,7 +145,8 @@ def test_rotation_across_restarts(tmp_path: Path, make_server: MakeServer, serve
     # The old key alone can no longer read the secret, and says why.
     serves.append(start_serve(url, tmp_path / "3.log", env_with(SMTP_CONNECTOR_SECRET_KEY=old)))
     stale = httpx.post(f"{serves[-1].base_url}/v1/apps/{app_id}/messages",
-                       json={"to": "user@example.org"}, headers=h, timeout=30)  # fmt: skip
+                       json={"to": "user@example.org", "payload": {"code": "1"}}, headers=h,
+                      timeout=30)  # fmt: skip
     assert stale.status_code == 400 and "SMTP_CONNECTOR_SECRET_KEY" in stale.text
 
 

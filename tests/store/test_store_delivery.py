@@ -124,7 +124,9 @@ async def test_disabled_definitions_are_skipped(service: Service, make_server: M
 async def test_no_active_definition(service: Service) -> None:
     app_id = await new_app(service)
     with pytest.raises(ServiceError) as refused:
-        await service.messages.send(CLI_ACTOR, app_id, MessageRequest(to="user@example.org"))
+        await service.messages.send(
+            CLI_ACTOR, app_id, MessageRequest(to="user@example.org", payload={"code": "123456"})
+        )
     assert refused.value.reason == "unavailable"
 
 
@@ -157,7 +159,9 @@ async def test_enqueue_definitions_send_directly_for_now(
     server = auth_server(make_server)
     app_id = await new_app(service)
     await service.definitions.create(CLI_ACTOR, app_id, definition_for(server.port, enqueue=True))
-    outcome = await service.messages.send(CLI_ACTOR, app_id, MessageRequest(to="user@example.org"))
+    outcome = await service.messages.send(
+        CLI_ACTOR, app_id, MessageRequest(to="user@example.org", payload={"code": "123456"})
+    )
     assert outcome.status == "sent" and len(server.messages) == 1
     assert await service.messages.status(CLI_ACTOR, "anything") is None
 
@@ -205,7 +209,9 @@ async def test_connections_closed_at_shutdown(sqlite_url: str, make_server: Make
     opened = await Service.open(sqlite_url, SECRET_KEY, policy=loopback_policy())
     app_id = await new_app(opened)
     await opened.definitions.create(CLI_ACTOR, app_id, definition_for(server.port))
-    await opened.messages.send(CLI_ACTOR, app_id, MessageRequest(to="user@example.org"))
+    await opened.messages.send(
+        CLI_ACTOR, app_id, MessageRequest(to="user@example.org", payload={"code": "123456"})
+    )
     assert server.open_connections == 1  # kept warm for the next send
     await opened.aclose()
     for _ in range(50):

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from smtp_connector.store import Definition, DefinitionCreate, DefinitionPatch
+from smtp_connector.store import Actor, Definition, DefinitionCreate, DefinitionPatch, Service
 
 from ..deps import Reader, Sender, ServiceDep, Writer
-from ..errors import NATIVE_ERRORS, ErrorDetail, connector_failure
+from ..errors import NATIVE_ERRORS, ApiFailure, ErrorDetail, Failure, connector_failure
 
 router = APIRouter(prefix="/v1/apps/{app_id}/servers", tags=["servers"], responses=NATIVE_ERRORS)
 
@@ -52,7 +52,23 @@ async def list_servers(app_id: str, actor: Reader, service: ServiceDep) -> list[
 async def create_server(
     app_id: str, body: DefinitionCreate, actor: Writer, service: ServiceDep
 ) -> Definition:
+    """A definition without `fromEmail` sends with its app's; with neither it is refused."""
+    if not body.from_email:
+        await _require_sender(service, actor, app_id)
     return await service.definitions.create(actor, app_id, body)
+
+
+async def _require_sender(service: Service, actor: Actor, app_id: str) -> None:
+    """The native API asks for a sender up front (the dialects whose seeds make it optional
+    fall back to the username and answer at check/send): a definition saved without one
+    would fail on every send."""
+    app = await service.apps.get(actor, app_id)
+    if not app.from_email:
+        message = (
+            "Invalid request: `fromEmail`: required, the address the mail comes from; set it "
+            f"here, or on the app (PATCH /v1/apps/{app_id} with fromEmail) for all its servers."
+        )
+        raise ApiFailure(Failure(422, "invalid_request", message))
 
 
 @router.get("/{server_id}", response_model=Definition)
@@ -64,6 +80,8 @@ async def get_server(app_id: str, server_id: str, actor: Reader, service: Servic
 async def update_server(
     app_id: str, server_id: str, body: DefinitionPatch, actor: Writer, service: ServiceDep
 ) -> Definition:
+    if "from_email" in body.model_fields_set and not body.from_email:
+        await _require_sender(service, actor, app_id)  # clearing it: the app's must be there
     return await service.definitions.update(actor, app_id, server_id, body)
 
 
