@@ -9,6 +9,7 @@ dialect answers in its own envelope while sharing one mapping of errors to statu
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from starlette.exceptions import HTTPException
 from smtp_connector import ConnectorError, ErrorCode
 from smtp_connector.errors import secret_safe_logger
 from smtp_connector.store import ServiceError
+from smtp_connector.store.hints import NATIVE, Terms, explain
 
 log = secret_safe_logger("smtp_connector.server")
 
@@ -35,16 +37,29 @@ class Failure:
     smtp_code: int | None = None
     server: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    hint: str | None = None  # what to change, in the called API's field names
+    cause: str | None = None  # the library's `Cause`, finer than `code`
+    error: ConnectorError | None = None  # the error behind it, to explain in other terms
 
     def body(self) -> dict[str, Any]:
         return {
             "error": {
                 "code": self.code,
                 "message": self.message,
+                "hint": self.hint,
+                "cause": self.cause,
                 "smtpCode": self.smtp_code,
                 "server": self.server,
             }
         }
+
+    def in_terms(self, terms: Terms) -> Failure:
+        """This failure's message and hint in `terms` (a dialect's names); as it is when it
+        did not come from a `ConnectorError`."""
+        if self.error is None:
+            return self
+        explained = explain(self.error, terms)
+        return dataclasses.replace(self, message=explained.message, hint=explained.hint)
 
 
 class ApiFailure(Exception):
@@ -58,6 +73,8 @@ class ApiFailure(Exception):
 class ErrorDetail(BaseModel):
     code: str
     message: str
+    hint: str | None = None
+    cause: str | None = None
     smtpCode: int | None = None  # the wire name
     server: str | None = None
 
@@ -101,17 +118,21 @@ _CODE_STATUS = {
 }
 
 
-def connector_failure(error: ConnectorError) -> Failure:
-    """Status for a domain or delivery error: SMTP-side failures are 502/504, input 4xx."""
+def connector_failure(error: ConnectorError, terms: Terms = NATIVE) -> Failure:
+    """Status for a domain or delivery error: SMTP-side failures are 502/504, input 4xx; the
+    message and hint in `terms` (store/hints.py)."""
     if isinstance(error, ServiceError):
         status = _REASON_STATUS[error.reason]
         code = {"not_found": "not_found", "forbidden": "forbidden"}.get(
             error.reason, error.code.value
         )
-        return Failure(status, code, error.message)
+        return Failure(status, code, error.message, error=error).in_terms(terms)
     status = _CODE_STATUS.get(error.code, 502)
     headers = {"Retry-After": str(int(error.retry_after))} if error.retry_after else {}
-    return Failure(status, error.code.value, error.message, error.smtp_code, error.server, headers)
+    cause = error.cause.value if error.cause else None
+    failure = Failure(status, error.code.value, error.message, error.smtp_code, error.server,
+                      headers, cause=cause, error=error)  # fmt: skip
+    return failure.in_terms(terms)
 
 
 def validation_failure(error: RequestValidationError | ValidationError) -> Failure:
@@ -137,15 +158,16 @@ def native_format(request: Request, failure: Failure) -> JSONResponse:
     return JSONResponse(failure.body(), status_code=failure.status, headers=failure.headers)
 
 
-def register_format(app: FastAPI, prefix: str, formatter: Formatter) -> None:
-    """Make errors under `prefix` render with `formatter` (a dialect's envelope)."""
-    app.state.error_formats.append((prefix, formatter))
+def register_format(app: FastAPI, prefix: str, formatter: Formatter, terms: Terms = NATIVE) -> None:
+    """Make errors under `prefix` render with `formatter` (a dialect's envelope), their
+    messages and hints in `terms` (the dialect's field names)."""
+    app.state.error_formats.append((prefix, formatter, terms))
 
 
 def render(request: Request, failure: Failure) -> JSONResponse:
-    for prefix, formatter in getattr(request.app.state, "error_formats", []):
+    for prefix, formatter, terms in getattr(request.app.state, "error_formats", []):
         if request.url.path.startswith(prefix):
-            return formatter(request, failure)
+            return formatter(request, failure.in_terms(terms))
     return native_format(request, failure)
 
 

@@ -33,6 +33,7 @@ class AppSender:
             return None
         return cls(row.from_email, row.from_name, row.default_locale)
 
+
 # Only used to validate a definition that has no fromEmail yet (e.g. privacyIDEA's optional
 # `sender`); a send without any fromEmail is refused in `connector_config`.
 _VALIDATION_FROM = "validation@example.com"
@@ -145,6 +146,7 @@ def connector_config(
             "the address the mail comes from, on the definition or on its app (a `username` "
             "that is an address also serves).",
             cause=Cause.NO_SENDER,
+            reason=repr(primary.name or primary.id) if primary.name or primary.id else None,
         )
     config = server_settings(primary, box) | {
         "fromEmail": sender[0],
@@ -191,9 +193,7 @@ def build_config(
     app: AppSender | None = None,
 ) -> SmtpConfig:
     return SmtpConfig.model_validate(
-        connector_config(
-            rows, box, retry=retry, smime_dir=smime_dir, templates=templates, app=app
-        )
+        connector_config(rows, box, retry=retry, smime_dir=smime_dir, templates=templates, app=app)
     )
 
 

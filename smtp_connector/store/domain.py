@@ -254,6 +254,8 @@ class LastError(Wire):
 
     code: str
     message: str
+    hint: str | None = None
+    cause: str | None = None
     smtp_code: int | None = None
     server: str | None = None
     at: str | None = None

@@ -37,6 +37,7 @@ from smtp_connector.store import (
     Service,
     ServiceError,
 )
+from smtp_connector.store.hints import NATIVE_ONLY_CA, Terms
 
 from ..deps import ServiceDep, api_key_actor, bearer, require
 from ..errors import ApiFailure, Failure, error_responses, register_format
@@ -113,6 +114,8 @@ class Integration(BaseModel):
 class ErrorItem(BaseModel):
     code: str
     message: str
+    hint: str | None = Field(default=None, description="what to change, in this API's fields")
+    cause: str | None = None
     smtpCode: int | None = None
 
 
@@ -145,6 +148,21 @@ class ErrorEnvelope(BaseModel):
 _PLAIN = ("name", "host", "port", "username", "password", "description")
 _OURS_TO_SEED = {"is_default": "isDefault", "security": "useTls",
                  "integration_id": "appIntegrationId", "auth": "username"}  # fmt: skip
+
+
+TERMS = Terms(
+    names={"security": "useTls", "integration_id": "appIntegrationId", "is_default": "isDefault"},
+    implicit_tls="use port 465 with `useTls` on (here TLS from the first byte is port 465 with "
+    "`useTls`)",
+    starttls="turn `useTls` on with a port other than 465 (STARTTLS)",
+    plain="turn `useTls` off",
+    no_login="leave `username` and `password` empty",
+    trust_ca=NATIVE_ONLY_CA,
+    sender="give the app a fromEmail (PATCH /v1/apps/{id}; this API has no sender field), or use "
+    "a `username` that is an address",
+    special_use="use the native API's allowSpecialUseDomains on this definition",
+    timeout="",
+)
 
 
 def to_domain(body: IntegrationUpdate, stored: Definition | None) -> dict[str, Any]:
@@ -210,7 +228,8 @@ def envelope(data: Any, status: int = 200) -> dict[str, Any]:
 
 def error_envelope(request: Request, failure: Failure) -> JSONResponse:
     message = rename_fields(failure.message, _OURS_TO_SEED)
-    item = ErrorItem(code=failure.code, message=message, smtpCode=failure.smtp_code)
+    item = ErrorItem(code=failure.code, message=message, hint=failure.hint, cause=failure.cause,
+                     smtpCode=failure.smtp_code)  # fmt: skip
     body = ErrorEnvelope(success=False, statusCode=failure.status, message=message, errors=[item])
     return JSONResponse(body.model_dump(mode="json"), failure.status, headers=failure.headers)
 
@@ -285,4 +304,4 @@ async def delete_integration(
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
-    register_format(app, PREFIX, error_envelope)
+    register_format(app, PREFIX, error_envelope, TERMS)

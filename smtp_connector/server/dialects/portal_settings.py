@@ -41,6 +41,7 @@ from smtp_connector.store import (
     DefinitionPatch,
     Service,
 )
+from smtp_connector.store.hints import NATIVE_ONLY_CA, Terms
 
 from ..deps import ServiceDep, api_key_actor, bearer, require
 from ..errors import Failure, error_responses, register_format
@@ -105,7 +106,9 @@ class Wrapper(BaseModel):
 
 class ErrorInfo(BaseModel):
     message: str
+    hint: str | None = Field(default=None, description="what to change, in this API's fields")
     type: str
+    cause: str | None = None
     smtpCode: int | None = None
 
 
@@ -131,6 +134,20 @@ _SIMPLE = {
     "isDefaultSettings": "is_default",
 }
 _OURS_TO_SEED = {ours: seed for seed, ours in _SIMPLE.items()} | {"security": "enableSSL"}
+
+
+TERMS = Terms(
+    names={**{ours: seed for seed, ours in _SIMPLE.items()}, "security": "enableSSL"},
+    implicit_tls="use port 465 with `enableSSL` on (here TLS from the first byte is port 465 "
+    "with `enableSSL`)",
+    starttls="turn `enableSSL` on with a port other than 465 (STARTTLS)",
+    plain="turn `enableSSL` off",
+    no_login="set `enableAuth` to false",
+    trust_ca=NATIVE_ONLY_CA,
+    sender="set `senderAddress`",
+    special_use="use the native API's allowSpecialUseDomains on this definition",
+    timeout="",
+)
 
 
 def canonical(data: dict[str, Any]) -> dict[str, Any]:
@@ -200,8 +217,13 @@ def wrap(settings: SmtpSettings) -> Wrapper:
 def error_wrapper(request: Request, failure: Failure) -> JSONResponse:
     """The portal API's error shape; request validation errors are 400 there, as ours."""
     status = 400 if failure.status == 422 else failure.status
-    info = ErrorInfo(message=rename_fields(failure.message, _OURS_TO_SEED), type=failure.code,
-                     smtpCode=failure.smtp_code)  # fmt: skip
+    info = ErrorInfo(
+        message=rename_fields(failure.message, _OURS_TO_SEED),
+        hint=failure.hint,
+        type=failure.code,
+        cause=failure.cause,
+        smtpCode=failure.smtp_code,
+    )
     body = ErrorWrapper(error=info, status=1, statusCode=status)
     return JSONResponse(body.model_dump(mode="json"), status, headers=failure.headers)
 
@@ -253,4 +275,4 @@ async def reset_settings(actor: Writer, service: ServiceDep) -> Wrapper:
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
-    register_format(app, PREFIX, error_wrapper)
+    register_format(app, PREFIX, error_wrapper, TERMS)

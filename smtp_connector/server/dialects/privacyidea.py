@@ -48,6 +48,7 @@ from smtp_connector.store import (
     ServiceError,
     TestMessage,
 )
+from smtp_connector.store.hints import NATIVE_ONLY_CA, Terms
 
 from ..deps import ServiceDep, api_key_actor, require
 from ..errors import ApiFailure, Failure, connector_failure, error_responses, register_format
@@ -133,6 +134,18 @@ _SMIME = {
     "private_key_password": "private_key_password",
     "dont_send_on_error": "dont_send_on_error",
 }
+
+
+TERMS = Terms(
+    names={"host": "server", "from_email": "sender", "enqueue": "enqueue_job"},
+    implicit_tls="write `server` as smtps://host (TLS from the first byte)",
+    starttls="write `server` without smtps:// and set `tls` to true (STARTTLS)",
+    plain="set `tls` to false (and write `server` without smtps://)",
+    no_login="leave `username` empty",
+    trust_ca=NATIVE_ONLY_CA,
+    sender="set `sender` (or use a `username` that is an address)",
+    special_use="set `sender` on a domain the relay accepts",
+)
 
 
 def split_server(server: str) -> tuple[str, bool, int | None]:
@@ -226,7 +239,8 @@ def error_envelope(request: Request, failure: Failure) -> JSONResponse:
     message = rename_fields(failure.message, _OURS_TO_PI)
     body = {
         "jsonrpc": "2.0",
-        "detail": {"error_code": failure.code, "smtp_code": failure.smtp_code},
+        "detail": {"error_code": failure.code, "smtp_code": failure.smtp_code,
+                   "hint": failure.hint, "cause": failure.cause},
         "result": {"status": False, "error": {"code": _ERROR_IDS.get(status, -status),
                                               "message": message}},
         "id": 1,
@@ -273,7 +287,7 @@ async def send_test_email(request: Request, actor: Tester, service: ServiceDep) 
     except ConnectorError as error:
         if isinstance(error, ServiceError) or error.code in _INPUT_ERRORS:
             raise
-        return envelope(False, {"error": connector_failure(error).body()["error"]})
+        return envelope(False, {"error": connector_failure(error, TERMS).body()["error"]})
     return envelope(True)
 
 
@@ -317,4 +331,4 @@ async def delete_smtpserver(identifier: str, actor: Writer, service: ServiceDep)
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
-    register_format(app, PREFIX, error_envelope)
+    register_format(app, PREFIX, error_envelope, TERMS)

@@ -35,6 +35,7 @@ from smtp_connector.store import (
     Service,
     ServiceError,
 )
+from smtp_connector.store.hints import NATIVE_ONLY_CA, Terms
 
 from ..deps import Reader, ServiceDep, Writer
 from ..errors import ApiFailure, Failure, connector_failure, error_responses, register_format
@@ -113,7 +114,9 @@ class Smtp(BaseModel):
 class SmtpsError(BaseModel):
     code: int
     message: str
+    hint: str | None = Field(default=None, description="what to change, in this API's fields")
     errorCode: str
+    cause: str | None = None
     smtpCode: int | None = None
     smtp: Smtp | None = Field(default=None, description="check failures: the disabled server")
 
@@ -133,6 +136,19 @@ _OURS_TO_SEED = {ours: seed for seed, ours in _SIMPLE.items()} | {
     "security": "starttls` / `sslTls",
     "status": "status",
 }
+
+
+TERMS = Terms(
+    names={"from_email": "defaultfromemail", "from_name": "defaultfromname"},
+    implicit_tls="turn `sslTls` on (and `starttls` off)",
+    starttls="turn `starttls` on (and `sslTls` off)",
+    plain="turn `starttls` and `sslTls` off",
+    trust_ca=NATIVE_ONLY_CA,
+    sender="set `defaultfromemail`, or the app's fromEmail (PATCH /v1/apps/{idapp}), or use a "
+    "`username` that is an address",
+    special_use="use the native API's allowSpecialUseDomains on this definition",
+    timeout="",
+)
 
 
 def to_domain(params: Params, given: set[str], stored: Definition | None) -> dict[str, Any]:
@@ -203,7 +219,9 @@ def error_response(request: Request, failure: Failure) -> JSONResponse:
     body = SmtpsError(
         code=_SEED_CODES.get(failure.message, failure.status),
         message=rename_fields(failure.message, _OURS_TO_SEED),
+        hint=failure.hint,
         errorCode=failure.code,
+        cause=failure.cause,
         smtpCode=failure.smtp_code,
     )
     return JSONResponse(
@@ -298,9 +316,10 @@ async def check(request: Request, actor: Writer, service: ServiceDep) -> Any:
     if outcome.ok:
         return smtp
     assert outcome.error is not None
-    failure = connector_failure(outcome.error)
-    body = SmtpsError(code=CHECK_FAILED, message=failure.message, errorCode=failure.code,
-                      smtpCode=failure.smtp_code, smtp=smtp)  # fmt: skip
+    failure = connector_failure(outcome.error, TERMS)
+    body = SmtpsError(code=CHECK_FAILED, message=failure.message, hint=failure.hint,
+                      errorCode=failure.code, cause=failure.cause, smtpCode=failure.smtp_code,
+                      smtp=smtp)  # fmt: skip
     return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=406)
 
 
@@ -315,4 +334,4 @@ async def _target(request: Request, actor: Actor, service: Service) -> Definitio
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
-    register_format(app, PREFIX, error_response)
+    register_format(app, PREFIX, error_response, TERMS)
