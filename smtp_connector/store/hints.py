@@ -37,6 +37,7 @@ class Terms:
     sender: str = "set `fromEmail` on the definition or on its app (PATCH /v1/apps/{id})"
     special_use: str = "set `allowSpecialUseDomains` on the definition (a local relay only)"
     timeout: str = "raise `timeout`"  # "" where the API has no timeout
+    sender_field: str = "`fromEmail` (or the app's)"
 
     def rename(self, text: str) -> str:
         table = {**{_camel(k): v for k, v in self.names.items()}, **self.names}
@@ -234,7 +235,7 @@ def _transaction(f: _Facts, t: Terms) -> dict[Cause, tuple[str, str | None]]:
     return {
         Cause.SENDER_REFUSED: (
             f"{f.server} refused the sender{_reply(f)}",
-            "Providers accept only senders the account may use: check `fromEmail` (or the app's).",
+            f"Providers accept only senders the account may use: check {t.sender_field}.",
         ),
         Cause.RECIPIENT_REFUSED: (f.error.message, "Check the recipient's address."),
         Cause.MESSAGE_REFUSED: (f"{f.server} refused the message{_reply(f)}", None),

@@ -156,12 +156,13 @@ TERMS = Terms(
     "`useTls`)",
     starttls="turn `useTls` on with a port other than 465 (STARTTLS)",
     plain="turn `useTls` off",
-    no_login="leave `username` and `password` empty",
+    no_login="leave `username` empty",
     trust_ca=NATIVE_ONLY_CA,
     sender="give the app a fromEmail (PATCH /v1/apps/{id}; this API has no sender field), or use "
     "a `username` that is an address",
     special_use="use the native API's allowSpecialUseDomains on this definition",
     timeout="",
+    sender_field="the app's fromEmail (PATCH /v1/apps/{id})",
 )
 
 
