@@ -83,7 +83,7 @@ async def test_sent_answers_match(pair: Pair) -> None:
 
 async def test_refusals_match_and_are_counted_once(pair: Pair) -> None:
     path = f"/v1/apps/{pair.app_id}/messages"
-    body = {"to": "a@example.org"}
+    body = {"to": "a@example.org", "payload": {"code": "1"}}
     await pair.full.post(f"/v1/apps/{pair.app_id}/servers", json=definition(pair.server.port),
                          headers=pair.headers)  # fmt: skip
     _, write_only = await pair.service.keys.create(CLI_ACTOR, ["smtpserver_write"])
@@ -98,7 +98,7 @@ async def test_refusals_match_and_are_counted_once(pair: Pair) -> None:
         {"content": b'{"to": ', "headers": json_h},  # 422, malformed JSON
         {"content": b"to=a@example.org", "headers": pair.headers | {
             "Content-Type": "application/x-www-form-urlencoded"}},  # 422
-        {"json": body | {"payload": {"x": "y" * 5000}}, "headers": pair.headers},  # 413
+        {"json": body | {"payload": {"code": "y" * 5000}}, "headers": pair.headers},  # 413
         {"json": body, "headers": pair.headers | {"Idempotency-Key": "k" * 201}},  # 422
     ]  # fmt: skip
     for case in cases:
@@ -118,7 +118,8 @@ async def test_a_failing_server_answers_like_the_route(pair: Pair) -> None:
     await pair.full.post(f"/v1/apps/{pair.app_id}/servers", json=definition(free_port()),
                          headers=pair.headers)  # fmt: skip
     fast, full = await pair.both(f"/v1/apps/{pair.app_id}/messages",
-                                 json={"to": "a@example.org"}, headers=pair.headers)  # fmt: skip
+                                 json={"to": "a@example.org", "payload": {"code": "1"}},
+                                 headers=pair.headers)  # fmt: skip
     assert same(fast, full)["error"]["code"] == "connection_failed"  # type: ignore[index]
     assert fast.status_code == 502
 
