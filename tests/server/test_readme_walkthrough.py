@@ -58,7 +58,7 @@ def test_the_readme_walkthrough_runs(tmp_path: Path) -> None:
             )  # fmt: skip
         finally:
             served.stop()
-    assert ran.returncode == 0, f"{ran.stdout}\n{ran.stderr}\n{served.log.read_text()}"
+        assert ran.returncode == 0, f"{ran.stdout}\n{ran.stderr}\n{served.log.read_text()}"
         out, _ = sink.communicate(timeout=20)
     finally:
         if sink.poll() is None:
