@@ -120,9 +120,20 @@ async def test_per_app_list_check_without_auth_says_auth_off(api: Api) -> None:
     server = await ScriptedServer(smtp_dialogue).start()
     try:
         await _app(api, h)
-        saved = await api.client.post("/private/smtps/save", headers=h, json={
-            "idapp": "shop", "host": "127.0.0.1", "port": server.port, "username": "relay",
-            "password": SMTP_PASSWORD, "auth": True, "starttls": False, "sslTls": False})  # fmt: skip
+        saved = await api.client.post(
+            "/private/smtps/save",
+            headers=h,
+            json={
+                "idapp": "shop",
+                "host": "127.0.0.1",
+                "port": server.port,
+                "username": "relay",
+                "password": SMTP_PASSWORD,
+                "auth": True,
+                "starttls": False,
+                "sslTls": False,
+            },
+        )
         checked = await api.client.post(
             "/private/smtps/check", json={"idsmtp": saved.json()["_id"]}, headers=h
         )
@@ -139,8 +150,12 @@ async def test_privacyidea_test_mail_on_a_plain_port_says_smtps(
 ) -> None:
     server = make_server()  # plain SMTP, asked for TLS from the first byte
     auth = {"Authorization": (await api.key())["Authorization"].removeprefix("Bearer ")}
-    params = {"identifier": "relay", "recipient": "ops@example.org",
-              "server": f"smtps://127.0.0.1:{server.port}", "sender": "otp@example.com"}  # fmt: skip
+    params = {
+        "identifier": "relay",
+        "recipient": "ops@example.org",
+        "server": f"smtps://127.0.0.1:{server.port}",
+        "sender": "otp@example.com",
+    }
     answer = await api.client.post("/smtpserver/send_test_email", json=params, headers=auth)
     body = answer.json()
     assert body["result"]["value"] is False, body
@@ -179,8 +194,11 @@ async def test_failures_in_lastError_are_in_native_terms(
     await _app(api, h)
     case = next(c for c in CASES if c.cause is Cause.TLS_PORT_MISMATCH)
     async with failing(case, make_server, tls_ca) as config:
-        made = await api.client.post("/v1/apps/shop/servers", headers=h, json={
-            "host": "127.0.0.1", "port": config["port"], "security": "tls", "auth": False})  # fmt: skip
+        made = await api.client.post(
+            "/v1/apps/shop/servers",
+            headers=h,
+            json={"host": "127.0.0.1", "port": config["port"], "security": "tls", "auth": False},
+        )
         checked = await api.client.post(
             f"/v1/apps/shop/servers/{made.json()['id']}/check", headers=h
         )

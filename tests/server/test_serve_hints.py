@@ -37,8 +37,10 @@ def test_private_ca_check_hint_then_tlsca(
     client: httpx.Client, make_server: MakeServer, ca_pem: str
 ) -> None:
     relay = make_server(mode="implicit", auth_required=True, users={SMTP_USER: SMTP_PASSWORD})
-    app = client.post("/v1/apps", json={"name": "shop", "testEmail": "ops@example.org",
-                                        "fromEmail": "noreply@example.com"}).json()["id"]  # fmt: skip
+    app = client.post(
+        "/v1/apps",
+        json={"name": "shop", "testEmail": "ops@example.org", "fromEmail": "noreply@example.com"},
+    ).json()["id"]
     made = client.post(f"/v1/apps/{app}/servers", json={
         "host": "127.0.0.1", "port": relay.port, "security": "tls", "username": SMTP_USER,
         "password": SMTP_PASSWORD, "timeout": 5}).json()  # fmt: skip
