@@ -27,13 +27,14 @@ if TYPE_CHECKING:
     from .config import EmailTemplate, SmtpConfig
     from .connector import SendRequest, SmtpConnector
     from .delivery.backends import OUTBOX, OutboxMessage
-    from .errors import ConnectorError, ErrorCode, TemplateWarning
+    from .errors import Cause, ConnectorError, ErrorCode, TemplateWarning
     from .presets import Preset, get_preset, list_presets
     from .results import SendResult
     from .usage import ContentType, UsageType
 
 _HOMES = {
     "OUTBOX": ".delivery.backends",
+    "Cause": ".errors",
     "ConnectorError": ".errors",
     "ContentType": ".usage",
     "EmailTemplate": ".config",
@@ -53,6 +54,7 @@ _HOMES = {
 
 __all__ = [
     "OUTBOX",
+    "Cause",
     "ConnectorError",
     "ContentType",
     "EmailTemplate",

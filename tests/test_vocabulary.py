@@ -7,10 +7,10 @@ from enum import Enum
 
 import pytest
 
-from smtp_connector import ContentType, ErrorCode, UsageType
+from smtp_connector import Cause, ContentType, ErrorCode, UsageType
 
 
-@pytest.mark.parametrize("member", [*ErrorCode, *UsageType, *ContentType], ids=str)
+@pytest.mark.parametrize("member", [*ErrorCode, *Cause, *UsageType, *ContentType], ids=str)
 def test_member_reads_as_its_value(member: Enum) -> None:
     value = member.value
     assert str(member) == value
