@@ -90,7 +90,10 @@ class PayloadCheck:
 
     def missing(self, template: EmailTemplate, context: Mapping[str, Any]) -> list[str]:
         """Names of values `template` would show empty with `context`, in template order."""
-        facts = self._facts_of(template)
+        try:
+            facts = self._facts_of(template)
+        except Exception:  # a template that does not compile: the send's render says why
+            return []
         found: list[str] = []
         key_value = KEY_VALUES.get(template.usage_type)
         if (

@@ -130,3 +130,12 @@ def test_load_time_findings_about_the_chosen_template_are_returned() -> None:
     c = connector(template("Welcome", "Hello there", usage="SignIn"))
     assert c.check_payload("SignIn", {}) == [text for text in c.template_warnings]
     assert "no code placeholder" in c.check_payload("SignIn", {})[0]
+
+
+def test_a_template_that_does_not_compile_is_left_to_the_render() -> None:
+    from smtp_connector.compose.limits import RenderLimits
+    from smtp_connector.compose.requirements import PayloadCheck
+    from smtp_connector.config import EmailTemplate
+
+    broken = EmailTemplate.model_validate(template("{{ code ", "x"))
+    assert PayloadCheck(RenderLimits()).missing(broken, {}) == []
