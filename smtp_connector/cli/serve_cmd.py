@@ -34,11 +34,9 @@ def serve(
 ) -> None:
     """Run the admin API (native /v1 and the dialect routes) on HOST:PORT."""
     need_server_extra()
-    import uvicorn
-
     from ..server import Settings, create_app
-    from ..server.access_log import hide_query_strings
     from ..server.app import build_queue
+    from ..server.runner import run
     from ..store import Service
 
     settings = Settings.from_env(
@@ -60,12 +58,4 @@ def serve(
             await queue.aclose()
 
     asyncio.run(preflight())
-    hide_query_strings()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop=loop,
-        log_level=log_level,
-        lifespan="on",
-    )
+    run(create_app(settings), settings, loop=loop, log_level=log_level)
