@@ -7,10 +7,10 @@ both paths get the same limits (finding 8):
   answered 503 at once with `Retry-After: 1`, in the route's error envelope, before its body
   is read. A client that holds requests open (a trickled body) ties up at most its share.
 - **Body timeout.** The time a request spends waiting for its body, in total, is capped at
-  `body_timeout` seconds: a body trickled a byte a second is answered 408 and the connection
-  closed, whichever route (or the short path) was reading it. Waiting stops counting once the
-  whole body has arrived (a streaming response may wait for a disconnect for as long as it
-  likes).
+  `body_timeout` seconds (checked every SWEEP_SECONDS): a body trickled a byte a second is
+  answered 408 and the connection closed, whichever route (or the short path) was reading it.
+  Waiting stops counting once the whole body has arrived (a streaming response may wait for a
+  disconnect for as long as it likes).
 
 The head of a request (request line and headers) and idle keep-alive connections are bounded
 in uvicorn's protocol instead (`runner.py`): no ASGI code runs before the head is complete.
@@ -19,12 +19,15 @@ in uvicorn's protocol instead (`runner.py`): no ASGI code runs before the head i
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import Failure, render
+
+SWEEP_SECONDS = 0.25  # how often waiting body reads are checked against their budget
 
 
 class BodyTimedOut(BaseException):
@@ -34,24 +37,39 @@ class BodyTimedOut(BaseException):
 
 
 class _BodyClock:
-    """`receive` with a total waiting budget until the last body chunk has arrived."""
+    """`receive` with a total waiting budget until the last body chunk has arrived. No timer
+    per read (the send route is the hot path): `Edge` sweeps the reads that are waiting and
+    cancels those over budget."""
 
-    def __init__(self, receive: Receive, budget: float) -> None:
+    __slots__ = ("_receive", "done", "edge", "expired", "left", "since", "task")
+
+    def __init__(self, edge: Edge, receive: Receive, budget: float) -> None:
+        self.edge = edge
         self._receive = receive
         self.left = budget
         self.done = False
+        self.expired = False
+        self.since = 0.0
+        self.task: asyncio.Task[Any] | None = None
 
     async def receive(self) -> Message:
         if self.done:
             return await self._receive()
         loop = asyncio.get_running_loop()
-        started = loop.time()
+        self.since = loop.time()
+        if self.task is None:
+            self.task = asyncio.current_task()
+        self.edge.watch(self)
         try:
-            async with asyncio.timeout(self.left):
-                message = await self._receive()
-        except TimeoutError:
-            raise BodyTimedOut from None
-        self.left -= loop.time() - started
+            message = await self._receive()
+        except asyncio.CancelledError:
+            if self.expired and self.task is not None:
+                self.task.uncancel()  # our cancellation, not the server's: a timeout
+                raise BodyTimedOut from None
+            raise
+        finally:
+            self.edge.waiting.discard(self)
+            self.left -= loop.time() - self.since
         if message["type"] != "http.request" or not message.get("more_body", False):
             self.done = True
         return message
@@ -65,6 +83,8 @@ class Edge:
         self.body_timeout = body_timeout
         self.max_concurrency = max_concurrency
         self.in_flight = 0
+        self.waiting: set[_BodyClock] = set()
+        self._sweeping = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,24 +97,33 @@ class Edge:
             await _answer(scope, send, Failure(503, "unavailable", message, headers=headers))
             return
         self.in_flight += 1
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        clock = _BodyClock(receive, self.body_timeout)
         try:
-            await self.app(scope, clock.receive, tracked)
+            await self.app(scope, _BodyClock(self, receive, self.body_timeout).receive, send)
         except BodyTimedOut:
-            if not started:  # else the response is under way: uvicorn closes the connection
-                message = (f"The request body did not arrive within {self.body_timeout:g} s "
-                           "(SMTP_CONNECTOR_BODY_TIMEOUT).")  # fmt: skip
-                failure = Failure(408, "request_timeout", message, headers={"Connection": "close"})
+            message = (f"The request body did not arrive within {self.body_timeout:g} s "
+                       "(SMTP_CONNECTOR_BODY_TIMEOUT).")  # fmt: skip
+            failure = Failure(408, "request_timeout", message, headers={"Connection": "close"})
+            with suppress(RuntimeError):  # a response had started: uvicorn closes the connection
                 await _answer(scope, send, failure)
         finally:
             self.in_flight -= 1
+
+    def watch(self, clock: _BodyClock) -> None:
+        """Track a waiting body read; sweep while any is waiting."""
+        self.waiting.add(clock)
+        if not self._sweeping:
+            self._sweeping = True
+            asyncio.get_running_loop().call_later(SWEEP_SECONDS, self._sweep)
+
+    def _sweep(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for clock in list(self.waiting):
+            if now - clock.since >= clock.left and clock.task is not None and not clock.expired:
+                clock.expired = True
+                clock.task.cancel()
+        self._sweeping = bool(self.waiting)
+        if self._sweeping:
+            asyncio.get_running_loop().call_later(SWEEP_SECONDS, self._sweep)
 
 
 async def _answer(scope: Scope, send: Send, failure: Failure) -> None:

@@ -67,7 +67,32 @@ def loads(body: bytes | str) -> Any:
 
 
 def check_value(value: Any) -> None:
-    """Walk a parsed JSON value without recursion: depth, strings (keys too), numbers."""
+    """Raise `BadInput` if a parsed JSON value breaks a rule: depth, strings (keys too),
+    numbers. The common case, nothing wrong, takes one quick pass; only a refusal pays for
+    finding where the problem is."""
+    if not _fine(value, 1):
+        _locate(value)
+
+
+def _fine(value: Any, depth: int) -> bool:
+    """True when nothing in `value` breaks a rule (recursion bounded by MAX_DEPTH)."""
+    kind = type(value)
+    if kind is str:
+        return _BAD_CHAR.search(value) is None
+    if kind is dict:
+        return depth <= MAX_DEPTH and all(
+            _BAD_CHAR.search(key) is None and _fine(child, depth + 1)
+            for key, child in value.items()
+        )
+    if kind is list:
+        return depth <= MAX_DEPTH and all(_fine(child, depth + 1) for child in value)
+    if kind is float:
+        return math.isfinite(value)
+    return True
+
+
+def _locate(value: Any) -> None:
+    """Walk `value` without recursion to raise `BadInput` naming the first problem found."""
     pending: list[tuple[Any, int, Any]] = [(value, 1, None)]  # (item, depth, (parent, key))
     while pending:
         item, depth, at = pending.pop()

@@ -6,7 +6,8 @@ What uvicorn gives and what it does not (finding 8):
   then holds a connection (and its buffers) forever. `head_timeout_protocol` subclasses
   uvicorn's HTTP protocol (httptools when installed, else h11) to close a connection whose
   request head has not completed within `header_timeout` seconds: counted from the
-  connection's start, and for later requests on a keep-alive connection from their first byte.
+  connection's start, and for later requests on a keep-alive connection from the packet that
+  brought the first part of their head.
 - **Keep-alive timeout.** uvicorn's own (`timeout_keep_alive`), from `keepalive_timeout`.
 - **Body timeout, concurrency cap.** ASGI, in `edge.py`, so that they answer in the route's
   error envelope.
@@ -57,11 +58,14 @@ def head_timeout_protocol(
             self._arm_head_timer()
 
         def data_received(self, data: bytes) -> None:
-            if self.cycle is None or self.cycle.response_complete:  # a new head may start here
-                self._arm_head_timer()
+            before = self.cycle
+            waiting = before is None or before.response_complete  # for a new request's head
             super().data_received(data)
-            if self._head_timer is not None and self.cycle is not self._head_cycle:
+            if self.cycle is not before:
                 self._disarm_head_timer()  # uvicorn made a new request cycle: the head is in
+            elif waiting:
+                self._arm_head_timer()  # part of a head: it has until the timer to complete
+                # (a head that arrives whole, the usual case, costs no timer at all)
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm_head_timer()
