@@ -1,4 +1,5 @@
-"""`serve`'s uvicorn: timeouts, proxies and logging, configured in one place.
+"""`serve`'s uvicorn configuration: timeouts, proxies and logging, in one place
+(`uvicorn_config`; `cli/serve_cmd.py` runs it on the sockets it bound).
 
 What uvicorn gives and what it does not (finding 8):
 
@@ -106,8 +107,3 @@ def uvicorn_config(app: Any, settings: Settings, *, loop: str, log_level: str) -
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
     )
-
-
-def run(app: Any, settings: Settings, *, loop: str, log_level: str) -> None:
-    """Serve `app` until SIGINT/SIGTERM, as `smtp-connector serve` does."""
-    uvicorn.Server(uvicorn_config(app, settings, loop=loop, log_level=log_level)).run()
