@@ -7,8 +7,10 @@ request's ASGI scope: its query string is hidden the same way, and its headers (
 `Authorization` and cookies) are shown as `<...>` whatever uvicorn's version does.
 
 The package's own records (`smtp_connector.*`: delivery, queue, server errors with their
-tracebacks) go to the same stream at the chosen level; every line of it, tracebacks included,
-is passed through `errors.redact`, which removes every secret the library has seen.
+tracebacks) go to the same stream at the chosen level; every line of it and of uvicorn's error
+log, tracebacks included, is passed through `errors.redact`, which removes every secret the
+library has seen. (Access lines are not: they hold the client, method, path and status only,
+and one is written per request, where scanning for every known secret would cost.)
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from copy import deepcopy
 from typing import Any
 
 from uvicorn.config import LOG_LEVELS, LOGGING_CONFIG
-from uvicorn.logging import AccessFormatter, DefaultFormatter
+from uvicorn.logging import DefaultFormatter
 
 from smtp_connector.errors import ConnectorError, ErrorCode, redact
 
@@ -58,11 +60,6 @@ class RedactingDefaultFormatter(DefaultFormatter):
         return redact(super().format(record))
 
 
-class RedactingAccessFormatter(AccessFormatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
-
-
 def log_level(name: str) -> int:
     """uvicorn's level names (critical … trace) as a number; an unknown name is refused."""
     try:
@@ -80,7 +77,6 @@ def log_config(level: str) -> dict[str, Any]:
     config = deepcopy(LOGGING_CONFIG)
     module = __name__
     config["formatters"]["default"]["()"] = f"{module}.RedactingDefaultFormatter"
-    config["formatters"]["access"]["()"] = f"{module}.RedactingAccessFormatter"
     config["filters"] = {
         "hide_query_strings": {"()": f"{module}.HideQueryStrings"},
         "hide_scope_secrets": {"()": f"{module}.HideScopeSecrets"},

@@ -117,7 +117,8 @@ async def test_unexpected_errors_log_their_traceback_on_both_paths(
     service: Service, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The short path's 500 used to log nothing; both paths now log the traceback."""
-    _, raw = await service.keys.create(CLI_ACTOR, ("smtpserver_read", "smtpserver_write"))
+    scopes = ("smtpserver_read", "smtpserver_send", "smtpserver_write")
+    _, raw = await service.keys.create(CLI_ACTOR, scopes)
     headers = {"Authorization": f"Bearer {raw}"}
 
     async def broken(*args: object, **kwargs: object) -> None:
