@@ -43,16 +43,13 @@ class Failure:
     error: ConnectorError | None = None  # the error behind it, to explain in other terms
 
     def body(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "hint": self.hint,
-                "cause": self.cause,
-                "smtpCode": self.smtp_code,
-                "server": self.server,
-            }
-        }
+        """The native error body; `hint` and `cause` only where there is one."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.hint is not None:
+            error["hint"] = self.hint
+        if self.cause is not None:
+            error["cause"] = self.cause
+        return {"error": error | {"smtpCode": self.smtp_code, "server": self.server}}
 
     def in_terms(self, terms: Terms) -> Failure:
         """This failure's message and hint in `terms` (a dialect's names); as it is when it

@@ -105,7 +105,8 @@ def test_bad_json_is_400_in_every_envelope_and_nothing_is_stored(served: Served)
         assert len(items(client.get(f"/v1/apps/{app}/servers"))) == 1
         assert queued_messages(client) == 0
         # The control: a valid send on the same route is queued (202), and counted.
-        sent = client.post(f"/v1/apps/{app}/messages", json={"to": "user@example.org"})
+        sent = client.post(f"/v1/apps/{app}/messages",
+                           json={"to": "user@example.org", "payload": {"code": "1"}})  # fmt: skip
         assert sent.status_code == 202 and queued_messages(client) == 1
     assert "Traceback" not in served.log() and " 500 " not in served.log()
 
