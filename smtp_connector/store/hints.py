@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from smtp_connector.errors import Cause, ConnectorError
+from smtp_connector.errors import Cause, ConnectorError, ErrorCode
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,8 @@ class Explained:
 def explain(error: ConnectorError, terms: Terms = NATIVE) -> Explained:
     """`error`'s message and hint in `terms`' names."""
     written = _by_cause(error.cause, _Facts(error), terms) if error.cause else None
+    if written is None and error.code is ErrorCode.ALL_SERVERS_FAILED:
+        written = _each_server(error, terms)
     message, hint = written if written is not None else (error.message, None)
     message, hint = terms.rename(message), terms.rename(hint) if hint else None
     if library_keys(message):
@@ -79,6 +81,32 @@ LIBRARY_KEYS = frozenset({
     "tls.rejectUnauthorized: false", "allowSpecialUseDomains: true",
 })  # fmt: skip
 _BACKTICKED = re.compile(r"`([^`\n]{1,60})`")
+
+
+def _each_server(error: ConnectorError, terms: Terms) -> tuple[str, str | None] | None:
+    """Failover: each server's failure explained (from `details`, the library's per-server
+    `to_dict()`), the first one's hint. None when the details are not per-server errors."""
+    details = error.details if isinstance(error.details, dict) else {}
+    failures = [d for d in details.values() if isinstance(d, dict) and "code" in d]
+    if not failures:
+        return None
+    explained = [explain(_rebuilt(failure), terms) for failure in failures]
+    listing = " ".join(item.message for item in explained)
+    hints = [item.hint for item in explained if item.hint]
+    return f"All {len(failures)} SMTP servers failed. {listing}", hints[0] if hints else None
+
+
+def _rebuilt(failure: dict[str, object]) -> ConnectorError:
+    def text(key: str) -> str | None:
+        value = failure.get(key)
+        return value if isinstance(value, str) else None
+
+    code = failure.get("smtp_code")
+    return ConnectorError(
+        ErrorCode(str(failure["code"])), text("message") or "", server=text("server"),
+        smtp_code=code if isinstance(code, int) else None, cause=text("cause"),
+        reason=text("reason"), server_message=text("server_message"),
+    )  # fmt: skip
 
 
 def library_keys(text: str) -> list[str]:

@@ -207,3 +207,30 @@ async def test_failures_in_lastError_are_in_native_terms(
     assert last["cause"] == "tls_port_mismatch" and 'set `security` to "starttls"' in last["hint"]
     assert checked.json()["error"]["hint"] == last["hint"]
     assert library_keys(checked.text, "native") == []
+
+
+async def test_failover_lists_each_server_in_native_terms(
+    api: Api, make_server: MakeServer
+) -> None:
+    """Every definition failing: `all_servers_failed`, each server's failure explained."""
+    h = await api.key()
+    await _app(api, h)
+    untrusted = make_server(mode="implicit")
+    closed = ScriptedServer(smtp_dialogue)
+    await closed.start()
+    closed_port = closed.port
+    await closed.stop()  # nothing listens there any more
+    servers = "/v1/apps/shop/servers"
+    for priority, (port, security) in enumerate(((untrusted.port, "tls"), (closed_port, "none"))):
+        made = await api.client.post(servers, headers=h, json={
+            "host": "127.0.0.1", "port": port, "security": security, "auth": False,
+            "priority": priority})  # fmt: skip
+        assert made.status_code == 201, made.text
+    sent = await api.client.post("/v1/apps/shop/messages", headers=h, json={
+        "to": "ana@example.org", "usageType": "SignIn", "payload": {"code": "1"}})  # fmt: skip
+    error = sent.json()["error"]
+    assert sent.status_code == 502 and error["code"] == "all_servers_failed", error
+    assert "All 2 SMTP servers failed." in error["message"]
+    assert "is not trusted" in error["message"] and "refused the connection" in error["message"]
+    assert "`tlsCa`" in error["hint"]
+    assert library_keys(sent.text, "native") == []
