@@ -38,11 +38,11 @@ class Service:
         self.box = box
         self.connectors = ConnectorCache()
         changed = self.connectors.invalidate
-        self.apps = AppService(database, changed)
+        self.keys = KeyService(database)
+        self.apps = AppService(database, self._app_deleted)
         self.definitions = DefinitionService(database, box, changed)
         self.checks = CheckService(database, box, changed)
         self.messages = MessageService(database, box, self.connectors, sender)
-        self.keys = KeyService(database)
         self.audit = AuditLog(database)
 
     @classmethod
@@ -64,6 +64,11 @@ class Service:
             await database.dispose()
             raise
         return cls(database, box, sender=sender)
+
+    async def _app_deleted(self, app_id: str) -> None:
+        """Its keys (deleted with it) stop working at once, its connector is closed."""
+        self.keys.forget(app_id)
+        await self.connectors.invalidate(app_id)
 
     async def aclose(self) -> None:
         await self.messages.sender.aclose()
