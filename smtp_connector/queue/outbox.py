@@ -295,8 +295,9 @@ class Outbox:
         )
         return await self.db.read(lambda conn: list(conn.execute(query).scalars()))
 
-    async def stats(self) -> dict[str, Any]:
-        """Depth by status, oldest queued age, sent and failed in the last minute."""
+    async def stats(self, app_id: str | None = None) -> dict[str, Any]:
+        """Depth by status, oldest queued age, sent and failed in the last minute: of one app's
+        messages with `app_id`, else of all."""
         now = time.time()
         by_status = select(outbox.c.status, func.count()).group_by(outbox.c.status)
         oldest = select(func.min(outbox.c.created)).where(outbox.c.status == "queued")
@@ -305,6 +306,12 @@ class Outbox:
             .where(attempts.c.finished >= now - 60)
             .group_by(attempts.c.outcome)
         )
+        if app_id is not None:
+            by_status = by_status.where(outbox.c.app_id == app_id)
+            oldest = oldest.where(outbox.c.app_id == app_id)
+            recent = recent.join(outbox, outbox.c.id == attempts.c.message_id).where(
+                outbox.c.app_id == app_id
+            )
 
         def read(conn: Connection) -> tuple[dict[str, int], Any, dict[str, int]]:
             depth = {status: 0 for status in ("queued", "sending", "sent", "failed", "abandoned")}

@@ -7,38 +7,20 @@ and PostgreSQL is in tests/server/test_tenant_keys.py.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
-from service_support import SECRET_KEY, ServeProcess, env_with, start_serve
-
-from smtp_connector.store import CLI_ACTOR, Service
-
-SCOPES = ("smtpserver_read", "smtpserver_write")
-
-
-async def _key(url: str, app: str | None = None) -> str:
-    service = await Service.open(url, SECRET_KEY, migrate=True)
-    try:
-        return (await service.keys.create(CLI_ACTOR, SCOPES, app=app))[1]
-    finally:
-        await service.aclose()
-
-
-def bearer(url: str, app: str | None = None) -> dict[str, str]:
-    """A new key (the same call `keys create` makes), as request headers."""
-    return {"Authorization": f"Bearer {asyncio.run(_key(url, app))}"}
+from service_support import ServeProcess, key_headers, serve_env, start_serve
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProcess, str]]:
     folder = tmp_path_factory.mktemp("deleted-app-keys")
     url = f"sqlite:///{folder / 'service.db'}"
-    asyncio.run(_key(url))  # migrate before serve starts
-    process = start_serve(url, folder / "serve.log", env_with(SMTP_CONNECTOR_SECRET_KEY=SECRET_KEY))
+    key_headers(url)  # migrates before serve starts
+    process = start_serve(url, folder / "serve.log", serve_env())
     try:
         yield process, url
     finally:
@@ -47,11 +29,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProc
 
 def test_deleted_app_keys_are_refused_at_once(served: tuple[ServeProcess, str]) -> None:
     process, url = served
-    operator = bearer(url)
+    operator = key_headers(url)
     with httpx.Client(base_url=process.base_url, timeout=10) as client:
         created = client.post("/v1/apps", json={"name": "shop", "id": "shop"}, headers=operator)
         assert created.status_code == 201, created.text
-        tenant = bearer(url, "shop")
+        tenant = key_headers(url, app="shop")
         assert client.get("/v1/apps/shop", headers=tenant).status_code == 200  # now cached
 
         assert client.delete("/v1/apps/shop", headers=operator).status_code == 204
@@ -76,10 +58,10 @@ def test_a_key_deleting_its_own_app_is_refused_afterwards(
     """The newcomer's case: a tenant key that may write deletes its own app; its next call
     says the key is gone rather than reaching the app recreated under that id."""
     process, url = served
-    operator = bearer(url)
+    operator = key_headers(url)
     with httpx.Client(base_url=process.base_url, timeout=10) as client:
         client.post("/v1/apps", json={"name": "blog", "id": "blog"}, headers=operator)
-        tenant = bearer(url, "blog")
+        tenant = key_headers(url, app="blog")
         assert client.get("/v1/apps/blog", headers=tenant).status_code == 200
         assert client.delete("/v1/apps/blog", headers=tenant).status_code == 204
         client.post("/v1/apps", json={"name": "blog", "id": "blog"}, headers=operator)
