@@ -117,6 +117,9 @@ class TemplateWarning(UserWarning):
 
 class ConnectorError(Exception):
     attempts: int | None = None  # delivery attempts made before giving up, when known
+    # The Message-ID of the message being delivered when the failure happened, when it had
+    # been composed: after a lost reply (`stage == "after_data"`) the one to look for.
+    message_id: str | None = None
 
     """The single exception type raised by smtp-connector.
 

@@ -77,7 +77,7 @@ def truncate_postgres(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE audit_log, api_keys, server_definitions, apps, outbox_messages, "
-            "outbox_attempts CASCADE"
+            "outbox_attempts, idempotent_sends CASCADE"
         )
 
 
