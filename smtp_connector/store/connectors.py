@@ -4,6 +4,12 @@ Entries are keyed by the app's `definitions_version`: a change to any definition
 process or another one sharing the database) makes the next send build a fresh connector.
 The replaced one is retired and closed once the sends still using it finish, so a change
 never cuts a message off mid-DATA.
+
+Building a connector validates the config, compiles templates and loads TLS material:
+milliseconds per definition, so an app with many of them would hold the event loop (every
+app's sends) for as long. `run_build` runs that work in a small thread pool of its own (not
+the loop's default executor, which resolves host names for every send); while it runs, the
+loop serves everyone else, and only the app's own sends wait, on the app's lock.
 """
 
 from __future__ import annotations
@@ -11,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from smtp_connector import SmtpConnector
 
@@ -34,10 +42,13 @@ class LiveConnector:
 
 
 Build = Callable[[], Awaitable[LiveConnector]]
+T = TypeVar("T")
+BUILD_THREADS = 2  # builds of different apps at once (more would only fight over the GIL)
 
 
 class ConnectorCache:
     def __init__(self, version_ttl: float = 1.0) -> None:
+        self._builder = ThreadPoolExecutor(BUILD_THREADS, thread_name_prefix="connector-build")
         self._entries: dict[str, LiveConnector] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -89,6 +100,10 @@ class ConnectorCache:
                 self._retire(entry)
             return fresh
 
+    async def run_build(self, work: Callable[[], T]) -> T:
+        """Run `work` (CPU-bound, no event loop use) in the build threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._builder, work)
+
     async def invalidate(self, app_id: str) -> None:
         """Drop the app's connector (its definitions changed or the app is gone)."""
         self._generation[app_id] = self._generation.get(app_id, 0) + 1
@@ -114,3 +129,4 @@ class ConnectorCache:
             self._close(entry)
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+        self._builder.shutdown(wait=False, cancel_futures=True)

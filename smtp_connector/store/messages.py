@@ -9,11 +9,13 @@ version is cached, so a warm send usually costs no query at all, only the SMTP e
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 from smtp_connector import ConnectorError, SmtpConnector
+from smtp_connector.errors import secret_safe_logger
 
 from .apps import load_app
 from .configs import build_config
@@ -26,6 +28,8 @@ from .idempotency import IdempotencyLog, check_key, request_fingerprint
 from .secrets import SecretBox
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .tables import AppRow
+
+log = secret_safe_logger("smtp_connector.store")
 
 
 class MessageService:
@@ -158,7 +162,15 @@ class MessageService:
                 f"App {app_id!r} has no active server definition: add one, or run check on a "
                 "disabled one to re-enable it.",
             )
-        connector = SmtpConnector(build_config(rows, self._box))
+        started = time.perf_counter()
+        log.info("building the connector of app %s (%d definitions)", app_id, len(rows))
+        try:
+            connector = await self._connectors.run_build(
+                lambda: SmtpConnector(build_config(rows, self._box))
+            )
+        finally:
+            log.info("finished building the connector of app %s in %.1f ms", app_id,
+                     (time.perf_counter() - started) * 1000)  # fmt: skip
         # Results name the primary by address, failover servers by id; errors name any by
         # address (two definitions of one address: the first-tried one is named).
         labels = {f"{row.host}:{row.port}": row.id for row in reversed(rows)}

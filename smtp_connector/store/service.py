@@ -18,7 +18,7 @@ from .audit import AuditLog
 from .checks import CheckService
 from .connectors import ConnectorCache
 from .database import Database
-from .definitions import DefinitionService
+from .definitions import DEFAULT_MAX_PER_APP, DefinitionService
 from .domain import CLI_ACTOR, Actor
 from .keys import KeyService
 from .messages import MessageService
@@ -32,7 +32,12 @@ SenderFactory = Callable[[Callable[[SendJob], Awaitable[SendOutcome]]], Sender]
 
 class Service:
     def __init__(
-        self, database: Database, box: SecretBox, *, sender: SenderFactory = DirectSender
+        self,
+        database: Database,
+        box: SecretBox,
+        *,
+        sender: SenderFactory = DirectSender,
+        max_definitions_per_app: int = DEFAULT_MAX_PER_APP,
     ) -> None:
         self.database = database
         self.box = box
@@ -40,7 +45,7 @@ class Service:
         changed = self.connectors.invalidate
         self.keys = KeyService(database)
         self.apps = AppService(database, self._app_deleted)
-        self.definitions = DefinitionService(database, box, changed)
+        self.definitions = DefinitionService(database, box, changed, max_definitions_per_app)
         self.checks = CheckService(database, box, changed)
         self.messages = MessageService(database, box, self.connectors, sender)
         self.audit = AuditLog(database)
@@ -53,6 +58,7 @@ class Service:
         *,
         migrate: bool | None = None,
         sender: SenderFactory = DirectSender,
+        max_definitions_per_app: int = DEFAULT_MAX_PER_APP,
     ) -> Service:
         """Connect, prepare the schema (migrate on SQLite by default, else require it
         current) and load the encryption keys; raises ConnectorError(invalid_config)."""
@@ -63,7 +69,7 @@ class Service:
         except BaseException:
             await database.dispose()
             raise
-        return cls(database, box, sender=sender)
+        return cls(database, box, sender=sender, max_definitions_per_app=max_definitions_per_app)
 
     async def _app_deleted(self, app_id: str) -> None:
         """Its keys (deleted with it) stop working at once, its connector is closed."""
