@@ -28,17 +28,20 @@ from pathlib import Path
 from service import BIN, Http, env, processes, wait_healthy
 from sink import free_port, smtp_sink
 
-from smtp_connector.store import CLI_ACTOR, AppCreate, DefinitionCreate, Service
+from smtp_connector.store import CLI_ACTOR, SCOPES, AppCreate, DefinitionCreate, Service
+from smtp_connector.store.network import NetworkPolicy
+from smtp_connector.store.policy import ServicePolicy
 
+LOOPBACK = ServicePolicy(network=NetworkPolicy.parse("any"))  # smtp-sink is on 127.0.0.1
 BODY = {"to": "user@example.org", "usageType": "SignIn", "payload": {"code": "123456"}}
 
 
 async def prepare(url: str, secret: str, sink: int, apps: int, definitions: int) -> tuple:
     """The apps and definitions, made in-process before serve starts; an operator key."""
     raised = {"max_definitions_per_app": definitions} if definitions > 50 else {}
-    service = await Service.open(url, secret, migrate=True, **raised)
+    service = await Service.open(url, secret, migrate=True, policy=LOOPBACK, **raised)
     try:
-        _, key = await service.keys.create(CLI_ACTOR, ("smtpserver_read", "smtpserver_write"))
+        _, key = await service.keys.create(CLI_ACTOR, SCOPES)
         last: dict[str, str] = {}  # app -> a definition the churn changes
         for name, count in [("steady", 1)] + [(f"busy{n}", definitions) for n in range(apps)]:
             await service.apps.create(CLI_ACTOR, AppCreate(name=name, id=name))
@@ -95,7 +98,8 @@ async def churn(port: int, key: str, busy: dict[str, str], stop: asyncio.Event) 
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder, smtp_sink() as sink:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        environ = env(SMTP_CONNECTOR_MAX_DEFINITIONS_PER_APP=str(args.definitions))
+        environ = env(SMTP_CONNECTOR_MAX_DEFINITIONS_PER_APP=str(args.definitions),
+                      SMTP_CONNECTOR_NETWORK_POLICY="any")  # fmt: skip
         secret = environ["SMTP_CONNECTOR_SECRET_KEY"]
         key, busy = await prepare(url, secret, sink, args.apps, args.definitions)
         port = free_port()

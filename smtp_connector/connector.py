@@ -25,6 +25,7 @@ from .compose.selection import TemplateSelector
 from .config import ServerConfig, SmtpConfig, invalid_config, validate_custom_headers
 from .delivery.backends import LOCAL_BACKENDS, Backend
 from .delivery.failover import SmtpDelivery
+from .delivery.network import AddressPolicy
 from .delivery.oauth import TokenProvider
 from .delivery.throttle import Throttle, ThrottleStore
 from .errors import ConnectorError, ErrorCode, secret_safe_logger
@@ -64,7 +65,11 @@ class SmtpConnector:
         throttle_store: ThrottleStore | None = None,
         on_sent: Callable[[SendResult], Any] | None = None,
         on_failed: Callable[[ConnectorError], Any] | None = None,
+        address_policy: AddressPolicy | None = None,
     ) -> None:
+        """`address_policy` is for hosts that embed the connector on behalf of others (the
+        service): it is asked about every address a server name resolves to, before any
+        connection, and refuses by returning a reason."""
         self.config = (
             config if isinstance(config, SmtpConfig) else SmtpConfig.model_validate(config)
         )
@@ -100,7 +105,9 @@ class SmtpConnector:
         self._throttle = Throttle(cfg.throttle, throttle_store)
         self._on_sent, self._on_failed = on_sent, on_failed
         shared_rate = throttle_store if hasattr(throttle_store, "rate_slot") else None
-        self._backend: Backend = _make_backend(cfg, self._prepare, token_provider, shared_rate)
+        self._backend: Backend = _make_backend(
+            cfg, self._prepare, token_provider, shared_rate, address_policy
+        )
         self._loop_thread: _LoopThread | None = None
         self._loop_lock = threading.Lock()
 
@@ -370,10 +377,14 @@ def _payload_locale(payload: Mapping[str, Any]) -> str | None:
 
 
 def _make_backend(
-    config: SmtpConfig, prepare: Any, token_provider: TokenProvider | None, shared_rate: Any = None
+    config: SmtpConfig,
+    prepare: Any,
+    token_provider: TokenProvider | None,
+    shared_rate: Any = None,
+    address_policy: AddressPolicy | None = None,
 ) -> Backend:
     if config.transport == "smtp":
-        return SmtpDelivery(config, prepare, token_provider, shared_rate)
+        return SmtpDelivery(config, prepare, token_provider, shared_rate, address_policy)
     return LOCAL_BACKENDS[config.transport](config, prepare)  # type: ignore[return-value]
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -96,7 +97,7 @@ def create_key_cli(
     database_url: str, *scopes: str, app: str | None = None, env: dict[str, str] | None = None
 ) -> str:
     args = ["keys", "create", "--database-url", database_url]
-    for scope in scopes or ("smtpserver_read", "smtpserver_write"):
+    for scope in scopes or ("smtpserver_read", "smtpserver_send", "smtpserver_write"):
         args += ["--scope", scope]
     if app:
         args += ["--app", app]
@@ -139,6 +140,7 @@ def start_serve(
     """`smtp-connector serve` on a free port (asyncio loop), waiting until /healthz answers.
     `launcher` replaces the console script (e.g. `[sys.executable, "-c", LOG_PACKAGE_INFO]`)."""
     port = free_port()
+    env = env if env is not None else env_with()
     command = launcher or [str(Path(sys.executable).with_name("smtp-connector"))]
     handle = log.open("w")
     process = subprocess.Popen(
@@ -160,10 +162,26 @@ def start_serve(
     raise AssertionError(f"serve did not become healthy:\n{log.read_text()}")
 
 
+# The tests' SMTP servers listen on 127.0.0.1, which the service refuses by default: every
+# service the tests start allows loopback, except where a test sets the policy itself.
+TEST_NETWORK_POLICY = "any"
+
+
 def env_with(**values: str | None) -> dict[str, str]:
+    """The environment for a `serve`/`worker` subprocess: no SMTP_CONNECTOR_* setting of the
+    developer's shell, the tests' network policy, then `values` (None values are skipped)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMTP_CONNECTOR_")}
+    env["SMTP_CONNECTOR_NETWORK_POLICY"] = TEST_NETWORK_POLICY
     env.update({k: v for k, v in values.items() if v is not None})
     return env
+
+
+def loopback_policy() -> Any:
+    """The in-process `ServicePolicy` the tests use (see TEST_NETWORK_POLICY)."""
+    from smtp_connector.store.network import NetworkPolicy
+    from smtp_connector.store.policy import ServicePolicy
+
+    return ServicePolicy(network=NetworkPolicy.parse(TEST_NETWORK_POLICY))
 
 
 def file_bytes(database_path: Path) -> bytes:
@@ -182,12 +200,12 @@ def key_headers(database_url: str, *scopes: str, app: str | None = None) -> dict
     Migrates the database first, so it also prepares one before `serve` starts."""
     import asyncio
 
-    from smtp_connector.store import CLI_ACTOR, Service
+    from smtp_connector.store import CLI_ACTOR, SCOPES, Service
 
     async def create() -> str:
         service = await Service.open(database_url, SECRET_KEY, migrate=True)
         try:
-            wanted = scopes or ("smtpserver_read", "smtpserver_write")
+            wanted = scopes or SCOPES  # every scope unless given
             return (await service.keys.create(CLI_ACTOR, wanted, app=app))[1]
         finally:
             await service.aclose()

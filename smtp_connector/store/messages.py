@@ -14,17 +14,18 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
-from smtp_connector import ConnectorError, SmtpConnector
+from smtp_connector import ConnectorError
 from smtp_connector.errors import secret_safe_logger
 
 from .apps import load_app
-from .configs import build_config
+from .configs import build_connector
 from .connectors import ConnectorCache, LiveConnector
 from .database import Database
 from .definitions import ordered_definitions
 from .domain import Actor, MessageRequest
 from .errors import ServiceError, forbidden, invalid
 from .idempotency import IdempotencyLog, check_key, request_fingerprint
+from .policy import ServicePolicy
 from .secrets import SecretBox
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .tables import AppRow
@@ -41,9 +42,11 @@ class MessageService:
         box: SecretBox,
         connectors: ConnectorCache,
         sender: Callable[[Callable[[SendJob], Awaitable[SendOutcome]]], Sender] = DirectSender,
+        policy: ServicePolicy | None = None,
     ) -> None:
         self._db = database
         self._box = box
+        self._policy = policy or ServicePolicy()
         self._connectors = connectors
         self._idempotency = IdempotencyLog(database)
         self.sender: Sender = sender(self.deliver_now)
@@ -166,7 +169,7 @@ class MessageService:
         log.info("building the connector of app %s (%d definitions)", app_id, len(rows))
         try:
             connector = await self._connectors.run_build(
-                lambda: SmtpConnector(build_config(rows, self._box))
+                lambda: build_connector(rows, self._box, self._policy)
             )
         finally:
             log.info("finished building the connector of app %s in %.1f ms", app_id,

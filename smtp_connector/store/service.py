@@ -23,6 +23,7 @@ from .domain import CLI_ACTOR, Actor
 from .keys import KeyService
 from .messages import MessageService
 from .migrate import prepare_schema
+from .policy import ServicePolicy
 from .secrets import SecretBox, load_secret_box
 from .sending import DirectSender, Sender, SendJob, SendOutcome
 from .tables import SECRET_COLUMNS, DefinitionRow
@@ -38,16 +39,20 @@ class Service:
         *,
         sender: SenderFactory = DirectSender,
         max_definitions_per_app: int = DEFAULT_MAX_PER_APP,
+        policy: ServicePolicy | None = None,
     ) -> None:
         self.database = database
         self.box = box
+        self.policy = policy = policy or ServicePolicy()
         self.connectors = ConnectorCache()
         changed = self.connectors.invalidate
         self.keys = KeyService(database)
         self.apps = AppService(database, self._app_deleted)
-        self.definitions = DefinitionService(database, box, changed, max_definitions_per_app)
-        self.checks = CheckService(database, box, changed)
-        self.messages = MessageService(database, box, self.connectors, sender)
+        self.definitions = DefinitionService(
+            database, box, changed, policy, max_per_app=max_definitions_per_app
+        )
+        self.checks = CheckService(database, box, changed, policy)
+        self.messages = MessageService(database, box, self.connectors, sender, policy)
         self.audit = AuditLog(database)
 
     @classmethod
@@ -59,6 +64,7 @@ class Service:
         migrate: bool | None = None,
         sender: SenderFactory = DirectSender,
         max_definitions_per_app: int = DEFAULT_MAX_PER_APP,
+        policy: ServicePolicy | None = None,
     ) -> Service:
         """Connect, prepare the schema (migrate on SQLite by default, else require it
         current) and load the encryption keys; raises ConnectorError(invalid_config)."""
@@ -69,7 +75,10 @@ class Service:
         except BaseException:
             await database.dispose()
             raise
-        return cls(database, box, sender=sender, max_definitions_per_app=max_definitions_per_app)
+        return cls(
+            database, box, sender=sender, policy=policy,
+            max_definitions_per_app=max_definitions_per_app,
+        )  # fmt: skip
 
     async def _app_deleted(self, app_id: str) -> None:
         """Its keys (deleted with it) stop working at once, its connector is closed."""

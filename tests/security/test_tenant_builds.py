@@ -27,6 +27,7 @@ from service_support import (
     SECRET_KEY,
     definition,
     key_headers,
+    loopback_policy,
     serve_env,
     start_serve,
 )
@@ -50,7 +51,8 @@ def smtp() -> Iterator[TestServer]:
 async def prepare(url: str, port: int) -> list[str]:
     """alpha with one definition, bravo with B_DEFINITIONS (made here: 200 HTTP calls would
     only slow the test down); returns bravo's definition ids."""
-    service = await Service.open(url, SECRET_KEY, migrate=True, max_definitions_per_app=CAP)
+    service = await Service.open(url, SECRET_KEY, migrate=True, policy=loopback_policy(),
+                                 max_definitions_per_app=CAP)  # fmt: skip
     try:
         ids = []
         for app_id, count in (("alpha", 1), ("bravo", B_DEFINITIONS)):

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
-from service_support import SECRET_KEY, definition
+from service_support import SECRET_KEY, definition, loopback_policy
 
 from smtp_connector import ConnectorError
 from smtp_connector.server import Settings, create_app
@@ -29,7 +29,7 @@ NEXT = re.compile(r'^<([^>]+)>; rel="next"$')
 @pytest.fixture
 async def capped(database_url: str) -> AsyncIterator[tuple[Service, httpx.AsyncClient, dict]]:
     service = await Service.open(database_url, SECRET_KEY, migrate=True,
-                                 max_definitions_per_app=CAP)  # fmt: skip
+                                 policy=loopback_policy(), max_definitions_per_app=CAP)  # fmt: skip
     _, raw = await service.keys.create(CLI_ACTOR, ("smtpserver_read", "smtpserver_write"))
     app = create_app(Settings(), service=service)
     transport = httpx.ASGITransport(app=app)

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from smtp_connector.store import MessageRequest, SendOutcome
 
-from ..deps import Reader, ServiceDep
+from ..deps import Reader, Sender, ServiceDep
 from ..errors import NATIVE_ERRORS, ApiFailure, Failure
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -86,7 +86,7 @@ def outcome_headers(outcome: SendOutcome) -> dict[str, str]:
 async def send_message(
     app_id: str,
     body: MessageRequest,
-    actor: Reader,
+    actor: Sender,
     service: ServiceDep,
     idempotency_key: Annotated[
         str | None,
