@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from service import BIN, Http, env, processes, wait_healthy
+from service import BIN, Http, cpu_seconds, env, processes, wait_healthy
 from sink import free_port, smtp_sink
 
 from smtp_connector.store import CLI_ACTOR, SCOPES, AppCreate, DefinitionCreate, Service
@@ -105,16 +106,23 @@ async def run(args: argparse.Namespace) -> None:
         port = free_port()
         command = [str(BIN), "serve", "--port", str(port), "--database-url", url,
                    "--log-level", "warning"]  # fmt: skip
-        with processes(command, environ=environ):
+        with processes(command, environ=environ) as pids:
             await wait_healthy(port)
             await steady_for(port, key, 1.0)  # warm: steady's connector, key and version cached
+            cpu = cpu_seconds(pids)
             alone = await steady_for(port, key, args.seconds)
+            cpu_alone, cpu = cpu_seconds(pids) - cpu, cpu_seconds(pids)
             stop = asyncio.Event()
             steady = asyncio.create_task(steady_sends(port, key, stop))
             churned = asyncio.create_task(churn(port, key, busy, stop))
             await asyncio.sleep(args.seconds)
             stop.set()
-            report(args, alone, await steady, await churned)
+            during, builds = await steady, await churned
+            cpu_during = cpu_seconds(pids) - cpu
+            report(args, alone, during, builds)
+            print(f"serve's CPU: {cpu_alone / args.seconds:.0%} of a core alone, "
+                  f"{cpu_during / args.seconds:.0%} during the churn; load average "
+                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
 
 
 async def steady_for(port: int, key: str, seconds: float) -> list[float]:
@@ -130,7 +138,7 @@ def ms(seconds: float) -> str:
 
 
 def summary(latencies: list[float], p50_alone: float) -> str:
-    cut = statistics.quantiles(latencies, n=1000)
+    cut = statistics.quantiles(latencies, n=1000, method="inclusive")
     slow = sum(latency > 10 * p50_alone for latency in latencies)
     spread = f"p50 {ms(statistics.median(latencies))}, p99 {ms(cut[989])}, p99.9 {ms(cut[998])}"
     return f"{spread}, worst {ms(max(latencies))}; {slow} of {len(latencies)} over 10x p50 alone"

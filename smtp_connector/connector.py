@@ -66,10 +66,14 @@ class SmtpConnector:
         on_sent: Callable[[SendResult], Any] | None = None,
         on_failed: Callable[[ConnectorError], Any] | None = None,
         address_policy: AddressPolicy | None = None,
+        compose_from: SmtpConnector | None = None,
     ) -> None:
         """`address_policy` is for hosts that embed the connector on behalf of others (the
         service): it is asked about every address a server name resolves to, before any
-        connection, and refuses by returning a reason."""
+        connection, and refuses by returning a reason. `compose_from`, an earlier connector
+        (the service rebuilding one after a server changed): when it renders the same way
+        (templates, locale, limits), its compiled templates and proven shapes carry over, so
+        the first sends need not compile them again."""
         self.config = (
             config if isinstance(config, SmtpConfig) else SmtpConfig.model_validate(config)
         )
@@ -85,12 +89,7 @@ class SmtpConnector:
             else None
         )
         self._headers = tuple(validate_custom_headers(cfg.custom_headers))
-        self._selector = TemplateSelector(
-            cfg.templates, cfg.default_locale, use_shipped=cfg.use_shipped_templates
-        )
-        self._renderer = Renderer(
-            cfg.max_payload_bytes, _render_limits(cfg), compose_cache=cfg.compose_cache
-        )
+        self._selector, self._renderer = _compose_parts(cfg, compose_from)
         # Like the signers' key checks: a broken template fails here, not on the first sign-up.
         self.template_warnings: list[str] = check_templates(
             cfg.templates, self._renderer, cfg.default_locale
@@ -396,6 +395,25 @@ def _call_hook(hook: Callable[..., Any] | None, *args: Any) -> None:
         hook(*args)
     except Exception:
         log.exception("send hook %r raised", hook)
+
+
+_RENDERING = ("templates", "default_locale", "use_shipped_templates", "max_payload_bytes",
+              "max_output_bytes", "render_timeout", "compose_cache")  # fmt: skip
+
+
+def _compose_parts(
+    config: SmtpConfig, earlier: SmtpConnector | None
+) -> tuple[TemplateSelector, Renderer]:
+    """The template selector and renderer: `earlier`'s when its config renders alike."""
+    if earlier is not None and all(
+        getattr(earlier.config, name) == getattr(config, name) for name in _RENDERING
+    ):
+        return earlier._selector, earlier._renderer
+    selector = TemplateSelector(
+        config.templates, config.default_locale, use_shipped=config.use_shipped_templates
+    )
+    limits = _render_limits(config)
+    return selector, Renderer(config.max_payload_bytes, limits, compose_cache=config.compose_cache)
 
 
 def _render_limits(config: SmtpConfig) -> RenderLimits:

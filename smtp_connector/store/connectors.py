@@ -41,7 +41,8 @@ class LiveConnector:
         return self.labels.get(server_name) if server_name else None
 
 
-Build = Callable[[], Awaitable[LiveConnector]]
+# Given a connector whose compiled templates the new one may reuse (None: none to reuse).
+Build = Callable[[LiveConnector | None], Awaitable[LiveConnector]]
 T = TypeVar("T")
 BUILD_THREADS = 2  # builds of different apps at once (more would only fight over the GIL)
 
@@ -50,6 +51,11 @@ class ConnectorCache:
     def __init__(self, version_ttl: float = 1.0) -> None:
         self._builder = ThreadPoolExecutor(BUILD_THREADS, thread_name_prefix="connector-build")
         self._entries: dict[str, LiveConnector] = {}
+        # What a build may reuse (compiled templates, when they render alike): the connector it
+        # replaces, else the last one built for any app (apps without templates of their own
+        # render alike: the shipped templates are compiled once per process, not per app).
+        self._replaced: dict[str, LiveConnector] = {}  # dropped by a change, not yet rebuilt
+        self._latest: tuple[str, LiveConnector] | None = None
         self._locks: dict[str, asyncio.Lock] = {}
         self._closing: set[asyncio.Task[None]] = set()
         # app -> (definitions_version, when read): spares the per-send version query. A change
@@ -94,7 +100,10 @@ class ConnectorCache:
             entry = self._entries.get(app_id)
             if entry is not None and entry.version >= version:
                 return entry
-            fresh = await build()
+            latest = self._latest[1] if self._latest else None
+            fresh = await build(entry or self._replaced.get(app_id) or latest)
+            self._replaced.pop(app_id, None)
+            self._latest = (app_id, fresh)
             self._entries[app_id] = fresh
             if entry is not None:
                 self._retire(entry)
@@ -110,7 +119,14 @@ class ConnectorCache:
         self._versions.pop(app_id, None)
         entry = self._entries.pop(app_id, None)
         if entry is not None:
+            self._replaced[app_id] = entry  # lends its compiled templates to the next build
             self._retire(entry)
+
+    def forget(self, app_id: str) -> None:
+        """The app is gone: nothing of its connector is kept for a next build."""
+        self._replaced.pop(app_id, None)
+        if self._latest is not None and self._latest[0] == app_id:
+            self._latest = None
 
     def _retire(self, entry: LiveConnector) -> None:
         entry.retired = True

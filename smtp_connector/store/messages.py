@@ -152,9 +152,15 @@ class MessageService:
         return SendOutcome("sent", result=result, definition_id=live.definition_for(last))
 
     def _lease(self, app_id: str, version: int) -> AbstractAsyncContextManager[LiveConnector]:
-        return self._connectors.lease(app_id, version, lambda: self._build(app_id, version))
+        return self._connectors.lease(
+            app_id, version, lambda previous: self._build(app_id, version, previous)
+        )
 
-    async def _build(self, app_id: str, version: int) -> LiveConnector:
+    async def _build(
+        self, app_id: str, version: int, previous: LiveConnector | None
+    ) -> LiveConnector:
+        """The app's connector, made in the build threads (see connectors.py); the one it
+        replaces lends its compiled templates, so the first sends do not compile on the loop."""
         async with self._db.transaction() as session:
             app = await session.get(AppRow, app_id)
             rows = await ordered_definitions(session, app_id, active_only=True)
@@ -165,11 +171,12 @@ class MessageService:
                 f"App {app_id!r} has no active server definition: add one, or run check on a "
                 "disabled one to re-enable it.",
             )
+        earlier = previous.connector if previous else None
         started = time.perf_counter()
         log.info("building the connector of app %s (%d definitions)", app_id, len(rows))
         try:
             connector = await self._connectors.run_build(
-                lambda: build_connector(rows, self._box, self._policy)
+                lambda: build_connector(rows, self._box, self._policy, compose_from=earlier)
             )
         finally:
             log.info("finished building the connector of app %s in %.1f ms", app_id,

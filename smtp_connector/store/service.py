@@ -84,6 +84,7 @@ class Service:
         """Its keys (deleted with it) stop working at once, its connector is closed."""
         self.keys.forget(app_id)
         await self.connectors.invalidate(app_id)
+        self.connectors.forget(app_id)
 
     async def aclose(self) -> None:
         await self.messages.sender.aclose()
