@@ -120,31 +120,16 @@ class ServeProcess:
                 self.process.wait()
 
 
-# `python -c LOG_PACKAGE_INFO serve ...`: the CLI itself, with the package's INFO records (e.g.
-# the store's connector builds) written to stderr beside uvicorn's access log.
-LOG_PACKAGE_INFO = (
-    "import logging, sys; logging.basicConfig(format='%(name)s %(message)s'); "
-    "logging.getLogger('smtp_connector').setLevel(logging.INFO); "
-    "from smtp_connector.cli import main; sys.exit(main())"
-)
-
-
 def start_serve(
-    database_url: str,
-    log: Path,
-    env: dict[str, str] | None = None,
-    log_level: str = "warning",
-    *,
-    launcher: list[str] | None = None,
+    database_url: str, log: Path, env: dict[str, str] | None = None, log_level: str = "warning"
 ) -> ServeProcess:
-    """`smtp-connector serve` on a free port (asyncio loop), waiting until /healthz answers.
-    `launcher` replaces the console script (e.g. `[sys.executable, "-c", LOG_PACKAGE_INFO]`)."""
+    """`smtp-connector serve` on a free port (asyncio loop), waiting until /healthz answers."""
     port = free_port()
     env = env if env is not None else env_with()
-    command = launcher or [str(Path(sys.executable).with_name("smtp-connector"))]
+    exe = Path(sys.executable).with_name("smtp-connector")
     handle = log.open("w")
     process = subprocess.Popen(
-        [*command, "serve", "--port", str(port), "--database-url", database_url,
+        [str(exe), "serve", "--port", str(port), "--database-url", database_url,
          "--loop", "asyncio", "--log-level", log_level],
         stdout=handle, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip

@@ -20,6 +20,8 @@ from smtp_connector.store.policy import ServicePolicy
 from smtp_connector.store.secrets import SECRET_KEY_ENV
 from smtp_connector.store.smime_material import SMIME_DIR_ENV
 
+from .edge_settings import edge_env
+
 DATABASE_URL_ENV = "SMTP_CONNECTOR_DATABASE_URL"
 AUTH_FAILURE_LIMIT_ENV = "SMTP_CONNECTOR_AUTH_FAILURE_LIMIT"
 MAX_DEFINITIONS_ENV = "SMTP_CONNECTOR_MAX_DEFINITIONS_PER_APP"
@@ -45,6 +47,14 @@ class Settings:
     queue_lease: float = 90.0  # seconds before a dead worker's claim is taken back
     # Server definitions one app may hold (every dialect's create answers 409 beyond it).
     max_definitions_per_app: int = DEFAULT_MAX_PER_APP
+    # The HTTP edge (server/edge.py, server/runner.py): seconds for a request head to arrive,
+    # for its body, and for an idle keep-alive connection; requests handled at once (503 past
+    # it); proxies whose X-Forwarded-For/-Proto are believed (none: the socket's peer counts).
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keepalive_timeout: float = 5.0
+    max_concurrency: int = 200
+    trusted_proxies: tuple[str, ...] = ()
     # Where definitions may connect (store/network.py: private, public, any, +CIDR, -CIDR).
     network_policy: str = "private"
     # The directory S/MIME key and certificate paths must be in; None: PEM text only.
@@ -76,7 +86,7 @@ class Settings:
                     f"{AUTH_FAILURE_LIMIT_ENV} must be a whole number (0 = off), got {limit!r}",
                 )
             settings = replace(settings, auth_failure_limit=int(limit))
-        settings = replace(settings, **_queue_env(env))
+        settings = replace(settings, **_queue_env(env), **edge_env(env))
         cap = env.get(MAX_DEFINITIONS_ENV, "").strip()
         if cap:
             if not cap.isdigit() or not 1 <= int(cap) <= 100_000:

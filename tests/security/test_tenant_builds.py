@@ -3,18 +3,17 @@ the event loop, so while an app with hundreds of definitions was being built no 
 request was answered. Builds now run in worker threads: a send of app A completes while app
 B's build is in progress.
 
-Measured without timing: the real `serve` logs "building the connector of app B" and
-"finished building …" from its event loop, and uvicorn logs each answered request there too,
-in order. Requests of app A answered between B's two lines prove the loop kept serving during
-B's build; with the build on the loop there can be none (checked by hand when this was
-written: 0 of 12 windows). Speed: benchmarks/tenant_builds.py.
+Measured without timing: the real `serve` (at `--log-level info`) logs "building the
+connector of app B" and "finished building …" from its event loop, and uvicorn logs each
+answered request there too, in order. Requests of app A answered between B's two lines prove
+the loop kept serving during B's build; with the build on the loop there can be none (checked
+by hand when this was written: 0 of 12 windows). Speed: benchmarks/tenant_builds.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,6 @@ import httpx
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from service_support import (
-    LOG_PACKAGE_INFO,
     SECRET_KEY,
     definition,
     key_headers,
@@ -95,7 +93,7 @@ def test_a_send_does_not_wait_for_another_apps_build(tmp_path: Path, smtp: TestS
     headers = key_headers(url)
     log = tmp_path / "serve.log"
     env = serve_env(SMTP_CONNECTOR_MAX_DEFINITIONS_PER_APP=str(CAP))
-    served = start_serve(url, log, env, "info", launcher=[sys.executable, "-c", LOG_PACKAGE_INFO])
+    served = start_serve(url, log, env, "info")
     statuses: list[int] = []
     try:
         with httpx.Client(base_url=served.base_url, headers=headers, timeout=60) as client:
