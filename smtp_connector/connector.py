@@ -21,7 +21,7 @@ from .compose.limits import RenderLimits
 from .compose.message import RenderedEmail, make_message_id
 from .compose.payload import build_context, require_mapping
 from .compose.rendering import Renderer
-from .compose.requirements import PayloadCheck, check_send
+from .compose.requirements import check_send, payload_check_for
 from .compose.selection import TemplateSelector
 from .config import ServerConfig, SmtpConfig, invalid_config, validate_custom_headers
 from .delivery.backends import LOCAL_BACKENDS, Backend
@@ -67,10 +67,14 @@ class SmtpConnector:
         on_sent: Callable[[SendResult], Any] | None = None,
         on_failed: Callable[[ConnectorError], Any] | None = None,
         address_policy: AddressPolicy | None = None,
+        compose_from: SmtpConnector | None = None,
     ) -> None:
         """`address_policy` is for hosts that embed the connector on behalf of others (the
         service): it is asked about every address a server name resolves to, before any
-        connection, and refuses by returning a reason."""
+        connection, and refuses by returning a reason. `compose_from`, an earlier connector
+        (the service rebuilding one after a server changed): when it renders the same way
+        (templates, locale, limits), its compiled templates and proven shapes carry over, so
+        the first sends need not compile them again."""
         self.config = (
             config if isinstance(config, SmtpConfig) else SmtpConfig.model_validate(config)
         )
@@ -86,13 +90,8 @@ class SmtpConnector:
             else None
         )
         self._headers = tuple(validate_custom_headers(cfg.custom_headers))
-        self._selector = TemplateSelector(
-            cfg.templates, cfg.default_locale, use_shipped=cfg.use_shipped_templates
-        )
-        self._renderer = Renderer(
-            cfg.max_payload_bytes, _render_limits(cfg), compose_cache=cfg.compose_cache
-        )
-        self._payload_check = PayloadCheck(self._renderer.limits)
+        self._selector, self._renderer = _compose_parts(cfg, compose_from)
+        self._payload_check = payload_check_for(self._renderer)  # shared as the renderer is
         # Like the signers' key checks: a broken template fails here, not on the first sign-up.
         self.template_warnings: list[str] = check_templates(
             cfg.templates, self._renderer, cfg.default_locale
@@ -145,21 +144,10 @@ class SmtpConnector:
         return email
 
     def check_payload(
-        self,
-        usage_type: UsageType | str,
-        payload: Mapping[str, Any],
-        locale: str | None = None,
-        *,
-        to: str | Sequence[str] | None = None,
-        allow_fallback: bool = True,
-    ) -> list[str]:
-        """Prove, without sending, that a send would go out as meant (for a service that must
-        refuse bad input before it queues): recipients parsed as `send` parses them, a template,
-        and every value it shows in the payload. Cached per template and payload shape.
-        Raises `invalid_recipient`, `template_error` (cause `missing_value`, or a payload `send`
-        refuses) or `template_not_found` (cause `unknown_usage_type` for an unknown usage type
-        without a template of its own, unless `allow_fallback`); returns this send's warnings
-        (see `compose/requirements.py`), without issuing them."""
+        self, usage_type: UsageType | str, payload: Mapping[str, Any], locale: str | None = None,
+        *, to: str | Sequence[str] | None = None, allow_fallback: bool = True,
+    ) -> list[str]:  # fmt: skip
+        """Prove a send would go out as meant, without sending (see compose/requirements.py)."""
         require_mapping(payload)
         if to is not None:
             self._recipients(to)
@@ -425,6 +413,25 @@ def _call_hook(hook: Callable[..., Any] | None, *args: Any) -> None:
         hook(*args)
     except Exception:
         log.exception("send hook %r raised", hook)
+
+
+_RENDERING = ("templates", "default_locale", "use_shipped_templates", "max_payload_bytes",
+              "max_output_bytes", "render_timeout", "compose_cache")  # fmt: skip
+
+
+def _compose_parts(
+    config: SmtpConfig, earlier: SmtpConnector | None
+) -> tuple[TemplateSelector, Renderer]:
+    """The template selector and renderer: `earlier`'s when its config renders alike."""
+    if earlier is not None and all(
+        getattr(earlier.config, name) == getattr(config, name) for name in _RENDERING
+    ):
+        return earlier._selector, earlier._renderer
+    selector = TemplateSelector(
+        config.templates, config.default_locale, use_shipped=config.use_shipped_templates
+    )
+    limits = _render_limits(config)
+    return selector, Renderer(config.max_payload_bytes, limits, compose_cache=config.compose_cache)
 
 
 def _render_limits(config: SmtpConfig) -> RenderLimits:

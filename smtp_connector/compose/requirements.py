@@ -24,6 +24,7 @@ Only top-level names are checked: `{{ user.name }}` with a `user` that lacks `na
 from __future__ import annotations
 
 import difflib
+import weakref
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -153,6 +154,18 @@ class PayloadCheck:
             self._facts.clear()
         self._facts[id(template)] = (template, facts)
         return facts
+
+
+_BY_RENDERER: weakref.WeakKeyDictionary[Any, PayloadCheck] = weakref.WeakKeyDictionary()
+
+
+def payload_check_for(renderer: Any) -> PayloadCheck:
+    """The check that goes with `renderer` (one per renderer: connectors that share compiled
+    templates share what is known about them too)."""
+    check = _BY_RENDERER.get(renderer)
+    if check is None:
+        check = _BY_RENDERER[renderer] = PayloadCheck(renderer.limits)
+    return check
 
 
 def check_send(

@@ -1,14 +1,12 @@
 """app sender: a From address, name and default locale per app
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-06
 
 - `apps.from_email` / `apps.from_name`: the sender a definition without its own uses (the
   per-app list's `defaultfromemail` and privacyIDEA's `sender` are optional in their seeds).
 - `apps.default_locale`: the locale a send falls back to before English.
-
-(Revises 0005 as written; when 0006 lands first, the integrator re-chains this to 0006.)
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
