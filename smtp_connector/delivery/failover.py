@@ -98,7 +98,9 @@ class SmtpDelivery:
         )
         allow_files = not config.disable_file_access
         source = (
-            TokenSource(server.auth, token_provider, policy, allow_files=allow_files)
+            TokenSource(
+                server.auth, token_provider, policy, allow_files=allow_files, where=_where(server)
+            )
             if server.auth.type == "oauth2"
             else None
         )
@@ -320,3 +322,11 @@ def _log_failure(
             "duration": round(seconds, 6),
         },
     )
+
+
+def _where(server: ServerConfig) -> str:
+    """How a config error names a server's auth: `auth` for the top-level server (priority 0
+    without a label), else the server's label or address."""
+    if server.priority == 0 and not server.label:
+        return "auth"
+    return f"auth of server {server.label or server.address}"
