@@ -24,16 +24,18 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from .compose.message import RenderedEmail
+    from .compose.provider import TemplateProvider
     from .config import EmailTemplate, SmtpConfig
     from .connector import SendRequest, SmtpConnector
     from .delivery.backends import OUTBOX, OutboxMessage
-    from .errors import ConnectorError, ErrorCode, TemplateWarning
+    from .errors import ConfigWarning, ConnectorError, ErrorCode, TemplateWarning
     from .presets import Preset, get_preset, list_presets
     from .results import SendResult
     from .usage import ContentType, UsageType
 
 _HOMES = {
     "OUTBOX": ".delivery.backends",
+    "ConfigWarning": ".errors",
     "ConnectorError": ".errors",
     "ContentType": ".usage",
     "EmailTemplate": ".config",
@@ -45,6 +47,7 @@ _HOMES = {
     "SendResult": ".results",
     "SmtpConfig": ".config",
     "SmtpConnector": ".connector",
+    "TemplateProvider": ".compose.provider",
     "TemplateWarning": ".errors",
     "UsageType": ".usage",
     "get_preset": ".presets",
@@ -53,6 +56,7 @@ _HOMES = {
 
 __all__ = [
     "OUTBOX",
+    "ConfigWarning",
     "ConnectorError",
     "ContentType",
     "EmailTemplate",
@@ -64,6 +68,7 @@ __all__ = [
     "SendResult",
     "SmtpConfig",
     "SmtpConnector",
+    "TemplateProvider",
     "TemplateWarning",
     "UsageType",
     "get_preset",
