@@ -119,31 +119,9 @@ class AuthConfig(ConfigModel):
             self._check_oauth2()
         elif self.type == "ntlm":
             self._check_ntlm()
-        else:
-            self._check_login()
         if self.type != "ntlm" and (self.domain or self.workstation):
             raise ValueError("`auth.domain` and `auth.workstation` are NTLM settings (type ntlm)")
         return self
-
-    def _check_login(self) -> None:
-        """User and password go together. Without either (`{}`, or Logto's `{type: "login"}`
-        for a relay that authorises by address) no AUTH is sent; with one of them only, the
-        config is refused here rather than sending AUTH PLAIN with an empty password (or user)
-        and letting the server answer it, as nodemailer refuses it locally."""
-        user, password = bool(self.user), bool(self.password)
-        if user == password and (user or self.method is None):
-            return
-        mechanism = self.method or "login (PLAIN/LOGIN/CRAM-MD5)"
-        if not user and not password:
-            missing = f"`auth.method` {self.method} is set but `auth.user` and `auth.pass` are not"
-        elif user:
-            missing = "`auth.user` is set but `auth.pass` is missing or empty"
-        else:
-            missing = "`auth.pass` is set but `auth.user` is missing or empty"
-        raise ValueError(
-            f"Missing credentials for {mechanism}: {missing}. Give both, or leave `auth` out "
-            "(or `{}`) for a relay that needs no AUTH."
-        )
 
     def _check_oauth2(self) -> None:
         if not self.user:
@@ -183,6 +161,29 @@ class AuthConfig(ConfigModel):
     def enabled(self) -> bool:
         """True when AUTH should be attempted at all (oauth2 always has a user)."""
         return bool(self.user) or self._has_oauth_fields()
+
+    @property
+    def missing_credentials(self) -> str | None:
+        """Why a login (PLAIN/LOGIN/CRAM-MD5) cannot be attempted, or None. User and password
+        go together: without either (`{}`, or Logto's `{type: "login"}` for a relay that
+        authorises by address) no AUTH is sent; with one only, nodemailer fails locally
+        ("Missing credentials") and so does the connector, when it is built, rather than send
+        AUTH PLAIN with an empty password. Logto's schema accepts such a config, so it loads."""
+        if self.type != "login":
+            return None
+        user, password = bool(self.user), bool(self.password)
+        if user == password and (user or self.method is None):
+            return None
+        if not user and not password:
+            missing = f"`auth.method` {self.method} is set but `auth.user` and `auth.pass` are not"
+        elif user:
+            missing = "`auth.user` is set but `auth.pass` is missing or empty"
+        else:
+            missing = "`auth.pass` is set but `auth.user` is missing or empty"
+        return (
+            f"Missing credentials for {self.method or 'login (PLAIN/LOGIN/CRAM-MD5)'}: {missing}. "
+            "Give both, or leave `auth` out (or `{}`) for a relay that needs no AUTH."
+        )
 
     @property
     def has_token_source(self) -> bool:

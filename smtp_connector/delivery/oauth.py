@@ -32,13 +32,13 @@ class TokenSource:
         policy: UrlPolicy | None = None,
         *,
         allow_files: bool = True,
-        where: str = "auth",
+        where: str = "`auth`",
     ) -> None:
         if provider is None and auth.access_token is None and not auth.can_refresh:
             # nodemailer fails such a login locally ("Missing credentials"); so do we, when
             # the connector is built rather than on the first send.
             raise invalid_config(
-                f"`{where}`: Missing credentials for XOAUTH2: give `accessToken`, or clientId "
+                f"{where}: Missing credentials for XOAUTH2: give `accessToken`, or clientId "
                 "+ clientSecret + refreshToken + accessUrl to fetch one, or serviceClient + "
                 "privateKey (a service account), or pass token_provider= to SmtpConnector"
             )

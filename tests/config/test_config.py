@@ -656,11 +656,11 @@ def assert_no_leak(secret: str, *texts: str) -> None:
         {"fromEmail": "broken"},
         {"replyTo": "broken"},
         {"name": "mäil"},
-        {"auth": {"user": "mailer@example.com"}},
+        {"auth": {"type": "oauth2"}},
         {"requireTls": True},
         {"customHeaders": {"Bcc": "x@evil.example.net"}},
     ],
-    ids=["port", "fromEmail", "replyTo", "name", "no-password", "unknown-key", "header"],
+    ids=["port", "fromEmail", "replyTo", "name", "oauth2-no-user", "unknown-key", "header"],
 )
 def test_errors_never_contain_the_password(breakage: dict[str, Any], secret: str) -> None:
     error = invalid(logto_full(secret) | breakage)

@@ -213,3 +213,49 @@ def test_template_details_the_guard_refuses_are_invalid_config(
         SmtpConfig.model_validate(config(templates=[template]))
     assert info.value.code is ErrorCode.INVALID_CONFIG
     assert named in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("auth", "missing"),
+    [
+        ({"user": "<username>"}, "`auth.pass` is missing"),
+        ({"user": "<username>", "pass": ""}, "`auth.pass` is missing"),
+        ({"pass": "<password>"}, "`auth.user` is missing"),
+        ({"type": "login", "method": "PLAIN"}, "`auth.method` PLAIN"),
+    ],
+    ids=["user-only", "empty-pass", "pass-only", "method-only"],
+)
+def test_half_a_login_loads_but_the_connector_refuses_it(
+    auth: dict[str, Any], missing: str
+) -> None:
+    """Logto's schema accepts a login with only one of user and pass, so the config loads as
+    written; nodemailer then fails locally ("Missing credentials") and so does building the
+    connector, before any connection (tests/delivery/test_nodemailer_upstream.py checks that
+    the server hears nothing)."""
+    data = config(auth=auth)
+    if "method" not in auth:
+        loads_unchanged(data)
+    with pytest.raises(ConnectorError) as info:
+        SmtpConnector(data)
+    assert info.value.code is ErrorCode.INVALID_CONFIG
+    assert "Missing credentials" in info.value.message and missing in info.value.message
+
+
+def test_a_failover_servers_missing_credentials_name_the_server() -> None:
+    data = config(servers=[{"host": "backup.example.net", "auth": {"user": "u"}}])
+    with pytest.raises(ConnectorError) as info:
+        SmtpConnector(data)
+    assert "server backup.example.net:587" in info.value.message
+
+
+def test_oauth2_without_a_way_to_a_token_is_refused_when_built() -> None:
+    data = config(auth={"type": "oauth2", "user": "<user@logto.io>"})
+    loads_unchanged(data)
+    with pytest.raises(ConnectorError) as info:
+        SmtpConnector(data)
+    assert "Missing credentials for XOAUTH2" in info.value.message
+    SmtpConnector(data, token_provider=_token)  # a caller's token provider is a way
+
+
+async def _token() -> str:
+    return "token-from-the-caller"

@@ -200,7 +200,7 @@ async def test_error_for_missing_or_incomplete_credentials(
     login_server: TestServer, ca_pem: str, auth: dict[str, Any]
 ) -> None:
     """Upstream: "Missing credentials", code EAUTH, no server response. Ours: the same words,
-    `invalid_config`, when the config loads; the server never hears of it."""
+    `invalid_config`, when the connector is built; the server never hears of it."""
     error = refused_at_load(login_config(login_server, ca_pem, auth))
     assert error.code is ErrorCode.INVALID_CONFIG and "Missing credentials" in error.message
     assert error.smtp_code is None
