@@ -26,6 +26,7 @@ from .compose.senders import Senders
 from .config import EmailTemplate, ServerConfig, SmtpConfig, validate_custom_headers
 from .delivery.backends import LOCAL_BACKENDS, Backend
 from .delivery.failover import SmtpDelivery
+from .delivery.network import AddressPolicy
 from .delivery.oauth import TokenProvider
 from .delivery.throttle import Throttle, ThrottleStore
 from .errors import ConnectorError, secret_safe_logger
@@ -65,9 +66,13 @@ class SmtpConnector:
         on_sent: Callable[[SendResult], Any] | None = None,
         on_failed: Callable[[ConnectorError], Any] | None = None,
         template_provider: TemplateProvider | None = None,
+        address_policy: AddressPolicy | None = None,
     ) -> None:
         """`template_provider` answers templates before the config's own (Logto's
-        `getI18nEmailTemplate`; see `TemplateProvider` and README "Templates")."""
+        `getI18nEmailTemplate`; see `TemplateProvider` and README "Templates").
+        `address_policy` is for hosts that embed the connector on behalf of others (the
+        service): it is asked about every address a server name resolves to, before any
+        connection, and refuses by returning a reason."""
         self.config = (
             config if isinstance(config, SmtpConfig) else SmtpConfig.model_validate(config)
         )
@@ -102,7 +107,9 @@ class SmtpConnector:
         self._throttle = Throttle(cfg.throttle, throttle_store)
         self._on_sent, self._on_failed = on_sent, on_failed
         shared_rate = throttle_store if hasattr(throttle_store, "rate_slot") else None
-        self._backend: Backend = _make_backend(cfg, self._prepare, token_provider, shared_rate)
+        self._backend: Backend = _make_backend(
+            cfg, self._prepare, token_provider, shared_rate, address_policy
+        )
         self._loop_thread: _LoopThread | None = None
         self._loop_lock = threading.Lock()
 
@@ -349,10 +356,14 @@ def _payload_locale(payload: Mapping[str, Any]) -> str | None:
 
 
 def _make_backend(
-    config: SmtpConfig, prepare: Any, token_provider: TokenProvider | None, shared_rate: Any = None
+    config: SmtpConfig,
+    prepare: Any,
+    token_provider: TokenProvider | None,
+    shared_rate: Any = None,
+    address_policy: AddressPolicy | None = None,
 ) -> Backend:
     if config.transport == "smtp":
-        return SmtpDelivery(config, prepare, token_provider, shared_rate)
+        return SmtpDelivery(config, prepare, token_provider, shared_rate, address_policy)
     return LOCAL_BACKENDS[config.transport](config, prepare)  # type: ignore[return-value]
 
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from service_support import SECRET_KEY, SMTP_PASSWORD
+from service_support import SECRET_KEY, SMTP_PASSWORD, loopback_policy
 from sqlalchemy import select
 
 from smtp_connector.queue import Queue, QueueOptions, RetryPolicy
 from smtp_connector.queue.tables import attempts, outbox
-from smtp_connector.store import CLI_ACTOR, AppCreate, DefinitionCreate, Service
+from smtp_connector.store import CLI_ACTOR, SCOPES, AppCreate, DefinitionCreate, Service
 
 FAST_POLICY = RetryPolicy(initial_delay=0.2, max_delay=1.0, lease=10.0)
 PROCRASTINATE_TABLES = (
@@ -106,9 +106,11 @@ async def open_queued(url: str, *, concurrency: int = 4, engine: str = "auto") -
     options = QueueOptions(engine=engine, concurrency=concurrency, policy=FAST_POLICY,  # type: ignore[arg-type]
                            poll=0.2, sweep=1.0)  # fmt: skip
     queue = Queue(url, options)
-    service = await Service.open(url, SECRET_KEY, migrate=True, sender=queue.sender_factory)
+    service = await Service.open(
+        url, SECRET_KEY, migrate=True, sender=queue.sender_factory, policy=loopback_policy()
+    )
     await queue.start(worker=True)
-    _, raw = await service.keys.create(CLI_ACTOR, ("smtpserver_read", "smtpserver_write"))
+    _, raw = await service.keys.create(CLI_ACTOR, SCOPES)
     app = create_app(Settings(), service=service)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test")
     return Queued(service, queue, client, {"Authorization": f"Bearer {raw}"})

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from service_support import SECRET_KEY, in_ci, postgres_database, truncate_postgres
+from service_support import SECRET_KEY, in_ci, loopback_policy, postgres_database, truncate_postgres
 
 if not in_ci():  # on CI a missing extra is a failure, not a skip
     pytest.importorskip("sqlalchemy", reason="the service tests need the `server` extra")
@@ -53,6 +53,6 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 async def service(database_url: str) -> AsyncIterator[Service]:
-    opened = await Service.open(database_url, SECRET_KEY, migrate=True)
+    opened = await Service.open(database_url, SECRET_KEY, migrate=True, policy=loopback_policy())
     yield opened
     await opened.aclose()

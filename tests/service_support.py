@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -96,7 +97,7 @@ def create_key_cli(
     database_url: str, *scopes: str, app: str | None = None, env: dict[str, str] | None = None
 ) -> str:
     args = ["keys", "create", "--database-url", database_url]
-    for scope in scopes or ("smtpserver_read", "smtpserver_write"):
+    for scope in scopes or ("smtpserver_read", "smtpserver_send", "smtpserver_write"):
         args += ["--scope", scope]
     if app:
         args += ["--app", app]
@@ -124,6 +125,7 @@ def start_serve(
 ) -> ServeProcess:
     """`smtp-connector serve` on a free port (asyncio loop), waiting until /healthz answers."""
     port = free_port()
+    env = env if env is not None else env_with()
     exe = Path(sys.executable).with_name("smtp-connector")
     handle = log.open("w")
     process = subprocess.Popen(
@@ -145,10 +147,26 @@ def start_serve(
     raise AssertionError(f"serve did not become healthy:\n{log.read_text()}")
 
 
+# The tests' SMTP servers listen on 127.0.0.1, which the service refuses by default: every
+# service the tests start allows loopback, except where a test sets the policy itself.
+TEST_NETWORK_POLICY = "any"
+
+
 def env_with(**values: str | None) -> dict[str, str]:
+    """The environment for a `serve`/`worker` subprocess: no SMTP_CONNECTOR_* setting of the
+    developer's shell, the tests' network policy, then `values` (None values are skipped)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMTP_CONNECTOR_")}
+    env["SMTP_CONNECTOR_NETWORK_POLICY"] = TEST_NETWORK_POLICY
     env.update({k: v for k, v in values.items() if v is not None})
     return env
+
+
+def loopback_policy() -> Any:
+    """The in-process `ServicePolicy` the tests use (see TEST_NETWORK_POLICY)."""
+    from smtp_connector.store.network import NetworkPolicy
+    from smtp_connector.store.policy import ServicePolicy
+
+    return ServicePolicy(network=NetworkPolicy.parse(TEST_NETWORK_POLICY))
 
 
 def file_bytes(database_path: Path) -> bytes:

@@ -333,3 +333,14 @@ def _seconds_until_expired(config: SmtpConfig) -> float:
     certificate = x509.load_pem_x509_certificate(config.smime.certificate.encode())
     left = (certificate.not_valid_after_utc - dt.datetime.now(dt.UTC)).total_seconds()
     return max(left, 0) + 1.1  # validity is stored in whole seconds
+
+
+def smime_pair(email: str = FROM) -> tuple[str, str]:
+    """A signer certificate for `email` (issued by a throwaway CA) and its key, as PEM."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    assert email == FROM, "the issued certificate names FROM"
+    ca_key = rsa.generate_private_key(65537, 2048)
+    ca_cert = _issue(ca_key, ca_key, None, "smtp-connector test CA")
+    key = rsa.generate_private_key(65537, 2048)
+    return _pem(_issue(key, ca_key, ca_cert, "noreply")), _pem(key)

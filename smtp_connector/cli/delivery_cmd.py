@@ -23,6 +23,7 @@ from .app import (
     main,
 )
 from .bulk import HEADER_HELP, random_code, send_bulk
+from .listen import port_option
 
 
 def _payload(code: str, link: str | None, app_name: str | None) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def _print_result(result: SendResult, as_json: bool) -> None:
 @click.option("--to", "to", help="Recipient address.")
 @click.option("--usage", default="SignIn", show_default=True, help="Usage type, e.g. Register.")
 @click.option("--code", default=None, help="The verification code (default: random 6 digits).")
-@click.option("--locale", default=None)
+@click.option("--locale", default=None, help="Template locale, e.g. es or pt-BR.")
 @click.option("--link", default=None, help="A magic link / invitation URL.")
 @click.option("--app-name", default=None, help="application.name for the templates.")
 @click.option(
@@ -67,7 +68,13 @@ def _print_result(result: SendResult, as_json: bool) -> None:
     help=f"CSV file, one message per row; its first row is the header: {HEADER_HELP}. "
     "--usage is the default for rows without one.",
 )
-@click.option("--concurrency", default=10, show_default=True, help="Parallel sends for --bulk.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Parallel sends for --bulk.",
+)
 @json_option
 @handles_errors
 def send(
@@ -153,7 +160,7 @@ def _preset_warnings(config: SmtpConfig) -> list[str]:
 @main.command("test")
 @config_option
 @click.option("--to", "to", required=True, help="Where to send the test email.")
-@click.option("--locale", default=None)
+@click.option("--locale", default=None, help="Template locale, e.g. es or pt-BR.")
 @json_option
 @handles_errors
 def test_command(config_path: str, to: str, locale: str | None, as_json: bool) -> None:
@@ -168,9 +175,14 @@ def test_command(config_path: str, to: str, locale: str | None, as_json: bool) -
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=1025, show_default=True, help="0 picks a free port.")
-@click.option("--max-messages", default=0, help="Exit after this many messages (0 = never).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@port_option(default=1025, free_port_ok=True, help="Port to listen on; 0 picks a free one.")
+@click.option(
+    "--max-messages",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Exit after this many messages (0 = never).",
+)
 @click.option("--full", is_flag=True, help="Print whole messages, not just a summary.")
 @handles_errors
 def sink(host: str, port: int, max_messages: int, full: bool) -> None:
@@ -199,9 +211,9 @@ def sink(host: str, port: int, max_messages: int, full: bool) -> None:
 
 
 @main.command()
-@click.option("--to", "to", default="new.user@example.org", show_default=True)
-@click.option("--locale", default="en", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--to", "to", default="new.user@example.org", show_default=True, help="Recipient.")
+@click.option("--locale", default="en", show_default=True, help="Template locale.")
+@json_option
 @handles_errors
 def demo(to: str, locale: str, as_json: bool) -> None:
     """Start an embedded SMTP server, send a real SignIn code email to it and show what arrived."""

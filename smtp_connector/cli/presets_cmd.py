@@ -31,7 +31,8 @@ from ..presets import (
     preset_config,
     require_preset,
 )
-from .app import echo_json, handles_errors, json_option, main
+from .app import echo_json, format_table, handles_errors, json_option, main
+from .listen import port_option
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TLS_SHORT = {"implicit": "TLS", "starttls": "STARTTLS", "plain": "plain/STARTTLS"}
@@ -84,14 +85,6 @@ def _print_list(as_json: bool) -> None:
     click.echo(format_table([headers, *rows]))
     click.echo("\nDetails: smtp-connector presets NAME")
     click.echo("Config file: smtp-connector init --preset NAME")
-
-
-def format_table(rows: list[dict[str, str]]) -> str:
-    """Left-aligned columns, two spaces apart; the first row is the header."""
-    keys = list(rows[0])
-    widths = {k: max(len(row[k]) for row in rows) for k in keys}
-    lines = ["  ".join(row[k].ljust(widths[k]) for k in keys).rstrip() for row in rows]
-    return "\n".join(lines)
 
 
 def _preset_json(preset: Preset, region: str | None) -> dict[str, Any]:
@@ -187,7 +180,7 @@ class InitAnswers:
 @click.option("--from", "from_email", help="Sender address (From).")
 @click.option("--from-name", help="Sender display name.")
 @click.option("--region", help="Provider region (see `smtp-connector presets NAME`).")
-@click.option("--port", type=int, help="Port (default: the provider's recommended one).")
+@port_option(default=None, help="SMTP port [default: the provider's recommended one].")
 @click.option("--tls", "tls_mode", type=click.Choice(TLS_MODES), help="TLS mode; picks the port.")
 @click.option("--host", help="Another host with the preset's settings (e.g. a local relay).")
 @click.option(
@@ -197,8 +190,18 @@ class InitAnswers:
     "or with OAuth2 the refresh token [default: SMTP_REFRESH_TOKEN].",
 )
 @click.option("--oauth2", is_flag=True, help="Use OAuth2 (XOAUTH2) instead of a password.")
-@click.option("--client-id-env", default="SMTP_CLIENT_ID", show_default=True)
-@click.option("--client-secret-env", default="SMTP_CLIENT_SECRET", show_default=True)
+@click.option(
+    "--client-id-env",
+    default="SMTP_CLIENT_ID",
+    show_default=True,
+    help="Environment variable holding the OAuth2 client id (with --oauth2).",
+)
+@click.option(
+    "--client-secret-env",
+    default="SMTP_CLIENT_SECRET",
+    show_default=True,
+    help="Environment variable holding the OAuth2 client secret (with --oauth2).",
+)
 @click.option(
     "-o",
     "--output",

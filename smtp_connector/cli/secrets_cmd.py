@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import click
 
-from .app import handles_errors, main
-from .store_common import database_url_option, run_with_service
+from .app import echo_json, handles_errors, json_option, main
+from .store_common import database_url_option, need_server_extra, run_with_service
 
 
 @main.group()
+@handles_errors
 def secrets() -> None:
     """Encryption of stored secrets (SMTP_CONNECTOR_SECRET_KEY)."""
+    need_server_extra()
 
 
 @secrets.command("rotate")
 @database_url_option
+@json_option
 @handles_errors
-def rotate(database_url: str | None) -> None:
+def rotate(database_url: str | None, as_json: bool) -> None:
     """Re-encrypt with the first key of SMTP_CONNECTOR_SECRET_KEY; afterwards the old keys
     can be removed from it."""
     count = run_with_service(database_url, lambda service: service.rotate_secrets())
+    if as_json:
+        echo_json({"reencrypted": count})
+        return
     click.echo(f"Re-encrypted {count} stored secret(s) with the first key.")

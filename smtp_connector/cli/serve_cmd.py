@@ -3,19 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
+import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from .app import handles_errors, main
-from .store_common import database_url_option, loop_option, need_server_extra
+from .app import EXIT_CONFIG, handles_errors, main
+from .listen import bind_listeners, port_option
+from .store_common import database_url_option, loop_option, need_server_extra, resolve_url
+
+if TYPE_CHECKING:
+    from ..server import Settings
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
 
 
 @main.command()
-@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
-@click.option("--port", default=None, type=int, help="Port (default 8025).")
+@click.option(
+    "--host", default=None, help="Interface to listen on [default: 127.0.0.1; 0.0.0.0 for all]."
+)
+@port_option(
+    default=None,
+    free_port_ok=True,
+    help="Port to listen on [default: 8025; 0 picks a free one, shown in the log].",
+)
 @database_url_option
 @loop_option
-@click.option("--log-level", default="info", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS),
+    default="info",
+    show_default=True,
+    help="uvicorn's log level (access log at info).",
+)
 @click.option(
     "--worker/--no-worker",
     default=None,
@@ -32,40 +54,70 @@ def serve(
     log_level: str,
     worker: bool | None,
 ) -> None:
-    """Run the admin API (native /v1 and the dialect routes) on HOST:PORT."""
+    """Run the admin API (native /v1 and the dialect routes) and the admin page on HOST:PORT."""
     need_server_extra()
-    import uvicorn
+    url = resolve_url(database_url)
+    from ..server import Settings
 
-    from ..server import Settings, create_app
-    from ..server.access_log import hide_query_strings
+    settings = Settings.from_env(host=host, port=port, database_url=url, queue_worker=worker)
+    # Bound before anything else starts: a port in use is one line, and nothing was opened.
+    sockets = bind_listeners(settings.host, settings.port)
+    try:
+        asyncio.run(_preflight(settings))
+        _run(settings, sockets, loop, log_level)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+async def _preflight(settings: Settings) -> None:
+    """Fail before serving: bad URL, missing key (PostgreSQL), old schema, missing queue
+    tables."""
     from ..server.app import build_queue
     from ..store import Service
 
-    settings = Settings.from_env(
-        host=host, port=port, database_url=database_url, queue_worker=worker
+    service = await Service.open(
+        settings.database_url, settings.secret_key, migrate=settings.migrate
     )
+    await service.aclose()
+    queue = build_queue(settings)
+    try:
+        if queue.distributed is not None:
+            await queue.distributed.require_schema()
+    finally:
+        await queue.aclose()
 
-    async def preflight() -> None:
-        """Fail before binding the port: bad URL, missing key (PostgreSQL), old schema,
-        missing queue tables."""
-        service = await Service.open(
-            settings.database_url, settings.secret_key, migrate=settings.migrate
-        )
-        await service.aclose()
-        queue = build_queue(settings)
-        try:
-            if queue.distributed is not None:
-                await queue.distributed.require_schema()
-        finally:
-            await queue.aclose()
 
-    asyncio.run(preflight())
+def _run(settings: Settings, sockets: list[socket.socket], loop: str, log_level: str) -> None:
+    """uvicorn on the sockets bound above. A start-up failure after them (the app's lifespan)
+    exits 2, not uvicorn's 3, which the CLI's exit codes give to template errors."""
+    import uvicorn
+
+    from ..server import create_app
+    from ..server.access_log import hide_query_strings
+
     hide_query_strings()
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
         loop=loop,
         log_level=log_level,
         lifespan="on",
     )
+    server = uvicorn.Server(config)
+    host, port = sockets[0].getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    logging.getLogger("uvicorn.error").info(
+        "smtp-connector serve on http://%s:%d (admin page /, API docs /docs; Ctrl+C to stop)",
+        shown,
+        port,
+    )
+    try:
+        server.run(sockets=sockets)
+    except KeyboardInterrupt:
+        pass
+    except SystemExit as stop:
+        if stop.code not in (None, 0):
+            sys.exit(EXIT_CONFIG)
+        raise
+    if not server.started:
+        sys.exit(EXIT_CONFIG)

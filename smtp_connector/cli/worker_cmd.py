@@ -15,19 +15,25 @@ from collections.abc import Callable
 import click
 
 from .app import handles_errors, main
-from .store_common import database_url_option, loop_option, need_server_extra
+from .store_common import database_url_option, loop_option, need_server_extra, resolve_url
 
 
 @main.command()
 @database_url_option
-@click.option("--concurrency", type=int, default=None, help="Sends in flight (default 16).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Sends in flight, 1-1000 [default: 16; also $SMTP_CONNECTOR_QUEUE_CONCURRENCY].",
+)
 @click.option("--name", default=None, help="Worker name (default: engine@host:pid:random).")
 @loop_option
 @click.option(
     "--engine",
     type=click.Choice(["auto", "embedded", "procrastinate"]),
     default=None,
-    help="auto: procrastinate on PostgreSQL, embedded on SQLite.",
+    help="Queue engine; auto: procrastinate on PostgreSQL, embedded on SQLite "
+    "[default: auto; also $SMTP_CONNECTOR_QUEUE_ENGINE].",
 )
 @handles_errors
 def worker(
@@ -39,11 +45,12 @@ def worker(
 ) -> None:
     """Deliver queued messages until SIGTERM/SIGINT (in-flight sends are finished first)."""
     need_server_extra()
+    url = resolve_url(database_url)
     from ..server import Settings
     from ..server.app import open_service
 
     settings = Settings.from_env(
-        database_url=database_url, queue_concurrency=concurrency, queue_engine=engine
+        database_url=url, queue_concurrency=concurrency, queue_engine=engine
     )
 
     async def run() -> None:

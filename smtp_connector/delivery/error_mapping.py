@@ -41,14 +41,7 @@ def map_exception(
     if isinstance(exc, ConnectorError):
         return exc
     if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code < 0:
-        return ConnectorError(
-            ErrorCode.CONNECTION_FAILED,
-            f"{server} sent an invalid reply during {stage} ({exc.message}); the connection "
-            "was dropped. The server (or something between us) is not speaking SMTP correctly.",
-            server=server,
-            retryable=True,
-            stage=stage,
-        )
+        return _not_smtp(exc.message, stage, server)
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return _from_response(exc.code, exc.message, stage=stage, server=server)
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
@@ -89,6 +82,27 @@ def map_exception(
         server=server,
         retryable=False,
         stage=stage,
+    )
+
+
+def _not_smtp(reason: str, stage: str, server: str) -> ConnectorError:
+    """A reply that is not SMTP. What the peer said is never quoted (aiosmtplib's reason is
+    kept up to its colon: "Malformed SMTP response line: <the line>"): a port that speaks
+    another protocol first (SSH, a database) would have its banner carried back to whoever
+    pointed a definition at it, which turns a check into a port scanner."""
+    why = reason.split(":", 1)[0].strip()
+    if stage == "greeting":
+        message = (
+            f"{server} did not greet with an SMTP reply: it is not an SMTP server, or not on "
+            "this port. Check the host and port."
+        )
+    else:
+        message = (
+            f"{server} sent a reply that is not SMTP during {stage} ({why}); the connection "
+            "was dropped. The server (or something between us) is not speaking SMTP correctly."
+        )
+    return ConnectorError(
+        ErrorCode.CONNECTION_FAILED, message, server=server, retryable=True, stage=stage
     )
 
 

@@ -23,6 +23,7 @@ from ..config import RetryOptions, ServerConfig, SmtpConfig, invalid_config
 from ..errors import ConnectorError, ErrorCode, secret_safe_logger
 from ..results import AttemptRecord, SendResult, Step
 from .health import ServerHealth
+from .network import AddressPolicy
 from .ntlm import require_ntlm_support
 from .oauth import TokenProvider, TokenSource
 from .pool import ServerPool
@@ -82,9 +83,11 @@ class SmtpDelivery:
         prepare: Prepare,
         token_provider: TokenProvider | None = None,
         shared_rate: SharedRateStore | None = None,
+        address_policy: AddressPolicy | None = None,
     ) -> None:
         self._config = config
         self._shared_rate = shared_rate
+        self._address_policy = address_policy
         self._prepare = prepare
         self._servers = [self._server(s, token_provider) for s in config.server_list()]
         # Pools hold loop-bound sockets and locks: one set per event loop that uses the connector.
@@ -114,6 +117,7 @@ class SmtpDelivery:
             token_source=source,
             pipelining=config.pipelining,
             refuse_private_hosts=config.refuse_private_hosts,
+            address_policy=self._address_policy,
         )
         return _Server(server, options, ServerHealth(server.label or server.address, config.health))
 

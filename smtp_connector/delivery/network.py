@@ -15,6 +15,7 @@ import ipaddress
 import re
 import socket
 import ssl
+from collections.abc import Callable
 
 from ..addresses import special_use_domain
 from ..errors import ConnectorError, ErrorCode
@@ -26,12 +27,30 @@ _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _fqdn_cache: dict[str, str | None] = {}
 
 
-async def resolve(host: str | None, port: int, *, refuse_private: bool, name: str) -> list[tuple]:
-    """getaddrinfo on the running loop; with `refuse_private`, refuse private destinations."""
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# An embedding host's rule for where connections may go (the service's network policy): given
+# a resolved address, the reason it is refused ("is a loopback address"), or None to allow.
+AddressPolicy = Callable[[IPAddress], str | None]
+
+
+async def resolve(
+    host: str | None,
+    port: int,
+    *,
+    refuse_private: bool,
+    name: str,
+    policy: AddressPolicy | None = None,
+) -> list[tuple]:
+    """getaddrinfo on the running loop; with `refuse_private`, refuse private destinations,
+    and with `policy`, every address the policy refuses. Every resolved address is checked,
+    not only the first: a name that resolves to a public and a loopback address would
+    otherwise reach loopback on the second try."""
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     if refuse_private:
         _refuse_private(infos, name)
+    if policy is not None:
+        _apply_policy(infos, name, policy)
     return infos
 
 
@@ -131,7 +150,20 @@ def _refuse_private(infos: list[tuple], name: str) -> None:
             )
 
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+def _apply_policy(infos: list[tuple], name: str, policy: AddressPolicy) -> None:
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        reason = policy(address)
+        if reason is not None:
+            raise ConnectorError(
+                ErrorCode.CONNECTION_FAILED,
+                f"{name} resolves to {address}, {reason}: the network policy refuses it.",
+                server=name,
+                retryable=False,
+                stage="connect",
+            )
+
+
 # IPv6 forms that carry an IPv4 address inside: NAT64 (RFC 6052, RFC 8215) and 6to4 (RFC 3056).
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 # IETF protocol assignments (RFC 6890): Python's tables mark only parts of it non-global.

@@ -25,7 +25,7 @@ from ..results import Step
 from .auth import auth_mechanism, authenticate, require_auth_offered, require_encrypted
 from .checkpoint import Checkpoint
 from .error_mapping import map_exception
-from .network import connect_any, ehlo_name, local_fqdn, resolve, speaks_tls
+from .network import AddressPolicy, connect_any, ehlo_name, local_fqdn, resolve, speaks_tls
 from .oauth import TokenSource
 from .pipelining import PipeliningProtocol, enable_pipelining
 from .transaction import Delivery, MailTransaction
@@ -45,6 +45,7 @@ class SessionOptions:
     token_source: TokenSource | None = None
     pipelining: bool = True
     refuse_private_hosts: bool = False
+    address_policy: AddressPolicy | None = None  # the embedding host's rule (see network.py)
 
 
 @dataclass
@@ -113,6 +114,7 @@ class SmtpSession:
                 server.effective_port,
                 refuse_private=self.options.refuse_private_hosts,
                 name=self.name,
+                policy=self.options.address_policy,
             ),
             server.dns_timeout,
         )
@@ -214,7 +216,7 @@ class SmtpSession:
             if not server.opportunistic_tls or exc.code < 400:
                 raise
             self._stage = "ehlo"
-            self._without_tls(f"refused STARTTLS ({exc.code} {exc.message.strip()})")
+            self._without_tls(f"refused STARTTLS ({exc.code})")
             return
         self._stage = "ehlo"
         await smtp.ehlo()

@@ -93,7 +93,7 @@ async def open_service(settings: Settings) -> tuple[Service, Queue]:
     try:
         service = await Service.open(
             settings.database_url, settings.secret_key, migrate=settings.migrate,
-            sender=queue.sender_factory,
+            sender=queue.sender_factory, policy=settings.service_policy(),
         )  # fmt: skip
     except BaseException:
         await queue.aclose()

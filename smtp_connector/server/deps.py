@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from smtp_connector.store import READ_SCOPE, WRITE_SCOPE, Actor, Service
+from smtp_connector.store import READ_SCOPE, SEND_SCOPE, WRITE_SCOPE, Actor, Service
 
 from .errors import ApiFailure, Failure
 
@@ -75,4 +75,5 @@ def require(scope: str, actor: ActorDependency = bearer_actor) -> ActorDependenc
 
 ServiceDep = Annotated[Service, Depends(get_service)]
 Reader = Annotated[Actor, Depends(require(READ_SCOPE))]
+Sender = Annotated[Actor, Depends(require(SEND_SCOPE))]
 Writer = Annotated[Actor, Depends(require(WRITE_SCOPE))]

@@ -4,7 +4,7 @@ A send is the one request an auth system makes per sign-up; the admin routes are
 FastAPI each send passes eight middleware layers, a scan of a hundred-odd routes, dependency
 solving and response-model validation: together more CPU than the SMTP exchange itself
 (benchmarks/service.py). This ASGI layer, in front of that stack, answers a well-formed send
-directly with the same calls the route makes (`keys.authenticate`, the READ scope,
+directly with the same calls the route makes (`keys.authenticate`, the send scope,
 `MessageRequest`, `service.messages.send`) and the same responses.
 
 Anything else falls through to FastAPI untouched, with the body replayed: other routes, a
@@ -26,7 +26,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from smtp_connector.store import READ_SCOPE, MessageRequest
+from smtp_connector.store import SEND_SCOPE, MessageRequest
 
 _PATH = re.compile(r"^/v1/apps/([^/]+)/messages$")
 _IDEMPOTENCY_MAX = 200  # the route's Header(max_length=200)
@@ -127,7 +127,7 @@ async def _prepare(scope: Scope, head: _Head, body: bytes) -> tuple[Any, Message
         return None
     try:  # nothing is sent yet: any failure (the database down, JSON too deep) is the route's
         actor = await state.service.keys.authenticate(head.key)
-        if actor is None or READ_SCOPE not in actor.scopes:
+        if actor is None or SEND_SCOPE not in actor.scopes:
             return None
         request = MessageRequest.model_validate(json.loads(body))
     except Exception:  # ValidationError, JSONDecodeError, RecursionError, SQLAlchemyError …

@@ -9,11 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 from smtp_connector.errors import ConnectorError, ErrorCode
 from smtp_connector.store import DEFAULT_DATABASE_URL
+from smtp_connector.store.network import NETWORK_POLICY_ENV, NetworkPolicy
+from smtp_connector.store.policy import ServicePolicy
 from smtp_connector.store.secrets import SECRET_KEY_ENV
+from smtp_connector.store.smime_material import SMIME_DIR_ENV
 
 DATABASE_URL_ENV = "SMTP_CONNECTOR_DATABASE_URL"
 AUTH_FAILURE_LIMIT_ENV = "SMTP_CONNECTOR_AUTH_FAILURE_LIMIT"
@@ -37,6 +41,17 @@ class Settings:
     queue_worker: bool | None = None
     queue_concurrency: int = 16
     queue_lease: float = 90.0  # seconds before a dead worker's claim is taken back
+    # Where definitions may connect (store/network.py: private, public, any, +CIDR, -CIDR).
+    network_policy: str = "private"
+    # The directory S/MIME key and certificate paths must be in; None: PEM text only.
+    smime_dir: str | None = None
+
+    def service_policy(self) -> ServicePolicy:
+        """The domain's view of these settings (raises invalid_config for a bad policy)."""
+        return ServicePolicy(
+            network=NetworkPolicy.parse(self.network_policy),
+            smime_dir=Path(self.smime_dir) if self.smime_dir else None,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -45,7 +60,10 @@ class Settings:
         settings = cls(
             database_url=env.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL,
             secret_key=env.get(SECRET_KEY_ENV) or None,
+            network_policy=env.get(NETWORK_POLICY_ENV, "").strip() or "private",
+            smime_dir=_smime_dir(env.get(SMIME_DIR_ENV, "").strip()),
         )
+        NetworkPolicy.parse(settings.network_policy)  # a typo fails at start, not per send
         limit = env.get(AUTH_FAILURE_LIMIT_ENV, "").strip()
         if limit:
             if not limit.isdigit():
@@ -99,3 +117,14 @@ def _queue_env(env: Mapping[str, str]) -> dict[str, Any]:
                 "concurrency 1-1000, lease seconds > 0",
             ) from None
     return found
+
+
+def _smime_dir(raw: str) -> str | None:
+    """The S/MIME directory, which must exist (a typo would silently refuse every path)."""
+    if not raw:
+        return None
+    if not Path(raw).is_dir():
+        raise ConnectorError(
+            ErrorCode.INVALID_CONFIG, f"{SMIME_DIR_ENV}={raw!r} is not a directory."
+        )
+    return str(Path(raw).resolve())

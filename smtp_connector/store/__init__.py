@@ -8,11 +8,13 @@ Imports the library only through its public names (and errors); never server, qu
     outcome = await service.messages.send(actor, app.id, MessageRequest(to="a@example.org"))
 """
 
+from .checks import TestMessage
 from .domain import (
     CENSORED,
     CLI_ACTOR,
     READ_SCOPE,
     SCOPES,
+    SEND_SCOPE,
     WRITE_SCOPE,
     Actor,
     ApiKeyInfo,
@@ -39,6 +41,7 @@ __all__ = [
     "DEFINITION",
     "READ_SCOPE",
     "SCOPES",
+    "SEND_SCOPE",
     "WRITE_SCOPE",
     "Actor",
     "ApiKeyInfo",
@@ -58,4 +61,5 @@ __all__ = [
     "Service",
     "ServiceError",
     "SmimeInput",
+    "TestMessage",
 ]

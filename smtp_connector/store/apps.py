@@ -1,4 +1,10 @@
-"""Apps (tenants): each owns its server definitions, test address and API keys."""
+"""Apps (tenants): each owns its server definitions, test address and API keys.
+
+Some dialects speak for one fixed app when the key is bound to none (privacyIDEA's
+definitions, the portal's settings). The service creates those apps itself and finds them by
+a stored marker (`kind`), never by name: a tenant who renamed its own app `privacyidea` would
+otherwise receive the operator's later saves, passwords included. Their names are reserved.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ from .errors import APP, ServiceError, conflict_on_duplicate, forbidden, not_fou
 from .tables import AppRow, utcnow
 
 OnChange = Callable[[str], Awaitable[None]]
+# Apps the service creates for a dialect, by marker; the marker is also the app's name.
+DIALECT_APPS = frozenset({"privacyidea", "portal"})
 
 
 def app_view(row: AppRow) -> App:
@@ -35,13 +43,15 @@ class AppService:
         self._db = database
         self._on_change = on_change
 
-    async def create(self, actor: Actor, data: AppCreate) -> App:
+    async def create(self, actor: Actor, data: AppCreate, *, kind: str | None = None) -> App:
         if actor.app_id is not None:
             raise forbidden("An API key limited to one app cannot create apps.")
+        if kind is None:
+            _refuse_reserved(data.name)
         with conflict_on_duplicate(f"An app named {data.name!r} (or id {data.id!r}) exists."):
             async with self._db.transaction() as session:
                 await self._unique(session, data.name, data.id)
-                row = AppRow(name=data.name, test_email=data.test_email)
+                row = AppRow(name=data.name, test_email=data.test_email, kind=kind)
                 if data.id:
                     row.id = data.id
                 session.add(row)
@@ -70,17 +80,31 @@ class AppService:
             raise forbidden(f"This API key is limited to another app, not {name!r}.")
         return app_view(row)
 
-    async def ensure(self, actor: Actor, name: str) -> App:
-        """The app called `name`, created on first use (dialects with a fixed owner app)."""
-        found = await self.find_by_name(actor, name)
+    async def find_dialect(self, actor: Actor, kind: str) -> App | None:
+        """The service's app for dialect `kind`, or None before its first write."""
+        async with self._db.transaction() as session:
+            row = await session.scalar(select(AppRow).where(AppRow.kind == kind))
+        if row is None:
+            return None
+        if not actor.can_access(row.id):
+            raise forbidden(f"This API key is limited to another app, not the {kind} app.")
+        return app_view(row)
+
+    async def ensure_dialect(self, actor: Actor, kind: str) -> App:
+        """The service's app for dialect `kind`, created on first use (named `kind` when that
+        name is free, as it is unless it was taken before names were reserved)."""
+        found = await self.find_dialect(actor, kind)
         if found is not None:
             return found
+        async with self._db.transaction() as session:
+            taken = await session.scalar(select(AppRow.id).where(AppRow.name == kind))
+        name = kind if taken is None else f"{kind} (service)"
         try:
-            return await self.create(actor, AppCreate(name=name))
+            return await self.create(actor, AppCreate(name=name), kind=kind)
         except ServiceError as error:
             if error.reason != "conflict":
                 raise
-            found = await self.find_by_name(actor, name)  # created concurrently
+            found = await self.find_dialect(actor, kind)  # created concurrently
             if found is None:
                 raise
             return found
@@ -90,6 +114,8 @@ class AppService:
         async with self._db.transaction() as session:
             row = await load_app(session, actor, app_id)
             if "name" in fields and patch.name and patch.name != row.name:
+                if row.kind is None or patch.name.strip().lower() != row.kind:
+                    _refuse_reserved(patch.name)
                 await self._unique(session, patch.name, None)
                 row.name = patch.name
             if "test_email" in fields:
@@ -114,3 +140,12 @@ class AppService:
         existing = await session.get(AppRow, app_id) if app_id else None
         if existing is not None:
             raise ServiceError("conflict", f"An app with id {app_id!r} already exists.")
+
+
+def _refuse_reserved(name: str) -> None:
+    if name.strip().lower() in DIALECT_APPS:
+        raise ServiceError(
+            "invalid",
+            f"The app name {name!r} is reserved for the app the service keeps for its "
+            f"{name.strip().lower()} API; choose another name.",
+        )

@@ -3,9 +3,9 @@
 `check` mails the app's `testEmail` through one stored definition: success re-activates it,
 failure disables it, counts `numErrors` and keeps the connector's error (code, message, SMTP
 code) as `lastError`. `test_send` tries settings that are not saved yet (privacyIDEA's "send
-test email" button); given `"__CENSORED__"` it may use the stored secret only when host, port
-and username are exactly the stored ones, so the button cannot be used to send a stored
-password to a server of the caller's choosing.
+test email" button); given `"__CENSORED__"` it may use the stored secret only when everything
+that decides where the password goes and how it is protected is as stored (protection.py), so
+the button cannot send a stored password to a server, or over a link, of the caller's choosing.
 """
 
 from __future__ import annotations
@@ -17,20 +17,48 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smtp_connector import ConnectorError, SendResult, SmtpConnector
+from smtp_connector import ConnectorError, ErrorCode, SendResult, SmtpConnector
 
 from . import audit
 from .apps import load_app
-from .configs import build_config
+from .configs import build_connector
 from .database import Database
-from .definitions import apply_patch, bump_version, definition_by_name, definition_view
+from .definitions import (
+    apply_patch,
+    bump_version,
+    check_smime_input,
+    definition_by_name,
+    definition_view,
+    row_snapshot,
+)
 from .domain import CENSORED, DEFINITION_DEFAULTS, Actor, Definition, DefinitionCreate
 from .errors import DEFINITION, invalid, not_found
+from .policy import ServicePolicy
+from .protection import refuse_secret_travel, transport_of
 from .secrets import SecretBox
 from .tables import DefinitionRow, utcnow
 
 ONE_TRY = {"attempts": 1}
 OnChange = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TestMessage:
+    """What a dialect's test send says instead of the Generic test mail (privacyIDEA sends a
+    plain-text "Test Email from privacyIDEA"): a plain-text template and its values. Values
+    go through the payload, never into the template text, so a name cannot inject markup."""
+
+    __test__ = False  # not a pytest class
+
+    subject: str
+    text: str
+    payload: dict[str, Any]
+
+    USAGE = "ConnectionTest"
+
+    def template(self) -> dict[str, Any]:
+        return {"usageType": self.USAGE, "contentType": "text/plain", "subject": self.subject,
+                "content": self.text}  # fmt: skip
 
 
 @dataclass
@@ -53,17 +81,58 @@ def error_record(error: ConnectorError) -> dict[str, Any]:
     }
 
 
-async def send_once(rows: list[DefinitionRow], box: SecretBox, to: str) -> SendResult:
+async def send_once(
+    rows: list[DefinitionRow],
+    box: SecretBox,
+    policy: ServicePolicy,
+    to: str,
+    message: TestMessage | None = None,
+) -> SendResult:
     """One test message through a throwaway connector (one try, no pooling left behind)."""
-    async with SmtpConnector(build_config(rows, box, retry=ONE_TRY)) as connector:
-        return await connector.send_test(to)
+    templates = [message.template()] if message is not None else None
+    connector = _test_connector(rows, box, policy, templates)
+    async with connector:
+        if message is None:
+            return await connector.send_test(to)
+        return await connector.send(to, TestMessage.USAGE, message.payload)
+
+
+def _test_connector(
+    rows: list[DefinitionRow],
+    box: SecretBox,
+    policy: ServicePolicy,
+    templates: list[dict[str, Any]] | None,
+) -> SmtpConnector:
+    """The test's connector. When its S/MIME material cannot be used and the definition says
+    "don't send on error", that is the outcome of the test (signing_failed: nothing sent),
+    as privacyIDEA reports it, not a refusal of the request."""
+    try:
+        return build_connector(rows, box, policy, retry=ONE_TRY, templates=templates)
+    except ConnectorError as error:
+        primary = rows[0]
+        if not (primary.smime and primary.smime_dont_send_on_error):
+            raise
+        unsigned = DefinitionRow(**(row_snapshot(primary) | {"smime": False}))
+        try:
+            build_connector([unsigned], box, policy, templates=templates)
+        except ConnectorError:
+            raise error from None  # not (only) the S/MIME material
+        raise ConnectorError(
+            ErrorCode.SIGNING_FAILED,
+            f"The S/MIME material cannot be used, so nothing was sent (`dontSendOnError`): "
+            f"{error.message}",
+            retryable=False,
+        ) from None
 
 
 class CheckService:
-    def __init__(self, database: Database, box: SecretBox, on_change: OnChange) -> None:
+    def __init__(
+        self, database: Database, box: SecretBox, on_change: OnChange, policy: ServicePolicy
+    ) -> None:
         self._db = database
         self._box = box
         self._on_change = on_change
+        self._policy = policy
 
     async def check(self, actor: Actor, app_id: str, definition_id: str) -> CheckOutcome:
         async with self._db.transaction() as session:
@@ -80,7 +149,7 @@ class CheckService:
         result: SendResult | None = None
         error: ConnectorError | None = None
         try:
-            result = await send_once([row], self._box, test_email)
+            result = await send_once([row], self._box, self._policy, test_email)
         except ConnectorError as exc:
             error = exc
         view = await self._record(actor, app_id, definition_id, error)
@@ -124,7 +193,7 @@ class CheckService:
         success = False
         code: str | None = None
         try:
-            result = await send_once([row], self._box, recipient)
+            result = await send_once([row], self._box, self._policy, recipient)
             success = True
             return result
         except ConnectorError as error:
@@ -146,8 +215,12 @@ class CheckService:
         *,
         stored_id: str | None = None,
         stored_name: str | None = None,
+        message: TestMessage | None = None,
     ) -> SendResult:
-        """Send a test message with unsaved settings; raises ConnectorError on failure."""
+        """Send a test message with unsaved settings (`message`, or the Generic test mail);
+        raises ConnectorError on failure."""
+        check_smime_input(candidate.smime, actor, self._policy)
+        await self._policy.network.check_host(candidate.host)
         async with self._db.transaction() as session:
             await load_app(session, actor, app_id)
             stored = await _stored(session, app_id, stored_id, stored_name)
@@ -155,7 +228,7 @@ class CheckService:
         success = False
         code: str | None = None
         try:
-            result = await send_once([row], self._box, recipient)
+            result = await send_once([row], self._box, self._policy, recipient, message)
             success = True
             return result
         except ConnectorError as error:
@@ -174,22 +247,25 @@ class CheckService:
     ) -> DefinitionRow:
         row = DefinitionRow(app_id=app_id, **DEFINITION_DEFAULTS, num_errors=0)
         row.smime, row.smime_dont_send_on_error = False, True
-        if _wants_stored_secret(candidate):
+        reuse = _wants_stored_secret(candidate)
+        if reuse:
             if stored is None:
                 raise invalid(
                     "`__CENSORED__` stands for a stored secret, but no stored definition was "
                     "named: send the password itself."
                 )
-            moved = [f for f in ("host", "port", "username") if _differs(candidate, stored, f)]
-            if moved:
-                raise invalid(
-                    f"The test uses a different {', '.join(moved)} than the stored definition: "
-                    "a stored password is only sent to its own server. Send the password."
-                )
             row.password_enc = stored.password_enc
             row.smime_private_key_enc = stored.smime_private_key_enc
+            row.smime_private_key_path = stored.smime_private_key_path
             row.smime_key_password_enc = stored.smime_key_password_enc
         apply_patch(self._box, row, candidate)
+        if reuse and stored is not None:
+            refuse_secret_travel(
+                transport_of(stored),
+                row,
+                new_password=candidate.password not in (None, CENSORED),
+                test=True,
+            )
         return row
 
 
@@ -199,13 +275,6 @@ def _wants_stored_secret(candidate: DefinitionCreate) -> bool:
     if smime is not None:
         secrets += [smime.private_key, smime.private_key_password]
     return CENSORED in secrets
-
-
-def _differs(candidate: DefinitionCreate, stored: DefinitionRow, name: str) -> bool:
-    value = getattr(candidate, name)
-    if value is None and name != "host":
-        value = DEFINITION_DEFAULTS.get(name)
-    return bool((value or None) != (getattr(stored, name) or None))
 
 
 async def _stored(

@@ -6,12 +6,15 @@ priority, health and error codes as a config file would.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from smtp_connector import SmtpConfig
+from smtp_connector import SmtpConfig, SmtpConnector
 from smtp_connector.errors import ConnectorError, ErrorCode
 
+from .policy import ServicePolicy
 from .secrets import SecretBox
+from .smime_material import is_path, resolve_inside
 from .tables import DefinitionRow
 
 # Only used to validate a definition that has no fromEmail yet (e.g. privacyIDEA's optional
@@ -42,6 +45,10 @@ def server_settings(row: DefinitionRow, box: SecretBox) -> dict[str, Any]:
         "socketTimeout": timeout_ms,
         **SECURITY[row.security],
     }
+    tls: dict[str, Any] = {"rejectUnauthorized": row.verify_certificate}
+    if row.tls_ca:
+        tls["ca"] = row.tls_ca  # PEM text (checked at save): never a path
+    settings["tls"] = tls
     if row.auth and row.username:
         auth: dict[str, Any] = {"user": row.username}
         password = _secret(box, row.password_enc)
@@ -53,18 +60,36 @@ def server_settings(row: DefinitionRow, box: SecretBox) -> dict[str, Any]:
     return settings
 
 
-def smime_options(row: DefinitionRow, box: SecretBox) -> dict[str, Any] | None:
+def smime_options(
+    row: DefinitionRow, box: SecretBox, smime_dir: Path | None
+) -> dict[str, Any] | None:
+    """The S/MIME options; a path (allowed at save) is resolved again inside the S/MIME
+    directory now, so a symlink swapped in since, or an unset directory, is refused."""
     if not row.smime:
         return None
+    certificate = row.smime_certificate or ""
+    if is_path(certificate):
+        certificate = str(resolve_inside(certificate, "smime.certificate", smime_dir))
+    if row.smime_private_key_path:
+        key = str(resolve_inside(row.smime_private_key_path, "smime.privateKey", smime_dir))
+    else:
+        key = _secret(box, row.smime_private_key_enc) or ""
     options: dict[str, Any] = {
-        "certificate": row.smime_certificate or "",
-        "privateKey": _secret(box, row.smime_private_key_enc) or "",
+        "certificate": certificate,
+        "privateKey": key,
         "dontSendOnError": row.smime_dont_send_on_error,
     }
     key_password = _secret(box, row.smime_key_password_enc)
     if key_password:
         options["privateKeyPassword"] = key_password
     return options
+
+
+def _reads_files(rows: Sequence[DefinitionRow]) -> bool:
+    """True when a definition's S/MIME material is a path (allowed, and checked, above)."""
+    return any(
+        row.smime and (row.smime_private_key_path or is_path(row.smime_certificate)) for row in rows
+    )
 
 
 def _sender(rows: Sequence[DefinitionRow]) -> str | None:
@@ -83,6 +108,8 @@ def connector_config(
     *,
     retry: dict[str, Any] | None = None,
     validation_only: bool = False,
+    smime_dir: Path | None = None,
+    templates: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The Logto-style config for `rows` in priority order: the first is the top-level server,
     the others `servers[]` with their priority and their own From."""
@@ -93,18 +120,27 @@ def connector_config(
     if from_email is None:
         raise ConnectorError(
             ErrorCode.INVALID_CONFIG,
-            f"Server definition {primary.name or primary.id!r} has no fromEmail (privacyIDEA: "
-            "`sender`): set the address the mail should come from.",
+            f"Server definition {primary.name or primary.id!r} has no sender: set `fromEmail`, "
+            "the address the mail comes from (a `username` that is an address also serves).",
         )
-    config = server_settings(primary, box) | {"fromEmail": from_email}
+    config = server_settings(primary, box) | {
+        "fromEmail": from_email,
+        "allowSpecialUseDomains": primary.allow_special_use_domains,
+    }
     if primary.from_name:
         config["fromName"] = primary.from_name
     config["servers"] = [_failover_entry(row, box) for row in rest]
-    smime = smime_options(primary, box)
+    # A tenant's text is never read as a file name or fetched as a URL: only S/MIME paths the
+    # operator allowed (smime_material.py) open files, and nothing here needs a URL.
+    config["disableFileAccess"] = not _reads_files(rows[:1])
+    config["disableUrlAccess"] = True
+    smime = smime_options(primary, box, smime_dir)
     if smime is not None:
         config["smime"] = smime
     if retry is not None:
         config["retry"] = retry
+    if templates:
+        config["templates"] = templates
     return config
 
 
@@ -118,12 +154,34 @@ def _failover_entry(row: DefinitionRow, box: SecretBox) -> dict[str, Any]:
 
 
 def build_config(
-    rows: Sequence[DefinitionRow], box: SecretBox, *, retry: dict[str, Any] | None = None
+    rows: Sequence[DefinitionRow],
+    box: SecretBox,
+    *,
+    retry: dict[str, Any] | None = None,
+    smime_dir: Path | None = None,
+    templates: list[dict[str, Any]] | None = None,
 ) -> SmtpConfig:
-    return SmtpConfig.model_validate(connector_config(rows, box, retry=retry))
+    return SmtpConfig.model_validate(
+        connector_config(rows, box, retry=retry, smime_dir=smime_dir, templates=templates)
+    )
 
 
-def validate_definition(row: DefinitionRow, box: SecretBox) -> None:
+def build_connector(
+    rows: Sequence[DefinitionRow],
+    box: SecretBox,
+    policy: ServicePolicy,
+    *,
+    retry: dict[str, Any] | None = None,
+    templates: list[dict[str, Any]] | None = None,
+) -> SmtpConnector:
+    """A connector for `rows` that connects only where the network policy allows."""
+    config = build_config(rows, box, retry=retry, smime_dir=policy.smime_dir, templates=templates)
+    return SmtpConnector(config, address_policy=policy.network.refusal)
+
+
+def validate_definition(row: DefinitionRow, box: SecretBox, smime_dir: Path | None) -> None:
     """Refuse a definition the library would refuse at send time (bad host, TLS flags, S/MIME
     material, fromEmail …), with the library's own `invalid_config` message."""
-    SmtpConfig.model_validate(connector_config([row], box, validation_only=True))
+    SmtpConfig.model_validate(
+        connector_config([row], box, validation_only=True, smime_dir=smime_dir)
+    )

@@ -3,8 +3,10 @@
 The rules, in one place so that no dialect can get them wrong:
 - responses carry `"__CENSORED__"` for a stored secret and `""` for none;
 - saving `"__CENSORED__"` back, or leaving the field out, keeps the stored secret; `""` clears;
-- changing host, port or username while a password is stored needs the password again, so a
-  stored password is never sent to a host the person who typed it did not choose;
+- a change to where the password goes or how it is protected needs the password again
+  (protection.py);
+- hosts are stored in one canonical form and checked against the network policy (network.py);
+- S/MIME material is PEM text, or a path only where the operator allows it (smime_material.py);
 - at most one `isDefault` per app (setting it clears the others);
 - every change bumps the app's `definitions_version` (senders rebuild their connector) and
   writes an audit row naming the changed fields, never their values.
@@ -33,8 +35,11 @@ from .domain import (
     SmimeInput,
     SmimeView,
 )
-from .errors import DEFINITION, ServiceError, conflict_on_duplicate, invalid, not_found
+from .errors import DEFINITION, ServiceError, conflict_on_duplicate, not_found
+from .policy import ServicePolicy
+from .protection import refuse_secret_travel, transport_of
 from .secrets import SecretBox
+from .smime_material import check_path, is_path
 from .tables import AppRow, DefinitionRow, aware, utcnow
 
 OnChange = Callable[[str], Awaitable[None]]
@@ -42,13 +47,12 @@ _PLAIN_FIELDS = frozenset(
     {
         "name", "host", "port", "username", "security", "auth", "ntlm", "priority", "status",
         "is_default", "from_email", "from_name", "timeout", "enqueue", "description", "debug",
-        "integration_id",
+        "integration_id", "tls_ca", "verify_certificate", "allow_special_use_domains",
     }
 )  # fmt: skip
 _NULLABLE = frozenset(
-    {"name", "username", "from_email", "from_name", "description", "integration_id"}
+    {"name", "username", "from_email", "from_name", "description", "integration_id", "tls_ca"}
 )
-_IDENTITY = ("host", "port", "username")
 
 
 def censor(token: str | None) -> str:
@@ -64,7 +68,7 @@ def definition_view(row: DefinitionRow) -> Definition:
         smime=SmimeView(
             enabled=row.smime,
             certificate=row.smime_certificate,
-            private_key=censor(row.smime_private_key_enc),
+            private_key=row.smime_private_key_path or censor(row.smime_private_key_enc),
             private_key_password=censor(row.smime_key_password_enc),
             dont_send_on_error=row.smime_dont_send_on_error,
         ),
@@ -84,22 +88,18 @@ def merge_secret(box: SecretBox, stored: str | None, incoming: str | None) -> st
     return box.encrypt(incoming)
 
 
-def refuse_secret_reuse(row: DefinitionRow, patch: DefinitionPatch) -> None:
-    """A stored password may only go to the host/port/user it was typed for."""
-    fields = patch.model_fields_set
-    moved = [f for f in _IDENTITY if f in fields and _changed(getattr(patch, f), getattr(row, f))]
-    new_password = "password" in fields and patch.password not in (None, CENSORED)
-    if moved and row.password_enc and not new_password:
-        raise invalid(
-            f"Changing {', '.join(moved)} needs the password again: a stored password is "
-            'never sent to a different server. Send `password` with the change (or "" to '
-            "clear it)."
-        )
+def _new_password(patch: DefinitionPatch) -> bool:
+    return "password" in patch.model_fields_set and patch.password not in (None, CENSORED)
 
 
-def _changed(new: object, stored: object) -> bool:
-    """`None` (omitted) never changes a value; "" and None are the same empty username."""
-    return new is not None and (new or None) != (stored or None)
+def check_smime_input(smime: SmimeInput | None, actor: Actor | None, policy: ServicePolicy) -> None:
+    """Refuse S/MIME file paths the actor may not use (PEM text always passes)."""
+    if smime is None:
+        return
+    for name, wire in (("certificate", "smime.certificate"), ("private_key", "smime.privateKey")):
+        value = getattr(smime, name)
+        if is_path(value):
+            check_path(value, wire, actor, policy.smime_dir)
 
 
 def apply_patch(box: SecretBox, row: DefinitionRow, patch: DefinitionPatch) -> list[str]:
@@ -124,7 +124,11 @@ def _apply_smime(box: SecretBox, row: DefinitionRow, smime: SmimeInput) -> None:
         row.smime_certificate = smime.certificate or None
     if smime.dont_send_on_error is not None:
         row.smime_dont_send_on_error = smime.dont_send_on_error
-    row.smime_private_key_enc = merge_secret(box, row.smime_private_key_enc, smime.private_key)
+    if is_path(smime.private_key):
+        row.smime_private_key_path, row.smime_private_key_enc = smime.private_key, None
+    elif smime.private_key not in (None, CENSORED):
+        row.smime_private_key_path = None
+        row.smime_private_key_enc = merge_secret(box, row.smime_private_key_enc, smime.private_key)
     row.smime_key_password_enc = merge_secret(
         box, row.smime_key_password_enc, smime.private_key_password
     )
@@ -145,10 +149,13 @@ async def clear_other_defaults(session: AsyncSession, row: DefinitionRow) -> Non
 
 
 class DefinitionService:
-    def __init__(self, database: Database, box: SecretBox, on_change: OnChange) -> None:
+    def __init__(
+        self, database: Database, box: SecretBox, on_change: OnChange, policy: ServicePolicy
+    ) -> None:
         self._db = database
         self._box = box
         self._on_change = on_change
+        self._policy = policy
 
     async def list(self, actor: Actor, app_id: str) -> list[Definition]:
         """The app's definitions in the order sends try them (priority, then default first)."""
@@ -182,6 +189,8 @@ class DefinitionService:
             return await self._create(actor, app_id, data)
 
     async def _create(self, actor: Actor, app_id: str, data: DefinitionCreate) -> Definition:
+        check_smime_input(data.smime, actor, self._policy)
+        await self._policy.network.check_host(data.host)
         async with self._db.transaction() as session:
             app = await load_app(session, actor, app_id)
             if data.name and await definition_by_name(session, app_id, data.name):
@@ -189,7 +198,7 @@ class DefinitionService:
             row = DefinitionRow(app_id=app_id, **DEFINITION_DEFAULTS, num_errors=0)
             row.smime, row.smime_dont_send_on_error = False, True
             fields = apply_patch(self._box, row, data)
-            validate_definition(row, self._box)
+            validate_definition(row, self._box, self._policy.smime_dir)
             session.add(row)
             await session.flush()
             await clear_other_defaults(session, row)
@@ -211,14 +220,18 @@ class DefinitionService:
     async def _update(
         self, actor: Actor, app_id: str, definition_id: str, patch: DefinitionPatch
     ) -> Definition:
+        check_smime_input(patch.smime, actor, self._policy)
+        if patch.host is not None:
+            await self._policy.network.check_host(patch.host)
         async with self._db.transaction() as session:
             row = await self._load(session, actor, app_id, definition_id)
             renamed = patch.name and patch.name != row.name
             if renamed and await definition_by_name(session, app_id, str(patch.name)):
                 raise ServiceError("conflict", f"A definition named {patch.name!r} exists.")
-            refuse_secret_reuse(row, patch)
+            before = transport_of(row)
             fields = apply_patch(self._box, row, patch)
-            validate_definition(row, self._box)
+            refuse_secret_travel(before, row, new_password=_new_password(patch))
+            validate_definition(row, self._box, self._policy.smime_dir)
             row.modified = utcnow()
             await clear_other_defaults(session, row)
             await bump_version(session, await load_app(session, actor, app_id))

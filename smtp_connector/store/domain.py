@@ -8,6 +8,7 @@ Input models validate every field with a message naming it; output models carry
 from __future__ import annotations
 
 import re
+import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -16,11 +17,14 @@ from pydantic import ConfigDict, Field, field_validator
 
 from ..config import ConfigModel
 from ..config.base import check_address
+from ..errors import ConnectorError
+from .network import canonical_host
 
 CENSORED = "__CENSORED__"
-READ_SCOPE = "smtpserver_read"
-WRITE_SCOPE = "smtpserver_write"
-SCOPES = frozenset({READ_SCOPE, WRITE_SCOPE})
+READ_SCOPE = "smtpserver_read"  # list and look up
+SEND_SCOPE = "smtpserver_send"  # send mail, test sends included
+WRITE_SCOPE = "smtpserver_write"  # change apps, definitions and templates
+SCOPES = frozenset({READ_SCOPE, SEND_SCOPE, WRITE_SCOPE})
 
 Security = Literal["none", "starttls", "tls"]
 Status = Literal["active", "disabled"]
@@ -33,11 +37,14 @@ class Wire(ConfigModel):
     the same wire conventions as the library's config."""
 
 
-def check_email(value: str | None, field_name: str) -> str | None:
+def check_email(
+    value: str | None, field_name: str, *, allow_special_use: bool = False
+) -> str | None:
     """An address check that names the field; deliverability is the SMTP server's business."""
     if value in (None, ""):
         return None
-    check_address(value, field_name)  # the library's own rule: what it would refuse at send
+    # the library's own rule: what it would refuse at send
+    check_address(value, field_name, allow_special_use=allow_special_use)
     return value
 
 
@@ -111,6 +118,19 @@ class DefinitionPatch(Wire):
     from_name: str | None = Field(default=None, max_length=200, pattern=_ONE_LINE.pattern)
     timeout: int | None = Field(default=None, ge=1, le=600, description="seconds")
     enqueue: bool | None = None
+    allow_special_use_domains: bool | None = Field(
+        default=None,
+        description="let fromEmail use a special-use domain such as corp.local (an internal "
+        "relay; public providers refuse such senders)",
+    )
+    tls_ca: str | None = Field(
+        default=None,
+        max_length=65536,
+        description="CA certificate(s) to trust for this server, PEM text (a private CA)",
+    )
+    verify_certificate: bool | None = Field(
+        default=None, description="check the server's certificate (default true)"
+    )
     smime: SmimeInput | None = None
     description: str | None = Field(default=None, max_length=2000)
     debug: bool | None = Field(
@@ -129,13 +149,26 @@ class DefinitionPatch(Wire):
     @field_validator("from_email")
     @classmethod
     def _from_email(cls, value: str | None) -> str | None:
-        return check_email(value, "fromEmail")
+        # Shape only: whether a special-use domain is allowed depends on the stored
+        # `allowSpecialUseDomains` too, so the saved definition is checked as a whole.
+        return check_email(value, "fromEmail", allow_special_use=True)
 
     @field_validator("host")
     @classmethod
     def _host(cls, value: str | None) -> str | None:
-        if value is not None and (not value.strip() or any(c in value for c in " \r\n\t/@")):
-            raise ValueError("host must be a bare hostname or IP address, e.g. smtp.example.com")
+        if value is None:
+            return None
+        try:
+            return canonical_host(value)
+        except ConnectorError as error:
+            raise ValueError(error.message.removeprefix("`host` ")) from None
+
+    @field_validator("tls_ca")
+    @classmethod
+    def _tls_ca(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        check_ca_pem(value)
         return value
 
 
@@ -143,6 +176,20 @@ class DefinitionCreate(DefinitionPatch):
     """A new definition: `host` is required, everything else has a default."""
 
     host: str = Field(min_length=1, max_length=255)
+
+
+def check_ca_pem(value: str) -> None:
+    """CA certificates as PEM text, parsed the way the TLS layer will load them; a path or a
+    URL is refused (the service never reads files or URLs on a tenant's word)."""
+    if "-----BEGIN CERTIFICATE-----" not in value:
+        raise ValueError(
+            "must be the CA certificate(s) as PEM text (-----BEGIN CERTIFICATE----- …), "
+            "not a file path or URL"
+        )
+    try:
+        ssl.create_default_context(cadata=value)
+    except (ssl.SSLError, ValueError):
+        raise ValueError("holds no certificate that can be parsed as PEM") from None
 
 
 DEFINITION_DEFAULTS: dict[str, Any] = {
@@ -156,6 +203,8 @@ DEFINITION_DEFAULTS: dict[str, Any] = {
     "timeout": 10,
     "enqueue": False,
     "debug": False,
+    "verify_certificate": True,
+    "allow_special_use_domains": False,
 }
 
 
@@ -197,6 +246,9 @@ class Definition(Wire):
     from_name: str | None
     timeout: int
     enqueue: bool
+    allow_special_use_domains: bool
+    tls_ca: str | None
+    verify_certificate: bool
     smime: SmimeView
     description: str | None
     debug: bool

@@ -13,15 +13,14 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
-from smtp_connector import SmtpConnector
-
 from .apps import load_app
-from .configs import build_config
+from .configs import build_connector
 from .connectors import ConnectorCache, LiveConnector
 from .database import Database
 from .definitions import ordered_definitions
 from .domain import Actor, MessageRequest
 from .errors import ServiceError, forbidden, invalid
+from .policy import ServicePolicy
 from .secrets import SecretBox
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .tables import AppRow
@@ -36,9 +35,11 @@ class MessageService:
         box: SecretBox,
         connectors: ConnectorCache,
         sender: Callable[[Callable[[SendJob], Awaitable[SendOutcome]]], Sender] = DirectSender,
+        policy: ServicePolicy | None = None,
     ) -> None:
         self._db = database
         self._box = box
+        self._policy = policy or ServicePolicy()
         self._connectors = connectors
         self.sender: Sender = sender(self.deliver_now)
 
@@ -119,7 +120,7 @@ class MessageService:
                 f"App {app_id!r} has no active server definition: add one, or run check on a "
                 "disabled one to re-enable it.",
             )
-        connector = SmtpConnector(build_config(rows, self._box))
+        connector = build_connector(rows, self._box, self._policy)
         labels = {f"{rows[0].host}:{rows[0].port}": rows[0].id} | {row.id: row.id for row in rows}
         return LiveConnector(
             connector=connector,

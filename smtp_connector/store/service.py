@@ -23,6 +23,7 @@ from .domain import CLI_ACTOR, Actor
 from .keys import KeyService
 from .messages import MessageService
 from .migrate import prepare_schema
+from .policy import ServicePolicy
 from .secrets import SecretBox, load_secret_box
 from .sending import DirectSender, Sender, SendJob, SendOutcome
 from .tables import SECRET_COLUMNS, DefinitionRow
@@ -32,16 +33,22 @@ SenderFactory = Callable[[Callable[[SendJob], Awaitable[SendOutcome]]], Sender]
 
 class Service:
     def __init__(
-        self, database: Database, box: SecretBox, *, sender: SenderFactory = DirectSender
+        self,
+        database: Database,
+        box: SecretBox,
+        *,
+        sender: SenderFactory = DirectSender,
+        policy: ServicePolicy | None = None,
     ) -> None:
         self.database = database
         self.box = box
+        self.policy = policy = policy or ServicePolicy()
         self.connectors = ConnectorCache()
         changed = self.connectors.invalidate
         self.apps = AppService(database, changed)
-        self.definitions = DefinitionService(database, box, changed)
-        self.checks = CheckService(database, box, changed)
-        self.messages = MessageService(database, box, self.connectors, sender)
+        self.definitions = DefinitionService(database, box, changed, policy)
+        self.checks = CheckService(database, box, changed, policy)
+        self.messages = MessageService(database, box, self.connectors, sender, policy)
         self.keys = KeyService(database)
         self.audit = AuditLog(database)
 
@@ -53,6 +60,7 @@ class Service:
         *,
         migrate: bool | None = None,
         sender: SenderFactory = DirectSender,
+        policy: ServicePolicy | None = None,
     ) -> Service:
         """Connect, prepare the schema (migrate on SQLite by default, else require it
         current) and load the encryption keys; raises ConnectorError(invalid_config)."""
@@ -63,7 +71,7 @@ class Service:
         except BaseException:
             await database.dispose()
             raise
-        return cls(database, box, sender=sender)
+        return cls(database, box, sender=sender, policy=policy)
 
     async def aclose(self) -> None:
         await self.messages.sender.aclose()

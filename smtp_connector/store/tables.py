@@ -40,10 +40,14 @@ class AppRow(Base):
     """
 
     __tablename__ = "apps"
+    __table_args__ = (UniqueConstraint("kind", name="uq_apps_kind"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     test_email: Mapped[str | None] = mapped_column(String(320))
+    # Set on the apps the service creates for a dialect ("privacyidea", "portal"): they are
+    # found by this marker, never by a name a tenant could take.
+    kind: Mapped[str | None] = mapped_column(String(32))
     definitions_version: Mapped[int] = mapped_column(Integer, default=1)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -72,9 +76,14 @@ class DefinitionRow(Base):
     from_name: Mapped[str | None] = mapped_column(String(200))
     timeout: Mapped[int] = mapped_column(Integer, default=10)
     enqueue: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_special_use_domains: Mapped[bool] = mapped_column(Boolean, default=False)
+    tls_ca: Mapped[str | None] = mapped_column(Text)
+    verify_certificate: Mapped[bool] = mapped_column(Boolean, default=True)
     smime: Mapped[bool] = mapped_column(Boolean, default=False)
-    smime_certificate: Mapped[str | None] = mapped_column(Text)
+    smime_certificate: Mapped[str | None] = mapped_column(Text)  # PEM text or an allowed path
     smime_private_key_enc: Mapped[str | None] = mapped_column(Text)
+    # A key given as a path inside SMTP_CONNECTOR_SMIME_DIR: not a secret, returned as stored.
+    smime_private_key_path: Mapped[str | None] = mapped_column(Text)
     smime_key_password_enc: Mapped[str | None] = mapped_column(Text)
     smime_dont_send_on_error: Mapped[bool] = mapped_column(Boolean, default=True)
     description: Mapped[str | None] = mapped_column(Text)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
+from service_support import cli
 from smtp_servers import PASSWORD, USER, MakeServer, config_for, free_port
 
 from smtp_connector.cli import main
@@ -26,7 +27,7 @@ def test_demo_sends_a_real_email() -> None:
     result = CliRunner().invoke(main, ["demo", "--json"])
     assert result.exit_code == 0, result.output
     outcome = json.loads(result.output)
-    assert outcome["code_in_message"] is True
+    assert outcome["codeInMessage"] is True
     assert outcome["code"] in outcome["text"]
     assert ("To", "new.user@example.org") in [tuple(h) for h in outcome["headers"]]
 
@@ -86,8 +87,71 @@ def test_send_failure_exit_code_and_json(
     assert result.exit_code == 1
     data = json.loads(result.output)
     assert data["error"]["code"] == "auth_failed"
-    assert data["error"]["smtp_code"] == 535
+    assert data["error"]["smtpCode"] == 535
     assert PASSWORD not in result.output
+
+
+def snake_keys(data: object) -> list[str]:
+    """Every key of `data` (recursively) that is snake_case: the API's JSON has none."""
+    if isinstance(data, dict):
+        return [k for k in data if "_" in k] + [k for v in data.values() for k in snake_keys(v)]
+    if isinstance(data, list):
+        return [k for item in data for k in snake_keys(item)]
+    return []
+
+
+def test_json_output_is_camel_case_like_the_api(
+    make_server: MakeServer, tmp_path: Path, ca_pem: str
+) -> None:
+    """`send --json` printed `smtp_code`, `message_id` … where the HTTP API says `smtpCode`."""
+    server = make_server(mode="starttls", auth_required=True, users={USER: "right"})
+    auth = {"user": USER, "pass": PASSWORD}
+    config = write_config(tmp_path, config_for(server, tls={"ca": ca_pem}, auth=auth))
+    failed = cli("send", "--config", config, "--to", "u@example.org", "--json", check=False)
+    assert failed.returncode == 1
+    error = json.loads(failed.stdout)["error"]
+    assert snake_keys(error) == []
+    assert (error["code"], error["smtpCode"], error["enhancedStatus"]) == (
+        "auth_failed",
+        535,
+        "5.7.8",
+    )
+    assert {"serverMessage", "retryAfter", "retryable", "stage"} <= set(error)
+
+    plain = write_config(tmp_path, config_for(make_server()))
+    result = CliRunner().invoke(
+        main, ["send", "--config", plain, "--to", "u@example.org", "--json"]
+    )
+    sent = json.loads(result.stdout)
+    assert snake_keys(sent) == [] and sent["result"]["messageId"].startswith("<")
+    assert {"smtpCode", "usageType", "accepted"} <= set(sent["result"])
+    demo = json.loads(CliRunner().invoke(main, ["demo", "--json"]).stdout)
+    assert snake_keys(demo) == [] and demo["codeInMessage"] is True
+
+
+def test_an_auth_failure_gives_its_advice_once(
+    make_server: MakeServer, tmp_path: Path, ca_pem: str
+) -> None:
+    """The message already says to check the username and password; the CLI added a `hint:`
+    line saying it again."""
+    server = make_server(mode="starttls", auth_required=True, users={USER: "right"})
+    auth = {"user": USER, "pass": PASSWORD}
+    config = write_config(tmp_path, config_for(server, tls={"ca": ca_pem}, auth=auth))
+    result = cli("send", "--config", config, "--to", "u@example.org", check=False)
+    assert result.returncode == 1 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: [auth_failed]") and "535" in line
+    assert line.count("app password") == 1 and "auth.user" in line
+    assert PASSWORD not in result.stderr
+
+
+def test_a_bare_connection_failure_still_gets_a_hint(tmp_path: Path) -> None:
+    config = write_config(tmp_path, config_for(free_port()))
+    result = CliRunner().invoke(main, ["send", "--config", config, "--to", "u@example.org"])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("error: [") and len(lines) == 2
+    assert lines[1] == "hint: check host and port, and that outbound SMTP is not blocked"
 
 
 def test_bad_config_exit_code(tmp_path: Path) -> None:

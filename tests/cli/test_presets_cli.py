@@ -64,7 +64,7 @@ def test_presets_detail_shows_quirks() -> None:
 def test_presets_detail_json() -> None:
     result = CliRunner().invoke(main, ["presets", "mailgun-eu", "--json"])
     data = json.loads(result.output)
-    assert (data["name"], data["implied_region"]) == ("mailgun", "eu")
+    assert (data["name"], data["impliedRegion"]) == ("mailgun", "eu")
     assert {p["port"] for p in data["ports"]} == {25, 465, 587, 2525}
 
 

@@ -435,7 +435,9 @@ def test_selector_with_shipped_never_reaches_not_found() -> None:
 # -- shipped defaults ------------------------------------------------------------------------
 
 REQUIRED_LOCALES = ["en", "es", "zh-CN", "fr", "de", "ja", "pt"]
-PREHEADER = re.compile(r"<div[^>]*display:\s*none[^>]*>([^<]*)</div>", re.IGNORECASE)
+# Hidden text (a preheader coloured like the background, `display:none`) is what spam filters
+# score in a transactional mail (SpamAssassin HTML_FONT_LOW_CONTRAST, STY_INVIS_*).
+HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0\b", re.I)
 REMOTE = re.compile(
     r"(?:\bsrc\s*=|<link\b|<img\b|<script\b|@import|url\s*\(|https?://)", re.IGNORECASE
 )
@@ -456,9 +458,7 @@ def test_shipped_default_renders(usage: UsageType, locale: str) -> None:
     assert rendered.html is not None and CODE in rendered.html
     assert "[[" not in rendered.text + rendered.html + rendered.subject  # all strings filled
     assert "{{" not in rendered.text + rendered.html + rendered.subject
-    preheader = PREHEADER.search(rendered.html)
-    assert preheader is not None, "hidden preheader missing"
-    assert preheader.group(1).strip()
+    assert not HIDDEN.search(rendered.html), HIDDEN.search(rendered.html)
     assert not REMOTE.search(rendered.html), REMOTE.search(rendered.html)
     if locale != "en":
         english = connector().render(usage, {"code": CODE}, locale="en")

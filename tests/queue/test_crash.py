@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from queue_support import outbox_rows, wait_for
-from service_support import SECRET_KEY, SMTP_PASSWORD, env_with
+from service_support import SECRET_KEY, SMTP_PASSWORD, env_with, loopback_policy
 from smtp_servers import Behaviour, TestServer
 from sqlalchemy import func, select
 
@@ -46,7 +46,9 @@ async def enqueue(url: str, port: int, count: int) -> Queue:
     """An app with one `enqueue` definition and `count` queued messages to u{i}@example.org
     (through the service's own send path; no worker runs in this process)."""
     queue = Queue(url, QueueOptions())
-    service = await Service.open(url, SECRET_KEY, migrate=True, sender=queue.sender_factory)
+    service = await Service.open(
+        url, SECRET_KEY, migrate=True, sender=queue.sender_factory, policy=loopback_policy()
+    )
     await queue.start(worker=False)
     try:
         app = await service.apps.create(CLI_ACTOR, AppCreate(name="crash"))

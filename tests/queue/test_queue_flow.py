@@ -18,7 +18,7 @@ from queue_support import (
     outbox_rows,
     wait_for,
 )
-from service_support import SECRET_KEY, SMTP_PASSWORD
+from service_support import SECRET_KEY, SMTP_PASSWORD, loopback_policy
 from smtp_servers import Behaviour, ScriptedServer, TestServer, smtp_dialogue
 
 from smtp_connector.queue import Queue, QueueOptions
@@ -63,7 +63,9 @@ async def test_job_payload_carries_the_row_id_only(
     import psycopg
 
     queue = Queue(queue_url_postgres, QueueOptions())
-    service = await Service.open(queue_url_postgres, SECRET_KEY, sender=queue.sender_factory)
+    service = await Service.open(
+        queue_url_postgres, SECRET_KEY, sender=queue.sender_factory, policy=loopback_policy()
+    )
     await queue.start(worker=False)
     try:
         queued = Queued(service, queue, httpx.AsyncClient(), {})

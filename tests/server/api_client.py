@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from smtp_connector.server import Settings, create_app
-from smtp_connector.store import CLI_ACTOR, Service
+from smtp_connector.store import CLI_ACTOR, SCOPES, Service
 
 
 @dataclass
@@ -20,10 +20,8 @@ class Api:
     service: Service
 
     async def key(self, *scopes: str, app: str | None = None) -> dict[str, str]:
-        """Bearer headers for a new key (both scopes unless given)."""
-        _, raw = await self.service.keys.create(
-            CLI_ACTOR, scopes or ("smtpserver_read", "smtpserver_write"), app=app
-        )
+        """Bearer headers for a new key (every scope unless given)."""
+        _, raw = await self.service.keys.create(CLI_ACTOR, scopes or SCOPES, app=app)
         return {"Authorization": f"Bearer {raw}"}
 
 

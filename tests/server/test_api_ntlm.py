@@ -24,7 +24,7 @@ async def test_native_ntlm_flag_authenticates_with_ntlm(
     server = make_server(ntlm=True, users={"CORP\\mailer": SMTP_PASSWORD})
     h = await api.key()
     app = await api.client.post(
-        "/v1/apps", json={"name": "portal", "testEmail": "ops@example.org"}, headers=h
+        "/v1/apps", json={"name": "exchange", "testEmail": "ops@example.org"}, headers=h
     )
     base = f"/v1/apps/{app.json()['id']}/servers"
     fields = {

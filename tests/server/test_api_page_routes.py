@@ -35,13 +35,17 @@ async def test_me_tells_scopes_and_app_without_the_key(api: Api) -> None:
     assert (await api.client.get("/v1/me")).status_code == 401
     me = await api.client.get("/v1/me", headers=admin)
     assert me.json()["readOnly"] is False
-    assert me.json()["scopes"] == ["smtpserver_read", "smtpserver_write"]
+    assert me.json()["scopes"] == ["smtpserver_read", "smtpserver_send", "smtpserver_write"]
+    assert me.json()["canSend"] is True and me.json()["canWrite"] is True
     assert admin["Authorization"].split()[1] not in me.text
     app = (await api.client.post("/v1/apps", json={"name": "a"}, headers=admin)).json()
     bound = await api.key("smtpserver_read", app=app["id"])
     body = (await api.client.get("/v1/me", headers=bound)).json()
     assert body["readOnly"] is True and body["appId"] == app["id"]
+    assert body["canSend"] is False and body["canWrite"] is False
     assert (await api.client.get("/v1/me", headers=reader)).json()["appId"] is None
+    sender = (await api.client.get("/v1/me", headers=await api.key("smtpserver_send"))).json()
+    assert sender["readOnly"] is False and sender["canSend"] and not sender["canWrite"]
 
 
 async def test_presets_fill_host_port_and_security(api: Api) -> None:

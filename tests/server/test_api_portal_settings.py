@@ -133,7 +133,12 @@ async def test_use_ntlm_authenticates_with_ntlm(
     assert [mechanism for mechanism, _ in server.handler.auth_attempts] == ["NTLM"]
     assert server.messages[0].rcpt_tos == ["ops@example.org"]
 
-    off = await api.client.post(URL, json={"useNtlm": False}, headers=h)
+    # Another mechanism is another way of putting the password on the wire: asked again.
+    kept = await api.client.post(URL, json={"useNtlm": False}, headers=h)
+    assert "`credentialsUserPassword`" in error_of(kept, 400, "invalid_config")
+    off = await api.client.post(
+        URL, json={"useNtlm": False, "credentialsUserPassword": SMTP_PASSWORD}, headers=h
+    )
     assert settings_of(off)["useNtlm"] is False
     assert (await api.client.post(check, headers=await api.key())).status_code == 200
     assert server.handler.auth_attempts[-1][0] != "NTLM" and len(server.messages) == 2

@@ -16,7 +16,7 @@ from smtp_servers import MakeServer, TestServer, free_port
 from sqlalchemy.exc import OperationalError
 
 from smtp_connector.server import Settings, create_app
-from smtp_connector.store import CLI_ACTOR, Service
+from smtp_connector.store import CLI_ACTOR, SCOPES, Service
 
 VARYING = {"messageId", "response", "id"}  # differ per message, not per path
 
@@ -46,7 +46,7 @@ def client(service: Service, *, short_path: bool) -> httpx.AsyncClient:
 @pytest.fixture
 async def pair(service: Service, make_server: MakeServer) -> AsyncIterator[Pair]:
     server = make_server(auth_required=True, users={SMTP_USER: SMTP_PASSWORD})
-    _, raw = await service.keys.create(CLI_ACTOR, ("smtpserver_read", "smtpserver_write"))
+    _, raw = await service.keys.create(CLI_ACTOR, SCOPES)
     headers = {"Authorization": f"Bearer {raw}"}
     async with client(service, short_path=True) as fast, client(service, short_path=False) as full:
         pair = Pair(fast, full, service, server, headers)

@@ -189,7 +189,9 @@ async def test_audit_has_entries_without_secrets(service: Service) -> None:
 async def test_concurrent_first_use_creates_one_app(service: Service) -> None:
     import asyncio
 
-    apps = await asyncio.gather(*(service.apps.ensure(CLI_ACTOR, "privacyidea") for _ in range(8)))
+    apps = await asyncio.gather(
+        *(service.apps.ensure_dialect(CLI_ACTOR, "privacyidea") for _ in range(8))
+    )
     assert len({app.id for app in apps}) == 1
     assert [a.name for a in await service.apps.list(CLI_ACTOR)] == ["privacyidea"]
 

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
-from service_support import SMTP_PASSWORD, SMTP_USER, definition
+from service_support import SMTP_PASSWORD, SMTP_USER, definition, loopback_policy
 from smtp_servers import MakeServer, free_port
 
 from smtp_connector import ConnectorError
@@ -202,7 +202,7 @@ async def test_connections_closed_at_shutdown(sqlite_url: str, make_server: Make
     from service_support import SECRET_KEY
 
     server = auth_server(make_server)
-    opened = await Service.open(sqlite_url, SECRET_KEY)
+    opened = await Service.open(sqlite_url, SECRET_KEY, policy=loopback_policy())
     app_id = await new_app(opened)
     await opened.definitions.create(CLI_ACTOR, app_id, definition_for(server.port))
     await opened.messages.send(CLI_ACTOR, app_id, MessageRequest(to="user@example.org"))

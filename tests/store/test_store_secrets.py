@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from cryptography.fernet import Fernet
-from service_support import SMTP_PASSWORD, file_bytes
+from service_support import SMTP_PASSWORD, file_bytes, loopback_policy
 from sqlalchemy import select
 
 from smtp_connector import ConnectorError
@@ -36,7 +36,7 @@ async def test_sqlite_without_key_creates_private_key_file(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = f"sqlite:///{tmp_path / 'svc.db'}"
-    service = await Service.open(url)
+    service = await Service.open(url, policy=loopback_policy())
     await add_definition(service)
     await service.aclose()
     key_file = tmp_path / "svc.db.key"
@@ -44,7 +44,7 @@ async def test_sqlite_without_key_creates_private_key_file(
     assert "created the encryption key file" in caplog.text
     assert key_file.read_text().strip() not in caplog.text
     # The next start reads the same file and can decrypt.
-    again = await Service.open(url)
+    again = await Service.open(url, policy=loopback_policy())
     async with again.database.transaction() as session:
         row = (await session.scalars(select(DefinitionRow))).one()
     assert again.box.decrypt(row.password_enc or "") == SMTP_PASSWORD
@@ -64,33 +64,33 @@ async def test_no_secret_in_raw_sqlite_file(tmp_path: Path) -> None:
 
 async def test_postgres_without_key_is_an_error() -> None:
     with pytest.raises(ConnectorError) as refused:
-        await Service.open("postgresql://postgres@127.0.0.1:5432/test")
+        await Service.open("postgresql://postgres@127.0.0.1:5432/test", policy=loopback_policy())
     assert refused.value.code.value == "invalid_config"
     assert "SMTP_CONNECTOR_SECRET_KEY" in refused.value.message
 
 
 async def test_bad_key_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConnectorError, match="Fernet keys"):
-        await Service.open(f"sqlite:///{tmp_path / 'x.db'}", "not-a-key")
+        await Service.open(f"sqlite:///{tmp_path / 'x.db'}", "not-a-key", policy=loopback_policy())
 
 
 async def test_rotation_with_two_keys(database_url: str) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    first = await Service.open(database_url, old, migrate=True)
+    first = await Service.open(database_url, old, migrate=True, policy=loopback_policy())
     definition_id = await add_definition(first)
     await first.aclose()
 
     # Without the old key the secret cannot be read: the error says what to do.
-    wrong = await Service.open(database_url, new, migrate=True)
+    wrong = await Service.open(database_url, new, migrate=True, policy=loopback_policy())
     with pytest.raises(ConnectorError, match="rotate"):
         await wrong.rotate_secrets()
     await wrong.aclose()
 
-    both = await Service.open(database_url, f"{new},{old}", migrate=True)
+    both = await Service.open(database_url, f"{new},{old}", migrate=True, policy=loopback_policy())
     assert await both.rotate_secrets() == 2
     await both.aclose()
 
-    only_new = await Service.open(database_url, new, migrate=True)
+    only_new = await Service.open(database_url, new, migrate=True, policy=loopback_policy())
     async with only_new.database.transaction() as session:
         row = await session.get(DefinitionRow, definition_id)
     assert row is not None

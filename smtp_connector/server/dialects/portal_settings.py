@@ -2,9 +2,10 @@
 
 `GET` reads the portal's settings, `POST` saves them (creating them the first time), `DELETE`
 removes them (the seed's "reset": the answer is the empty settings). The portal is the API
-key's app; a key bound to no app uses the app named `portal`, created on first save. Its
-settings are that app's first definition in send order, so what `GET` shows is what mail
-goes through. The key comes as the cookie `asc_auth_key` or `Authorization: Bearer KEY`.
+key's app; a key bound to no app uses the service's portal app (found by its marker, named
+`portal`), created on first save. Its settings are that app's first definition in send order,
+so what `GET` shows is what mail goes through. The key comes as the cookie `asc_auth_key` or
+`Authorization: Bearer KEY`.
 
 Answers use the portal API's wrapper `{"response": <settings>, "count": 1, "status": 0,
 "statusCode": 200}`; errors `{"error": {"message", "type", "smtpCode"}, "status": 1,
@@ -46,7 +47,7 @@ from ..errors import Failure, error_responses, register_format
 from .common import bad, body_doc, domain_model, parse, read_params, rename_fields, tls_security
 
 PREFIX = "/api/2.0/smtpsettings"
-APP_NAME = "portal"
+APP_KIND = "portal"
 DEFAULT_PORT = 25
 
 auth_cookie = APIKeyCookie(name="asc_auth_key", auto_error=False, description="an API key")
@@ -176,14 +177,14 @@ async def portal_app(actor: Actor, service: Service) -> App:
     """The key's app, or the shared `portal` app, created on first use (saves)."""
     if actor.app_id is not None:
         return await service.apps.get(actor, actor.app_id)
-    return await service.apps.ensure(actor, APP_NAME)
+    return await service.apps.ensure_dialect(actor, APP_KIND)
 
 
 async def find_portal_app(actor: Actor, service: Service) -> App | None:
     """The same app for reads, without creating it: no app yet means no settings yet."""
     if actor.app_id is not None:
         return await service.apps.get(actor, actor.app_id)
-    return await service.apps.find_by_name(actor, APP_NAME)
+    return await service.apps.find_dialect(actor, APP_KIND)
 
 
 async def current(actor: Actor, service: Service, app: App | None) -> Definition | None:

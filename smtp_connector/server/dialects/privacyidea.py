@@ -6,18 +6,29 @@ Routes, parameter names and the JSON-RPC-style envelope are privacyIDEA's
 `POST /smtpserver/send_test_email`. Parameters come as JSON, form or query, with strings for
 numbers and booleans, as privacyIDEA's web UI sends them. The key is sent as
 `Authorization: KEY` (privacyIDEA's JWT header) or `Bearer KEY`. Definitions belong to the
-app named `privacyidea`, created on first write.
+app the service keeps for privacyIDEA (created on first write, named `privacyidea`, found by
+its marker, never by name).
 
-Differences, on purpose: `password`, `private_key_password` and `private_key` are
-`__CENSORED__` in responses (privacyIDEA returns `private_key`, a file path there); omitted
-parameters on update keep their stored values; a failed test mail answers `value: false`
-with the connector's error in `detail`.
+`server` may be `smtps://host[:port]` (implicit TLS) or `smtp://host[:port]`, as privacyIDEA
+reads it; a sender on a special-use domain (`privacyidea@local`, `otp@corp.local`) is allowed.
+`private_key` and `certificate` are PEM text, or paths where the operator has set
+`SMTP_CONNECTOR_SMIME_DIR` (operator keys only, inside that directory; see
+store/smime_material.py); a path is returned as stored. `send_test_email` sends privacyIDEA's
+plain-text "Test Email from privacyIDEA"; with `dont_send_on_error` and unusable S/MIME
+material it answers `value: false` and sends nothing.
+
+Differences, on purpose: `password`, `private_key_password` and a PEM `private_key` are
+`__CENSORED__` in responses; omitted parameters on update keep their stored values; a failed
+test mail answers `value: false` with the connector's error in `detail`; a key path outside
+the S/MIME directory is refused; S/MIME signatures are `application/pkcs7-signature` (RFC
+8551; privacyIDEA writes the older `x-pkcs7-signature`) and an expired certificate is refused.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -28,12 +39,14 @@ from smtp_connector import ConnectorError, ErrorCode, __version__
 from smtp_connector.store import (
     CENSORED,
     READ_SCOPE,
+    SEND_SCOPE,
     WRITE_SCOPE,
     Actor,
     Definition,
     DefinitionCreate,
     DefinitionPatch,
     ServiceError,
+    TestMessage,
 )
 
 from ..deps import ServiceDep, api_key_actor, require
@@ -42,7 +55,7 @@ from . import common
 from .common import bad, body_doc, parse, read_params, rename_fields
 
 PREFIX = "/smtpserver"
-APP_NAME = "privacyidea"
+APP_KIND = "privacyidea"
 VERSION = f"smtp-connector {__version__}"
 _ERROR_IDS = {400: 905, 401: 4033, 403: 303, 404: 601, 409: 302, 413: 905, 422: 905, 429: 4031}
 
@@ -60,6 +73,7 @@ async def privacyidea_actor(
 
 Reader = Annotated[Actor, Depends(require(READ_SCOPE, privacyidea_actor))]
 Writer = Annotated[Actor, Depends(require(WRITE_SCOPE, privacyidea_actor))]
+Tester = Annotated[Actor, Depends(require(SEND_SCOPE, privacyidea_actor))]
 
 
 class Params(BaseModel):
@@ -121,14 +135,41 @@ _SMIME = {
 }
 
 
+def split_server(server: str) -> tuple[str, bool, int | None]:
+    """privacyIDEA's `server`: a host, or `smtp://host[:port]` / `smtps://host[:port]`
+    (implicit TLS), as its `urlparse(..., scheme="smtp")` reads it: (host, implicit TLS, port)."""
+    scheme, separator, _ = server.partition("://")
+    if not separator:
+        return server, False, None
+    if scheme.lower() not in ("smtp", "smtps"):
+        raise bad("`server` is a host name, or smtp://host or smtps://host (implicit TLS).")
+    try:
+        parsed = urlsplit(server)
+        host, port = parsed.hostname, parsed.port
+    except ValueError:
+        host = port = None
+    if not host:
+        raise bad("`server`: no host after the scheme (smtps://mail.example.com).")
+    return host, scheme.lower() == "smtps", port
+
+
 def to_domain(params: Params, given: set[str]) -> dict[str, Any]:
     """privacyIDEA's names onto the domain model, for the parameters in `given`."""
     data = {ours: getattr(params, pi) for pi, ours in _SIMPLE.items() if pi in given}
+    implicit_tls = False
+    if "server" in given:
+        data["host"], implicit_tls, url_port = split_server(params.server)
+        if url_port is not None:
+            data["port"] = url_port  # privacyIDEA: the URL's port wins over `port`
     if "username" in given:
         data["auth"] = bool(params.username)
     if "sender" in given:
         data["from_email"] = params.sender or None
-    if "tls" in given:
+        # privacyIDEA runs inside company networks: `otp@corp.local` is a sender it allows.
+        data["allow_special_use_domains"] = True
+    if implicit_tls:
+        data["security"] = "tls"
+    elif "tls" in given:
         data["security"] = "starttls" if params.tls else "none"
     smime = {ours: getattr(params, pi) for pi, ours in _SMIME.items() if pi in given}
     if smime:
@@ -151,8 +192,9 @@ def domain_model(model: type[D], data: dict[str, Any]) -> D:
 
 def from_domain(definition: Definition) -> dict[str, Any]:
     smime = definition.smime
+    implicit = definition.security == "tls"
     return {
-        "server": definition.host,
+        "server": f"smtps://{definition.host}" if implicit else definition.host,
         "port": definition.port,
         "username": definition.username or "",
         "password": definition.password,
@@ -206,21 +248,28 @@ router = APIRouter(prefix=PREFIX, tags=["privacyIDEA (seed 003)"], responses=_ER
 
 @router.get("/", **_ENVELOPE)
 async def list_smtpservers(actor: Reader, service: ServiceDep) -> dict[str, Any]:
-    app = await service.apps.find_by_name(actor, APP_NAME)
+    app = await service.apps.find_dialect(actor, APP_KIND)
     definitions = await service.definitions.list(actor, app.id) if app else []
     return envelope({d.name or d.id: from_domain(d) for d in definitions})
 
 
 @router.post("/send_test_email", **_ENVELOPE, openapi_extra=body_doc(TestParams))
-async def send_test_email(request: Request, actor: Writer, service: ServiceDep) -> dict[str, Any]:
+async def send_test_email(request: Request, actor: Tester, service: ServiceDep) -> dict[str, Any]:
     data = await read_params(request, _SECRET_PARAMS)
     params = parse(TestParams, data)
-    app = await service.apps.ensure(actor, APP_NAME)
+    app = await service.apps.ensure_dialect(actor, APP_KIND)
     candidate = domain_model(DefinitionCreate, to_domain(params, set(Params.model_fields)))
+    message = TestMessage(
+        subject="Test Email from privacyIDEA",
+        text="This is a test email from privacyIDEA. The configuration {{ identifier }} is "
+        "working.",
+        payload={"identifier": params.identifier},
+    )
     try:
         await service.checks.test_send(
-            actor, app.id, candidate, params.recipient, stored_name=params.identifier
-        )
+            actor, app.id, candidate, params.recipient, stored_name=params.identifier,
+            message=message,
+        )  # fmt: skip
     except ConnectorError as error:
         if isinstance(error, ServiceError) or error.code in _INPUT_ERRORS:
             raise
@@ -238,7 +287,7 @@ async def create_or_update(
     if len(identifier) > 200 or identifier != identifier.strip() or not identifier:
         raise bad("identifier must be 1-200 characters without surrounding spaces")
     data = await read_params(request, _SECRET_PARAMS)
-    app = await service.apps.ensure(actor, APP_NAME)
+    app = await service.apps.ensure_dialect(actor, APP_KIND)
     existing = await service.definitions.find_by_name(actor, app.id, identifier)
     if existing is None:
         params = parse(Params, data)
@@ -257,7 +306,7 @@ async def create_or_update(
 
 @router.delete("/{identifier}", **_ENVELOPE)
 async def delete_smtpserver(identifier: str, actor: Writer, service: ServiceDep) -> dict[str, Any]:
-    app = await service.apps.find_by_name(actor, APP_NAME)
+    app = await service.apps.find_dialect(actor, APP_KIND)
     existing = await service.definitions.find_by_name(actor, app.id, identifier) if app else None
     if app is None or existing is None:
         message = f"The SMTP server definition {identifier!r} does not exist."

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from smtp_connector.store import MessageRequest
 
-from ..deps import Reader, ServiceDep
+from ..deps import Reader, Sender, ServiceDep
 from ..errors import NATIVE_ERRORS, ApiFailure, Failure
 
 router = APIRouter(tags=["messages"], responses=NATIVE_ERRORS | {
@@ -55,7 +55,7 @@ class MessageState(BaseModel):
 async def send_message(
     app_id: str,
     body: MessageRequest,
-    actor: Reader,
+    actor: Sender,
     service: ServiceDep,
     idempotency_key: Annotated[
         str | None,

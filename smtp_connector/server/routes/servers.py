@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smtp_connector.store import Definition, DefinitionCreate, DefinitionPatch
 
-from ..deps import Reader, ServiceDep, Writer
+from ..deps import Reader, Sender, ServiceDep, Writer
 from ..errors import NATIVE_ERRORS, ErrorDetail, connector_failure
 
 router = APIRouter(prefix="/v1/apps/{app_id}/servers", tags=["servers"], responses=NATIVE_ERRORS)
@@ -104,7 +104,7 @@ async def check_server(app_id: str, server_id: str, actor: Writer, service: Serv
     },
 )
 async def test_server(
-    app_id: str, server_id: str, body: TestEmail, actor: Writer, service: ServiceDep
+    app_id: str, server_id: str, body: TestEmail, actor: Sender, service: ServiceDep
 ) -> TestEmailResult:
     """Send the Generic test message (code 000000) through this one definition to `to`."""
     result = await service.checks.test_stored(actor, app_id, server_id, body.to)
