@@ -76,6 +76,7 @@ class TemplateSelector:
         # (usage, locale) -> (config or shipped choice for the usage, shipped Generic)
         self._static: dict[tuple[str, str | None], tuple[Choice | None, Choice | None]] = {}
         self._warned: set[tuple[str, str | None]] = set()
+        self._chosen: dict[tuple[str, str | None], Choice] = {}  # without a provider
         for template in templates:
             locale = normalize_locale(template.locale) if template.locale else self.default_locale
             self._index.setdefault((template.usage_type, locale), template)
@@ -85,8 +86,20 @@ class TemplateSelector:
         return self.choose(usage_type, locale).template
 
     def choose(self, usage_type: UsageType | str, locale: str | None) -> Choice:
-        """The template for (usage type, locale) and where it came from."""
+        """The template for (usage type, locale) and where it came from. Without a provider
+        the whole choice is memoised (one dict lookup per send, as before the hook)."""
         usage = usage_key(usage_type)
+        if self.provider is not None:
+            return self._choose(usage, locale)
+        key = (usage, locale)
+        chosen = self._chosen.get(key)
+        if chosen is None:
+            if len(self._chosen) >= MAX_MEMOISED:
+                self._chosen = {}
+            chosen = self._chosen[key] = self._choose(usage, locale)
+        return chosen
+
+    def _choose(self, usage: str, locale: str | None) -> Choice:
         provider = self.provider
         if provider is not None:
             found = provider.get(usage, locale)
