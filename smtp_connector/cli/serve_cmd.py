@@ -94,16 +94,10 @@ def _run(settings: Settings, sockets: list[socket.socket], loop: str, log_level:
     import uvicorn
 
     from ..server import create_app
-    from ..server.access_log import hide_query_strings
+    from ..server.runner import uvicorn_config  # timeouts, proxies, logging: server-side
 
-    hide_query_strings()
-    config = uvicorn.Config(
-        create_app(settings),
-        loop=loop,
-        log_level=log_level,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(create_app(settings), settings, loop=loop,
+                                           log_level=log_level))  # fmt: skip
     host, port = sockets[0].getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     logging.getLogger("uvicorn.error").info(

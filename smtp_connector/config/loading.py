@@ -17,6 +17,9 @@ from typing import Any
 from ..errors import ConnectorError, ErrorCode
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# A config is a few levels deep (`templates[0].smime.…`); anything far deeper is a mistake or
+# an attack, and Python's parsers and validators would recurse on it until RecursionError.
+MAX_DEPTH = 32
 
 
 def load_config_file(path: Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -27,6 +30,11 @@ def load_config_file(path: Path, env: Mapping[str, str] | None = None) -> dict[s
         raise ConnectorError(
             ErrorCode.INVALID_CONFIG, f"Cannot read config file {str(path)!r}: {exc.strerror}."
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ConnectorError(
+            ErrorCode.INVALID_CONFIG,
+            f"Config file {str(path)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8.",
+        ) from None
     data = _parse(raw, path)
     if not isinstance(data, dict):
         raise ConnectorError(
@@ -36,15 +44,36 @@ def load_config_file(path: Path, env: Mapping[str, str] | None = None) -> dict[s
 
 
 def _parse(raw: str, path: Path) -> Any:
+    """The parsed file, no deeper than MAX_DEPTH; every way parsing can fail (a syntax error,
+    nesting deep enough to exhaust the recursion limit, a number too long to convert) is one
+    `invalid_config` naming the file."""
+    kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
+    too_deep = f"Config file {str(path)!r} nests deeper than {MAX_DEPTH} levels."
     try:
-        if path.suffix.lower() == ".toml":
-            return tomllib.loads(raw)
-        return json.loads(raw)
+        data = tomllib.loads(raw) if kind == "TOML" else json.loads(raw)
+    except RecursionError:
+        raise ConnectorError(ErrorCode.INVALID_CONFIG, too_deep) from None
     except (ValueError, tomllib.TOMLDecodeError) as exc:
-        kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
         raise ConnectorError(
             ErrorCode.INVALID_CONFIG, f"Config file {str(path)!r} is not valid {kind}: {exc}."
         ) from None
+    if _deeper_than(data, MAX_DEPTH):
+        raise ConnectorError(ErrorCode.INVALID_CONFIG, too_deep)
+    return data
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """True when lists/objects nest deeper than `limit` (walked without recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            if depth > limit:
+                return True
+            pending.extend((child, depth + 1) for child in item)
+    return False
 
 
 def expand_env(value: Any, env: Mapping[str, str], where: str = "") -> Any:

@@ -20,13 +20,15 @@ from smtp_connector import __version__
 from smtp_connector.queue import Queue, QueueOptions, RetryPolicy
 from smtp_connector.store import Service
 
-from . import fast_send
+from . import edge, fast_send
 from .dialects import app_integrations, portal_settings, privacyidea, smtps
 from .errors import install_handlers
+from .input_guard import InputGuard
 from .limits import AuthThrottle, BodyLimit
 from .routes import apps, health, me, messages, presets, queue, servers, templates
 from .settings import Settings
 from .web import install as install_page
+from .web.docs import install as install_docs
 
 DESCRIPTION = """Stored SMTP server definitions per app, checked and used for sending
 verification-code emails. Authenticate with `Authorization: Bearer KEY`
@@ -55,6 +57,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN: web/docs.py instead
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.auth_throttle = AuthThrottle(
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         app.state.service = service
         app.state.queue = queue_of(service)
     install_handlers(app)
+    app.add_middleware(InputGuard)  # inside the body cap: it reads bodies the cap allowed
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for router in (health.router, me.router, apps.router, servers.router, messages.router,
                    presets.router, templates.router, queue.router):  # fmt: skip
@@ -71,7 +76,10 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     for dialect in (smtps, app_integrations, portal_settings, privacyidea):
         dialect.install(app)
     install_page(app)  # `/` and `/static/…`: the admin page, a client of the routes above
+    install_docs(app)  # `/docs` and `/redoc` with their assets served from this origin
     fast_send.install(app, settings.max_body_bytes)  # the send route's short path (see there)
+    edge.install(app, body_timeout=settings.body_timeout,
+                 max_concurrency=settings.max_concurrency)  # fmt: skip  # around both paths
     return app
 
 

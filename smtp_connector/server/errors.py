@@ -9,6 +9,7 @@ dialect answers in its own envelope while sharing one mapping of errors to statu
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,6 +149,17 @@ def render(request: Request, failure: Failure) -> JSONResponse:
     return native_format(request, failure)
 
 
+def database_error(exc: SQLAlchemyError) -> str:
+    """The error's type and the first line of the driver's message ("database is locked",
+    "connection refused"): never the statement's parameters, which SQLAlchemy puts in
+    `str(exc)` and which hold the request's data."""
+    orig = getattr(exc, "orig", None)
+    if orig is None:
+        return type(exc).__name__
+    first = (str(orig).splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__} ({type(orig).__name__}: {first})"
+
+
 def install_handlers(app: FastAPI) -> None:
     app.state.error_formats = []
 
@@ -177,13 +189,15 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SQLAlchemyError)
     async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
-        log.error("database error on %s %s: %s", request.method, request.url.path,
-                  type(exc).__name__)  # fmt: skip
+        log.error("database error on %s %s: %s\nTraceback (most recent call last):\n%s",
+                  request.method, request.url.path, database_error(exc),
+                  "".join(traceback.format_tb(exc.__traceback__)))  # fmt: skip
         failure = Failure(503, "unavailable", "The database is not available; retry later.",
                           headers={"Retry-After": "5"})  # fmt: skip
         return render(request, failure)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path,
+                  exc_info=exc)  # fmt: skip
         return render(request, Failure(500, "internal_error", "Internal error; see the logs."))

@@ -9,10 +9,11 @@ directly with the same calls the route makes (`keys.authenticate`, the send scop
 
 Anything else falls through to FastAPI untouched, with the body replayed: other routes, a
 missing, unknown or under-scoped key, a throttled client, a body that does not validate or is
-too large, an odd content type. Those are answered by the real route, so every refusal, its
-side effects (the failed-auth brake) and its error shape stay in one place. Once the send has
-started nothing falls through (that could send twice): its errors go to the app's own
-exception handlers, as they would from the route.
+too large or that the edge refuses (`input_guard.loads`), a query string, an odd content
+type. Those are answered by the real route, so every refusal, its side effects (the
+failed-auth brake) and its error shape stay in one place. Once the send has started nothing
+falls through (that could send twice): its errors go to the app's own exception handlers, as
+they would from the route.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smtp_connector.store import SEND_SCOPE, MessageRequest
 
+from . import input_guard
+
 _PATH = re.compile(r"^/v1/apps/([^/]+)/messages$")
 _IDEMPOTENCY_MAX = 200  # the route's Header(max_length=200)
 
@@ -41,7 +44,7 @@ class FastSend:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = _PATH.match(scope["path"]) if scope["type"] == "http" else None
-        if match is None or scope["method"] != "POST":
+        if match is None or scope["method"] != "POST" or scope["query_string"]:
             await self.app(scope, receive, send)
             return
         head = _headers(scope, self.max_body)
@@ -51,7 +54,7 @@ class FastSend:
         messages, body = await _read_body(receive, self.max_body)
         prepared = None if body is None else await _prepare(scope, head, body)
         if prepared is None:
-            await self.app(scope, _replay(messages, receive), send)
+            await self.app(scope, input_guard.replay(messages, receive), send)
             return
         await _send(scope, send, match.group(1), head, prepared)
 
@@ -109,15 +112,6 @@ async def _read_body(receive: Receive, max_body: int) -> tuple[list[Message], by
             return messages, b"".join(chunks)
 
 
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    pending = list(messages)
-
-    async def replayed() -> Message:
-        return pending.pop(0) if pending else await receive()
-
-    return replayed
-
-
 async def _prepare(scope: Scope, head: _Head, body: bytes) -> tuple[Any, MessageRequest] | None:
     """(actor, request) when the key may send and the body is valid; None for anything the
     route should answer itself."""
@@ -125,12 +119,13 @@ async def _prepare(scope: Scope, head: _Head, body: bytes) -> tuple[Any, Message
     client = scope.get("client")
     if state.auth_throttle.retry_after(client[0] if client else "unknown") is not None:
         return None
-    try:  # nothing is sent yet: any failure (the database down, JSON too deep) is the route's
+    try:  # nothing is sent yet: any failure (the database down, input the edge refuses) is
+        # the route's to answer
         actor = await state.service.keys.authenticate(head.key)
         if actor is None or SEND_SCOPE not in actor.scopes:
             return None
-        request = MessageRequest.model_validate(json.loads(body))
-    except Exception:  # ValidationError, JSONDecodeError, RecursionError, SQLAlchemyError …
+        request = MessageRequest.model_validate(input_guard.loads(body))
+    except Exception:  # ValidationError, JSONDecodeError, BadInput, SQLAlchemyError …
         return None
     return actor, request
 
@@ -144,16 +139,17 @@ async def _send(
         outcome = await service.messages.send(
             actor, app_id, request, idempotency_key=head.idempotency_key
         )
-    except Exception as exc:  # the route's exception handlers answer, as for the route
+        status = 202 if outcome.status == "queued" else 200
+        content = json.dumps(outcome.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        encoded = content.encode()
+    except Exception as exc:  # the route's exception handlers answer (and log), as for the route
         handler = _handler_for(scope, exc)
         await (await handler(Request(scope), exc))(scope, _no_receive, send)
         return
-    status = 202 if outcome.status == "queued" else 200
-    content = json.dumps(outcome.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(content)).encode()),
+        (b"content-type", b"application/json"), (b"content-length", str(len(encoded)).encode()),
     ]})  # fmt: skip
-    await send({"type": "http.response.body", "body": content})
+    await send({"type": "http.response.body", "body": encoded})
 
 
 def _handler_for(scope: Scope, exc: Exception) -> Callable[..., Any]:

@@ -19,6 +19,8 @@ from smtp_connector.store.policy import ServicePolicy
 from smtp_connector.store.secrets import SECRET_KEY_ENV
 from smtp_connector.store.smime_material import SMIME_DIR_ENV
 
+from .edge_settings import edge_env
+
 DATABASE_URL_ENV = "SMTP_CONNECTOR_DATABASE_URL"
 AUTH_FAILURE_LIMIT_ENV = "SMTP_CONNECTOR_AUTH_FAILURE_LIMIT"
 
@@ -41,6 +43,14 @@ class Settings:
     queue_worker: bool | None = None
     queue_concurrency: int = 16
     queue_lease: float = 90.0  # seconds before a dead worker's claim is taken back
+    # The HTTP edge (server/edge.py, server/runner.py): seconds for a request head to arrive,
+    # for its body, and for an idle keep-alive connection; requests handled at once (503 past
+    # it); proxies whose X-Forwarded-For/-Proto are believed (none: the socket's peer counts).
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keepalive_timeout: float = 5.0
+    max_concurrency: int = 200
+    trusted_proxies: tuple[str, ...] = ()
     # Where definitions may connect (store/network.py: private, public, any, +CIDR, -CIDR).
     network_policy: str = "private"
     # The directory S/MIME key and certificate paths must be in; None: PEM text only.
@@ -72,7 +82,7 @@ class Settings:
                     f"{AUTH_FAILURE_LIMIT_ENV} must be a whole number (0 = off), got {limit!r}",
                 )
             settings = replace(settings, auth_failure_limit=int(limit))
-        settings = replace(settings, **_queue_env(env))
+        settings = replace(settings, **_queue_env(env), **edge_env(env))
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:

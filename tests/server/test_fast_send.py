@@ -100,6 +100,10 @@ async def test_refusals_match_and_are_counted_once(pair: Pair) -> None:
             "Content-Type": "application/x-www-form-urlencoded"}},  # 422
         {"json": body | {"payload": {"x": "y" * 5000}}, "headers": pair.headers},  # 413
         {"json": body, "headers": pair.headers | {"Idempotency-Key": "k" * 201}},  # 422
+        {"content": b'{"to": "a@example.org", "payload": {"n": NaN}}', "headers": json_h},  # 400
+        {"content": b'{"to": "a@example.org\\ud800"}', "headers": json_h},  # 400, the edge
+        {"content": b'{"to": "a@example.org", "p": {"\\u0007": 1}}', "headers": json_h},  # 400
+        {"url": f"{path}?note=%00", "json": body, "headers": pair.headers},  # 400, the query
     ]  # fmt: skip
     for case in cases:
         url = str(case.pop("url", path))

@@ -42,6 +42,7 @@ from smtp_connector.store import (
     Service,
 )
 
+from ..csrf import refuse_cross_site
 from ..deps import ServiceDep, api_key_actor, bearer, require
 from ..errors import Failure, error_responses, register_format
 from .common import bad, body_doc, domain_model, parse, read_params, rename_fields, tls_security
@@ -58,6 +59,8 @@ async def portal_actor(
     cookie: Annotated[str | None, Depends(auth_cookie)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
+    if cookie:  # a browser sends it on any site's request: writes must prove their origin
+        refuse_cross_site(request)
     raw = cookie or (credentials.credentials if credentials else None)
     return await api_key_actor(request, raw, "cookie `asc_auth_key=KEY` or `Bearer KEY`")
 
