@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .compose.checks import check_one_template, check_templates
-from .compose.limits import RenderLimits
 from .compose.message import RenderedEmail, make_message_id
+from .compose.parts import compose_parts
 from .compose.payload import require_mapping
 from .compose.provider import TemplateProvider
 from .compose.rendering import Renderer
@@ -67,12 +67,16 @@ class SmtpConnector:
         on_failed: Callable[[ConnectorError], Any] | None = None,
         template_provider: TemplateProvider | None = None,
         address_policy: AddressPolicy | None = None,
+        compose_from: SmtpConnector | None = None,
     ) -> None:
         """`template_provider` answers templates before the config's own (Logto's
         `getI18nEmailTemplate`; see `TemplateProvider` and README "Templates").
         `address_policy` is for hosts that embed the connector on behalf of others (the
         service): it is asked about every address a server name resolves to, before any
-        connection, and refuses by returning a reason."""
+        connection, and refuses by returning a reason. `compose_from`, an earlier connector
+        (the service rebuilding one after a server changed): when it renders the same way
+        (templates, locale, limits), its compiled templates and proven shapes carry over, so
+        the first sends need not compile them again."""
         self.config = (
             config if isinstance(config, SmtpConfig) else SmtpConfig.model_validate(config)
         )
@@ -80,20 +84,18 @@ class SmtpConnector:
         _configure_logging(cfg)
         self._owned_store: Any = None  # a Redis store built from throttle.store, closed by us
         self._headers = tuple(validate_custom_headers(cfg.custom_headers))
-        self._renderer = Renderer(
-            cfg.max_payload_bytes, _render_limits(cfg), compose_cache=cfg.compose_cache
-        )
-        self._senders = Senders(cfg, self._renderer)
-        self._selector = TemplateSelector(
-            cfg.templates,
-            cfg.default_locale,
-            cfg.use_shipped_templates,
+        earlier = compose_from
+        selector, renderer = compose_parts(
+            cfg,
+            (earlier.config, earlier._selector, earlier._renderer) if earlier else None,
             template_provider,
-            forget=self._renderer.forget,
         )
-        # Like the signers' key checks: a broken template fails here, not on the first sign-up.
+        self._selector: TemplateSelector = selector
+        self._renderer: Renderer = renderer
+        self._senders = Senders(cfg, self._renderer)
         sender = self._senders.default_from
         self._app_name = cfg.from_name or sender.display_name or sender.domain
+        # Like the signers' key checks: a broken template fails here, not on the first sign-up.
         sample = self._context({}, None)
         self.template_warnings: list[str] = check_templates(
             cfg.templates, self._renderer, cfg.default_locale, self._senders, sample
@@ -375,11 +377,6 @@ def _call_hook(hook: Callable[..., Any] | None, *args: Any) -> None:
         hook(*args)
     except Exception:
         log.exception("send hook %r raised", hook)
-
-
-def _render_limits(config: SmtpConfig) -> RenderLimits:
-    """The sandbox's configurable limits: output per part and render time."""
-    return RenderLimits(max_chars=config.max_output_bytes, timeout=config.render_timeout / 1000)
 
 
 def _configure_logging(config: SmtpConfig) -> None:

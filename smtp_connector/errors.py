@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import threading
 from collections.abc import Iterable
 from enum import StrEnum
 from importlib import metadata
@@ -45,6 +46,7 @@ _ENHANCED_STATUS = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
 _SECRETS: set[str] = set()
 _ORDERED: list[str] = []  # _SECRETS, longest first (a secret containing another goes first)
 _MIN_SECRET_CHARS = 4
+_REGISTRY_LOCK = threading.Lock()
 _MIN_KEY_LINE_CHARS = 16
 
 
@@ -52,16 +54,20 @@ def register_secret(value: str | None) -> None:
     """Remember a secret so that any later error or log text containing it is redacted.
 
     Multi-line values (PEM keys) also register each long line, so an error quoting one line of
-    a key is scrubbed too."""
+    a key is scrubbed too. Safe from any thread (a service builds connectors in worker threads):
+    writers take a lock, and readers see `_ORDERED` replaced in one step, only ever growing."""
     if not value or len(value) < _MIN_SECRET_CHARS or value in _SECRETS:
         return
-    _SECRETS.add(value)
-    if "\n" in value:
-        stripped = (line.strip() for line in value.splitlines())
-        _SECRETS.update(
-            line for line in stripped if len(line) >= _MIN_KEY_LINE_CHARS and "-----" not in line
-        )
-    _ORDERED[:] = sorted(_SECRETS, key=len, reverse=True)
+    with _REGISTRY_LOCK:
+        _SECRETS.add(value)
+        if "\n" in value:
+            stripped = (line.strip() for line in value.splitlines())
+            _SECRETS.update(
+                line
+                for line in stripped
+                if len(line) >= _MIN_KEY_LINE_CHARS and "-----" not in line
+            )
+        _ORDERED[:] = sorted(_SECRETS, key=len, reverse=True)
 
 
 def register_credentials(user: str, secret: str) -> None:
@@ -123,6 +129,9 @@ class ConfigWarning(UserWarning):
 
 class ConnectorError(Exception):
     attempts: int | None = None  # delivery attempts made before giving up, when known
+    # The Message-ID of the message being delivered when the failure happened, when it had
+    # been composed: after a lost reply (`stage == "after_data"`) the one to look for.
+    message_id: str | None = None
 
     """The single exception type raised by smtp-connector.
 

@@ -40,7 +40,7 @@ def truncate_queue(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE audit_log, api_keys, server_definitions, apps, outbox_messages, "
-            f"outbox_attempts, {PROCRASTINATE_TABLES} CASCADE"
+            f"outbox_attempts, idempotent_sends, {PROCRASTINATE_TABLES} CASCADE"
         )
 
 

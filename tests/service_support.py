@@ -78,7 +78,7 @@ def truncate_postgres(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE audit_log, api_keys, server_definitions, apps, outbox_messages, "
-            "outbox_attempts CASCADE"
+            "outbox_attempts, idempotent_sends CASCADE"
         )
 
 
@@ -177,3 +177,27 @@ def file_bytes(database_path: Path) -> bytes:
         if part.exists():
             data += part.read_bytes()
     return data
+
+
+def key_headers(database_url: str, *scopes: str, app: str | None = None) -> dict[str, str]:
+    """Bearer headers for a new key, made in this process with the call `keys create` makes
+    (a CLI run per key costs seconds; a test needing several keys beside a `serve` uses this).
+    Migrates the database first, so it also prepares one before `serve` starts."""
+    import asyncio
+
+    from smtp_connector.store import CLI_ACTOR, SCOPES, Service
+
+    async def create() -> str:
+        service = await Service.open(database_url, SECRET_KEY, migrate=True)
+        try:
+            wanted = scopes or SCOPES  # every scope unless given
+            return (await service.keys.create(CLI_ACTOR, wanted, app=app))[1]
+        finally:
+            await service.aclose()
+
+    return {"Authorization": f"Bearer {asyncio.run(create())}"}
+
+
+def serve_env(**values: str | None) -> dict[str, str]:
+    """`env_with` plus the tests' secret key (so keys made in-process decrypt alike)."""
+    return env_with(SMTP_CONNECTOR_SECRET_KEY=SECRET_KEY, **values)

@@ -341,9 +341,11 @@ async def smtp_dialogue(
     close_in_data: bool = False,
     pipelining: bool = False,
     mail_reply: bytes | None = None,
+    received: list[bytes] | None = None,
 ) -> None:
     """A minimal, honest SMTP server loop with hooks for the failure being tested:
-    `mail_reply` answers MAIL (any bytes, malformed too), `on_data_end` the final dot."""
+    `mail_reply` answers MAIL (any bytes, malformed too), `on_data_end` the final dot;
+    `received` collects each message's content (the DATA lines) as it arrives."""
     writer.write(f"{greeting}\r\n".encode())
     await writer.drain()
     if not greeting.startswith("220"):
@@ -361,8 +363,11 @@ async def smtp_dialogue(
             if close_in_data:
                 await reader.readline()
                 return
-            while (await reader.readline()) not in (b".\r\n", b""):
-                pass
+            content = b""
+            while (data_line := await reader.readline()) not in (b".\r\n", b""):
+                content += data_line
+            if received is not None:
+                received.append(content)
             if on_data_end is not None:
                 await on_data_end(writer)
                 return

@@ -81,6 +81,11 @@ class TemplateSelector:
             locale = normalize_locale(template.locale) if template.locale else self.default_locale
             self._index.setdefault((template.usage_type, locale), template)
 
+    @property
+    def template_provider(self) -> TemplateProvider | None:
+        """The provider this selector asks (as given to the connector), or None."""
+        return self.provider.provider if self.provider is not None else None
+
     def select(self, usage_type: UsageType | str, locale: str | None) -> EmailTemplate:
         """The template for (usage type, locale)."""
         return self.choose(usage_type, locale).template

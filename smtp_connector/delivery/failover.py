@@ -200,6 +200,7 @@ class SmtpDelivery:
             )
             _log_failure(server.name, len(attempts), prepared.message_id, error, seconds)
             error.attempts = len(attempts)
+            error.message_id = prepared.message_id
             if not fails_over(error):
                 server.health.mark_healthy()  # it answered; the message was the problem
                 raise

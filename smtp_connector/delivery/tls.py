@@ -1,23 +1,70 @@
 """TLS contexts from Logto/Node-style `tls` options.
 
-Built once per server and reused by every pooled connection (creating an SSLContext and loading
-the CA store costs milliseconds). Certificate checks are on unless `rejectUnauthorized: false`.
+Built once per distinct setting and shared: by every pooled connection of a server, and by
+every server (of any connector in the process) with the same options. Creating an SSLContext
+and loading the CA store costs milliseconds, so a service holding hundreds of definitions with
+the default settings builds one, not hundreds. Only options that read no file are cached (a
+file's content may change; its path says nothing about it). Certificate checks are on unless
+`rejectUnauthorized: false`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import ssl
 import tempfile
+import threading
+from collections import OrderedDict
 
-from ..config import ServerSettings, tls_version
+from ..config import ServerSettings, TlsOptions, tls_version
 from ..errors import ConnectorError, ErrorCode
 from ..files import OptionFileError, read_option_file
 from .pkcs12 import pfx_to_pem
 
+CACHE_SIZE = 64  # distinct TLS settings kept; the least recently used goes first
+_contexts: OrderedDict[str, ssl.SSLContext] = OrderedDict()
+_contexts_lock = threading.Lock()  # connectors are also built in worker threads
+
 
 def build_ssl_context(server: ServerSettings, *, allow_files: bool = True) -> ssl.SSLContext:
-    """An SSLContext for `server`; `allow_files=False` (disableFileAccess) refuses file paths."""
+    """An SSLContext for `server`'s TLS options, shared with every server that has the same
+    ones; `allow_files=False` (disableFileAccess) refuses file paths. Never mutate the result."""
+    key = _cache_key(server.tls, allow_files)
+    if key is None:
+        return _new_context(server, allow_files)
+    with _contexts_lock:
+        found = _contexts.get(key)
+        if found is not None:
+            _contexts.move_to_end(key)
+            return found
+    context = _new_context(server, allow_files)  # outside the lock: it takes milliseconds
+    with _contexts_lock:
+        context = _contexts.setdefault(key, context)  # a concurrent build of the same: one wins
+        while len(_contexts) > CACHE_SIZE:
+            _contexts.popitem(last=False)
+    return context
+
+
+def _cache_key(options: TlsOptions, allow_files: bool) -> str | None:
+    """A digest of the options a context is made of (the secrets in them hashed, never kept
+    as keys), or None when building it may read a file."""
+    cas = _as_list(options.ca)
+    if options.pfx is not None or not all(_is_pem(ca) for ca in cas):
+        return None
+    if options.cert is not None and not _is_pem(options.cert):
+        return None
+    key = options.key.get_secret_value() if options.key else None
+    if key is not None and not _is_pem(key):
+        return None
+    passphrase = options.passphrase.get_secret_value() if options.passphrase else None
+    material = [allow_files, options.reject_unauthorized, cas, options.min_version,
+                options.max_version, options.ciphers, options.cert, key, passphrase]  # fmt: skip
+    return hashlib.sha256(json.dumps(material).encode()).hexdigest()
+
+
+def _new_context(server: ServerSettings, allow_files: bool) -> ssl.SSLContext:
     options = server.tls
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     for ca in _as_list(options.ca):

@@ -21,6 +21,8 @@ from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from smtp_connector.store.idempotency import reused
+
 from . import recovery
 from .batching import InsertRow
 from .database import QueueDatabase
@@ -38,6 +40,7 @@ class NewMessage:
     max_attempts: int
     expires_at: float
     idempotency_key: str | None = None
+    request_hash: str | None = None
 
 
 @dataclass
@@ -165,7 +168,8 @@ class Outbox:
 
     async def enqueue(self, new: NewMessage) -> tuple[str, bool]:
         """Insert the message; returns (id, created). With an idempotency key already used by
-        the app, returns the existing message's id and False (nothing is inserted)."""
+        the app, returns the existing message's id and False (nothing is inserted); raises
+        the store's 422 refusal when that message was queued for a different request."""
         now = time.time()
         message_id = uuid.uuid4().hex
         values = {
@@ -174,7 +178,7 @@ class Outbox:
             "locale": new.locale, "status": "queued", "attempts": 0,
             "max_attempts": new.max_attempts, "next_attempt_at": now,
             "expires_at": new.expires_at, "idempotency_key": new.idempotency_key,
-            "created": now, "updated": now,
+            "request_hash": new.request_hash, "created": now, "updated": now,
         }  # fmt: skip
 
         try:
@@ -185,16 +189,26 @@ class Outbox:
         except IntegrityError:
             if new.idempotency_key is None:
                 raise
-            existing = await self.find_by_key(new.app_id, new.idempotency_key)
+            existing = await self.find_by_key(new.app_id, new.idempotency_key, new.request_hash)
             if existing is None:
                 raise
             return existing, False
 
-    async def find_by_key(self, app_id: str, key: str) -> str | None:
-        query = select(outbox.c.id).where(
+    async def find_by_key(
+        self, app_id: str, key: str, request_hash: str | None = None
+    ) -> str | None:
+        """The id of the app's message queued with `key`; with `request_hash`, refuses (the
+        store's `idempotency_key_reused`, 422) one queued for another request. Rows queued
+        before hashes were kept have none and are not compared."""
+        query = select(outbox.c.id, outbox.c.request_hash).where(
             outbox.c.app_id == app_id, outbox.c.idempotency_key == key
         )
-        return await self.db.read(lambda conn: conn.execute(query).scalar_one_or_none())
+        row = await self.db.read(lambda conn: conn.execute(query).first())
+        if row is None:
+            return None
+        if request_hash is not None and row.request_hash not in (None, request_hash):
+            raise reused(key)
+        return str(row.id)
 
     async def claim_due(self, worker_id: str, limit: int) -> list[Claim]:
         """Claim up to `limit` due rows, oldest first."""
@@ -295,8 +309,9 @@ class Outbox:
         )
         return await self.db.read(lambda conn: list(conn.execute(query).scalars()))
 
-    async def stats(self) -> dict[str, Any]:
-        """Depth by status, oldest queued age, sent and failed in the last minute."""
+    async def stats(self, app_id: str | None = None) -> dict[str, Any]:
+        """Depth by status, oldest queued age, sent and failed in the last minute: of one app's
+        messages with `app_id`, else of all."""
         now = time.time()
         by_status = select(outbox.c.status, func.count()).group_by(outbox.c.status)
         oldest = select(func.min(outbox.c.created)).where(outbox.c.status == "queued")
@@ -305,6 +320,12 @@ class Outbox:
             .where(attempts.c.finished >= now - 60)
             .group_by(attempts.c.outcome)
         )
+        if app_id is not None:
+            by_status = by_status.where(outbox.c.app_id == app_id)
+            oldest = oldest.where(outbox.c.app_id == app_id)
+            recent = recent.join(outbox, outbox.c.id == attempts.c.message_id).where(
+                outbox.c.app_id == app_id
+            )
 
         def read(conn: Connection) -> tuple[dict[str, int], Any, dict[str, int]]:
             depth = {status: 0 for status in ("queued", "sending", "sent", "failed", "abandoned")}

@@ -8,7 +8,8 @@ procrastinate's insert trigger NOTIFYs, and PostgreSQL serialises the commits of
 transactions, so a durable commit that notifies would make every enqueue wait for the others'
 disk flushes. A crash before the job is deferred leaves a queued row without a job, which the
 periodic sweep re-dispatches. An `Idempotency-Key` already used by the app returns the first
-message's id and dispatches nothing.
+message in its current state and dispatches nothing (the same key with a different request is
+refused: `smtp_connector.store.idempotency`).
 """
 
 from __future__ import annotations
@@ -48,11 +49,22 @@ class QueueSender:
             max_attempts=job.max_attempts or self.policy.max_attempts,
             expires_at=expires or time.time() + self.policy.default_ttl,
             idempotency_key=job.idempotency_key,
+            request_hash=job.request_hash,
         )
         message_id, created = await self.outbox.enqueue(new)
         if created:
             await self.dispatcher.dispatch(message_id)
-        return SendOutcome("queued", message_id=message_id)
+            return SendOutcome("queued", message_id=message_id)
+        return await self._current(message_id)
+
+    async def replay(self, app_id: str, key: str, request_hash: str) -> SendOutcome | None:
+        message_id = await self.outbox.find_by_key(app_id, key, request_hash)
+        return None if message_id is None else await self._current(message_id)
+
+    async def _current(self, message_id: str) -> SendOutcome:
+        """A repeated request's answer: the first message as it is now, not as it was."""
+        state = await self.status(message_id)
+        return SendOutcome("queued", message_id=message_id, state=state, replayed=True)
 
     async def status(self, message_id: str) -> MessageStatus | None:
         row = await self.outbox.get(message_id)

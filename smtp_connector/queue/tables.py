@@ -3,7 +3,8 @@
 The row is the source of truth for a message's state whatever engine runs the work (the
 embedded worker, or procrastinate on PostgreSQL, whose job only carries the row's id). Times
 are epoch seconds (floats): the same comparisons on SQLite and PostgreSQL, no time zones.
-The tables are created by the store's Alembic revision 0002; these definitions must match it.
+The tables are created by the store's Alembic revisions 0004 and 0006 (`request_hash`); these
+definitions must match them.
 
 `data_at` is the never-twice marker: set (and committed) right before a message's content is
 written to the server. A claimed row whose lease ran out with `data_at` empty never reached
@@ -48,6 +49,7 @@ outbox = Table(
     Column("worker_id", String(200)),
     Column("data_at", Float),
     Column("idempotency_key", String(200)),
+    Column("request_hash", String(64)),  # SHA-256 of the request: a reused key must match
     Column("expires_at", Float, nullable=False),
     Column("last_error", JSON),
     Column("message_id", String(255)),

@@ -102,6 +102,7 @@ async def open_service(settings: Settings) -> tuple[Service, Queue]:
         service = await Service.open(
             settings.database_url, settings.secret_key, migrate=settings.migrate,
             sender=queue.sender_factory, policy=settings.service_policy(),
+            max_definitions_per_app=settings.max_definitions_per_app,
         )  # fmt: skip
     except BaseException:
         await queue.aclose()

@@ -87,7 +87,7 @@ NATIVE_ERRORS = error_responses(ErrorBody, [
 ])  # fmt: skip
 
 _REASON_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409,
-                  "unavailable": 409}  # fmt: skip
+                  "unavailable": 409, "mismatch": 422}  # fmt: skip
 _CODE_STATUS = {
     ErrorCode.INVALID_CONFIG: 400,
     ErrorCode.INVALID_RECIPIENT: 400,
@@ -105,7 +105,7 @@ def connector_failure(error: ConnectorError) -> Failure:
     """Status for a domain or delivery error: SMTP-side failures are 502/504, input 4xx."""
     if isinstance(error, ServiceError):
         status = _REASON_STATUS[error.reason]
-        code = {"not_found": "not_found", "forbidden": "forbidden"}.get(
+        code = error.label or {"not_found": "not_found", "forbidden": "forbidden"}.get(
             error.reason, error.code.value
         )
         return Failure(status, code, error.message)

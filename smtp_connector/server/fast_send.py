@@ -30,9 +30,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from smtp_connector.store import SEND_SCOPE, MessageRequest
 
 from . import input_guard
+from .routes.messages import outcome_headers
 
 _PATH = re.compile(r"^/v1/apps/([^/]+)/messages$")
-_IDEMPOTENCY_MAX = 200  # the route's Header(max_length=200)
+_MAX_KEY = 200  # the route's Header(max_length=200)
 
 
 class FastSend:
@@ -87,8 +88,8 @@ def _headers(scope: Scope, max_body: int) -> _Head | None:
     if not key:
         return None
     idempotency = None if idempotency_raw is None else idempotency_raw.decode("latin-1")
-    if idempotency is not None and len(idempotency) > _IDEMPOTENCY_MAX:
-        return None
+    if idempotency is not None and not (idempotency.strip() and len(idempotency) <= _MAX_KEY):
+        return None  # empty or too long: the route refuses it
     return _Head(key, idempotency)
 
 
@@ -139,16 +140,16 @@ async def _send(
         outcome = await service.messages.send(
             actor, app_id, request, idempotency_key=head.idempotency_key
         )
-        status = 202 if outcome.status == "queued" else 200
         content = json.dumps(outcome.to_dict(), ensure_ascii=False, separators=(",", ":"))
         encoded = content.encode()
     except Exception as exc:  # the route's exception handlers answer (and log), as for the route
         handler = _handler_for(scope, exc)
         await (await handler(Request(scope), exc))(scope, _no_receive, send)
         return
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(encoded)).encode()),
-    ]})  # fmt: skip
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(encoded)).encode())]  # fmt: skip
+    headers += [(k.lower().encode(), v.encode()) for k, v in outcome_headers(outcome).items()]
+    await send({"type": "http.response.start", "status": outcome.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": encoded})
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from smtp_connector.errors import ConnectorError, ErrorCode
 from smtp_connector.store import DEFAULT_DATABASE_URL
+from smtp_connector.store.definitions import DEFAULT_MAX_PER_APP
 from smtp_connector.store.network import NETWORK_POLICY_ENV, NetworkPolicy
 from smtp_connector.store.policy import ServicePolicy
 from smtp_connector.store.secrets import SECRET_KEY_ENV
@@ -23,6 +24,7 @@ from .edge_settings import edge_env
 
 DATABASE_URL_ENV = "SMTP_CONNECTOR_DATABASE_URL"
 AUTH_FAILURE_LIMIT_ENV = "SMTP_CONNECTOR_AUTH_FAILURE_LIMIT"
+MAX_DEFINITIONS_ENV = "SMTP_CONNECTOR_MAX_DEFINITIONS_PER_APP"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Settings:
     queue_worker: bool | None = None
     queue_concurrency: int = 16
     queue_lease: float = 90.0  # seconds before a dead worker's claim is taken back
+    # Server definitions one app may hold (every dialect's create answers 409 beyond it).
+    max_definitions_per_app: int = DEFAULT_MAX_PER_APP
     # The HTTP edge (server/edge.py, server/runner.py): seconds for a request head to arrive,
     # for its body, and for an idle keep-alive connection; requests handled at once (503 past
     # it); proxies whose X-Forwarded-For/-Proto are believed (none: the socket's peer counts).
@@ -83,6 +87,15 @@ class Settings:
                 )
             settings = replace(settings, auth_failure_limit=int(limit))
         settings = replace(settings, **_queue_env(env), **edge_env(env))
+        cap = env.get(MAX_DEFINITIONS_ENV, "").strip()
+        if cap:
+            if not cap.isdigit() or not 1 <= int(cap) <= 100_000:
+                raise ConnectorError(
+                    ErrorCode.INVALID_CONFIG,
+                    f"{MAX_DEFINITIONS_ENV} must be a whole number from 1 to 100000 (server "
+                    f"definitions per app; default {DEFAULT_MAX_PER_APP}), got {cap!r}",
+                )
+            settings = replace(settings, max_definitions_per_app=int(cap))
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:

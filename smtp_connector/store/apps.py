@@ -17,6 +17,7 @@ from . import audit
 from .database import Database
 from .domain import Actor, App, AppCreate, AppPatch
 from .errors import APP, ServiceError, conflict_on_duplicate, forbidden, not_found
+from .pages import Page, apps_page
 from .tables import AppRow, utcnow
 
 OnChange = Callable[[str], Awaitable[None]]
@@ -65,6 +66,14 @@ class AppService:
             query = query.where(AppRow.id == actor.app_id)
         async with self._db.transaction() as session:
             return [app_view(row) for row in (await session.scalars(query)).all()]
+
+    async def page(
+        self, actor: Actor, limit: int | None = None, cursor: str | None = None
+    ) -> Page[App]:
+        """`list`, a page at a time (by name): `cursor` is the previous page's `next_cursor`."""
+        async with self._db.transaction() as session:
+            found = await apps_page(session, actor, limit, cursor)
+            return Page([app_view(row) for row in found.items], found.next_cursor)
 
     async def get(self, actor: Actor, app_id: str) -> App:
         async with self._db.transaction() as session:
@@ -127,7 +136,8 @@ class AppService:
             return app_view(row)
 
     async def delete(self, actor: Actor, app_id: str) -> None:
-        """Delete the app with its definitions (and API keys bound to it)."""
+        """Delete the app with its definitions and the API keys bound to it (`on_change` makes
+        the key cache forget them at once)."""
         async with self._db.transaction() as session:
             row = await load_app(session, actor, app_id)
             await session.delete(row)

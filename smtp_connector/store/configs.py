@@ -173,10 +173,12 @@ def build_connector(
     *,
     retry: dict[str, Any] | None = None,
     templates: list[dict[str, Any]] | None = None,
+    compose_from: SmtpConnector | None = None,
 ) -> SmtpConnector:
-    """A connector for `rows` that connects only where the network policy allows."""
+    """A connector for `rows` that connects only where the network policy allows (reusing
+    `compose_from`'s compiled templates when it renders alike)."""
     config = build_config(rows, box, retry=retry, smime_dir=policy.smime_dir, templates=templates)
-    return SmtpConnector(config, address_policy=policy.network.refusal)
+    return SmtpConnector(config, address_policy=policy.network.refusal, compose_from=compose_from)
 
 
 def validate_definition(row: DefinitionRow, box: SecretBox, smime_dir: Path | None) -> None:

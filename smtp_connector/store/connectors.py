@@ -4,6 +4,12 @@ Entries are keyed by the app's `definitions_version`: a change to any definition
 process or another one sharing the database) makes the next send build a fresh connector.
 The replaced one is retired and closed once the sends still using it finish, so a change
 never cuts a message off mid-DATA.
+
+Building a connector validates the config, compiles templates and loads TLS material:
+milliseconds per definition, so an app with many of them would hold the event loop (every
+app's sends) for as long. `run_build` runs that work in a small thread pool of its own (not
+the loop's default executor, which resolves host names for every send); while it runs, the
+loop serves everyone else, and only the app's own sends wait, on the app's lock.
 """
 
 from __future__ import annotations
@@ -11,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from smtp_connector import SmtpConnector
 
@@ -33,12 +41,21 @@ class LiveConnector:
         return self.labels.get(server_name) if server_name else None
 
 
-Build = Callable[[], Awaitable[LiveConnector]]
+# Given a connector whose compiled templates the new one may reuse (None: none to reuse).
+Build = Callable[[LiveConnector | None], Awaitable[LiveConnector]]
+T = TypeVar("T")
+BUILD_THREADS = 2  # builds of different apps at once (more would only fight over the GIL)
 
 
 class ConnectorCache:
     def __init__(self, version_ttl: float = 1.0) -> None:
+        self._builder = ThreadPoolExecutor(BUILD_THREADS, thread_name_prefix="connector-build")
         self._entries: dict[str, LiveConnector] = {}
+        # What a build may reuse (compiled templates, when they render alike): the connector it
+        # replaces, else the last one built for any app (apps without templates of their own
+        # render alike: the shipped templates are compiled once per process, not per app).
+        self._replaced: dict[str, LiveConnector] = {}  # dropped by a change, not yet rebuilt
+        self._latest: tuple[str, LiveConnector] | None = None
         self._locks: dict[str, asyncio.Lock] = {}
         self._closing: set[asyncio.Task[None]] = set()
         # app -> (definitions_version, when read): spares the per-send version query. A change
@@ -83,11 +100,18 @@ class ConnectorCache:
             entry = self._entries.get(app_id)
             if entry is not None and entry.version >= version:
                 return entry
-            fresh = await build()
+            latest = self._latest[1] if self._latest else None
+            fresh = await build(entry or self._replaced.get(app_id) or latest)
+            self._replaced.pop(app_id, None)
+            self._latest = (app_id, fresh)
             self._entries[app_id] = fresh
             if entry is not None:
                 self._retire(entry)
             return fresh
+
+    async def run_build(self, work: Callable[[], T]) -> T:
+        """Run `work` (CPU-bound, no event loop use) in the build threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._builder, work)
 
     async def invalidate(self, app_id: str) -> None:
         """Drop the app's connector (its definitions changed or the app is gone)."""
@@ -95,7 +119,14 @@ class ConnectorCache:
         self._versions.pop(app_id, None)
         entry = self._entries.pop(app_id, None)
         if entry is not None:
+            self._replaced[app_id] = entry  # lends its compiled templates to the next build
             self._retire(entry)
+
+    def forget(self, app_id: str) -> None:
+        """The app is gone: nothing of its connector is kept for a next build."""
+        self._replaced.pop(app_id, None)
+        if self._latest is not None and self._latest[0] == app_id:
+            self._latest = None
 
     def _retire(self, entry: LiveConnector) -> None:
         entry.retired = True
@@ -114,3 +145,4 @@ class ConnectorCache:
             self._close(entry)
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+        self._builder.shutdown(wait=False, cancel_futures=True)

@@ -8,6 +8,8 @@ The rules, in one place so that no dialect can get them wrong:
 - hosts are stored in one canonical form and checked against the network policy (network.py);
 - S/MIME material is PEM text, or a path only where the operator allows it (smime_material.py);
 - at most one `isDefault` per app (setting it clears the others);
+- at most `max_per_app` definitions per app (the operator's setting, default 50): each one
+  costs every send of the app a little, and its connector's build a few milliseconds;
 - every change bumps the app's `definitions_version` (senders rebuild their connector) and
   writes an audit row naming the changed fields, never their values.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import audit
@@ -36,6 +38,7 @@ from .domain import (
     SmimeView,
 )
 from .errors import DEFINITION, ServiceError, conflict_on_duplicate, not_found
+from .pages import MAX_LIMIT, Page, definitions_order, definitions_page
 from .policy import ServicePolicy
 from .protection import refuse_secret_travel, transport_of
 from .secrets import SecretBox
@@ -148,21 +151,33 @@ async def clear_other_defaults(session: AsyncSession, row: DefinitionRow) -> Non
         )
 
 
+DEFAULT_MAX_PER_APP = 50
+
+
 class DefinitionService:
     def __init__(
-        self, database: Database, box: SecretBox, on_change: OnChange, policy: ServicePolicy
-    ) -> None:
+        self, database: Database, box: SecretBox, on_change: OnChange, policy: ServicePolicy,
+        max_per_app: int = DEFAULT_MAX_PER_APP,
+    ) -> None:  # fmt: skip
         self._db = database
         self._box = box
         self._on_change = on_change
         self._policy = policy
+        self.max_per_app = max_per_app
 
-    async def list(self, actor: Actor, app_id: str) -> list[Definition]:
-        """The app's definitions in the order sends try them (priority, then default first)."""
+    async def list(self, actor: Actor, app_id: str, limit: int = MAX_LIMIT) -> list[Definition]:
+        """The app's definitions in the order sends try them (priority, then default first),
+        at most `limit` (the dialects' lists, which have no paging of their own)."""
+        return (await self.page(actor, app_id, limit)).items
+
+    async def page(
+        self, actor: Actor, app_id: str, limit: int | None = None, cursor: str | None = None
+    ) -> Page[Definition]:
+        """`list`, a page at a time: `cursor` is the previous page's `next_cursor`."""
         async with self._db.transaction() as session:
             await load_app(session, actor, app_id)
-            rows = await ordered_definitions(session, app_id)
-            return [definition_view(row) for row in rows]
+            found = await definitions_page(session, app_id, limit, cursor)
+            return Page([definition_view(row) for row in found.items], found.next_cursor)
 
     async def get(self, actor: Actor, app_id: str, definition_id: str) -> Definition:
         async with self._db.transaction() as session:
@@ -193,6 +208,7 @@ class DefinitionService:
         await self._policy.network.check_host(data.host)
         async with self._db.transaction() as session:
             app = await load_app(session, actor, app_id)
+            await refuse_over_limit(session, app, self.max_per_app)
             if data.name and await definition_by_name(session, app_id, data.name):
                 raise ServiceError("conflict", f"A definition named {data.name!r} exists.")
             row = DefinitionRow(app_id=app_id, **DEFINITION_DEFAULTS, num_errors=0)
@@ -261,6 +277,26 @@ class DefinitionService:
         return row
 
 
+async def refuse_over_limit(session: AsyncSession, app: AppRow, limit: int) -> None:
+    """409 when the app already holds `limit` definitions. The app's row is written first (a
+    no-op): that takes its lock on PostgreSQL and SQLite's write lock, so concurrent creates
+    count one after the other and cannot both take the last place."""
+    touch = update(AppRow).where(AppRow.id == app.id).values(modified=AppRow.modified)
+    await session.execute(touch.execution_options(synchronize_session=False))
+    await session.refresh(app)  # its version as the previous writer left it
+    held = await session.scalar(
+        select(func.count()).select_from(DefinitionRow).where(DefinitionRow.app_id == app.id)
+    )
+    if held is not None and held >= limit:
+        raise ServiceError(
+            "conflict",
+            f"App {app.id!r} already has {held} server definitions, the most one app may have "
+            f"({limit}): delete one it no longer uses, or update an existing one. (The "
+            "operator sets the limit: SMTP_CONNECTOR_MAX_DEFINITIONS_PER_APP.)",
+            label="too_many_definitions",
+        )
+
+
 async def definition_by_name(session: AsyncSession, app_id: str, name: str) -> DefinitionRow | None:
     query = select(DefinitionRow).where(DefinitionRow.app_id == app_id, DefinitionRow.name == name)
     return (await session.scalars(query)).first()
@@ -273,10 +309,7 @@ async def ordered_definitions(
     query = select(DefinitionRow).where(DefinitionRow.app_id == app_id)
     if active_only:
         query = query.where(DefinitionRow.status == "active")
-    query = query.order_by(
-        DefinitionRow.priority, DefinitionRow.is_default.desc(), DefinitionRow.created
-    )
-    return list((await session.scalars(query)).all())
+    return list((await session.scalars(definitions_order(query))).all())
 
 
 def row_snapshot(row: DefinitionRow) -> dict[str, Any]:

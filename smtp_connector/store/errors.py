@@ -1,9 +1,10 @@
 """Failures of the service layer, as `ConnectorError`s so every caller handles one type.
 
 A `ServiceError` adds `reason`, the kind of failure an HTTP layer maps to a status
-(`invalid` 400, `forbidden` 403, `not_found` 404, `conflict` 409); `code` stays an `ErrorCode`
-(`invalid_config` unless a more precise one applies), so the JSON a client sees carries the
-same code as the Python exception.
+(`invalid` 400, `forbidden` 403, `not_found` 404, `conflict` 409, `mismatch` 422); `code`
+stays an `ErrorCode` (`invalid_config` unless a more precise one applies), so the JSON a client
+sees carries the same code as the Python exception. A refusal no library code describes (an
+idempotency key reused, one still in use) carries its own short `label` for the wire instead.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from smtp_connector.errors import ConnectorError, ErrorCode
 
-Reason = Literal["invalid", "forbidden", "not_found", "conflict", "unavailable"]
+Reason = Literal["invalid", "forbidden", "not_found", "conflict", "unavailable", "mismatch"]
 APP = "App"
 DEFINITION = "Server definition"
 
@@ -31,9 +32,11 @@ class ServiceError(ConnectorError):
         *,
         code: ErrorCode = ErrorCode.INVALID_CONFIG,
         subject: str | None = None,
+        label: str | None = None,
     ) -> None:
         super().__init__(code, message, retryable=False)
         self.reason: Reason = reason
+        self.label = label  # the wire code when no ErrorCode fits (e.g. "idempotency_key_reused")
         # What was missing ("App", "Server definition" …): a dialect whose not-found errors
         # differ by kind (seed 000's codes 1 and 2) tells them apart without parsing text.
         self.subject = subject

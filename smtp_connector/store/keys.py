@@ -43,8 +43,9 @@ def _info(row: ApiKeyRow) -> ApiKeyInfo:
 
 class KeyService:
     """Keys and their checks. A successful check is remembered for `cache_ttl` seconds (by the
-    key's hash), sparing a query per request; revoking through this process forgets it at
-    once, revoking from another process (the CLI) takes effect within `cache_ttl`."""
+    key's hash), sparing a query per request; revoking a key or deleting an app through this
+    process forgets the affected keys at once, doing either from another process (the CLI,
+    another serve) takes effect within `cache_ttl`."""
 
     CACHE_SIZE = 4096
 
@@ -52,6 +53,9 @@ class KeyService:
         self._db = database
         self.cache_ttl = cache_ttl
         self._cache: dict[str, tuple[Actor, float]] = {}
+        # Bumped by every forget: a check whose database read began before a revocation or an
+        # app deletion committed answers from what it read, but must not cache it.
+        self._generation = 0
 
     async def create(
         self, actor: Actor, scopes: Iterable[str], *, name: str | None = None,
@@ -91,6 +95,7 @@ class KeyService:
         cached = self._cache.get(digest)
         if cached is not None and time.monotonic() - cached[1] <= self.cache_ttl:
             return cached[0]
+        generation = self._generation
         async with self._db.transaction() as session:
             row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
         if row is None or row.revoked is not None:
@@ -99,10 +104,24 @@ class KeyService:
         scopes = frozenset(row.scopes.split(","))
         actor = Actor(name=f"key:{row.id}" + (f" ({row.name})" if row.name else ""),
                       scopes=scopes, app_id=row.app_id)  # fmt: skip
+        if generation != self._generation:
+            return actor  # a key was revoked or an app deleted meanwhile: do not cache this
         if len(self._cache) >= self.CACHE_SIZE:
             self._cache.clear()
         self._cache[digest] = (actor, time.monotonic())
         return actor
+
+    def forget(self, app_id: str | None = None) -> None:
+        """Drop cached checks: of the keys bound to `app_id` (its app was deleted, and with it
+        the keys: the database cascades), or of every key. A re-created app with the same id
+        is therefore never reached through a key of the deleted one."""
+        self._generation += 1
+        if app_id is None:
+            self._cache.clear()
+            return
+        for digest, (actor, _) in list(self._cache.items()):
+            if actor.app_id == app_id:
+                del self._cache[digest]
 
     async def list(self) -> list[ApiKeyInfo]:
         async with self._db.transaction() as session:
@@ -114,11 +133,12 @@ class KeyService:
             row = await session.get(ApiKeyRow, key_id)
             if row is None:
                 raise not_found("API key", key_id)
-            self._cache.clear()  # the cache is keyed by hash, not id: forget every key
             if row.revoked is None:
                 row.revoked = utcnow()
                 audit.record(session, actor, "key.revoke", app_id=row.app_id, target=key_id)
-            return _info(row)
+            info = _info(row)
+        self.forget()  # once committed; keyed by hash, not id: forget every key
+        return info
 
     async def _resolve_app(self, session: AsyncSession, app: str) -> str:
         row = await session.get(AppRow, app) or await session.scalar(

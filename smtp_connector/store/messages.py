@@ -9,9 +9,13 @@ version is cached, so a warm send usually costs no query at all, only the SMTP e
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
+
+from smtp_connector import ConnectorError
+from smtp_connector.errors import secret_safe_logger
 
 from .apps import load_app
 from .configs import build_connector
@@ -20,10 +24,13 @@ from .database import Database
 from .definitions import ordered_definitions
 from .domain import Actor, MessageRequest
 from .errors import ServiceError, forbidden, invalid
+from .idempotency import IdempotencyLog, check_key, request_fingerprint
 from .policy import ServicePolicy
 from .secrets import SecretBox
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .tables import AppRow
+
+log = secret_safe_logger("smtp_connector.store")
 
 
 class MessageService:
@@ -41,6 +48,7 @@ class MessageService:
         self._box = box
         self._policy = policy or ServicePolicy()
         self._connectors = connectors
+        self._idempotency = IdempotencyLog(database)
         self.sender: Sender = sender(self.deliver_now)
 
     async def send(
@@ -51,21 +59,58 @@ class MessageService:
         *,
         idempotency_key: str | None = None,
     ) -> SendOutcome:
-        """Deliver now, or hand to the `Sender` when the first-tried definition has `enqueue`
-        (with `idempotency_key`, a repeated request returns the first message)."""
+        """Deliver now, or hand to the `Sender` when the first-tried definition has `enqueue`.
+        With `idempotency_key`, a repeated request answers the first one's outcome (see
+        idempotency.py). A lost reply after the content answers `delivery_unknown`."""
+        key = check_key(idempotency_key)
         if request.expires_at is not None and request.expires_at <= datetime.now(UTC):
             raise invalid("expiresAt is in the past: nothing would be sent.")
         version = await self._version(actor, app_id)
         job = SendJob(
             app_id, request.to, request.usage_type, request.payload, request.locale,
-            idempotency_key=idempotency_key, expires_at=request.expires_at,
-            max_attempts=request.max_attempts,
+            idempotency_key=key, request_hash=request_fingerprint(request) if key else None,
+            expires_at=request.expires_at, max_attempts=request.max_attempts,
         )  # fmt: skip
         async with self._lease(app_id, version) as live:
             if live.enqueue:
+                if key is not None:  # the same key sent directly before: the same request
+                    assert job.request_hash is not None
+                    earlier = await self._idempotency.find(app_id, key, job.request_hash)
+                    if earlier is not None:
+                        return earlier
                 job = dataclasses.replace(job, definition_ids=live.definition_ids)
                 return await self.sender.enqueue(job)
+            if key is None:
+                return await self._deliver_direct(live, job)
+            return await self._deliver_once(live, job, key)
+
+    async def _deliver_once(self, live: LiveConnector, job: SendJob, key: str) -> SendOutcome:
+        """A direct send under an idempotency key: claimed first, its answer kept."""
+        assert job.request_hash is not None
+        queued = await self.sender.replay(job.app_id, key, job.request_hash)
+        if queued is not None:  # the same key was queued before (the definition changed)
+            return queued
+        earlier = await self._idempotency.claim(job.app_id, key, job.request_hash)
+        if earlier is not None:
+            return earlier
+        try:
+            outcome = await self._deliver_direct(live, job)
+        except Exception:  # the server did not take it (or a bug): the key may send again
+            await self._idempotency.release(job.app_id, key)
+            raise
+        await self._idempotency.complete(job.app_id, key, outcome.to_dict())
+        return outcome
+
+    async def _deliver_direct(self, live: LiveConnector, job: SendJob) -> SendOutcome:
+        """`_deliver`, except that a reply lost after the message's content is an outcome, not
+        an error: a 5xx/502 there would invite the retry that sends a second code."""
+        try:
             return await self._deliver(live, job)
+        except ConnectorError as error:
+            if error.stage != "after_data" or isinstance(error, ServiceError):
+                raise
+            definition = live.definition_for(error.server)
+            return SendOutcome("delivery_unknown", unknown=error, definition_id=definition)
 
     async def _version(self, actor: Actor, app_id: str) -> int:
         """The app's definitions version: cached for a moment (see ConnectorCache)."""
@@ -107,9 +152,15 @@ class MessageService:
         return SendOutcome("sent", result=result, definition_id=live.definition_for(last))
 
     def _lease(self, app_id: str, version: int) -> AbstractAsyncContextManager[LiveConnector]:
-        return self._connectors.lease(app_id, version, lambda: self._build(app_id, version))
+        return self._connectors.lease(
+            app_id, version, lambda previous: self._build(app_id, version, previous)
+        )
 
-    async def _build(self, app_id: str, version: int) -> LiveConnector:
+    async def _build(
+        self, app_id: str, version: int, previous: LiveConnector | None
+    ) -> LiveConnector:
+        """The app's connector, made in the build threads (see connectors.py); the one it
+        replaces lends its compiled templates, so the first sends do not compile on the loop."""
         async with self._db.transaction() as session:
             app = await session.get(AppRow, app_id)
             rows = await ordered_definitions(session, app_id, active_only=True)
@@ -120,8 +171,20 @@ class MessageService:
                 f"App {app_id!r} has no active server definition: add one, or run check on a "
                 "disabled one to re-enable it.",
             )
-        connector = build_connector(rows, self._box, self._policy)
-        labels = {f"{rows[0].host}:{rows[0].port}": rows[0].id} | {row.id: row.id for row in rows}
+        earlier = previous.connector if previous else None
+        started = time.perf_counter()
+        log.info("building the connector of app %s (%d definitions)", app_id, len(rows))
+        try:
+            connector = await self._connectors.run_build(
+                lambda: build_connector(rows, self._box, self._policy, compose_from=earlier)
+            )
+        finally:
+            log.info("finished building the connector of app %s in %.1f ms", app_id,
+                     (time.perf_counter() - started) * 1000)  # fmt: skip
+        # Results name the primary by address, failover servers by id; errors name any by
+        # address (two definitions of one address: the first-tried one is named).
+        labels = {f"{row.host}:{row.port}": row.id for row in reversed(rows)}
+        labels |= {row.id: row.id for row in rows}
         return LiveConnector(
             connector=connector,
             version=version,

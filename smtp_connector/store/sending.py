@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from smtp_connector import SendResult
+from smtp_connector import ConnectorError, SendResult
 
 
 @dataclass(frozen=True)
@@ -28,20 +28,54 @@ class SendJob:
     locale: str | None = None
     definition_ids: tuple[str, ...] = ()  # the definitions in the order they were chosen
     idempotency_key: str | None = None  # the same key for the same app: the same message
+    request_hash: str | None = None  # the request's fingerprint: a reused key must match it
     expires_at: datetime | None = None  # a queued message not sent by then is abandoned
     max_attempts: int | None = None  # None: the queue's policy decides
 
 
+UNKNOWN_ADVICE = (
+    "Do not retry: the connection to the SMTP server dropped after the message's content was "
+    "sent, before the server confirmed it, so the server may have accepted it and may deliver "
+    "it; a retry could deliver a second code. If it does not arrive, let the user ask for a "
+    "new code."
+)
+
+
 @dataclass
 class SendOutcome:
-    """`sent` with the library's result, or `queued` with the queue's message id."""
+    """How a send ended: `sent` with the library's result; `queued` with the queue's message id
+    (and, for a repeated `Idempotency-Key`, the message's current `state`); `delivery_unknown`
+    when the reply to the message's content was lost (`unknown`: the library's error). A repeat
+    of a direct send answers the first answer again (`answer`). `replayed`: answered from an
+    earlier request with the same key, nothing sent now."""
 
-    status: Literal["sent", "queued"]
+    status: Literal["sent", "queued", "delivery_unknown"]
     result: SendResult | None = None
     message_id: str | None = None
     definition_id: str | None = None
+    unknown: ConnectorError | None = None
+    state: MessageStatus | None = None
+    answer: dict[str, Any] | None = None
+    replayed: bool = False
+
+    @property
+    def http_status(self) -> int:
+        """200 once the server accepted the message; 202 for anything short of that."""
+        return 200 if self.status == "sent" else 202
+
+    @classmethod
+    def replay(cls, answer: dict[str, Any]) -> SendOutcome:
+        if answer.get("status") == "sent":
+            return cls("sent", answer=answer, replayed=True)
+        return cls("delivery_unknown", answer=answer, replayed=True)
 
     def to_dict(self) -> dict[str, Any]:
+        if self.answer is not None:
+            return self.answer
+        if self.state is not None:
+            return self.state.to_dict()
+        if self.unknown is not None:
+            return self._unknown_dict(self.unknown)
         if self.result is None:
             return {"id": self.message_id, "status": self.status}
         result = self.result
@@ -55,6 +89,17 @@ class SendOutcome:
             "attempts": result.attempts,
             "smtpCode": result.smtp_code,
             "definitionId": self.definition_id,
+        }
+
+    def _unknown_dict(self, error: ConnectorError) -> dict[str, Any]:
+        return {
+            "status": "delivery_unknown",
+            "messageId": error.message_id,
+            "server": error.server,
+            "definitionId": self.definition_id,
+            "attempts": error.attempts,
+            "message": UNKNOWN_ADVICE,
+            "detail": error.message,
         }
 
 
@@ -71,6 +116,19 @@ class MessageStatus:
     app_id: str | None = None  # whose message it is (a key bound to another app gets a 404)
     expires_at: float | None = None  # epoch seconds
 
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form (camelCase, `expiresAt` in ISO 8601 as pydantic writes it: `…Z`)."""
+        expires = datetime.fromtimestamp(self.expires_at, UTC) if self.expires_at else None
+        return {
+            "id": self.id,
+            "status": self.status,
+            "attempts": self.attempts,
+            "lastError": self.last_error,
+            "messageId": self.message_id,
+            "server": self.server,
+            "expiresAt": expires.isoformat().replace("+00:00", "Z") if expires else None,
+        }
+
 
 DeliverNow = Callable[[SendJob], Awaitable[SendOutcome]]
 
@@ -79,6 +137,10 @@ class Sender(Protocol):
     """Where jobs of `enqueue` definitions go; `smtp_connector.queue` implements it."""
 
     async def enqueue(self, job: SendJob) -> SendOutcome: ...
+
+    async def replay(self, app_id: str, key: str, request_hash: str) -> SendOutcome | None:
+        """The message queued earlier with this key, in its current state (None: none)."""
+        ...
 
     async def status(self, message_id: str) -> MessageStatus | None: ...
 
@@ -94,6 +156,9 @@ class DirectSender:
 
     async def enqueue(self, job: SendJob) -> SendOutcome:
         return await self._deliver_now(job)
+
+    async def replay(self, app_id: str, key: str, request_hash: str) -> SendOutcome | None:
+        return None
 
     async def status(self, message_id: str) -> MessageStatus | None:
         return None

@@ -18,7 +18,7 @@ from .audit import AuditLog
 from .checks import CheckService
 from .connectors import ConnectorCache
 from .database import Database
-from .definitions import DefinitionService
+from .definitions import DEFAULT_MAX_PER_APP, DefinitionService
 from .domain import CLI_ACTOR, Actor
 from .keys import KeyService
 from .messages import MessageService
@@ -38,6 +38,7 @@ class Service:
         box: SecretBox,
         *,
         sender: SenderFactory = DirectSender,
+        max_definitions_per_app: int = DEFAULT_MAX_PER_APP,
         policy: ServicePolicy | None = None,
     ) -> None:
         self.database = database
@@ -45,11 +46,13 @@ class Service:
         self.policy = policy = policy or ServicePolicy()
         self.connectors = ConnectorCache()
         changed = self.connectors.invalidate
-        self.apps = AppService(database, changed)
-        self.definitions = DefinitionService(database, box, changed, policy)
+        self.keys = KeyService(database)
+        self.apps = AppService(database, self._app_deleted)
+        self.definitions = DefinitionService(
+            database, box, changed, policy, max_per_app=max_definitions_per_app
+        )
         self.checks = CheckService(database, box, changed, policy)
         self.messages = MessageService(database, box, self.connectors, sender, policy)
-        self.keys = KeyService(database)
         self.audit = AuditLog(database)
 
     @classmethod
@@ -60,6 +63,7 @@ class Service:
         *,
         migrate: bool | None = None,
         sender: SenderFactory = DirectSender,
+        max_definitions_per_app: int = DEFAULT_MAX_PER_APP,
         policy: ServicePolicy | None = None,
     ) -> Service:
         """Connect, prepare the schema (migrate on SQLite by default, else require it
@@ -71,7 +75,16 @@ class Service:
         except BaseException:
             await database.dispose()
             raise
-        return cls(database, box, sender=sender, policy=policy)
+        return cls(
+            database, box, sender=sender, policy=policy,
+            max_definitions_per_app=max_definitions_per_app,
+        )  # fmt: skip
+
+    async def _app_deleted(self, app_id: str) -> None:
+        """Its keys (deleted with it) stop working at once, its connector is closed."""
+        self.keys.forget(app_id)
+        await self.connectors.invalidate(app_id)
+        self.connectors.forget(app_id)
 
     async def aclose(self) -> None:
         await self.messages.sender.aclose()

@@ -11,7 +11,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -127,3 +137,19 @@ class AuditRow(Base):
     target: Mapped[str | None] = mapped_column(String(64))
     success: Mapped[bool] = mapped_column(Boolean, default=True)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class IdempotentSendRow(Base):
+    """A direct send made with an `Idempotency-Key`: the request's fingerprint and, once it
+    finished, the answer it got, replayed for a repeat until `expires_at` (epoch seconds, like
+    the outbox's times). Queued sends keep theirs on the outbox row."""
+
+    __tablename__ = "idempotent_sends"
+
+    app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # in_flight | done
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

@@ -227,3 +227,18 @@ def test_a_failing_provider_falls_back_to_the_config_and_is_asked_again(
 def test_something_that_is_not_a_provider_is_refused() -> None:
     with pytest.raises(TypeError, match="template_provider"):
         SmtpConnector(CONFIG, template_provider=object())  # type: ignore[arg-type]
+
+
+def test_a_rebuilt_connector_asks_its_own_provider() -> None:
+    """`compose_from` carries compiled work over between connectors that render alike; the
+    template provider is part of that: a rebuilt connector with another provider asks it."""
+    first = Store({("Register", None): details("first {{code}}")})
+    second = Store({("Register", None): details("second {{code}}")})
+    earlier = connector(first)
+    assert earlier.render("Register", {"code": "1"}).subject == "first 1"
+    same = SmtpConnector(CONFIG, template_provider=first, compose_from=earlier)
+    other = SmtpConnector(CONFIG, template_provider=second, compose_from=earlier)
+    plain = SmtpConnector(CONFIG, compose_from=earlier)
+    assert same.render("Register", {"code": "2"}).subject == "first 2"
+    assert other.render("Register", {"code": "3"}).subject == "second 3"
+    assert plain.template_source("Register") == "shipped"

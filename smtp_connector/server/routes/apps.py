@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from smtp_connector.store import App, AppCreate, AppPatch
+from smtp_connector.store.pages import DEFAULT_LIMIT
 
 from ..deps import Reader, ServiceDep, Writer
 from ..errors import NATIVE_ERRORS
+from .paging import LINKED, Cursor, Limit, link_next
 
 router = APIRouter(prefix="/v1/apps", tags=["apps"], responses=NATIVE_ERRORS)
 
@@ -17,9 +19,15 @@ async def create_app(body: AppCreate, actor: Writer, service: ServiceDep) -> App
     return await service.apps.create(actor, body)
 
 
-@router.get("", response_model=list[App])
-async def list_apps(actor: Reader, service: ServiceDep) -> list[App]:
-    return await service.apps.list(actor)
+@router.get("", response_model=list[App], responses=LINKED)
+async def list_apps(
+    request: Request, response: Response, actor: Reader, service: ServiceDep,
+    limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+) -> list[App]:  # fmt: skip
+    """The apps the key may see, by name; more than `limit`: see the `Link` header."""
+    page = await service.apps.page(actor, limit, cursor)
+    link_next(request, response, page, limit)
+    return page.items
 
 
 @router.get("/{app_id}", response_model=App)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from smtp_connector.store import MessageRequest
+from smtp_connector.store import MessageRequest, SendOutcome
 
 from ..deps import Reader, Sender, ServiceDep
 from ..errors import NATIVE_ERRORS, ApiFailure, Failure
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+_BUSY = "no active definition, or the same Idempotency-Key is still being sent"
+_REUSED = "malformed request, or an Idempotency-Key reused with a different request"
 
 router = APIRouter(tags=["messages"], responses=NATIVE_ERRORS | {
     502: NATIVE_ERRORS[400] | {"description": "every SMTP server failed"},
@@ -47,10 +51,37 @@ class MessageState(BaseModel):
     expiresAt: datetime | None = None
 
 
+class DeliveryUnknown(BaseModel):
+    """The reply to the message's content was lost: do not retry (see `message`)."""
+
+    status: Literal["delivery_unknown"]
+    messageId: str | None
+    server: str | None
+    definitionId: str | None = None
+    attempts: int | None = None
+    message: str
+    detail: str | None = None
+
+
+def outcome_headers(outcome: SendOutcome) -> dict[str, str]:
+    """Stripe's `Idempotent-Replayed: true` on an answer repeated for an `Idempotency-Key`."""
+    return {REPLAYED_HEADER: "true"} if outcome.replayed else {}
+
+
 @router.post(
     "/v1/apps/{app_id}/messages",
     response_model=Sent,
-    responses={202: {"model": Queued, "description": "queued (definition with enqueue)"}},
+    responses={
+        202: {
+            "model": Queued | MessageState | DeliveryUnknown,
+            "description": "queued (definition with enqueue): `{id, status: queued}`, or for a "
+            "repeated Idempotency-Key the message's current state; or `delivery_unknown`: the "
+            "connection dropped after the content was sent, the server may have the message, "
+            "do not retry",
+        },
+        409: NATIVE_ERRORS[400] | {"description": _BUSY},
+        422: NATIVE_ERRORS[400] | {"description": _REUSED},
+    },
 )
 async def send_message(
     app_id: str,
@@ -61,17 +92,19 @@ async def send_message(
         str | None,
         Header(
             max_length=200,
-            description="queued sending: a repeated request with the same key returns the "
-            "first message instead of sending a second one",
+            description="a repeated request with the same key (per app, 24 h for direct "
+            "sends) answers the first one's outcome (a queued message in its current state) "
+            "instead of sending again; the same key with another body is 422, while the first "
+            "is still sending 409; empty is 400",
         ),
     ] = None,
 ) -> Any:
     """Send through the app's active definitions in priority order (failover); 202 with the
-    message's id when the first definition has `enqueue`."""
+    message's id when the first definition has `enqueue`, or `delivery_unknown`."""
     outcome = await service.messages.send(actor, app_id, body, idempotency_key=idempotency_key)
-    if outcome.status == "queued":
-        return JSONResponse(outcome.to_dict(), status_code=202)
-    return outcome.to_dict()
+    return JSONResponse(
+        outcome.to_dict(), status_code=outcome.http_status, headers=outcome_headers(outcome)
+    )
 
 
 @router.get("/v1/messages/{message_id}", response_model=MessageState)
@@ -79,12 +112,4 @@ async def message_status(message_id: str, actor: Reader, service: ServiceDep) ->
     status = await service.messages.status(actor, message_id)
     if status is None:
         raise ApiFailure(Failure(404, "not_found", f"No queued message {message_id!r}."))
-    return MessageState(
-        id=status.id,
-        status=status.status,
-        attempts=status.attempts,
-        lastError=status.last_error,
-        messageId=status.message_id,
-        server=status.server,
-        expiresAt=(datetime.fromtimestamp(status.expires_at, UTC) if status.expires_at else None),
-    )
+    return MessageState.model_validate(status.to_dict())

@@ -7,13 +7,14 @@ proxy's rules if it listens beyond localhost.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from smtp_connector.queue import Queue
+from smtp_connector.store import Actor
 
 from ..deps import Reader
 from ..errors import NATIVE_ERRORS, ApiFailure, Failure
@@ -23,6 +24,7 @@ router = APIRouter(tags=["queue"])
 
 class QueueState(BaseModel):
     engine: str
+    appId: str | None = None
     depth: dict[str, int]
     oldestQueuedAge: float | None
     sentLastMinute: int
@@ -37,15 +39,39 @@ def _queue(request: Request) -> Queue:
     return queue
 
 
-async def _stats(request: Request) -> dict[str, Any]:
+async def _stats(request: Request, app_id: str | None = None) -> dict[str, Any]:
     queue = _queue(request)
-    return {"engine": queue.engine, **await queue.outbox.stats()}
+    return {"engine": queue.engine, "appId": app_id, **await queue.outbox.stats(app_id)}
+
+
+def counted_app(actor: Actor, app_id: str | None) -> str | None:
+    """Whose messages a key may count: a key bound to an app only its own (another app's
+    traffic is that tenant's business), an operator's key all of them or the one it names."""
+    if actor.app_id is None:
+        return app_id
+    if app_id is not None and app_id != actor.app_id:
+        message = f"This API key is limited to another app, not {app_id!r}."
+        raise ApiFailure(Failure(403, "forbidden", message))
+    return actor.app_id
 
 
 @router.get("/v1/queue", response_model=QueueState, responses=NATIVE_ERRORS)
-async def queue_state(request: Request, actor: Reader) -> dict[str, Any]:
-    """Messages by status, the oldest queued message's age (s), outcomes in the last minute."""
-    return await _stats(request)
+async def queue_state(
+    request: Request,
+    actor: Reader,
+    app_id: Annotated[
+        str | None,
+        Query(
+            alias="appId",
+            max_length=64,
+            description="count this app's messages only (a key bound to an app always "
+            "counts its own)",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """Messages by status, the oldest queued message's age (s), outcomes in the last minute;
+    `appId` says whose (null: every app's)."""
+    return await _stats(request, counted_app(actor, app_id))
 
 
 @router.get("/metrics", response_class=PlainTextResponse, include_in_schema=True)

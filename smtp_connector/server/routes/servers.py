@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from smtp_connector.store import Definition, DefinitionCreate, DefinitionPatch
+from smtp_connector.store.pages import DEFAULT_LIMIT
 
 from ..deps import Reader, Sender, ServiceDep, Writer
 from ..errors import NATIVE_ERRORS, ErrorDetail, connector_failure
+from .paging import LINKED, Cursor, Limit, link_next
 
 router = APIRouter(prefix="/v1/apps/{app_id}/servers", tags=["servers"], responses=NATIVE_ERRORS)
 
@@ -43,9 +45,15 @@ class TestEmailResult(BaseModel):
     response: str
 
 
-@router.get("", response_model=list[Definition])
-async def list_servers(app_id: str, actor: Reader, service: ServiceDep) -> list[Definition]:
-    return await service.definitions.list(actor, app_id)
+@router.get("", response_model=list[Definition], responses=LINKED)
+async def list_servers(
+    app_id: str, request: Request, response: Response, actor: Reader, service: ServiceDep,
+    limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+) -> list[Definition]:  # fmt: skip
+    """In the order sends try them; more than `limit`: see the `Link` header."""
+    page = await service.definitions.page(actor, app_id, limit, cursor)
+    link_next(request, response, page, limit)
+    return page.items
 
 
 @router.post("", status_code=201, response_model=Definition)

@@ -64,10 +64,12 @@ export async function request(method, path, { body, key, allow = [] } = {}) {
 
 export const api = {
   me: (key) => request("GET", "/v1/me", { key }),
-  apps: () => request("GET", "/v1/apps"),
+  // Lists are paged (`limit` up to 500, the next page in a `Link` header): the page asks for
+  // the most; an app holds at most SMTP_CONNECTOR_MAX_DEFINITIONS_PER_APP servers (50).
+  apps: () => request("GET", "/v1/apps?limit=500"),
   createApp: (body) => request("POST", "/v1/apps", { body }),
   updateApp: (id, body) => request("PATCH", `/v1/apps/${encodeURIComponent(id)}`, { body }),
-  servers: (app) => request("GET", `/v1/apps/${encodeURIComponent(app)}/servers`),
+  servers: (app) => request("GET", `/v1/apps/${encodeURIComponent(app)}/servers?limit=500`),
   createServer: (app, body) => request("POST", `/v1/apps/${encodeURIComponent(app)}/servers`, { body }),
   updateServer: (app, id, body) =>
     request("PATCH", `/v1/apps/${encodeURIComponent(app)}/servers/${encodeURIComponent(id)}`, { body }),

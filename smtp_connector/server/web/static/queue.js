@@ -46,6 +46,7 @@ export async function loadQueue() {
 // Names for the fields `GET /v1/queue` has today; any other field is shown under its own name.
 const LABELS = {
   engine: "Engine",
+  appId: "Counted for app (— means every app)",
   depth: "Messages by status",
   oldestQueuedAge: "Oldest queued message (seconds)",
   sentLastMinute: "Sent in the last minute",

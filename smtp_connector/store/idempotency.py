@@ -1,0 +1,171 @@
+"""`Idempotency-Key` for sends, as Stripe's API and the IETF draft define it.
+
+- an empty key is refused (400): it would make every keyless-looking request one request;
+- the key is stored with a fingerprint of the request (SHA-256 of its canonical JSON); the
+  same key with a different request is refused (422), never answered with another request's
+  message;
+- a repeat answers what the first request got: for a queued message its current state (the
+  outbox row, see `smtp_connector.queue`), for a direct send the first answer, kept here for
+  `KEEP_FOR` seconds;
+- a repeat while the first is still being sent is refused (409): retry after its answer.
+
+A direct send that failed before the server had the message releases its key, so the caller's
+retry with the same key sends; a lost reply after the content (`delivery_unknown`) is kept like
+a success: that is exactly the answer a retry must get again, without a second code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .database import Database
+from .domain import MessageRequest
+from .errors import ServiceError, invalid
+from .sending import SendOutcome
+from .tables import IdempotentSendRow
+
+KEY_MAX = 200
+KEEP_FOR = 24 * 3600.0  # seconds a direct send's answer is replayed for its key
+# A direct send still "in flight" after this long died with its process (a send's own deadline
+# is a minute by default): whether the server took it is unknown, and that is the answer.
+IN_FLIGHT_LEASE = 600.0
+PURGE_EVERY = 300.0
+
+LOST_FIRST = (
+    "The first request with this Idempotency-Key did not finish (the service stopped while "
+    "sending it?): whether the SMTP server accepted the message is unknown. Do not retry; if "
+    "it does not arrive, let the user ask for a new code."
+)
+
+
+def check_key(raw: str | None) -> str | None:
+    """The key to use, None for none; refuses one that is empty or too long (400)."""
+    if raw is None:
+        return None
+    if not raw.strip():
+        raise invalid(
+            "Idempotency-Key is empty: send a unique value per logical request (a UUID, or "
+            "your own id for the sign-up), or leave the header out."
+        )
+    if len(raw) > KEY_MAX:
+        raise invalid(f"Idempotency-Key is longer than {KEY_MAX} characters.")
+    return raw
+
+
+def request_fingerprint(request: MessageRequest) -> str:
+    """SHA-256 of the request as validated, in canonical JSON: the same request written with
+    other spacing, key order or defaults spelt out has the same fingerprint."""
+    canonical = json.dumps(
+        request.model_dump(mode="json", by_alias=True),
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )  # fmt: skip
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def reused(key: str) -> ServiceError:
+    return ServiceError(
+        "mismatch",
+        f"Idempotency-Key {key!r} was already used with a different request: a repeated "
+        "request must be the same as the first. Use a new key for a new request.",
+        label="idempotency_key_reused",
+    )
+
+
+def in_use(key: str) -> ServiceError:
+    return ServiceError(
+        "conflict",
+        f"A request with Idempotency-Key {key!r} is still being sent: wait for its answer "
+        "(or retry in a few seconds to get it).",
+        label="idempotency_key_in_use",
+    )
+
+
+class IdempotencyLog:
+    """The `idempotent_sends` table: claim a key before a direct send, then complete or
+    release it."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self._next_purge = 0.0
+
+    async def claim(self, app_id: str, key: str, fingerprint: str) -> SendOutcome | None:
+        """None: this request now holds the key (send, then `complete` or `release`). Else the
+        replayed answer; raises `reused` (other request) or `in_use` (first still sending)."""
+        now = time.time()
+        try:
+            async with self._db.transaction() as session:
+                await self._purge(session, now)
+                row = await session.get(IdempotentSendRow, (app_id, key))
+                if row is not None and row.expires_at <= now:
+                    await session.delete(row)
+                    await session.flush()
+                    row = None
+                if row is not None:
+                    return _answer(row.request_hash, row.state, row.response, row.created,
+                                   key, fingerprint, now)  # fmt: skip
+                session.add(IdempotentSendRow(
+                    app_id=app_id, idempotency_key=key, request_hash=fingerprint,
+                    state="in_flight", response=None, created=now, expires_at=now + KEEP_FOR,
+                ))  # fmt: skip
+        except IntegrityError:  # a concurrent first request took the key a moment ago
+            async with self._db.transaction() as session:
+                row = await session.get(IdempotentSendRow, (app_id, key))
+                if row is None:
+                    raise in_use(key) from None
+                return _answer(row.request_hash, row.state, row.response, row.created,
+                               key, fingerprint, now)  # fmt: skip
+        return None
+
+    async def find(self, app_id: str, key: str, fingerprint: str) -> SendOutcome | None:
+        """The answer of a direct send made with this key, if any (a queued send checks it, so
+        a key is one request whichever way its definition sends)."""
+        async with self._db.transaction() as session:
+            row = await session.get(IdempotentSendRow, (app_id, key))
+            if row is None or row.expires_at <= time.time():
+                return None
+            return _answer(row.request_hash, row.state, row.response, row.created,
+                           key, fingerprint, time.time())  # fmt: skip
+
+    async def complete(self, app_id: str, key: str, answer: dict[str, Any]) -> None:
+        async with self._db.transaction() as session:
+            row = await session.get(IdempotentSendRow, (app_id, key))
+            if row is not None:
+                row.state, row.response = "done", answer
+
+    async def release(self, app_id: str, key: str) -> None:
+        """The send failed before the server had the message: the key may send again."""
+        async with self._db.transaction() as session:
+            await session.execute(
+                delete(IdempotentSendRow).where(
+                    IdempotentSendRow.app_id == app_id,
+                    IdempotentSendRow.idempotency_key == key,
+                    IdempotentSendRow.state == "in_flight",
+                )
+            )
+
+    async def _purge(self, session: AsyncSession, now: float) -> None:
+        """Expired answers go, at most every `PURGE_EVERY` seconds per process."""
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_EVERY
+        await session.execute(delete(IdempotentSendRow).where(IdempotentSendRow.expires_at <= now))
+
+
+def _answer(
+    stored_hash: str, state: str, response: dict[str, Any] | None, created: float,
+    key: str, fingerprint: str, now: float,
+) -> SendOutcome:  # fmt: skip
+    if stored_hash != fingerprint:
+        raise reused(key)
+    if state == "done" and response is not None:
+        return SendOutcome.replay(response)
+    if now - created < IN_FLIGHT_LEASE:
+        raise in_use(key)
+    return SendOutcome.replay({"status": "delivery_unknown", "message": LOST_FIRST})
