@@ -24,10 +24,11 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from .compose.message import RenderedEmail
+    from .compose.provider import TemplateProvider
     from .config import EmailTemplate, SmtpConfig
     from .connector import SendRequest, SmtpConnector
     from .delivery.backends import OUTBOX, OutboxMessage
-    from .errors import Cause, ConnectorError, ErrorCode, TemplateWarning
+    from .errors import Cause, ConfigWarning, ConnectorError, ErrorCode, TemplateWarning
     from .presets import Preset, get_preset, list_presets
     from .results import SendResult
     from .usage import ContentType, UsageType
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "OUTBOX": ".delivery.backends",
     "Cause": ".errors",
+    "ConfigWarning": ".errors",
     "ConnectorError": ".errors",
     "ContentType": ".usage",
     "EmailTemplate": ".config",
@@ -46,6 +48,7 @@ _HOMES = {
     "SendResult": ".results",
     "SmtpConfig": ".config",
     "SmtpConnector": ".connector",
+    "TemplateProvider": ".compose.provider",
     "TemplateWarning": ".errors",
     "UsageType": ".usage",
     "get_preset": ".presets",
@@ -55,6 +58,7 @@ _HOMES = {
 __all__ = [
     "OUTBOX",
     "Cause",
+    "ConfigWarning",
     "ConnectorError",
     "ContentType",
     "EmailTemplate",
@@ -66,6 +70,7 @@ __all__ = [
     "SendResult",
     "SmtpConfig",
     "SmtpConnector",
+    "TemplateProvider",
     "TemplateWarning",
     "UsageType",
     "get_preset",

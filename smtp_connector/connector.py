@@ -15,21 +15,22 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .addresses import Address, check_display_name, parse_address
-from .compose.checks import check_templates
-from .compose.limits import RenderLimits
+from .compose.checks import check_one_template, check_templates
 from .compose.message import RenderedEmail, make_message_id
+from .compose.parts import compose_parts
 from .compose.payload import build_context, require_mapping
+from .compose.provider import TemplateProvider
 from .compose.rendering import Renderer
 from .compose.requirements import check_send, payload_check_for
-from .compose.selection import TemplateSelector
-from .config import ServerConfig, SmtpConfig, invalid_config, validate_custom_headers
+from .compose.selection import Source, TemplateSelector
+from .compose.senders import Senders
+from .config import EmailTemplate, ServerConfig, SmtpConfig, validate_custom_headers
 from .delivery.backends import LOCAL_BACKENDS, Backend
 from .delivery.failover import SmtpDelivery
 from .delivery.network import AddressPolicy
 from .delivery.oauth import TokenProvider
 from .delivery.throttle import Throttle, ThrottleStore
-from .errors import ConnectorError, ErrorCode, secret_safe_logger
+from .errors import ConnectorError, secret_safe_logger
 from .presets.rules import check_preset_rules
 from .results import SendResult, Step
 from .signing.policy import Signer, build_signers, sign_message
@@ -37,7 +38,6 @@ from .usage import UsageType, usage_key
 
 log = secret_safe_logger("smtp_connector")
 
-MAX_RECIPIENTS = 50
 TEST_CODE = "000000"
 
 
@@ -66,10 +66,13 @@ class SmtpConnector:
         throttle_store: ThrottleStore | None = None,
         on_sent: Callable[[SendResult], Any] | None = None,
         on_failed: Callable[[ConnectorError], Any] | None = None,
+        template_provider: TemplateProvider | None = None,
         address_policy: AddressPolicy | None = None,
         compose_from: SmtpConnector | None = None,
     ) -> None:
-        """`address_policy` is for hosts that embed the connector on behalf of others (the
+        """`template_provider` answers templates before the config's own (Logto's
+        `getI18nEmailTemplate`; see `TemplateProvider` and README "Templates").
+        `address_policy` is for hosts that embed the connector on behalf of others (the
         service): it is asked about every address a server name resolves to, before any
         connection, and refuses by returning a reason. `compose_from`, an earlier connector
         (the service rebuilding one after a server changed): when it renders the same way
@@ -81,23 +84,25 @@ class SmtpConnector:
         cfg = self.config
         _configure_logging(cfg)
         self._owned_store: Any = None  # a Redis store built from throttle.store, closed by us
-        self._special_use = cfg.allow_special_use_domains
-        self._from = _sender(cfg.from_email, cfg.from_name, "fromEmail", self._special_use)
-        self._server_senders: dict[tuple[str, str | None], Address] = {}
-        self._reply_to = (
-            parse_address(cfg.reply_to, what="replyTo", allow_special_use=self._special_use)
-            if cfg.reply_to
-            else None
-        )
         self._headers = tuple(validate_custom_headers(cfg.custom_headers))
-        self._selector, self._renderer = _compose_parts(cfg, compose_from)
-        self._payload_check = payload_check_for(self._renderer)  # shared as the renderer is
-        # Like the signers' key checks: a broken template fails here, not on the first sign-up.
-        self.template_warnings: list[str] = check_templates(
-            cfg.templates, self._renderer, cfg.default_locale
+        earlier = compose_from
+        selector, renderer = compose_parts(
+            cfg,
+            (earlier.config, earlier._selector, earlier._renderer) if earlier else None,
+            template_provider,
         )
-        self._app_name = cfg.from_name or self._from.display_name or self._from.domain
-        self._renderer.check_limits(cfg.templates, self._context({}, None))
+        self._selector: TemplateSelector = selector
+        self._renderer: Renderer = renderer
+        self._payload_check = payload_check_for(renderer)  # shared as the renderer is
+        self._senders = Senders(cfg, self._renderer)
+        sender = self._senders.default_from
+        self._app_name = cfg.from_name or sender.display_name or sender.domain
+        # Like the signers' key checks: a broken template fails here, not on the first sign-up.
+        sample = self._context({}, None)
+        self.template_warnings: list[str] = check_templates(
+            cfg.templates, self._renderer, cfg.default_locale, self._senders, sample
+        )
+        self._renderer.check_limits(cfg.templates, sample)
         self._signers: list[Signer] = build_signers(cfg)
         if throttle_store is None and cfg.throttle.store != "memory":
             from .delivery.redis_store import RedisThrottleStore
@@ -128,13 +133,14 @@ class SmtpConnector:
         template = self._selector.select(usage_type, locale)
         context = self._context(payload, locale)
         bodies = self._renderer.render(template, context)
+        sender, reply_to = self._senders.for_template(template, context)
         email = RenderedEmail(
             subject=bodies.subject,
             text=bodies.text,
             html=bodies.html,
-            from_address=self._from,
-            to=self._recipients(to) if to is not None else (),
-            reply_to=self._reply_to,
+            from_address=sender,
+            to=self._senders.recipients(to) if to is not None else (),
+            reply_to=reply_to,
             headers=self._headers,
             usage_type=usage_key(usage_type),
             locale=template.locale or locale,
@@ -150,7 +156,7 @@ class SmtpConnector:
         """Prove a send would go out as meant, without sending (see compose/requirements.py)."""
         require_mapping(payload)
         if to is not None:
-            self._recipients(to)
+            self._senders.recipients(to)
         locale = locale or _payload_locale(payload)
         template = self._selector.select(usage_type, locale)
         context = build_context(self._context(payload, locale), self.config.max_payload_bytes)
@@ -158,6 +164,27 @@ class SmtpConnector:
             self._payload_check, usage_key(usage_type), locale, template, context, payload,
             allow_fallback=allow_fallback, config=self.config, found=self.template_warnings,
         )  # fmt: skip
+
+    def template_source(self, usage_type: UsageType | str, locale: str | None = None) -> Source:
+        """Which level a send of (usage type, locale) takes its template from: "provider",
+        "config" or "shipped" (for an admin's grid). Raises `template_not_found`."""
+        return self._selector.choose(usage_type, locale).source
+
+    def check_template(
+        self,
+        template: EmailTemplate | Mapping[str, Any],
+        usage_type: UsageType | str | None = None,
+        locale: str | None = None,
+    ) -> list[str]:
+        """Check a template before it is stored (a mapping in Logto's details shape needs
+        `usage_type`): the checks configured templates get when the connector is built. Raises
+        `template_error` for a syntax error (with its line), a sandbox limit the template breaks
+        on its own, or a bad `sendFrom`/`replyTo`; returns warnings (no code placeholder for a
+        code-bearing usage type, a misspelt usage type), without issuing them."""
+        usage = usage_key(usage_type) if usage_type is not None else None
+        return check_one_template(
+            template, usage, locale, self._renderer, self._senders, self._context({}, None)
+        )
 
     def compose_cache_info(self) -> dict[str, Any] | None:
         """The shape cache's counters (hits, misses, size, fallbacks by reason); None when
@@ -171,28 +198,6 @@ class SmtpConnector:
             context["application"] = {"name": self._app_name}
         context.setdefault("locale", locale or self.config.default_locale)
         return context
-
-    def _recipients(self, to: str | Sequence[str]) -> tuple[Address, ...]:
-        items = [to] if isinstance(to, str) else list(to)
-        if not items:
-            raise ConnectorError(ErrorCode.INVALID_RECIPIENT, "No recipient given (`to` is empty).")
-        if len(items) > MAX_RECIPIENTS:
-            raise ConnectorError(
-                ErrorCode.INVALID_RECIPIENT,
-                f"{len(items)} recipients in one message; at most {MAX_RECIPIENTS} "
-                "(verification mail goes to one person: send one message each).",
-            )
-        # A recipient's display name is typed by a user: control characters in it are
-        # collapsed (the mail must still reach them); CR, LF and NUL are refused.
-        return tuple(
-            parse_address(
-                item,
-                what="recipient",
-                collapse_controls=True,
-                allow_special_use=self._special_use,
-            )
-            for item in items
-        )
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -288,7 +293,7 @@ class SmtpConnector:
     def _prepare(self, email: RenderedEmail, server: ServerConfig) -> tuple[RenderedEmail, bytes]:
         """Final bytes for `server`: its own From when it has `defaultFromEmail`, then signed."""
         if server.default_from_email:
-            address = self._server_sender(server.default_from_email, server.default_from_name)
+            address = self._senders.for_server(server.default_from_email, server.default_from_name)
             if address != email.from_address:
                 email = dataclasses.replace(
                     email,
@@ -301,14 +306,6 @@ class SmtpConnector:
             smime = self.config.smime
             data = sign_message(data, self._signers, smime.dont_send_on_error if smime else True)
         return email, data
-
-    def _server_sender(self, email: str, name: str | None) -> Address:
-        """A server's `defaultFromEmail`, parsed once (it is the same for every message)."""
-        address = self._server_senders.get((email, name))
-        if address is None:
-            address = _sender(email, name, "defaultFromEmail", self._special_use)
-            self._server_senders[(email, name)] = address
-        return address
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -373,21 +370,6 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def _sender(email: str, name: str | None, field: str, allow_special_use: bool) -> Address:
-    """The From mailbox; `fromName` wins over a display name written into `fromEmail`. The
-    config has checked both (`check_display_name`); checked again here for configs built
-    without validation, since this name goes into the From header that DKIM signs."""
-    address = parse_address(email, what=field, allow_special_use=allow_special_use)
-    if not name:
-        return address
-    try:
-        check_display_name(name, collapse=False)
-    except ValueError as exc:
-        name_field = "fromName" if field == "fromEmail" else "servers[].defaultFromName"
-        raise invalid_config(f"`{name_field}`: {exc}") from None
-    return dataclasses.replace(address, display_name=name)
-
-
 def _payload_locale(payload: Mapping[str, Any]) -> str | None:
     locale = payload.get("locale") if isinstance(payload, Mapping) else None
     return locale if isinstance(locale, str) and locale else None
@@ -413,30 +395,6 @@ def _call_hook(hook: Callable[..., Any] | None, *args: Any) -> None:
         hook(*args)
     except Exception:
         log.exception("send hook %r raised", hook)
-
-
-_RENDERING = ("templates", "default_locale", "use_shipped_templates", "max_payload_bytes",
-              "max_output_bytes", "render_timeout", "compose_cache")  # fmt: skip
-
-
-def _compose_parts(
-    config: SmtpConfig, earlier: SmtpConnector | None
-) -> tuple[TemplateSelector, Renderer]:
-    """The template selector and renderer: `earlier`'s when its config renders alike."""
-    if earlier is not None and all(
-        getattr(earlier.config, name) == getattr(config, name) for name in _RENDERING
-    ):
-        return earlier._selector, earlier._renderer
-    selector = TemplateSelector(
-        config.templates, config.default_locale, use_shipped=config.use_shipped_templates
-    )
-    limits = _render_limits(config)
-    return selector, Renderer(config.max_payload_bytes, limits, compose_cache=config.compose_cache)
-
-
-def _render_limits(config: SmtpConfig) -> RenderLimits:
-    """The sandbox's configurable limits: output per part and render time."""
-    return RenderLimits(max_chars=config.max_output_bytes, timeout=config.render_timeout / 1000)
 
 
 def _configure_logging(config: SmtpConfig) -> None:

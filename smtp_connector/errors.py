@@ -166,6 +166,12 @@ class TemplateWarning(UserWarning):
     misspelt usage type, a code-bearing template without the code, a shadowed template."""
 
 
+class ConfigWarning(UserWarning):
+    """A config that loads but whose settings say less than they seem to: flags that cancel
+    each other (`ignoreTLS` with `requireTLS`, or with `secure`). Loading goes on, so a config
+    that works in Logto keeps working; the warning says what the connector will actually do."""
+
+
 class ConnectorError(Exception):
     attempts: int | None = None  # delivery attempts made before giving up, when known
     # The Message-ID of the message being delivered when the failure happened, when it had

@@ -16,30 +16,39 @@ connector also keeps them as
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..config import EmailTemplate
 from ..errors import ConnectorError, ErrorCode, TemplateWarning
 from ..usage import KNOWN_USAGE_TYPES, UsageType, suggest_usage_type
+from .provider import template_from_details
 from .rendering import Renderer
 from .selection import normalize_locale
+from .senders import Senders
 
-__all__ = ["CODELESS_USAGE_TYPES", "TemplateWarning", "check_templates"]
+__all__ = ["CODELESS_USAGE_TYPES", "TemplateWarning", "check_one_template", "check_templates"]
 
 # Logto sends an invitation as a link (`payload.link`), every other usage type as a code.
 CODELESS_USAGE_TYPES = frozenset({UsageType.ORGANIZATION_INVITATION.value})
 
 
 def check_templates(
-    templates: Sequence[EmailTemplate], renderer: Renderer, default_locale: str
+    templates: Sequence[EmailTemplate],
+    renderer: Renderer,
+    default_locale: str,
+    senders: Senders,
+    context: Mapping[str, Any],
 ) -> list[str]:
-    """Compile every template (raises `template_error`), then warn about likely mistakes.
+    """Compile every template and its `sendFrom`/`replyTo` (raises `template_error`), then
+    warn about likely mistakes.
 
     Returns the warning texts, each already issued as a `TemplateWarning`.
     """
     for index, template in enumerate(templates):
         try:
             renderer.compile(template)
+            senders.check(template, context)
         except ConnectorError as error:
             raise ConnectorError(
                 ErrorCode.TEMPLATE_ERROR, f"templates[{index}]: {error.message}"
@@ -52,6 +61,40 @@ def check_templates(
     for text in found:
         warnings.warn(TemplateWarning(text), stacklevel=3)
     return found
+
+
+def check_one_template(
+    template: EmailTemplate | Mapping[str, Any],
+    usage_type: str | None,
+    locale: str | None,
+    renderer: Renderer,
+    senders: Senders,
+    context: Mapping[str, Any],
+) -> list[str]:
+    """What `check_templates` does for the config's templates, for one template about to be
+    stored (`SmtpConnector.check_template`): compile it, run it once in the sandbox so a bomb
+    is refused (`template_error`), check its `sendFrom`/`replyTo`; return the warnings (not
+    issued: the caller shows them to whoever is saving the template)."""
+    if not isinstance(template, EmailTemplate):
+        if not usage_type and "usageType" not in template and "usage_type" not in template:
+            raise ConnectorError(
+                ErrorCode.TEMPLATE_ERROR,
+                "Which usage type is this template for? Pass usage_type (e.g. 'SignIn') or "
+                "give `usageType` in the template.",
+            )
+        template = template_from_details(template, usage_type or "", locale)
+    elif usage_type and template.usage_type != usage_type:
+        template = template.model_copy(update={"usage_type": usage_type})
+    try:
+        renderer.compile(template)
+        renderer.check_limits([template], context)
+        senders.check(template, context)
+    except ConnectorError as error:
+        error.message = error.message.removeprefix("templates[0]: ")
+        error.args = (error.message,)
+        raise
+    found = [*_usage_type_findings([template]), *_code_findings([template], renderer)]
+    return [text.replace("templates[0]", "this template", 1) for text in found]
 
 
 def _usage_type_findings(templates: Sequence[EmailTemplate]) -> list[str]:

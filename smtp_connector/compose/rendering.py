@@ -79,6 +79,8 @@ class Renderer:
         self._text_env = _StrictSandbox(self.limits, autoescape=False, **common)
         self._html_env = _StrictSandbox(self.limits, autoescape=True, **common)
         self._compiled: dict[int, tuple[EmailTemplate, JinjaTemplate]] = {}
+        # One-line templates (a template's `sendFrom`/`replyTo`) by (template, field).
+        self._lines: dict[tuple[int, str], tuple[EmailTemplate, JinjaTemplate]] = {}
         self.max_payload_bytes = max_payload_bytes
         # Compose once per template shape (`shapes.py`); None renders every message in full.
         self.shapes = (
@@ -98,6 +100,59 @@ class Renderer:
                 return self._render_bounded(template, context)
         except (TemplateLimitError, RecursionError) as exc:
             raise _limit_error(template, exc) from None
+
+    def render_line(
+        self, template: EmailTemplate, field: str, source: str, context: Mapping[str, Any]
+    ) -> str:
+        """Render a one-line template of `template` (its `sendFrom` or `replyTo`, named
+        `field`) in the same sandbox and limits as the body: text, no escaping. The caller
+        checks what comes out (an address, so a line break in a value is refused there)."""
+        compiled = self.compile_line(template, field, source)
+        try:
+            with render_budget(self.limits):
+                values = build_context(context, self.max_payload_bytes)
+                return "".join(self._stream(compiled, values))
+        except (TemplateLimitError, RecursionError) as exc:
+            raise _limit_error(template, exc) from None
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            raise _template_error(template, field, f"{type(exc).__name__}: {exc}") from None
+
+    def compile_line(self, template: EmailTemplate, field: str, source: str) -> JinjaTemplate:
+        """`source` compiled (cached per template and field); a syntax error names the field."""
+        key = (id(template), field)
+        cached = self._lines.get(key)
+        if cached is not None and cached[0] is template:
+            return cached[1]
+        try:
+            compiled = self._text_env.from_string(shorthand_to_jinja(source))
+        except TemplateSyntaxError as exc:
+            raise _syntax_error(template, field, exc) from None
+        except RecursionError:
+            raise _too_deep(template, field) from None
+        self._trim()
+        self._lines[key] = (template, compiled)
+        return compiled
+
+    def forget(self, templates: list[EmailTemplate]) -> None:
+        """Drop what is cached for templates that will not be rendered again (a template
+        provider's replaced texts). Caches check identity, so this only frees memory."""
+        gone = {id(template) for template in templates}
+        for ident in gone:
+            self._compiled.pop(ident, None)
+        for key in [key for key in list(self._lines) if key[0] in gone]:
+            self._lines.pop(key, None)
+        if self.shapes is not None:
+            self.shapes.forget(templates)
+
+    def _trim(self) -> None:
+        """Bound the compile caches: configured templates are few, but a template provider's
+        come and go; what is dropped is compiled again when next used."""
+        if len(self._compiled) >= MAX_COMPILED:
+            self._compiled.clear()
+        if len(self._lines) >= MAX_COMPILED:
+            self._lines.clear()
 
     def _render_placeholders(
         self, template: EmailTemplate, context: dict[str, Any], watch: Callable[[str], None]
@@ -125,7 +180,7 @@ class Renderer:
             try:
                 self.render(template, context)
             except ConnectorError as error:
-                if error.details == _LIMIT_DETAIL:
+                if is_limit_error(error):
                     error.message = f"templates[{index}]: {error.message}"
                     error.args = (error.message,)
                     raise
@@ -189,6 +244,7 @@ class Renderer:
             for part in _PARTS:
                 self._compile_part(template, part)  # raises, naming the part and its line
             raise _syntax_error(template, "all parts", exc) from None
+        self._trim()
         self._compiled[id(template)] = (template, compiled)
         return compiled
 
@@ -250,6 +306,7 @@ class Renderer:
 
 
 _PARTS = ("subject", "text", "html")
+MAX_COMPILED = 2048
 _STREAM_BATCH = 16
 # Splits the combined output; random so that no template or value can contain it by accident.
 _SEPARATOR = f"\x00{secrets.token_hex(12)}\x00"
@@ -287,6 +344,11 @@ def _string_values(context: Mapping[str, Any]) -> Iterator[str]:
 
 
 _LIMIT_DETAIL = "sandbox_limit"
+
+
+def is_limit_error(error: ConnectorError) -> bool:
+    """True for a `template_error` raised by one of the sandbox's limits (not by a value)."""
+    return error.details == _LIMIT_DETAIL
 
 
 def _limit_error(template: EmailTemplate, exc: BaseException) -> ConnectorError:

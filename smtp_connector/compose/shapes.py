@@ -145,6 +145,16 @@ class ShapeCache:
             "fallbacks": dict(self.fallbacks),
         }
 
+    def forget(self, templates: list[EmailTemplate]) -> None:
+        """Drop the shapes of templates that will not be rendered again (a template provider's
+        old texts); a shape is only ever used for its own template object (identity is
+        checked), so this frees memory and is never needed for correctness."""
+        gone = {id(template) for template in templates}
+        for key in [key for key in list(self._shapes) if key[0] in gone]:
+            self._shapes.pop(key, None)
+        for ident in gone:
+            self._printable.pop(ident, None)
+
     def pieces(self, template: EmailTemplate, context: Mapping[str, Any]) -> Filled | None:
         values: list[str] = []
         shape = _shape_of(context, values)
@@ -204,7 +214,7 @@ class ShapeCache:
         except Exception:  # a template that does not parse: the full path reports it
             verdict = False
         if len(self._printable) >= self._maxsize:
-            self._printable.clear()  # templates come and go only with a new config
+            self._printable.clear()  # a new config, or a provider's changing templates
         self._printable[id(template)] = (template, verdict)
         return verdict
 

@@ -8,13 +8,14 @@ is in `base`, the option groups in `options`; README "Configuration reference" l
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from ..errors import ConnectorError, ErrorCode
+from ..errors import ConfigWarning, ConnectorError, ErrorCode
 from ..ports import DEFAULT_IMPLICIT_TLS_PORT, DEFAULT_SUBMISSION_PORT, IMPLICIT_TLS_PORTS
 from .base import ConfigModel, check_address, check_name, config_error
 from .headers import validate_custom_headers
@@ -29,7 +30,7 @@ from .options import (
     ThrottleOptions,
     TlsOptions,
 )
-from .templates import EmailTemplate
+from .templates import EmailTemplate, literal_addresses
 
 # Defaults are Logto's (and nodemailer's), in milliseconds.
 DEFAULT_CONNECTION_TIMEOUT_MS = 2 * 60 * 1000
@@ -50,6 +51,9 @@ class ServerSettings(ConfigModel):
     secure: bool | None = None
     require_tls: bool = Field(default=False, alias="requireTLS")
     ignore_tls: bool = Field(default=False, alias="ignoreTLS")
+    # nodemailer's: a STARTTLS the server does not offer or refuses is no error, the session
+    # goes on without TLS (credentials still never travel in clear: see `clear_auth_allowed`).
+    opportunistic_tls: bool = Field(default=False, alias="opportunisticTLS")
     tls: TlsOptions = Field(default_factory=TlsOptions)
     servername: str | None = None
     name: str | None = None
@@ -89,22 +93,25 @@ class ServerSettings(ConfigModel):
 
     @field_validator("name")
     @classmethod
-    def _ascii_name(cls, value: str | None) -> str | None:
-        if value is not None and (not value.isascii() or not value or " " in value):
+    def _ehlo_name(cls, value: str | None) -> str | None:
+        """What aiosmtplib would refuse on every send (whitespace, control characters; it
+        fails as a *retryable* connection error) is refused here, by name, once; non-ASCII too.
+        nodemailer strips CR/LF from `name` instead; a name that needed it is a mistake."""
+        if value is None:
+            return value
+        if not value or not value.isascii():
             raise ValueError(
-                "`name` (the EHLO hostname) must be ASCII without spaces; "
-                "punycode an internationalised name (xn--…)"
+                "`name` (the EHLO hostname) must be a non-empty ASCII hostname; punycode an "
+                "internationalised name (xn--…)"
+            )
+        bad = next((c for c in value if c.isspace() or ord(c) < 32 or ord(c) == 127), None)
+        if bad is not None:
+            kind = "a space" if bad == " " else f"a control character (U+{ord(bad):04X})"
+            raise ValueError(
+                f"`name` (the EHLO hostname) must be one ASCII word, but it contains {kind} at "
+                f"position {value.index(bad)}; line breaks would let it add SMTP commands"
             )
         return value
-
-    @model_validator(mode="after")
-    def _tls_flags(self) -> ServerSettings:
-        if self.ignore_tls and (self.secure or self.require_tls):
-            raise ValueError(
-                "`ignoreTLS` cannot be combined with `secure` or `requireTLS`: "
-                "choose plain SMTP (ignoreTLS) or TLS, not both"
-            )
-        return self
 
     @property
     def implicit_tls(self) -> bool:
@@ -118,6 +125,33 @@ class ServerSettings(ConfigModel):
         if self.port is not None:
             return self.port
         return DEFAULT_IMPLICIT_TLS_PORT if self.secure else DEFAULT_SUBMISSION_PORT
+
+    @property
+    def clear_auth_allowed(self) -> bool:
+        """AUTH may go over a connection without TLS. Only `ignoreTLS: true` says so, and not
+        when `requireTLS` is set as well: nodemailer then skips STARTTLS (`ignoreTLS` wins),
+        but a config that also asks for TLS is no leave to send credentials in clear."""
+        return self.ignore_tls and not self.require_tls
+
+    def tls_flag_notes(self, where: str = "") -> list[str]:
+        """What flags that cancel each other will do, for a `ConfigWarning` at load (Logto
+        accepts these combinations, so they load; nodemailer decides which flag wins)."""
+        if not self.ignore_tls:
+            return []
+        if self.implicit_tls:
+            return [
+                f"`{where}ignoreTLS` has no effect with implicit TLS (`secure: true` or port "
+                "465): the connection is TLS from the first byte, as in nodemailer"
+            ]
+        if self.require_tls:
+            return [
+                f"`{where}ignoreTLS` and `{where}requireTLS` are both set: as in nodemailer, "
+                "`ignoreTLS` wins and STARTTLS is never tried, so mail goes out unencrypted; "
+                "and since `requireTLS` asks for TLS, no AUTH is sent in clear (with `auth` "
+                "set, sends fail with tls_failed). Drop `requireTLS` to allow AUTH without TLS "
+                "on a trusted network, or drop `ignoreTLS` to use STARTTLS"
+            ]
+        return []
 
     @property
     def tls_server_name(self) -> str | None:
@@ -198,6 +232,7 @@ class SmtpConfig(ServerSettings):
             super().__init__(**data)
         except ValidationError as exc:
             raise config_error(exc) from None
+        self._warn_tls_flags()
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> SmtpConfig:
@@ -286,6 +321,19 @@ class SmtpConfig(ServerSettings):
                     check_address(server.default_from_email, field)
         return value
 
+    @field_validator("templates")
+    @classmethod
+    def _templates_special_use(
+        cls, value: list[EmailTemplate], info: ValidationInfo
+    ) -> list[EmailTemplate]:
+        """A template's literal `sendFrom`/`replyTo` is held to the same special-use rule as
+        `fromEmail` (the template checked the rest; templated ones are checked when rendered)."""
+        if not _special_use_allowed(info):
+            for index, template in enumerate(value):
+                for key, address in literal_addresses(template):
+                    check_address(address, f"templates[{index}].{key}")
+        return value
+
     @field_validator("custom_headers")
     @classmethod
     def _valid_headers(cls, value: dict[str, HeaderValue]) -> dict[str, HeaderValue]:
@@ -298,7 +346,18 @@ class SmtpConfig(ServerSettings):
             raise ValueError("`host` is required (or give `servers`)")
         if self.host and self.port is None and self.secure is None:
             self.port = DEFAULT_SUBMISSION_PORT
+            self.__pydantic_fields_set__.discard("port")  # a default: not written back
         return self
+
+    def _warn_tls_flags(self) -> None:
+        """Logto accepts `ignoreTLS` with `requireTLS` or `secure`; so do we, saying what it
+        does (`ServerSettings.tls_flag_notes`) for each server. Called from `__init__`, which
+        every validation path goes through once (after-validators may run twice)."""
+        notes = self.tls_flag_notes()
+        for index, server in enumerate(self.servers):
+            notes += server.tls_flag_notes(f"servers[{index}].")
+        for note in notes:
+            warnings.warn(ConfigWarning(note), stacklevel=3)
 
     @model_validator(mode="after")
     def _url_access_allowed(self) -> SmtpConfig:

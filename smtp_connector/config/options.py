@@ -10,7 +10,16 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from ..errors import register_secret
 from .base import ConfigModel, Secret
@@ -47,6 +56,11 @@ class AuthConfig(ConfigModel):
     domain: str | None = Field(default=None, description="NTLM domain, when `user` has none")
     workstation: str | None = Field(default=None, description="NTLM workstation name")
 
+    # The spellings Logto allows and a round trip must give back (`to_dict` equals the input):
+    # `type` as written ('OAuth2', 'LOGIN'), and `privateKey` as a `{key, passphrase}` object.
+    _type_as_given: str | None = PrivateAttr(default=None)
+    _key_as_object: bool = PrivateAttr(default=False)
+
     @field_validator("type", mode="before")
     @classmethod
     def _lower_type(cls, value: Any) -> Any:
@@ -57,23 +71,50 @@ class AuthConfig(ConfigModel):
     def _upper_method(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _split_private_key(cls, data: Any) -> Any:
-        """Logto allows `privateKey: {key, passphrase}` (an encrypted key): keep both."""
-        if isinstance(data, Mapping):
-            key = data.get("privateKey", data.get("private_key"))
-            if isinstance(key, Mapping):
-                data = {k: v for k, v in data.items() if k not in ("privateKey", "private_key")}
-                data["privateKey"] = key.get("key")
-                if key.get("passphrase"):
-                    data["privateKeyPassphrase"] = key["passphrase"]
+    def _logto_forms(cls, data: Any, handler: ModelWrapValidatorHandler[AuthConfig]) -> AuthConfig:
+        """Logto allows `privateKey: {key, passphrase}` (an encrypted key): keep both, and
+        remember the forms as given so that the config is written back as it was read."""
+        if not isinstance(data, Mapping):
+            return handler(data)
+        spelling = data.get("type")
+        key = data.get("privateKey", data.get("private_key"))
+        if isinstance(key, Mapping):
+            data = {k: v for k, v in data.items() if k not in ("privateKey", "private_key")}
+            data["privateKey"] = key.get("key")
+            if key.get("passphrase"):
+                data["privateKeyPassphrase"] = key["passphrase"]
+        model = handler(data)
+        model._type_as_given = spelling if isinstance(spelling, str) else None
+        model._key_as_object = isinstance(key, Mapping)
+        return model
+
+    @model_serializer(mode="wrap")
+    def _as_given(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if not isinstance(data, dict):
+            return data
+        if self._type_as_given is not None and "type" in data:
+            data["type"] = self._type_as_given
+        if self._key_as_object:
+            camel = "privateKey" in data
+            key_name, pass_name = (
+                ("privateKey", "privateKeyPassphrase")
+                if camel
+                else ("private_key", "private_key_passphrase")
+            )
+            if key_name in data:
+                data[key_name] = {"key": data[key_name], "passphrase": data.pop(pass_name, "")}
         return data
 
     @model_validator(mode="after")
     def _check_kind(self) -> AuthConfig:
         if self.type is None:
+            # Inferred, not given: kept out of `model_fields_set`, so a dump (`to_dict`) does
+            # not add a `type` the input did not have.
             self.type = "oauth2" if self._has_oauth_fields() else "login"
+            self.__pydantic_fields_set__.discard("type")
         if self.type == "oauth2":
             self._check_oauth2()
         elif self.type == "ntlm":
@@ -83,7 +124,7 @@ class AuthConfig(ConfigModel):
         return self
 
     def _check_oauth2(self) -> None:
-        if self.enabled and not self.user:
+        if not self.user:
             raise ValueError("`auth.user` is required for oauth2 (the mailbox to sign in as)")
         if self.pass_ is not None:
             raise ValueError("`auth.pass` is not used with type oauth2; use accessToken or refresh")
@@ -94,8 +135,11 @@ class AuthConfig(ConfigModel):
             )
 
     def _check_ntlm(self) -> None:
-        if not self.user or self.pass_ is None:
-            raise ValueError("NTLM needs `auth.user` (DOMAIN\\user or user@DOMAIN) and `auth.pass`")
+        if not self.user or not self.password:
+            raise ValueError(
+                "Missing credentials for NTLM: it needs `auth.user` (DOMAIN\\user or "
+                "user@DOMAIN) and a non-empty `auth.pass`"
+            )
         if self._has_oauth_fields():
             raise ValueError("OAuth2 fields (tokens, keys) do not go with type ntlm")
 
@@ -115,8 +159,37 @@ class AuthConfig(ConfigModel):
 
     @property
     def enabled(self) -> bool:
-        """True when AUTH should be attempted at all."""
+        """True when AUTH should be attempted at all (oauth2 always has a user)."""
         return bool(self.user) or self._has_oauth_fields()
+
+    @property
+    def missing_credentials(self) -> str | None:
+        """Why a login (PLAIN/LOGIN/CRAM-MD5) cannot be attempted, or None. User and password
+        go together: without either (`{}`, or Logto's `{type: "login"}` for a relay that
+        authorises by address) no AUTH is sent; with one only, nodemailer fails locally
+        ("Missing credentials") and so does the connector, when it is built, rather than send
+        AUTH PLAIN with an empty password. Logto's schema accepts such a config, so it loads."""
+        if self.type != "login":
+            return None
+        user, password = bool(self.user), bool(self.password)
+        if user == password and (user or self.method is None):
+            return None
+        if not user and not password:
+            missing = f"`auth.method` {self.method} is set but `auth.user` and `auth.pass` are not"
+        elif user:
+            missing = "`auth.user` is set but `auth.pass` is missing or empty"
+        else:
+            missing = "`auth.pass` is set but `auth.user` is missing or empty"
+        return (
+            f"Missing credentials for {self.method or 'login (PLAIN/LOGIN/CRAM-MD5)'}: {missing}. "
+            "Give both, or leave `auth` out (or `{}`) for a relay that needs no AUTH."
+        )
+
+    @property
+    def has_token_source(self) -> bool:
+        """oauth2 has a way to a token of its own: a token, a refresh flow or a service
+        account (a caller's token_provider is the other way, known to the connector)."""
+        return self.access_token is not None or self.can_refresh
 
     @property
     def password(self) -> str | None:

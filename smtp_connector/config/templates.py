@@ -1,12 +1,21 @@
 """A template as the config holds it: Logto's `{usageType, contentType, subject, content}` plus
-`locale` and `textContent`/`htmlContent`. Choosing and rendering one is compose's job."""
+`locale` and `textContent`/`htmlContent`, and the `replyTo`/`sendFrom` of Logto's template
+details. Choosing and rendering one is compose's job."""
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+import re
+from collections.abc import Iterator
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..usage import ContentType
-from .base import ConfigModel
+from .base import ConfigModel, check_address
+
+# `{{ x }}`, `{% … %}` or the `<<x>>` shorthand: a value rendered per message, as Logto renders
+# `replyTo: "{{user.primaryEmail}}"`; anything else is a literal address, checked at load.
+_PLACEHOLDER = re.compile(r"\{\{|\{%|<<\s*[A-Za-z_]")
+ADDRESS_KEYS = {"send_from": "sendFrom", "reply_to": "replyTo"}
 
 
 class EmailTemplate(ConfigModel):
@@ -23,6 +32,26 @@ class EmailTemplate(ConfigModel):
     text_content: str | None = None
     html_content: str | None = None
     locale: str | None = None
+    # Logto's template details: Reply-To and From of this template's mails (`fromEmail` and
+    # `replyTo` of the config otherwise); either may hold placeholders.
+    reply_to: str | None = None
+    send_from: str | None = None
+
+    @field_validator("reply_to", "send_from")
+    @classmethod
+    def _address_shape(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A literal address is checked like `fromEmail` (special-use domains by the config,
+        which knows `allowSpecialUseDomains`); a templated one can only be checked once
+        rendered, but a line break in its source is refused now."""
+        if not value:
+            return None
+        key = ADDRESS_KEYS[str(info.field_name)]
+        if is_templated(value):
+            if any(c in value for c in "\r\n\x00"):
+                raise ValueError(f"`{key}` must be one line (no CR, LF or NUL)")
+        else:
+            check_address(value, key, allow_special_use=True)
+        return value
 
     @model_validator(mode="after")
     def _has_body(self) -> EmailTemplate:
@@ -49,3 +78,17 @@ class EmailTemplate(ConfigModel):
     @property
     def label(self) -> str:
         return f"{self.usage_type}/{self.locale}" if self.locale else self.usage_type
+
+
+def is_templated(value: str) -> bool:
+    """True when `value` has a placeholder or tag, so it is rendered per message."""
+    return _PLACEHOLDER.search(value) is not None
+
+
+def literal_addresses(template: EmailTemplate) -> Iterator[tuple[str, str]]:
+    """(`sendFrom`/`replyTo`, value) for each address of `template` written without
+    placeholders: those are checked once, when loaded."""
+    for attribute, key in ADDRESS_KEYS.items():
+        value = getattr(template, attribute)
+        if value and not is_templated(value):
+            yield key, value

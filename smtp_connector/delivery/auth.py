@@ -33,24 +33,38 @@ def auth_mechanism(server: ServerSettings) -> str:
     return auth.method or "auto"
 
 
-def require_encrypted(smtp: aiosmtplib.SMTP, server: ServerSettings, name: str) -> None:
+def require_encrypted(
+    smtp: aiosmtplib.SMTP, server: ServerSettings, name: str, why: str | None = None
+) -> None:
     """No AUTH, of any mechanism, on a connection without TLS unless the config says so with
-    `ignoreTLS: true`: PLAIN and LOGIN carry the password in base64, XOAUTH2 a bearer token, and a
-    server (or a man in the middle stripping STARTTLS) would read them. nodemailer and Logto
-    send them anyway; we refuse before a byte of credentials leaves."""
-    if smtp.get_transport_info("sslcontext") is not None or server.ignore_tls:
+    `ignoreTLS: true` (and not `requireTLS` too: `clear_auth_allowed`): PLAIN and LOGIN carry
+    the password in base64, XOAUTH2 a bearer token, and a server (or a man in the middle
+    stripping STARTTLS) would read them. nodemailer and Logto send them anyway; we refuse
+    before a byte of credentials leaves. `why` says how the session came to be unencrypted."""
+    if smtp.get_transport_info("sslcontext") is not None or server.clear_auth_allowed:
         return
+    if server.ignore_tls:  # with requireTLS: the flags contradict each other (ConfigWarning)
+        message = (
+            f"{name}: `ignoreTLS` skips STARTTLS, but `requireTLS` is set too, so the "
+            "credentials are not sent over the unencrypted connection and nothing was sent. "
+            "Drop `requireTLS` to allow AUTH without TLS on a trusted network, or drop "
+            "`ignoreTLS` to use STARTTLS."
+        )
+    else:
+        message = (
+            f"{name} {why or 'offers no STARTTLS'}, and AUTH without TLS would send the "
+            "credentials in clear, so nothing was sent. Enable STARTTLS (or implicit TLS with "
+            "`secure: true`) on the server, or, on a trusted network only, set `ignoreTLS: "
+            "true` to allow AUTH without TLS."
+        )
     raise ConnectorError(
         ErrorCode.TLS_FAILED,
-        f"{name} offers no STARTTLS, and AUTH without TLS would send the credentials in "
-        "clear, so nothing was sent. Enable STARTTLS (or implicit TLS with `secure: true`) on "
-        "the server, or, on a trusted network only, set `ignoreTLS: true` to allow AUTH "
-        "without TLS.",
+        message,
         server=name,
         retryable=False,
         stage="tls",
         cause=Cause.STARTTLS_MISSING,
-        reason="STARTTLS is not offered, and AUTH needs TLS",
+        reason=why or "STARTTLS is not offered, and AUTH needs TLS",
     )
 
 

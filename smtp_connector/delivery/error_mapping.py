@@ -12,7 +12,7 @@ import ssl
 
 import aiosmtplib
 
-from ..errors import Cause, ConnectorError, ErrorCode
+from ..errors import Cause, ConnectorError, ErrorCode, redact
 
 _STAGE_CODES = {
     "mail": ErrorCode.SENDER_REJECTED,
@@ -46,8 +46,7 @@ def map_exception(
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return _from_response(exc.code, exc.message, stage=stage, server=server)
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        first = exc.recipients[0]
-        return _from_response(first.code, first.message, stage="rcpt", server=server)
+        return _all_refused(exc.recipients, server)
     if isinstance(exc, ssl.SSLError) or isinstance(exc.__cause__, ssl.SSLError):
         ssl_exc = exc if isinstance(exc, ssl.SSLError) else exc.__cause__
         return tls_error(ssl_exc, server=server, implicit_tls=implicit_tls, port=port)
@@ -229,6 +228,37 @@ def _from_response(code: int, text: str, *, stage: str, server: str) -> Connecto
         stage=stage,
         cause=cause,
         reason=f"{code} {text.strip()}",
+    )
+
+
+MAX_NAMED_RECIPIENTS = 5  # in the message; `details` always has every one
+
+
+def _all_refused(refused: list[aiosmtplib.SMTPRecipientRefused], server: str) -> ConnectorError:
+    """Every recipient refused (nodemailer: "all recipients were rejected", with each one):
+    the error names each refused recipient with its reply, the first few in the message and
+    all of them in `details` (`[{"recipient", "smtp_code", "message"}]`). Its code and SMTP
+    reply are the first refusal's; it is retryable when any refusal was temporary (4xx)."""
+    first = refused[0]
+    named = [f"{r.recipient} ({r.code} {r.message.strip()})" for r in refused]
+    more = len(named) - MAX_NAMED_RECIPIENTS
+    listed = "; ".join(named[:MAX_NAMED_RECIPIENTS]) + (f"; and {more} more" if more > 0 else "")
+    who = "the recipient" if len(refused) == 1 else f"all {len(refused)} recipients"
+    mapped = _from_response(first.code, first.message, stage="rcpt", server=server)
+    return ConnectorError(
+        mapped.code,
+        f"{server} refused {who} at rcpt: {listed}",
+        smtp_code=first.code,
+        server=server,
+        server_message=first.message.strip(),
+        stage="rcpt",
+        retryable=any(400 <= r.code < 500 for r in refused),
+        cause=mapped.cause,
+        reason=listed,
+        details=[
+            {"recipient": r.recipient, "smtp_code": r.code, "message": redact(r.message.strip())}
+            for r in refused
+        ],
     )
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..compose.message import RenderedEmail
-from ..config import RetryOptions, ServerConfig, SmtpConfig
+from ..config import RetryOptions, ServerConfig, SmtpConfig, invalid_config
 from ..errors import ConnectorError, ErrorCode, secret_safe_logger
 from ..results import AttemptRecord, SendResult, Step
 from .health import ServerHealth
@@ -101,10 +101,15 @@ class SmtpDelivery:
         )
         allow_files = not config.disable_file_access
         source = (
-            TokenSource(server.auth, token_provider, policy, allow_files=allow_files)
+            TokenSource(
+                server.auth, token_provider, policy, allow_files=allow_files, where=_where(server)
+            )
             if server.auth.type == "oauth2"
             else None
         )
+        missing = server.auth.missing_credentials
+        if missing is not None:  # fails when the connector is built, before any connection
+            raise invalid_config(f"{_where(server)}: {missing}")
         if server.auth.type == "ntlm":
             require_ntlm_support()  # a missing extra fails when the connector is built
         options = SessionOptions(
@@ -325,3 +330,11 @@ def _log_failure(
             "duration": round(seconds, 6),
         },
     )
+
+
+def _where(server: ServerConfig) -> str:
+    """How a config error names a server's auth: `auth` for the top-level server (priority 0
+    without a label), else the server's label or address."""
+    if server.priority == 0 and not server.label:
+        return "`auth`"
+    return f"`auth` of server {server.label or server.address}"

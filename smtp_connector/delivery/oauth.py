@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from ..config import AuthConfig
+from ..config import AuthConfig, invalid_config
 from ..errors import Cause, ConnectorError, ErrorCode, register_secret
 from .service_account import ServiceAccount
 from .token_fetch import TokenFetchError, UrlPolicy, post_form
@@ -32,7 +32,16 @@ class TokenSource:
         policy: UrlPolicy | None = None,
         *,
         allow_files: bool = True,
+        where: str = "`auth`",
     ) -> None:
+        if provider is None and auth.access_token is None and not auth.can_refresh:
+            # nodemailer fails such a login locally ("Missing credentials"); so do we, when
+            # the connector is built rather than on the first send.
+            raise invalid_config(
+                f"{where}: Missing credentials for XOAUTH2: give `accessToken`, or clientId "
+                "+ clientSecret + refreshToken + accessUrl to fetch one, or serviceClient + "
+                "privateKey (a service account), or pass token_provider= to SmtpConnector"
+            )
         self._auth = auth
         self._provider = provider
         self._policy = policy or UrlPolicy()

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import aiosmtplib
 
 from ..config import ServerSettings
-from ..errors import Cause, ConnectorError, ErrorCode
+from ..errors import Cause, ConnectorError, ErrorCode, secret_safe_logger
 from ..results import Step
 from .auth import auth_mechanism, authenticate, require_auth_offered, require_encrypted
 from .checkpoint import Checkpoint
@@ -29,6 +29,8 @@ from .network import AddressPolicy, connect_any, ehlo_name, local_fqdn, resolve,
 from .oauth import TokenSource
 from .pipelining import PipeliningProtocol, enable_pipelining
 from .transaction import Delivery, MailTransaction
+
+log = secret_safe_logger("smtp_connector.delivery")
 
 T = TypeVar("T")
 TLS_PROBE_DELAY_S = 1.0
@@ -190,7 +192,7 @@ class SmtpSession:
         if server.implicit_tls or server.ignore_tls:
             return
         if not smtp.supports_extension("starttls"):
-            if server.require_tls:
+            if server.require_tls and not server.opportunistic_tls:
                 raise ConnectorError(
                     ErrorCode.TLS_FAILED,
                     f"{self.name} does not offer STARTTLS but `requireTLS` is set; use the "
@@ -201,19 +203,36 @@ class SmtpSession:
                     cause=Cause.STARTTLS_MISSING,
                     reason="STARTTLS is not offered",
                 )
-            if server.auth.enabled:
-                require_encrypted(smtp, server, self.name)  # raises: credentials stay home
+            self._without_tls("offers no STARTTLS")
             return
         self._stage = "tls"
-        await self._timed(
-            "starttls",
-            smtp.starttls(
-                server_hostname=server.tls_server_name, tls_context=self.options.ssl_context
-            ),
-            None,
-        )
+        try:
+            await self._timed(
+                "starttls",
+                smtp.starttls(
+                    server_hostname=server.tls_server_name, tls_context=self.options.ssl_context
+                ),
+                None,
+            )
+        except aiosmtplib.SMTPResponseException as exc:
+            # nodemailer's `opportunisticTLS`: a refused STARTTLS (a reply, not a failed
+            # handshake) leaves a usable plain session.
+            if not server.opportunistic_tls or exc.code < 400:
+                raise
+            self._stage = "ehlo"
+            self._without_tls(f"refused STARTTLS ({exc.code})")
+            return
         self._stage = "ehlo"
         await smtp.ehlo()
+
+    def _without_tls(self, why: str) -> None:
+        """Go on without TLS: fine for an IP-authorised relay; with credentials configured,
+        stop here (`require_encrypted`), whatever `opportunisticTLS` says."""
+        assert self._smtp is not None
+        if self.server.opportunistic_tls:
+            log.info("%s %s; opportunisticTLS: continuing without TLS", self.name, why)
+        if self.server.auth.enabled:
+            require_encrypted(self._smtp, self.server, self.name, why)
 
     async def _maybe_auth(self) -> None:
         if not self.server.auth.enabled:
@@ -221,6 +240,7 @@ class SmtpSession:
         smtp = self._smtp
         assert smtp is not None
         self._stage = "auth"
+        require_encrypted(smtp, self.server, self.name)  # ignoreTLS with requireTLS: no leave
         require_auth_offered(smtp, self.name)
         start = time.perf_counter()
         used = await authenticate(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from smtp_connector import (
+    ConfigWarning,
     ConnectorError,
     ContentType,
     EmailTemplate,
@@ -463,9 +464,15 @@ def test_name_punycode_accepted(secret: str) -> None:
     [{"secure": True, "ignoreTLS": True}, {"requireTLS": True, "ignoreTLS": True}],
     ids=["secure", "requireTLS"],
 )
-def test_tls_flags_conflict(flags: dict[str, bool], secret: str) -> None:
-    error = invalid(logto_default(secret) | flags)
-    assert "ignoreTLS" in error.message
+def test_tls_flags_that_cancel_each_other_load_with_a_warning(
+    flags: dict[str, bool], secret: str
+) -> None:
+    """Logto's schema accepts these; they load as written (nodemailer decides which flag wins,
+    tests/config/test_logto_upstream.py) and a ConfigWarning says what will happen."""
+    data = logto_default(secret) | flags
+    with pytest.warns(ConfigWarning, match="ignoreTLS"):
+        config = SmtpConfig.model_validate(data)
+    assert config.to_dict(reveal_secrets=True) == data
 
 
 @pytest.mark.parametrize(
@@ -649,11 +656,11 @@ def assert_no_leak(secret: str, *texts: str) -> None:
         {"fromEmail": "broken"},
         {"replyTo": "broken"},
         {"name": "mäil"},
-        {"secure": True, "ignoreTLS": True},
+        {"auth": {"type": "oauth2"}},
         {"requireTls": True},
         {"customHeaders": {"Bcc": "x@evil.example.net"}},
     ],
-    ids=["port", "fromEmail", "replyTo", "name", "tls-flags", "unknown-key", "header"],
+    ids=["port", "fromEmail", "replyTo", "name", "oauth2-no-user", "unknown-key", "header"],
 )
 def test_errors_never_contain_the_password(breakage: dict[str, Any], secret: str) -> None:
     error = invalid(logto_full(secret) | breakage)

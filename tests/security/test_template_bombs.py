@@ -66,7 +66,16 @@ CHILD = textwrap.dedent(
     from smtp_connector import ConnectorError, SmtpConnector
 
     results = {{}}
+    saving = SmtpConnector({{"transport": "memory", "fromEmail": "no-reply@example.com"}})
+    checked = {{}}
     for name, (content, code, _) in json.loads(sys.stdin.read()).items():
+        try:  # an admin saving the bomb as a stored template (SmtpConnector.check_template)
+            saving.check_template({{"subject": "Code", "content": content}}, "SignIn")
+            checked[name] = {{"code": "none", "message": ""}}
+        except ConnectorError as error:
+            checked[name] = {{"code": error.code.value, "message": error.message}}
+        except BaseException as error:
+            checked[name] = {{"code": type(error).__name__, "message": ""}}
         config = {{
             "transport": "memory", "fromEmail": "no-reply@example.com",
             "templates": [{{"usageType": "SignIn", "subject": "Code", "content": content}}],
@@ -81,6 +90,7 @@ CHILD = textwrap.dedent(
             results[name] = {{"stage": stage, "code": error.code.value, "message": error.message}}
         except BaseException as error:
             results[name] = {{"stage": stage, "code": type(error).__name__, "message": ""}}
+        results[name]["check"] = checked[name]
     print(json.dumps(results))
     """
 )
@@ -107,6 +117,17 @@ def test_bomb_ends_in_template_error(outcomes: dict[str, dict[str, Any]], name: 
     assert outcome["stage"] == BOMBS[name][2], outcome
     assert "'SignIn'" in outcome["message"]  # the template is named
     assert "sandbox" in outcome["message"] or "nested too deeply" in outcome["message"]
+
+
+@pytest.mark.parametrize("name", [name for name, bomb in BOMBS.items() if bomb[2] == "load"])
+def test_bomb_is_refused_when_an_admin_saves_it(
+    outcomes: dict[str, dict[str, Any]], name: str
+) -> None:
+    """`check_template` (what the service runs when a template is saved) refuses each bomb the
+    template alone decides, as building a connector with it does."""
+    checked = outcomes[name]["check"]
+    assert checked["code"] == "template_error", checked
+    assert "sandbox" in checked["message"] or "nested too deeply" in checked["message"]
 
 
 def test_the_memory_cap_is_real() -> None:
@@ -162,3 +183,16 @@ def test_ordinary_templates_are_untouched() -> None:
     )
     rendered = _connector(template).render("SignIn", {"code": "123", "user": {"name": "ana"}})
     assert rendered.text == ("Hi Ana, code 123 [1][2][3] 00042    x ab123 a-b   ----------   True")
+
+
+def test_render_time_cap_applies_when_an_admin_saves_a_template() -> None:
+    slow = (
+        "{% for i in range(1000) %}{% for j in range(900) %}{{ j|string }}{% endfor %}{% endfor %}"
+    )
+    saving = SmtpConnector(
+        {"transport": "memory", "fromEmail": "no-reply@example.com", "renderTimeout": 20}
+    )
+    with pytest.raises(ConnectorError) as info:
+        saving.check_template({"subject": "Code {{code}}", "content": slow}, "SignIn")
+    assert info.value.code is ErrorCode.TEMPLATE_ERROR
+    assert "renderTimeout" in info.value.message
