@@ -157,6 +157,10 @@ def env_with(**values: str | None) -> dict[str, str]:
     developer's shell, the tests' network policy, then `values` (None values are skipped)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMTP_CONNECTOR_")}
     env["SMTP_CONNECTOR_NETWORK_POLICY"] = TEST_NETWORK_POLICY
+    # httpx forgets an idle connection after 5 s; a server that closes it first (uvicorn's
+    # default is also 5 s) races the client's next POST on a loaded machine. Tests of the
+    # keep-alive timeout set their own.
+    env["SMTP_CONNECTOR_KEEPALIVE_TIMEOUT"] = "30"
     env.update({k: v for k, v in values.items() if v is not None})
     return env
 
