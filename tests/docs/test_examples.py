@@ -1,0 +1,219 @@
+"""Every example in README.md and docs/ runs (issue 25 §3), read with Sybil.
+
+Each page is one test: its `python` and `sh` blocks run in order, the way a reader would paste
+them, sharing what earlier blocks defined (Python names; shell variables and functions).
+
+- Python blocks run in the page's namespace against a real `smtp-connector sink` (the port the
+  text names, 1025, is swapped for the sink's free port) or the `memory` transport.
+- Shell blocks run with `bash -eu -o pipefail` in a scratch folder per page, against that sink
+  and a real `smtp-connector serve` (8025 swapped likewise), with `smtp-connector` on PATH and
+  `SMTP_CONNECTOR_DATABASE_URL` naming serve's database. Each page starts with what the
+  service walkthrough sets: `API`, `KEY`, `H`, `J`, `json_id`, and `APP`/`ID` (an app of its own
+  with one definition: the sink).
+- A block that cannot run here carries Sybil's `<!-- skip: next "reason" -->` right before it.
+
+The count is the point: each page's `python`, `sh`, `bash`, `shell` and `console` blocks must
+all be either run or skipped with a reason, so none is silently left out (a reasonless skip,
+a typo in a language tag the runner does not know, a block Sybil did not see: each fails).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from unittest import SkipTest
+
+import httpx
+import pytest
+import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
+from service_support import key_headers, serve_env, start_serve
+from sybil import Example, Sybil
+from sybil.parsers.markdown import CodeBlockParser, SkipParser
+from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
+
+ROOT = Path(__file__).parents[2]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BIN = Path(sys.executable).parent
+# Fenced blocks a reader would run: each must be run here or skipped with a reason.
+COUNTED = r"(?:python|py|pycon|sh|bash|shell|console|zsh)"
+# Shell state carried from block to block: the variables and functions a block added.
+CARRY = """
+__before=$(compgen -v)
+source "$__STATE"
+{source}
+{{ declare -f
+   for __name in $(compgen -v); do
+     case $__name in __*|BASH*|_|FUNCNAME|PIPESTATUS|LINENO|RANDOM|SECONDS|OPT*) continue;; esac
+     grep -qx "$__name" <<<"$__before" || declare -p "$__name"
+   done; }} > "$__STATE.next"
+mv "$__STATE.next" "$__STATE"
+"""
+
+
+@dataclass
+class Ports:
+    """The real ports behind the ones the text names."""
+
+    sink: int
+    serve: int
+
+    def swap(self, source: str) -> str:
+        source = re.sub(r"\b1025\b", str(self.sink), source)
+        return re.sub(r"\b8025\b", str(self.serve), source)
+
+
+@dataclass
+class Page:
+    """One page's run: where its shell runs, and what ran."""
+
+    path: Path
+    folder: Path
+    env: dict[str, str]
+    ports: Ports
+    ran: list[str] = field(default_factory=list)
+
+    def python(self, example: Example) -> None:
+        code = compile("\n" * example.line + self.ports.swap(str(example.parsed)), example.path,
+                       "exec", dont_inherit=True)  # fmt: skip
+        with contextlib.chdir(self.folder):  # files a page's shell wrote are where it says
+            exec(code, example.namespace)
+        self.ran.append(f"python:{example.line}")
+
+    def shell(self, example: Example) -> None:
+        script = CARRY.format(source=self.ports.swap(str(example.parsed)))
+        done = subprocess.run(
+            ["bash", "-eu", "-o", "pipefail", "-c", script], cwd=self.folder, env=self.env,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        where = f"{self.path.name}, line {example.line}: exit {done.returncode}"
+        assert done.returncode == 0, f"{where}\n{done.stdout}\n{done.stderr}"
+        self.ran.append(f"sh:{example.line}")
+
+
+@dataclass
+class Service:
+    base_url: str
+    database: str
+    headers: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[int]:
+    process = subprocess.Popen(
+        [str(BIN / "smtp-connector"), "sink", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=serve_env(),
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        listening = process.stdout.readline()
+        port = re.search(r":(\d+) ", listening)
+        assert port, listening
+        yield int(port.group(1))
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    folder = tmp_path_factory.mktemp("serve")
+    database = f"sqlite:///{folder / 'smtp-connector.db'}"
+    headers = key_headers(database)  # migrates the database too
+    served = start_serve(database, folder / "serve.log", env=serve_env())
+    try:
+        yield Service(served.base_url, database, headers)
+    finally:
+        served.stop()
+
+
+def seed(page: Path, service: Service, sink: int, state: Path) -> None:
+    """What the service walkthrough leaves in a reader's shell, for this page alone."""
+    with httpx.Client(base_url=service.base_url, headers=service.headers, timeout=30) as client:
+        app = client.post("/v1/apps", json={"name": f"docs-{page.stem}",
+                                            "testEmail": "ops@shop.example.com",
+                                            "fromEmail": "no-reply@shop.example.com"})  # fmt: skip
+        assert app.status_code == 201, app.text
+        server = client.post(f"/v1/apps/{app.json()['id']}/servers", json={
+            "host": "127.0.0.1", "port": sink, "security": "none", "auth": False})  # fmt: skip
+        assert server.status_code == 201, server.text
+    key = service.headers["Authorization"].removeprefix("Bearer ")
+    state.write_text(
+        f"API={service.base_url}\nKEY={key}\n"
+        'H="Authorization: Bearer $KEY"; J="Content-Type: application/json"\n'
+        "json_id() { python3 -c 'import json, sys; print(json.load(sys.stdin)[\"id\"])'; }\n"
+        f"APP={app.json()['id']}\nID={server.json()['id']}\n"
+    )
+
+
+def sybil_for(page: Page) -> Sybil:
+    return Sybil(parsers=[
+        CodeBlockParser(language="python", evaluator=page.python),
+        CodeBlockParser(language="sh", evaluator=page.shell),
+        SkipParser(),
+    ])  # fmt: skip
+
+
+def counted_blocks(path: Path) -> list[str]:
+    """Every fenced block in a language someone would run, as `language:line`."""
+    document = Sybil(parsers=[]).parse(path)
+    lexer = FencedCodeBlockLexer(COUNTED)
+    text = document.text
+    return [f"{region.lexemes['language']}:{text.count(chr(10), 0, region.start) + 1}"
+            for region in lexer(document)]  # fmt: skip
+
+
+def run_page(page: Page) -> list[tuple[int, str]]:
+    """Run the page's examples in order; the skipped ones as (line, reason)."""
+    skipped: list[tuple[int, str]] = []
+    for example in sybil_for(page).parse(page.path):
+        try:
+            example.evaluate()
+        except SkipTest as skip:
+            skipped.append((example.line, str(skip)))
+    return skipped
+
+
+@pytest.mark.parametrize("path", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def test_every_example_runs_or_says_why_not(
+    path: Path, sink: int, service: Service, tmp_path: Path
+) -> None:
+    state = tmp_path / ".state"
+    seed(path, service, sink, state)
+    env = serve_env(SMTP_CONNECTOR_DATABASE_URL=service.database)
+    env["PATH"] = f"{BIN}:{env['PATH']}"
+    env["__STATE"] = str(state)
+    page = Page(path, tmp_path, env, Ports(sink, int(service.base_url.rsplit(":", 1)[1])))
+    skipped = run_page(page)
+    blocks = counted_blocks(path)
+    print(f"{path.name}: {len(blocks)} blocks, {len(page.ran)} ran, {len(skipped)} skipped")
+    assert all(reason.strip() for _, reason in skipped), skipped
+    assert len(page.ran) + len(skipped) == len(blocks), (
+        f"{path.name}: blocks {blocks}, ran {page.ran}, skipped {skipped}: a block in a "
+        "runnable language was neither run nor skipped with a reason"
+    )
+
+
+def test_the_count_sees_a_block_left_out(tmp_path: Path) -> None:
+    """A page with a `bash` block (no runner) and a reasonless skip fails the count."""
+    page_path = tmp_path / "page.md"
+    page_path.write_text(
+        "```python\nx = 1\n```\n\n<!-- skip: next -->\n```sh\nexit 1\n```\n\n"
+        "```bash\necho not run\n```\n\n```json\n{}\n```\n"
+    )
+    page = Page(page_path, tmp_path, {}, Ports(1, 1))
+    skipped = run_page(page)
+    assert page.ran == ["python:1"] and skipped == []
+    assert counted_blocks(page_path) == ["python:1", "sh:6", "bash:10"]
+
+
+def test_quick_start_is_a_file_that_runs() -> None:
+    """README's Quick start is a whole program (asyncio.run(main())), not top-level await."""
+    readme = (ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert "asyncio.run(main())" in quick
+    compile(quick, "quick start", "exec")  # top-level await would be a SyntaxError here
