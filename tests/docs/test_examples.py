@@ -20,6 +20,7 @@ a typo in a language tag the runner does not know, a block Sybil did not see: ea
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import subprocess
 import sys
@@ -188,7 +189,12 @@ def test_every_example_runs_or_says_why_not(
     env["PATH"] = f"{BIN}:{env['PATH']}"
     env["__STATE"] = str(state)
     page = Page(path, tmp_path, env, Ports(sink, int(service.base_url.rsplit(":", 1)[1])))
-    skipped = run_page(page)
+    environ = dict(os.environ)  # a page may set a variable for its example
+    try:
+        skipped = run_page(page)
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
     blocks = counted_blocks(path)
     print(f"{path.name}: {len(blocks)} blocks, {len(page.ran)} ran, {len(skipped)} skipped")
     assert all(reason.strip() for _, reason in skipped), skipped
@@ -217,3 +223,23 @@ def test_quick_start_is_a_file_that_runs() -> None:
     quick = readme.split("## Quick start", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     assert "asyncio.run(main())" in quick
     compile(quick, "quick start", "exec")  # top-level await would be a SyntaxError here
+
+
+def slug(heading: str) -> str:
+    """A heading's anchor, as MkDocs' toc extension and GitHub make it."""
+    text = re.sub(r"[^\w\s-]", "", heading.replace("`", "")).strip().lower()
+    return re.sub(r"[-\s]+", "-", text)
+
+
+def test_readme_links_reach_a_page_and_heading() -> None:
+    """`mkdocs build --strict` checks the links inside docs/; README.md sits outside the site,
+    so its links into docs/ (and their #anchors) are checked here."""
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\((docs/[^)#]+)(?:#([^)]+))?\)", readme)
+    assert len(links) >= 12, links
+    for target, anchor in links:
+        page = ROOT / target
+        assert page.is_file(), target
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", page.read_text(), flags=re.MULTILINE)
+            assert anchor in {slug(h) for h in headings}, f"{target}#{anchor}"
