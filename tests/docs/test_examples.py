@@ -20,10 +20,12 @@ a typo in a language tag the runner does not know, a block Sybil did not see: ea
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,7 @@ import httpx
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from service_support import key_headers, serve_env, start_serve
+from smtp_servers import free_port
 from sybil import Example, Sybil
 from sybil.parsers.markdown import CodeBlockParser, SkipParser
 from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
@@ -103,18 +106,31 @@ class Service:
     headers: dict[str, str]
 
 
+@dataclass
+class Sink:
+    """A real `smtp-connector sink`; what it printed is in `log`."""
+
+    port: int
+    log: Path
+
+    def received(self, recipient: str) -> bool:
+        return f"--- message for {recipient} " in self.log.read_text()
+
+
 @pytest.fixture(scope="module")
-def sink() -> Iterator[int]:
-    process = subprocess.Popen(
-        [str(BIN / "smtp-connector"), "sink", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=serve_env(),
-    )  # fmt: skip
+def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sink]:
+    log = tmp_path_factory.mktemp("sink") / "sink.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(BIN / "smtp-connector"), "sink", "--port", "0"],
+            stdout=output, stderr=subprocess.STDOUT, text=True, env=serve_env(),
+        )  # fmt: skip
     try:
-        assert process.stdout is not None
-        listening = process.stdout.readline()
-        port = re.search(r":(\d+) ", listening)
-        assert port, listening
-        yield int(port.group(1))
+        deadline = time.monotonic() + 30
+        while not (port := re.search(r"listening on 127\.0\.0\.1:(\d+) ", log.read_text())):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        yield Sink(int(port.group(1)), log)
     finally:
         process.kill()
         process.wait()
@@ -132,7 +148,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         served.stop()
 
 
-def seed(page: Path, service: Service, sink: int, state: Path) -> None:
+def seed(page: Path, service: Service, sink: Sink, state: Path) -> None:
     """What the service walkthrough leaves in a reader's shell, for this page alone."""
     with httpx.Client(base_url=service.base_url, headers=service.headers, timeout=30) as client:
         app = client.post("/v1/apps", json={"name": f"docs-{page.stem}",
@@ -140,7 +156,7 @@ def seed(page: Path, service: Service, sink: int, state: Path) -> None:
                                             "fromEmail": "no-reply@shop.example.com"})  # fmt: skip
         assert app.status_code == 201, app.text
         server = client.post(f"/v1/apps/{app.json()['id']}/servers", json={
-            "host": "127.0.0.1", "port": sink, "security": "none", "auth": False})  # fmt: skip
+            "host": "127.0.0.1", "port": sink.port, "security": "none", "auth": False})  # fmt: skip
         assert server.status_code == 201, server.text
     key = service.headers["Authorization"].removeprefix("Bearer ")
     state.write_text(
@@ -181,14 +197,14 @@ def run_page(page: Page) -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize("path", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_every_example_runs_or_says_why_not(
-    path: Path, sink: int, service: Service, tmp_path: Path
+    path: Path, sink: Sink, service: Service, tmp_path: Path
 ) -> None:
     state = tmp_path / ".state"
     seed(path, service, sink, state)
     env = serve_env(SMTP_CONNECTOR_DATABASE_URL=service.database)
     env["PATH"] = f"{BIN}:{env['PATH']}"
     env["__STATE"] = str(state)
-    page = Page(path, tmp_path, env, Ports(sink, int(service.base_url.rsplit(":", 1)[1])))
+    page = Page(path, tmp_path, env, Ports(sink.port, int(service.base_url.rsplit(":", 1)[1])))
     environ = dict(os.environ)  # a page may set a variable for its example
     try:
         skipped = run_page(page)
@@ -243,3 +259,34 @@ def test_readme_links_reach_a_page_and_heading() -> None:
         if anchor:
             headings = re.findall(r"^#+ (.+)$", page.read_text(), flags=re.MULTILINE)
             assert anchor in {slug(h) for h in headings}, f"{target}#{anchor}"
+
+
+def test_the_fastapi_example_sends_through_uvicorn(sink: Sink, tmp_path: Path) -> None:
+    """docs/examples/fastapi_app.py (library.md's complete app) on uvicorn with uvloop, as its
+    docstring runs it: a POST makes it send a sign-in code, which the sink receives."""
+    pytest.importorskip("uvicorn", reason="the example runs on uvicorn (the `server` extra)")
+    config = tmp_path / "smtp.json"
+    config.write_text(json.dumps({"host": "127.0.0.1", "port": sink.port,
+                                  "fromEmail": "no-reply@acme.com"}))  # fmt: skip
+    port = free_port()
+    env = serve_env(SMTP_CONFIG=str(config), PYTHONPATH=str(ROOT / "docs" / "examples"))
+    app = subprocess.Popen(
+        [str(BIN / "uvicorn"), "fastapi_app:app", "--loop", "uvloop", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    try:
+        answer = None
+        deadline = time.monotonic() + 30
+        while answer is None:
+            assert app.poll() is None and time.monotonic() < deadline, "uvicorn did not start"
+            try:
+                answer = httpx.post(f"http://127.0.0.1:{port}/sign-in/code",
+                                    json={"email": "dev@example.org", "locale": "de"})  # fmt: skip
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["messageId"].endswith("@acme.com>")
+        assert sink.received("dev@example.org")
+    finally:
+        app.terminate()
+        app.wait(timeout=15)
