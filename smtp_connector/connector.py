@@ -71,7 +71,7 @@ class SmtpConnector:
         compose_from: SmtpConnector | None = None,
     ) -> None:
         """`template_provider` answers templates before the config's own (Logto's
-        `getI18nEmailTemplate`; see `TemplateProvider` and README "Templates").
+        `getI18nEmailTemplate`; see `TemplateProvider` and docs/templates.md).
         `address_policy` is for hosts that embed the connector on behalf of others (the
         service): it is asked about every address a server name resolves to, before any
         connection, and refuses by returning a reason. `compose_from`, an earlier connector

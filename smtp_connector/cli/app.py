@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Exit codes (README, "Command line"): 0 ok, 1 delivery failed, 2 usage or config error
+# Exit codes (docs/cli.md): 0 ok, 1 delivery failed, 2 usage or config error
 # (a bad option, a port in use, a missing extra), 3 template error, 4 not found (an id that
 # names nothing, e.g. `keys revoke`).
 EXIT_DELIVERY = 1

@@ -2,7 +2,7 @@
 
 `ServerSettings` is what reaching one server takes, `ServerConfig` a failover server, and
 `SmtpConfig` the whole config. The shared machinery (camelCase aliases, secrets, error messages)
-is in `base`, the option groups in `options`; README "Configuration reference" lists every field.
+is in `base`, the option groups in `options`; docs/configuration.md lists every field.
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def _special_use_allowed(info: ValidationInfo) -> bool:
 
 
 class SmtpConfig(ServerSettings):
-    """The whole connector config; see README "Configuration reference" for every field."""
+    """The whole connector config; see docs/configuration.md for every field."""
 
     # First, so that the address validators below see it (pydantic validates in field order).
     allow_special_use_domains: bool = False

@@ -94,7 +94,7 @@ def test_config_with_invalid_connection_options() -> None:
 
 def test_config_with_login_auth_missing_user_and_pass() -> None:
     """An IP-authorised relay: `{type: "login"}` with neither user nor pass loads as written
-    and means no AUTH (nothing to send; see README, `auth`)."""
+    and means no AUTH (nothing to send; see docs/configuration.md, `auth`)."""
     loaded = loads_unchanged(config(auth={"type": "login"}))
     assert not loaded.auth.enabled
 

@@ -4,9 +4,9 @@ Upstream (packages/connectors/connector-smtp/src/index.test.ts) mocks nodemailer
 options `sendMail` gets: from, subject, text, to (and headers, replyTo). Here the same config
 (src/mock.ts), usage types and payloads go through the connector to aiosmtpd, and the message
 the server received carries each of those values. Deliberate differences, one per line in
-README "Migrating from Logto": recipients must be addresses (upstream sends to 'foo', 'bar',
-'baz'; we use foo@example.org …), and the config needs TLS to the server before it sends the
-password (upstream's mock has `auth`; our server offers STARTTLS with a CA we trust).
+docs/configuration.md "Migrating from Logto": recipients must be addresses (upstream sends to
+'foo', 'bar', 'baz'; we use foo@example.org …), and the config needs TLS to the server before it
+sends the password (upstream's mock has `auth`; our server offers STARTTLS with a CA we trust).
 The config guard cases are in tests/config/test_logto_upstream.py.
 """
 

@@ -4,7 +4,7 @@ Upstream (nodemailer/nodemailer, test/smtp-connection/smtp-connection-test.js) d
 `SMTPConnection` against smtp-server instances; here each case drives the connector
 (`verify()` for connection cases, `send()` for the rest) against aiosmtpd or a scripted server,
 with upstream's option values, addresses and expectations. Where our answer differs on
-purpose, the case says so (and README "Migrating from Logto" has the line):
+purpose, the case says so (and docs/configuration.md "Migrating from Logto" has the line):
 - a `name` with CR/LF is refused at load instead of having the line breaks stripped;
 - credentials are never sent without TLS, so upstream's login server (STARTTLS disabled) is a
   STARTTLS server here;

@@ -7,7 +7,7 @@ boxes of their text, not from pixels), nothing is wider than the screen, and eve
 AA contrast against its background (4.5:1, 3:1 for large text).
 
 Screenshots of a few mails at 375 and 1280 px are written to the test's tmp dir, or to the folder
-MAIL_SCREENSHOTS names: the README's are made with
+MAIL_SCREENSHOTS names: docs/templates.md's are made with
 `MAIL_SCREENSHOTS=docs/images/mails pytest tests/mails/test_mails_in_browser.py`.
 """
 

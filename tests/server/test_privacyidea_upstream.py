@@ -6,7 +6,7 @@ upstream's `smtpmock`, and the S/MIME material is a fresh CA pair laid out as up
 `tests/testdata/ca/` inside SMTP_CONNECTOR_SMIME_DIR (upstream's own certificate expired in
 2020, which our signer refuses: a documented difference).
 
-Documented differences (README, privacyIDEA section): a key path outside the S/MIME directory
+Documented differences (docs/service.md, privacyIDEA): a key path outside the S/MIME directory
 (upstream's `/etc/privacyidea/smime.key`) is refused, so that case uses a path inside it; the
 signature part is `application/pkcs7-signature` (RFC 8551) where upstream writes
 `application/x-pkcs7-signature`.

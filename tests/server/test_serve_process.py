@@ -90,7 +90,7 @@ def test_sqlite_end_to_end(tmp_path: Path, make_server: MakeServer, serves: list
     assert key.split("_")[1] in listed and key not in listed
     cli("keys", "revoke", key.split("_")[1], "--database-url", url, env=env)
     # serve remembers a checked key for 2 s (KeyService.cache_ttl): a revocation made by
-    # another process takes effect within that time, as the README says.
+    # another process takes effect within that time, as docs/service.md says.
     deadline = time.monotonic() + 10
     while (
         revoked := httpx.get(
