@@ -8,8 +8,8 @@ them, sharing what earlier blocks defined (Python names; shell variables and fun
 - Shell blocks run with `bash -eu -o pipefail` in a scratch folder per page, against that sink
   and a real `smtp-connector serve` (8025 swapped likewise), with `smtp-connector` on PATH and
   `SMTP_CONNECTOR_DATABASE_URL` naming serve's database. Each page starts with what the
-  service walkthrough sets: `API`, `KEY`, `H`, `J`, `json_id`, and `APP`/`ID` (an app of its own
-  with one definition: the sink).
+  service walkthrough sets: `API` (also as `URL`), `KEY`, `H`, `J`, `json_id`, and `APP`/`ID`
+  (an app of its own with one definition: the sink).
 - A block that cannot run here carries Sybil's `<!-- skip: next "reason" -->` right before it.
 
 The count is the point: each page's `python`, `sh`, `bash`, `shell` and `console` blocks must
@@ -160,7 +160,7 @@ def seed(page: Path, service: Service, sink: Sink, state: Path) -> None:
         assert server.status_code == 201, server.text
     key = service.headers["Authorization"].removeprefix("Bearer ")
     state.write_text(
-        f"API={service.base_url}\nKEY={key}\n"
+        f"API={service.base_url}\nURL=$API\nKEY={key}\n"
         'H="Authorization: Bearer $KEY"; J="Content-Type: application/json"\n'
         "json_id() { python3 -c 'import json, sys; print(json.load(sys.stdin)[\"id\"])'; }\n"
         f"APP={app.json()['id']}\nID={server.json()['id']}\n"
