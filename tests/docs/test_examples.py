@@ -1,13 +1,15 @@
 """Every example in README.md and docs/ runs (issue 25 §3), read with Sybil.
 
-Each page is one test: its `python` and `sh` blocks run in order, the way a reader would paste
-them, sharing what earlier blocks defined (Python names; shell variables and functions).
+Each page is one test: its `python`, `sh` and `console` blocks run in order, the way a reader
+would paste them, sharing what earlier blocks defined (Python names; shell variables and
+functions).
 
 - Python blocks run in the page's namespace against a real `smtp-connector sink` (the port the
   text names, 1025, is swapped for the sink's free port) or the `memory` transport.
-- Shell blocks run with `bash -eu -o pipefail` in a scratch folder per page, against that sink
-  and a real `smtp-connector serve` (8025 swapped likewise), with `smtp-connector` on PATH and
-  `SMTP_CONNECTOR_DATABASE_URL` naming serve's database. Each page starts with what the
+- Shell blocks (and the `$ ` lines of `console` transcripts) run with `bash -eu -o pipefail` in
+  a scratch folder per page, against that sink and a real `smtp-connector serve` (8025 swapped
+  likewise), with `smtp-connector` on PATH and `SMTP_CONNECTOR_DATABASE_URL` naming serve's
+  database. Each page starts with what the
   service walkthrough sets: `API` (also as `URL`), `KEY`, `H`, `J`, `json_id`, and `APP`/`ID`
   (an app of its own with one definition: the sink).
 - A block that cannot run here carries Sybil's `<!-- skip: next "reason" -->` right before it.
@@ -88,15 +90,22 @@ class Page:
             exec(code, example.namespace)
         self.ran.append(f"python:{example.line}")
 
-    def shell(self, example: Example) -> None:
-        script = CARRY.format(source=self.ports.swap(str(example.parsed)))
+    def console(self, example: Example) -> None:
+        """A transcript: its `$ ` lines run as a shell block (their output is not compared)."""
+        lines = str(example.parsed).splitlines()
+        commands = "\n".join(line[2:] for line in lines if line.startswith("$ "))
+        self.shell(example, commands, kind="console")
+
+    def shell(self, example: Example, source: str | None = None, kind: str = "sh") -> None:
+        source = str(example.parsed) if source is None else source
+        script = CARRY.format(source=self.ports.swap(source))
         done = subprocess.run(
             ["bash", "-eu", "-o", "pipefail", "-c", script], cwd=self.folder, env=self.env,
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         where = f"{self.path.name}, line {example.line}: exit {done.returncode}"
         assert done.returncode == 0, f"{where}\n{done.stdout}\n{done.stderr}"
-        self.ran.append(f"sh:{example.line}")
+        self.ran.append(f"{kind}:{example.line}")
 
 
 @dataclass
@@ -171,6 +180,7 @@ def sybil_for(page: Page) -> Sybil:
     return Sybil(parsers=[
         CodeBlockParser(language="python", evaluator=page.python),
         CodeBlockParser(language="sh", evaluator=page.shell),
+        CodeBlockParser(language="console", evaluator=page.console),
         SkipParser(),
     ])  # fmt: skip
 
@@ -231,6 +241,22 @@ def test_the_count_sees_a_block_left_out(tmp_path: Path) -> None:
     skipped = run_page(page)
     assert page.ran == ["python:1"] and skipped == []
     assert counted_blocks(page_path) == ["python:1", "sh:6", "bash:10"]
+
+
+def test_a_console_transcript_runs_its_commands(tmp_path: Path) -> None:
+    """`$ ` lines run (a failing one fails the page), output lines are not commands, and what
+    one block sets reaches the next."""
+    page_path = tmp_path / "page.md"
+    page_path.write_text(
+        "```console\n$ NAME=ana\n$ echo $NAME > out.txt\nana\n```\n\n"
+        '```sh\ntest "$(cat out.txt)" = "$NAME"\n```\n\n```console\n$ false\n```\n'
+    )
+    state = tmp_path / ".state"
+    state.write_text("")
+    page = Page(page_path, tmp_path, {**os.environ, "__STATE": str(state)}, Ports(1, 1))
+    with pytest.raises(AssertionError, match=r"page\.md, line 11: exit 1"):
+        run_page(page)
+    assert page.ran == ["console:1", "sh:7"]
 
 
 def test_quick_start_is_a_file_that_runs() -> None:
