@@ -1,11 +1,12 @@
-"""A real `smtp-connector serve` and a separate `smtp-connector worker` process, on SQLite and on
-PostgreSQL, shared by a test module (starting them costs seconds), with an aiosmtpd server
-that records what arrives. Each test makes its own app, so tests do not see each other's
-templates. The serve runs with no worker of its own: queued mail is delivered by the other
-process, which must read the app's templates from the database."""
+"""A real `smtp-connector serve` and a separate `smtp-connector worker` process, on SQLite and
+on PostgreSQL, shared by the test modules that use them (starting them costs seconds), with an
+aiosmtpd server that records what arrives. Each test makes its own app, so tests do not see
+each other's templates. The serve runs with no worker of its own: queued mail is delivered by
+the other process, which must read the app's templates from the database."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -22,10 +23,10 @@ from typing import Any
 
 import httpx
 import pytest
+from queue_support import prepare_queue_schema
 from service_support import (
     SMTP_PASSWORD,
     SMTP_USER,
-    cli,
     definition,
     key_headers,
     postgres_database,
@@ -46,7 +47,9 @@ class Served:
     log: Path
 
     def client(self, headers: dict[str, str] | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=30, headers=headers or self.headers)
+        return httpx.Client(
+            base_url=self.base_url, timeout=30, headers=self.headers if headers is None else headers
+        )
 
     def new_app(self, client: httpx.Client, **fields: Any) -> str:
         body = {"name": f"shop-{uuid.uuid4().hex[:8]}", "fromEmail": "otp@shop.example.com"}
@@ -105,7 +108,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
@@ -119,8 +122,9 @@ def served(
             SMTP_CONNECTOR_QUEUE_WORKER="0",
             SMTP_CONNECTOR_MAX_TEMPLATES_PER_APP=str(MAX_TEMPLATES),
         )
-        cli("db", "upgrade", "--database-url", url, env=env)
-        headers = key_headers(url)
+        headers = key_headers(url)  # migrates the store first
+        if request.param == "postgres":  # the queue's tables (what `db upgrade` adds)
+            asyncio.run(prepare_queue_schema(url))
         smtp = TestServer(behaviour=Behaviour(users={SMTP_USER: SMTP_PASSWORD})).start()
         stack.callback(smtp.stop)
         serve = start_serve(url, tmp / "serve.log", env=env)
