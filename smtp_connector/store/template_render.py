@@ -184,7 +184,7 @@ class TemplateRenderer:
         """Refuse (`template_error`) what the sandbox would refuse at send; the warnings."""
         config, _, _ = await self._app_parts(None, app_id)
         config["renderTimeout"] = SAVE_RENDER_TIMEOUT_MS
-        details = _details(data)
+        details = library_details(data)
 
         def work() -> list[str]:  # (check_template returns its warnings, issues none)
             with in_service_terms():
@@ -203,7 +203,7 @@ class TemplateRenderer:
         posted = None
         if request.template is not None:
             check_input(request.template, self._limits)
-            posted = template_from_details(_details(request.template), usage, locale)
+            posted = template_from_details(library_details(request.template), usage, locale)
             provider = Posted(stored, posted, (usage, locale_key(locale or "")))
         payload = request.payload if request.payload is not None else sample_payload(usage)
 
@@ -250,7 +250,7 @@ class TemplateRenderer:
         return await self._run(work)
 
 
-def _details(data: TemplateInput) -> dict[str, Any]:
+def library_details(data: TemplateInput) -> dict[str, Any]:
     """The library's template-details mapping of `data`."""
     details: dict[str, Any] = {
         "subject": data.subject, "content": data.content, "contentType": data.content_type,
