@@ -10,6 +10,7 @@ import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from sqlalchemy import select
 
+from smtp_connector import ConnectorError
 from smtp_connector.store import CLI_ACTOR, Actor, AppCreate, Service, ServiceError
 from smtp_connector.store.tables import AppRow, AppTemplateRow
 from smtp_connector.store.template_models import TemplateInput, TemplateLimits
@@ -79,3 +80,31 @@ async def _templates_version(service: Service, app_id: str) -> int:
         app = await session.get(AppRow, app_id)
         assert app is not None
         return app.templates_version
+
+
+async def test_put_many_stores_all_or_none(service: Service) -> None:
+    mine, _ = await apps(service)
+    bomb = TemplateInput.model_validate({"subject": "s", "content": "{{ 'a' * 10**9 }}"})
+    with pytest.raises(ConnectorError) as refused:
+        await service.templates.put_many(
+            CLI_ACTOR, mine, [("SignIn", "en", OK), ("Register", "de", bomb)]
+        )
+    assert refused.value.message.startswith("templates[1] (Register/de): ")
+    assert (await service.templates.page(CLI_ACTOR, mine)).items == []
+
+    capped = Service(service.database, service.box, template_limits=TemplateLimits(max_per_app=2))
+    try:
+        with pytest.raises(ServiceError) as over:
+            await capped.templates.put_many(
+                CLI_ACTOR, mine, [("SignIn", tag, OK) for tag in ("en", "de", "fr")]
+            )
+    finally:
+        await capped.connectors.aclose()  # its build threads (the database is the fixture's)
+    assert over.value.label == "too_many_templates"
+    assert (await service.templates.page(CLI_ACTOR, mine)).items == []  # not even the first two
+
+    saved = await service.templates.put_many(
+        CLI_ACTOR, mine, [("SignIn", "en", OK), ("SignIn", "EN", OK), ("Register", "de", OK)]
+    )
+    assert [(s.created, s.template.version) for s in saved] == [(True, 1), (False, 2), (True, 1)]
+    assert await _templates_version(service, mine) == 2  # one change, one bump
