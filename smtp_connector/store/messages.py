@@ -25,8 +25,10 @@ from .definitions import ordered_definitions
 from .domain import Actor, MessageRequest
 from .errors import ServiceError, forbidden, invalid
 from .idempotency import IdempotencyLog, check_key, request_fingerprint
+from .pages import Page
 from .policy import ServicePolicy
 from .precheck import check_request
+from .recent import RecentMessage, RecentQuery
 from .secrets import SecretBox
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .tables import AppRow
@@ -155,6 +157,21 @@ class MessageService:
         if status is None or (status.app_id is not None and not actor.can_access(status.app_id)):
             return None
         return status
+
+    async def recent(
+        self,
+        actor: Actor,
+        app_id: str,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[RecentMessage] | None:
+        """The app's queued messages, newest first, recipients masked (recent.py); None when
+        this service keeps no queue. Another app's (for a bound key) or an unknown app: refused
+        as every app route refuses them."""
+        async with self._db.transaction() as session:
+            await load_app(session, actor, app_id)
+        return await self.sender.recent(RecentQuery.parse(app_id, status, limit, cursor))
 
     async def _deliver(self, live: LiveConnector, job: SendJob) -> SendOutcome:
         result = await live.connector.send(job.to, job.usage_type, job.payload, job.locale)
