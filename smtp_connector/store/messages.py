@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
+from typing import Any
 
-from smtp_connector import ConnectorError
+from smtp_connector import ConnectorError, RenderedEmail
 from smtp_connector.errors import secret_safe_logger
 
 from .apps import load_app
@@ -157,6 +158,21 @@ class MessageService:
         if status is None or (status.app_id is not None and not actor.can_access(status.app_id)):
             return None
         return status
+
+    async def render(
+        self,
+        actor: Actor,
+        app_id: str,
+        usage_type: str,
+        payload: Mapping[str, Any],
+        locale: str | None = None,
+    ) -> RenderedEmail:
+        """What a send through the app would put in the mail, rendered by the very connector
+        sends use (same templates, same application name and sender): the admin page's
+        preview. `unavailable` (409) when the app has no active definition to send with."""
+        version = await self._version(actor, app_id)
+        async with self._lease(app_id, version) as live:
+            return live.connector.render(usage_type, payload, locale)
 
     async def recent(
         self,
