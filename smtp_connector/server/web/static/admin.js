@@ -111,7 +111,7 @@ async function chooseApp() {
   sessionStorage.setItem(APP_KEY, state.appId);
   showApp();
   await loadServers({ force: true });
-  await showPreview();
+  await Promise.all([showPreview(), loadQueue()]);
 }
 
 async function saveTestEmail(event) {
