@@ -30,13 +30,14 @@ from admin_page_support import (
     USER,
     WIDE,
     Served,
+    assert_layout,
     choose_app,
     definition,
     make_app,
     server_item,
     sign_in,
 )
-from browser_support import WIDER_THAN_VIEWPORT, Traffic
+from browser_support import Traffic
 from playwright.sync_api import Page, expect
 from service_support import SMTP_PASSWORD
 from smtp_servers import MakeServer, TestServer, free_port
@@ -44,49 +45,6 @@ from smtp_servers import MakeServer, TestServer, free_port
 browser, served, page = support.browser, support.served, support.page  # the fixtures
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PANELS = ("apps", "servers", "editor", "preview", "queue")
-
-# Elements whose content is wider than their box (text running out of it), except boxes that
-# scroll on purpose, form controls (a long typed value scrolls inside its input), and the
-# 1-px boxes of text for screen readers only.
-OVERFLOWING = """() => [...document.querySelectorAll('#workspace *, header *')]
-  .filter((node) => node.checkVisibility() && node.clientWidth > 1
-    && !['INPUT', 'SELECT', 'TEXTAREA', 'IFRAME', 'OPTION'].includes(node.tagName)
-    && !['auto', 'scroll'].includes(getComputedStyle(node).overflowX)
-    && node.scrollWidth > node.clientWidth + 1)
-  .map((node) => `${node.tagName}#${node.id}.${node.className}: ${node.scrollWidth}`)"""
-# One-word values (an engine name, a count, a status) whose text runs over several lines.
-WRAPPED_WORDS = """() => [...document.querySelectorAll('.facts dd, table.messages td')]
-  .filter((node) => node.checkVisibility() && node.textContent.trim()
-    && !/\\s/.test(node.textContent.trim()) && node.childElementCount === 0)
-  .filter((node) => {
-    const range = document.createRange();
-    range.selectNodeContents(node);
-    return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
-  })
-  .map((node) => `${node.id || node.dataset.label}: ${node.textContent}`)"""
-# Server addresses (host:port) broken inside a label: a line of one may start only after a
-# dot or a hyphen, or with the port's colon.
-BROKEN_ADDRESSES = """() => [...document.querySelectorAll('.address')].filter((node) => {
-    const text = node.textContent, range = document.createRange();
-    const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
-    const chars = [];
-    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
-      for (let i = 0; i < t.length; i++) {
-        range.setStart(t, i); range.setEnd(t, i + 1);
-        chars.push(range.getBoundingClientRect().top);
-      }
-    }
-    return chars.some((top, i) => i > 0 && top > chars[i - 1] + 2
-      && !'.-'.includes(text[i - 1]) && text[i] !== ':');
-  }).map((node) => node.textContent)"""
-# Pairs of a label (dt) and its value (dd) where the value is not below (narrow) / beside (wide).
-LABELS_PLACED = """(below) => [...document.querySelectorAll('.facts dt')]
-  .filter((dt) => dt.checkVisibility() && dt.nextElementSibling)
-  .filter((dt) => {
-    const a = dt.getBoundingClientRect(), b = dt.nextElementSibling.getBoundingClientRect();
-    return below ? b.top < a.bottom - 1 : Math.abs(b.top - a.top) > 2 || b.left < a.right;
-  })
-  .map((dt) => dt.textContent)"""
 
 
 def queue_messages(served: Served, app_id: str, smtp_port: int, recipients: list[str]) -> None:
@@ -138,15 +96,6 @@ def open_gmail_editor(tab: Page) -> None:
     tab.get_by_label("Username").fill("me@gmail.com")
     tab.get_by_label("From address").fill("news@shop.example.com")
     expect(tab.locator("#f-warnings-summary")).to_contain_text("Guard rails: ")
-
-
-def assert_layout(tab: Page, width: int) -> None:
-    assert tab.evaluate(WIDER_THAN_VIEWPORT) == [], width
-    assert tab.evaluate("document.documentElement.scrollWidth") <= width
-    assert tab.evaluate(OVERFLOWING) == [], width
-    assert tab.evaluate(WRAPPED_WORDS) == [], width
-    assert tab.evaluate(BROKEN_ADDRESSES) == [], width
-    assert tab.evaluate(LABELS_PLACED, width == NARROW) == [], width
 
 
 def test_layout_at_desktop_and_phone_width(

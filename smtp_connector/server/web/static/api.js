@@ -70,6 +70,11 @@ export async function request(method, path, { body, key, allow = [] } = {}) {
   throw error;
 }
 
+function tpl(app, usage, locale) {
+  const base = `/v1/apps/${encodeURIComponent(app)}/templates`;
+  return usage ? `${base}/${encodeURIComponent(usage)}/${encodeURIComponent(locale)}` : base;
+}
+
 export const api = {
   me: (key) => request("GET", "/v1/me", { key }),
   // Lists are paged (`limit` up to 500, the next page in a `Link` header): the page asks for
@@ -99,4 +104,15 @@ export const api = {
   recentMessages: (app, params) =>
     request("GET", `/v1/apps/${encodeURIComponent(app)}/messages?${new URLSearchParams(params)}`, { allow: [404] }),
   message: (id) => request("GET", `/v1/messages/${encodeURIComponent(id)}`),
+  send: (app, body) => request("POST", `/v1/apps/${encodeURIComponent(app)}/messages`, { body }),
+  // The app's own templates (`/v1/apps/{id}/templates`): where each (usage type, language)
+  // comes from, one template, save, delete, history, revert, and the preview of an edit.
+  templateLevels: (app, params) => request("GET", `${tpl(app)}/levels?${params}`),
+  template: (app, usage, locale) => request("GET", `${tpl(app, usage, locale)}`, { allow: [404] }),
+  saveTemplate: (app, usage, locale, body) => request("PUT", tpl(app, usage, locale), { body }),
+  deleteTemplate: (app, usage, locale) => request("DELETE", tpl(app, usage, locale)),
+  templateHistory: (app, usage, locale) => request("GET", `${tpl(app, usage, locale)}/history`, { allow: [404] }),
+  revertTemplate: (app, usage, locale, version) =>
+    request("POST", `${tpl(app, usage, locale)}/revert`, { body: { version } }),
+  previewTemplate: (app, body) => request("POST", `${tpl(app)}/preview`, { body }),
 };
