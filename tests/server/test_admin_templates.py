@@ -1,7 +1,7 @@
 """The admin page's template editor (issue 24 §6) in Chromium against a real `serve` and a real
 aiosmtpd server: the usage type × language grid with the level each template comes from, the
 editor with its live preview (through the preview route, in the sandboxed iframe), a syntax
-error shown before saving, save, history and revert, a test send of the edit (what the SMTP
+error shown before saving, save, history and revert, a test send of the unsaved edit (what the SMTP
 server received), a read-only key that can look but not change; the layout at 1280 and 375 px.
 """
 
@@ -102,12 +102,13 @@ def test_edit_preview_save_revert_and_test_send(
 
     tab.get_by_label("Subject").fill("Test: {{code}} für {{application.name}}")
     tab.get_by_label("Test send to").fill("someone@example.org")
-    tab.get_by_role("button", name="Save and send test").click()
+    tab.get_by_role("button", name="Send test", exact=True).click()
     expect(tab.locator("#t-test-result")).to_contain_text("Sent to someone@example.org")
     mail = email.message_from_bytes(live.messages[-1].content, policy=default_policy)
     assert live.messages[-1].rcpt_tos == ["someone@example.org"]
-    assert mail["Subject"] == "Test: 123456 für Shop"  # the edit, saved first, then sent
-    assert stored(served, app_id, "SignIn/de")["version"] == 4
+    assert mail["Subject"] == "Test: 123456 für Shop"  # the edit as typed ...
+    assert "Dein Code: <b>123456</b>" in mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert stored(served, app_id, "SignIn/de")["version"] == 3  # ... and not saved
 
 
 def test_a_template_cannot_script_the_page(

@@ -104,7 +104,6 @@ export const api = {
   recentMessages: (app, params) =>
     request("GET", `/v1/apps/${encodeURIComponent(app)}/messages?${new URLSearchParams(params)}`, { allow: [404] }),
   message: (id) => request("GET", `/v1/messages/${encodeURIComponent(id)}`),
-  send: (app, body) => request("POST", `/v1/apps/${encodeURIComponent(app)}/messages`, { body }),
   // The app's own templates (`/v1/apps/{id}/templates`): where each (usage type, language)
   // comes from, one template, save, delete, history, revert, and the preview of an edit.
   templateLevels: (app, params) => request("GET", `${tpl(app)}/levels?${params}`),
@@ -115,4 +114,5 @@ export const api = {
   revertTemplate: (app, usage, locale, version) =>
     request("POST", `${tpl(app, usage, locale)}/revert`, { body: { version } }),
   previewTemplate: (app, body) => request("POST", `${tpl(app)}/preview`, { body }),
+  testTemplate: (app, body) => request("POST", `${tpl(app)}/test`, { body }),
 };

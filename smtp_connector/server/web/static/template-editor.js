@@ -1,8 +1,8 @@
 // The template editor: subject, content, content type, Reply-To and From of the app's own
 // template for one usage type × language; a live preview as you type (debounced, through
 // `POST /v1/apps/{id}/templates/preview`: the same renderer, sandbox and variables as a send,
-// shown in a sandboxed iframe); save, delete, history with revert, and a test send (the
-// template is saved first, then sent through the app to the address given).
+// shown in a sandboxed iframe); save, delete, history with revert, and a test send of the
+// edit as it stands, saved or not.
 import { api } from "./api.js";
 import { el, clear, announce, ago } from "./dom.js";
 import { errorNode } from "./errors.js";
@@ -84,15 +84,6 @@ function edited() {
   if (replyTo) template.replyTo = replyTo;
   if (sendFrom) template.sendFrom = sendFrom;
   return template;
-}
-
-// Whether the form differs from the saved template (a test send saves only a real change).
-function changed() {
-  const template = edited();
-  if (!template) return false;
-  const stored = current.stored || {};
-  return ["subject", "content", "contentType", "replyTo", "sendFrom"]
-    .some((key) => (template[key] || "") !== (stored[key] || ""));
 }
 
 function schedulePreview() {
@@ -192,6 +183,7 @@ async function revert(version) {
   }
 }
 
+// The edit as it is, saved or not (`POST …/templates/test`: once, through the app's servers).
 async function testSend() {
   const out = field("t-test-result");
   out.textContent = "";
@@ -201,12 +193,14 @@ async function testSend() {
     field("t-test-to").focus();
     return;
   }
-  if (changed() && !(await save())) return;
   out.textContent = `Sending to ${to}…`;
   const body = { to, usageType: current.usage, locale: current.locale, payload: SAMPLE };
+  const template = edited();
+  if (template) body.template = template;
   try {
-    const { status, data } = await api.send(state.appId, body);
-    out.textContent = status === 202 ? `Queued for ${to} (message ${data.id}).` : `Sent to ${to}: ${data.response}`;
+    const { data } = await api.testTemplate(state.appId, body);
+    out.textContent = `Sent to ${data.to} through ${data.server}: ${data.response}`;
+    announce(`Test sent to ${data.to}`);
   } catch (error) {
     clear(out).append(errorNode(error));
   }
