@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from browser_support import WIDER_THAN_VIEWPORT, Traffic, chromium
+from browser_support import CONTRAST_BELOW_AA, WIDER_THAN_VIEWPORT, Traffic, chromium
 from service_support import (
     SECRET_KEY,
     SMTP_PASSWORD,
@@ -152,9 +152,13 @@ LABELS_PLACED = """(below) => [...document.querySelectorAll('.facts dt')]
 
 
 def assert_layout(tab: Page, width: int) -> None:
+    """Nothing wider than the viewport or overflowing its box, no one-word value wrapped, no
+    address broken inside a label, labels beside (wide) or above (narrow) values, and text
+    contrast at WCAG AA for whatever is open now."""
     assert tab.evaluate(WIDER_THAN_VIEWPORT) == [], width
     assert tab.evaluate("document.documentElement.scrollWidth") <= width
     assert tab.evaluate(OVERFLOWING) == [], width
     assert tab.evaluate(WRAPPED_WORDS) == [], width
     assert tab.evaluate(BROKEN_ADDRESSES) == [], width
     assert tab.evaluate(LABELS_PLACED, width == NARROW) == [], width
+    assert tab.evaluate(CONTRAST_BELOW_AA) == [], width
