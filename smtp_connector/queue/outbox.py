@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -308,12 +308,9 @@ class Outbox:
             wanted = wanted.where(outbox.c.status == query.status)
         if query.after is not None:
             created, row_id = query.after
-            wanted = wanted.where(
-                or_(
-                    outbox.c.created < created,
-                    and_(outbox.c.created == created, outbox.c.id < row_id),
-                )
-            )
+            # A row value, not an OR of two conditions: a range scan of the (app_id,
+            # created, id) index on SQLite and PostgreSQL alike.
+            wanted = wanted.where(tuple_(outbox.c.created, outbox.c.id) < tuple_(created, row_id))
         return await self.db.read(lambda conn: list(conn.execute(wanted).all()))
 
     async def attempts_of(self, message_id: str) -> list[Any]:
