@@ -193,3 +193,11 @@ def test_a_newcomers_status_spelling_gets_the_list_of_statuses(served: Served) -
     message = answer.json()["error"]["message"]
     for status in ("queued", "sending", "sent", "failed", "abandoned"):
         assert status in message, message
+
+
+def test_paths_and_urls_where_an_app_id_belongs(served: Served) -> None:
+    with served.client() as client:
+        for app in ("..%2F..%2Fv1%2Fqueue", "https:%2F%2Fevil.example%2Fx", "%00", "x" * 300):
+            answer = client.get(f"/v1/apps/{app}/messages")
+            assert answer.status_code in (400, 404, 422), (app, answer.status_code)
+            assert "@example" not in answer.text
