@@ -236,3 +236,16 @@ def test_queue_panel_lists_masked_messages_filters_and_pages(
     for response in traffic.responses:
         if "/messages?" in response.url:
             assert b"user00@example.org" not in response.body()
+
+
+def test_an_app_without_servers_previews_the_shipped_template_and_says_so(
+    page: tuple[Page, Traffic], served: Served
+) -> None:
+    tab, _ = page
+    app_id = make_app(served, "empty-app")
+    sign_in(tab, served.admin)
+    choose_app(tab, app_id)
+    expect(tab.locator("#p-note")).to_contain_text("empty-app has no active server yet")
+    expect(tab.locator("#p-subject")).to_contain_text("123456")
+    expect(tab.locator("#p-from")).to_have_text("—")
+    expect(tab.locator("#q-recent")).to_contain_text("No queued messages")
