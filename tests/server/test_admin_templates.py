@@ -184,3 +184,32 @@ def test_editor_layout_at_desktop_and_phone_width(
         height = tab.evaluate("document.documentElement.scrollHeight")
         tab.set_viewport_size({"width": width, "height": height})
         tab.locator("#templates").screenshot(path=str(folder / f"templates-{width}.png"))
+
+
+def test_keyboard_open_close_and_delete(
+    page: tuple[Page, Traffic], served: Served, make_server: MakeServer
+) -> None:
+    tab, _ = page
+    live = make_server(auth_required=True, users={USER: SMTP_PASSWORD})
+    app_id = make_app(served, "tpl-keys", definition(live.port, name="relay", **SHOP))
+    with served.api() as client:
+        saved = {"subject": "Own {{code}}", "content": "<p>Own {{code}}</p>"}
+        assert client.put(f"/v1/apps/{app_id}/templates/Register/en", json=saved).is_success
+    sign_in(tab, served.admin)
+    choose_app(tab, app_id)
+    cell = tab.locator("#tpl-Register-en")
+    expect(cell).to_have_text("app")
+    cell.focus()
+    tab.keyboard.press("Enter")
+    expect(tab.locator("#t-editor-title")).to_be_focused()
+    expect(tab.get_by_label("Subject")).to_have_value("Own {{code}}")
+    tab.keyboard.press("Escape")
+    expect(tab.locator("#t-editor")).to_be_hidden()
+    expect(cell).to_be_focused()  # back where the person was
+
+    tab.keyboard.press("Enter")
+    tab.once("dialog", lambda dialog: dialog.accept())
+    tab.get_by_role("button", name="Delete template").click()
+    expect(cell).to_have_text("shipped")
+    expect(tab.locator("#t-editor-title")).to_contain_text("none of the app's own yet")
+    assert stored(served, app_id, "Register/en")["error"]["code"] == "not_found"

@@ -69,7 +69,9 @@ function showTitle() {
 function close() {
   field("t-editor").hidden = true;
   current = null;
-  if (returnFocus && document.body.contains(returnFocus)) returnFocus.focus();
+  // The grid may have been drawn again meanwhile: the cell with the same id, if it is gone.
+  const back = returnFocus && (document.body.contains(returnFocus) ? returnFocus : document.getElementById(returnFocus.id));
+  if (back) back.focus();
 }
 
 // The edit as a template, or null while subject or content is empty (then the preview shows
