@@ -2,8 +2,10 @@
 
 The library's shipped templates, the last steps of every app's chain, rendered with a sample
 code: the admin page shows the HTML in a sandboxed iframe and the text part beside it, and a
-person can see the Spanish sign-in mail before a user does. An app's own templates and the
-mail a send of that app makes: `/v1/apps/{id}/templates` (app_templates.py).
+person can see the Spanish sign-in mail before a user does. With `?appId=` the preview goes
+through that app's own connector, as its sends do (its templates, sender and application
+name). An app's own templates and their editor's preview: `/v1/apps/{id}/templates`
+(app_templates.py).
 """
 
 from __future__ import annotations
