@@ -82,6 +82,7 @@ class Renderer:
         # One-line templates (a template's `sendFrom`/`replyTo`) by (template, field).
         self._lines: dict[tuple[int, str], tuple[EmailTemplate, JinjaTemplate]] = {}
         self.max_payload_bytes = max_payload_bytes
+        self._tree: tuple[EmailTemplate, Any] | None = None  # the last `_parse`, for `_combined`
         # Compose once per template shape (`shapes.py`); None renders every message in full.
         self.shapes = (
             ShapeCache(self._render_placeholders, self._parse, self.limits.max_chars)
@@ -168,8 +169,11 @@ class Renderer:
         return pieces if len(pieces) == 3 else None
 
     def _parse(self, template: EmailTemplate) -> Any:
-        """The combined template's syntax tree (for the shape cache's static check)."""
-        return self._text_env.parse(_combined_source(template))
+        """The combined template's syntax tree (for the shape cache's static check), kept
+        until `_combined` compiles it, so a first send parses its template once, not twice."""
+        tree = self._text_env.parse(_combined_source(template))
+        self._tree = (template, tree)
+        return tree
 
     def check_limits(self, templates: list[EmailTemplate], context: Mapping[str, Any]) -> None:
         """Render each template once without a payload, when the connector is built: a template
@@ -236,8 +240,11 @@ class Renderer:
             return cached[1]
         for part in _PARTS:
             self._check_part(template, part)  # a block may not span parts; errors name the part
+        parsed, self._tree = self._tree, None
+        tree = parsed[1] if parsed is not None and parsed[0] is template else None
         try:
-            compiled = self._text_env.from_string(_combined_source(template))
+            env = self._text_env
+            compiled = env.from_string(tree if tree is not None else _combined_source(template))
         except RecursionError:  # nesting the parser took but code generation could not
             raise _too_deep(template, "all parts") from None
         except TemplateSyntaxError as exc:  # found only when compiling, e.g. an unknown filter
