@@ -137,6 +137,7 @@ class RenderedEmail:
     # Bodies the shape cache knows to have no line over 998 characters (matched by identity,
     # so a body replaced after rendering is measured again).
     _short_lines: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    _composed: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.message_id:
@@ -159,8 +160,14 @@ class RenderedEmail:
     def as_bytes(self) -> bytes:
         """The message, CRLF line endings, no line over 998 octets. Built once, then cached."""
         if self._bytes is None:
-            self._bytes = self._compose()
+            self._bytes = self._composed = self._compose()
         return self._bytes
+
+    def crlf_only(self, data: bytes) -> bool:
+        """True when `data` is this email's own composition: `_compose` ends every line with
+        CRLF (bodies normalised, headers folded with CRLF), so the wire step need not look for
+        a bare CR or LF in it (signed or replaced bytes are looked at)."""
+        return data is self._composed
 
     def replace_bytes(self, data: bytes) -> None:
         """Swap in a transformed message (DKIM/S-MIME signing happens on the final bytes)."""

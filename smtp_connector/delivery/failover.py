@@ -261,7 +261,12 @@ class SmtpDelivery:
         opening a connection included, ends by the send's `retry.deadline`."""
         pool = self.pool(server.name)
         return await pool.submit(
-            email.envelope_from, email.envelope_to, data, email.needs_smtputf8, deadline
+            email.envelope_from,
+            email.envelope_to,
+            data,
+            email.needs_smtputf8,
+            deadline,
+            email.crlf_only(data),
         )
 
     def _final_error(
