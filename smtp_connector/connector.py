@@ -146,6 +146,7 @@ class SmtpConnector:
             usage_type=usage_key(usage_type),
             locale=template.locale or locale,
             _short_lines=bodies.short_lines,
+            _wire=bodies.wire,
         )
         email.payload = dict(payload)
         return email

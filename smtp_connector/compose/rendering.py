@@ -26,6 +26,7 @@ from .limits import RenderLimits, TemplateLimitError, render_budget, watching
 from .payload import build_context
 from .sandbox import LimitedSandbox
 from .shapes import ShapeCache
+from .wire import WireFill
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _SHORTHAND = re.compile(rf"<<\s*({_NAME})\s*>>")
@@ -41,6 +42,7 @@ class RenderedBodies:
     html: str | None
     template: EmailTemplate
     short_lines: tuple[str, ...] = ()  # parts known to have no line over 998 characters
+    wire: WireFill | None = None  # the body as the shape's wire skeleton fills it
 
 
 def shorthand_to_jinja(source: str) -> str:
@@ -95,7 +97,8 @@ class Renderer:
         if self.shapes is not None:
             filled = self.shapes.pieces(template, context)
             if filled is not None:  # None: not a proven shape, or near the output limits
-                return self._finish(template, context, filled.pieces, filled.short_lines)
+                pieces, short = filled.pieces, filled.short_lines
+                return self._finish(template, context, pieces, short, filled.wire)
         try:
             with render_budget(self.limits):
                 return self._render_bounded(template, context)
@@ -207,6 +210,7 @@ class Renderer:
         context: dict[str, Any],
         pieces: list[str],
         short_lines: tuple[str, ...] = (),
+        wire: WireFill | None = None,
     ) -> RenderedBodies:
         """What both paths do with the raw parts: size checks, the subject made one line, and a
         text part from the HTML when the template has none."""
@@ -218,7 +222,7 @@ class Renderer:
         if html_out is not None and text_out is None:
             text_out = html_to_text(html_out, _string_values(context))
         subject = clean_header_text(subject)
-        return RenderedBodies(subject, text_out, html_out, template, short_lines)
+        return RenderedBodies(subject, text_out, html_out, template, short_lines, wire)
 
     def compile(self, template: EmailTemplate) -> None:
         """Compile `template` now (the connector does it for every configured one at build

@@ -267,6 +267,7 @@ class SmtpDelivery:
             email.needs_smtputf8,
             deadline,
             email.crlf_only(data),
+            email.wire_payload(data),
         )
 
     def _final_error(

@@ -113,13 +113,15 @@ class ServerPool:
         smtputf8: bool,
         deadline: float,
         crlf_only: bool = False,
+        payload: bytes | None = None,
     ) -> asyncio.Future[Delivery]:
         """Queue one message; the future gets its `Delivery` or its `ConnectorError`. The
         send's before-DATA checkpoint (if any) is taken from the caller's context here.
-        `crlf_only`: `data` ends every line with CRLF (see `dot_stuff`)."""
+        `crlf_only`: `data` ends every line with CRLF (see `dot_stuff`); `payload`: `data`
+        already dot-stuffed and terminated, as DATA sends it."""
         future: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
         job = Job(sender, recipients, data, smtputf8, deadline, current_checkpoint(), future)
-        job.crlf_only = crlf_only
+        job.crlf_only, job.payload = crlf_only, payload
         _gc_freeze.tick()
         self._queue.append(job)
         if self._expiry is None or self._expiry_at > deadline:

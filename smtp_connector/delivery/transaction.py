@@ -49,12 +49,13 @@ class Job:
     reused: bool = False  # went out on a session that had carried an earlier message
     content_sent: bool = False  # past its checkpoint: from here on the server may hold it
     crlf_only: bool = False  # `data` is known to end every line with CRLF (the composer's)
+    payload: bytes | None = None  # `data` dot-stuffed already (a shape's wire skeleton)
 
 
 def envelope(smtp: aiosmtplib.SMTP, job: Job, name: str) -> tuple[bytes, bytes]:
     """(MAIL + RCPTs + DATA as one burst, the dot-stuffed content) for a pipelined session."""
     require_smtputf8(smtp, job.smtputf8, name)
-    payload = dot_stuff(job.data, job.crlf_only)
+    payload = job.payload if job.payload is not None else dot_stuff(job.data, job.crlf_only)
     options = _mail_options(smtp, len(payload), job.smtputf8)
     lines = [_command("MAIL FROM:", job.sender, options)]
     lines += [f"RCPT TO:<{rcpt}>" for rcpt in job.recipients]
