@@ -36,7 +36,7 @@ from markupsafe import escape
 from ..config import EmailTemplate
 from .headers import MAX_LINE_OCTETS
 from .message import alternative_body
-from .wire import Skeleton, WireFill, build_skeleton, plain_value
+from .wire import Skeleton, WireFill, build_skeleton, plain_values
 
 MAX_SHAPES = 256
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: no template or payload uses them
@@ -264,9 +264,7 @@ def _wire_fill(
 ) -> WireFill | None:
     """This message's body through the shape's skeleton (built once), when every value can
     travel in one (`wire.plain_value`); None: the message composes its body in full."""
-    if not all(map(plain_value, values)) or (
-        escaped is not values and not all(map(plain_value, escaped))
-    ):
+    if not plain_values(values):
         return None
     if not composed.skeleton:
         assert composed.parts is not None
