@@ -2,6 +2,7 @@
 
     python benchmarks/cold_start.py                  # connector, smtplib, nodemailer; 7 runs each
     python benchmarks/cold_start.py --repeat 3 --skip-node
+    python benchmarks/cold_start.py --compare ../base/.venv/bin/python   # before/after
 
 Each run is a new process that sends one SignIn mail (the shipped template, text + HTML, or
 the same text and HTML for the others) to postfix's `smtp-sink` and prints the moment the
@@ -107,6 +108,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7, help="measured runs per contender")
     parser.add_argument("--skip-node", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated contenders to run")
+    parser.add_argument("--compare", default="", help="also the connector under this Python")
     args = parser.parse_args()
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -118,6 +120,8 @@ def main() -> None:
             "connector": [sys.executable, __file__, "connector"],
             "smtplib": [sys.executable, __file__, "smtplib"],
         }
+        if args.compare:  # another tree's interpreter (its venv), e.g. main before a change
+            commands["compared"] = [args.compare, __file__, "connector"]
         if not args.skip_node and ensure_nodemailer():
             commands["nodemailer"] = ["node", "-e", NODE_CHILD]
         if args.only:
