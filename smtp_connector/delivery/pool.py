@@ -9,10 +9,12 @@ after `idleTimeout`, and spaces sends by `rateLimit`.
 Each queued message carries its send's deadline; one timer per pool, armed for the earliest
 deadline in the queue, fails the messages that waited too long (no timer per message).
 
-After the process's first `FREEZE_GC_AFTER` queued messages (warm: modules, connectors,
-compiled templates and pools exist), the long-lived objects are moved out of the garbage
-collector's sight once (`gc.freeze()`): a full collection otherwise walks all of them again
-and again while a burst of sends allocates, a pause of milliseconds each time.
+A process that asks for it (`freeze_gc_after_warmup()`; `serve` and its workers do) has its
+long-lived objects moved out of the garbage collector's sight once, after its first
+`FREEZE_GC_AFTER` queued messages (warm: modules, connectors, compiled templates and pools
+exist): a full collection otherwise walks all of them again and again while a burst of sends
+allocates, a pause of milliseconds each time. Opt-in because the collector's state belongs to
+the application that imports the library, not to the library.
 """
 
 from __future__ import annotations
@@ -35,20 +37,32 @@ FREEZE_GC_AFTER = 1000
 
 
 class _GcFreeze:
-    """Counts queued messages; at `FREEZE_GC_AFTER` collects the young generations (so the
+    """Counts queued messages once armed; at zero collects the young generations (so the
     short-lived garbage of the warm-up is not kept) and freezes what is left, once per
     process. Reference counting still frees frozen objects; only frozen cycles stay."""
 
-    remaining = FREEZE_GC_AFTER
+    remaining = 0  # 0: not armed (the default) or already frozen
 
     def tick(self) -> None:
-        self.remaining -= 1
-        if self.remaining == 0:
-            gc.collect(1)
-            gc.freeze()
+        if self.remaining > 0:
+            self.remaining -= 1
+            if self.remaining == 0:
+                gc.collect(1)
+                gc.freeze()
 
 
 _gc_freeze = _GcFreeze()
+
+
+def freeze_gc_after_warmup(messages: int = FREEZE_GC_AFTER) -> None:
+    """Opt in to one `gc.freeze()` after this process's next `messages` queued messages.
+
+    For a long-running sender (a worker, a service): later full collections skip the warm
+    objects instead of pausing the loop for milliseconds. Not done unasked: `gc.freeze()` is
+    process-wide, and objects alive then are never collected as cycles."""
+    if messages < 1:
+        raise ValueError("messages must be at least 1")
+    _gc_freeze.remaining = messages
 
 
 class RateLimiter:
