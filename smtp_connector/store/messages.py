@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
-from smtp_connector import ConnectorError
+from smtp_connector import ConnectorError, RenderedEmail
 from smtp_connector.errors import secret_safe_logger
 
 from .apps import load_app
@@ -27,8 +28,10 @@ from .definitions import ordered_definitions
 from .domain import Actor, MessageRequest
 from .errors import ServiceError, forbidden, invalid
 from .idempotency import IdempotencyLog, check_key, request_fingerprint
+from .pages import Page
 from .policy import ServicePolicy
 from .precheck import check_request
+from .recent import RecentMessage, RecentQuery
 from .secrets import SecretBox
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .tables import AppRow
@@ -161,6 +164,36 @@ class MessageService:
         if status is None or (status.app_id is not None and not actor.can_access(status.app_id)):
             return None
         return status
+
+    async def render(
+        self,
+        actor: Actor,
+        app_id: str,
+        usage_type: str,
+        payload: Mapping[str, Any],
+        locale: str | None = None,
+    ) -> RenderedEmail:
+        """What a send through the app would put in the mail, rendered by the very connector
+        sends use (same templates, same application name and sender): the admin page's
+        preview. `unavailable` (409) when the app has no active definition to send with."""
+        versions = await self._version(actor, app_id)
+        async with self._lease(app_id, versions) as live:
+            return live.connector.render(usage_type, payload, locale)
+
+    async def recent(
+        self,
+        actor: Actor,
+        app_id: str,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[RecentMessage] | None:
+        """The app's queued messages, newest first, recipients masked (recent.py); None when
+        this service keeps no queue. Another app's (for a bound key) or an unknown app: refused
+        as every app route refuses them."""
+        async with self._db.transaction() as session:
+            await load_app(session, actor, app_id)
+        return await self.sender.recent(RecentQuery.parse(app_id, status, limit, cursor))
 
     async def _deliver(self, live: LiveConnector, job: SendJob) -> SendOutcome:
         result = await live.connector.send(job.to, job.usage_type, job.payload, job.locale)
