@@ -22,7 +22,7 @@ from .compose.payload import build_context, require_mapping
 from .compose.provider import TemplateProvider
 from .compose.rendering import Renderer
 from .compose.requirements import check_send, payload_check_for
-from .compose.selection import Source, TemplateSelector
+from .compose.selection import Choice, Source, TemplateSelector
 from .compose.senders import Senders
 from .config import EmailTemplate, ServerConfig, SmtpConfig, validate_custom_headers
 from .delivery.backends import LOCAL_BACKENDS, Backend
@@ -169,6 +169,11 @@ class SmtpConnector:
         """Which level a send of (usage type, locale) takes its template from: "provider",
         "config" or "shipped" (for an admin's grid). Raises `template_not_found`."""
         return self._selector.choose(usage_type, locale).source
+
+    def template_choice(self, usage_type: UsageType | str, locale: str | None = None) -> Choice:
+        """The template a send of (usage type, locale) renders and its level (`.source`): its
+        `usage_type` is `Generic` where Generic filled in. Raises `template_not_found`."""
+        return self._selector.choose(usage_type, locale)
 
     def check_template(
         self,
