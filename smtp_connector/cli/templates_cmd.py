@@ -120,9 +120,10 @@ async def all_templates(service: Service, app_id: str) -> list[TemplateView]:
 
 
 def file_content(view: TemplateView) -> dict[str, str]:
-    values = {"subject": view.subject, "content": view.content, "contentType": view.content_type,
-              "replyTo": view.reply_to, "sendFrom": view.send_from, "textContent": view.text}  # fmt: skip
-    return {key: values[key] for key in FILE_KEYS if values[key]}
+    values = {"subject": view.subject, "content": view.content,
+              "contentType": view.content_type, "replyTo": view.reply_to,
+              "sendFrom": view.send_from, "textContent": view.text}  # fmt: skip
+    return {key: value for key in FILE_KEYS if (value := values[key])}
 
 
 def write_template(directory: Path, view: TemplateView) -> Path:
@@ -136,7 +137,9 @@ def write_template(directory: Path, view: TemplateView) -> Path:
 def template_files(directory: Path) -> list[Path]:
     """The layout's files (`*/*.json`); a missing directory is a usage error (exit 2)."""
     if not directory.is_dir():
-        raise ConnectorError(ErrorCode.INVALID_CONFIG, f"No directory {str(directory)!r} to import.")
+        raise ConnectorError(
+            ErrorCode.INVALID_CONFIG, f"No directory {str(directory)!r} to import."
+        )
     return sorted(directory.glob("*/*.json"))
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -35,7 +34,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from smtp_connector import ConnectorError
 from smtp_connector.store import READ_SCOPE, WRITE_SCOPE, Actor, Service
-from smtp_connector.store.template_models import TemplateInput, TemplateView
+from smtp_connector.store.template_models import (
+    TemplateInput,
+    TemplateView,
+    check_input,
+    check_key,
+)
 from smtp_connector.usage import UsageType
 
 from ..deps import ServiceDep, api_key_actor, bearer, require
@@ -49,7 +53,8 @@ NO_FILTER = "connector.email_connector.bulk_deletion_no_filter"
 _CODES = {401: "auth.authorization_header_missing", 403: "auth.forbidden",
           404: "entity.not_exists_with_id", 429: "request.rate_limited"}  # fmt: skip
 _OURS_TO_LOGTO = {"usage_type": "templateType", "locale": "languageTag",
-                  "content_type": "contentType", "reply_to": "replyTo", "send_from": "sendFrom"}  # fmt: skip
+                  "content_type": "contentType", "reply_to": "replyTo",
+                  "send_from": "sendFrom"}  # fmt: skip
 
 
 async def logto_actor(
@@ -161,7 +166,7 @@ def details_of(view: TemplateView) -> dict[str, str]:
 
 
 def to_logto(view: TemplateView) -> EmailTemplate:
-    created: datetime = getattr(view, "created", None) or view.updated_at
+    created = view.created or view.updated_at
     return EmailTemplate(tenantId=view.app_id, id=view.id, languageTag=view.locale,
                          templateType=view.usage_type, details=details_of(view),
                          createdAt=int(created.timestamp() * 1000))  # fmt: skip
@@ -223,14 +228,29 @@ def item_failure(error: ConnectorError, index: int, item: TemplateIn) -> ApiFail
     return ApiFailure(dataclasses.replace(failure, message=message, error=None))
 
 
-async def undo(actor: Actor, service: Service, app_id: str, done: list[Any]) -> None:
-    """Put back what an interrupted list changed (Logto stores a list in one transaction)."""
-    for item, before in reversed(done):
-        if before is None:
-            await service.templates.delete(actor, app_id, item.templateType, item.languageTag)
-        else:
-            restored = to_input(details_of(before) | {"text": before.text})
-            await service.templates.put(actor, app_id, before.usage_type, before.locale, restored)
+async def check_all(
+    service: Service, app_id: str, items: list[TemplateIn]
+) -> list[tuple[TemplateIn, TemplateInput]]:
+    """Every template of the list through the store's checks before any is stored: Logto
+    stores a list in one transaction, so a refused one leaves the others unchanged too."""
+    checked = []
+    for index, item in enumerate(items):
+        try:
+            data = to_input(item.details.model_dump())
+            check_key(item.templateType.value, item.languageTag)
+            check_input(data, service.templates.limits)
+            await service.template_render.check(
+                app_id, item.templateType.value, item.languageTag, data
+            )
+        except ConnectorError as error:
+            raise item_failure(error, index, item) from None
+        except ApiFailure as refused:
+            where = f"templates.{index} ({item.languageTag}/{item.templateType.value})"
+            failure = refused.failure
+            message = f"{where}: {failure.message}"
+            raise ApiFailure(dataclasses.replace(failure, message=message)) from None
+        checked.append((item, data))
+    return checked
 
 
 def logto_error(request: Request, failure: Failure) -> JSONResponse:
@@ -264,33 +284,14 @@ async def replace_templates(
     if len(body.templates) > service.templates.limits.max_per_app:
         raise bad(f"`templates`: at most {service.templates.limits.max_per_app} in one list "
                   "(the most one app may store).", 422)  # fmt: skip
-    inputs = [to_input(item.details.model_dump()) for item in body.templates]
     app_id = await owner_app(actor, service, create=True)
     assert app_id is not None
-    stored: list[EmailTemplate] = []
-    done: list[Any] = []
-    for index, (item, data) in enumerate(zip(body.templates, inputs, strict=True)):
+    stored = []
+    for item, data in await check_all(service, app_id, body.templates):
         usage, tag = item.templateType.value, item.languageTag
-        before = await _current(actor, service, app_id, usage, tag)
-        try:
-            saved = await service.templates.put(actor, app_id, usage, tag, data)
-        except ConnectorError as error:
-            await undo(actor, service, app_id, done)
-            raise item_failure(error, index, item) from None
-        done.append((item, before))
+        saved = await service.templates.put(actor, app_id, usage, tag, data)
         stored.append(to_logto(saved.template))
     return stored
-
-
-async def _current(
-    actor: Actor, service: Service, app_id: str, usage: str, tag: str
-) -> TemplateView | None:
-    try:
-        return await service.templates.get(actor, app_id, usage, tag)
-    except ConnectorError as error:
-        if getattr(error, "reason", None) == "not_found":
-            return None
-        raise
 
 
 @router.get("", response_model=list[EmailTemplate])
@@ -306,8 +307,10 @@ async def list_templates(request: Request, actor: Reader, service: ServiceDep) -
 async def delete_templates(request: Request, actor: Writer, service: ServiceDep) -> RowCount:
     filters = guard(Filters, dict(request.query_params), "query")
     if filters.languageTag is None and filters.templateType is None:
-        message = ("At least one filter condition must be provided to perform bulk deletion by "
-                   "properties. Supported properties are: languageTag and templateType.")  # fmt: skip
+        message = (
+            "At least one filter condition must be provided to perform bulk deletion by "
+            "properties. Supported properties are: languageTag and templateType."
+        )
         raise ApiFailure(Failure(422, NO_FILTER, message))
     app_id = await owner_app(actor, service, create=False)
     if app_id is None:
