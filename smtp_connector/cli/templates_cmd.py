@@ -153,8 +153,8 @@ async def import_files(service: Service, app: str, files: list[Path]) -> ImportO
         try:
             checked.append((path, await check_file(service, outcome.app_id, path)))
         except ConnectorError as error:
-            outcome.errors.append({"file": _name(path), "code": error_code(error),
-                                   "message": error.message})  # fmt: skip
+            code = getattr(error, "label", None) or error_code(error)
+            outcome.errors.append({"file": _name(path), "code": code, "message": error.message})
     if outcome.errors:
         return outcome
     for path, data in checked:

@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from smtp_connector import ConnectorError
 from smtp_connector.store import READ_SCOPE, WRITE_SCOPE, Actor, Service
@@ -40,7 +40,7 @@ from smtp_connector.store.template_models import (
     check_input,
     check_key,
 )
-from smtp_connector.usage import UsageType
+from smtp_connector.usage import KNOWN_USAGE_TYPES, UsageType, suggest_usage_type
 
 from ..deps import ServiceDep, api_key_actor, bearer, require
 from ..errors import ApiFailure, Failure, connector_failure, error_responses, register_format
@@ -88,11 +88,23 @@ class Details(DetailsPatch):
     content: str
 
 
+def known_type(value: Any) -> Any:
+    """Logto's TemplateType; a near miss (`signin`, `Regsiter`) is told the type it meant."""
+    if isinstance(value, str) and value not in KNOWN_USAGE_TYPES:
+        meant = suggest_usage_type(value)
+        if meant:
+            raise ValueError(f"{value[:40]!r} is not a template type; did you mean {meant!r}?")
+    return value
+
+
+TemplateType = Annotated[UsageType, BeforeValidator(known_type)]
+
+
 class TemplateIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     languageTag: str = Field(min_length=1, max_length=16)
-    templateType: UsageType
+    templateType: TemplateType
     details: Details
 
 
@@ -104,7 +116,7 @@ class Filters(BaseModel):
     """The list's and bulk delete's query (`languageTag`, `templateType`), both optional."""
 
     languageTag: str | None = Field(default=None, min_length=1, max_length=16)
-    templateType: UsageType | None = None
+    templateType: TemplateType | None = None
 
 
 class EmailTemplate(BaseModel):
@@ -143,7 +155,17 @@ def guard(model: type[M], data: Any, where: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise bad(f"The request {where} is invalid: {field_errors(exc, {})}") from None
+        raise bad(f"The request {where} is invalid: {key_paths(exc)}") from None
+
+
+def key_paths(error: ValidationError) -> str:
+    """Each refusal under its full key path (`templates.0.details.subject`), as Logto's guard
+    names them; values are not repeated (a validator's own message may quote a type name)."""
+    parts = []
+    for item in error.errors(include_input=False):
+        path = ".".join(str(part) for part in item["loc"]) or "body"
+        parts.append(f"`{path}`: {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
 
 
 def to_input(details: dict[str, Any]) -> TemplateInput:
@@ -224,7 +246,10 @@ def item_failure(error: ConnectorError, index: int, item: TemplateIn) -> ApiFail
     """A store refusal of one template of the list, saying which one (in Logto's names)."""
     failure = connector_failure(error)
     where = f"templates.{index} ({item.languageTag}/{item.templateType.value})"
-    message = f"{where}: {rename_fields(failure.message, _OURS_TO_LOGTO)}"
+    text = rename_fields(failure.message, _OURS_TO_LOGTO)
+    for ours, logtos in (("locale ", "languageTag "), ("usageType ", "templateType ")):
+        text = logtos + text.removeprefix(ours) if text.startswith(ours) else text
+    message = f"{where}: {text}"
     return ApiFailure(dataclasses.replace(failure, message=message, error=None))
 
 
