@@ -141,17 +141,17 @@ class MessageService:
         return versions
 
     async def deliver_now(self, job: SendJob) -> SendOutcome:
-        """Deliver `job` through the app's current definitions and templates (a worker in
-        another process reads both versions from the database; raises ConnectorError)."""
-        versions = self._connectors.known_version(job.app_id)
-        if versions is None:
-            generation = self._connectors.generation(job.app_id)
-            async with self._db.transaction() as session:
-                app = await session.get(AppRow, job.app_id)
-                if app is None:
-                    raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
-                versions = Versions(app.definitions_version, app.templates_version)
-            self._connectors.saw_version(job.app_id, versions, generation)
+        """Deliver `job` through the app's current definitions and templates, their versions
+        read from the database for every job (not the second-long cache of the request path):
+        a worker may be another process, and a template saved just before the job was queued
+        must be the one it renders. Raises ConnectorError."""
+        generation = self._connectors.generation(job.app_id)
+        async with self._db.transaction() as session:
+            app = await session.get(AppRow, job.app_id)
+            if app is None:
+                raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
+            versions = Versions(app.definitions_version, app.templates_version)
+        self._connectors.saw_version(job.app_id, versions, generation)
         async with self._lease(job.app_id, versions) as live:
             return await self._deliver(live, job)
 

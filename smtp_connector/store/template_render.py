@@ -12,8 +12,10 @@ runs in the connector build threads, never on the event loop.
 
 from __future__ import annotations
 
+import re
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
 
 from pydantic import Field
@@ -95,6 +97,29 @@ def render_config(rows: Sequence[DefinitionRow], app: AppSender | None) -> dict[
     return config
 
 
+# The library names its own settings in a few template refusals; the service has none of them
+# (its limits are the library's defaults), so they are left out, or said in the API's terms.
+_LIBRARY_TERMS = (
+    (re.compile(r" \(`(renderTimeout|maxOutputBytes|maxPayloadBytes)`\)"), ""),
+    (
+        re.compile(r"set `allowSpecialUseDomains: true` in the config[^;.]*"),
+        "set `allowSpecialUseDomains` on the app's server definition (a local relay only)",
+    ),
+)
+
+
+@contextmanager
+def in_service_terms() -> Iterator[None]:
+    """A template refusal's message without the library's config keys."""
+    try:
+        yield
+    except ConnectorError as error:
+        for pattern, replacement in _LIBRARY_TERMS:
+            error.message = pattern.sub(replacement, error.message)
+        error.args = (error.message,)
+        raise
+
+
 def sample_payload(usage_type: str) -> dict[str, Any]:
     payload: dict[str, Any] = {"code": SAMPLE_CODE}
     if usage_type in CODELESS_USAGE_TYPES:
@@ -158,7 +183,7 @@ class TemplateRenderer:
         details = _details(data)
 
         def work() -> list[str]:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), in_service_terms():
                 warnings.simplefilter("ignore", TemplateWarning)
                 connector = SmtpConnector(config)
                 return connector.check_template(details, usage_type, locale)
@@ -180,7 +205,7 @@ class TemplateRenderer:
         payload = request.payload if request.payload is not None else sample_payload(usage)
 
         def work() -> Preview:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), in_service_terms():
                 warnings.simplefilter("ignore", TemplateWarning)
                 connector = SmtpConnector(config, template_provider=provider)
                 if posted is not None:
