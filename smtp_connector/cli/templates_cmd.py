@@ -185,6 +185,10 @@ async def check_file(service: Service, app_id: str, path: Path) -> TemplateInput
         raise ConnectorError(ErrorCode.TEMPLATE_ERROR, f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ConnectorError(ErrorCode.TEMPLATE_ERROR, "a template file is a JSON object.")
+    for key, value in data.items():
+        if isinstance(value, str) and "\x00" in value:  # what the HTTP edge refuses too
+            message = f"`{key}` contains a NUL character (U+0000); remove it."
+            raise ConnectorError(ErrorCode.TEMPLATE_ERROR, message)
     try:
         template = TemplateInput.model_validate(data)
     except ValidationError as exc:

@@ -140,6 +140,7 @@ def test_a_repository_with_broken_files_imports_nothing_and_names_each(
     write(repo, "ForgotPassword/es.json",
           {"subject": "x", "content": "{% for i in range(10**9) %}{% endfor %}"})  # fmt: skip
     write(repo, "Sign In/en.json", good)  # a directory name that is no usage type
+    write(repo, "BindMfa/en.json", good | {"content": "<p>{{code}}\u0000</p>"})  # PostgreSQL
     write(repo, "README.md", "not a template: ignored")
 
     code, out, err = invoke("templates", "import", "--app", "empty", str(repo),
@@ -148,14 +149,16 @@ def test_a_repository_with_broken_files_imports_nothing_and_names_each(
     lines = [line for line in err.splitlines() if line.startswith("error: ")]
     named = {line.split(":")[1].strip() for line in lines}
     assert named == {"SignIn/en.json", "SignIn/de.json", "Generic/en.json", "Sign In/en.json",
-                     "ForgotPassword/fr.json", "ForgotPassword/es.json"}  # fmt: skip
+                     "ForgotPassword/fr.json", "ForgotPassword/es.json",
+                     "BindMfa/en.json"}  # fmt: skip
     by_file = {line.split(":")[1].strip(): line for line in lines}
     assert "line 1" in by_file["SignIn/en.json"]
     assert "not JSON" in by_file["SignIn/de.json"]
     assert "subjet" in by_file["Generic/en.json"]
     assert "line break" in by_file["ForgotPassword/fr.json"]
     assert "limit" in by_file["ForgotPassword/es.json"]
-    assert "Nothing imported: 6 file(s) refused." in err
+    assert "NUL" in by_file["BindMfa/en.json"]
+    assert "Nothing imported: 7 file(s) refused." in err
 
     code, out, _ = invoke("templates", "import", "--app", "empty", str(repo),
                           "--database-url", url, "--json")  # fmt: skip

@@ -416,16 +416,24 @@ def test_a_tenant_cannot_name_its_app_after_the_logto_app(served: Served) -> Non
 
 
 def test_an_operator_key_uses_the_services_logto_app(served: Served) -> None:
+    _, tenant = served.new_app()
+    with served.client(tenant) as http:
+        tenants_id = put(http, [SAMPLES[2]])[0]["id"]
     with served.client(served.operator) as http:
         before = http.get(URL)
         stored = put(http, [SAMPLES[2]])
         apps = {a["name"]: a["id"] for a in http.get("/v1/apps").json()}
         listed = http.get(URL).json()
+        # The operator's key may reach every app, but this API speaks for the logto app only.
+        logto_error(http.get(f"{URL}/{tenants_id}"), 404, "entity.not_exists_with_id")
+        logto_error(http.delete(f"{URL}/{tenants_id}"), 404, "entity.not_exists_with_id")
         cleaned = http.delete(URL, params={"languageTag": "de"})
     assert before.status_code == 200 and before.json() in ([], listed)
     assert stored[0]["tenantId"] == apps["logto"]
     assert [t["id"] for t in listed] == [stored[0]["id"]]
     assert cleaned.json() == {"rowCount": 1}
+    with served.client(tenant) as http:
+        assert [t["id"] for t in http.get(URL).json()] == [tenants_id]
 
 
 # What a send does with them -------------------------------------------------------------
