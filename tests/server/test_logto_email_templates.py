@@ -178,18 +178,22 @@ def test_get_by_id_and_404_for_an_unknown_id(served: Served) -> None:
 
 
 def test_patch_details_merges_and_404s_for_an_unknown_id(served: Served) -> None:
-    _, h = served.new_app()
+    app_id, h = served.new_app()
     with served.client(h) as http:
         first = put(http, SAMPLES)[0]
         change = {"subject": "Your code (updated)", "replyTo": "support@example.com"}
         patched = http.patch(f"{URL}/{first['id']}/details", json=change)
+        unchanged = http.patch(f"{URL}/{first['id']}/details", json={"ignored": "x"})
         unknown = http.patch(f"{URL}/invalid-id/details", json={})
         reread = http.get(f"{URL}/{first['id']}").json()
+        history = http.get(f"/v1/apps/{app_id}/templates/SignIn/en/history").json()
     assert patched.status_code == 200, patched.text
     assert patched.json()["details"] == first["details"] | change
     assert patched.json()["id"] == first["id"]
-    assert reread == patched.json()
+    assert reread == patched.json() == unchanged.json()
     logto_error(unknown, 404, "entity.not_exists_with_id")
+    # The same history as the native API's: the PUT and the PATCH; an empty PATCH adds none.
+    assert [entry["subject"] for entry in history] == [change["subject"], "Your sign-in code"]
 
 
 def test_delete_by_id_answers_204_then_404(served: Served) -> None:

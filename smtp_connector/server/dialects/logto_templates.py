@@ -200,20 +200,25 @@ def missing(template_id: str) -> ApiFailure:
     return ApiFailure(Failure(404, "not_found", message))
 
 
-async def owner_app(actor: Actor, service: Service, *, create: bool) -> str | None:
-    """The key's app, else the service's Logto app (created on the first write; None before
-    it for reads: nothing stored yet)."""
+async def owner_app(actor: Actor, service: Service) -> str | None:
+    """The key's app, else the service's Logto app (None before its first write: nothing
+    stored yet)."""
     if actor.app_id is not None:
         return actor.app_id
-    if create:
-        return (await service.apps.ensure_dialect(actor, APP_KIND)).id
     found = await service.apps.find_dialect(actor, APP_KIND)
     return found.id if found else None
 
 
+async def writable_app(actor: Actor, service: Service) -> str:
+    """The same app for a write, creating the service's Logto app on first use."""
+    if actor.app_id is not None:
+        return actor.app_id
+    return (await service.apps.ensure_dialect(actor, APP_KIND)).id
+
+
 async def find(actor: Actor, service: Service, template_id: str) -> TemplateView:
     """The template `template_id` of the caller's app (another app's is "not found" too)."""
-    app_id = await owner_app(actor, service, create=False)
+    app_id = await owner_app(actor, service)
     if app_id is None or len(template_id) > MAX_ID:
         raise missing(template_id)
     try:
@@ -283,10 +288,10 @@ def logto_error(request: Request, failure: Failure) -> JSONResponse:
     status, code = failure.status, _CODES.get(failure.status, failure.code)
     if failure.code == "invalid_request":
         status, code = 400, "guard.invalid_input"
-    elif failure.code == NO_FILTER:
-        code = NO_FILTER
+    # A 404 quotes the caller's id, which must not be renamed like a field.
+    message = failure.message if status == 404 else rename_fields(failure.message, _OURS_TO_LOGTO)
     data = {"code": failure.code, "hint": failure.hint, "cause": failure.cause}
-    body = LogtoError(code=code, message=rename_fields(failure.message, _OURS_TO_LOGTO),
+    body = LogtoError(code=code, message=message,
                       data={k: v for k, v in data.items() if v is not None})  # fmt: skip
     return JSONResponse(body.model_dump(exclude_none=True), status, headers=failure.headers)
 
@@ -309,8 +314,7 @@ async def replace_templates(
     if len(body.templates) > service.templates.limits.max_per_app:
         raise bad(f"`templates`: at most {service.templates.limits.max_per_app} in one list "
                   "(the most one app may store).", 422)  # fmt: skip
-    app_id = await owner_app(actor, service, create=True)
-    assert app_id is not None
+    app_id = await writable_app(actor, service)
     stored = []
     for item, data in await check_all(service, app_id, body.templates):
         usage, tag = item.templateType.value, item.languageTag
@@ -322,7 +326,7 @@ async def replace_templates(
 @router.get("", response_model=list[EmailTemplate])
 async def list_templates(request: Request, actor: Reader, service: ServiceDep) -> list[Any]:
     filters = guard(Filters, dict(request.query_params), "query")
-    app_id = await owner_app(actor, service, create=False)
+    app_id = await owner_app(actor, service)
     if app_id is None:
         return []
     return [to_logto(view) for view in await everything(actor, service, app_id, filters)]
@@ -337,7 +341,7 @@ async def delete_templates(request: Request, actor: Writer, service: ServiceDep)
             "properties. Supported properties are: languageTag and templateType."
         )
         raise ApiFailure(Failure(422, NO_FILTER, message))
-    app_id = await owner_app(actor, service, create=False)
+    app_id = await owner_app(actor, service)
     if app_id is None:
         return RowCount(rowCount=0)
     count = await service.templates.delete_many(
@@ -361,6 +365,8 @@ async def patch_details(
     change = guard(DetailsPatch, parse_json(await request.body()), "body")
     view = await find(actor, service, template_id)
     merged = details_of(view) | change.model_dump(exclude_unset=True)
+    if merged == details_of(view):
+        return to_logto(view)  # nothing changes: no new version in the history
     data = to_input(merged | {"text": view.text})
     saved = await service.templates.put(actor, view.app_id, view.usage_type, view.locale, data)
     return to_logto(saved.template)
