@@ -47,6 +47,10 @@ Run = Callable[[Callable[[], T]], Awaitable[T]]
 STAND_IN_FROM = "no-reply@example.com"
 SAMPLE_CODE = "123456"
 SAMPLE_LINK = "https://example.com/invitation/accept?token=example"
+# A stored template must render a sample in half the time a send allows (the library's 1 s
+# render budget): a real payload may cost more than the sample, and a save is answered
+# within a second even when the template is a render-time bomb.
+SAVE_RENDER_TIMEOUT_MS = 500
 NO_SENDER = (
     "The app has no sender yet: the preview shows a stand-in From; set fromEmail on the app "
     "or on its server definition."
@@ -180,6 +184,7 @@ class TemplateRenderer:
     ) -> list[str]:
         """Refuse (`template_error`) what the sandbox would refuse at send; the warnings."""
         config, _, _ = await self._app_parts(None, app_id)
+        config["renderTimeout"] = SAVE_RENDER_TIMEOUT_MS
         details = _details(data)
 
         def work() -> list[str]:
