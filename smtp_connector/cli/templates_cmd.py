@@ -146,37 +146,47 @@ def template_files(directory: Path) -> list[Path]:
 async def import_files(service: Service, app: str, files: list[Path]) -> ImportOutcome:
     """Check all, then save all: a repository's templates land together or not at all."""
     from ..store import CLI_ACTOR
+    from ..store.template_batch import BatchItem, check_batch, save_batch
 
     outcome = ImportOutcome(app_id=await resolve_app(service, app))
-    checked: list[tuple[Path, TemplateInput]] = []
+    batch: list[BatchItem] = []
+    read: list[Path] = []
     for path in files:
         try:
-            checked.append((path, await check_file(service, outcome.app_id, path)))
+            batch.append(BatchItem(path.parent.name, path.stem, read_file(path)))
+            read.append(path)
         except ConnectorError as error:
-            code = getattr(error, "label", None) or error_code(error)
-            outcome.errors.append({"file": _name(path), "code": code, "message": error.message})
+            outcome.errors.append(_refusal(_name(path), error))
+    for refusal in await check_batch(service, CLI_ACTOR, outcome.app_id, batch):
+        where = "(all files)" if refusal.index is None else _name(read[refusal.index])
+        outcome.errors.append(_refusal(where, refusal.error))
     if outcome.errors:
+        outcome.errors.sort(key=lambda error: error["file"])
         return outcome
-    for path, data in checked:
-        usage, locale = path.parent.name, path.stem
-        saved = await service.templates.put(CLI_ACTOR, outcome.app_id, usage, locale, data)
-        outcome.saved.append({"file": _name(path), "usage_type": usage, "locale": locale,
-                              "version": saved.template.version, "created": saved.created,
-                              "warnings": saved.template.warnings})  # fmt: skip
+    saved_all = await save_batch(service, CLI_ACTOR, outcome.app_id, batch)
+    for path, item, saved in zip(read, batch, saved_all, strict=True):
+        view = saved.template
+        outcome.saved.append({"file": _name(path), "usage_type": item.usage_type,
+                              "locale": item.locale, "version": view.version,
+                              "created": saved.created, "warnings": view.warnings})  # fmt: skip
     return outcome
+
+
+def _refusal(where: str, error: ConnectorError) -> dict[str, str]:
+    code = getattr(error, "label", None) or error_code(error)
+    return {"file": where, "code": code, "message": error.message}
 
 
 def _name(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
-async def check_file(service: Service, app_id: str, path: Path) -> TemplateInput:
-    """The file as the store's template input, through the store's checks (nothing stored)."""
+def read_file(path: Path) -> TemplateInput:
+    """The file as the store's template input (its checks come with the batch's)."""
     from pydantic import ValidationError
 
-    from ..store.template_models import TemplateInput, check_input, check_key
+    from ..store.template_models import TemplateInput
 
-    usage, locale = check_key(path.parent.name, path.stem)
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ConnectorError(ErrorCode.TEMPLATE_ERROR, f"{_name(path)} is too large to read.")
     try:
@@ -190,12 +200,9 @@ async def check_file(service: Service, app_id: str, path: Path) -> TemplateInput
             message = f"`{key}` contains a NUL character (U+0000); remove it."
             raise ConnectorError(ErrorCode.TEMPLATE_ERROR, message)
     try:
-        template = TemplateInput.model_validate(data)
+        return TemplateInput.model_validate(data)
     except ValidationError as exc:
         raise ConnectorError(ErrorCode.TEMPLATE_ERROR, refused_fields(exc)) from None
-    check_input(template, service.templates.limits)
-    await service.template_render.check(app_id, usage, locale, template)
-    return template
 
 
 def refused_fields(error: Any) -> str:

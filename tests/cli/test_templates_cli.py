@@ -43,8 +43,8 @@ TEMPLATES: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
-def invoke(*args: str) -> tuple[int, str, str]:
-    env = {"SMTP_CONNECTOR_SECRET_KEY": SECRET_KEY}
+def invoke(*args: str, **env: str) -> tuple[int, str, str]:
+    env["SMTP_CONNECTOR_SECRET_KEY"] = SECRET_KEY
     result = CliRunner().invoke(main, list(args), prog_name="smtp-connector", env=env)
     return result.exit_code, result.stdout, result.stderr
 
@@ -171,6 +171,24 @@ def test_a_repository_with_broken_files_imports_nothing_and_names_each(
     code, out, _ = invoke("templates", "export", "--app", "empty", str(tmp_path / "out"),
                           "--database-url", url, "--json")  # fmt: skip
     assert code == 0 and json.loads(out)["files"] == []
+
+
+def test_more_files_than_the_app_may_hold_imports_none(
+    served: tuple[ServeProcess, str, dict[str, str]], tmp_path: Path
+) -> None:
+    _, url, _ = served
+    for tag in ("en", "de", "fr"):
+        write(tmp_path, f"Generic/{tag}.json", {"subject": "Hi", "content": "{{code}}"})
+    code, out, err = invoke("templates", "import", "--app", "empty", str(tmp_path),
+                            "--database-url", url, "--json",
+                            SMTP_CONNECTOR_MAX_TEMPLATES_PER_APP="2")  # fmt: skip
+    assert code == 3, err
+    (refusal,) = json.loads(out)["errors"]
+    assert refusal["file"] == "(all files)" and refusal["code"] == "too_many_templates"
+    assert "at most 2" in refusal["message"]
+    code, out, _ = invoke("templates", "export", "--app", "empty", str(tmp_path / "out"),
+                          "--database-url", url, "--json")  # fmt: skip
+    assert json.loads(out)["files"] == []
 
 
 def test_unknown_app_and_missing_directory_exit_codes(

@@ -33,6 +33,7 @@ from service_support import (
 from smtp_servers import MakeServer
 
 URL = "/api/email-templates"
+MAX_TEMPLATES = 8  # the serve's SMTP_CONNECTOR_MAX_TEMPLATES_PER_APP
 LOGTO_ID = re.compile(r"^[0-9a-z]{1,64}$")  # Logto: 21 chars; ours: 32 hex
 SAMPLES: list[dict[str, Any]] = [
     {"languageTag": "en", "templateType": "SignIn",
@@ -73,7 +74,8 @@ def served(
     with _database(request.param, folder) as url:
         cli("db", "upgrade", "--database-url", url, env=serve_env())
         operator = key_headers(url)
-        process = start_serve(url, folder / "serve.log", serve_env())
+        env = serve_env(SMTP_CONNECTOR_MAX_TEMPLATES_PER_APP=str(MAX_TEMPLATES))
+        process = start_serve(url, folder / "serve.log", env)
         try:
             yield Served(process, url, operator)
         finally:
@@ -409,6 +411,22 @@ def test_a_huge_body_is_refused_before_it_is_read(served: Served) -> None:
     assert refused.status_code == 413, refused.text
     assert too_many.status_code in (400, 413, 422), too_many.text
     assert stored == []
+
+
+def test_a_list_over_the_apps_cap_stores_none_of_it(served: Served) -> None:
+    _, h = served.new_app()
+    more = [{"languageTag": tag, "templateType": "Generic",
+             "details": {"subject": "Hi", "content": "{{code}}"}}
+            for tag in ("fr", "es", "it", "nl", "pl", "sv")]  # fmt: skip
+    with served.client(h) as http:
+        first = put(http, SAMPLES)
+        over = http.put(URL, json={"templates": SAMPLES + more})  # 3 held + 6 new > 8
+        after_over = http.get(URL).json()
+        fits = http.put(URL, json={"templates": SAMPLES + more[:5]})  # 3 held + 5 new = 8
+    message = logto_error(over, 422, "too_many_templates")
+    assert "at most 8" in message and "would add 6" in message
+    assert after_over == sorted(first, key=lambda t: (t["languageTag"], t["templateType"]))
+    assert fits.status_code == 200 and len(fits.json()) == 8
 
 
 def test_a_tenant_cannot_name_its_app_after_the_logto_app(served: Served) -> None:

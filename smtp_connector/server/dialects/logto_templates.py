@@ -34,12 +34,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from smtp_connector import ConnectorError
 from smtp_connector.store import READ_SCOPE, WRITE_SCOPE, Actor, Service
-from smtp_connector.store.template_models import (
-    TemplateInput,
-    TemplateView,
-    check_input,
-    check_key,
-)
+from smtp_connector.store.template_batch import BatchItem, check_batch, save_batch
+from smtp_connector.store.template_models import TemplateInput, TemplateView
 from smtp_connector.usage import KNOWN_USAGE_TYPES, UsageType, suggest_usage_type
 
 from ..deps import ServiceDep, api_key_actor, bearer, require
@@ -247,40 +243,31 @@ async def everything(actor: Actor, service: Service, app_id: str, filters: Filte
             return sorted(views, key=lambda v: (v.locale, v.usage_type))
 
 
-def item_failure(error: ConnectorError, index: int, item: TemplateIn) -> ApiFailure:
-    """A store refusal of one template of the list, saying which one (in Logto's names)."""
+def place_of(index: int, item: TemplateIn) -> str:
+    return f"templates.{index} ({item.languageTag}/{item.templateType.value})"
+
+
+def item_failure(error: ConnectorError, place: str) -> ApiFailure:
+    """A store refusal of the list, saying which template (in Logto's names)."""
     failure = connector_failure(error)
-    where = f"templates.{index} ({item.languageTag}/{item.templateType.value})"
     text = rename_fields(failure.message, _OURS_TO_LOGTO)
     for ours, logtos in (("locale ", "languageTag "), ("usageType ", "templateType ")):
         text = logtos + text.removeprefix(ours) if text.startswith(ours) else text
-    message = f"{where}: {text}"
+    message = f"{place}: {text}" if place else text
     return ApiFailure(dataclasses.replace(failure, message=message, error=None))
 
 
-async def check_all(
-    service: Service, app_id: str, items: list[TemplateIn]
-) -> list[tuple[TemplateIn, TemplateInput]]:
-    """Every template of the list through the store's checks before any is stored: Logto
-    stores a list in one transaction, so a refused one leaves the others unchanged too."""
-    checked = []
+def batch_items(items: list[TemplateIn]) -> list[BatchItem]:
+    """The list in the store's terms; details the store's model refuses name their item."""
+    batch = []
     for index, item in enumerate(items):
         try:
             data = to_input(item.details.model_dump())
-            check_key(item.templateType.value, item.languageTag)
-            check_input(data, service.templates.limits)
-            await service.template_render.check(
-                app_id, item.templateType.value, item.languageTag, data
-            )
-        except ConnectorError as error:
-            raise item_failure(error, index, item) from None
         except ApiFailure as refused:
-            where = f"templates.{index} ({item.languageTag}/{item.templateType.value})"
-            failure = refused.failure
-            message = f"{where}: {failure.message}"
-            raise ApiFailure(dataclasses.replace(failure, message=message)) from None
-        checked.append((item, data))
-    return checked
+            message = f"{place_of(index, item)}: {refused.failure.message}"
+            raise ApiFailure(dataclasses.replace(refused.failure, message=message)) from None
+        batch.append(BatchItem(item.templateType.value, item.languageTag, data))
+    return batch
 
 
 def logto_error(request: Request, failure: Failure) -> JSONResponse:
@@ -311,16 +298,15 @@ async def replace_templates(
     request: Request, actor: Writer, service: ServiceDep
 ) -> list[EmailTemplate]:
     body = guard(PutBody, parse_json(await request.body()), "body")
-    if len(body.templates) > service.templates.limits.max_per_app:
-        raise bad(f"`templates`: at most {service.templates.limits.max_per_app} in one list "
-                  "(the most one app may store).", 422)  # fmt: skip
+    batch = batch_items(body.templates)
     app_id = await writable_app(actor, service)
-    stored = []
-    for item, data in await check_all(service, app_id, body.templates):
-        usage, tag = item.templateType.value, item.languageTag
-        saved = await service.templates.put(actor, app_id, usage, tag, data)
-        stored.append(to_logto(saved.template))
-    return stored
+    # Logto stores the list in one transaction: one refused template stores none of them.
+    refusals = await check_batch(service, actor, app_id, batch, every=False)
+    if refusals:
+        first = refusals[0]
+        place = "" if first.index is None else place_of(first.index, body.templates[first.index])
+        raise item_failure(first.error, place)
+    return [to_logto(saved.template) for saved in await save_batch(service, actor, app_id, batch)]
 
 
 @router.get("", response_model=list[EmailTemplate])
