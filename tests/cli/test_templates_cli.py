@@ -142,6 +142,9 @@ def test_a_repository_with_broken_files_imports_nothing_and_names_each(
     write(repo, "Sign In/en.json", good)  # a directory name that is no usage type
     write(repo, "BindMfa/en.json", good | {"content": "<p>{{code}}\u0000</p>"})  # PostgreSQL
     write(repo, "README.md", "not a template: ignored")
+    secret = tmp_path / "elsewhere.txt"  # a link out of the repository: its text never shown
+    secret.write_text("token=SECRET-9f8e7d")
+    (repo / "Register" / "de.json").symlink_to(secret)
 
     code, out, err = invoke("templates", "import", "--app", "empty", str(repo),
                             "--database-url", url)  # fmt: skip
@@ -150,7 +153,8 @@ def test_a_repository_with_broken_files_imports_nothing_and_names_each(
     named = {line.split(":")[1].strip() for line in lines}
     assert named == {"SignIn/en.json", "SignIn/de.json", "Generic/en.json", "Sign In/en.json",
                      "ForgotPassword/fr.json", "ForgotPassword/es.json",
-                     "BindMfa/en.json"}  # fmt: skip
+                     "BindMfa/en.json", "Register/de.json"}  # fmt: skip
+    assert "SECRET-9f8e7d" not in out + err
     by_file = {line.split(":")[1].strip(): line for line in lines}
     assert "line 1" in by_file["SignIn/en.json"]
     assert "not JSON" in by_file["SignIn/de.json"]
@@ -158,7 +162,7 @@ def test_a_repository_with_broken_files_imports_nothing_and_names_each(
     assert "line break" in by_file["ForgotPassword/fr.json"]
     assert "limit" in by_file["ForgotPassword/es.json"]
     assert "NUL" in by_file["BindMfa/en.json"]
-    assert "Nothing imported: 7 file(s) refused." in err
+    assert "Nothing imported: 8 file(s) refused." in err
 
     code, out, _ = invoke("templates", "import", "--app", "empty", str(repo),
                           "--database-url", url, "--json")  # fmt: skip
@@ -205,6 +209,13 @@ def test_unknown_app_and_missing_directory_exit_codes(
     code, _, err = invoke("templates", "import", "--app", "shop", str(tmp_path / "missing"),
                           "--database-url", url)  # fmt: skip
     assert code == 2 and "missing" in err
+    code, _, err = invoke("templates", "export", "--app", "../shop", str(tmp_path / "x"),
+                          "--database-url", url)  # fmt: skip
+    assert code == 4 and "../shop" in err  # an app is an id or a name, never a path
+    (tmp_path / "a-file").write_text("")
+    code, _, err = invoke("templates", "import", "--app", "shop", str(tmp_path / "a-file"),
+                          "--database-url", url)  # fmt: skip
+    assert code == 2 and "a-file" in err
     # The installed script, as a CI job runs it: the same codes.
     env = serve_env()
     ran = cli("templates", "import", "--app", "nope", str(tmp_path), "--database-url", url,
