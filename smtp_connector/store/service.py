@@ -29,6 +29,7 @@ from .sending import DirectSender, Sender, SendJob, SendOutcome
 from .tables import SECRET_COLUMNS, DefinitionRow
 from .template_models import TemplateLimits
 from .template_render import TemplateRenderer
+from .template_send import TemplateTestSender
 from .templates import TemplateService
 
 SenderFactory = Callable[[Callable[[SendJob], Awaitable[SendOutcome]]], Sender]
@@ -65,6 +66,7 @@ class Service:
         self.templates = TemplateService(
             database, self._templates_changed, self.template_render.check, limits
         )
+        self.template_tests = TemplateTestSender(database, box, policy, limits)
 
     @classmethod
     async def open(

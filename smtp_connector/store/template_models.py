@@ -164,7 +164,7 @@ class TemplateView(Wire):
     send_from: str | None = None
     text: str | None = None
     version: int
-    created: datetime | None = Field(default=None, exclude=True)  # Logto's createdAt
+    created_at: datetime
     updated_at: datetime
     updated_by: str
     warnings: list[str] = Field(
@@ -195,7 +195,7 @@ def template_view(row: AppTemplateRow, warnings: list[str] | None = None) -> Tem
         subject=row.subject, content=row.content,
         content_type=row.content_type,  # type: ignore[arg-type]  # stored from the Literal
         reply_to=row.reply_to, send_from=row.send_from, text=row.text_content,
-        version=row.version, created=aware(row.created), updated_at=aware(row.updated_at),
+        version=row.version, created_at=aware(row.created), updated_at=aware(row.updated_at),
         updated_by=row.updated_by,
         warnings=warnings or [],
     )  # fmt: skip

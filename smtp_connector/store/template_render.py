@@ -13,7 +13,6 @@ runs in the connector build threads, never on the event loop.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
@@ -24,7 +23,6 @@ from smtp_connector import ConnectorError, EmailTemplate, SmtpConnector
 from smtp_connector.addresses import Address
 from smtp_connector.compose.checks import CODELESS_USAGE_TYPES
 from smtp_connector.compose.provider import template_from_details
-from smtp_connector.errors import TemplateWarning
 
 from .apps import load_app
 from .configs import AppSender, mail_sender
@@ -40,6 +38,7 @@ from .template_models import (
     TemplateInput,
     TemplateLimits,
     check_input,
+    locale_key,
 )
 
 T = TypeVar("T")
@@ -140,7 +139,7 @@ class Posted:
         self.version = (stored.version, id(template))
 
     def template(self, usage_type: str, locale: str | None) -> EmailTemplate | None:
-        if (usage_type, (locale or "").lower()) == self.key:
+        if (usage_type, locale_key(locale or "")) == self.key:
             return self.posted
         return self.stored.template(usage_type, locale)
 
@@ -185,11 +184,10 @@ class TemplateRenderer:
         """Refuse (`template_error`) what the sandbox would refuse at send; the warnings."""
         config, _, _ = await self._app_parts(None, app_id)
         config["renderTimeout"] = SAVE_RENDER_TIMEOUT_MS
-        details = _details(data)
+        details = library_details(data)
 
-        def work() -> list[str]:
-            with warnings.catch_warnings(), in_service_terms():
-                warnings.simplefilter("ignore", TemplateWarning)
+        def work() -> list[str]:  # (check_template returns its warnings, issues none)
+            with in_service_terms():
                 connector = SmtpConnector(config)
                 return connector.check_template(details, usage_type, locale)
 
@@ -205,13 +203,12 @@ class TemplateRenderer:
         posted = None
         if request.template is not None:
             check_input(request.template, self._limits)
-            posted = template_from_details(_details(request.template), usage, locale)
-            provider = Posted(stored, posted, (usage, (locale or "").lower()))
+            posted = template_from_details(library_details(request.template), usage, locale)
+            provider = Posted(stored, posted, (usage, locale_key(locale or "")))
         payload = request.payload if request.payload is not None else sample_payload(usage)
 
         def work() -> Preview:
-            with warnings.catch_warnings(), in_service_terms():
-                warnings.simplefilter("ignore", TemplateWarning)
+            with in_service_terms():  # no catch_warnings: it is not thread-safe
                 connector = SmtpConnector(config, template_provider=provider)
                 if posted is not None:
                     found.extend(connector.check_template(posted, usage, locale))
@@ -253,7 +250,7 @@ class TemplateRenderer:
         return await self._run(work)
 
 
-def _details(data: TemplateInput) -> dict[str, Any]:
+def library_details(data: TemplateInput) -> dict[str, Any]:
     """The library's template-details mapping of `data`."""
     details: dict[str, Any] = {
         "subject": data.subject, "content": data.content, "contentType": data.content_type,

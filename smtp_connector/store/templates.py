@@ -134,9 +134,9 @@ class TemplateService:
     ) -> Saved:
         """Create or replace the app's template for (usage type, locale), checked first."""
         check_key(usage_type, locale)
-        check_input(data, self.limits)
         async with self._db.transaction() as session:
-            await load_app(session, actor, app_id)  # before the check: 403/404 come first
+            await load_app(session, actor, app_id)  # 403/404 before anything about the body
+        check_input(data, self.limits)
         warnings = await self._check(app_id, usage_type, locale, data)
         with conflict_on_duplicate(f"The {usage_type}/{locale} template was saved concurrently."):
             saved = await self._store(actor, app_id, usage_type, locale, data, "saved")

@@ -175,6 +175,29 @@ def test_a_stored_template_in_direct_and_queued_sends(served: Served) -> None:
             assert subject_of(served.mail_to(to)) == subject.replace("{{code}}", f"33344{n}")
 
 
+def test_a_test_send_of_an_unsaved_edit(served: Served) -> None:
+    """The editor's test send: the edit goes out through the app's definitions as a send would
+    render it, the stored template stays as it was; a bad recipient is refused before."""
+    with served.client() as client:
+        app = served.new_app(client)
+        path = f"/v1/apps/{app}/templates"
+        assert client.post(f"{path}/test", json={"to": "t@example.org"}).status_code == 409
+        served.add_server(client, app)
+        client.put(f"{path}/SignIn/en", json=details("Stored {{code}}"))
+        edit = {"subject": "Edited {{code}}", "content": "<p>{{code}} for {{user.name}}</p>"}
+        sent = client.post(f"{path}/test", json={
+            "to": "tester@example.org", "usageType": "SignIn", "locale": "en", "template": edit,
+            "payload": {"code": "909090", "user": {"name": "Ana <b>"}}})  # fmt: skip
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["ok"] and sent.json()["messageId"]
+        mail = served.mail_to("tester@example.org")
+        assert subject_of(mail) == "Edited 909090"
+        assert "909090 for Ana &lt;b&gt;" in parts_of(mail)["text/html"]  # escaped as a send
+        assert client.get(f"{path}/SignIn/en").json()["subject"] == "Stored {{code}}"
+        bad = client.post(f"{path}/test", json={"to": "not-an-address", "usageType": "SignIn"})
+        assert bad.status_code in (400, 422) and bad.json()["error"]["code"] == "invalid_recipient"
+
+
 def test_history_keeps_twenty_and_revert_saves_an_old_version_anew(served: Served) -> None:
     with served.client() as client:
         app = served.new_app(client)

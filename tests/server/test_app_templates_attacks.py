@@ -40,6 +40,7 @@ def routes(app: str) -> list[tuple[str, str, dict[str, object] | None]]:
         ("DELETE", one, None),
         ("GET", f"{one}/history", None),
         ("POST", f"{one}/revert", {"version": 1}),
+        ("POST", f"/v1/apps/{app}/templates/test", {"to": "probe@example.org"}),
     ]
 
 
@@ -66,9 +67,10 @@ def test_another_tenants_key_and_a_read_only_key(served: Served) -> None:
     with served.client(reader) as read_only:
         for method, path, body in routes(mine):
             answer = read_only.request(method, path, json=body)
-            if method in ("PUT", "DELETE") or path.endswith("/revert"):
+            if method in ("PUT", "DELETE") or path.endswith(("/revert", "/test")):
                 assert answer.status_code == 403, (method, path, answer.text)
-                assert "smtpserver_write" in answer.json()["error"]["message"]
+                scope = "smtpserver_send" if path.endswith("/test") else "smtpserver_write"
+                assert scope in answer.json()["error"]["message"]
             else:
                 assert answer.status_code == 200, (method, path, answer.text)
     with served.client({}) as anonymous:

@@ -184,10 +184,9 @@ def details_of(view: TemplateView) -> dict[str, str]:
 
 
 def to_logto(view: TemplateView) -> EmailTemplate:
-    created = view.created or view.updated_at
     return EmailTemplate(tenantId=view.app_id, id=view.id, languageTag=view.locale,
                          templateType=view.usage_type, details=details_of(view),
-                         createdAt=int(created.timestamp() * 1000))  # fmt: skip
+                         createdAt=int(view.created_at.timestamp() * 1000))  # fmt: skip
 
 
 def missing(template_id: str) -> ApiFailure:

@@ -1,10 +1,10 @@
 """`/v1/apps/{app_id}/templates`: the app's own templates, per usage type and language tag.
 
 Thin over the domain layer (store/templates.py holds every rule, store/template_render.py the
-preview): each route reads its parameters, calls one function and shapes the answer. Reading
-(lists, a template, its history, the preview, the levels) needs the read scope; saving,
-deleting and reverting need write. A key bound to another app is refused (403) as on the
-app's other routes.
+preview, store/template_send.py the test send): each route reads its parameters, calls one
+function and shapes the answer. Reading (lists, a template, its history, the preview, the
+levels) needs the read scope; saving, deleting and reverting need write; a test send, send.
+A key bound to another app is refused (403) as on the app's other routes.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from smtp_connector.store.template_models import (
     check_key,
 )
 from smtp_connector.store.template_render import Preview, PreviewRequest
+from smtp_connector.store.template_send import TemplateTest
 
-from ..deps import Reader, ServiceDep, Writer
+from ..deps import Reader, Sender, ServiceDep, Writer
 from ..errors import NATIVE_ERRORS
 from .paging import LINKED, Cursor, Limit, link_next
 
@@ -52,6 +53,16 @@ class Revert(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1, description="a kept version, from …/history")
+
+
+class TestSent(BaseModel):
+    """The SMTP server's acceptance of the test mail; a failure is the usual error body."""
+
+    ok: bool
+    to: str
+    messageId: str
+    server: str
+    response: str
 
 
 class LevelCell(BaseModel):
@@ -86,6 +97,25 @@ async def preview_template(
     """Render as a send would — the stored chain's template, or `template` as if stored — with
     `payload` or a sample one; `level` says where the template came from."""
     return await service.template_render.preview(actor, app_id, body)
+
+
+@router.post(
+    "/test",
+    response_model=TestSent,
+    responses={
+        409: NATIVE_ERRORS[400] | {"description": "the app has no active server definition"},
+        502: NATIVE_ERRORS[400] | {"description": "the SMTP server refused or failed"},
+        504: NATIVE_ERRORS[400] | {"description": "the SMTP server did not answer in time"},
+    },
+)
+async def test_template(
+    app_id: str, body: TemplateTest, actor: Sender, service: ServiceDep
+) -> TestSent:
+    """Send the mail a send of (usageType, locale) would make — with `template`, an unsaved
+    edit, in place of the stored one — to `to`, through the app's active definitions, once."""
+    result = await service.template_tests.send(actor, app_id, body)
+    return TestSent(ok=True, to=body.to, messageId=result.message_id, server=result.server,
+                    response=result.response)  # fmt: skip
 
 
 @router.get("/levels", response_model=list[LevelCell])
