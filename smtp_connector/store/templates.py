@@ -21,11 +21,14 @@ Logto's `/api/email-templates` dialect alike):
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from smtp_connector import ConnectorError
 
 from . import audit
 from .apps import load_app
@@ -139,9 +142,36 @@ class TemplateService:
         check_input(data, self.limits)
         warnings = await self._check(app_id, usage_type, locale, data)
         with conflict_on_duplicate(f"The {usage_type}/{locale} template was saved concurrently."):
-            saved = await self._store(actor, app_id, usage_type, locale, data, "saved")
+            [(view, created)] = await self._store(
+                actor, app_id, [(usage_type, locale, data)], "saved"
+            )
         await self._on_change(app_id)
-        return Saved(saved[0].model_copy(update={"warnings": warnings}), saved[1])
+        return Saved(view.model_copy(update={"warnings": warnings}), created)
+
+    async def put_many(
+        self, actor: Actor, app_id: str, items: Sequence[tuple[str, str, TemplateInput]]
+    ) -> list[Saved]:
+        """Several templates as one change (Logto's PUT list, an import): every one checked
+        as `put` checks it, then all stored in one transaction, or none (the first refusal is
+        raised, its message starting `templates[i] (usage/locale)`); a later item for the same
+        key replaces an earlier one. One templates-version bump."""
+        async with self._db.transaction() as session:
+            await load_app(session, actor, app_id)
+        found = []
+        for index, (usage_type, locale, data) in enumerate(items):
+            with _naming(index, usage_type, locale):
+                check_key(usage_type, locale)
+                check_input(data, self.limits)
+                found.append(await self._check(app_id, usage_type, locale, data))
+        if not items:
+            return []
+        with conflict_on_duplicate("These templates were saved concurrently; send them again."):
+            stored = await self._store(actor, app_id, items, "saved")
+        await self._on_change(app_id)
+        return [
+            Saved(view.model_copy(update={"warnings": warnings}), created)
+            for (view, created), warnings in zip(stored, found, strict=True)
+        ]
 
     async def revert(
         self, actor: Actor, app_id: str, usage_type: str, locale: str, version: int
@@ -166,7 +196,7 @@ class TemplateService:
             )  # fmt: skip
         check_input(data, self.limits)  # the operator may have lowered the cap since
         warnings = await self._check(app_id, usage_type, locale, data)
-        saved, _ = await self._store(actor, app_id, usage_type, locale, data, "reverted")
+        [(saved, _)] = await self._store(actor, app_id, [(usage_type, locale, data)], "reverted")
         await self._on_change(app_id)
         return Saved(saved.model_copy(update={"warnings": warnings}), False)
 
@@ -209,34 +239,45 @@ class TemplateService:
         app.templates_version += 1
 
     async def _store(
-        self, actor: Actor, app_id: str, usage_type: str, locale: str, data: TemplateInput,
+        self, actor: Actor, app_id: str, writes: Sequence[tuple[str, str, TemplateInput]],
         action: str,
-    ) -> tuple[TemplateView, bool]:  # fmt: skip
-        """Write the row, its history entry and the app's new templates version."""
+    ) -> list[tuple[TemplateView, bool]]:  # fmt: skip
+        """Write the rows, their history entries and the app's new templates version, in one
+        transaction (a refusal, e.g. the cap, stores none of them)."""
+        stored = []
         async with self._db.transaction() as session:
             app = await _lock_app(session, actor, app_id)
-            row = await _find(session, app_id, usage_type, locale)
-            created = row is None
-            if row is None:
-                await self._refuse_over_limit(session, app_id)
-                row = AppTemplateRow(
-                    app_id=app_id, usage_type=usage_type, locale=locale,
-                    locale_key=locale_key(locale), version=0,  # its history went with a delete
-                )  # fmt: skip
-                session.add(row)
-            for name, value in data.details().items():
-                setattr(row, name, value)
-            row.locale = locale  # as last given (matched case-insensitively)
-            row.version = (row.version or 0) + 1
-            row.updated_at, row.updated_by = utcnow(), actor.name[:200]
-            await session.flush()
-            _add_history(session, row, action)
-            await _trim_history(session, row)
+            for usage_type, locale, data in writes:
+                stored.append(await self._write(session, actor, app_id, usage_type, locale,
+                                                data, action))  # fmt: skip
             app.templates_version += 1
-            audit.record(session, actor, f"template.{'create' if created else 'update'}",
-                         app_id=app_id, target=row.id, usageType=usage_type, locale=locale,
-                         version=row.version, change=action)  # fmt: skip
-            return template_view(row), created
+        return stored
+
+    async def _write(
+        self, session: AsyncSession, actor: Actor, app_id: str, usage_type: str, locale: str,
+        data: TemplateInput, action: str,
+    ) -> tuple[TemplateView, bool]:  # fmt: skip
+        row = await _find(session, app_id, usage_type, locale)
+        created = row is None
+        if row is None:
+            await self._refuse_over_limit(session, app_id)
+            row = AppTemplateRow(
+                app_id=app_id, usage_type=usage_type, locale=locale,
+                locale_key=locale_key(locale), version=0,  # its history went with a delete
+            )  # fmt: skip
+            session.add(row)
+        for name, value in data.details().items():
+            setattr(row, name, value)
+        row.locale = locale  # as last given (matched case-insensitively)
+        row.version = (row.version or 0) + 1
+        row.updated_at, row.updated_by = utcnow(), actor.name[:200]
+        await session.flush()
+        _add_history(session, row, action)
+        await _trim_history(session, row)
+        audit.record(session, actor, f"template.{'create' if created else 'update'}",
+                     app_id=app_id, target=row.id, usageType=usage_type, locale=locale,
+                     version=row.version, change=action)  # fmt: skip
+        return template_view(row), created
 
     async def _refuse_over_limit(self, session: AsyncSession, app_id: str) -> None:
         held = await session.scalar(
@@ -284,6 +325,17 @@ async def _load(session: AsyncSession, app_id: str, usage_type: str, locale: str
             subject=TEMPLATE,
         )
     return row
+
+
+@contextmanager
+def _naming(index: int, usage_type: str, locale: str) -> Iterator[None]:
+    """A refusal of one item of a list, saying which item."""
+    try:
+        yield
+    except ConnectorError as error:
+        error.message = f"templates[{index}] ({usage_type}/{locale}): {error.message}"
+        error.args = (error.message,)
+        raise
 
 
 def _history_key(row: AppTemplateRow) -> tuple[Any, ...]:

@@ -1,8 +1,9 @@
 """`/v1/templates`: what the service's mails look like, per usage type and locale, read-only.
 
-The service sends with the library's shipped templates (definitions carry no templates), so a
-preview renders those with a sample code: the admin page shows the HTML in a sandboxed iframe
-and the text part beside it, and a person can see the Spanish sign-in mail before a user does.
+The library's shipped templates, the last steps of every app's chain, rendered with a sample
+code: the admin page shows the HTML in a sandboxed iframe and the text part beside it, and a
+person can see the Spanish sign-in mail before a user does. An app's own templates and the
+mail a send of that app makes: `/v1/apps/{id}/templates` (app_templates.py).
 """
 
 from __future__ import annotations
