@@ -144,32 +144,42 @@ def template_files(directory: Path) -> list[Path]:
 
 
 async def import_files(service: Service, app: str, files: list[Path]) -> ImportOutcome:
-    """Check all, then save all: a repository's templates land together or not at all."""
+    """Check every file (to name each refused one), then store them all in one change: a
+    repository's templates land together or not at all."""
     from ..store import CLI_ACTOR
-    from ..store.template_batch import BatchItem, check_batch, save_batch
 
     outcome = ImportOutcome(app_id=await resolve_app(service, app))
-    batch: list[BatchItem] = []
-    read: list[Path] = []
+    batch: list[tuple[str, str, TemplateInput]] = []
     for path in files:
         try:
-            batch.append(BatchItem(path.parent.name, path.stem, read_file(path)))
-            read.append(path)
+            batch.append(await check_file(service, outcome.app_id, path))
         except ConnectorError as error:
             outcome.errors.append(_refusal(_name(path), error))
-    for refusal in await check_batch(service, CLI_ACTOR, outcome.app_id, batch):
-        where = "(all files)" if refusal.index is None else _name(read[refusal.index])
-        outcome.errors.append(_refusal(where, refusal.error))
     if outcome.errors:
-        outcome.errors.sort(key=lambda error: error["file"])
         return outcome
-    saved_all = await save_batch(service, CLI_ACTOR, outcome.app_id, batch)
-    for path, item, saved in zip(read, batch, saved_all, strict=True):
+    try:
+        saved_all = await service.templates.put_many(CLI_ACTOR, outcome.app_id, batch)
+    except ConnectorError as error:  # what only the whole batch meets: the app's cap
+        outcome.errors.append(_refusal("(all files)", error))
+        return outcome
+    for path, (usage, locale, _), saved in zip(files, batch, saved_all, strict=True):
         view = saved.template
-        outcome.saved.append({"file": _name(path), "usage_type": item.usage_type,
-                              "locale": item.locale, "version": view.version,
-                              "created": saved.created, "warnings": view.warnings})  # fmt: skip
+        outcome.saved.append({"file": _name(path), "usage_type": usage, "locale": locale,
+                              "version": view.version, "created": saved.created,
+                              "warnings": view.warnings})  # fmt: skip
     return outcome
+
+
+async def check_file(service: Service, app_id: str, path: Path) -> tuple[str, str, TemplateInput]:
+    """The file through the store's checks for one template (nothing stored): its usage type
+    and tag from its path, then what a save checks."""
+    from ..store.template_models import check_input, check_key
+
+    usage, locale = check_key(path.parent.name, path.stem)
+    data = read_file(path)
+    check_input(data, service.templates.limits)
+    await service.template_render.check(app_id, usage, locale, data)
+    return usage, locale, data
 
 
 def _refusal(where: str, error: ConnectorError) -> dict[str, str]:

@@ -189,7 +189,7 @@ def test_more_files_than_the_app_may_hold_imports_none(
     assert code == 3, err
     (refusal,) = json.loads(out)["errors"]
     assert refusal["file"] == "(all files)" and refusal["code"] == "too_many_templates"
-    assert "at most 2" in refusal["message"]
+    assert "(2)" in refusal["message"] and "MAX_TEMPLATES_PER_APP" in refusal["message"]
     code, out, _ = invoke("templates", "export", "--app", "empty", str(tmp_path / "out"),
                           "--database-url", url, "--json")  # fmt: skip
     assert json.loads(out)["files"] == []

@@ -310,7 +310,7 @@ def test_a_template_the_store_refuses_stores_nothing(
         refused = http.put(URL, json={"templates": batch})
         stored = http.get(URL).json()
     message = logto_error(refused, 422, "template_error")
-    assert message.startswith("templates.1 (en/SignIn): "), message
+    assert message.startswith("templates[1] (SignIn/en): "), message
     assert "evil.test" not in message or "line break" in message
     assert stored == []  # all or nothing, as Logto's transaction
 
@@ -420,11 +420,13 @@ def test_a_list_over_the_apps_cap_stores_none_of_it(served: Served) -> None:
             for tag in ("fr", "es", "it", "nl", "pl", "sv")]  # fmt: skip
     with served.client(h) as http:
         first = put(http, SAMPLES)
-        over = http.put(URL, json={"templates": SAMPLES + more})  # 3 held + 6 new > 8
+        over = http.put(URL, json={"templates": more})  # 3 held + 6 new > 8
+        longer = http.put(URL, json={"templates": SAMPLES + more})  # 9 in one list > 8
         after_over = http.get(URL).json()
         fits = http.put(URL, json={"templates": SAMPLES + more[:5]})  # 3 held + 5 new = 8
     message = logto_error(over, 422, "too_many_templates")
-    assert "at most 8" in message and "would add 6" in message
+    assert "(8)" in message and "SMTP_CONNECTOR_MAX_TEMPLATES_PER_APP" in message
+    assert "at most 8 in one list" in logto_error(longer, 400, "guard.invalid_input")
     assert after_over == sorted(first, key=lambda t: (t["languageTag"], t["templateType"]))
     assert fits.status_code == 200 and len(fits.json()) == 8
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -34,7 +35,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from smtp_connector import ConnectorError
 from smtp_connector.store import READ_SCOPE, WRITE_SCOPE, Actor, Service
-from smtp_connector.store.template_batch import BatchItem, check_batch, save_batch
 from smtp_connector.store.template_models import TemplateInput, TemplateView
 from smtp_connector.usage import KNOWN_USAGE_TYPES, UsageType, suggest_usage_type
 
@@ -242,30 +242,29 @@ async def everything(actor: Actor, service: Service, app_id: str, filters: Filte
             return sorted(views, key=lambda v: (v.locale, v.usage_type))
 
 
-def place_of(index: int, item: TemplateIn) -> str:
-    return f"templates.{index} ({item.languageTag}/{item.templateType.value})"
-
-
-def item_failure(error: ConnectorError, place: str) -> ApiFailure:
-    """A store refusal of the list, saying which template (in Logto's names)."""
+def item_failure(error: ConnectorError) -> ApiFailure:
+    """The store's refusal of the list (it names the item: `templates[1] (SignIn/en): …`),
+    in Logto's field names."""
     failure = connector_failure(error)
     text = rename_fields(failure.message, _OURS_TO_LOGTO)
-    for ours, logtos in (("locale ", "languageTag "), ("usageType ", "templateType ")):
-        text = logtos + text.removeprefix(ours) if text.startswith(ours) else text
-    message = f"{place}: {text}" if place else text
-    return ApiFailure(dataclasses.replace(failure, message=message, error=None))
+    text = re.sub(r"\): (locale|usageType) '", lambda m: f"): {_LEAD[m.group(1)]} '", text)
+    return ApiFailure(dataclasses.replace(failure, message=text, error=None))
 
 
-def batch_items(items: list[TemplateIn]) -> list[BatchItem]:
+_LEAD = {"locale": "languageTag", "usageType": "templateType"}
+
+
+def batch_items(items: list[TemplateIn]) -> list[tuple[str, str, TemplateInput]]:
     """The list in the store's terms; details the store's model refuses name their item."""
     batch = []
     for index, item in enumerate(items):
+        usage, tag = item.templateType.value, item.languageTag
         try:
             data = to_input(item.details.model_dump())
         except ApiFailure as refused:
-            message = f"{place_of(index, item)}: {refused.failure.message}"
+            message = f"templates[{index}] ({usage}/{tag}): {refused.failure.message}"
             raise ApiFailure(dataclasses.replace(refused.failure, message=message)) from None
-        batch.append(BatchItem(item.templateType.value, item.languageTag, data))
+        batch.append((usage, tag, data))
     return batch
 
 
@@ -297,15 +296,17 @@ async def replace_templates(
     request: Request, actor: Writer, service: ServiceDep
 ) -> list[EmailTemplate]:
     body = guard(PutBody, parse_json(await request.body()), "body")
+    most = service.templates.limits.max_per_app
+    if len(body.templates) > most:  # refused before any of them is rendered
+        raise bad(f"`templates`: at most {most} in one list (the most one app may hold).", 422)
     batch = batch_items(body.templates)
     app_id = await writable_app(actor, service)
     # Logto stores the list in one transaction: one refused template stores none of them.
-    refusals = await check_batch(service, actor, app_id, batch, every=False)
-    if refusals:
-        first = refusals[0]
-        place = "" if first.index is None else place_of(first.index, body.templates[first.index])
-        raise item_failure(first.error, place)
-    return [to_logto(saved.template) for saved in await save_batch(service, actor, app_id, batch)]
+    try:
+        saved = await service.templates.put_many(actor, app_id, batch)
+    except ConnectorError as error:
+        raise item_failure(error) from None
+    return [to_logto(one.template) for one in saved]
 
 
 @router.get("", response_model=list[EmailTemplate])
