@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (importing registers the commands)
     render_cmd,
     secrets_cmd,
     serve_cmd,
+    templates_cmd,
     worker_cmd,
 )
 from .app import main
