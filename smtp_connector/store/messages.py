@@ -1,9 +1,10 @@
 """Sending an app's mail through its active definitions, in priority order (failover is the
 library's: the first definition is the top-level server, the others `servers[]`).
 
-Per send, the store is read at most once (the app's `definitions_version`, itself cached for a
-second and dropped at once by a change made through this process); the connector for that
-version is cached, so a warm send usually costs no query at all, only the SMTP exchange.
+Per send, the store is read at most once (the app's `definitions_version`, remembered and
+re-read in the background every fraction of a second, dropped at once by a change made through
+this process); the connector for that version is cached, so a warm send costs no query at all,
+only the SMTP exchange.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
+
+from sqlalchemy import select
 
 from smtp_connector import ConnectorError
 from smtp_connector.errors import secret_safe_logger
@@ -134,6 +137,19 @@ class MessageService:
             version = (await load_app(session, actor, app_id)).definitions_version
         self._connectors.saw_version(app_id, version, generation)
         return version
+
+    async def refresh_versions(self) -> None:
+        """Re-read the remembered apps' definitions versions in one query (freshness.py), so
+        that sends find them current without a query of their own."""
+        apps, started = self._connectors.remembered_versions()
+        if not apps:
+            return
+        async with self._db.transaction() as session:
+            rows = await session.execute(
+                select(AppRow.id, AppRow.definitions_version).where(AppRow.id.in_(list(apps)))
+            )
+            versions = {app_id: version for app_id, version in rows}
+        self._connectors.refreshed(apps, started, versions)
 
     async def deliver_now(self, job: SendJob) -> SendOutcome:
         """Deliver `job` through the app's current definitions (raises ConnectorError)."""
