@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smtp_connector.errors import ErrorCode
@@ -25,6 +25,12 @@ from .tables import ApiKeyRow, AppRow, utcnow
 KEY_PREFIX = "sck_"
 # How long a key revoked (or its app deleted) by another process may still pass here, at most.
 CACHE_TTL = 2.0
+
+
+# The refresh's query, built once: which of these hashes belong to keys not revoked.
+_ALIVE = select(ApiKeyRow.key_hash).where(
+    ApiKeyRow.key_hash.in_(bindparam("digests", expanding=True)), ApiKeyRow.revoked.is_(None)
+)
 
 
 def hash_key(raw: str) -> str:
@@ -126,14 +132,10 @@ class KeyService:
             return
         generation, started = self._generation, time.monotonic()
         alive: set[str] = set()
-        async with self._db.transaction() as session:
+        async with self._db.engine.connect() as connection:  # Core: no ORM session to build
             for start in range(0, len(digests), self.REFRESH_CHUNK):
                 chunk = digests[start : start + self.REFRESH_CHUNK]
-                rows = await session.execute(
-                    select(ApiKeyRow.key_hash).where(
-                        ApiKeyRow.key_hash.in_(chunk), ApiKeyRow.revoked.is_(None)
-                    )
-                )
+                rows = await connection.execute(_ALIVE, {"digests": chunk})
                 alive.update(rows.scalars())
         if generation != self._generation:
             return  # forgotten meanwhile: what was read may predate it; the next round decides

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from smtp_connector import ConnectorError
 from smtp_connector.errors import secret_safe_logger
@@ -35,6 +35,10 @@ from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .tables import AppRow
 
 log = secret_safe_logger("smtp_connector.store")
+# The background refresh's query (built once): these apps' definitions versions.
+_VERSIONS = select(AppRow.id, AppRow.definitions_version).where(
+    AppRow.id.in_(bindparam("apps", expanding=True))
+)
 
 
 class MessageService:
@@ -144,10 +148,8 @@ class MessageService:
         apps, started = self._connectors.remembered_versions()
         if not apps:
             return
-        async with self._db.transaction() as session:
-            rows = await session.execute(
-                select(AppRow.id, AppRow.definitions_version).where(AppRow.id.in_(list(apps)))
-            )
+        async with self._db.engine.connect() as connection:  # Core: no ORM session to build
+            rows = await connection.execute(_VERSIONS, {"apps": list(apps)})
             versions = {app_id: version for app_id, version in rows}
         self._connectors.refreshed(apps, started, versions)
 

@@ -91,17 +91,20 @@ async def test_a_revocation_during_a_refresh_wins(service: Service, other: Servi
     this process forgot while the refresh's query ran."""
     info, raw = await service.keys.create(CLI_ACTOR, SCOPES)
     assert await service.keys.authenticate(raw) is not None
-    real_transaction = service.database.transaction
+    real = service.database
 
-    def revoking_transaction():  # type: ignore[no-untyped-def]
-        service.keys.forget()  # what revoke does once committed, as if it raced the read
-        return real_transaction()
+    class Racing:  # the refresh's query, with a revocation committed while it runs
+        class engine:
+            @staticmethod
+            def connect():  # type: ignore[no-untyped-def]
+                service.keys.forget()  # what revoke does once committed
+                return real.engine.connect()
 
-    service.database.transaction = revoking_transaction  # type: ignore[method-assign]
+    service.keys._db = Racing  # type: ignore[assignment]
     try:
         await service.keys.refresh()
     finally:
-        service.database.transaction = real_transaction  # type: ignore[method-assign]
+        service.keys._db = real
     assert hash_key(raw) not in service.keys._cache
     await other.keys.revoke(CLI_ACTOR, info.id)
     assert await service.keys.authenticate(raw) is None
