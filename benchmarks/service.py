@@ -10,7 +10,8 @@ Modes, each against a fresh database and a real `smtp-connector serve` process:
 - `sqlite`: the same with `enqueue` on SQLite: 202 at once, the embedded worker in `serve`
   delivers; measured from the first request to the last message sent (the outbox says so).
 - `postgres`: `enqueue` on PostgreSQL (127.0.0.1:5432, a database made and dropped for the
-  run), `serve --no-worker` plus 2 `smtp-connector worker` processes (procrastinate).
+  run), `serve --no-worker` plus 2 `smtp-connector worker` processes (procrastinate;
+  `--pg-workers N` for another number).
 
 Also: the p50 latency of one direct send over HTTP minus the p50 of `connector.send` in this
 process (the API's overhead per send), and the p50 latency of an enqueue (HTTP 202), both
@@ -45,6 +46,7 @@ CLIENTS = 16
 BIN = Path(sys.executable).with_name("smtp-connector")
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 KRATOS_RATE = 10.0  # Ory Kratos' courier: 10 messages per 1 s poll by default
+PG_WORKERS = 2  # `smtp-connector worker` processes in the postgres mode (--pg-workers)
 
 
 class Http:
@@ -229,7 +231,7 @@ async def run_serve(mode: str, sink: int, count: int, workdir: Path) -> dict[str
         workers = []
         if mode == "postgres":
             serve.append("--no-worker")
-            workers = [[str(BIN), "worker", "--concurrency", "16"] for _ in range(2)]
+            workers = [[str(BIN), "worker", "--concurrency", "16"] for _ in range(PG_WORKERS)]
         with processes(serve, *workers, environ=environ) as pids:
             await wait_healthy(port)
             app = await setup_app(port, key, sink, enqueue=mode != "direct")
@@ -276,7 +278,9 @@ async def main() -> None:
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--modes", default="direct,sqlite,postgres")
+    parser.add_argument("--pg-workers", type=int, default=PG_WORKERS)
     args = parser.parse_args()
+    globals()["PG_WORKERS"] = args.pg_workers
     modes = args.modes.split(",")
     results: dict[str, list[dict[str, float]]] = {m: [] for m in ["send_many", *modes]}
     library: list[float] = []
