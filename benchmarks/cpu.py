@@ -3,6 +3,7 @@ nodemailer's pool, at the same connection counts, against the same smtp-sink, in
 
     python benchmarks/cpu.py          # 3,000 SignIn mails, 1/5/10 connections, median of 3
     python benchmarks/cpu.py --connections 5 --repeat 1 --skip-node     # quicker
+    python benchmarks/cpu.py --connections 5 --compare ../base/.venv/bin/python   # before/after
 
 Per cell: msg/s (wall) and µs of CPU per message (the sender's user + system time ÷ messages).
 - connector: `benchmarks/cpu_worker.py`, warmed up first (pool open, templates compiled), then
@@ -11,7 +12,8 @@ Per cell: msg/s (wall) and µs of CPU per message (the sender's user + system ti
   lock-step, no pipelining), LENGTH = the size of the connector's SignIn message; its CPU from
   wait4() on the process.
 - nodemailer: `nodemailer_bench.js` with `pool: true, maxConnections`, warmed up the same way.
-Results: printed, and benchmarks/results/cpu.md (+ .json).
+Runs are interleaved (each repeat runs every contender once) so load on a shared machine hits
+them alike. Results: printed, and benchmarks/results/cpu.md (+ .json).
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ SMTP_SOURCE = "/usr/sbin/smtp-source"
 WARM_UP = 300
 
 
-def connector_run(loop: str, connections: int, count: int, port: int) -> dict[str, Any]:
+def connector_run(
+    loop: str, connections: int, count: int, port: int, python: str = sys.executable
+) -> dict[str, Any]:
     output = subprocess.run(
         [
-            sys.executable,
+            python,
             str(HERE / "cpu_worker.py"),
             loop,
             str(connections),
@@ -116,10 +120,13 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def measure(args: argparse.Namespace) -> dict[str, dict[int, dict[str, Any]]]:
-    contenders: dict[str, Any] = {
-        f"connector ({loop})": lambda c, n, p, loop=loop: connector_run(loop, c, n, p)
-        for loop in args.loops.split(",")
-    }
+    contenders: dict[str, Any] = {}
+    for loop in args.loops.split(","):
+        contenders[f"connector ({loop})"] = lambda c, n, p, loop=loop: connector_run(loop, c, n, p)
+        if args.compare:  # another tree's interpreter (its venv), e.g. main before a change
+            contenders[f"compared ({loop})"] = lambda c, n, p, loop=loop: connector_run(
+                loop, c, n, p, args.compare
+            )
     length = message_length()
     contenders["smtp-source -d"] = lambda c, n, p: smtp_source_run(c, n, p, length)
     with tempfile.TemporaryDirectory() as folder:
@@ -130,9 +137,12 @@ def measure(args: argparse.Namespace) -> dict[str, dict[int, dict[str, Any]]]:
         results: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in contenders}
         with smtp_sink() as port:
             for connections in [int(c) for c in args.connections.split(",")]:
-                for name, run in contenders.items():
-                    runs = [run(connections, args.count, port) for _ in range(args.repeat)]
-                    cell = results[name][connections] = summarise(runs)
+                runs: dict[str, list[dict[str, Any]]] = {name: [] for name in contenders}
+                for _ in range(args.repeat):  # interleaved: load changes hit every contender
+                    for name, run in contenders.items():
+                        runs[name].append(run(connections, args.count, port))
+                for name in contenders:
+                    cell = results[name][connections] = summarise(runs[name])
                     print(
                         f"{name:<20} {connections:>2} conn: {cell['rate']:8,.0f} msg/s "
                         f"{cell['cpu_median']:7.1f} µs CPU/msg  errors {cell['errors']}",
@@ -169,6 +179,9 @@ def main() -> None:
     parser.add_argument("--loops", default="asyncio,uvloop")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-node", action="store_true")
+    parser.add_argument(
+        "--compare", default="", help="also run the connector with this Python (another venv)"
+    )
     args = parser.parse_args()
     results = measure(args)
     text = table(results, args.count, args.repeat)

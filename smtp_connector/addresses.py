@@ -22,8 +22,6 @@ import re
 from dataclasses import dataclass
 from email.utils import getaddresses
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
-
 from .errors import Cause, ConnectorError, ErrorCode
 
 MAX_ADDRESS_OCTETS = 254
@@ -36,9 +34,14 @@ _PLAIN = re.compile(rf"^({_ATEXT}(?:\.{_ATEXT})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63
 # nothing of it belongs in a header, whoever typed it. Rendering collapses it in subjects too.
 CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 CONTROL_RUNS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-# email-validator's list (which leaves out `example`, RFC 6761 §6.5) plus `example`: an
-# address there reaches nobody either. Second-level example.com/.net/.org stay ordinary.
-SPECIAL_USE_DOMAINS: tuple[str, ...] = tuple(dict.fromkeys([*SPECIAL_USE_DOMAIN_NAMES, "example"]))
+# email-validator's list (SPECIAL_USE_DOMAIN_NAMES, which leaves out `example`, RFC 6761
+# §6.5) plus `example`: an address there reaches nobody either. Second-level
+# example.com/.net/.org stay ordinary. Written out so that a plain address (the fast path
+# below) needs no email-validator, whose import compiles its grammar (~15 ms of a process's
+# first send); tests/test_addresses_special_use.py holds it equal to email-validator's.
+SPECIAL_USE_DOMAINS: tuple[str, ...] = (
+    "arpa", "invalid", "local", "localhost", "onion", "test", "example",
+)  # fmt: skip
 # With `allowSpecialUseDomains`, email-validator (which refuses special-use names outright)
 # checks the syntax of `user@name.test` as `user@name.test.example.com`; the suffix is removed.
 _NEUTRAL_SUFFIX = ".example.com"
@@ -170,6 +173,8 @@ def _parse_address(
     if fast is not None:
         return fast
     suffix = _NEUTRAL_SUFFIX if special is not None else ""
+    from email_validator import EmailNotValidError, validate_email  # see SPECIAL_USE_DOMAINS
+
     try:
         result = validate_email(addr + suffix, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .compose.checks import check_one_template, check_templates
 from .compose.message import RenderedEmail, make_message_id
@@ -22,19 +22,20 @@ from .compose.payload import build_context, require_mapping
 from .compose.provider import TemplateProvider
 from .compose.rendering import Renderer
 from .compose.requirements import check_send, payload_check_for
-from .compose.selection import Source, TemplateSelector
+from .compose.selection import Choice, Source, TemplateSelector
 from .compose.senders import Senders
 from .config import EmailTemplate, ServerConfig, SmtpConfig, validate_custom_headers
 from .delivery.backends import LOCAL_BACKENDS, Backend
 from .delivery.failover import SmtpDelivery
 from .delivery.network import AddressPolicy
-from .delivery.oauth import TokenProvider
 from .delivery.throttle import Throttle, ThrottleStore
 from .errors import ConnectorError, secret_safe_logger
-from .presets.rules import check_preset_rules
 from .results import SendResult, Step
-from .signing.policy import Signer, build_signers, sign_message
 from .usage import UsageType, usage_key
+
+if TYPE_CHECKING:  # loaded when a config uses them (DKIM/S/MIME, OAuth2) or on `verify`
+    from .delivery.oauth import TokenProvider
+    from .signing.policy import Signer
 
 log = secret_safe_logger("smtp_connector")
 
@@ -103,7 +104,7 @@ class SmtpConnector:
             cfg.templates, self._renderer, cfg.default_locale, self._senders, sample
         )
         self._renderer.check_limits(cfg.templates, sample)
-        self._signers: list[Signer] = build_signers(cfg)
+        self._signers: list[Signer] = _signers(cfg)
         if throttle_store is None and cfg.throttle.store != "memory":
             from .delivery.redis_store import RedisThrottleStore
 
@@ -145,6 +146,7 @@ class SmtpConnector:
             usage_type=usage_key(usage_type),
             locale=template.locale or locale,
             _short_lines=bodies.short_lines,
+            _wire=bodies.wire,
         )
         email.payload = dict(payload)
         return email
@@ -169,6 +171,11 @@ class SmtpConnector:
         """Which level a send of (usage type, locale) takes its template from: "provider",
         "config" or "shipped" (for an admin's grid). Raises `template_not_found`."""
         return self._selector.choose(usage_type, locale).source
+
+    def template_choice(self, usage_type: UsageType | str, locale: str | None = None) -> Choice:
+        """The template a send of (usage type, locale) renders and its level (`.source`): its
+        `usage_type` is `Generic` where Generic filled in. Raises `template_not_found`."""
+        return self._selector.choose(usage_type, locale)
 
     def check_template(
         self,
@@ -275,6 +282,8 @@ class SmtpConnector:
         Raises ConnectorError: `invalid_config` for a combination the provider is known to
         refuse (e.g. Aliyun with From ≠ user), else whatever the connection attempt hit.
         """
+        from .presets.rules import check_preset_rules
+
         check_preset_rules(self.config)
         return await self._backend.verify()
 
@@ -303,6 +312,8 @@ class SmtpConnector:
                 )
         data = email.as_bytes()
         if self._signers:
+            from .signing.policy import sign_message
+
             smime = self.config.smime
             data = sign_message(data, self._signers, smime.dont_send_on_error if smime else True)
         return email, data
@@ -385,6 +396,15 @@ def _make_backend(
     if config.transport == "smtp":
         return SmtpDelivery(config, prepare, token_provider, shared_rate, address_policy)
     return LOCAL_BACKENDS[config.transport](config, prepare)  # type: ignore[return-value]
+
+
+def _signers(config: SmtpConfig) -> list[Signer]:
+    """The config's signers; the signing stage (and its crypto) loads only when one is asked."""
+    if config.dkim is None and config.smime is None:
+        return []
+    from .signing.policy import build_signers
+
+    return build_signers(config)
 
 
 def _call_hook(hook: Callable[..., Any] | None, *args: Any) -> None:

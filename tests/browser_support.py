@@ -79,6 +79,7 @@ class Traffic:
 def assert_no_secret(page: Any, traffic: Traffic, *secrets: str) -> None:
     """Not in the DOM of the page or of any frame, not in any response the page received."""
     for frame in page.frames:
+        frame.wait_for_load_state()  # a preview iframe may be loading its new srcdoc
         html = frame.content()
         for secret in secrets:
             assert secret not in html, f"a secret is in the DOM of {frame.url}"

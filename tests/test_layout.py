@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,6 +126,19 @@ def test_no_module_over_400_lines() -> None:
         ("smtp_connector.config", ["signing", "delivery", "presets.rules", "connector"]),
         ("smtp_connector.compose.message", ["signing", "delivery", "presets", "connector"]),
         ("smtp_connector", ["config", "delivery", "connector"]),
+        # What a plain connector never needs loads on first use: signing (DKIM, S/MIME),
+        # presets (`verify`, `from_preset`), OAuth2 and NTLM, the Redis throttle store.
+        (
+            "smtp_connector.connector",
+            [
+                "signing",
+                "presets",
+                "delivery.oauth",
+                "delivery.ntlm",
+                "delivery.token_fetch",
+                "delivery.redis_store",
+            ],
+        ),
     ],
 )
 def test_importing_a_stage_loads_nothing_above_it(module: str, must_not_load: list[str]) -> None:
@@ -150,3 +164,46 @@ def test_every_stage_says_its_job_and_what_it_may_import() -> None:
     for init in sorted(PACKAGE.glob("*/__init__.py")):
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
         assert "import" in doc.lower() and len(doc.splitlines()) >= 2, init.parent.name
+
+
+# Third-party modules and stdlib parts a first plain send must not load: what it does not use
+# costs every process that sends a verification mail (benchmarks/cold_start.py).
+FIRST_SEND_MUST_NOT_LOAD = [
+    "smtp_connector.signing", "smtp_connector.presets", "smtp_connector.delivery.oauth",
+    "smtp_connector.delivery.ntlm", "smtp_connector.delivery.token_fetch", "html2text",
+    "http.client", "cryptography", "dkim", "redis", "email_validator",
+]  # fmt: skip
+
+
+def test_a_first_plain_send_loads_only_what_it_uses(make_server: Any) -> None:
+    """A fresh interpreter builds a connector (no TLS, no signing, a template with a text
+    part), sends one message to a real server, and loads none of the above; the server got it.
+    Without TLS in play no TLS context is built either (it loads the system's CA store)."""
+    server = make_server()
+    code = (
+        "import asyncio, json, ssl, sys\n"
+        "built = []\n"
+        "original = ssl.create_default_context\n"
+        "ssl.create_default_context = lambda *a, **k: built.append(1) or original(*a, **k)\n"
+        "from smtp_connector import SmtpConnector\n"
+        "async def main():\n"
+        "    config = {'host': '127.0.0.1', 'port': PORT, 'fromEmail': 'noreply@example.com',\n"
+        "              'ignoreTLS': True}\n"
+        "    async with SmtpConnector(config) as connector:\n"
+        "        await connector.send('user@example.org', 'SignIn', {'code': '424242'})\n"
+        "asyncio.run(main())\n"
+        "print(json.dumps({'modules': sorted(sys.modules), 'contexts': len(built)}))\n"
+    ).replace("PORT", str(server.port))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    report = json.loads(out)
+    loaded = [
+        name
+        for name in report["modules"]
+        for banned in FIRST_SEND_MUST_NOT_LOAD
+        if name == banned or name.startswith(banned + ".")
+    ]
+    assert loaded == [], f"a first plain send loaded {loaded}"
+    assert report["contexts"] == 0
+    assert len(server.messages) == 1 and b"424242" in server.messages[0].content

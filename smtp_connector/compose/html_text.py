@@ -16,7 +16,6 @@ import functools
 import re
 from collections.abc import Iterable
 
-import html2text
 from markupsafe import escape
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -28,6 +27,8 @@ _MIN_VALUE_LEN = 3
 
 
 def _convert(html: str) -> str:
+    import html2text  # loaded for the first HTML-only template (with html.parser, ~8 ms)
+
     converter = html2text.HTML2Text()
     converter.body_width = 0  # never wrap: codes and links must stay on one line
     converter.ignore_images = True

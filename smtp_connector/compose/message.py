@@ -23,6 +23,7 @@ from typing import Any
 
 from ..addresses import Address
 from .headers import CRLF, MAX_LINE_OCTETS, address_header, encode_header, mailbox_header
+from .wire import WireFill
 
 BASE64_LINE = 76  # characters of base64 per line (RFC 2045 §6.8)
 # What may travel raw in a 7bit part: not NUL (RFC 2045 §2.7) and, stricter, no other
@@ -137,6 +138,10 @@ class RenderedEmail:
     # Bodies the shape cache knows to have no line over 998 characters (matched by identity,
     # so a body replaced after rendering is measured again).
     _short_lines: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # The shape's wire skeleton and this message's values (compose/wire.py), when it has one.
+    _wire: WireFill | None = field(default=None, repr=False, compare=False)
+    _composed: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _payload: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.message_id:
@@ -159,8 +164,19 @@ class RenderedEmail:
     def as_bytes(self) -> bytes:
         """The message, CRLF line endings, no line over 998 octets. Built once, then cached."""
         if self._bytes is None:
-            self._bytes = self._compose()
+            self._bytes = self._composed = self._compose()
         return self._bytes
+
+    def wire_payload(self, data: bytes) -> bytes | None:
+        """`data` dot-stuffed and terminated for DATA, when it is this email's composition
+        and its body came from a shape's skeleton (which is kept stuffed); else None."""
+        return self._payload if data is self._composed else None
+
+    def crlf_only(self, data: bytes) -> bool:
+        """True when `data` is this email's own composition: `_compose` ends every line with
+        CRLF (bodies normalised, headers folded with CRLF), so the wire step need not look for
+        a bare CR or LF in it (signed or replaced bytes are looked at)."""
+        return data is self._composed
 
     def replace_bytes(self, data: bytes) -> None:
         """Swap in a transformed message (DKIM/S-MIME signing happens on the final bytes)."""
@@ -182,6 +198,11 @@ class RenderedEmail:
         ]
         head += [encode_header(name, value) for name, value in self.headers]
         header_block = (CRLF.join(head) + CRLF).encode("utf-8")
+        wire = self._wire
+        if wire is not None and wire.text is self.text and wire.html is self.html:
+            body, stuffed = wire.body(f"=_sc_{unique_token()}")
+            self._payload = header_block.replace(b"\n.", b"\n..") + stuffed + b".\r\n"
+            return header_block + body
         return header_block + self._body()
 
     def _body(self) -> bytes:
@@ -195,11 +216,18 @@ class RenderedEmail:
         if len(parts) == 1:
             headers, payload = parts[0]
             return headers.encode("ascii") + b"\r\n" + payload
-        return _multipart_alternative(parts)
+        return _multipart_alternative(parts, f"=_sc_{unique_token()}")
 
 
-def _multipart_alternative(parts: Iterable[tuple[str, bytes]]) -> bytes:
-    boundary = f"=_sc_{unique_token()}"
+def alternative_body(text: str, html: str, boundary: str) -> tuple[bytes, list[str]]:
+    """A text + HTML body as `_body` writes it, with each part's transfer encoding (for a
+    shape's skeleton, compose/wire.py)."""
+    parts = [_body_part(text, "plain"), _body_part(html, "html")]
+    encodings = ["7bit" if "Transfer-Encoding: 7bit\r\n" in head else "other" for head, _ in parts]
+    return _multipart_alternative(parts, boundary), encodings
+
+
+def _multipart_alternative(parts: Iterable[tuple[str, bytes]], boundary: str) -> bytes:
     chunks = [
         f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}'.encode("ascii")
     ]

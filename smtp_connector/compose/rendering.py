@@ -26,6 +26,7 @@ from .limits import RenderLimits, TemplateLimitError, render_budget, watching
 from .payload import build_context
 from .sandbox import LimitedSandbox
 from .shapes import ShapeCache
+from .wire import WireFill
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _SHORTHAND = re.compile(rf"<<\s*({_NAME})\s*>>")
@@ -41,6 +42,7 @@ class RenderedBodies:
     html: str | None
     template: EmailTemplate
     short_lines: tuple[str, ...] = ()  # parts known to have no line over 998 characters
+    wire: WireFill | None = None  # the body as the shape's wire skeleton fills it
 
 
 def shorthand_to_jinja(source: str) -> str:
@@ -82,6 +84,7 @@ class Renderer:
         # One-line templates (a template's `sendFrom`/`replyTo`) by (template, field).
         self._lines: dict[tuple[int, str], tuple[EmailTemplate, JinjaTemplate]] = {}
         self.max_payload_bytes = max_payload_bytes
+        self._tree: tuple[EmailTemplate, Any] | None = None  # the last `_parse`, for `_combined`
         # Compose once per template shape (`shapes.py`); None renders every message in full.
         self.shapes = (
             ShapeCache(self._render_placeholders, self._parse, self.limits.max_chars)
@@ -94,7 +97,8 @@ class Renderer:
         if self.shapes is not None:
             filled = self.shapes.pieces(template, context)
             if filled is not None:  # None: not a proven shape, or near the output limits
-                return self._finish(template, context, filled.pieces, filled.short_lines)
+                pieces, short = filled.pieces, filled.short_lines
+                return self._finish(template, context, pieces, short, filled.wire)
         try:
             with render_budget(self.limits):
                 return self._render_bounded(template, context)
@@ -168,8 +172,11 @@ class Renderer:
         return pieces if len(pieces) == 3 else None
 
     def _parse(self, template: EmailTemplate) -> Any:
-        """The combined template's syntax tree (for the shape cache's static check)."""
-        return self._text_env.parse(_combined_source(template))
+        """The combined template's syntax tree (for the shape cache's static check), kept
+        until `_combined` compiles it, so a first send parses its template once, not twice."""
+        tree = self._text_env.parse(_combined_source(template))
+        self._tree = (template, tree)
+        return tree
 
     def check_limits(self, templates: list[EmailTemplate], context: Mapping[str, Any]) -> None:
         """Render each template once without a payload, when the connector is built: a template
@@ -203,6 +210,7 @@ class Renderer:
         context: dict[str, Any],
         pieces: list[str],
         short_lines: tuple[str, ...] = (),
+        wire: WireFill | None = None,
     ) -> RenderedBodies:
         """What both paths do with the raw parts: size checks, the subject made one line, and a
         text part from the HTML when the template has none."""
@@ -214,7 +222,7 @@ class Renderer:
         if html_out is not None and text_out is None:
             text_out = html_to_text(html_out, _string_values(context))
         subject = clean_header_text(subject)
-        return RenderedBodies(subject, text_out, html_out, template, short_lines)
+        return RenderedBodies(subject, text_out, html_out, template, short_lines, wire)
 
     def compile(self, template: EmailTemplate) -> None:
         """Compile `template` now (the connector does it for every configured one at build
@@ -236,8 +244,11 @@ class Renderer:
             return cached[1]
         for part in _PARTS:
             self._check_part(template, part)  # a block may not span parts; errors name the part
+        parsed, self._tree = self._tree, None
+        tree = parsed[1] if parsed is not None and parsed[0] is template else None
         try:
-            compiled = self._text_env.from_string(_combined_source(template))
+            env = self._text_env
+            compiled = env.from_string(tree if tree is not None else _combined_source(template))
         except RecursionError:  # nesting the parser took but code generation could not
             raise _too_deep(template, "all parts") from None
         except TemplateSyntaxError as exc:  # found only when compiling, e.g. an unknown filter

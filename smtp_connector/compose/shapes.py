@@ -27,7 +27,7 @@ import secrets
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from jinja2 import nodes
@@ -35,6 +35,8 @@ from markupsafe import escape
 
 from ..config import EmailTemplate
 from .headers import MAX_LINE_OCTETS
+from .message import alternative_body
+from .wire import Skeleton, WireFill, build_skeleton, plain_values
 
 MAX_SHAPES = 256
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: no template or payload uses them
@@ -113,6 +115,8 @@ class _Composed:
     # Of the output strings the sandbox measured in the placeholder render: the most fixed
     # characters and the most values in one (values may be HTML-escaped in captured blocks).
     watched: tuple[int, int] = (0, 0)
+    # The body's wire skeleton (compose/wire.py), built on first use: [] not yet, [None] none.
+    skeleton: list[Skeleton | None] = field(default_factory=list, compare=False, repr=False)
 
 
 class ShapeCache:
@@ -191,7 +195,10 @@ class ShapeCache:
         short = [text_out] if text.short_lines(longest) else []
         if html.short_lines(longest_html):
             short.append(html_out)
-        return Filled([subject.fill(values), text_out, html_out], tuple(short))
+        wire = None
+        if len(short) == 2 and template.text_source is not None and template.html_source:
+            wire = _wire_fill(composed, values, escaped, text_out, html_out)
+        return Filled([subject.fill(values), text_out, html_out], tuple(short), wire)
 
     def _compose(self, template: EmailTemplate, shape: Shape) -> _Composed:
         watched = [0, 0]
@@ -249,6 +256,26 @@ class Filled(NamedTuple):
 
     pieces: list[str]
     short_lines: tuple[str, ...]
+    wire: WireFill | None = None  # the body from the shape's wire skeleton, when it can be
+
+
+def _wire_fill(
+    composed: _Composed, values: list[str], escaped: list[str], text: str, html: str
+) -> WireFill | None:
+    """This message's body through the shape's skeleton (built once), when every value can
+    travel in one (`wire.plain_value`); None: the message composes its body in full."""
+    if not plain_values(values):
+        return None
+    if not composed.skeleton:
+        assert composed.parts is not None
+        skeleton = build_skeleton(
+            composed.parts[1], composed.parts[2], len(values), alternative_body
+        )
+        composed.skeleton[:] = [skeleton]
+    skeleton = composed.skeleton[0]
+    if skeleton is None:
+        return None
+    return WireFill(skeleton, (*values, *escaped), text, html)
 
 
 def _escape(value: str) -> str:

@@ -9,13 +9,15 @@ returns the mechanism that succeeded, so `verify` can say which one was used.
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
 import aiosmtplib
 
 from ..config import ServerSettings
 from ..errors import Cause, ConnectorError, ErrorCode, register_credentials
-from .ntlm import auth_ntlm
-from .oauth import TokenSource
+
+if TYPE_CHECKING:  # OAuth2's and NTLM's modules load only for a server that uses them
+    from .oauth import TokenSource
 
 # Password mechanisms in order of preference when none is configured (aiosmtplib's order): each
 # offered one is tried in turn, as some servers advertise a mechanism they then refuse.
@@ -102,6 +104,8 @@ async def authenticate(
         await _xoauth2(smtp, auth.user, tokens)
     elif method == "NTLM":
         _require_offered(smtp, "NTLM", server.address)
+        from .ntlm import auth_ntlm
+
         await auth_ntlm(smtp, auth, server.tls_server_name or server.host or "unspecified")
     elif method == "auto":
         return await _first_accepted(smtp, auth.user, auth.password or "")

@@ -10,15 +10,16 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..compose.message import RenderedEmail
 from ..config import ServerConfig, SmtpConfig
 from ..errors import ConnectorError, ErrorCode
 from ..results import SendResult, Step
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -55,7 +56,9 @@ class OutboxMessage:
         return None if code is None else str(code)
 
     def parsed(self) -> EmailMessage:
-        """The raw bytes read back with the stdlib parser."""
+        """The raw bytes read back with the stdlib parser (loaded here: a test's need)."""
+        from email import message_from_bytes, policy
+
         return message_from_bytes(self.raw, policy=policy.default)
 
 

@@ -17,6 +17,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..compose.message import RenderedEmail
 from ..config import RetryOptions, ServerConfig, SmtpConfig, invalid_config
@@ -24,14 +25,14 @@ from ..errors import ConnectorError, ErrorCode, secret_safe_logger
 from ..results import AttemptRecord, SendResult, Step
 from .health import ServerHealth
 from .network import AddressPolicy
-from .ntlm import require_ntlm_support
-from .oauth import TokenProvider, TokenSource
 from .pool import ServerPool
 from .session import SessionOptions, SmtpSession
 from .throttle import SharedRateStore
-from .tls import build_ssl_context
-from .token_fetch import UrlPolicy
+from .tls import build_ssl_context, may_use_tls
 from .transaction import Delivery
+
+if TYPE_CHECKING:  # OAuth2 and NTLM load only for a server that uses them
+    from .oauth import TokenProvider, TokenSource
 
 log = secret_safe_logger("smtp_connector.delivery")
 
@@ -96,30 +97,44 @@ class SmtpDelivery:
 
     def _server(self, server: ServerConfig, token_provider: TokenProvider | None) -> _Server:
         config = self._config
-        policy = UrlPolicy(
-            allow=not config.disable_url_access, refuse_private=config.refuse_private_hosts
-        )
         allow_files = not config.disable_file_access
-        source = (
-            TokenSource(
-                server.auth, token_provider, policy, allow_files=allow_files, where=_where(server)
-            )
-            if server.auth.type == "oauth2"
-            else None
-        )
+        oauth2 = server.auth.type == "oauth2"
+        source = self._token_source(server, token_provider) if oauth2 else None
         missing = server.auth.missing_credentials
         if missing is not None:  # fails when the connector is built, before any connection
             raise invalid_config(f"{_where(server)}: {missing}")
         if server.auth.type == "ntlm":
+            from .ntlm import require_ntlm_support
+
             require_ntlm_support()  # a missing extra fails when the connector is built
         options = SessionOptions(
-            ssl_context=build_ssl_context(server, allow_files=allow_files),
+            ssl_context=(
+                build_ssl_context(server, allow_files=allow_files) if may_use_tls(server) else None
+            ),
             token_source=source,
             pipelining=config.pipelining,
             refuse_private_hosts=config.refuse_private_hosts,
             address_policy=self._address_policy,
         )
         return _Server(server, options, ServerHealth(server.label or server.address, config.health))
+
+    def _token_source(
+        self, server: ServerConfig, token_provider: TokenProvider | None
+    ) -> TokenSource:
+        from .oauth import TokenSource
+        from .token_fetch import UrlPolicy
+
+        config = self._config
+        policy = UrlPolicy(
+            allow=not config.disable_url_access, refuse_private=config.refuse_private_hosts
+        )
+        return TokenSource(
+            server.auth,
+            token_provider,
+            policy,
+            allow_files=not config.disable_file_access,
+            where=_where(server),
+        )
 
     def pool(self, server_name: str) -> ServerPool:
         """The current loop's pool for `server_name` (created on first use)."""
@@ -246,7 +261,13 @@ class SmtpDelivery:
         opening a connection included, ends by the send's `retry.deadline`."""
         pool = self.pool(server.name)
         return await pool.submit(
-            email.envelope_from, email.envelope_to, data, email.needs_smtputf8, deadline
+            email.envelope_from,
+            email.envelope_to,
+            data,
+            email.needs_smtputf8,
+            deadline,
+            email.crlf_only(data),
+            email.wire_payload(data),
         )
 
     def _final_error(

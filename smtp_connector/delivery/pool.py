@@ -8,12 +8,20 @@ after `idleTimeout`, and spaces sends by `rateLimit`.
 
 Each queued message carries its send's deadline; one timer per pool, armed for the earliest
 deadline in the queue, fails the messages that waited too long (no timer per message).
+
+A process that asks for it (`freeze_gc_after_warmup()`; `serve` and its workers do) has its
+long-lived objects moved out of the garbage collector's sight once, after its first
+`FREEZE_GC_AFTER` queued messages (warm: modules, connectors, compiled templates and pools
+exist): a full collection otherwise walks all of them again and again while a burst of sends
+allocates, a pause of milliseconds each time. Opt-in because the collector's state belongs to
+the application that imports the library, not to the library.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import time
 from collections import deque
 
@@ -24,6 +32,37 @@ from .sender import Sender, close_quietly
 from .session import SessionOptions
 from .throttle import SharedRateStore
 from .transaction import Delivery, Job
+
+FREEZE_GC_AFTER = 1000
+
+
+class _GcFreeze:
+    """Counts queued messages once armed; at zero collects the young generations (so the
+    short-lived garbage of the warm-up is not kept) and freezes what is left, once per
+    process. Reference counting still frees frozen objects; only frozen cycles stay."""
+
+    remaining = 0  # 0: not armed (the default) or already frozen
+
+    def tick(self) -> None:
+        if self.remaining > 0:
+            self.remaining -= 1
+            if self.remaining == 0:
+                gc.collect(1)
+                gc.freeze()
+
+
+_gc_freeze = _GcFreeze()
+
+
+def freeze_gc_after_warmup(messages: int = FREEZE_GC_AFTER) -> None:
+    """Opt in to one `gc.freeze()` after this process's next `messages` queued messages.
+
+    For a long-running sender (a worker, a service): later full collections skip the warm
+    objects instead of pausing the loop for milliseconds. Not done unasked: `gc.freeze()` is
+    process-wide, and objects alive then are never collected as cycles."""
+    if messages < 1:
+        raise ValueError("messages must be at least 1")
+    _gc_freeze.remaining = messages
 
 
 class RateLimiter:
@@ -81,12 +120,23 @@ class ServerPool:
     # -- the sends' side ----------------------------------------------------------------------
 
     def submit(
-        self, sender: str, recipients: list[str], data: bytes, smtputf8: bool, deadline: float
+        self,
+        sender: str,
+        recipients: list[str],
+        data: bytes,
+        smtputf8: bool,
+        deadline: float,
+        crlf_only: bool = False,
+        payload: bytes | None = None,
     ) -> asyncio.Future[Delivery]:
         """Queue one message; the future gets its `Delivery` or its `ConnectorError`. The
-        send's before-DATA checkpoint (if any) is taken from the caller's context here."""
+        send's before-DATA checkpoint (if any) is taken from the caller's context here.
+        `crlf_only`: `data` ends every line with CRLF (see `dot_stuff`); `payload`: `data`
+        already dot-stuffed and terminated, as DATA sends it."""
         future: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
         job = Job(sender, recipients, data, smtputf8, deadline, current_checkpoint(), future)
+        job.crlf_only, job.payload = crlf_only, payload
+        _gc_freeze.tick()
         self._queue.append(job)
         if self._expiry is None or self._expiry_at > deadline:
             self._arm_expiry(deadline)

@@ -15,7 +15,7 @@ import ssl
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosmtplib
 
@@ -26,9 +26,11 @@ from .auth import auth_mechanism, authenticate, require_auth_offered, require_en
 from .checkpoint import Checkpoint
 from .error_mapping import map_exception
 from .network import AddressPolicy, connect_any, ehlo_name, local_fqdn, resolve, speaks_tls
-from .oauth import TokenSource
 from .pipelining import PipeliningProtocol, enable_pipelining
 from .transaction import Delivery, MailTransaction
+
+if TYPE_CHECKING:
+    from .oauth import TokenSource
 
 log = secret_safe_logger("smtp_connector.delivery")
 
@@ -41,7 +43,7 @@ QUIT_TIMEOUT_S = 2.0
 class SessionOptions:
     """Per-connector switches that are not part of one server's settings."""
 
-    ssl_context: ssl.SSLContext
+    ssl_context: ssl.SSLContext | None  # None: the server never speaks TLS (`ignoreTLS`)
     token_source: TokenSource | None = None
     pipelining: bool = True
     refuse_private_hosts: bool = False

@@ -28,6 +28,14 @@ _contexts: OrderedDict[str, ssl.SSLContext] = OrderedDict()
 _contexts_lock = threading.Lock()  # connectors are also built in worker threads
 
 
+def may_use_tls(server: ServerSettings) -> bool:
+    """Whether a session with `server` can ever need a TLS context: not with `ignoreTLS` on a
+    plain port and no `tls` options given (options given are still built, so a bad CA or key
+    is refused when the connector is built, as it is for every other server). Loading the
+    system's CA store is most of the first send's setup, so a plain-SMTP connector skips it."""
+    return server.implicit_tls or not server.ignore_tls or bool(server.tls.model_fields_set)
+
+
 def build_ssl_context(server: ServerSettings, *, allow_files: bool = True) -> ssl.SSLContext:
     """An SSLContext for `server`'s TLS options, shared with every server that has the same
     ones; `allow_files=False` (disableFileAccess) refuses file paths. Never mutate the result."""

@@ -48,12 +48,14 @@ class Job:
     retried: bool = False  # already moved once off a connection found dead before its content
     reused: bool = False  # went out on a session that had carried an earlier message
     content_sent: bool = False  # past its checkpoint: from here on the server may hold it
+    crlf_only: bool = False  # `data` is known to end every line with CRLF (the composer's)
+    payload: bytes | None = None  # `data` dot-stuffed already (a shape's wire skeleton)
 
 
 def envelope(smtp: aiosmtplib.SMTP, job: Job, name: str) -> tuple[bytes, bytes]:
     """(MAIL + RCPTs + DATA as one burst, the dot-stuffed content) for a pipelined session."""
     require_smtputf8(smtp, job.smtputf8, name)
-    payload = dot_stuff(job.data)
+    payload = job.payload if job.payload is not None else dot_stuff(job.data, job.crlf_only)
     options = _mail_options(smtp, len(payload), job.smtputf8)
     lines = [_command("MAIL FROM:", job.sender, options)]
     lines += [f"RCPT TO:<{rcpt}>" for rcpt in job.recipients]
@@ -156,15 +158,17 @@ def _mail_options(smtp: aiosmtplib.SMTP, size: int, smtputf8: bool) -> list[str]
     return options
 
 
-def dot_stuff(data: bytes) -> bytes:
+def dot_stuff(data: bytes, crlf_only: bool = False) -> bytes:
     r"""RFC 5321 §4.5.2 transparency plus the terminating `.`.
 
     Bare CR and bare LF become CRLF first (as aiosmtplib's own `data()` does): a server that
     takes a bare CR or LF as a line end would otherwise read `\r.\r\n` or `\n.\r\n` as the end
-    of the message and the rest as new commands (SMTP smuggling)."""
-    crlf = data.count(b"\r\n")
-    if data.count(b"\r") != crlf or data.count(b"\n") != crlf:
-        data = _LINE_END.sub(b"\r\n", data)
+    of the message and the rest as new commands (SMTP smuggling). `crlf_only`: the caller
+    knows there is none (the composer's own bytes), which saves three scans of the message."""
+    if not crlf_only:
+        crlf = data.count(b"\r\n")
+        if data.count(b"\r") != crlf or data.count(b"\n") != crlf:
+            data = _LINE_END.sub(b"\r\n", data)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     if data.find(b"\n.") != -1:  # every line but the first starts after an LF now

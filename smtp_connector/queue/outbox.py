@@ -17,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from smtp_connector.store.idempotency import reused
+from smtp_connector.store.recent import RecentQuery
 
 from . import recovery
 from .batching import InsertRow
@@ -293,6 +294,24 @@ class Outbox:
     async def get(self, message_id: str) -> Any:
         query = select(outbox).where(outbox.c.id == message_id)
         return await self.db.read(lambda conn: conn.execute(query).first())
+
+    async def recent(self, query: RecentQuery) -> list[Any]:
+        """Up to `query.size + 1` of the app's rows, newest first (the extra one says whether
+        a next page exists), after the cursor's (created, id) when there is one."""
+        wanted = (
+            select(outbox)
+            .where(outbox.c.app_id == query.app_id)
+            .order_by(outbox.c.created.desc(), outbox.c.id.desc())
+            .limit(query.size + 1)
+        )
+        if query.status is not None:
+            wanted = wanted.where(outbox.c.status == query.status)
+        if query.after is not None:
+            created, row_id = query.after
+            # A row value, not an OR of two conditions: a range scan of the (app_id,
+            # created, id) index on SQLite and PostgreSQL alike.
+            wanted = wanted.where(tuple_(outbox.c.created, outbox.c.id) < tuple_(created, row_id))
+        return await self.db.read(lambda conn: list(conn.execute(wanted).all()))
 
     async def attempts_of(self, message_id: str) -> list[Any]:
         query = select(attempts).where(attempts.c.message_id == message_id)

@@ -18,6 +18,8 @@ import time
 from typing import Protocol
 
 from smtp_connector.store import MessageStatus, SendJob, SendOutcome
+from smtp_connector.store.pages import Page
+from smtp_connector.store.recent import RecentMessage, RecentQuery
 
 from .outbox import NewMessage, Outbox
 from .policy import RetryPolicy
@@ -80,6 +82,9 @@ class QueueSender:
             app_id=row.app_id,
             expires_at=row.expires_at,
         )
+
+    async def recent(self, query: RecentQuery) -> Page[RecentMessage]:
+        return query.page(await self.outbox.recent(query))
 
     async def aclose(self) -> None:
         await self.dispatcher.aclose()

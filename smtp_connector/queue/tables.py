@@ -3,8 +3,8 @@
 The row is the source of truth for a message's state whatever engine runs the work (the
 embedded worker, or procrastinate on PostgreSQL, whose job only carries the row's id). Times
 are epoch seconds (floats): the same comparisons on SQLite and PostgreSQL, no time zones.
-The tables are created by the store's Alembic revisions 0004 and 0006 (`request_hash`); these
-definitions must match them.
+The tables are created by the store's Alembic revisions 0004, 0006 (`request_hash`) and 0009
+(the index of an app's newest messages); these definitions must match them.
 
 `data_at` is the never-twice marker: set (and committed) right before a message's content is
 written to the server. A claimed row whose lease ran out with `data_at` empty never reached
@@ -60,6 +60,7 @@ outbox = Table(
     Column("finished", Float),
     UniqueConstraint("app_id", "idempotency_key", name="uq_outbox_idempotency"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_app_created", "app_id", "created", "id"),  # an app's newest (0009)
 )
 
 attempts = Table(

@@ -25,7 +25,17 @@ from .dialects import app_integrations, portal_settings, privacyidea, smtps
 from .errors import install_handlers
 from .input_guard import InputGuard
 from .limits import AuthThrottle, BodyLimit
-from .routes import apps, health, me, messages, presets, queue, servers, templates
+from .routes import (
+    app_templates,
+    apps,
+    health,
+    me,
+    messages,
+    presets,
+    queue,
+    servers,
+    templates,
+)
 from .settings import Settings
 from .web import install as install_page
 from .web.docs import install as install_docs
@@ -73,7 +83,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.add_middleware(InputGuard)  # inside the body cap: it reads bodies the cap allowed
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for router in (health.router, me.router, apps.router, servers.router, messages.router,
-                   presets.router, templates.router, queue.router):  # fmt: skip
+                   presets.router, templates.router, app_templates.router,
+                   queue.router):  # fmt: skip
         app.include_router(router)
     for dialect in (smtps, app_integrations, portal_settings, privacyidea):
         dialect.install(app)

@@ -101,7 +101,8 @@ NATIVE_ERRORS = error_responses(ErrorBody, [
 ])  # fmt: skip
 
 _REASON_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409,
-                  "unavailable": 409, "mismatch": 422}  # fmt: skip
+                  "unavailable": 409, "mismatch": 422, "unprocessable": 422,
+                  "too_large": 413}  # fmt: skip
 _CODE_STATUS = {
     ErrorCode.INVALID_CONFIG: 400,
     ErrorCode.INVALID_RECIPIENT: 400,

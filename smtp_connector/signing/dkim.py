@@ -39,6 +39,7 @@ from .common import (
     to_crlf,
     unparsable_key_message,
 )
+from .dkim_shapes import MAX_ENTRIES, Canonicalizer, HeadShape, head_shape
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -107,6 +108,8 @@ class DkimSigner:
         if not items:
             raise ValueError("DkimSigner needs at least one DKIM key")
         self._keys = tuple(_load_signing_key(item) for item in items)
+        self._canonicalizers = {k.canonicalization: Canonicalizer(k.policy) for k in self._keys}
+        self._shapes: dict[tuple[int, tuple[bytes, ...], int, int], HeadShape] = {}
 
     def __repr__(self) -> str:
         return f"DkimSigner({', '.join(repr(key) for key in self._keys)})"
@@ -117,59 +120,72 @@ class DkimSigner:
         return [key.domain.decode("ascii") for key in self._keys]
 
     def sign(self, message: bytes) -> bytes:
-        """The message with one DKIM-Signature field per key prepended (config order, top down)."""
+        """The message with one DKIM-Signature field per key prepended (config order, top down).
+        What does not depend on the message is cached per shape (`dkim_shapes.py`)."""
         data = to_crlf(message)
         fields, body = split_message(data)
-        names = [f.lower_name for f in fields]
+        names = tuple([f.lower_name for f in fields])
         if b"from" not in names:
             raise SigningFailure("the message has no From header field, which DKIM must sign")
         now = str(int(time.time())).encode("ascii")
-        canonical: dict[bytes, tuple[bytes, list[tuple[bytes, bytes]]]] = {}
+        canonical: dict[bytes, tuple[bytes, list[bytes]]] = {}
         signatures = []
-        for key in self._keys:
-            if key.canonicalization not in canonical:
-                body_hash = hashlib.sha256(key.policy.canonicalize_body(body)).digest()
-                headers = key.policy.canonicalize_headers([(f.name, f.value) for f in fields])
-                canonical[key.canonicalization] = (base64.b64encode(body_hash), headers)
-            body_hash, headers = canonical[key.canonicalization]
-            signatures.append(self._signature(key, names, headers, body_hash, now))
+        for index, key in enumerate(self._keys):
+            done = canonical.get(key.canonicalization)
+            if done is None:
+                canon = self._canonicalizers[key.canonicalization]
+                body_hash = base64.b64encode(hashlib.sha256(canon.body(body)).digest())
+                done = canonical[key.canonicalization] = (body_hash, canon.fields(fields))
+            body_hash, headers = done
+            shape = self._head_shape(index, names, len(now), len(body_hash))
+            signature = base64.b64encode(key.sign(shape.signed(headers, now, body_hash)))
+            signatures.append(
+                b"DKIM-Signature: "
+                + shape.field(now, body_hash)
+                + _fold_base64(signature, shape.column)
+                + CRLF
+            )
         return b"".join(signatures) + data
 
-    def _signature(
-        self,
-        key: _SigningKey,
-        names: list[bytes],
-        canonical: list[tuple[bytes, bytes]],
-        body_hash: bytes,
-        now: bytes,
-    ) -> bytes:
-        """One `DKIM-Signature:` field, CRLF-terminated.
+    def _head_shape(
+        self, index: int, names: tuple[bytes, ...], time_length: int, hash_length: int
+    ) -> HeadShape:
+        """Key `index`'s `DKIM-Signature` for a header block with these field names.
 
         The field is written with `b=` empty, hashed in exactly that (canonical) form, then
         the signature is appended: what verifiers reconstruct by stripping the `b=` value.
-        `names` are the message's lower-cased field names, `canonical` its fields in the key's
-        header canonicalization (simple keeps names' case, so selection goes by `names`).
+        Selection goes by the lower-cased `names` (simple canonicalization keeps their case).
         """
-        signed_names = key.header_names or _default_header_names(names)
-        head = _fold_tags(
-            [
-                (b"v", [b"1"]),
-                (b"a", [key.algorithm]),
-                (b"c", [key.canonicalization]),
-                (b"d", [key.domain]),
-                (b"s", [key.selector]),
-                (b"t", [now]),
-                (b"h", _colon_joined(signed_names)),
-                (b"bh", [body_hash]),
-            ]
-        )
-        signed = b"".join(
-            name + b":" + value for name, value in _select(names, canonical, signed_names)
-        )
-        own = key.policy.canonicalize_headers([(b"DKIM-Signature", b" " + head)])[0]
-        signed += own[0] + b":" + own[1].rstrip()
-        signature = base64.b64encode(key.sign(signed))
-        return b"DKIM-Signature: " + head + _fold_base64(signature, head) + CRLF
+        cache_key = (index, names, time_length, hash_length)
+        shape = self._shapes.get(cache_key)
+        if shape is not None:
+            return shape
+        key = self._keys[index]
+        signed_names = key.header_names or _default_header_names(list(names))
+
+        def fold(now: bytes, body_hash: bytes) -> bytes:
+            return _fold_tags(
+                [
+                    (b"v", [b"1"]),
+                    (b"a", [key.algorithm]),
+                    (b"c", [key.canonicalization]),
+                    (b"d", [key.domain]),
+                    (b"s", [key.selector]),
+                    (b"t", [now]),
+                    (b"h", _colon_joined(signed_names)),
+                    (b"bh", [body_hash]),
+                ]
+            )
+
+        def canonicalize_own(head: bytes) -> bytes:
+            own = key.policy.canonicalize_headers([(b"DKIM-Signature", b" " + head)])[0]
+            return bytes(own[0] + b":" + own[1].rstrip())
+
+        shape = head_shape(names, signed_names, fold, canonicalize_own, time_length, hash_length)
+        if len(self._shapes) >= MAX_ENTRIES:
+            self._shapes.clear()
+        self._shapes[cache_key] = shape
+        return shape
 
 
 def generate_dkim_key(
@@ -362,26 +378,6 @@ def _default_header_names(names: list[bytes]) -> list[bytes]:
     return present + list(OVERSIGNED_HEADERS)
 
 
-def _select(
-    names: list[bytes], canonical: list[tuple[bytes, bytes]], wanted: Sequence[bytes]
-) -> list[tuple[bytes, bytes]]:
-    """RFC 6376 §5.4.2: each listed name takes the next instance from the bottom up (names
-    compare case-insensitively: `names` are the fields' lower-cased names, `canonical` the
-    fields themselves); a name listed more often than present hashes nothing (that is what
-    over-signing relies on)."""
-    used: dict[bytes, int] = {}
-    selected = []
-    for name in wanted:
-        index = used.get(name, len(names))
-        while index > 0:
-            index -= 1
-            if names[index] == name:
-                selected.append(canonical[index])
-                break
-        used[name] = index
-    return selected
-
-
 def _colon_joined(names: Sequence[bytes]) -> list[bytes]:
     """`h=` pieces; folding may happen between them (FWS is allowed around ':')."""
     return [name + b":" for name in names[:-1]] + [names[-1]]
@@ -412,10 +408,9 @@ def _fold_tags(tags: list[tuple[bytes, list[bytes]]]) -> bytes:
     return bytes(out)
 
 
-def _fold_base64(signature: bytes, head: bytes) -> bytes:
-    """The `b=` value, folded to the line width after `head` (verifiers ignore FWS in b=)."""
-    last_line = head.rsplit(CRLF, 1)
-    column = len(last_line[-1]) + (len(b"DKIM-Signature: ") if len(last_line) == 1 else 0)
+def _fold_base64(signature: bytes, column: int) -> bytes:
+    """The `b=` value, folded to the line width from `column`, where it starts on the field's
+    last line (verifiers ignore FWS in b=)."""
     out = bytearray()
     while signature:
         room = _FOLD_AT - column

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smtp_connector import SmtpConfig, SmtpConnector
+from smtp_connector import SmtpConfig, SmtpConnector, TemplateProvider
 from smtp_connector.errors import Cause, ConnectorError, ErrorCode
 
 from .policy import ServicePolicy
@@ -109,9 +109,14 @@ def _reads_files(rows: Sequence[DefinitionRow]) -> bool:
     )
 
 
-def _sender(rows: Sequence[DefinitionRow], app: AppSender | None) -> tuple[str, str | None] | None:
+def mail_sender(
+    rows: Sequence[DefinitionRow], app: AppSender | None
+) -> tuple[str, str | None] | None:
     """(address, name) the mail comes from: the primary definition's own fromEmail, else its
-    app's, else the definition's username when that is an address; None when there is none."""
+    app's, else the definition's username when that is an address; None when there is none
+    (without definitions: the app's own sender)."""
+    if not rows:
+        return (app.from_email, app.from_name) if app is not None and app.from_email else None
     primary = rows[0]
     name = primary.from_name or (app.from_name if app is not None else None)
     if primary.from_email:
@@ -138,7 +143,7 @@ def connector_config(
     if not rows:
         raise ConnectorError(ErrorCode.INVALID_CONFIG, "No server definition to send with.")
     primary, rest = rows[0], rows[1:]
-    sender = _sender(rows, app) or ((_VALIDATION_FROM, None) if validation_only else None)
+    sender = mail_sender(rows, app) or ((_VALIDATION_FROM, None) if validation_only else None)
     if sender is None:
         raise ConnectorError(
             ErrorCode.INVALID_CONFIG,
@@ -206,14 +211,18 @@ def build_connector(
     templates: list[dict[str, Any]] | None = None,
     app: AppSender | None = None,
     compose_from: SmtpConnector | None = None,
+    template_provider: TemplateProvider | None = None,
 ) -> SmtpConnector:
     """A connector for `rows` (of `app`, whose sender and locale they may use) that connects
     only where the network policy allows (reusing `compose_from`'s compiled templates when it
-    renders alike)."""
+    renders alike), its templates first from `template_provider` (the app's stored ones)."""
     config = build_config(
         rows, box, retry=retry, smime_dir=policy.smime_dir, templates=templates, app=app
     )
-    return SmtpConnector(config, address_policy=policy.network.refusal, compose_from=compose_from)
+    return SmtpConnector(
+        config, address_policy=policy.network.refusal, compose_from=compose_from,
+        template_provider=template_provider,
+    )  # fmt: skip
 
 
 def validate_definition(row: DefinitionRow, box: SecretBox, smime_dir: Path | None) -> None:

@@ -20,9 +20,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from smtp_connector import SmtpConnector
+
+from .template_chain import AppTemplates
+
+
+class Versions(NamedTuple):
+    """An app's `definitions_version` (a change rebuilds its connector) and
+    `templates_version` (a change reloads the connector's template snapshot)."""
+
+    definitions: int
+    templates: int
 
 
 @dataclass
@@ -33,6 +43,7 @@ class LiveConnector:
     version: int
     definition_ids: tuple[str, ...]
     enqueue: bool  # the primary (first-tried) definition asks for queued sending
+    templates: AppTemplates | None = None  # the app's templates, the connector's provider
     users: int = 0
     retired: bool = False
     labels: dict[str, str] = field(default_factory=dict)  # server name in results -> id
@@ -58,11 +69,11 @@ class ConnectorCache:
         self._latest: tuple[str, LiveConnector] | None = None
         self._locks: dict[str, asyncio.Lock] = {}
         self._closing: set[asyncio.Task[None]] = set()
-        # app -> (definitions_version, when read): spares the per-send version query. A change
+        # app -> (its versions, when read): spares the per-send version query. A change
         # made through this process invalidates at once; one made by another process (CLI,
         # another serve) is seen within `version_ttl` seconds: `refreshed` keeps the entries
         # current off the request path (freshness.py), a send re-reads only a stale one.
-        self._versions: dict[str, tuple[int, float]] = {}
+        self._versions: dict[str, tuple[Versions, float]] = {}
         self._generation: dict[str, int] = {}
         self.version_ttl = version_ttl
 
@@ -70,13 +81,13 @@ class ConnectorCache:
         """Take before reading a version; pass to `saw_version` so a concurrent change wins."""
         return self._generation.get(app_id, 0)
 
-    def known_version(self, app_id: str) -> int | None:
+    def known_version(self, app_id: str) -> Versions | None:
         seen = self._versions.get(app_id)
         if seen is None or time.monotonic() - seen[1] > self.version_ttl:
             return None
         return seen[0]
 
-    def saw_version(self, app_id: str, version: int, generation: int) -> None:
+    def saw_version(self, app_id: str, version: Versions, generation: int) -> None:
         if self._generation.get(app_id, 0) == generation:
             self._versions[app_id] = (version, time.monotonic())
 
@@ -86,12 +97,17 @@ class ConnectorCache:
         apps = {app_id: self._generation.get(app_id, 0) for app_id in self._versions}
         return apps, time.monotonic()
 
-    def refreshed(self, apps: dict[str, int], started: float, versions: dict[str, int]) -> None:
+    def refreshed(
+        self, apps: dict[str, int], started: float, versions: dict[str, Versions]
+    ) -> None:
         """What a query begun at `started` read of `apps`' versions (an app it did not find is
-        gone). An app changed through this process meanwhile, or read since, keeps its entry."""
+        gone). Only entries still remembered are updated: one dropped or changed through this
+        process meanwhile (a generation bumped, `stale`), or read since, is left as it is."""
         for app_id, generation in apps.items():
             seen = self._versions.get(app_id)
-            if self._generation.get(app_id, 0) != generation or (seen and seen[1] >= started):
+            if seen is None or self._generation.get(app_id, 0) != generation:
+                continue
+            if seen[1] >= started:
                 continue
             if app_id in versions:
                 self._versions[app_id] = (versions[app_id], started)
@@ -131,6 +147,12 @@ class ConnectorCache:
     async def run_build(self, work: Callable[[], T]) -> T:
         """Run `work` (CPU-bound, no event loop use) in the build threads."""
         return await asyncio.get_running_loop().run_in_executor(self._builder, work)
+
+    def stale(self, app_id: str) -> None:
+        """The app's versions changed without its definitions (its templates): the next send
+        reads them again, and keeps its connector."""
+        self._generation[app_id] = self._generation.get(app_id, 0) + 1
+        self._versions.pop(app_id, None)
 
     async def invalidate(self, app_id: str) -> None:
         """Drop the app's connector (its definitions changed or the app is gone)."""

@@ -1,7 +1,8 @@
 """Failures of the service layer, as `ConnectorError`s so every caller handles one type.
 
 A `ServiceError` adds `reason`, the kind of failure an HTTP layer maps to a status
-(`invalid` 400, `forbidden` 403, `not_found` 404, `conflict` 409, `mismatch` 422); `code`
+(`invalid` 400, `forbidden` 403, `not_found` 404, `conflict` 409, `mismatch` and
+`unprocessable` 422, `too_large` 413); `code`
 stays an `ErrorCode` (`invalid_config` unless a more precise one applies), so the JSON a client
 sees carries the same code as the Python exception. A refusal no library code describes (an
 idempotency key reused, one still in use) carries its own short `label` for the wire instead.
@@ -17,7 +18,16 @@ from sqlalchemy.exc import IntegrityError
 
 from smtp_connector.errors import ConnectorError, ErrorCode
 
-Reason = Literal["invalid", "forbidden", "not_found", "conflict", "unavailable", "mismatch"]
+Reason = Literal[
+    "invalid",
+    "forbidden",
+    "not_found",
+    "conflict",
+    "unavailable",
+    "mismatch",
+    "unprocessable",
+    "too_large",
+]
 APP = "App"
 DEFINITION = "Server definition"
 

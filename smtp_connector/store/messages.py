@@ -1,42 +1,47 @@
 """Sending an app's mail through its active definitions, in priority order (failover is the
 library's: the first definition is the top-level server, the others `servers[]`).
 
-Per send, the store is read at most once (the app's `definitions_version`, remembered and
-re-read in the background every fraction of a second, dropped at once by a change made through
-this process); the connector for that version is cached, so a warm send costs no query at all,
-only the SMTP exchange.
+Per send, the store is read at most once (the app's `definitions_version` and
+`templates_version`, remembered and re-read in the background every fraction of a second,
+dropped at once by a change made through this process); the connector for that version is
+cached, and its template snapshot reloaded only when the templates changed, so a warm send
+costs no query at all, only the SMTP exchange.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from smtp_connector import ConnectorError
+from smtp_connector import ConnectorError, RenderedEmail
 from smtp_connector.errors import secret_safe_logger
 
 from .apps import load_app
 from .configs import AppSender, build_connector
-from .connectors import ConnectorCache, LiveConnector
+from .connectors import ConnectorCache, LiveConnector, Versions
 from .database import Database
 from .definitions import ordered_definitions
 from .domain import Actor, MessageRequest
 from .errors import ServiceError, forbidden, invalid
 from .idempotency import IdempotencyLog, check_key, request_fingerprint
+from .pages import Page
 from .policy import ServicePolicy
 from .precheck import check_request
+from .recent import RecentMessage, RecentQuery
 from .secrets import SecretBox
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .tables import AppRow
+from .template_chain import AppTemplates, load_snapshot, refresh
 
 log = secret_safe_logger("smtp_connector.store")
-# The background refresh's query (built once): these apps' definitions versions.
-_VERSIONS = select(AppRow.id, AppRow.definitions_version).where(
+# The background refresh's query (built once): these apps' versions.
+_VERSIONS = select(AppRow.id, AppRow.definitions_version, AppRow.templates_version).where(
     AppRow.id.in_(bindparam("apps", expanding=True))
 )
 
@@ -73,13 +78,13 @@ class MessageService:
         key = check_key(idempotency_key)
         if request.expires_at is not None and request.expires_at <= datetime.now(UTC):
             raise invalid("expiresAt is in the past: nothing would be sent.")
-        version = await self._version(actor, app_id)
+        versions = await self._version(actor, app_id)
         job = SendJob(
             app_id, request.to, request.usage_type, request.payload, request.locale,
             idempotency_key=key, request_hash=request_fingerprint(request) if key else None,
             expires_at=request.expires_at, max_attempts=request.max_attempts,
         )  # fmt: skip
-        async with self._lease(app_id, version) as live:
+        async with self._lease(app_id, versions) as live:
             warnings = check_request(live.connector, request)  # refused before 200/202
             outcome = await self._send_checked(live, job, key)
         outcome.warnings = warnings
@@ -129,8 +134,9 @@ class MessageService:
             definition = live.definition_for(error.server)
             return SendOutcome("delivery_unknown", unknown=error, definition_id=definition)
 
-    async def _version(self, actor: Actor, app_id: str) -> int:
-        """The app's definitions version: cached for a moment (see ConnectorCache)."""
+    async def _version(self, actor: Actor, app_id: str) -> Versions:
+        """The app's definitions and templates versions: cached for a moment (see
+        ConnectorCache)."""
         if not actor.can_access(app_id):
             raise forbidden(f"This API key is limited to another app, not {app_id!r}.")
         known = self._connectors.known_version(app_id)
@@ -138,33 +144,35 @@ class MessageService:
             return known
         generation = self._connectors.generation(app_id)
         async with self._db.transaction() as session:
-            version = (await load_app(session, actor, app_id)).definitions_version
-        self._connectors.saw_version(app_id, version, generation)
-        return version
+            app = await load_app(session, actor, app_id)
+            versions = Versions(app.definitions_version, app.templates_version)
+        self._connectors.saw_version(app_id, versions, generation)
+        return versions
 
     async def refresh_versions(self) -> None:
-        """Re-read the remembered apps' definitions versions in one query (freshness.py), so
-        that sends find them current without a query of their own."""
+        """Re-read the remembered apps' versions in one query (freshness.py), so that sends
+        find them current without a query of their own."""
         apps, started = self._connectors.remembered_versions()
         if not apps:
             return
         async with self._db.engine.connect() as connection:  # Core: no ORM session to build
             rows = await connection.execute(_VERSIONS, {"apps": list(apps)})
-            versions = {app_id: version for app_id, version in rows}
+            versions = {app_id: Versions(defs, templates) for app_id, defs, templates in rows}
         self._connectors.refreshed(apps, started, versions)
 
     async def deliver_now(self, job: SendJob) -> SendOutcome:
-        """Deliver `job` through the app's current definitions (raises ConnectorError)."""
-        version = self._connectors.known_version(job.app_id)
-        if version is None:
-            generation = self._connectors.generation(job.app_id)
-            async with self._db.transaction() as session:
-                app = await session.get(AppRow, job.app_id)
-                if app is None:
-                    raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
-                version = app.definitions_version
-            self._connectors.saw_version(job.app_id, version, generation)
-        async with self._lease(job.app_id, version) as live:
+        """Deliver `job` through the app's current definitions and templates, their versions
+        read from the database for every job (not the second-long cache of the request path):
+        a worker may be another process, and a template saved just before the job was queued
+        must be the one it renders. Raises ConnectorError."""
+        generation = self._connectors.generation(job.app_id)
+        async with self._db.transaction() as session:
+            app = await session.get(AppRow, job.app_id)
+            if app is None:
+                raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
+            versions = Versions(app.definitions_version, app.templates_version)
+        self._connectors.saw_version(job.app_id, versions, generation)
+        async with self._lease(job.app_id, versions) as live:
             return await self._deliver(live, job)
 
     async def status(self, actor: Actor, message_id: str) -> MessageStatus | None:
@@ -174,15 +182,52 @@ class MessageService:
             return None
         return status
 
+    async def render(
+        self,
+        actor: Actor,
+        app_id: str,
+        usage_type: str,
+        payload: Mapping[str, Any],
+        locale: str | None = None,
+    ) -> RenderedEmail:
+        """What a send through the app would put in the mail, rendered by the very connector
+        sends use (same templates, same application name and sender): the admin page's
+        preview. `unavailable` (409) when the app has no active definition to send with."""
+        versions = await self._version(actor, app_id)
+        async with self._lease(app_id, versions) as live:
+            return live.connector.render(usage_type, payload, locale)
+
+    async def recent(
+        self,
+        actor: Actor,
+        app_id: str,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[RecentMessage] | None:
+        """The app's queued messages, newest first, recipients masked (recent.py); None when
+        this service keeps no queue. Another app's (for a bound key) or an unknown app: refused
+        as every app route refuses them."""
+        async with self._db.transaction() as session:
+            await load_app(session, actor, app_id)
+        return await self.sender.recent(RecentQuery.parse(app_id, status, limit, cursor))
+
     async def _deliver(self, live: LiveConnector, job: SendJob) -> SendOutcome:
         result = await live.connector.send(job.to, job.usage_type, job.payload, job.locale)
         last = result.attempt_log[-1].server if result.attempt_log else None
         return SendOutcome("sent", result=result, definition_id=live.definition_for(last))
 
-    def _lease(self, app_id: str, version: int) -> AbstractAsyncContextManager[LiveConnector]:
-        return self._connectors.lease(
+    @asynccontextmanager
+    async def _lease(self, app_id: str, versions: Versions) -> AsyncIterator[LiveConnector]:
+        """The app's connector at `versions.definitions`, its template snapshot brought to
+        `versions.templates` (template_chain.refresh) before anything renders."""
+        version = versions.definitions
+        async with self._connectors.lease(
             app_id, version, lambda previous: self._build(app_id, version, previous)
-        )
+        ) as live:
+            if live.templates is not None:
+                await refresh(self._db, live.templates, versions.templates)
+            yield live
 
     async def _build(
         self, app_id: str, version: int, previous: LiveConnector | None
@@ -194,6 +239,7 @@ class MessageService:
             rows = await ordered_definitions(session, app_id, active_only=True)
             version = app.definitions_version if app is not None else version
             sender = AppSender.of(app)
+            templates = AppTemplates(app_id, await load_snapshot(session, app) if app else None)
         if not rows:
             raise ServiceError(
                 "unavailable",
@@ -206,7 +252,12 @@ class MessageService:
         try:
             connector = await self._connectors.run_build(
                 lambda: build_connector(
-                    rows, self._box, self._policy, app=sender, compose_from=earlier
+                    rows,
+                    self._box,
+                    self._policy,
+                    app=sender,
+                    compose_from=earlier,
+                    template_provider=templates,
                 )
             )
         finally:
@@ -221,5 +272,6 @@ class MessageService:
             version=version,
             definition_ids=tuple(row.id for row in rows),
             enqueue=rows[0].enqueue,
+            templates=templates,
             labels=labels,
         )

@@ -16,6 +16,9 @@ from typing import Any, Literal, Protocol
 
 from smtp_connector import ConnectorError, SendResult
 
+from .pages import Page
+from .recent import RecentMessage, RecentQuery
+
 
 @dataclass(frozen=True)
 class SendJob:
@@ -148,6 +151,10 @@ class Sender(Protocol):
 
     async def status(self, message_id: str) -> MessageStatus | None: ...
 
+    async def recent(self, query: RecentQuery) -> Page[RecentMessage] | None:
+        """The app's queued messages, newest first (None: this sender keeps none)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -165,6 +172,9 @@ class DirectSender:
         return None
 
     async def status(self, message_id: str) -> MessageStatus | None:
+        return None
+
+    async def recent(self, query: RecentQuery) -> Page[RecentMessage] | None:
         return None
 
     async def aclose(self) -> None:

@@ -1,7 +1,7 @@
 """`Service`: the domain layer in one object, the only thing routers and the CLI talk to.
 
 It owns the database, the secret box and the connector cache, and exposes one service per
-concern (apps, definitions, checks, messages, keys, audit). Nothing in here knows HTTP:
+concern (apps, definitions, checks, messages, keys, audit, templates). Nothing in here knows HTTP:
 routers translate requests into these calls and `ServiceError`/`ConnectorError` into their
 dialect's error shape.
 """
@@ -28,6 +28,10 @@ from .policy import ServicePolicy
 from .secrets import SecretBox, load_secret_box
 from .sending import DirectSender, Sender, SendJob, SendOutcome
 from .tables import SECRET_COLUMNS, DefinitionRow
+from .template_models import TemplateLimits
+from .template_render import TemplateRenderer
+from .template_send import TemplateTestSender
+from .templates import TemplateService
 
 SenderFactory = Callable[[Callable[[SendJob], Awaitable[SendOutcome]]], Sender]
 
@@ -41,7 +45,10 @@ class Service:
         sender: SenderFactory = DirectSender,
         max_definitions_per_app: int = DEFAULT_MAX_PER_APP,
         policy: ServicePolicy | None = None,
+        template_limits: TemplateLimits | None = None,
     ) -> None:
+        """`template_limits`: the caps on stored templates (default: from the environment,
+        SMTP_CONNECTOR_MAX_TEMPLATES_PER_APP and SMTP_CONNECTOR_MAX_TEMPLATE_BYTES)."""
         self.database = database
         self.box = box
         self.policy = policy = policy or ServicePolicy()
@@ -55,6 +62,12 @@ class Service:
         self.checks = CheckService(database, box, changed, policy)
         self.messages = MessageService(database, box, self.connectors, sender, policy)
         self.audit = AuditLog(database)
+        limits = template_limits or TemplateLimits.from_env()
+        self.template_render = TemplateRenderer(database, self.connectors.run_build, limits)
+        self.templates = TemplateService(
+            database, self._templates_changed, self.template_render.check, limits
+        )
+        self.template_tests = TemplateTestSender(database, box, policy, limits)
         window = min(self.keys.cache_ttl, self.connectors.version_ttl)
         self.freshness = Freshness([self.keys.refresh, self.messages.refresh_versions], window)
 
@@ -82,6 +95,10 @@ class Service:
             database, box, sender=sender, policy=policy,
             max_definitions_per_app=max_definitions_per_app,
         )  # fmt: skip
+
+    async def _templates_changed(self, app_id: str) -> None:
+        """This process's next send of the app reads its templates version (and reloads)."""
+        self.connectors.stale(app_id)
 
     async def _app_deleted(self, app_id: str) -> None:
         """Its keys (deleted with it) stop working at once, its connector is closed."""

@@ -1,4 +1,4 @@
-"""The tables: apps, server definitions, API keys and the audit log (SQLAlchemy 2 typed ORM).
+"""The tables: apps, server definitions, templates, API keys and the audit log (SQLAlchemy 2).
 
 Columns that hold secrets end in `_enc` and only ever contain Fernet tokens (see secrets.py),
 so a dump of the database, or of the SQLite file, carries no plaintext password. The schema is
@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -63,6 +64,9 @@ class AppRow(Base):
     # found by this marker, never by a name a tenant could take.
     kind: Mapped[str | None] = mapped_column(String(32))
     definitions_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Grows on every change to the app's stored templates (templates.py): a send's template
+    # snapshot is reloaded when it no longer matches, without rebuilding the connector.
+    templates_version: Mapped[int] = mapped_column(Integer, default=1)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -157,3 +161,56 @@ class IdempotentSendRow(Base):
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class AppTemplateRow(Base):
+    """An app's template for one usage type and language tag (Logto's template details plus an
+    optional plain-text part). `locale` is the tag as given; `locale_key` its lower-case form
+    with `-`, which is what is unique and what a send matches (tags are case-insensitive)."""
+
+    __tablename__ = "app_templates"
+    __table_args__ = (
+        UniqueConstraint("app_id", "usage_type", "locale_key", name="uq_app_template"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    usage_type: Mapped[str] = mapped_column(String(100))
+    locale: Mapped[str] = mapped_column(String(35))
+    locale_key: Mapped[str] = mapped_column(String(35))
+    subject: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(16), default="text/html")
+    reply_to: Mapped[str | None] = mapped_column(String(400))
+    send_from: Mapped[str | None] = mapped_column(String(400))
+    text_content: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class AppTemplateHistoryRow(Base):
+    """One saved version of an app's template (the last `HISTORY_KEPT` per usage type and
+    locale are kept; deleting the template deletes its history)."""
+
+    __tablename__ = "app_template_history"
+    __table_args__ = (
+        Index("ix_app_template_history_key", "app_id", "usage_type", "locale_key", "version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    usage_type: Mapped[str] = mapped_column(String(100))
+    locale_key: Mapped[str] = mapped_column(String(35))
+    locale: Mapped[str] = mapped_column(String(35))
+    version: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(16))
+    reply_to: Mapped[str | None] = mapped_column(String(400))
+    send_from: Mapped[str | None] = mapped_column(String(400))
+    text_content: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(16))  # saved | reverted
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    changed_by: Mapped[str] = mapped_column(String(200))

@@ -23,6 +23,7 @@ from smtp_servers import TestServer
 
 from smtp_connector import ConnectorError, ErrorCode, RenderedEmail, SmtpConnector
 from smtp_connector.addresses import CONTROLS
+from smtp_connector.delivery.transaction import dot_stuff
 
 BASE: dict[str, Any] = {
     "host": "smtp.example.com",
@@ -118,6 +119,8 @@ def assert_well_formed(raw: bytes, utf8: bool = False) -> EmailMessage:
     assert b"\r" not in raw.replace(b"\r\n", b"")
     assert b"\n" not in raw.replace(b"\r\n", b"")
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    # What lets the wire step skip its search for bare CR/LF in composed bytes (crlf_only).
+    assert dot_stuff(raw, crlf_only=True) == dot_stuff(raw)
     message = parse(raw)
     expected = HEADERS.copy()
     if not message.is_multipart():

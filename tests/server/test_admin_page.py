@@ -11,116 +11,25 @@ test's tmp dir.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
+import admin_page_support as support
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
-from browser_support import (
-    CONTRAST_BELOW_AA,
-    WIDER_THAN_VIEWPORT,
-    Traffic,
-    assert_no_secret,
-    chromium,
+from admin_page_support import (
+    USER,
+    Served,
+    choose_app,
+    definition,
+    make_app,
+    server_item,
+    sign_in,
 )
-from service_support import (
-    SECRET_KEY,
-    SMTP_PASSWORD,
-    ServeProcess,
-    create_key_cli,
-    env_with,
-    in_ci,
-    start_serve,
-)
+from browser_support import CONTRAST_BELOW_AA, Traffic, assert_no_secret
+from playwright.sync_api import Page, expect
+from service_support import SMTP_PASSWORD
 from smtp_servers import MakeServer, free_port
 
-try:
-    from playwright.sync_api import Page, expect
-except ImportError:
-    if in_ci():  # on CI a missing browser stack is a failure, not a skip
-        raise
-    pytest.skip("the browser tests need `pip install playwright`", allow_module_level=True)
-
-USER = "mailer@example.com"
-WIDE, NARROW = 1280, 375
-
-
-@dataclass
-class Served:
-    process: ServeProcess
-    admin: str
-    reader: str
-
-    def api(self) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {self.admin}"}
-        return httpx.Client(base_url=self.process.base_url, headers=headers, timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def served(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    folder = tmp_path_factory.mktemp("admin-page")
-    url = f"sqlite:///{folder / 'admin.db'}"
-    env = env_with(SMTP_CONNECTOR_SECRET_KEY=SECRET_KEY)
-    admin = create_key_cli(url, env=env)
-    reader = create_key_cli(url, "smtpserver_read", env=env)
-    process = start_serve(url, folder / "serve.log", env, log_level="info")
-    yield Served(process, admin, reader)
-    process.stop()
-    log = (folder / "serve.log").read_text()
-    assert "GET / HTTP" in log and SMTP_PASSWORD not in log and admin not in log
-
-
-@pytest.fixture
-def page(browser: Any, served: Served) -> Iterator[tuple[Page, Traffic]]:
-    context = browser.new_context(
-        viewport={"width": WIDE, "height": 900}, base_url=served.process.base_url
-    )
-    opened = context.new_page()
-    traffic = Traffic()
-    traffic.attach(opened)
-    yield opened, traffic
-    context.close()
-    assert not traffic.errors, traffic.errors  # no script error on the page
-
-
-def sign_in(page: Page, key: str, path: str = "/") -> None:
-    page.goto(path)
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#workspace")).to_be_visible()
-
-
-def make_app(served: Served, name: str, *definitions: dict[str, Any]) -> str:
-    with served.api() as client:
-        app = client.post("/v1/apps", json={"name": name, "testEmail": "ops@example.org"})
-        app.raise_for_status()
-        for definition in definitions:
-            client.post(f"/v1/apps/{app.json()['id']}/servers", json=definition).raise_for_status()
-    return str(app.json()["id"])
-
-
-def definition(port: int, **fields: Any) -> dict[str, Any]:
-    return {"host": "127.0.0.1", "port": port, "security": "none", "username": USER,
-            "password": SMTP_PASSWORD, "fromEmail": "noreply@example.com", "timeout": 5,
-            } | fields  # fmt: skip
-
-
-def choose_app(page: Page, app_id: str) -> None:
-    page.get_by_label("App", exact=True).select_option(app_id)
-    expect(page.locator("#server-list")).to_be_attached()
-
-
-def server_item(page: Page, name: str) -> Any:
-    return page.locator("li.server").filter(has=page.get_by_role("heading", name=name))
+browser, served, page = support.browser, support.served, support.page  # the fixtures
 
 
 def test_add_check_and_send_through_live_server(
@@ -217,7 +126,7 @@ def test_add_check_and_send_through_live_server(
     expect(result).to_contain_text("connection_failed")
     last_error = item.locator("dd[id^=last-error]")
     expect(last_error).to_contain_text("Could not connect")
-    expect(last_error).to_contain_text("Hint: Check host and port")
+    expect(last_error).to_contain_text("Hint: Check Host and Port")
     expect(item.locator("dd[id^=errors]")).to_have_text("1")
     assert_no_secret(tab, traffic, SMTP_PASSWORD, served.admin)
 
@@ -274,6 +183,7 @@ def test_read_only_key_sees_no_edit_controls(page: tuple[Page, Traffic], served:
     for gone in ("#editor", "#add-server", "#app-create", "#app-test-form", "#f-password"):
         assert tab.locator(gone).count() == 0, gone
     expect(tab.locator("#p-subject")).not_to_be_empty()  # reading still works
+    expect(tab.locator("#p-from")).to_have_text("noreply@example.com")  # the app's sender
     assert_no_secret(tab, traffic, SMTP_PASSWORD, served.reader)
 
 
@@ -333,36 +243,6 @@ def test_text_contrast(page: tuple[Page, Traffic], served: Served) -> None:
     assert low == [], low
 
 
-def test_screenshots_at_desktop_and_phone_width(
-    page: tuple[Page, Traffic], served: Served, make_server: MakeServer, tmp_path: Path
-) -> None:
-    tab, _ = page
-    live = make_server(auth_required=True, users={USER: SMTP_PASSWORD})
-    app_id = make_app(
-        served, "shop", definition(live.port, name="sendgrid-relay", priority=0, isDefault=True),
-        definition(free_port(), name="backup", priority=1),
-    )  # fmt: skip
-    with served.api() as client:
-        backup = client.get(f"/v1/apps/{app_id}/servers").json()[1]["id"]
-        assert client.post(f"/v1/apps/{app_id}/servers/{backup}/check").status_code == 406
-    sign_in(tab, served.admin)
-    choose_app(tab, app_id)
-    expect(server_item(tab, "backup").locator(".badge").first).to_have_text("Disabled")
-    expect(server_item(tab, "sendgrid-relay")).to_contain_text("★ Default")
-    expect(tab.locator("#p-subject")).to_contain_text("shop")
-    for width in (WIDE, NARROW):
-        tab.set_viewport_size({"width": width, "height": 900})
-        wider = tab.evaluate(WIDER_THAN_VIEWPORT)
-        assert tab.evaluate("document.documentElement.scrollWidth") <= width, (width, wider)
-        # The whole page in one viewport: Chromium leaves a sandboxed iframe (its own
-        # process) blank in `full_page` shots of the part below the viewport.
-        height = tab.evaluate("document.documentElement.scrollHeight")
-        tab.set_viewport_size({"width": width, "height": height})
-        shot = tmp_path / f"admin-{width}.png"
-        tab.screenshot(path=str(shot))
-        assert shot.read_bytes().startswith(b"\x89PNG")
-
-
 def test_key_stays_in_the_tab_and_the_page_refreshes(
     page: tuple[Page, Traffic], served: Served, browser: Any
 ) -> None:
@@ -381,7 +261,7 @@ def test_key_stays_in_the_tab_and_the_page_refreshes(
     expect(other.get_by_label("API key")).to_be_visible()  # another tab is not signed in
     other.context.close()
 
-    queue = [r for r in traffic.responses if r.url.endswith("/v1/queue")]
+    queue = [r for r in traffic.responses if "/v1/queue?appId=" in r.url]
     assert queue and all(r.status == 200 for r in queue)  # serve runs the queue (issue 15)
     expect(tab.locator("#queue")).to_be_visible()
     expect(tab.locator("#queue").get_by_text("Messages by status")).to_be_visible()

@@ -3,8 +3,8 @@ requests (bodies, paths, query strings) must never get a 500, and every response
 the status codes, content types and schemas the OpenAPI document declares.
 
 Operations that deliver mail are fuzzed without the power to reach an SMTP server: the
-send route with a read-only key bound to an app that has no definitions (so bodies are
-validated, nothing is sent), and privacyIDEA's send_test_email not at all (generated hosts
+send route and the template test send with a read-only key bound to an app that has no
+definitions (so nothing is sent), and privacyIDEA's send_test_email not at all (generated hosts
 could be real addresses; its input handling has its own tests). The other mail-sending
 operations (native and seed 000 `check`) act on stored definitions by random ids the generator
 cannot guess, so they only ever answer "not found" here.
@@ -101,7 +101,7 @@ def test_openapi_fuzz(served: tuple[ServeProcess, dict]) -> None:
     for name, operation in sorted(found.items()):
         if name == f"POST {TEST_EMAIL}":
             continue  # could reach a generated host; see the module docstring
-        key = keys["sender"] if name == f"POST {SEND}" else keys["admin"]
+        key = keys["sender"] if name in (f"POST {SEND}", f"POST {TEMPLATE_TEST}") else keys["admin"]
         failures += fuzz_operation(operation, {"Authorization": f"Bearer {key}"}, statuses)
     assert not failures, "\n\n".join(failures)
     # It did exercise the API: successes, refusals of bad input, and missing resources.
@@ -111,4 +111,5 @@ def test_openapi_fuzz(served: tuple[ServeProcess, dict]) -> None:
 
 
 SEND = "/v1/apps/{app_id}/messages"
+TEMPLATE_TEST = "/v1/apps/{app_id}/templates/test"  # sends mail too: the read-only key
 TEST_EMAIL = "/smtpserver/send_test_email"

@@ -129,7 +129,8 @@ async def test_refresh_follows_definitions_changed_elsewhere(
     moved = body | {"port": second.port}
     await other.definitions.create(CLI_ACTOR, "shop", DefinitionCreate.model_validate(moved))
     await service.messages.refresh_versions()
-    assert (service.connectors.known_version("shop") or 0) > version
+    refreshed = service.connectors.known_version("shop")
+    assert refreshed is not None and refreshed.definitions > version.definitions
     await service.messages.send(CLI_ACTOR, "shop", request)
     assert len(first.messages) == 1 and len(second.messages) == 1  # the new definition
 

@@ -1,18 +1,21 @@
-"""`/v1/apps/{app_id}/messages` (send) and `/v1/messages/{id}` (queued message status)."""
+"""`/v1/apps/{app_id}/messages` (send; list the app's queued messages) and `/v1/messages/{id}`
+(one queued message's status)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from smtp_connector.store import MessageRequest, SendOutcome
+from smtp_connector.store.pages import DEFAULT_LIMIT
 
 from ..deps import Reader, Sender, ServiceDep
 from ..errors import NATIVE_ERRORS, ApiFailure, Failure
+from .paging import LINKED, Cursor, Limit, link_next
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 _BUSY = "no active definition, or the same Idempotency-Key is still being sent"
@@ -119,3 +122,45 @@ async def message_status(message_id: str, actor: Reader, service: ServiceDep) ->
     if status is None:
         raise ApiFailure(Failure(404, "not_found", f"No queued message {message_id!r}."))
     return MessageState.model_validate(status.to_dict())
+
+
+Status = Literal["queued", "sending", "sent", "failed", "abandoned"]
+
+
+class RecentMessage(BaseModel):
+    """One queued message as the app's list shows it: the recipient masked (`a***@example.org`)."""
+
+    id: str
+    status: Status
+    to: str = Field(description="the recipient, masked: first character, `***`, the domain")
+    usageType: str
+    locale: str | None
+    attempts: int
+    created: datetime
+    updated: datetime
+    lastError: dict[str, Any] | None
+    server: str | None
+
+
+@router.get(
+    "/v1/apps/{app_id}/messages",
+    response_model=list[RecentMessage],
+    responses=LINKED | {404: NATIVE_ERRORS[404] | {"description": "no such app, or no queue"}},
+)
+async def recent_messages(
+    app_id: str,
+    request: Request,
+    response: Response,
+    actor: Reader,
+    service: ServiceDep,
+    status: Annotated[Status | None, Query(description="only messages in this state")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Any:
+    """The app's queued messages, newest first (recipients masked); more than `limit`: see the
+    `Link` header. Counts per status: `GET /v1/queue?appId=…`."""
+    page = await service.messages.recent(actor, app_id, status, limit, cursor)
+    if page is None:
+        raise ApiFailure(Failure(404, "not_found", "This service runs without a queue."))
+    link_next(request, response, page, limit)
+    return [item.to_dict() for item in page.items]

@@ -20,6 +20,7 @@ from smtp_connector.presets import Preset, get_preset, list_presets, preset_warn
 
 from ..deps import Reader
 from ..errors import NATIVE_ERRORS, ApiFailure, Failure
+from .preset_terms import LEFT_OUT, in_api_terms
 
 router = APIRouter(prefix="/v1/presets", tags=["presets"], responses=NATIVE_ERRORS)
 
@@ -88,12 +89,16 @@ def summary(preset: Preset) -> PresetSummary:
         port=default.port,
         security=SECURITY_FOR_TLS[default.tls],
         ports=[
-            PresetPort(port=p.port, security=SECURITY_FOR_TLS[p.tls], note=p.note)
+            PresetPort(
+                port=p.port,
+                security=SECURITY_FOR_TLS[p.tls],
+                note=in_api_terms(p.note) if p.note else None,
+            )
             for p in preset.ports
         ],
         username=preset.username.value if preset.username.rule == "literal" else None,
-        usernameHelp=preset.username.description,
-        passwordHelp=preset.password.description,
+        usernameHelp=in_api_terms(preset.username.description),
+        passwordHelp=in_api_terms(preset.password.description),
         oauthOnly=not preset.auth.password,
         docsUrl=preset.docs_url,
     )
@@ -190,6 +195,6 @@ async def warnings(
     quirks = [w for w in preset_warnings(config, preset, include_quirks=True) if w.code not in seen]
     return PresetFindings(
         preset=preset.name,
-        warnings=[Finding(code=w.code, message=w.message, severity=w.severity)
-                  for w in [*rules, *quirks]],
+        warnings=[Finding(code=w.code, message=in_api_terms(w.message), severity=w.severity)
+                  for w in [*rules, *quirks] if w.code not in LEFT_OUT],
     )  # fmt: skip

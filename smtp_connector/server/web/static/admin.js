@@ -9,6 +9,8 @@ import { loadServers } from "./servers.js";
 import { initEditor } from "./editor.js";
 import { initPreview, show as showPreview } from "./preview.js";
 import { initQueue, loadQueue } from "./queue.js";
+import { initTemplates, loadTemplates } from "./template-grid.js";
+import { initTemplateEditor } from "./template-editor.js";
 
 const APP_KEY = "smtp-connector.app";
 const REASON_KEY = "smtp-connector.signed-out";
@@ -61,11 +63,13 @@ async function start() {
   const mode = field("mode");
   mode.textContent = me.readOnly ? "read-only" : "read & write";
   mode.className = `badge ${me.readOnly ? "muted-badge" : "ok"}`;
-  state.refreshHandlers.push(loadApps, loadServers, loadQueue);
+  state.refreshHandlers.push(loadApps, loadServers, loadQueue, loadTemplates);
   await loadApps();
   await initEditor();
   initQueue();
-  await Promise.all([loadServers({ force: true }), initPreview(), loadQueue()]);
+  initTemplates();
+  initTemplateEditor();
+  await Promise.all([loadServers({ force: true }), initPreview(), loadQueue(), loadTemplates()]);
   field("signin").remove();
   field("session").hidden = false;
   field("workspace").hidden = false;
@@ -111,7 +115,8 @@ async function chooseApp() {
   sessionStorage.setItem(APP_KEY, state.appId);
   showApp();
   await loadServers({ force: true });
-  await showPreview();
+  document.getElementById("t-editor").hidden = true; // another app's template
+  await Promise.all([showPreview(), loadQueue(), loadTemplates({ force: true })]);
 }
 
 async function saveTestEmail(event) {

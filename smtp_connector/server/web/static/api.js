@@ -15,7 +15,7 @@ export function forgetKey() {
   sessionStorage.removeItem(STORAGE_KEY);
 }
 
-// An answer that is not 2xx: `status`, and the API's `{code, message, smtpCode, server}`.
+// An answer that is not 2xx: `status`, and the API's `{code, message, hint, cause, smtpCode, server}`.
 export class ApiError extends Error {
   constructor(status, error, body) {
     super(error.message || `HTTP ${status}`);
@@ -23,8 +23,16 @@ export class ApiError extends Error {
     this.code = error.code || "http_" + status;
     this.smtpCode = error.smtpCode ?? null;
     this.server = error.server ?? null;
+    this.hint = error.hint ?? null;
+    this.cause = error.cause ?? null;
     this.body = body;
   }
+}
+
+// The `cursor` of a list's next page, from its `Link: <URL>; rel="next"` header (null: last page).
+function nextCursor(link) {
+  const match = link && link.match(/<([^>]+)>;\s*rel="next"/);
+  return match ? new URL(match[1], window.location.href).searchParams.get("cursor") : null;
 }
 
 // Listeners called when the key stops working (revoked, unknown): the page signs out.
@@ -53,13 +61,18 @@ export async function request(method, path, { body, key, allow = [] } = {}) {
     data = null;
   }
   if (response.ok || allow.includes(response.status)) {
-    return { status: response.status, data };
+    return { status: response.status, data, next: nextCursor(response.headers.get("Link")) };
   }
   const error = new ApiError(response.status, (data && data.error) || {}, data);
   if (key === undefined && (response.status === 401 || (response.status === 403 && error.message.startsWith("Unknown or revoked")))) {
     keyRejected.forEach((listener) => listener(error));
   }
   throw error;
+}
+
+function tpl(app, usage, locale) {
+  const base = `/v1/apps/${encodeURIComponent(app)}/templates`;
+  return usage ? `${base}/${encodeURIComponent(usage)}/${encodeURIComponent(locale)}` : base;
 }
 
 export const api = {
@@ -83,7 +96,23 @@ export const api = {
   presetWarnings: (name, params) =>
     request("GET", `/v1/presets/${encodeURIComponent(name)}/warnings?${new URLSearchParams(params)}`),
   templateOptions: () => request("GET", "/v1/templates"),
-  preview: (params) => request("GET", `/v1/templates/preview?${new URLSearchParams(params)}`),
-  queue: () => request("GET", "/v1/queue", { allow: [404, 405] }),
+  preview: (params, allow = []) =>
+    request("GET", `/v1/templates/preview?${new URLSearchParams(params)}`, { allow }),
+  // Counts of one app's messages (the whole service's when `app` is null).
+  queue: (app) => request("GET", app ? `/v1/queue?appId=${encodeURIComponent(app)}` : "/v1/queue", { allow: [404, 405] }),
+  // One page of the app's queued messages, newest first; `next` in the answer is the cursor.
+  recentMessages: (app, params) =>
+    request("GET", `/v1/apps/${encodeURIComponent(app)}/messages?${new URLSearchParams(params)}`, { allow: [404] }),
   message: (id) => request("GET", `/v1/messages/${encodeURIComponent(id)}`),
+  // The app's own templates (`/v1/apps/{id}/templates`): where each (usage type, language)
+  // comes from, one template, save, delete, history, revert, and the preview of an edit.
+  templateLevels: (app, params) => request("GET", `${tpl(app)}/levels?${params}`),
+  template: (app, usage, locale) => request("GET", `${tpl(app, usage, locale)}`, { allow: [404] }),
+  saveTemplate: (app, usage, locale, body) => request("PUT", tpl(app, usage, locale), { body }),
+  deleteTemplate: (app, usage, locale) => request("DELETE", tpl(app, usage, locale)),
+  templateHistory: (app, usage, locale) => request("GET", `${tpl(app, usage, locale)}/history`, { allow: [404] }),
+  revertTemplate: (app, usage, locale, version) =>
+    request("POST", `${tpl(app, usage, locale)}/revert`, { body: { version } }),
+  previewTemplate: (app, body) => request("POST", `${tpl(app)}/preview`, { body }),
+  testTemplate: (app, body) => request("POST", `${tpl(app)}/test`, { body }),
 };

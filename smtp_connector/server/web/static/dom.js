@@ -21,6 +21,13 @@ export function el(tag, attributes = {}, ...children) {
   return node;
 }
 
+// host:port (or any dotted name) that may break only between its labels: after a dot or a
+// hyphen, before the port, never inside a label ("exam-" / "ple.org").
+export function address(text) {
+  const parts = String(text).split(/(?<=[.])|(?=:)/);
+  return el("span", { class: "address" }, parts.flatMap((part, i) => (i ? [el("wbr"), part] : [part])));
+}
+
 export function clear(node) {
   node.replaceChildren();
   return node;

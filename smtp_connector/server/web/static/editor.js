@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { el, clear, announce } from "./dom.js";
 import { errorNode } from "./errors.js";
+import { inFormTerms } from "./terms.js";
 import { state } from "./state.js";
 import { loadServers, title } from "./servers.js";
 
@@ -29,6 +30,7 @@ export async function initEditor() {
   for (const id of ["f-host", "f-port", "f-security", "f-auth", "f-username", "f-from-email"]) {
     field(id).addEventListener("input", scheduleWarnings);
   }
+  for (const id of ["f-tls-ca", "f-verify"]) field(id).addEventListener("input", showCertificate);
   field("f-password-clear").addEventListener("change", (event) => {
     field("f-password").disabled = event.target.checked;
   });
@@ -72,6 +74,9 @@ export function openEditor(server, trigger) {
   field("f-default").checked = Boolean(values.isDefault);
   field("f-enqueue").checked = Boolean(values.enqueue);
   field("f-description").value = values.description || "";
+  field("f-tls-ca").value = values.tlsCa || "";
+  field("f-verify").checked = values.verifyCertificate !== false;
+  showCertificate();
   const stored = Boolean(server && server.password);
   const password = field("f-password");
   password.value = "";
@@ -86,6 +91,14 @@ export function openEditor(server, trigger) {
   field("editor").hidden = false;
   field("editor-title").focus();
   scheduleWarnings();
+}
+
+// The certificate settings stay folded under one line that says what they are.
+function showCertificate() {
+  const ca = field("f-tls-ca").value.trim() ? "a private CA" : "a public CA";
+  const checked = field("f-verify").checked ? "checked" : "NOT checked";
+  field("f-cert-summary").textContent = `Certificate: ${ca}, ${checked}`;
+  if (!field("f-verify").checked || ca === "a private CA") field("f-cert-box").open = true;
 }
 
 function nextPriority() {
@@ -112,9 +125,10 @@ function showPresetHelp(chosen, { fill }) {
   const regions = clear(field("f-region"));
   const ports = clear(field("f-port-list"));
   const help = clear(field("f-preset-help"));
-  help.hidden = !chosen;
+  field("f-preset-help-box").hidden = !chosen;
   regionField.hidden = !chosen || chosen.regions.length === 0;
   if (!chosen) return;
+  field("f-preset-help-summary").textContent = `About ${chosen.displayName}: login, ports`;
   for (const region of chosen.regions) {
     const label = `${region.name} — ${region.host}${region.deprecated ? " (legacy)" : ""}`;
     regions.append(el("option", { value: region.id, text: label }));
@@ -132,9 +146,9 @@ function showPresetHelp(chosen, { fill }) {
     if (chosen.username) field("f-username").value = chosen.username;
   }
   help.append(
-    el("p", {}, el("strong", { text: chosen.displayName }), `: ${chosen.description}`),
-    el("p", {}, el("strong", { text: "Username: " }), chosen.usernameHelp),
-    el("p", {}, el("strong", { text: "Password: " }), chosen.passwordHelp),
+    el("p", {}, el("strong", { text: chosen.displayName }), ": ", inFormTerms(chosen.description)),
+    el("p", {}, el("strong", { text: "Username: " }), inFormTerms(chosen.usernameHelp)),
+    el("p", {}, el("strong", { text: "Password: " }), inFormTerms(chosen.passwordHelp)),
     el("p", { text: `Ports: ${chosen.ports.map((p) => `${p.port} (${p.security})`).join(", ")}` }),
   );
 }
@@ -181,12 +195,23 @@ async function showWarnings() {
     if (ticket !== warningsTicket) return;
     const list = clear(field("f-warnings"));
     for (const warning of data.warnings) {
-      list.append(el("li", { class: `finding ${warning.severity}`, "data-code": warning.code }, el("strong", { text: `${warning.severity}: ` }), warning.message));
+      list.append(el("li", { class: `finding ${warning.severity}`, "data-code": warning.code }, el("strong", { text: `${warning.severity}: ` }), inFormTerms(warning.message)));
     }
+    field("f-warnings-summary").textContent = summary(data.warnings);
     box.hidden = data.warnings.length === 0;
   } catch {
     if (ticket === warningsTicket) box.hidden = true;
   }
+}
+
+// One line while collapsed: "Guard rails: 1 error, 2 warnings".
+function summary(findings) {
+  const count = (severity) => findings.filter((f) => f.severity === severity).length;
+  const parts = [["error", "errors"], ["warning", "warnings"], ["info", "notes"]]
+    .map(([severity, plural]) => [count(severity), severity === "info" ? "note" : severity, plural])
+    .filter(([n]) => n > 0)
+    .map(([n, one, many]) => `${n} ${n === 1 ? one : many}`);
+  return `Guard rails: ${parts.join(", ")}`;
 }
 
 function text(id) {
@@ -210,6 +235,8 @@ function body() {
     isDefault: field("f-default").checked,
     enqueue: field("f-enqueue").checked,
     description: text("f-description"),
+    tlsCa: text("f-tls-ca"),
+    verifyCertificate: field("f-verify").checked,
   };
   const password = field("f-password").value;
   if (editing && field("f-password-clear").checked) data.password = "";

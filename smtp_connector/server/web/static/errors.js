@@ -1,6 +1,10 @@
-// The connector's error codes in words, with what to try next. The codes are the library's
-// stable ErrorCode values; the API adds HTTP-level ones (forbidden, not_found, ...).
-import { el, ago } from "./dom.js";
+// The connector's error codes in words, and the hint for what to try next. The hint is the
+// API's own (`hint`, chosen by the error's `cause`: an untrusted certificate and a port/TLS
+// mismatch are both `tls_failed` and need different advice), shown in the form's terms.
+// Only an error without a cause (an old record, an HTTP-level refusal) falls back to advice
+// by code.
+import { el, ago, address } from "./dom.js";
+import { inFormTerms } from "./terms.js";
 
 const WORDS = {
   connection_failed: "Could not connect",
@@ -24,15 +28,9 @@ const WORDS = {
   unavailable: "Service unavailable",
 };
 
-const HINTS = {
-  connection_failed:
-    "Check host and port, and that this machine may open outbound SMTP connections (port 25 is blocked on most clouds).",
-  tls_failed: "Match Security to the port: 465 is TLS from the first byte, 587 and 25 use STARTTLS.",
-  auth_failed: "Check username and password; many providers want an app password or an API key.",
-  sender_rejected: "Use a From address the provider has verified for this account.",
-  recipient_rejected: "Check the test address; the server refused it.",
-  message_rejected: "The server refused the content; its reply above says why.",
-  timeout: "Check host, port and firewalls; raise Timeout for a slow server.",
+const BY_CODE = {
+  connection_failed: "Check Host and Port, and that this machine may open outbound SMTP connections (port 25 is blocked on most clouds).",
+  timeout: "Check Host, Port and firewalls; raise Timeout for a slow server.",
   rate_limited: "Wait and retry; the provider limits how fast you may send.",
   invalid_config: "Correct the settings named in the message.",
   invalid_recipient: "Type a full email address.",
@@ -42,22 +40,24 @@ export function words(code) {
   return WORDS[code] || code || "Error";
 }
 
-export function hint(code) {
-  return HINTS[code] || "";
+export function hint(error) {
+  if (error.hint) return error.hint;
+  return error.cause ? "" : BY_CODE[error.code] || "";
 }
 
-// `error` has {code, message, smtpCode?, server?, at?}: one paragraph in words plus the hint.
+// `error` has {code, cause?, message, hint?, smtpCode?, server?, at?}: what happened in words,
+// the message, and the hint (once: the message no longer repeats it).
 export function errorNode(error, { withHint = true } = {}) {
   const facts = [error.code];
   if (error.smtpCode) facts.push(`SMTP ${error.smtpCode}`);
-  if (error.server) facts.push(error.server);
+  const server = error.server ? [", ", address(error.server)] : [];
   const node = el(
     "div",
-    { class: "error-detail" },
-    el("p", {}, el("strong", { text: words(error.code) }), ` (${facts.join(", ")})`, error.at ? ` · ${ago(error.at)}` : ""),
-    el("p", { class: "message", text: error.message || "" }),
+    { class: "error-detail", "data-cause": error.cause || null },
+    el("p", {}, el("strong", { text: words(error.code) }), ` (${facts.join(", ")}`, server, ")", error.at ? ` · ${ago(error.at)}` : ""),
+    el("p", { class: "message" }, inFormTerms(error.message || "")),
   );
-  const tip = withHint ? hint(error.code) : "";
-  if (tip) node.append(el("p", { class: "hint" }, el("strong", { text: "Hint: " }), tip));
+  const tip = withHint ? hint(error) : "";
+  if (tip) node.append(el("p", { class: "hint" }, el("strong", { text: "Hint: " }), inFormTerms(tip)));
   return node;
 }

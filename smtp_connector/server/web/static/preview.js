@@ -1,5 +1,6 @@
-// Template preview: usage type + locale + sample code -> subject, the HTML part in a sandboxed
-// iframe (srcdoc, no scripts, opaque origin) and the text part.
+// Template preview: usage type + locale + sample code -> subject, From, the HTML part in a
+// sandboxed iframe (srcdoc, no scripts, opaque origin) and the text part, exactly as a send
+// through the chosen app renders them.
 import { api } from "./api.js";
 import { el, clear, announce } from "./dom.js";
 import { errorNode } from "./errors.js";
@@ -33,13 +34,13 @@ export async function show() {
     locale: field("p-locale").value,
     code: field("p-code").value.trim() || "123456",
   };
-  const app = currentApp();
-  if (app) params.appName = app.name;
   try {
-    const { data } = await api.preview(params);
+    const { data, note } = await render(params);
     if (ticket !== latest) return;
     field("p-subject").textContent = data.subject;
     field("p-locale-used").textContent = data.locale || "default";
+    field("p-from").textContent = data.fromAddress || "—";
+    field("p-note").textContent = note;
     field("p-html").srcdoc = data.html || "<p>(no HTML part)</p>";
     field("p-text").textContent = data.text || "(no text part)";
     field("p-result").hidden = false;
@@ -47,4 +48,18 @@ export async function show() {
   } catch (error) {
     if (ticket === latest) errors.append(errorNode(error));
   }
+}
+
+// Through the chosen app's own connector, as its sends render (its application name and
+// sender); an app with no active server cannot send, so the shipped templates are shown
+// with a note saying so.
+async function render(params) {
+  const app = currentApp();
+  if (app) {
+    const answer = await api.preview({ ...params, appId: app.id }, [409]);
+    if (answer.status === 200) return { data: answer.data, note: "" };
+  }
+  const { data } = await api.preview(params);
+  const note = app ? `${app.name} has no active server yet: this is the shipped template, without the app's sender.` : "";
+  return { data, note };
 }

@@ -1,12 +1,17 @@
-// The queue panel: shown only when the service answers `GET /v1/queue` (the queue is an
-// optional part of the service), hidden on 404. Renders whatever counts and recent messages
-// the answer carries, so a new field shows up without a page change.
+// The queue panel: the chosen app's counts by status (`GET /v1/queue?appId=`) and its recent
+// messages (`GET /v1/apps/{id}/messages`: newest first, recipients masked, a status filter,
+// "Older messages" for the next page). Shown only when the service runs a queue (hidden on
+// 404). The message table turns into one card per message on narrow screens (admin.css).
 import { api } from "./api.js";
-import { el, clear, keepingFocus } from "./dom.js";
-import { errorNode, words } from "./errors.js";
+import { el, clear, keepingFocus, ago } from "./dom.js";
+import { errorNode } from "./errors.js";
+import { state } from "./state.js";
 
 const field = (id) => document.getElementById(id);
-let rendered = "";
+const PAGE = 10;
+let counted = "";
+let list = { appId: null, status: "", rows: [], next: null, shown: "" };
+let latest = 0; // a slow answer for a previous app or filter must not overwrite the current one
 
 export function initQueue() {
   field("q-lookup").addEventListener("submit", async (event) => {
@@ -16,18 +21,20 @@ export function initQueue() {
     if (!id) return;
     try {
       const { data } = await api.message(id);
-      out.append(messageTable([data]));
+      out.append(messageTable([data], "Looked-up message"));
     } catch (error) {
       out.append(errorNode(error, { withHint: false }));
     }
   });
+  field("q-status").addEventListener("change", () => loadMessages());
+  field("q-more").addEventListener("click", () => loadMessages({ more: true }));
 }
 
 export async function loadQueue() {
   const section = field("queue");
   let answer;
   try {
-    answer = await api.queue();
+    answer = await api.queue(state.appId);
   } catch {
     section.hidden = true;
     return;
@@ -38,15 +45,50 @@ export async function loadQueue() {
   }
   section.hidden = false;
   const snapshot = JSON.stringify(answer.data);
-  if (snapshot === rendered) return;
-  rendered = snapshot;
-  keepingFocus(() => render(answer.data));
+  if (snapshot !== counted) {
+    counted = snapshot;
+    keepingFocus(() => renderCounts(answer.data));
+  }
+  await loadMessages({ refresh: true });
+}
+
+// The first page again (a change of app or filter starts over); a refresh leaves a list the
+// person has paged through alone, so "Older messages" never jumps back under them.
+async function loadMessages({ more = false, refresh = false } = {}) {
+  const status = field("q-status").value;
+  if (list.appId !== state.appId || list.status !== status) {
+    list = { appId: state.appId, status, rows: [], next: null, shown: "" };
+  } else if (refresh && list.rows.length > PAGE) {
+    return;
+  }
+  if (!state.appId) return renderMessages();
+  const params = { limit: String(PAGE) };
+  if (status) params.status = status;
+  if (more && list.next) params.cursor = list.next;
+  const ticket = ++latest;
+  const answer = await api.recentMessages(state.appId, params);
+  if (ticket !== latest || answer.status !== 200) return;
+  list.rows = more ? [...list.rows, ...answer.data] : answer.data;
+  list.next = answer.next;
+  renderMessages();
+}
+
+function renderMessages() {
+  const snapshot = JSON.stringify([list.rows, list.next]);
+  if (snapshot === list.shown) return;
+  list.shown = snapshot;
+  keepingFocus(() => {
+    const out = clear(field("q-recent"));
+    const filtered = list.status ? ` with status ${list.status}` : "";
+    if (list.rows.length === 0) out.append(el("p", { class: "muted", text: `No queued messages${filtered} for this app yet.` }));
+    else out.append(messageTable(list.rows, "Recent messages"));
+    field("q-more").hidden = !list.next;
+  });
 }
 
 // Names for the fields `GET /v1/queue` has today; any other field is shown under its own name.
 const LABELS = {
   engine: "Engine",
-  appId: "Counted for app (— means every app)",
   depth: "Messages by status",
   oldestQueuedAge: "Oldest queued message (seconds)",
   sentLastMinute: "Sent in the last minute",
@@ -63,16 +105,14 @@ function scalar(value) {
   return typeof value === "number" && !Number.isInteger(value) ? value.toFixed(1) : String(value);
 }
 
-function render(data) {
+function renderCounts(data) {
   const summary = clear(field("q-summary"));
-  const recent = clear(field("q-recent"));
   const scalars = el("dl", { class: "facts" });
   for (const [key, value] of Object.entries(data)) {
+    if (key === "appId") continue; // the panel always counts the chosen app
     if (value === null || typeof value !== "object") {
       scalars.append(el("dt", { text: label(key) }), el("dd", { text: scalar(value) }));
-    } else if (Array.isArray(value)) {
-      recent.append(el("h3", { text: label(key) }), messageTable(value));
-    } else {
+    } else if (!Array.isArray(value)) {
       summary.append(countTable(label(key), value));
     }
   }
@@ -93,22 +133,28 @@ function countTable(caption, counts) {
 function lastError(error) {
   if (!error) return "—";
   if (typeof error === "string") return error;
-  return `${words(error.code)}: ${error.message || ""}`;
+  return errorNode(error);
 }
 
-function messageTable(rows) {
-  const wrap = el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Messages" });
-  wrap.append(el(
+const COLUMNS = [
+  ["Queued", (row) => (row.created ? el("time", { datetime: row.created, title: row.created, text: ago(row.created) }) : "—")],
+  ["To", (row) => row.to ?? "—"],
+  ["Status", (row) => el("span", { class: `badge state-${row.status}`, text: row.status ?? "" })],
+  ["Usage type", (row) => row.usageType ?? "—"],
+  ["Attempts", (row) => String(row.attempts ?? "")],
+  ["Last error", (row) => lastError(row.lastError)],
+  ["Server", (row) => row.server ?? "—"],
+  ["Id", (row) => el("code", { class: "message-id", text: row.id ?? "" })],
+];
+
+function messageTable(rows, caption) {
+  return el(
     "table",
     { class: "messages" },
-    el("thead", {}, el("tr", {}, ["Id", "Status", "Attempts", "Last error", "Server"].map((h) => el("th", { scope: "col", text: h })))),
+    el("caption", { class: "visually-hidden", text: caption }),
+    el("thead", {}, el("tr", {}, COLUMNS.map(([name]) => el("th", { scope: "col", text: name })))),
     el("tbody", {}, rows.map((row) =>
-      el("tr", {},
-        el("td", { class: "mono", text: row.id ?? "" }),
-        el("td", {}, el("span", { class: `badge state-${row.status}`, text: row.status ?? "" })),
-        el("td", { text: String(row.attempts ?? "") }),
-        el("td", { text: lastError(row.lastError) }),
-        el("td", { text: row.server ?? "" })))),
-  ));
-  return wrap;
+      el("tr", { "data-id": row.id, "data-status": row.status }, COLUMNS.map(([name, cell]) =>
+        el("td", { "data-label": name }, cell(row)))))),
+  );
 }

@@ -1,8 +1,8 @@
 // The app's server definitions in priority order: status, errors in words, and the actions
 // (Check, Send test email, Edit, Move up/down, Delete) with their results inline.
 import { api } from "./api.js";
-import { $, el, clear, announce, keepingFocus } from "./dom.js";
-import { errorNode } from "./errors.js";
+import { $, el, clear, announce, keepingFocus, address } from "./dom.js";
+import { errorNode, words } from "./errors.js";
 import { state, canWrite, currentApp } from "./state.js";
 
 const SECURITY = { none: "no TLS", starttls: "STARTTLS", tls: "TLS" };
@@ -47,13 +47,13 @@ function item(server, index) {
   const facts = el(
     "dl",
     { class: "facts" },
-    fact("Server", `${server.host}:${server.port} · ${SECURITY[server.security] || server.security}`),
+    fact("Server", [address(`${server.host}:${server.port}`), ` · ${SECURITY[server.security] || server.security}`]),
     fact("Login", server.auth && server.username ? server.username : "none"),
     fact("Password", server.password ? "stored" : "none"),
     fact("From", server.fromEmail ? `${server.fromName ? server.fromName + " " : ""}<${server.fromEmail}>` : "—"),
     fact("Priority", String(server.priority)),
     fact("Errors", String(server.numErrors), `errors-${server.id}`),
-    fact("Last error", server.lastError ? errorNode(server.lastError) : "none", `last-error-${server.id}`),
+    lastError(server),
   );
   const node = el(
     "li",
@@ -73,6 +73,19 @@ function item(server, index) {
 
 function fact(term, value, id) {
   return [el("dt", { text: term }), el("dd", { id }, value)];
+}
+
+// A failed check disables the server; only a passing check (or an admin) makes it active
+// again. So an active server's stored error is history: labelled "Previous error", without
+// the hint, and not in the error colour.
+function lastError(server) {
+  const id = `last-error-${server.id}`;
+  if (!server.lastError) return fact("Last error", "none", id);
+  if (server.status !== "active") return fact("Last error", errorNode(server.lastError), id);
+  const [term, value] = fact("Previous error", errorNode(server.lastError, { withHint: false }), id);
+  value.classList.add("previous");
+  value.prepend(el("p", { class: "muted", text: "Before the server was active again (a check passed since, or it was re-enabled):" }));
+  return [term, value];
 }
 
 function button(label, id, onclick, extra = {}) {
@@ -136,7 +149,9 @@ async function check(server) {
       show(server, () => el("p", { class: "success", text: `Check passed: a test message to ${to} was accepted. Status: active.` }));
       announce(`Check passed for ${title(server)}`);
     } else {
-      show(server, () => el("div", { class: "failure" }, el("p", { text: "Check failed; the server is now disabled." }), errorNode(data.error)));
+      // The error itself is shown once, under Last error (with its hint), not here again.
+      show(server, () => el("p", { class: "failure" }, el("strong", { text: "Check failed" }),
+        `: ${words(data.error.code)} (${data.error.code}). The server is now disabled; see Last error above.`));
       announce(`Check failed for ${title(server)}: ${data.error.message}`);
     }
   } catch (error) {

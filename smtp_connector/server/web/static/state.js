@@ -9,6 +9,8 @@ export const state = {
   refreshHandlers: [],
   // Set by editor.js (which imports the server list, so the list cannot import it back).
   openEditor: () => {},
+  // Set by template-grid.js (the editor reloads the grid after a save through it).
+  refreshTemplates: async () => {},
 };
 
 export function canWrite() {

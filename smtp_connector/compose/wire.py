@@ -1,0 +1,96 @@
+"""The body of a proven shape as wire bytes with slots: encoded and dot-stuffed once per shape.
+
+The shape cache (`shapes.py`) already gives each message's text and HTML as a template's
+pieces with the payload's values in between. For the common message — a text and an HTML part,
+both 7bit, every value printable ASCII that does not start with `.` — the MIME body is those
+pieces encoded, with the values (and the multipart boundary) in between: so it is built once
+per shape from a *skeleton* (the parts filled with sentinels, through the same `_body_part`
+and multipart code as every message), split at the sentinels, and a message only joins bytes.
+The dot-stuffed form (RFC 5321 §4.5.2) is kept beside it, so the wire step does not search
+the message for lines starting with a dot either.
+
+Why the joined bytes equal the full path's: a value without CR, LF or control characters
+changes no line ending, keeps a 7bit part 7bit (line lengths are the shape cache's
+`short_lines` proof for this message's values), adds no line and, not starting with a dot,
+never makes a line start with one. Anything else takes the full path. The equality is
+proven on generated values in tests/compose/test_wire_shapes.py.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A shape's body bytes, plain and dot-stuffed, as `%`-formats with a `%s` per slot;
+    `slots[i]` says which value fills the i-th (0: the boundary, then the text's values, then
+    the HTML's): one C-level formatting per message instead of a join loop."""
+
+    plain: bytes
+    stuffed: bytes
+    slots: tuple[int, ...]
+
+    def join(self, values: Sequence[bytes]) -> tuple[bytes, bytes]:
+        """(body, dot-stuffed body) with `values` in their slots."""
+        args = tuple(map(values.__getitem__, self.slots))
+        return self.plain % args, self.stuffed % args
+
+
+@dataclass(frozen=True)
+class WireFill:
+    """One message's way to its body through a skeleton: the skeleton and its values."""
+
+    skeleton: Skeleton
+    values: tuple[str, ...]  # the text's values, then the HTML's (escaped); not the boundary
+    text: str  # the text and HTML this fill stands for (checked by identity when composing)
+    html: str
+
+    def body(self, boundary: str) -> tuple[bytes, bytes]:
+        return self.skeleton.join([boundary.encode("ascii"), *[v.encode() for v in self.values]])
+
+
+def plain_values(values: Sequence[str]) -> bool:
+    """Values the skeleton can carry: printable ASCII (no CR, LF, TAB or other control
+    character), none starting with a dot. (Their HTML-escaped forms then are too: escaping
+    writes printable ASCII entities and never a leading dot.)"""
+    joined = "".join(values)
+    if not (joined.isascii() and joined.isprintable()):
+        return False
+    return "." not in joined or not any(value.startswith(".") for value in values)
+
+
+# (text, html, boundary) -> (body bytes, each part's Content-Transfer-Encoding)
+Compose = Callable[[str, str, str], tuple[bytes, list[str]]]
+
+
+def build_skeleton(text_part: Any, html_part: Any, count: int, compose: Compose) -> Skeleton | None:
+    """The skeleton of a shape whose parts are `text_part` and `html_part` (`shapes._Part`),
+    with `count` values, or None when it cannot have one (a part not 7bit with sentinels in
+    place). `compose` is
+    the message module's body composer, so the skeleton is encoded exactly as any body. The
+    HTML part's slots take the HTML-escaped values, as `shapes` fills them."""
+    nonce = secrets.token_hex(8)
+    text = text_part.fill([f"@@{nonce}x{index}@@" for index in range(count)])
+    html = html_part.fill([f"@@{nonce}x{count + index}@@" for index in range(count)])
+    body, encodings = compose(text, html, f"@@{nonce}b@@")
+    if encodings != ["7bit", "7bit"] or not body.isascii():
+        return None
+    return _split(body, nonce, 2 * count)
+
+
+def _split(body: bytes, nonce: str, count: int) -> Skeleton | None:
+    """Cut `body` at the sentinels (the boundary → slot 0, value i → slot i + 1)."""
+    pattern = re.compile(b"@@" + nonce.encode() + b"(b|x[0-9]+)@@")
+    pieces = pattern.split(body)
+    plain, names = pieces[0::2], pieces[1::2]
+    slots = tuple(0 if name == b"b" else int(name[1:]) + 1 for name in names)
+    if any(nonce.encode() in piece for piece in plain) or any(s > count for s in slots):
+        return None
+    formats = [piece.replace(b"%", b"%%") for piece in plain]
+    plain_format = b"%s".join(formats)
+    return Skeleton(plain_format, plain_format.replace(b"\n.", b"\n.."), slots)
