@@ -40,6 +40,10 @@ from .tables import AppRow
 from .template_chain import AppTemplates, load_snapshot, refresh
 
 log = secret_safe_logger("smtp_connector.store")
+# A queued job's app versions, read for every job (see deliver_now), built once.
+_APP_VERSIONS = select(AppRow.definitions_version, AppRow.templates_version).where(
+    AppRow.id == bindparam("app")
+)
 # The background refresh's query (built once): these apps' versions.
 _VERSIONS = select(AppRow.id, AppRow.definitions_version, AppRow.templates_version).where(
     AppRow.id.in_(bindparam("apps", expanding=True))
@@ -166,11 +170,11 @@ class MessageService:
         a worker may be another process, and a template saved just before the job was queued
         must be the one it renders. Raises ConnectorError."""
         generation = self._connectors.generation(job.app_id)
-        async with self._db.transaction() as session:
-            app = await session.get(AppRow, job.app_id)
-            if app is None:
-                raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
-            versions = Versions(app.definitions_version, app.templates_version)
+        async with self._db.engine.connect() as connection:  # Core: no ORM session per job
+            row = (await connection.execute(_APP_VERSIONS, {"app": job.app_id})).first()
+        if row is None:
+            raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
+        versions = Versions(row.definitions_version, row.templates_version)
         self._connectors.saw_version(job.app_id, versions, generation)
         async with self._lease(job.app_id, versions) as live:
             return await self._deliver(live, job)
