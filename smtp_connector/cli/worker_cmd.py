@@ -55,6 +55,7 @@ def worker(
 
     async def run() -> None:
         service, queue = await open_service(settings)
+        service.keep_fresh()  # versions re-read in the background, not before a delivery
         try:
             if queue.distributed is not None:
                 await queue.distributed.require_schema()

@@ -20,7 +20,7 @@ from smtp_connector import __version__
 from smtp_connector.queue import Queue, QueueOptions, RetryPolicy
 from smtp_connector.store import Service
 
-from . import edge, fast_send
+from . import edge, fast_send, heap
 from .dialects import app_integrations, logto_templates, portal_settings, privacyidea, smtps
 from .errors import install_handlers
 from .input_guard import InputGuard
@@ -56,6 +56,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             app.state.queue = queue
             worker = settings.queue_worker
             await queue.start(worker=worker if worker is not None else queue.engine == "embedded")
+            app.state.service.keep_fresh()  # keys and versions refreshed off the request path
+            heap.settle()  # start-up's objects out of the collector's way (see heap.py)
         try:
             yield
         finally:
