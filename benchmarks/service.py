@@ -10,7 +10,8 @@ Modes, each against a fresh database and a real `smtp-connector serve` process:
 - `sqlite`: the same with `enqueue` on SQLite: 202 at once, the embedded worker in `serve`
   delivers; measured from the first request to the last message sent (the outbox says so).
 - `postgres`: `enqueue` on PostgreSQL (127.0.0.1:5432, a database made and dropped for the
-  run), `serve --no-worker` plus 2 `smtp-connector worker` processes (procrastinate).
+  run), `serve --no-worker` plus 2 `smtp-connector worker` processes (procrastinate;
+  `--pg-workers N` for another number).
 
 Also: the p50 latency of one direct send over HTTP minus the p50 of `connector.send` in this
 process (the API's overhead per send), and the p50 latency of an enqueue (HTTP 202), both
@@ -45,6 +46,7 @@ CLIENTS = 16
 BIN = Path(sys.executable).with_name("smtp-connector")
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 KRATOS_RATE = 10.0  # Ory Kratos' courier: 10 messages per 1 s poll by default
+PG_WORKERS = 2  # `smtp-connector worker` processes in the postgres mode (--pg-workers)
 
 
 class Http:
@@ -229,7 +231,7 @@ async def run_serve(mode: str, sink: int, count: int, workdir: Path) -> dict[str
         workers = []
         if mode == "postgres":
             serve.append("--no-worker")
-            workers = [[str(BIN), "worker", "--concurrency", "16"] for _ in range(2)]
+            workers = [[str(BIN), "worker", "--concurrency", "16"] for _ in range(PG_WORKERS)]
         with processes(serve, *workers, environ=environ) as pids:
             await wait_healthy(port)
             app = await setup_app(port, key, sink, enqueue=mode != "direct")
@@ -243,6 +245,7 @@ async def run_serve(mode: str, sink: int, count: int, workdir: Path) -> dict[str
             )  # fmt: skip
             result = {"rate": count / (finished - started),
                       "p50_ms": statistics.median(latencies) * 1000,
+                      "p99_ms": percentile(latencies, 99) * 1000,
                       "cpu_ms": (cpu_seconds(pids) - cpu) * 1000 / count}  # fmt: skip
             # One client, one request at a time: the latency a sign-up request sees when the
             # service is not saturated (direct: includes the SMTP exchange; queued: the 202).
@@ -260,6 +263,11 @@ async def run_serve(mode: str, sink: int, count: int, workdir: Path) -> dict[str
                             "WITH (FORCE)"], check=False)  # fmt: skip
 
 
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
 def spread(values: list[float], fmt: str = "{:,.0f}") -> str:
     return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–" \
            f"{fmt.format(max(values))})"  # fmt: skip
@@ -270,7 +278,9 @@ async def main() -> None:
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--modes", default="direct,sqlite,postgres")
+    parser.add_argument("--pg-workers", type=int, default=PG_WORKERS)
     args = parser.parse_args()
+    globals()["PG_WORKERS"] = args.pg_workers
     modes = args.modes.split(",")
     results: dict[str, list[dict[str, float]]] = {m: [] for m in ["send_many", *modes]}
     library: list[float] = []
@@ -282,19 +292,22 @@ async def main() -> None:
                 results[mode].append(await run_serve(mode, sink, args.count, Path(tmp)))
                 print(f"run {run + 1} {mode}: {results[mode][-1]}", file=sys.stderr)
     base = statistics.median(r["rate"] for r in results["send_many"])
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nN = {args.count}, {args.runs} run(s), {CLIENTS} HTTP clients, smtp-sink; "
-          "median (min–max)\n")  # fmt: skip
+          f"median (min–max); load average at the end {load}\n")  # fmt: skip
     print("| path | msg/s | ÷ send_many | ÷ Kratos (10/s) | request p50 ms, 16 clients |"
-          " request p50 ms, 1 client | service CPU ms/msg |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+          " request p99 ms, 16 clients | request p50 ms, 1 client |"
+          " service CPU ms/msg |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for mode, rows in results.items():
         rates = [r["rate"] for r in rows]
         p50 = spread([r["p50_ms"] for r in rows], "{:.2f}") if "p50_ms" in rows[0] else "—"
+        p99 = spread([r["p99_ms"] for r in rows], "{:.1f}") if "p99_ms" in rows[0] else "—"
         one = spread([r["single_p50_ms"] for r in rows], "{:.2f}") if "p50_ms" in rows[0] else "—"
         cpu = spread([r["cpu_ms"] for r in rows], "{:.2f}") if "cpu_ms" in rows[0] else "—"
         share, kratos = statistics.median(rates) / base, statistics.median(rates) / KRATOS_RATE
-        print(f"| {mode} | {spread(rates)} | {share:.0%} | {kratos:,.0f}× | {p50} | {one} | "
-              f"{cpu} |")  # fmt: skip
+        print(f"| {mode} | {spread(rates)} | {share:.0%} | {kratos:,.0f}× | {p50} | {p99} | "
+              f"{one} | {cpu} |")  # fmt: skip
     if "direct" in results:
         overhead = [r["single_p50_ms"] - lib for r, lib in zip(results["direct"], library,
                                                                   strict=True)]  # fmt: skip

@@ -11,8 +11,9 @@ Two departures from Click's defaults, both for the person at the terminal:
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -53,10 +54,25 @@ class CliCommand(click.Command):
 
 
 class CliGroup(click.Group):
-    """A group of `CliCommand`s (and of groups like itself) with one-line usage errors."""
+    """A group of `CliCommand`s (and of groups like itself) with one-line usage errors.
+
+    `lazy_commands` names the module that registers each command not yet loaded: a run
+    imports only its own command's module (`serve` does not load the SMTP dev server that
+    `sink` and `demo` use), a listing (`--help`) imports them all."""
 
     command_class = CliCommand
     group_class = type  # subgroups are CliGroups too
+    lazy_commands: Mapping[str, str] = {}  # command name -> module (imported on first use)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module in dict.fromkeys(self.lazy_commands.values()):
+            importlib.import_module(module)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            importlib.import_module(self.lazy_commands[cmd_name])
+        return super().get_command(ctx, cmd_name)
 
     def get_short_help_str(self, limit: int = 45) -> str:
         return super().get_short_help_str(limit=sys.maxsize)

@@ -106,8 +106,9 @@ def key_json(info: ApiKeyInfo) -> dict[str, Any]:
 @json_option
 @handles_errors
 def revoke(key_id: str, database_url: str | None, as_json: bool) -> None:
-    """Revoke a key by its id (from `keys list`); it stops working at once. Revoking a
-    revoked key changes nothing and says so; an unknown id exits 4 (not_found)."""
+    """Revoke a key by its id (from `keys list`); running `serve` processes refuse it within
+    2 s. Revoking a revoked key changes nothing and says so; an unknown id exits 4
+    (not_found)."""
     from ..store import CLI_ACTOR
 
     key_id = _key_id(key_id)

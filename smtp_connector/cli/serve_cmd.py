@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 import sys
@@ -55,6 +56,7 @@ def serve(
     worker: bool | None,
 ) -> None:
     """Run the admin API (native /v1 and the dialect routes) and the admin page on HOST:PORT."""
+    gc.disable()  # until the app is up: server/heap.py freezes what start-up built, then enables
     need_server_extra()
     url = resolve_url(database_url)
     from ..server import Settings

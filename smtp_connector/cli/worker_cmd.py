@@ -46,6 +46,7 @@ def worker(
     """Deliver queued messages until SIGTERM/SIGINT (in-flight sends are finished first)."""
     need_server_extra()
     url = resolve_url(database_url)
+    from ..delivery.pool import freeze_gc_after_warmup
     from ..server import Settings
     from ..server.app import open_service
 
@@ -53,8 +54,11 @@ def worker(
         database_url=url, queue_concurrency=concurrency, queue_engine=engine
     )
 
+    freeze_gc_after_warmup()  # a long-running sender: warm objects out of the collector's way
+
     async def run() -> None:
         service, queue = await open_service(settings)
+        service.keep_fresh()  # versions re-read in the background, not before a delivery
         try:
             if queue.distributed is not None:
                 await queue.distributed.require_schema()

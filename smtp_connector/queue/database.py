@@ -61,6 +61,7 @@ class QueueDatabase:
             event.listen(engine, "connect", lambda conn, _: _sqlite_connect(conn, synchronous))
             event.listen(engine, "begin", _sqlite_begin)
             self._sync_engine = engine
+            self._writer = _WriterConnection(engine)
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-writer")
             self._committer = GroupCommit(self._sqlite_batch)
         else:
@@ -90,7 +91,7 @@ class QueueDatabase:
     async def _sqlite_batch(self, ops: Ops, durable: bool) -> list[Outcome]:
         """One `BEGIN IMMEDIATE … COMMIT` on the writer thread (durability: the pragma)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, _sync_batch, self._sync_engine, ops)
+        return await loop.run_in_executor(self._executor, _sync_batch, self._writer, ops)
 
     async def _postgres_batch(self, ops: Ops, durable: bool) -> list[Outcome]:
         try:
@@ -116,27 +117,55 @@ class QueueDatabase:
     async def dispose(self) -> None:
         await self._committer.aclose()
         if self._executor is not None:
+            self._executor.submit(self._writer.close).result()
             self._executor.shutdown(wait=True)
             self._sync_engine.dispose()
         else:
             await self.engine.dispose()
 
 
-def _sync_batch(engine: Engine, ops: Ops) -> list[Outcome]:
+class _WriterConnection:
+    """The writer thread's one SQLite connection, kept open between batches.
+
+    Checking a connection out of the pool and back for every batch (the pool's reset rolls
+    back on return, the checkout runs its events) cost about as much CPU as the batch's own
+    statements under a queued load (issue 26 §1, profiled with py-spy). Used only on the
+    writer thread; after any failure it is closed and the next batch opens a new one."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+
+    def get(self) -> Connection:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self._engine.connect()
+        return self._conn
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+def _sync_batch(writer: _WriterConnection, ops: Ops) -> list[Outcome]:
     try:
-        with engine.begin() as conn:
+        conn = writer.get()
+        with conn.begin():  # BEGIN IMMEDIATE (_sqlite_begin) … COMMIT, or ROLLBACK on error
             return transaction(conn, ops)
     except Exception as exc:
+        writer.close()  # whatever state it is in, the next transaction starts afresh
         if len(ops) == 1:
             return [(False, exc)]
-    return [_sync_alone(engine, op) for op, _ in ops]  # find the op that broke the batch
+    return [_sync_alone(writer, op) for op, _ in ops]  # find the op that broke the batch
 
 
-def _sync_alone(engine: Engine, op: Op) -> Outcome:
+def _sync_alone(writer: _WriterConnection, op: Op) -> Outcome:
     try:
-        with engine.begin() as conn:
+        conn = writer.get()
+        with conn.begin():
             return True, op(conn)
     except Exception as exc:
+        writer.close()
         return False, exc
 
 

@@ -71,7 +71,8 @@ class ConnectorCache:
         self._closing: set[asyncio.Task[None]] = set()
         # app -> (its versions, when read): spares the per-send version query. A change
         # made through this process invalidates at once; one made by another process (CLI,
-        # another serve) is seen within `version_ttl` seconds.
+        # another serve) is seen within `version_ttl` seconds: `refreshed` keeps the entries
+        # current off the request path (freshness.py), a send re-reads only a stale one.
         self._versions: dict[str, tuple[Versions, float]] = {}
         self._generation: dict[str, int] = {}
         self.version_ttl = version_ttl
@@ -89,6 +90,29 @@ class ConnectorCache:
     def saw_version(self, app_id: str, version: Versions, generation: int) -> None:
         if self._generation.get(app_id, 0) == generation:
             self._versions[app_id] = (version, time.monotonic())
+
+    def remembered_versions(self) -> tuple[dict[str, int], float]:
+        """The apps whose version is remembered (with their generations) and the time, taken
+        before one query re-reads those versions for `refreshed`."""
+        apps = {app_id: self._generation.get(app_id, 0) for app_id in self._versions}
+        return apps, time.monotonic()
+
+    def refreshed(
+        self, apps: dict[str, int], started: float, versions: dict[str, Versions]
+    ) -> None:
+        """What a query begun at `started` read of `apps`' versions (an app it did not find is
+        gone). Only entries still remembered are updated: one dropped or changed through this
+        process meanwhile (a generation bumped, `stale`), or read since, is left as it is."""
+        for app_id, generation in apps.items():
+            seen = self._versions.get(app_id)
+            if seen is None or self._generation.get(app_id, 0) != generation:
+                continue
+            if seen[1] >= started:
+                continue
+            if app_id in versions:
+                self._versions[app_id] = (versions[app_id], started)
+            else:
+                self._versions.pop(app_id, None)
 
     @asynccontextmanager
     async def lease(self, app_id: str, version: int, build: Build) -> AsyncIterator[LiveConnector]:

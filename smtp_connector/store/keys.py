@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smtp_connector.errors import ErrorCode
@@ -23,6 +23,14 @@ from .errors import ServiceError, invalid, not_found
 from .tables import ApiKeyRow, AppRow, utcnow
 
 KEY_PREFIX = "sck_"
+# How long a key revoked (or its app deleted) by another process may still pass here, at most.
+CACHE_TTL = 2.0
+
+
+# The refresh's query, built once: which of these hashes belong to keys not revoked.
+_ALIVE = select(ApiKeyRow.key_hash).where(
+    ApiKeyRow.key_hash.in_(bindparam("digests", expanding=True)), ApiKeyRow.revoked.is_(None)
+)
 
 
 def hash_key(raw: str) -> str:
@@ -42,14 +50,19 @@ def _info(row: ApiKeyRow) -> ApiKeyInfo:
 
 
 class KeyService:
-    """Keys and their checks. A successful check is remembered for `cache_ttl` seconds (by the
-    key's hash), sparing a query per request; revoking a key or deleting an app through this
-    process forgets the affected keys at once, doing either from another process (the CLI,
-    another serve) takes effect within `cache_ttl`."""
+    """Keys and their checks. A successful check is remembered (by the key's hash), sparing a
+    query per request. Revoking a key or deleting an app through this process forgets the
+    affected keys at once; doing either from another process (the CLI, another serve) takes
+    effect within `cache_ttl` seconds: `refresh` (run in the background by `serve`, see
+    freshness.py) re-reads every remembered key in one query, so a request normally finds its
+    key checked less than `cache_ttl` ago and never waits on the database; a remembered check
+    older than that (the refresh fell behind) is redone on the request path, as a safety net
+    that keeps the window whatever the load."""
 
     CACHE_SIZE = 4096
+    REFRESH_CHUNK = 500  # keys per query of a refresh (well under any engine's bind limit)
 
-    def __init__(self, database: Database, cache_ttl: float = 2.0) -> None:
+    def __init__(self, database: Database, cache_ttl: float = CACHE_TTL) -> None:
         self._db = database
         self.cache_ttl = cache_ttl
         self._cache: dict[str, tuple[Actor, float]] = {}
@@ -110,6 +123,30 @@ class KeyService:
             self._cache.clear()
         self._cache[digest] = (actor, time.monotonic())
         return actor
+
+    async def refresh(self) -> None:
+        """Re-read every remembered key in one query: revoked or deleted ones are forgotten,
+        the others count as checked when the query began (what it read was true then)."""
+        digests = list(self._cache)
+        if not digests:
+            return
+        generation, started = self._generation, time.monotonic()
+        alive: set[str] = set()
+        async with self._db.engine.connect() as connection:  # Core: no ORM session to build
+            for start in range(0, len(digests), self.REFRESH_CHUNK):
+                chunk = digests[start : start + self.REFRESH_CHUNK]
+                rows = await connection.execute(_ALIVE, {"digests": chunk})
+                alive.update(rows.scalars())
+        if generation != self._generation:
+            return  # forgotten meanwhile: what was read may predate it; the next round decides
+        for digest in digests:
+            cached = self._cache.get(digest)
+            if cached is None:
+                continue
+            if digest in alive:
+                self._cache[digest] = (cached[0], max(cached[1], started))
+            else:
+                del self._cache[digest]
 
     def forget(self, app_id: str | None = None) -> None:
         """Drop cached checks: of the keys bound to `app_id` (its app was deleted, and with it

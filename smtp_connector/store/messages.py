@@ -2,10 +2,10 @@
 library's: the first definition is the top-level server, the others `servers[]`).
 
 Per send, the store is read at most once (the app's `definitions_version` and
-`templates_version`, cached for a second and dropped at once by a change made through this
-process); the connector for that version is cached, and its template snapshot reloaded only
-when the templates changed, so a warm send usually costs no query at all, only the SMTP
-exchange.
+`templates_version`, remembered and re-read in the background every fraction of a second,
+dropped at once by a change made through this process); the connector for that version is
+cached, and its template snapshot reloaded only when the templates changed, so a warm send
+costs no query at all, only the SMTP exchange.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import bindparam, select
 
 from smtp_connector import ConnectorError, RenderedEmail
 from smtp_connector.errors import secret_safe_logger
@@ -38,6 +40,14 @@ from .tables import AppRow
 from .template_chain import AppTemplates, load_snapshot, refresh
 
 log = secret_safe_logger("smtp_connector.store")
+# A queued job's app versions, read for every job (see deliver_now), built once.
+_APP_VERSIONS = select(AppRow.definitions_version, AppRow.templates_version).where(
+    AppRow.id == bindparam("app")
+)
+# The background refresh's query (built once): these apps' versions.
+_VERSIONS = select(AppRow.id, AppRow.definitions_version, AppRow.templates_version).where(
+    AppRow.id.in_(bindparam("apps", expanding=True))
+)
 
 
 class MessageService:
@@ -143,17 +153,28 @@ class MessageService:
         self._connectors.saw_version(app_id, versions, generation)
         return versions
 
+    async def refresh_versions(self) -> None:
+        """Re-read the remembered apps' versions in one query (freshness.py), so that sends
+        find them current without a query of their own."""
+        apps, started = self._connectors.remembered_versions()
+        if not apps:
+            return
+        async with self._db.engine.connect() as connection:  # Core: no ORM session to build
+            rows = await connection.execute(_VERSIONS, {"apps": list(apps)})
+            versions = {app_id: Versions(defs, templates) for app_id, defs, templates in rows}
+        self._connectors.refreshed(apps, started, versions)
+
     async def deliver_now(self, job: SendJob) -> SendOutcome:
         """Deliver `job` through the app's current definitions and templates, their versions
         read from the database for every job (not the second-long cache of the request path):
         a worker may be another process, and a template saved just before the job was queued
         must be the one it renders. Raises ConnectorError."""
         generation = self._connectors.generation(job.app_id)
-        async with self._db.transaction() as session:
-            app = await session.get(AppRow, job.app_id)
-            if app is None:
-                raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
-            versions = Versions(app.definitions_version, app.templates_version)
+        async with self._db.engine.connect() as connection:  # Core: no ORM session per job
+            row = (await connection.execute(_APP_VERSIONS, {"app": job.app_id})).first()
+        if row is None:
+            raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
+        versions = Versions(row.definitions_version, row.templates_version)
         self._connectors.saw_version(job.app_id, versions, generation)
         async with self._lease(job.app_id, versions) as live:
             return await self._deliver(live, job)

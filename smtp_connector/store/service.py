@@ -20,6 +20,7 @@ from .connectors import ConnectorCache
 from .database import Database
 from .definitions import DEFAULT_MAX_PER_APP, DefinitionService
 from .domain import CLI_ACTOR, Actor
+from .freshness import Freshness
 from .keys import KeyService
 from .messages import MessageService
 from .migrate import prepare_schema
@@ -67,6 +68,8 @@ class Service:
             database, self._templates_changed, self.template_render.check, limits
         )
         self.template_tests = TemplateTestSender(database, box, policy, limits)
+        window = min(self.keys.cache_ttl, self.connectors.version_ttl)
+        self.freshness = Freshness([self.keys.refresh, self.messages.refresh_versions], window)
 
     @classmethod
     async def open(
@@ -103,7 +106,13 @@ class Service:
         await self.connectors.invalidate(app_id)
         self.connectors.forget(app_id)
 
+    def keep_fresh(self) -> None:
+        """Refresh cached keys and versions in the background (long-running processes: serve,
+        worker), so requests never wait on the database for them (see freshness.py)."""
+        self.freshness.start()
+
     async def aclose(self) -> None:
+        await self.freshness.aclose()
         await self.messages.sender.aclose()
         await self.connectors.aclose()
         await self.database.dispose()
