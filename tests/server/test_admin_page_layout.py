@@ -10,7 +10,7 @@ server without AUTH does not get "check username and password"), a failed check'
 shown once, a passing check turns the last error into a "Previous error", the queue panel
 lists the app's messages with recipients masked, filters by status and pages.
 
-`SMTP_CONNECTOR_UPDATE_SCREENSHOTS=1` writes the screenshots into docs/ (the README shows
+`SMTP_CONNECTOR_UPDATE_SCREENSHOTS=1` writes the screenshots into docs/ (docs/service.md shows
 docs/admin-page-1280.png and docs/admin-page-375.png; each panel goes to docs/images/admin/);
 otherwise they go to the test's tmp dir.
 """
