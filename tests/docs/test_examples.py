@@ -316,3 +316,10 @@ def test_the_fastapi_example_sends_through_uvicorn(sink: Sink, tmp_path: Path) -
     finally:
         app.terminate()
         app.wait(timeout=15)
+
+
+def test_raw_html_in_the_pages_points_at_files_that_exist() -> None:
+    """mkdocs checks Markdown links and images, not `<img src>`/`<a href>` written as HTML."""
+    for page in PAGES:
+        for target in re.findall(r'<(?:img|a)\s[^>]*(?:src|href)="([^"#:]+)', page.read_text()):
+            assert (page.parent / target).is_file(), f"{page.name}: {target}"
