@@ -73,14 +73,16 @@ def serve_on(
 
 
 def message_of(response: httpx.Response) -> str:
-    """The error message in any of the five envelopes: ours, seed 000's, seed 001's, the
-    portal's and privacyIDEA's."""
+    """The error message in any of the six envelopes: ours, seed 000's, seed 001's, the
+    portal's, privacyIDEA's and Logto's."""
     body: Any = response.json()
     if isinstance(body.get("error"), dict):  # native, portal
         return str(body["error"]["message"])
     if "errorCode" in body:  # per-app list (seed 000)
         return str(body["message"])
     if "success" in body:  # app integrations (seed 001)
+        return str(body["message"])
+    if "code" in body and "message" in body:  # Logto's email templates
         return str(body["message"])
     return str(body["result"]["error"]["message"])  # privacyIDEA
 

@@ -19,6 +19,7 @@ _MODULES = {
     "send": "delivery_cmd",
     "serve": "serve_cmd",
     "sink": "delivery_cmd",
+    "templates": "templates_cmd",
     "test": "delivery_cmd",
     "verify": "delivery_cmd",
     "worker": "worker_cmd",

@@ -46,12 +46,15 @@ def worker(
     """Deliver queued messages until SIGTERM/SIGINT (in-flight sends are finished first)."""
     need_server_extra()
     url = resolve_url(database_url)
+    from ..delivery.pool import freeze_gc_after_warmup
     from ..server import Settings
     from ..server.app import open_service
 
     settings = Settings.from_env(
         database_url=url, queue_concurrency=concurrency, queue_engine=engine
     )
+
+    freeze_gc_after_warmup()  # a long-running sender: warm objects out of the collector's way
 
     async def run() -> None:
         service, queue = await open_service(settings)

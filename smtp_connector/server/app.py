@@ -21,7 +21,7 @@ from smtp_connector.queue import Queue, QueueOptions, RetryPolicy
 from smtp_connector.store import Service
 
 from . import edge, fast_send, heap
-from .dialects import app_integrations, portal_settings, privacyidea, smtps
+from .dialects import app_integrations, logto_templates, portal_settings, privacyidea, smtps
 from .errors import install_handlers
 from .input_guard import InputGuard
 from .limits import AuthThrottle, BodyLimit
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
                    presets.router, templates.router, app_templates.router,
                    queue.router):  # fmt: skip
         app.include_router(router)
-    for dialect in (smtps, app_integrations, portal_settings, privacyidea):
+    for dialect in (smtps, app_integrations, portal_settings, privacyidea, logto_templates):
         dialect.install(app)
     install_page(app)  # `/` and `/static/…`: the admin page, a client of the routes above
     install_docs(app)  # `/docs` and `/redoc` with their assets served from this origin

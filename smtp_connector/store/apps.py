@@ -22,7 +22,7 @@ from .tables import AppRow, utcnow
 
 OnChange = Callable[[str], Awaitable[None]]
 # Apps the service creates for a dialect, by marker; the marker is also the app's name.
-DIALECT_APPS = frozenset({"privacyidea", "portal"})
+DIALECT_APPS = frozenset({"privacyidea", "portal", "logto"})
 
 
 APP_SETTINGS = ("test_email", "from_email", "from_name", "default_locale")

@@ -136,6 +136,7 @@ def test_every_command_needing_the_server_extra_says_how_to_install_it(tmp_path:
         ["secrets", "rotate"],
         ["serve"],
         ["worker"],
+        ["templates", "import", "--app", "shop", "."],
     ]
     for command, result in zip(commands, run_all(commands, tmp_path, hiding("sqlalchemy")),
                                strict=True):  # fmt: skip

@@ -70,7 +70,13 @@ def routes(served: Served, app: str) -> dict[str, tuple[str, dict[str, str], str
         "portal": ("/api/2.0/smtpsettings/smtp", bearer, '{"senderDisplayName": $V}'),
         "privacyIDEA": ("/smtpserver/otp", {"Authorization": key},
                         '{"server": "mail.example.org", "description": $V}'),
+        "Logto templates": ("/api/email-templates", bearer,
+                            '{"templates": [{"languageTag": "en", "templateType": "SignIn", '
+                            '"details": {"subject": "Code", "content": $V}}]}'),
     }  # fmt: skip
+
+
+METHODS = {"Logto templates": "PUT"}  # the others' write routes are POSTs
 
 
 def items(response: httpx.Response) -> list[dict[str, object]]:
@@ -97,12 +103,15 @@ def test_bad_json_is_400_in_every_envelope_and_nothing_is_stored(served: Served)
                     if content_type == "text/plain" and name in ("native", "short path"):
                         continue  # FastAPI reads JSON only as JSON (422), so no bypass there
                     typed = headers | {"Content-Type": content_type}
-                    refused = client.post(path, content=body.replace("$V", value), headers=typed)
+                    method = METHODS.get(name, "POST")
+                    refused = client.request(method, path, content=body.replace("$V", value),
+                                             headers=typed)  # fmt: skip
                     where = f"{name} with {value[:20]} as {content_type}"
                     assert refused.status_code == 400, f"{where}: {refused.text}"
                     assert word in message_of(refused), f"{where}: {refused.text}"
         assert len(items(client.get("/v1/apps"))) == apps_before + 1
         assert len(items(client.get(f"/v1/apps/{app}/servers"))) == 1
+        assert client.get("/api/email-templates").json() == []
         assert queued_messages(client) == 0
         # The control: a valid send on the same route is queued (202), and counted.
         sent = client.post(f"/v1/apps/{app}/messages",
