@@ -36,11 +36,12 @@ from .precheck import check_request
 from .recent import RecentMessage, RecentQuery
 from .secrets import SecretBox
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
+from .shared_reads import SharedReads
 from .tables import AppRow
 from .template_chain import AppTemplates, load_snapshot, refresh
 
 log = secret_safe_logger("smtp_connector.store")
-# A queued job's app versions, read for every job (see deliver_now), built once.
+# A queued job's app versions, read for the jobs of a batch together (deliver_now), built once.
 _APP_VERSIONS = select(AppRow.definitions_version, AppRow.templates_version).where(
     AppRow.id == bindparam("app")
 )
@@ -66,6 +67,7 @@ class MessageService:
         self._policy = policy or ServicePolicy()
         self._connectors = connectors
         self._idempotency = IdempotencyLog(database)
+        self._job_versions = SharedReads(self._read_versions)
         self.sender: Sender = sender(self.deliver_now)
 
     async def send(
@@ -166,18 +168,22 @@ class MessageService:
 
     async def deliver_now(self, job: SendJob) -> SendOutcome:
         """Deliver `job` through the app's current definitions and templates, their versions
-        read from the database for every job (not the second-long cache of the request path):
-        a worker may be another process, and a template saved just before the job was queued
-        must be the one it renders. Raises ConnectorError."""
+        read from the database for the job (not the second-long cache of the request path): a
+        worker may be another process, and a template saved just before the job was queued
+        must be the one it renders. The jobs of a claimed batch share that read
+        (shared_reads.py). Raises ConnectorError."""
         generation = self._connectors.generation(job.app_id)
-        async with self._db.engine.connect() as connection:  # Core: no ORM session per job
-            row = (await connection.execute(_APP_VERSIONS, {"app": job.app_id})).first()
-        if row is None:
+        versions = await self._job_versions.get(job.app_id)
+        if versions is None:
             raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
-        versions = Versions(row.definitions_version, row.templates_version)
         self._connectors.saw_version(job.app_id, versions, generation)
         async with self._lease(job.app_id, versions) as live:
             return await self._deliver(live, job)
+
+    async def _read_versions(self, app_id: str) -> Versions | None:
+        async with self._db.engine.connect() as connection:  # Core: no ORM session per read
+            row = (await connection.execute(_APP_VERSIONS, {"app": app_id})).first()
+        return None if row is None else Versions(row.definitions_version, row.templates_version)
 
     async def status(self, actor: Actor, message_id: str) -> MessageStatus | None:
         """A queued message's state; None when unknown or another app's (for a bound key)."""
