@@ -11,6 +11,7 @@ service itself (ReDoc's credit logo on Redocly's CDN is stopped by the policy in
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -84,3 +85,12 @@ def test_both_viewers_render_in_chromium_from_this_origin_only(served: Served) -
     assert all(url.endswith(".svg") for url in outside), outside
     violations = [text for text in console if "Content Security Policy" in text]
     assert all(any(url in text for url in outside) for text in violations), violations
+
+
+def test_every_reference_in_the_openapi_document_resolves(served: Served) -> None:
+    """A `$ref` that points nowhere (a model's own `#/$defs/...` pasted into `paths`) stops
+    ReDoc rendering the whole page; every reference must name a component that exists."""
+    spec = httpx.get(served.process.base_url + "/openapi.json").json()
+    references = set(re.findall(r'"\$ref": "([^"]+)"', json.dumps(spec)))
+    components = {f"#/components/schemas/{name}" for name in spec["components"]["schemas"]}
+    assert references and references <= components, references - components

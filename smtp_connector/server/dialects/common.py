@@ -108,9 +108,30 @@ def tls_security(use_tls: bool, port: int) -> str:
 
 
 def body_doc(model: type[BaseModel], *, form: bool = True) -> dict[str, Any]:
-    """OpenAPI for a body read by hand (JSON, or form too): documents the accepted names."""
-    schema = model.model_json_schema()
+    """OpenAPI for a body read by hand (JSON, or form too): documents the accepted names.
+    Nested models are written in place: a `#/$defs/...` reference inside `paths` is not
+    resolvable in the OpenAPI document (ReDoc stops rendering at it)."""
+    schema = _inlined(model.model_json_schema())
     content = {"application/json": {"schema": schema}}
     if form:
         content["application/x-www-form-urlencoded"] = {"schema": schema}
     return {"requestBody": {"content": content, "required": False}}
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with its `$defs` references replaced by the definitions (bodies read by hand
+    have no recursive models)."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
