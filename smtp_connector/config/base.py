@@ -65,7 +65,17 @@ def check_address(value: str, field: str, *, allow_special_use: bool = False) ->
     try:
         parse_address(value, what=field, allow_special_use=allow_special_use)
     except ConnectorError as exc:
-        raise ValueError(exc.message) from None
+        raise CausedValueError(exc) from None
+
+
+class CausedValueError(ValueError):
+    """A field check's refusal inside pydantic that keeps the library error's cause and reason,
+    so the config error built from it can be explained by cause (the service words a
+    special-use sender in its API's terms instead of dropping the library's advice)."""
+
+    def __init__(self, error: ConnectorError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def check_name(value: str | None) -> str | None:
@@ -79,8 +89,15 @@ def check_name(value: str | None) -> str | None:
 def config_error(exc: ValidationError) -> ConnectorError:
     """Turn pydantic's errors into one actionable message naming each field, without input values
     (which could be secrets)."""
-    lines = [_describe(err) for err in exc.errors(include_input=False, include_url=False)]
-    return invalid_config("; ".join(lines), details=lines)
+    errors = exc.errors(include_input=False, include_url=False)
+    lines = [_describe(err) for err in errors]
+    caused = [
+        e for err in errors if isinstance(e := err.get("ctx", {}).get("error"), CausedValueError)
+    ]
+    config = invalid_config("; ".join(lines), details=lines)
+    if len(errors) == 1 and caused:  # one refusal with a known cause: keep it
+        config.cause, config.reason = caused[0].error.cause, caused[0].error.reason
+    return config
 
 
 def invalid_config(summary: str, *, details: list[str] | None = None) -> ConnectorError:

@@ -273,7 +273,7 @@ def _transaction(f: _Facts, t: Terms) -> dict[Cause, tuple[str, str | None]]:
             t.sender[:1].upper() + t.sender[1:] + ".",
         ),
         Cause.SPECIAL_USE_DOMAIN: (
-            f"Invalid address {f.reason}: a special-use domain no public server delivers to.",
+            f"Invalid address {f.reason}.",
             f"For a local test relay, {t.special_use}.",
         ),
         Cause.PAYLOAD_TOO_LARGE: (

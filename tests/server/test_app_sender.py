@@ -138,3 +138,27 @@ async def test_privacyidea_without_sender_names_sender(api: Api, make_server: Ma
                                  headers=auth)  # fmt: skip
     assert sent.json()["result"]["value"] is True, sent.text
     assert server_users.messages[-1].mail_from == USER  # the username, an address
+
+
+async def test_a_special_use_sender_is_refused_with_the_rule_and_the_switch(api: Api) -> None:
+    """A newcomer's `otp@shop.example` (a reserved test domain): the refusal names the domain
+    rule and the API's own switch, in both the native API and the per-app list, never a bare
+    "Invalid config." or the library's config-file advice."""
+    h = await api.key()
+    app = (await api.client.post("/v1/apps", json={"name": "Shop"}, headers=h)).json()["id"]
+    native = await api.client.post(
+        f"/v1/apps/{app}/servers", headers=h,
+        json=definition(2525, fromEmail="otp@shop.example"),
+    )  # fmt: skip
+    listed = await api.client.post("/private/smtps/save", headers=h, json={
+        "idapp": app, "host": "smtp.example.com", "port": 587, "username": "otp",
+        "password": "secret", "auth": True, "starttls": True, "sslTls": False,
+        "defaultfromemail": "otp@shop.example", "status": "A",
+    })  # fmt: skip
+    for answer, message in ((native, native.json()["error"]["message"]),
+                            (listed, listed.json()["message"])):  # fmt: skip
+        assert 400 <= answer.status_code < 500, answer.text
+        assert "shop.example" in message and "special-use" in message, message
+        assert "allowSpecialUseDomains: true" not in answer.text  # the library's config advice
+    assert "allowSpecialUseDomains" in native.json()["error"]["hint"]
+    assert (await api.client.get(f"/v1/apps/{app}/servers", headers=h)).json() == []
