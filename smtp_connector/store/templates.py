@@ -286,9 +286,9 @@ class TemplateService:
         if held is not None and held >= self.limits.max_per_app:
             raise ServiceError(
                 "unprocessable",
-                f"App {app_id!r} already has {held} templates, the most one app may have "
-                f"({self.limits.max_per_app}): delete one it no longer uses, or replace an "
-                f"existing one. (The operator sets the limit: {MAX_TEMPLATES_ENV}.)",
+                f"This save would give app {app_id!r} more templates than the most one app may "
+                f"have ({self.limits.max_per_app}): delete templates it no longer uses, or "
+                f"replace existing ones. (The operator sets the limit: {MAX_TEMPLATES_ENV}.)",
                 label="too_many_templates",
             )
 
