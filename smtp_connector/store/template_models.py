@@ -212,19 +212,27 @@ def history_entry(row: AppTemplateHistoryRow) -> HistoryEntry:
 
 def template_details(row: AppTemplateRow | AppTemplateHistoryRow) -> dict[str, Any]:
     """The library's template shape (`EmailTemplate` keys, camelCase) for a stored row."""
-    details: dict[str, Any] = {
-        "usageType": row.usage_type,
-        "locale": row.locale,
-        "subject": row.subject,
-        "content": row.content,
-        "contentType": row.content_type,
-    }
-    if row.text_content:
-        details["textContent"] = row.text_content
-    if row.reply_to:
-        details["replyTo"] = row.reply_to
-    if row.send_from:
-        details["sendFrom"] = row.send_from
+    return {"usageType": row.usage_type, "locale": row.locale} | details_mapping(
+        row.subject, row.content, row.content_type,
+        text=row.text_content, reply_to=row.reply_to, send_from=row.send_from,
+    )  # fmt: skip
+
+
+def details_mapping(
+    subject: str,
+    content: str,
+    content_type: str,
+    *,
+    text: str | None,
+    reply_to: str | None,
+    send_from: str | None,
+) -> dict[str, Any]:
+    """Logto's template details in the library's keys, the optional ones only when set: the
+    one shape a stored row, a posted edit and the preview all hand to the library."""
+    details: dict[str, Any] = {"subject": subject, "content": content, "contentType": content_type}
+    for key, value in (("textContent", text), ("replyTo", reply_to), ("sendFrom", send_from)):
+        if value:
+            details[key] = value
     return details
 
 

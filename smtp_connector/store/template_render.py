@@ -38,6 +38,7 @@ from .template_models import (
     TemplateInput,
     TemplateLimits,
     check_input,
+    details_mapping,
     locale_key,
 )
 
@@ -252,16 +253,10 @@ class TemplateRenderer:
 
 def library_details(data: TemplateInput) -> dict[str, Any]:
     """The library's template-details mapping of `data`."""
-    details: dict[str, Any] = {
-        "subject": data.subject, "content": data.content, "contentType": data.content_type,
-    }  # fmt: skip
-    if data.text:
-        details["textContent"] = data.text
-    if data.reply_to:
-        details["replyTo"] = data.reply_to
-    if data.send_from:
-        details["sendFrom"] = data.send_from
-    return details
+    return details_mapping(
+        data.subject, data.content, data.content_type,
+        text=data.text, reply_to=data.reply_to, send_from=data.send_from,
+    )  # fmt: skip
 
 
 __all__ = ["Level", "Preview", "PreviewRequest", "TemplateRenderer", "find_app_template"]
