@@ -50,10 +50,6 @@ class ConfigModel(BaseModel):
         serialize_by_alias=True,
         extra="forbid",
         str_strip_whitespace=False,
-        # Each model's validator is built on its first use, not at import: a plain config
-        # never builds DKIM, S/MIME or rate-limit validators, and `import smtp_connector.config`
-        # (every CLI command, `serve`) pays only for declaring the classes (issue 26 §5).
-        defer_build=True,
     )
 
     def model_post_init(self, context: Any, /) -> None:

@@ -35,11 +35,7 @@ _ONE_LINE = re.compile(r"^[^\r\n\x00]*$")
 
 class Wire(ConfigModel):
     """camelCase aliases, snake_case names, unknown keys refused (a typo must not be ignored):
-    the same wire conventions as the library's config. Built when declared, unlike the
-    config's models: the API's routes validate with them, and a validator built on the first
-    request would make that request pay for it."""
-
-    model_config = ConfigDict(defer_build=False)
+    the same wire conventions as the library's config."""
 
 
 def check_email(

@@ -75,8 +75,9 @@ def test_the_served_document_defines_every_error_body_and_builds_no_field_for_on
 
 
 def test_every_validator_the_routes_use_is_built_with_the_app() -> None:
-    """Config models build on first use (`defer_build`); the API's own models must not, or
-    the first request would build them (and leak pydantic's warnings FastAPI silences)."""
+    """A model declared with `defer_build` (or one FastAPI could not complete) would be built
+    by the first request that uses it, which would pay for it and leak pydantic's warnings
+    that FastAPI silences while it builds its fields."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         app = served_app()
