@@ -3,6 +3,7 @@
     python benchmarks/cold_start.py                  # connector, smtplib, nodemailer; 7 runs each
     python benchmarks/cold_start.py --repeat 3 --skip-node
     python benchmarks/cold_start.py --compare ../base/.venv/bin/python   # before/after
+    python benchmarks/cold_start.py --stages         # where the connector's CPU goes
 
 Each run is a new process that sends one SignIn mail (the shipped template, text + HTML, or
 the same text and HTML for the others) to postfix's `smtp-sink` and prints the moment the
@@ -12,6 +13,10 @@ connector, …) so a load change on the machine hits all of them alike.
   (host, port, fromEmail, fromName, ignoreTLS), `await connector.send(...)`.
 - smtplib: `smtplib.SMTP` + `email.message.EmailMessage` (text + HTML alternative).
 - nodemailer: `createTransport({...}).sendMail(...)` without a pool.
+`--stages` runs the connector's program in steps instead and prints the CPU ms of each
+(interpreter start; `import asyncio`; pydantic's import and its plugin lookup; the config
+models; Jinja; the rest of the connector; validating the config and building the connector;
+the first send), median and range of `--repeat` runs, this tree and `--compare`'s interleaved.
 Per contender: wall ms from spawning the process to reading its line (median and range) and
 the process's CPU ms (user + system) up to the 250, as it measured it itself. One unmeasured
 run of each goes first, so compiled bytecode (what `pip install` writes) and the OS file cache
@@ -41,6 +46,50 @@ def child_connector(port: int) -> None:
             _report()
 
     asyncio.run(first_send())
+
+
+def child_stages(port: int) -> None:
+    """The connector's program in steps, printing the process's CPU ms after each as JSON."""
+    import json
+
+    marks = [("interpreter start", time.process_time())]
+
+    def mark(name: str) -> None:
+        marks.append((name, time.process_time()))
+
+    import asyncio
+
+    mark("import asyncio")
+    import pydantic
+    import pydantic.main  # BaseModel: what the config models need
+
+    try:  # the entry-point scan pydantic does before its first validator (private API)
+        from pydantic.plugin._loader import get_plugins
+
+        get_plugins()
+    except ImportError:  # pragma: no cover - another pydantic: counted in a later stage
+        pass
+    mark(f"pydantic {pydantic.VERSION}: import + plugin lookup")
+    import smtp_connector.config  # noqa: F401
+
+    mark("import smtp_connector.config")
+    import jinja2  # noqa: F401
+
+    mark("import jinja2")
+    from smtp_connector import SmtpConnector
+
+    mark("import the rest of the connector")
+
+    async def first_send() -> None:
+        connector = SmtpConnector({**CONNECTOR_CONFIG, "host": "127.0.0.1", "port": port})
+        mark("validate the config, build the connector")
+        async with connector:
+            await connector.send("user@example.org", "SignIn", PAYLOAD)
+            mark("first send (render, connect, 250)")
+
+    asyncio.run(first_send())
+    stages = [(name, (at - marks[i][1]) * 1000) for i, (name, at) in enumerate(marks[1:])]
+    print(json.dumps([("interpreter start", marks[0][1] * 1000), *stages]), flush=True)
 
 
 def child_smtplib(port: int, reference_path: str) -> None:
@@ -109,7 +158,10 @@ def main() -> None:
     parser.add_argument("--skip-node", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated contenders to run")
     parser.add_argument("--compare", default="", help="also the connector under this Python")
+    parser.add_argument("--stages", action="store_true", help="the connector's CPU by stage")
     args = parser.parse_args()
+    if args.stages:
+        return stages_table(args.repeat, args.compare)
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["NODEMAILER_DIR"] = str(NODEMAILER_DIR)
@@ -173,9 +225,45 @@ def main() -> None:
     (out / "cold_start.json").write_text(json.dumps(runs))
 
 
+def stages_table(repeat: int, compare: str) -> None:
+    """`--stages`: the stage child under this Python (and `compare`'s), interleaved."""
+    import json
+    import os
+    import statistics
+    import subprocess
+
+    from sink import smtp_sink
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    trees = {"this tree": sys.executable} | ({"compared": compare} if compare else {})
+    runs: dict[str, list[list[tuple[str, float]]]] = {tree: [] for tree in trees}
+    with smtp_sink() as port:
+        for attempt in range(repeat + 1):  # the first, unmeasured: bytecode in place
+            for tree, python in trees.items():
+                out = subprocess.run([python, __file__, "stages", str(port)], env=env,
+                                     capture_output=True, text=True, check=True)  # fmt: skip
+                if attempt:
+                    runs[tree].append(json.loads(out.stdout))
+    names = [name for name, _ in next(iter(runs.values()))[0]]
+    print("| stage | " + " | ".join(f"{tree}, CPU ms" for tree in trees) + " |")
+    print("|---|" + "---|" * len(trees))
+    for index, name in enumerate([*names, "total"]):
+        cells = []
+        for results in runs.values():
+            values = [
+                sum(ms for _, ms in run) if name == "total" else run[index][1] for run in results
+            ]
+            cells.append(f"{statistics.median(values):.1f} ({min(values):.1f}–{max(values):.1f})")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print(f"\n{repeat} interleaved runs each; load average {os.getloadavg()[0]:.2f} at the end; "
+          f"Python {sys.version.split()[0]}.")  # fmt: skip
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "connector":
         child_connector(int(sys.argv[2]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "stages":
+        child_stages(int(sys.argv[2]))
     elif len(sys.argv) > 1 and sys.argv[1] == "smtplib":
         child_smtplib(int(sys.argv[2]), sys.argv[3])
     else:

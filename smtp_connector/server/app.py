@@ -20,7 +20,7 @@ from smtp_connector import __version__
 from smtp_connector.queue import Queue, QueueOptions, RetryPolicy
 from smtp_connector.store import Service
 
-from . import edge, fast_send, heap
+from . import edge, fast_send, heap, openapi
 from .dialects import app_integrations, logto_templates, portal_settings, privacyidea, smtps
 from .errors import install_handlers
 from .input_guard import InputGuard
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         dialect.install(app)
     install_page(app)  # `/` and `/static/…`: the admin page, a client of the routes above
     install_docs(app)  # `/docs` and `/redoc` with their assets served from this origin
+    openapi.install(app)  # the error bodies' schemas, added when the document is first built
     fast_send.install(app, settings.max_body_bytes)  # the send route's short path (see there)
     edge.install(app, body_timeout=settings.body_timeout,
                  max_concurrency=settings.max_concurrency)  # fmt: skip  # around both paths

@@ -27,6 +27,8 @@ from smtp_connector.errors import secret_safe_logger
 from smtp_connector.store import ServiceError
 from smtp_connector.store.hints import NATIVE, Terms, explain
 
+from .openapi import error_response
+
 log = secret_safe_logger("smtp_connector.server")
 
 
@@ -85,8 +87,8 @@ def error_responses(
     model: type[BaseModel], described: Iterable[tuple[int, str]]
 ) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for a router whose every error has one body shape (ours or a
-    dialect's): each status with its description."""
-    return {status: {"model": model, "description": text} for status, text in described}
+    dialect's): each status with its description, the body by reference (see `openapi`)."""
+    return {status: error_response(model, text) for status, text in described}
 
 
 NATIVE_ERRORS = error_responses(ErrorBody, [

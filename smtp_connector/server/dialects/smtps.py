@@ -39,6 +39,7 @@ from smtp_connector.store.hints import NATIVE_ONLY_CA, Terms
 
 from ..deps import Reader, ServiceDep, Writer
 from ..errors import ApiFailure, Failure, connector_failure, error_responses, register_format
+from ..openapi import error_response as error_body_doc
 from .common import bad, body_doc, domain_model, parse, read_params, rename_fields
 
 PREFIX = "/private/smtps"
@@ -306,7 +307,7 @@ async def remove(request: Request, actor: Writer, service: ServiceDep) -> Smtp:
     "/check",
     response_model=Smtp,
     openapi_extra=body_doc(Target),
-    responses={406: {"model": SmtpsError, "description": "not found (1, 2) or mail failed (3)"}},
+    responses={406: error_body_doc(SmtpsError, "not found (1, 2) or mail failed (3)")},
 )
 async def check(request: Request, actor: Writer, service: ServiceDep) -> Any:
     with seed_not_found():

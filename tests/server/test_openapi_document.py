@@ -1,0 +1,87 @@
+"""The OpenAPI document with error bodies declared by reference (`server/openapi.py`): the
+same document FastAPI writes for `{"model": M}` on every route, without a serializer per
+route and status at start-up; and every validator the API's routes use is built with the app,
+not on a first request."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import pytest
+import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_fields_from_routes
+from pydantic import BaseModel
+from pydantic._internal._mock_val_ser import MockValSer
+
+from smtp_connector.server import Settings, create_app
+from smtp_connector.server import openapi as doc
+
+
+def served_app() -> FastAPI:
+    return create_app(Settings())
+
+
+def one_route_document(responses: dict[int | str, dict[str, Any]], *, by_reference: bool) -> Any:
+    app = FastAPI(title="t", version="1")
+
+    @app.post("/things/{thing_id}", responses=responses)
+    async def change(thing_id: int, body: dict[str, int]) -> dict[str, int]:
+        return body
+
+    if by_reference:
+        doc.install(app)
+    return app.openapi()
+
+
+def referred_models() -> list[type[BaseModel]]:
+    served_app()  # the routers are imported, so every error body is declared
+    return sorted(doc._REFERRED, key=lambda model: model.__qualname__)
+
+
+@pytest.mark.parametrize("model", referred_models(), ids=lambda model: model.__name__)
+def test_an_error_body_by_reference_is_documented_as_fastapi_documents_its_model(
+    model: type[BaseModel],
+) -> None:
+    described = [(400, "invalid input"), (404, "not found"), (409, "conflict")]
+    by_model = one_route_document(
+        {status: {"model": model, "description": text} for status, text in described},
+        by_reference=False,
+    )
+    by_reference = one_route_document(
+        {status: doc.error_response(model, text) for status, text in described},
+        by_reference=True,
+    )
+    assert by_reference["paths"] == by_model["paths"]
+    mine, theirs = by_reference["components"]["schemas"], by_model["components"]["schemas"]
+    assert {name: mine.get(name) for name in theirs} == theirs
+    assert list(mine) == sorted(mine)  # in FastAPI's order, the carrier's extra models too
+
+
+def test_the_served_document_defines_every_error_body_and_builds_no_field_for_one() -> None:
+    app = served_app()
+    document = app.openapi()
+    schemas = document["components"]["schemas"]
+    assert {model.__name__ for model in doc._REFERRED} <= set(schemas)
+    assert doc._CARRIER_PATH not in document["paths"]
+    assert app.openapi() is document  # built once
+    fields = get_fields_from_routes(app.routes)  # FastAPI's: every route's built fields
+    assert len(fields) > 100
+    # FastAPI names a field it builds for one of a route's `responses` Response_<status>_<id>
+    per_status = {f.field_info.annotation for f in fields if re.match(r"Response_\d{3}_", f.name)}
+    assert per_status and per_status.isdisjoint(doc._REFERRED), "an error body got serializers"
+
+
+def test_every_validator_the_routes_use_is_built_with_the_app() -> None:
+    """A model declared with `defer_build` (or one FastAPI could not complete) would be built
+    by the first request that uses it, which would pay for it and leak pydantic's warnings
+    that FastAPI silences while it builds its fields."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        app = served_app()
+        fields = get_fields_from_routes(app.routes)
+        deferred = [f.name for f in fields if isinstance(f._type_adapter.validator, MockValSer)]
+        assert fields and deferred == []
+        app.openapi()
