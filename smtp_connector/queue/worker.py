@@ -149,6 +149,10 @@ class EmbeddedWorker:
         self.poll = poll
         self.sweep = sweep
         self.name = name or worker_name("embedded")
+        # Claim when half the slots are free (or none is busy), not at each free slot: a claim
+        # is a transaction and its batch shares one read of each app's versions
+        # (store/shared_reads.py), so claiming one row per finished send cost both per message.
+        self._claim_at = max(1, concurrency // 2)
         self._wake = asyncio.Event()
         self._active: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -168,7 +172,7 @@ class EmbeddedWorker:
                 next_sweep = time.monotonic() + self.sweep
             free = self.concurrency - len(self._active)
             claims: list[Claim] = []
-            if free > 0:
+            if free >= self._claim_at or (free > 0 and not self._active):
                 try:
                     claims = await self.outbox.claim_due(self.name, free)
                 except Exception:
@@ -194,7 +198,8 @@ class EmbeddedWorker:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._active.discard(task)
-        self._wake.set()
+        if self.concurrency - len(self._active) >= self._claim_at or not self._active:
+            self._wake.set()  # enough slots free for the next claim
 
     async def _one(self, claim: Claim) -> None:
         try:
