@@ -159,7 +159,13 @@ class EmbeddedWorker:
         self._task: asyncio.Task[None] | None = None
 
     def notify(self) -> None:
-        self._wake.set()
+        """A new message: wake the loop if it may claim now (else a finishing send will)."""
+        if self._claimable():
+            self._wake.set()
+
+    def _claimable(self) -> bool:
+        free = self.concurrency - len(self._active)
+        return free >= self._claim_at or (free > 0 and not self._active)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.run(), name=self.name)
@@ -172,7 +178,7 @@ class EmbeddedWorker:
                 next_sweep = time.monotonic() + self.sweep
             free = self.concurrency - len(self._active)
             claims: list[Claim] = []
-            if free >= self._claim_at or (free > 0 and not self._active):
+            if self._claimable():
                 try:
                     claims = await self.outbox.claim_due(self.name, free)
                 except Exception:
@@ -198,7 +204,7 @@ class EmbeddedWorker:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._active.discard(task)
-        if self.concurrency - len(self._active) >= self._claim_at or not self._active:
+        if self._claimable():
             self._wake.set()  # enough slots free for the next claim
 
     async def _one(self, claim: Claim) -> None:
