@@ -120,10 +120,11 @@ request = function()
   return wrk.format(nil, "%(path)s", nil, body)
 end
 done = function(summary, latency, requests)
-  io.write(string.format("WRK %%d %%d %%d %%.3f %%.3f\\n", summary.requests,
-    summary.errors.status, summary.errors.connect + summary.errors.read +
-    summary.errors.write + summary.errors.timeout,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+  io.write(string.format("WRK %%d %%d %%d %%.3f %%.3f %%.3f %%.3f %%.3f\\n",
+    summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout, latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99.9) / 1000, latency.max / 1000))
 end
 """
 
@@ -134,14 +135,16 @@ async def wrk_load(
     """CLIENTS connections from `wrk` for `seconds`: requests sent, p50 and p99 in ms."""
     script = workdir / "send.lua"
     script.write_text(WRK_SCRIPT % {"key": key, "path": f"/v1/apps/{app}/messages"})
-    command = ["wrk", "-t2", f"-c{CLIENTS}", f"-d{round(seconds)}s", "-s", str(script),
-               f"http://127.0.0.1:{port}"]  # fmt: skip
+    command = ["wrk", "-t2", f"-c{CLIENTS}", f"-d{round(seconds)}s", "--latency",
+               "-s", str(script), f"http://127.0.0.1:{port}"]  # fmt: skip
     process = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE)
     out, _ = await process.communicate()
     line = next(x for x in out.decode().splitlines() if x.startswith("WRK "))
-    requests, bad_status, failed, p50, p99 = line.split()[1:]
+    requests, bad_status, failed, p50, p99, p90, p999, top = line.split()[1:]
     if int(bad_status) or int(failed):
         raise SystemExit(f"wrk: {bad_status} non-2xx answers, {failed} socket errors")
+    # wrk's --latency tail (p90, p99.9, max) goes to stderr beside the run's row.
+    print(f"wrk tail: p90 {p90} ms, p99.9 {p999} ms, max {top} ms", file=sys.stderr)
     return {"count": int(requests), "p50_ms": float(p50), "p99_ms": float(p99)}
 
 
