@@ -60,6 +60,9 @@ class Claim:
     expires_at: float
     worker_id: str
     started: float = field(default_factory=time.time)
+    # The app's (definitions, templates) versions read in the claim's transaction, where the
+    # outbox does that (sqlite_outbox.py); None: the delivery reads them itself.
+    versions: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

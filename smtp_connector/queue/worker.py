@@ -83,7 +83,7 @@ class Deliverer:
             gate.passed = True
 
         job = SendJob(claim.app_id, claim.recipient, claim.usage_type, claim.payload,
-                      claim.locale, claim.definition_ids)  # fmt: skip
+                      claim.locale, claim.definition_ids, versions=claim.versions)  # fmt: skip
         try:
             with before_message_data(checkpoint):
                 outcome = await self._deliver_now(job)

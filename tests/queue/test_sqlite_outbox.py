@@ -26,6 +26,7 @@ from smtp_connector.queue.database import QueueDatabase
 from smtp_connector.queue.outbox import Finish, LeaseLost, NewMessage, Outbox
 from smtp_connector.queue.sqlite_outbox import SqliteOutbox
 from smtp_connector.queue.tables import metadata
+from smtp_connector.store.tables import AppRow
 
 ENDS = {
     "sent": Finish("sent", "sent", message_id="<1@x>", server="127.0.0.1:25", definition_id="d1"),
@@ -199,3 +200,35 @@ def _values(message_id: str) -> dict[str, Any]:
         "attempts": 0, "max_attempts": 3, "next_attempt_at": 1.0, "expires_at": 2.0,
         "idempotency_key": "k", "request_hash": "h", "created": 1.0, "updated": 1.0,
     }  # fmt: skip
+
+
+async def test_a_claim_carries_its_apps_versions_as_its_transaction_reads_them(
+    tmp_path: Path,
+) -> None:
+    """The claim reads the claimed apps' versions in its own transaction (what deliver_now
+    would read next): a change committed after the enqueue is in it; an app that is gone, or
+    a database without the store's tables, leaves the delivery to read for itself (None)."""
+    (tmp_path / "alone").mkdir()
+    box = _opened(SqliteOutbox, tmp_path)
+    alone = _opened(SqliteOutbox, tmp_path / "alone")  # only the outbox's tables
+    engine = create_engine(f"sqlite:///{box.db.url.database}")
+    AppRow.__table__.create(engine)  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(AppRow.__table__.insert(), {  # type: ignore[attr-defined]
+            "id": "a", "name": "A", "definitions_version": 3, "templates_version": 7})  # fmt: skip
+    try:
+        for app in ("a", "gone", "a"):
+            for outbox in (box, alone):
+                await outbox.enqueue(NewMessage(app, ("d1",), "u@x.org", "SignIn", {}, None,
+                                                3, 2000.0))  # fmt: skip
+        with engine.begin() as conn:  # a template saved after the enqueue, before the claim
+            conn.exec_driver_sql("UPDATE apps SET templates_version = 8 WHERE id = 'a'")
+        claims = await box.claim_due("w", 3)
+        assert sorted((c.app_id, c.versions) for c in claims) == [
+            ("a", (3, 8)), ("a", (3, 8)), ("gone", None),
+        ]  # fmt: skip
+        assert [c.versions for c in await alone.claim_due("w", 3)] == [None] * 3
+    finally:
+        engine.dispose()
+        await box.db.dispose()
+        await alone.db.dispose()
