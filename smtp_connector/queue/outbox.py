@@ -12,7 +12,6 @@ lease was taken over can no longer change the row.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ from smtp_connector.store.recent import RecentQuery
 from . import recovery
 from .batching import InsertRow, Op
 from .database import QueueDatabase
+from .message_ids import new_message_id
 from .tables import attempts, outbox
 
 
@@ -186,7 +186,7 @@ class Outbox:
         the app, returns the existing message's id and False (nothing is inserted); raises
         the store's 422 refusal when that message was queued for a different request."""
         now = time.time()
-        message_id = uuid.uuid4().hex
+        message_id = new_message_id()
         values = {
             "id": message_id, "app_id": new.app_id, "definition_ids": list(new.definition_ids),
             "recipient": new.recipient, "usage_type": new.usage_type, "payload": new.payload,

@@ -44,15 +44,14 @@ Plan = tuple[str, str | None, bool]  # (how the attempt ends, idempotency key, l
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Both outboxes stamp rows with the same times (and ids: `_fresh_ids`)."""
     monkeypatch.setattr(outbox_module, "time", SimpleNamespace(time=lambda: 1000.0))
-    monkeypatch.setattr(outbox_module, "uuid", outbox_module.uuid)  # restored after the test
+    # restored after the test
+    monkeypatch.setattr(outbox_module, "new_message_id", outbox_module.new_message_id)
 
 
 def _fresh_ids() -> None:
     """Message ids 0, 1, 2 … from here on (each outbox's run starts again at 0)."""
     counter = itertools.count()
-    outbox_module.uuid = SimpleNamespace(  # type: ignore[assignment]
-        uuid4=lambda: SimpleNamespace(hex=f"{next(counter):032x}")
-    )
+    outbox_module.new_message_id = lambda: f"{next(counter):032x}"
 
 
 def _opened(kind: type[Outbox], folder: Path) -> Outbox:
