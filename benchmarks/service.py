@@ -13,6 +13,11 @@ Modes, each against a fresh database and a real `smtp-connector serve` process:
   run), `serve --no-worker` plus 2 `smtp-connector worker` processes (procrastinate;
   `--pg-workers N` for another number).
 
+`--load python,wrk` drives each mode a second time with `wrk` (a C HTTP load generator, 16
+connections on 2 threads, for `--wrk-seconds`; `apt-get install wrk`): its rows are named
+`MODE (wrk)`, their latencies are wrk's own, and the messages are as many as wrk sent in that
+time (queued modes: timed to the last of them `sent`, as above).
+
 Also: the p50 latency of one direct send over HTTP minus the p50 of `connector.send` in this
 process (the API's overhead per send), and the p50 latency of an enqueue (HTTP 202), both
 under the 16-client load and from one client sending one request at a time, and the CPU
@@ -101,6 +106,46 @@ async def load(port: int, key: str, app: str, count: int) -> tuple[list[float], 
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(CLIENTS)))
     return latencies, started
+
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(key)s"
+local i = 0
+request = function()
+  i = i + 1
+  local body = string.format('{"to":"user%%d@example.org","usageType":"SignIn",' ..
+    '"payload":{"code":"%%06d","application":{"name":"Acme"}}}', i, i %% 1000000)
+  return wrk.format(nil, "%(path)s", nil, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("WRK %%d %%d %%d %%.3f %%.3f %%.3f %%.3f %%.3f\\n",
+    summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout, latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99.9) / 1000, latency.max / 1000))
+end
+"""
+
+
+async def wrk_load(
+    port: int, key: str, app: str, seconds: float, workdir: Path
+) -> dict[str, float]:
+    """CLIENTS connections from `wrk` for `seconds`: requests sent, p50 and p99 in ms."""
+    script = workdir / "send.lua"
+    script.write_text(WRK_SCRIPT % {"key": key, "path": f"/v1/apps/{app}/messages"})
+    command = ["wrk", "-t2", f"-c{CLIENTS}", f"-d{round(seconds)}s", "--latency",
+               "-s", str(script), f"http://127.0.0.1:{port}"]  # fmt: skip
+    process = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE)
+    out, _ = await process.communicate()
+    line = next(x for x in out.decode().splitlines() if x.startswith("WRK "))
+    requests, bad_status, failed, p50, p99, p90, p999, top = line.split()[1:]
+    if int(bad_status) or int(failed):
+        raise SystemExit(f"wrk: {bad_status} non-2xx answers, {failed} socket errors")
+    # wrk's --latency tail (p90, p99.9, max) goes to stderr beside the run's row.
+    print(f"wrk tail: p90 {p90} ms, p99.9 {p999} ms, max {top} ms", file=sys.stderr)
+    return {"count": int(requests), "p50_ms": float(p50), "p99_ms": float(p99)}
 
 
 async def wait_sent(port: int, key: str, count: int, timeout: float = 600) -> float:
@@ -214,7 +259,10 @@ async def library_p50(sink: int, count: int = 300) -> float:
     return statistics.median(samples[20:])
 
 
-async def run_serve(mode: str, sink: int, count: int, workdir: Path) -> dict[str, float]:
+async def run_serve(
+    mode: str, sink: int, count: int, workdir: Path, wrk_seconds: float | None = None
+) -> dict[str, float]:
+    """One mode in a fresh `serve`; with `wrk_seconds`, loaded by wrk for that long."""
     port = free_port()
     if mode == "postgres":
         name = f"smtpc_bench_{os.getpid()}_{int(time.time())}"
@@ -239,13 +287,17 @@ async def run_serve(mode: str, sink: int, count: int, workdir: Path) -> dict[str
             if mode != "direct":
                 await wait_sent(port, key, 200)
             cpu = cpu_seconds(pids)
-            latencies, started = await load(port, key, app, count)
+            if wrk_seconds is None:
+                latencies, started = await load(port, key, app, count)
+                p50, p99 = statistics.median(latencies) * 1000, percentile(latencies, 99) * 1000
+            else:
+                started = time.perf_counter()
+                loaded = await wrk_load(port, key, app, wrk_seconds, workdir)
+                count, p50, p99 = int(loaded["count"]), loaded["p50_ms"], loaded["p99_ms"]
             finished = await wait_sent(port, key, count + 200) if mode != "direct" else (
                 time.perf_counter()
             )  # fmt: skip
-            result = {"rate": count / (finished - started),
-                      "p50_ms": statistics.median(latencies) * 1000,
-                      "p99_ms": percentile(latencies, 99) * 1000,
+            result = {"rate": count / (finished - started), "p50_ms": p50, "p99_ms": p99,
                       "cpu_ms": (cpu_seconds(pids) - cpu) * 1000 / count}  # fmt: skip
             # One client, one request at a time: the latency a sign-up request sees when the
             # service is not saturated (direct: includes the SMTP exchange; queued: the 202).
@@ -279,18 +331,26 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--modes", default="direct,sqlite,postgres")
     parser.add_argument("--pg-workers", type=int, default=PG_WORKERS)
+    parser.add_argument("--load", default="python", help="python, wrk or python,wrk")
+    parser.add_argument("--wrk-seconds", type=int, default=5)
     args = parser.parse_args()
     globals()["PG_WORKERS"] = args.pg_workers
     modes = args.modes.split(",")
-    results: dict[str, list[dict[str, float]]] = {m: [] for m in ["send_many", *modes]}
+    loads = args.load.split(",")
+    runs = [(m, kind) for m in modes for kind in loads]
+    names = {(m, kind): m if kind == "python" else f"{m} ({kind})" for m, kind in runs}
+    results: dict[str, list[dict[str, float]]] = {"send_many": []}
+    results |= {names[run]: [] for run in runs}
     library: list[float] = []
     with tempfile.TemporaryDirectory() as tmp, smtp_sink() as sink:
         for run in range(args.runs):
             results["send_many"].append(await send_many_rate(sink, args.count))
             library.append(await library_p50(sink) * 1000)
-            for mode in modes:
-                results[mode].append(await run_serve(mode, sink, args.count, Path(tmp)))
-                print(f"run {run + 1} {mode}: {results[mode][-1]}", file=sys.stderr)
+            for mode, kind in runs:
+                seconds = args.wrk_seconds if kind == "wrk" else None
+                name = names[mode, kind]
+                results[name].append(await run_serve(mode, sink, args.count, Path(tmp), seconds))
+                print(f"run {run + 1} {name}: {results[name][-1]}", file=sys.stderr)
     base = statistics.median(r["rate"] for r in results["send_many"])
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nN = {args.count}, {args.runs} run(s), {CLIENTS} HTTP clients, smtp-sink; "

@@ -35,7 +35,7 @@ class InsertRow:
     database as one executemany (a multi-row INSERT), not one statement each."""
 
     statement: Any
-    values: dict[str, Any] | list[dict[str, Any]]  # a list: the rows of a merged batch
+    values: Any  # one row's values; a list: the rows of a merged batch
 
     def __call__(self, conn: Connection) -> None:
         conn.execute(self.statement, self.values)
@@ -107,17 +107,17 @@ def _merged(batch: list[Pending]) -> tuple[Ops, list[list[asyncio.Future[Any]]]]
     each op, the callers its outcome goes to."""
     ops: Ops = []
     callers: list[list[asyncio.Future[Any]]] = []
-    rows: dict[int, tuple[Any, list[dict[str, Any]], list[asyncio.Future[Any]]]] = {}
+    rows: dict[int, tuple[type[InsertRow], Any, list[Any], list[asyncio.Future[Any]]]] = {}
     for op, isolated, _, future in batch:
         if isinstance(op, InsertRow) and not isolated:
-            rows.setdefault(id(op.statement), (op.statement, [], []))
-            rows[id(op.statement)][1].append(op.values)  # type: ignore[arg-type]
-            rows[id(op.statement)][2].append(future)
+            merged = rows.setdefault(id(op.statement), (type(op), op.statement, [], []))
+            merged[2].append(op.values)
+            merged[3].append(future)
             continue
         ops.append((op, isolated))
         callers.append([future])
-    for statement, values, futures in rows.values():
-        ops.append((InsertRow(statement, values), False))
+    for kind, statement, values, futures in rows.values():
+        ops.append((kind(statement, values), False))
         callers.append(futures)
     return ops, callers
 

@@ -16,10 +16,9 @@ SQL runs on both databases:
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
@@ -30,6 +29,7 @@ from smtp_connector.errors import ConnectorError, ErrorCode
 from smtp_connector.store.urls import async_url, is_sqlite, safe_url, sqlite_path
 
 from .batching import GroupCommit, Op, Ops, Outcome, transaction
+from .writer_thread import WriterThread
 
 T = TypeVar("T")
 SYNCHRONOUS_ENV = "SMTP_CONNECTOR_QUEUE_SQLITE_SYNCHRONOUS"
@@ -48,7 +48,7 @@ class QueueDatabase:
     def __init__(self, raw_url: str, *, pool_size: int = 10) -> None:
         self.url = async_url(raw_url)
         self.is_sqlite = is_sqlite(self.url)
-        self._executor: ThreadPoolExecutor | None = None
+        self._thread: WriterThread | None = None
         if self.is_sqlite:
             path = sqlite_path(self.url)
             if path is not None:
@@ -62,7 +62,7 @@ class QueueDatabase:
             event.listen(engine, "begin", _sqlite_begin)
             self._sync_engine = engine
             self._writer = _WriterConnection(engine)
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-writer")
+            self._thread = WriterThread("outbox-writer")
             self._committer = GroupCommit(self._sqlite_batch)
         else:
             self.engine = create_async_engine(
@@ -90,8 +90,8 @@ class QueueDatabase:
 
     async def _sqlite_batch(self, ops: Ops, durable: bool) -> list[Outcome]:
         """One `BEGIN IMMEDIATE … COMMIT` on the writer thread (durability: the pragma)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, _sync_batch, self._writer, ops)
+        assert self._thread is not None
+        return await self._thread.run(partial(_sync_batch, self._writer, ops))
 
     async def _postgres_batch(self, ops: Ops, durable: bool) -> list[Outcome]:
         try:
@@ -108,17 +108,15 @@ class QueueDatabase:
         return outcomes
 
     async def read(self, op: Callable[[Connection], T]) -> T:
-        if self._executor is not None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, _sync_read, self._sync_engine, op)
+        if self._thread is not None:
+            return await self._thread.run(partial(_sync_read, self._sync_engine, op))
         async with self.engine.connect() as conn:
             return await conn.run_sync(op)
 
     async def dispose(self) -> None:
         await self._committer.aclose()
-        if self._executor is not None:
-            self._executor.submit(self._writer.close).result()
-            self._executor.shutdown(wait=True)
+        if self._thread is not None:
+            self._thread.close(self._writer.close)
             self._sync_engine.dispose()
         else:
             await self.engine.dispose()

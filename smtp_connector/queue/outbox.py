@@ -12,7 +12,6 @@ lease was taken over can no longer change the row.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +24,9 @@ from smtp_connector.store.idempotency import reused
 from smtp_connector.store.recent import RecentQuery
 
 from . import recovery
-from .batching import InsertRow
+from .batching import InsertRow, Op
 from .database import QueueDatabase
+from .message_ids import new_message_id
 from .tables import attempts, outbox
 
 
@@ -60,6 +60,9 @@ class Claim:
     expires_at: float
     worker_id: str
     started: float = field(default_factory=time.time)
+    # The app's (definitions, templates) versions read in the claim's transaction, where the
+    # outbox does that (sqlite_outbox.py); None: the delivery reads them itself.
+    versions: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,17 @@ def _claim(row: Any, worker_id: str) -> Claim:
     )  # fmt: skip
 
 
+def attempt_log(claim: Claim, end: Finish, detail: str | None, now: float) -> dict[str, Any]:
+    """The attempts row of one ended attempt (both outboxes write this same row)."""
+    error = end.last_error or {}
+    return {
+        "message_id": claim.id, "attempt": claim.attempt, "worker_id": claim.worker_id,
+        "started": claim.started, "finished": now, "outcome": end.outcome,
+        "error_code": error.get("code"), "smtp_code": error.get("smtpCode"),
+        "server": end.server or error.get("server"), "detail": detail,
+    }  # fmt: skip
+
+
 class Outbox:
     """The outbox tables of one database; writes go through the database's committer."""
 
@@ -172,7 +186,7 @@ class Outbox:
         the app, returns the existing message's id and False (nothing is inserted); raises
         the store's 422 refusal when that message was queued for a different request."""
         now = time.time()
-        message_id = uuid.uuid4().hex
+        message_id = new_message_id()
         values = {
             "id": message_id, "app_id": new.app_id, "definition_ids": list(new.definition_ids),
             "recipient": new.recipient, "usage_type": new.usage_type, "payload": new.payload,
@@ -184,8 +198,7 @@ class Outbox:
 
         try:
             isolated = new.idempotency_key is not None
-            await self.db.write(InsertRow(_INSERT_MESSAGE, values), isolated=isolated,
-                                durable=True)  # fmt: skip
+            await self.db.write(self._insert_op(values), isolated=isolated, durable=True)
             return message_id, True
         except IntegrityError:
             if new.idempotency_key is None:
@@ -213,13 +226,7 @@ class Outbox:
 
     async def claim_due(self, worker_id: str, limit: int) -> list[Claim]:
         """Claim up to `limit` due rows, oldest first."""
-        params = self._claim_params(worker_id) | {"m_limit": limit}
-
-        def op(conn: Connection) -> list[Claim]:
-            rows = conn.execute(_CLAIM_DUE, params).all()
-            return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
-
-        return await self.db.write(op)
+        return await self.db.write(self._claim_due_op(self._claim_params(worker_id), limit))
 
     async def claim_ids(self, message_ids: list[str], worker_id: str) -> list[Claim]:
         """Claim, in one statement, those of these rows that are still queued (a batch job's
@@ -239,31 +246,48 @@ class Outbox:
     async def mark_data(self, claim: Claim) -> None:
         """Record, durably, that this attempt is about to hand the content to the server.
         Raises LeaseLost when the row is no longer this claim's (then nothing is sent)."""
-        params = _mine(claim) | {"m_now": time.time()}
-
-        def op(conn: Connection) -> int:
-            return conn.execute(_MARK_DATA, params).rowcount
-
-        if await self.db.write(op, durable=True) != 1:
+        if await self.db.write(self._mark_data_op(claim, time.time()), durable=True) != 1:
             raise LeaseLost(claim.id)
 
     async def finish(self, claim: Claim, end: Finish, detail: str | None = None) -> bool:
         """Apply the attempt's outcome and log the attempt, in one transaction; False when
         the row was no longer this claim's (nothing changed)."""
-        now = time.time()
+        return bool(await self.db.write(self._finish_op(claim, end, detail, time.time())))
+
+    # The hot writes as operations for the committer; `SqliteOutbox` (sqlite_outbox.py) runs
+    # the same statements as pre-written SQL on the driver, the rest of the class as is.
+
+    def _insert_op(self, values: dict[str, Any]) -> Op:
+        return InsertRow(_INSERT_MESSAGE, values)
+
+    def _claim_due_op(self, params: dict[str, Any], limit: int) -> Callable[..., list[Claim]]:
+        params = params | {"m_limit": limit}
+        worker_id = params["m_worker"]
+
+        def op(conn: Connection) -> list[Claim]:
+            rows = conn.execute(_CLAIM_DUE, params).all()
+            return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
+
+        return op
+
+    def _mark_data_op(self, claim: Claim, now: float) -> Callable[[Connection], int]:
+        params = _mine(claim) | {"m_now": now}
+
+        def op(conn: Connection) -> int:
+            return int(conn.execute(_MARK_DATA, params).rowcount)
+
+        return op
+
+    def _finish_op(
+        self, claim: Claim, end: Finish, detail: str | None, now: float
+    ) -> Callable[[Connection], bool]:
         params = _mine(claim) | {
             "v_status": end.status, "v_now": now, "v_last_error": end.last_error,
             "v_next": end.next_attempt_at, "v_message_id": end.message_id,
             "v_server": end.server, "v_definition_id": end.definition_id,
         }  # fmt: skip
         statement = _FINISH[end.status] if end.status in _FINISH else _FINISH["final"]
-        error = end.last_error or {}
-        log = {
-            "message_id": claim.id, "attempt": claim.attempt, "worker_id": claim.worker_id,
-            "started": claim.started, "finished": now, "outcome": end.outcome,
-            "error_code": error.get("code"), "smtp_code": error.get("smtpCode"),
-            "server": end.server or error.get("server"), "detail": detail,
-        }  # fmt: skip
+        log = attempt_log(claim, end, detail, now)
 
         def op(conn: Connection) -> bool:
             if conn.execute(statement, params).rowcount != 1:
@@ -271,7 +295,7 @@ class Outbox:
             conn.execute(_INSERT_ATTEMPT, log)
             return True
 
-        return bool(await self.db.write(op))
+        return op
 
     async def recover(self) -> dict[str, int]:
         """Settle rows whose worker died or whose code expired (see recovery.py)."""

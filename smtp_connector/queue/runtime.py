@@ -29,6 +29,7 @@ from .distributed import ProcrastinateEngine
 from .outbox import Outbox
 from .policy import RetryPolicy
 from .sender import QueueSender
+from .sqlite_outbox import SqliteOutbox
 from .worker import Deliverer, DeliverNow, EmbeddedWorker, worker_name
 
 log = logging.getLogger("smtp_connector.queue")
@@ -66,7 +67,9 @@ class Queue:
             "embedded" if sqlite else "procrastinate"
         )  # fmt: skip
         self.db = QueueDatabase(database_url, pool_size=self.options.concurrency + 4)
-        self.outbox = Outbox(self.db, self.options.policy.lease)
+        # On SQLite the per-message writes are pre-written driver SQL (sqlite_outbox.py).
+        outbox_class = SqliteOutbox if self.db.is_sqlite else Outbox
+        self.outbox = outbox_class(self.db, self.options.policy.lease)
         self.distributed = (
             ProcrastinateEngine(database_url, self.outbox, sweep=self.options.sweep)
             if self.engine == "procrastinate"

@@ -83,7 +83,7 @@ class Deliverer:
             gate.passed = True
 
         job = SendJob(claim.app_id, claim.recipient, claim.usage_type, claim.payload,
-                      claim.locale, claim.definition_ids)  # fmt: skip
+                      claim.locale, claim.definition_ids, versions=claim.versions)  # fmt: skip
         try:
             with before_message_data(checkpoint):
                 outcome = await self._deliver_now(job)
@@ -149,13 +149,23 @@ class EmbeddedWorker:
         self.poll = poll
         self.sweep = sweep
         self.name = name or worker_name("embedded")
+        # Claim when half the slots are free (or none is busy), not at each free slot: a claim
+        # is a transaction and its batch shares one read of each app's versions
+        # (store/shared_reads.py), so claiming one row per finished send cost both per message.
+        self._claim_at = max(1, concurrency // 2)
         self._wake = asyncio.Event()
         self._active: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def notify(self) -> None:
-        self._wake.set()
+        """A new message: wake the loop if it may claim now (else a finishing send will)."""
+        if self._claimable():
+            self._wake.set()
+
+    def _claimable(self) -> bool:
+        free = self.concurrency - len(self._active)
+        return free >= self._claim_at or (free > 0 and not self._active)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.run(), name=self.name)
@@ -168,7 +178,7 @@ class EmbeddedWorker:
                 next_sweep = time.monotonic() + self.sweep
             free = self.concurrency - len(self._active)
             claims: list[Claim] = []
-            if free > 0:
+            if self._claimable():
                 try:
                     claims = await self.outbox.claim_due(self.name, free)
                 except Exception:
@@ -194,7 +204,8 @@ class EmbeddedWorker:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._active.discard(task)
-        self._wake.set()
+        if self._claimable():
+            self._wake.set()  # enough slots free for the next claim
 
     async def _one(self, claim: Claim) -> None:
         try:

@@ -171,14 +171,25 @@ class MessageService:
         read from the database for the job (not the second-long cache of the request path): a
         worker may be another process, and a template saved just before the job was queued
         must be the one it renders. The jobs of a claimed batch share that read
-        (shared_reads.py). Raises ConnectorError."""
-        generation = self._connectors.generation(job.app_id)
-        versions = await self._job_versions.get(job.app_id)
-        if versions is None:
-            raise ServiceError("not_found", f"App {job.app_id!r} no longer exists.")
-        self._connectors.saw_version(job.app_id, versions, generation)
+        (shared_reads.py); a queue that read the versions in the claim's own transaction (the
+        embedded SQLite outbox: after the job was queued, as new as this read) hands them in
+        `job.versions`. Raises ConnectorError."""
+        if job.versions is not None:
+            # Not remembered for the request path: a change made since the claim may already
+            # have dropped this process's entry, and must not be undone by an older read.
+            versions = Versions(*job.versions)
+        else:
+            versions = await self._read_job_versions(job.app_id)
         async with self._lease(job.app_id, versions) as live:
             return await self._deliver(live, job)
+
+    async def _read_job_versions(self, app_id: str) -> Versions:
+        generation = self._connectors.generation(app_id)
+        versions = await self._job_versions.get(app_id)
+        if versions is None:
+            raise ServiceError("not_found", f"App {app_id!r} no longer exists.")
+        self._connectors.saw_version(app_id, versions, generation)
+        return versions
 
     async def _read_versions(self, app_id: str) -> Versions | None:
         async with self._db.engine.connect() as connection:  # Core: no ORM session per read

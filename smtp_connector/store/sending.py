@@ -34,6 +34,9 @@ class SendJob:
     request_hash: str | None = None  # the request's fingerprint: a reused key must match it
     expires_at: datetime | None = None  # a queued message not sent by then is abandoned
     max_attempts: int | None = None  # None: the queue's policy decides
+    # The app's (definitions, templates) versions, when the queue read them in the claim's own
+    # transaction (after the job was queued, so as new as deliver_now's own read); None: read.
+    versions: tuple[int, int] | None = None
 
 
 UNKNOWN_ADVICE = (

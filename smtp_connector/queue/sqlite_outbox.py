@@ -1,0 +1,184 @@
+"""The embedded (SQLite) outbox's hot writes as pre-written SQL on the driver.
+
+Every queued message costs an insert, its share of a claim, the mark before DATA and the
+completion (an update and an attempts row). Through SQLAlchemy Core each of those statements
+pays for parameter processing, result set-up and the execution context around a few
+microseconds of SQLite; profiled under `benchmarks/service.py --modes sqlite` that was more
+CPU than SQLite itself. Here the same statements are plain SQL text run on the connection's
+`sqlite3` driver inside the committer's transaction (`BEGIN IMMEDIATE` … `COMMIT`, unchanged),
+with values converted as SQLAlchemy converts them for these tables (JSON columns: `json.dumps`,
+so `None` is the JSON text `null`, as the Core path stores it; tests/queue/test_sqlite_outbox.py
+compares the rows of both). Everything else — recovery, reads, PostgreSQL — is `Outbox`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
+
+from .batching import InsertRow, Op
+from .outbox import Claim, Finish, Outbox, attempt_log
+
+_INSERT_COLUMNS = (
+    "id", "app_id", "definition_ids", "recipient", "usage_type", "payload", "locale", "status",
+    "attempts", "max_attempts", "next_attempt_at", "expires_at", "idempotency_key",
+    "request_hash", "created", "updated",
+)  # fmt: skip
+_JSON_COLUMNS = frozenset({"definition_ids", "payload"})
+INSERT_MESSAGE = (
+    f"INSERT INTO outbox_messages ({', '.join(_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
+)
+CLAIM_DUE = (
+    "UPDATE outbox_messages SET status = 'sending', attempts = attempts + 1, lease_until = ?, "
+    "worker_id = ?, data_at = NULL, updated = ? WHERE id IN (SELECT id FROM outbox_messages "
+    "WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?) "
+    "RETURNING id, app_id, definition_ids, recipient, usage_type, payload, locale, attempts, "
+    "max_attempts, expires_at"
+)
+# The claimed apps' versions, in the claim's transaction (see `SqliteOutbox._claim_due_op`).
+APP_VERSIONS = "SELECT id, definitions_version, templates_version FROM apps WHERE id IN ({})"
+_MINE = "WHERE id = ? AND status = 'sending' AND worker_id = ? AND attempts = ?"
+MARK_DATA = f"UPDATE outbox_messages SET data_at = ?, updated = ? {_MINE}"
+_ENDED = "status = ?, updated = ?, lease_until = NULL, worker_id = NULL, last_error = ?"
+FINISH = {
+    "queued": f"UPDATE outbox_messages SET {_ENDED}, next_attempt_at = ?, data_at = NULL {_MINE}",
+    "sent": f"UPDATE outbox_messages SET {_ENDED}, finished = ?, payload = 'null', "
+    f"message_id = ?, server = ?, definition_id = ? {_MINE}",
+    "final": f"UPDATE outbox_messages SET {_ENDED}, finished = ?, payload = 'null' {_MINE}",
+}
+_ATTEMPT_COLUMNS = (
+    "message_id", "attempt", "worker_id", "started", "finished", "outcome", "error_code",
+    "smtp_code", "server", "detail",
+)  # fmt: skip
+INSERT_ATTEMPT = (
+    f"INSERT INTO outbox_attempts ({', '.join(_ATTEMPT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_ATTEMPT_COLUMNS))})"
+)
+
+
+def execute(conn: Connection, statement: str, values: tuple[Any, ...]) -> sqlite3.Cursor:
+    """`statement` on the `sqlite3` connection under `conn`, in the transaction `conn` began;
+    a driver error is raised as SQLAlchemy raises it (`IntegrityError` for a unique key …)."""
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection), "the embedded outbox runs on SQLite only"
+    try:
+        return raw.execute(statement, values)
+    except sqlite3.Error as exc:
+        raise _wrapped(statement, values, exc) from exc
+
+
+def _wrapped(statement: str, values: Any, exc: sqlite3.Error) -> StatementError:
+    return DBAPIError.instance(statement, values, exc, sqlite3.Error)
+
+
+@dataclass(frozen=True)
+class RawInsertRow(InsertRow):
+    """An `InsertRow` of driver SQL: the enqueues of one batch are one `executemany`."""
+
+    def __call__(self, conn: Connection) -> None:
+        rows = self.values if isinstance(self.values, list) else [self.values]
+        raw = conn.connection.driver_connection
+        assert isinstance(raw, sqlite3.Connection), "the embedded outbox runs on SQLite only"
+        try:
+            raw.executemany(self.statement, rows)
+        except sqlite3.Error as exc:
+            raise _wrapped(self.statement, rows, exc) from exc
+
+
+def _insert_values(values: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        json.dumps(values[name]) if name in _JSON_COLUMNS else values[name]
+        for name in _INSERT_COLUMNS
+    )
+
+
+def _claim(row: tuple[Any, ...], worker_id: str) -> Claim:
+    (id_, app_id, definition_ids, recipient, usage_type, payload, locale, attempts,
+     max_attempts, expires_at) = row  # fmt: skip
+    definitions = json.loads(definition_ids) if definition_ids is not None else None
+    content = json.loads(payload) if payload is not None else None
+    return Claim(
+        id=id_, app_id=app_id, definition_ids=tuple(definitions or ()), recipient=recipient,
+        usage_type=usage_type, payload=dict(content or {}), locale=locale, attempt=attempts,
+        max_attempts=max_attempts, expires_at=expires_at, worker_id=worker_id,
+    )  # fmt: skip
+
+
+def _read_versions(conn: Connection, claims: list[Claim]) -> None:
+    """Give each claim its app's versions, read here on the writer thread in the claim's own
+    transaction: the store's database is this one (the outbox's tables are its migrations'),
+    and a transaction that sees a queued row sees every change committed before the row was
+    queued — the same guarantee as the store's own read at delivery (deliver_now), which
+    otherwise costs a read through `aiosqlite` per claimed batch. An app not found (deleted)
+    leaves `versions` None, and so does a database without the store's tables (an outbox
+    opened alone, as some tests do): the delivery then reads for itself, as before."""
+    apps = sorted({claim.app_id for claim in claims})
+    if not apps:
+        return
+    statement = APP_VERSIONS.format(", ".join("?" * len(apps)))
+    try:  # a failed SELECT leaves SQLite's transaction (and the claim) as it was
+        rows = execute(conn, statement, tuple(apps)).fetchall()
+    except OperationalError:
+        return
+    found = {app: (defs, templates) for app, defs, templates in rows}
+    for claim in claims:
+        claim.versions = found.get(claim.app_id)
+
+
+class SqliteOutbox(Outbox):
+    """`Outbox` with its per-message writes as driver statements (same rows, same results)."""
+
+    def _insert_op(self, values: dict[str, Any]) -> Op:
+        # Still an `InsertRow`: the enqueues of one batch go to SQLite as one executemany.
+        return RawInsertRow(INSERT_MESSAGE, _insert_values(values))
+
+    def _claim_due_op(self, params: dict[str, Any], limit: int) -> Callable[..., list[Claim]]:
+        worker_id, now = params["m_worker"], params["m_now"]
+        values = (params["m_lease"], worker_id, now, now, limit)
+
+        def op(conn: Connection) -> list[Claim]:
+            rows = execute(conn, CLAIM_DUE, values).fetchall()
+            claims = sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
+            _read_versions(conn, claims)
+            return claims
+
+        return op
+
+    def _mark_data_op(self, claim: Claim, now: float) -> Callable[[Connection], int]:
+        values = (now, now, claim.id, claim.worker_id, claim.attempt)
+
+        def op(conn: Connection) -> int:
+            return execute(conn, MARK_DATA, values).rowcount
+
+        return op
+
+    def _finish_op(
+        self, claim: Claim, end: Finish, detail: str | None, now: float
+    ) -> Callable[[Connection], bool]:
+        mine = (claim.id, claim.worker_id, claim.attempt)
+        ended = (end.status, now, json.dumps(end.last_error))
+        values: tuple[Any, ...]
+        if end.status == "queued":
+            statement, values = FINISH["queued"], (*ended, end.next_attempt_at, *mine)
+        elif end.status == "sent":
+            statement = FINISH["sent"]
+            values = (*ended, now, end.message_id, end.server, end.definition_id, *mine)
+        else:
+            statement, values = FINISH["final"], (*ended, now, *mine)
+        log = attempt_log(claim, end, detail, now)
+        attempt = tuple(log[name] for name in _ATTEMPT_COLUMNS)
+
+        def op(conn: Connection) -> bool:
+            if execute(conn, statement, values).rowcount != 1:
+                return False
+            execute(conn, INSERT_ATTEMPT, attempt)
+            return True
+
+        return op
