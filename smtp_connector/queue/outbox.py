@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import and_, bindparam, insert, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -27,6 +27,7 @@ from . import recovery
 from .batching import InsertRow, Op
 from .database import QueueDatabase
 from .message_ids import new_message_id
+from .stats import queue_stats
 from .tables import attempts, outbox
 
 
@@ -354,33 +355,5 @@ class Outbox:
 
     async def stats(self, app_id: str | None = None) -> dict[str, Any]:
         """Depth by status, oldest queued age, sent and failed in the last minute: of one app's
-        messages with `app_id`, else of all."""
-        now = time.time()
-        by_status = select(outbox.c.status, func.count()).group_by(outbox.c.status)
-        oldest = select(func.min(outbox.c.created)).where(outbox.c.status == "queued")
-        recent = (
-            select(attempts.c.outcome, func.count())
-            .where(attempts.c.finished >= now - 60)
-            .group_by(attempts.c.outcome)
-        )
-        if app_id is not None:
-            by_status = by_status.where(outbox.c.app_id == app_id)
-            oldest = oldest.where(outbox.c.app_id == app_id)
-            recent = recent.join(outbox, outbox.c.id == attempts.c.message_id).where(
-                outbox.c.app_id == app_id
-            )
-
-        def read(conn: Connection) -> tuple[dict[str, int], Any, dict[str, int]]:
-            depth = {status: 0 for status in ("queued", "sending", "sent", "failed", "abandoned")}
-            depth |= {row[0]: row[1] for row in conn.execute(by_status).all()}
-            minute = {row[0]: row[1] for row in conn.execute(recent).all()}
-            return depth, conn.execute(oldest).scalar(), minute
-
-        depth, first, minute = await self.db.read(read)
-        return {
-            "depth": depth,
-            "oldestQueuedAge": round(now - first, 3) if first is not None else None,
-            "sentLastMinute": minute.get("sent", 0),
-            "failedLastMinute": sum(minute.get(k, 0) for k in ("failed", "unknown", "abandoned")),
-            "retriedLastMinute": minute.get("retry", 0),
-        }
+        messages with `app_id`, else of all (`stats.queue_stats`)."""
+        return await queue_stats(self.db, app_id)

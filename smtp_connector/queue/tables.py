@@ -3,8 +3,9 @@
 The row is the source of truth for a message's state whatever engine runs the work (the
 embedded worker, or procrastinate on PostgreSQL, whose job only carries the row's id). Times
 are epoch seconds (floats): the same comparisons on SQLite and PostgreSQL, no time zones.
-The tables are created by the store's Alembic revisions 0004, 0006 (`request_hash`) and 0009
-(the index of an app's newest messages); these definitions must match them.
+The tables are created by the store's Alembic revisions 0004, 0006 (`request_hash`), 0009
+(the index of an app's newest messages) and 0010 (the last minute's outcomes); these
+definitions must match them.
 
 `data_at` is the never-twice marker: set (and committed) right before a message's content is
 written to the server. A claimed row whose lease ran out with `data_at` empty never reached
@@ -77,4 +78,5 @@ attempts = Table(
     Column("smtp_code", Integer),
     Column("server", String(255)),
     Column("detail", Text),
+    Index("ix_outbox_attempts_finished", "finished", "outcome"),  # the last minute's (0010)
 )
