@@ -218,8 +218,9 @@ class SmtpConnector:
         """Render the template for `usage_type` and deliver it to `to`. Raises ConnectorError."""
         try:
             email = self.render(usage_type, payload or {}, locale, to=to)
-            for recipient in email.envelope_to:
-                await self._throttle.acquire(recipient)
+            if self._throttle.enabled:  # else `acquire` returns at once: skip its coroutines
+                for recipient in email.envelope_to:
+                    await self._throttle.acquire(recipient)
             result = await self._backend.send(email)
         except ConnectorError as error:
             _call_hook(self._on_failed, error)
