@@ -150,8 +150,12 @@ class RenderedEmail:
     @property
     def needs_smtputf8(self) -> bool:
         """True when an address has a non-ASCII local part (RFC 6531)."""
-        addresses = (self.from_address, *self.to, *([self.reply_to] if self.reply_to else []))
-        return any(a.needs_smtputf8 for a in addresses)
+        if self.from_address.needs_smtputf8:  # read twice a send: no tuple, no generator
+            return True
+        for address in self.to:
+            if address.needs_smtputf8:
+                return True
+        return self.reply_to is not None and self.reply_to.needs_smtputf8
 
     @property
     def envelope_from(self) -> str:

@@ -339,14 +339,14 @@ class SmtpDelivery:
             usage_type=prepared.usage_type,
         )
 
-    async def _deliver(
+    def _deliver(
         self, server: _Server, email: RenderedEmail, data: bytes, deadline: float
-    ) -> Delivery:
+    ) -> asyncio.Future[Delivery]:
         """Queue the message on the server's pool; one of its connections delivers it (a
         reused connection found dead is replaced once, silently, by the pool). Everything,
         opening a connection included, ends by the send's `retry.deadline`."""
-        pool = self.pool(server.name)
-        return await pool.submit(
+        pool = self.pool(server.name)  # the future itself: no coroutine around it
+        return pool.submit(
             email.envelope_from,
             email.envelope_to,
             data,

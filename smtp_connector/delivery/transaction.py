@@ -54,8 +54,12 @@ class Job:
 
 def envelope(smtp: aiosmtplib.SMTP, job: Job, name: str) -> tuple[bytes, bytes]:
     """(MAIL + RCPTs + DATA as one burst, the dot-stuffed content) for a pipelined session."""
-    require_smtputf8(smtp, job.smtputf8, name)
     payload = job.payload if job.payload is not None else dot_stuff(job.data, job.crlf_only)
+    if not job.smtputf8 and len(job.recipients) == 1:  # the common case, the same bytes
+        size = f" SIZE={len(payload)}" if smtp.supports_extension("size") else ""
+        text = f"MAIL FROM:<{job.sender}>{size}\r\nRCPT TO:<{job.recipients[0]}>\r\nDATA\r\n"
+        return text.encode("ascii"), payload
+    require_smtputf8(smtp, job.smtputf8, name)
     options = _mail_options(smtp, len(payload), job.smtputf8)
     lines = [_command("MAIL FROM:", job.sender, options)]
     lines += [f"RCPT TO:<{rcpt}>" for rcpt in job.recipients]
