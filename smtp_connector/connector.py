@@ -383,7 +383,8 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 
 def _payload_locale(payload: Mapping[str, Any]) -> str | None:
-    locale = payload.get("locale") if isinstance(payload, Mapping) else None
+    is_mapping = type(payload) is dict or isinstance(payload, Mapping)  # a dict: no ABC check
+    locale = payload.get("locale") if is_mapping else None
     return locale if isinstance(locale, str) and locale else None
 
 

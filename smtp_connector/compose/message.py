@@ -205,7 +205,8 @@ class RenderedEmail:
         wire = self._wire
         if wire is not None and wire.text is self.text and wire.html is self.html:
             body, stuffed = wire.body(f"=_sc_{unique_token()}")
-            self._payload = header_block.replace(b"\n.", b"\n..") + stuffed + b".\r\n"
+            stuffed_head = header_block.replace(b"\n.", b"\n..")
+            self._payload = b"".join((stuffed_head, stuffed, b".\r\n"))  # one copy, not two
             return header_block + body
         return header_block + self._body()
 
