@@ -227,3 +227,29 @@ async def test_a_first_try_that_succeeds_takes_no_round(
         result = await sender.send("user@example.org", "Generic", {"code": "123456"})
         assert (result.server, result.attempts, rounds) == (f"127.0.0.1:{failover.port}", 2, [1])
     assert len(primary.messages) == 1 and len(failover.messages) == 1
+
+
+async def test_send_many_reads_dicts_as_it_reads_send_requests(make_server: MakeServer) -> None:
+    """send_many no longer builds a SendRequest per dict: the same messages go out for dicts,
+    SendRequests and other mappings, and a malformed item still fails before anything is sent."""
+    from types import MappingProxyType
+
+    from smtp_connector import SendRequest
+
+    server = make_server(pipelining=True)
+    shapes: list[Any] = [
+        {"to": "a@example.org", "usage_type": "Generic", "payload": {"code": "111111"}},
+        SendRequest(to="a@example.org", usage_type="Generic", payload={"code": "111111"}),
+        MappingProxyType({"to": "a@example.org", "payload": {"code": "111111"}}),
+        {"to": "b@example.org", "payload": None, "locale": "en"},
+    ]
+    async with SmtpConnector(config_for(server, templates=TEMPLATES)) as connector:
+        outcomes = await connector.send_many(shapes, concurrency=2)
+        assert all(isinstance(o, SendResult) for o in outcomes), outcomes
+        for bad in ({"to": "c@example.org", "payload": {}, "colour": "red"}, {"payload": {}}):
+            with pytest.raises(TypeError):
+                await connector.send_many([shapes[0], bad])
+    contents = [_stamp(m.content) for m in server.messages]
+    assert len(contents) == 4  # nothing of the malformed batches went out
+    assert contents[0] == contents[1] == contents[2]
+    assert b"Code" in contents[3] and b"b@example.org" in contents[3]
