@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import weakref
 from collections.abc import Callable
@@ -20,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..compose.message import RenderedEmail
-from ..config import RetryOptions, ServerConfig, SmtpConfig, invalid_config
+from ..config import ServerConfig, SmtpConfig, invalid_config
 from ..errors import ConnectorError, ErrorCode, secret_safe_logger
 from ..results import AttemptRecord, SendResult, Step
 from .health import ServerHealth
 from .network import AddressPolicy
 from .pool import ServerPool
+from .retry import backoff_delay, fails_over, log_failure
 from .session import SessionOptions, SmtpSession
 from .throttle import SharedRateStore
 from .tls import build_ssl_context, may_use_tls
@@ -37,29 +37,6 @@ if TYPE_CHECKING:  # OAuth2 and NTLM load only for a server that uses them
 log = secret_safe_logger("smtp_connector.delivery")
 
 Prepare = Callable[[RenderedEmail, ServerConfig], tuple[RenderedEmail, bytes]]
-
-# Failures that say something about the server, not the message: try the next server.
-_SERVER_LEVEL = {
-    ErrorCode.CONNECTION_FAILED,
-    ErrorCode.TIMEOUT,
-    ErrorCode.TLS_FAILED,
-    ErrorCode.AUTH_FAILED,
-    ErrorCode.RATE_LIMITED,
-    ErrorCode.SENDER_REJECTED,
-}
-
-
-def fails_over(error: ConnectorError) -> bool:
-    """True when another server (or a later try) might succeed where this one failed."""
-    if error.code in _SERVER_LEVEL:
-        return True
-    return error.smtp_code is not None and 400 <= error.smtp_code < 500
-
-
-def backoff_delay(options: RetryOptions, round_number: int) -> float:
-    """Exponential backoff with "equal jitter": half fixed, half random."""
-    base = min(options.max_delay, options.initial_delay * 2 ** max(round_number - 1, 0)) / 1000
-    return base / 2 + random.uniform(0, base / 2)
 
 
 @dataclass
@@ -291,7 +268,7 @@ class SmtpDelivery:
                 server.name, False, seconds, error.code.value, error.smtp_code, error.message
             )
         )
-        _log_failure(server.name, len(attempts), prepared.message_id, error, seconds)
+        log_failure(server.name, len(attempts), prepared.message_id, error, seconds)
         error.attempts = len(attempts)
         error.message_id = prepared.message_id
         if not fails_over(error):
@@ -424,23 +401,6 @@ def _all_disabled(servers: list[_Server], attempts: int) -> ConnectorError:
     )
     error.attempts = attempts
     return error
-
-
-def _log_failure(
-    server: str, attempt: int, message_id: str, error: ConnectorError, seconds: float
-) -> None:
-    log.warning(
-        "attempt failed: %s",
-        error,
-        extra={
-            "server": server,
-            "attempt": attempt,
-            "message_id": message_id,
-            "smtp_code": error.smtp_code,
-            "error_code": error.code.value,
-            "duration": round(seconds, 6),
-        },
-    )
 
 
 def _where(server: ServerConfig) -> str:
