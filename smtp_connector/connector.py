@@ -52,6 +52,13 @@ class SendRequest:
     locale: str | None = None
 
 
+_REQUEST_FIELDS = frozenset(field.name for field in dataclasses.fields(SendRequest))
+
+
+def _as_request(item: SendRequest | Mapping[str, Any]) -> SendRequest:
+    return item if isinstance(item, SendRequest) else SendRequest(**item)
+
+
 class SmtpConnector:
     """Renders and delivers verification emails for one configuration.
 
@@ -218,8 +225,9 @@ class SmtpConnector:
         """Render the template for `usage_type` and deliver it to `to`. Raises ConnectorError."""
         try:
             email = self.render(usage_type, payload or {}, locale, to=to)
-            for recipient in email.envelope_to:
-                await self._throttle.acquire(recipient)
+            if self._throttle.enabled:  # else `acquire` returns at once: skip its coroutines
+                for recipient in email.envelope_to:
+                    await self._throttle.acquire(recipient)
             result = await self._backend.send(email)
         except ConnectorError as error:
             _call_hook(self._on_failed, error)
@@ -250,7 +258,10 @@ class SmtpConnector:
         on_progress: Callable[[int, SendResult | ConnectorError], Any] | None = None,
     ) -> list[SendResult | ConnectorError]:
         """Send many messages concurrently; one result or error per request, in input order."""
-        items = [r if isinstance(r, SendRequest) else SendRequest(**r) for r in requests]
+        items = list(requests)
+        for item in items:  # a malformed item fails here, before anything is sent
+            if type(item) is not dict or "to" not in item or not item.keys() <= _REQUEST_FIELDS:
+                _as_request(item)
         results: list[SendResult | ConnectorError | None] = [None] * len(items)
         pending = iter(range(len(items)))  # shared by the workers: each index taken once
         done = 0
@@ -260,8 +271,15 @@ class SmtpConnector:
             for index in pending:
                 item = items[index]
                 try:
+                    if type(item) is dict:  # read as is: no SendRequest built per message
+                        usage = item.get("usage_type", UsageType.GENERIC)
+                        to, payload, locale = item["to"], item.get("payload"), item.get("locale")
+                    else:
+                        request = _as_request(item)
+                        to, usage = request.to, request.usage_type
+                        payload, locale = request.payload, request.locale
                     outcome: SendResult | ConnectorError = await self.send(
-                        item.to, item.usage_type, item.payload, item.locale
+                        to, usage, payload, locale
                     )
                 except ConnectorError as error:
                     outcome = error
@@ -382,7 +400,8 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 
 def _payload_locale(payload: Mapping[str, Any]) -> str | None:
-    locale = payload.get("locale") if isinstance(payload, Mapping) else None
+    is_mapping = type(payload) is dict or isinstance(payload, Mapping)  # a dict: no ABC check
+    locale = payload.get("locale") if is_mapping else None
     return locale if isinstance(locale, str) and locale else None
 
 

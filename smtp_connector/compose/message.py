@@ -150,8 +150,12 @@ class RenderedEmail:
     @property
     def needs_smtputf8(self) -> bool:
         """True when an address has a non-ASCII local part (RFC 6531)."""
-        addresses = (self.from_address, *self.to, *([self.reply_to] if self.reply_to else []))
-        return any(a.needs_smtputf8 for a in addresses)
+        if self.from_address.needs_smtputf8:  # read twice a send: no tuple, no generator
+            return True
+        for address in self.to:
+            if address.needs_smtputf8:
+                return True
+        return self.reply_to is not None and self.reply_to.needs_smtputf8
 
     @property
     def envelope_from(self) -> str:
@@ -201,7 +205,8 @@ class RenderedEmail:
         wire = self._wire
         if wire is not None and wire.text is self.text and wire.html is self.html:
             body, stuffed = wire.body(f"=_sc_{unique_token()}")
-            self._payload = header_block.replace(b"\n.", b"\n..") + stuffed + b".\r\n"
+            stuffed_head = header_block.replace(b"\n.", b"\n..")
+            self._payload = b"".join((stuffed_head, stuffed, b".\r\n"))  # one copy, not two
             return header_block + body
         return header_block + self._body()
 

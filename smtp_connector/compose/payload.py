@@ -20,7 +20,7 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{0,31}$")
 
 def require_mapping(payload: object) -> None:
     """A payload is a mapping; anything else is the caller's template_error, not a crash."""
-    if not isinstance(payload, Mapping):
+    if type(payload) is not dict and not isinstance(payload, Mapping):  # a dict: no ABC check
         raise ConnectorError(
             ErrorCode.TEMPLATE_ERROR, "payload must be a mapping such as {'code': '123456'}."
         )

@@ -36,9 +36,12 @@ class Skeleton:
     slots: tuple[int, ...]
 
     def join(self, values: Sequence[bytes]) -> tuple[bytes, bytes]:
-        """(body, dot-stuffed body) with `values` in their slots."""
+        """(body, dot-stuffed body) with `values` in their slots. A skeleton with no line
+        starting with a dot (the usual one) is its own stuffed form, and so is its body: no
+        value starts with a dot or holds a line break (`plain_values`)."""
         args = tuple(map(values.__getitem__, self.slots))
-        return self.plain % args, self.stuffed % args
+        body = self.plain % args
+        return body, body if self.stuffed is self.plain else self.stuffed % args
 
 
 @dataclass(frozen=True)
@@ -93,4 +96,5 @@ def _split(body: bytes, nonce: str, count: int) -> Skeleton | None:
         return None
     formats = [piece.replace(b"%", b"%%") for piece in plain]
     plain_format = b"%s".join(formats)
-    return Skeleton(plain_format, plain_format.replace(b"\n.", b"\n.."), slots)
+    stuffed = plain_format.replace(b"\n.", b"\n..") if b"\n." in plain_format else plain_format
+    return Skeleton(plain_format, stuffed, slots)

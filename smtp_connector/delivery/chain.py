@@ -79,18 +79,15 @@ async def run_chain(
         if current is None:
             return
         sent = await _start_content(session, protocol, current, replies, payload, settle)
-        current = await _next(take) if sent is not None else None
-
-
-async def _next(take: Take) -> Job | None:
-    """The message to ride on the next burst. If none is waiting, yield once first: the sends
-    settled by the last burst run then and usually queue their next message, which saves a
-    whole round trip (and a write and a read) for it."""
-    job = take()
-    if job is None:
-        await asyncio.sleep(0)
-        job = take()
-    return job
+        current = None
+        if sent is not None:
+            # The message to ride on the next burst. If none is waiting, yield once first:
+            # the sends settled by the last burst run then and usually queue their next
+            # message, which saves a whole round trip (and a write and a read) for it.
+            current = take()
+            if current is None:
+                await asyncio.sleep(0)
+                current = take()
 
 
 def _envelope_of(
@@ -128,12 +125,13 @@ async def _start_content(
         session.abort()
         settle(job, session.map_error(asyncio.CancelledError(), "data"))  # forget it
         return None
-    try:
-        await reach_message_data(session.name, job.checkpoint)
-    except ConnectorError as error:
-        session.abort()  # nothing of the content was sent; the server is in DATA
-        settle(job, error)
-        return None
+    if job.checkpoint is not None:  # no coroutine to await when the send set none
+        try:
+            await reach_message_data(session.name, job.checkpoint)
+        except ConnectorError as error:
+            session.abort()  # nothing of the content was sent; the server is in DATA
+            settle(job, error)
+            return None
     job.content_sent = True
     return _Sent(job, payload, accepted, rejected)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import weakref
 from collections.abc import Callable
@@ -20,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..compose.message import RenderedEmail
-from ..config import RetryOptions, ServerConfig, SmtpConfig, invalid_config
+from ..config import ServerConfig, SmtpConfig, invalid_config
 from ..errors import ConnectorError, ErrorCode, secret_safe_logger
 from ..results import AttemptRecord, SendResult, Step
 from .health import ServerHealth
 from .network import AddressPolicy
 from .pool import ServerPool
+from .retry import backoff_delay, fails_over, log_failure
 from .session import SessionOptions, SmtpSession
 from .throttle import SharedRateStore
 from .tls import build_ssl_context, may_use_tls
@@ -37,29 +37,6 @@ if TYPE_CHECKING:  # OAuth2 and NTLM load only for a server that uses them
 log = secret_safe_logger("smtp_connector.delivery")
 
 Prepare = Callable[[RenderedEmail, ServerConfig], tuple[RenderedEmail, bytes]]
-
-# Failures that say something about the server, not the message: try the next server.
-_SERVER_LEVEL = {
-    ErrorCode.CONNECTION_FAILED,
-    ErrorCode.TIMEOUT,
-    ErrorCode.TLS_FAILED,
-    ErrorCode.AUTH_FAILED,
-    ErrorCode.RATE_LIMITED,
-    ErrorCode.SENDER_REJECTED,
-}
-
-
-def fails_over(error: ConnectorError) -> bool:
-    """True when another server (or a later try) might succeed where this one failed."""
-    if error.code in _SERVER_LEVEL:
-        return True
-    return error.smtp_code is not None and 400 <= error.smtp_code < 500
-
-
-def backoff_delay(options: RetryOptions, round_number: int) -> float:
-    """Exponential backoff with "equal jitter": half fixed, half random."""
-    base = min(options.max_delay, options.initial_delay * 2 ** max(round_number - 1, 0)) / 1000
-    return base / 2 + random.uniform(0, base / 2)
 
 
 @dataclass
@@ -78,6 +55,8 @@ class _Server:
 class SmtpDelivery:
     """Delivers prepared messages over SMTP with pooling, failover, retries and health."""
 
+    fast_path = True  # False: every send takes the rounds (the tests compare the two paths)
+
     def __init__(
         self,
         config: SmtpConfig,
@@ -94,6 +73,8 @@ class SmtpDelivery:
         # Pools hold loop-bound sockets and locks: one set per event loop that uses the connector.
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ServerPool]]
         self._pools = weakref.WeakKeyDictionary()
+        # The last loop's pools, held weakly: a send finds them without a weak-key lookup.
+        self._last_pools: tuple[Callable[[], object], dict[str, ServerPool]] = (_nobody, {})
 
     def _server(self, server: ServerConfig, token_provider: TokenProvider | None) -> _Server:
         config = self._config
@@ -138,7 +119,11 @@ class SmtpDelivery:
 
     def pool(self, server_name: str) -> ServerPool:
         """The current loop's pool for `server_name` (created on first use)."""
-        pools = self._pools.setdefault(asyncio.get_running_loop(), {})
+        loop = asyncio.get_running_loop()
+        last_loop, pools = self._last_pools
+        if last_loop() is not loop:  # another loop than the last send's (rare)
+            pools = self._pools.setdefault(loop, {})
+            self._last_pools = (weakref.ref(loop), pools)
         if server_name not in pools:
             server = self._find(server_name)
             pools[server_name] = ServerPool(
@@ -157,13 +142,51 @@ class SmtpDelivery:
         raise ConnectorError(ErrorCode.INVALID_CONFIG, f"No server named {name!r} in the config.")
 
     async def send(self, email: RenderedEmail) -> SendResult:
+        """Deliver `email`: the first try on the first server when it is active (the common
+        case, with nothing allocated for retries), then rounds of failover and retries."""
         started = time.monotonic()
+        deadline = started + self._config.retry.deadline / 1000
+        first = self._servers[0]
+        if not self.fast_path or first.health.disabled_until != 0.0:
+            return await self._rounds(email, started, deadline, [], {}, set(), None)
+        # The full path's first try, inlined: round 0 takes the first server when it is
+        # active (available, and `claim` admits it), before any clock or attempt check can
+        # stop it (`retry.attempts` ≥ 1 and the deadline is ≥ 1 ms away).
+        prepared, data = self._prepare(email, first.config)
+        start = time.monotonic()
+        try:
+            delivery = await self._deliver(first, prepared, data, deadline)
+        except ConnectorError as error:
+            attempts: list[AttemptRecord] = []
+            errors: dict[str, ConnectorError] = {}
+            excluded: set[str] = set()
+            self._failed(first, prepared, error, start, attempts, errors, excluded)
+            rest = [s for s in self._servers[1:] if s.name not in excluded]
+            return await self._rounds(email, started, deadline, attempts, errors, excluded, rest)
+        result = self._succeeded(first, prepared, delivery, start, [])
+        result.duration = time.monotonic() - started
+        return result
+
+    async def _rounds(
+        self,
+        email: RenderedEmail,
+        started: float,
+        deadline: float,
+        attempts: list[AttemptRecord],
+        errors: dict[str, ConnectorError],
+        excluded: set[str],
+        rest: list[_Server] | None,
+    ) -> SendResult:
+        """Servers in priority order, round after round with backoff, until one accepts or
+        the attempts or the deadline run out. `rest`: the servers left in round 0 after the
+        fast first try (None: start round 0 from the first server)."""
         options = self._config.retry
-        deadline = started + options.deadline / 1000
-        attempts: list[AttemptRecord] = []
-        errors: dict[str, ConnectorError] = {}
-        excluded: set[str] = set()
-        round_number = 0
+        round_number = 0 if rest is None else 1
+        if rest:
+            result, _ = await self._round(email, rest, attempts, errors, excluded, deadline)
+            if result is not None:
+                result.duration = time.monotonic() - started
+                return result
         while len(attempts) < options.attempts:
             candidates = [
                 s for s in self._servers if s.name not in excluded and s.health.available()
@@ -175,21 +198,38 @@ class SmtpDelivery:
                 if time.monotonic() + delay > deadline:
                     break
                 await asyncio.sleep(delay)
-            tried = 0
-            for server in candidates:
-                if len(attempts) >= options.attempts or time.monotonic() > deadline:
-                    break
-                if not server.health.claim():
-                    continue  # half-open and another send is already probing it
-                tried += 1
-                result = await self._attempt(server, email, attempts, errors, excluded, deadline)
-                if result is not None:
-                    result.duration = time.monotonic() - started
-                    return result
+            result, tried = await self._round(
+                email, candidates, attempts, errors, excluded, deadline
+            )
+            if result is not None:
+                result.duration = time.monotonic() - started
+                return result
             if not tried:
                 break
             round_number += 1
         raise self._final_error(errors, attempts)
+
+    async def _round(
+        self,
+        email: RenderedEmail,
+        candidates: list[_Server],
+        attempts: list[AttemptRecord],
+        errors: dict[str, ConnectorError],
+        excluded: set[str],
+        deadline: float,
+    ) -> tuple[SendResult | None, int]:
+        """One pass over `candidates`: the result, else None and how many were tried."""
+        tried = 0
+        for server in candidates:
+            if len(attempts) >= self._config.retry.attempts or time.monotonic() > deadline:
+                break
+            if not server.health.claim():
+                continue  # half-open and another send is already probing it
+            tried += 1
+            result = await self._attempt(server, email, attempts, errors, excluded, deadline)
+            if result is not None:
+                return result, tried
+        return None, tried
 
     async def _attempt(
         self,
@@ -207,25 +247,48 @@ class SmtpDelivery:
         try:
             delivery = await self._deliver(server, prepared, data, deadline)
         except ConnectorError as error:
-            seconds = time.monotonic() - start
-            attempts.append(
-                AttemptRecord(
-                    server.name, False, seconds, error.code.value, error.smtp_code, error.message
-                )
-            )
-            _log_failure(server.name, len(attempts), prepared.message_id, error, seconds)
-            error.attempts = len(attempts)
-            error.message_id = prepared.message_id
-            if not fails_over(error):
-                server.health.mark_healthy()  # it answered; the message was the problem
-                raise
-            server.health.record_failure(str(error))
-            if error.stage == "after_data" and not self._config.retry.resend_after_lost_reply:
-                raise
-            errors[server.name] = error
-            if not error.retryable:
-                excluded.add(server.name)
+            self._failed(server, prepared, error, start, attempts, errors, excluded)
             return None
+        return self._succeeded(server, prepared, delivery, start, attempts)
+
+    def _failed(
+        self,
+        server: _Server,
+        prepared: RenderedEmail,
+        error: ConnectorError,
+        start: float,
+        attempts: list[AttemptRecord],
+        errors: dict[str, ConnectorError],
+        excluded: set[str],
+    ) -> None:
+        """Record a failed try; raises `error` when it is final for the whole send."""
+        seconds = time.monotonic() - start
+        attempts.append(
+            AttemptRecord(
+                server.name, False, seconds, error.code.value, error.smtp_code, error.message
+            )
+        )
+        log_failure(server.name, len(attempts), prepared.message_id, error, seconds)
+        error.attempts = len(attempts)
+        error.message_id = prepared.message_id
+        if not fails_over(error):
+            server.health.mark_healthy()  # it answered; the message was the problem
+            raise error
+        server.health.record_failure(str(error))
+        if error.stage == "after_data" and not self._config.retry.resend_after_lost_reply:
+            raise error
+        errors[server.name] = error
+        if not error.retryable:
+            excluded.add(server.name)
+
+    def _succeeded(
+        self,
+        server: _Server,
+        prepared: RenderedEmail,
+        delivery: Delivery,
+        start: float,
+        attempts: list[AttemptRecord],
+    ) -> SendResult:
         seconds = time.monotonic() - start
         server.health.record_success()
         attempts.append(AttemptRecord(server.name, True, seconds, smtp_code=delivery.smtp_code))
@@ -249,18 +312,18 @@ class SmtpDelivery:
             rejected=delivery.rejected,
             smtp_code=delivery.smtp_code,
             pipelined=delivery.pipelined,
-            attempt_log=list(attempts),
+            attempt_log=attempts,  # not changed after a success: no copy needed
             usage_type=prepared.usage_type,
         )
 
-    async def _deliver(
+    def _deliver(
         self, server: _Server, email: RenderedEmail, data: bytes, deadline: float
-    ) -> Delivery:
+    ) -> asyncio.Future[Delivery]:
         """Queue the message on the server's pool; one of its connections delivers it (a
         reused connection found dead is replaced once, silently, by the pool). Everything,
         opening a connection included, ends by the send's `retry.deadline`."""
-        pool = self.pool(server.name)
-        return await pool.submit(
+        pool = self.pool(server.name)  # the future itself: no coroutine around it
+        return pool.submit(
             email.envelope_from,
             email.envelope_to,
             data,
@@ -322,6 +385,10 @@ class SmtpDelivery:
         await asyncio.gather(*(pool.aclose() for pool in pools.values()))
 
 
+def _nobody() -> object:
+    return None
+
+
 def _all_disabled(servers: list[_Server], attempts: int) -> ConnectorError:
     wait = min(max(s.health.disabled_until - time.monotonic(), 0.0) for s in servers)
     error = ConnectorError(
@@ -334,23 +401,6 @@ def _all_disabled(servers: list[_Server], attempts: int) -> ConnectorError:
     )
     error.attempts = attempts
     return error
-
-
-def _log_failure(
-    server: str, attempt: int, message_id: str, error: ConnectorError, seconds: float
-) -> None:
-    log.warning(
-        "attempt failed: %s",
-        error,
-        extra={
-            "server": server,
-            "attempt": attempt,
-            "message_id": message_id,
-            "smtp_code": error.smtp_code,
-            "error_code": error.code.value,
-            "duration": round(seconds, 6),
-        },
-    )
 
 
 def _where(server: ServerConfig) -> str:

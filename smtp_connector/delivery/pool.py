@@ -116,6 +116,7 @@ class ServerPool:
         self._closing = False
         self._stopping = False  # aclose is stopping the senders: start no new one
         self.opened = 0  # sessions opened over the pool's life (for tests and stats)
+        self._loop: asyncio.AbstractEventLoop | None = None  # asking for it costs a getpid()
 
     # -- the sends' side ----------------------------------------------------------------------
 
@@ -133,7 +134,10 @@ class ServerPool:
         send's before-DATA checkpoint (if any) is taken from the caller's context here.
         `crlf_only`: `data` ends every line with CRLF (see `dot_stuff`); `payload`: `data`
         already dot-stuffed and terminated, as DATA sends it."""
-        future: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
+        loop = self._loop
+        if loop is None:  # the pool serves the loop it was first used on (one pool per loop)
+            loop = self._loop = asyncio.get_running_loop()
+        future: asyncio.Future[Delivery] = loop.create_future()
         job = Job(sender, recipients, data, smtputf8, deadline, current_checkpoint(), future)
         job.crlf_only, job.payload = crlf_only, payload
         _gc_freeze.tick()

@@ -64,10 +64,10 @@ class SmtpSession:
     _smtp: aiosmtplib.SMTP | None = None
     _stage: str = "connect"
     _deadline: float | None = None
+    name: str = field(init=False)  # `host:port`, read on every message (errors name it)
 
-    @property
-    def name(self) -> str:
-        return self.server.address
+    def __post_init__(self) -> None:
+        self.name = self.server.address
 
     @property
     def alive(self) -> bool:

@@ -54,8 +54,12 @@ class Job:
 
 def envelope(smtp: aiosmtplib.SMTP, job: Job, name: str) -> tuple[bytes, bytes]:
     """(MAIL + RCPTs + DATA as one burst, the dot-stuffed content) for a pipelined session."""
-    require_smtputf8(smtp, job.smtputf8, name)
     payload = job.payload if job.payload is not None else dot_stuff(job.data, job.crlf_only)
+    if not job.smtputf8 and len(job.recipients) == 1:  # the common case, the same bytes
+        size = f" SIZE={len(payload)}" if smtp.supports_extension("size") else ""
+        text = f"MAIL FROM:<{job.sender}>{size}\r\nRCPT TO:<{job.recipients[0]}>\r\nDATA\r\n"
+        return text.encode("ascii"), payload
+    require_smtputf8(smtp, job.smtputf8, name)
     options = _mail_options(smtp, len(payload), job.smtputf8)
     lines = [_command("MAIL FROM:", job.sender, options)]
     lines += [f"RCPT TO:<{rcpt}>" for rcpt in job.recipients]
@@ -81,7 +85,11 @@ def require_smtputf8(smtp: aiosmtplib.SMTP, smtputf8: bool, name: str) -> None:
 def read_envelope(job: Job, replies: list[Reply]) -> tuple[list[str], dict[str, tuple[int, str]]]:
     """Accepted and rejected recipients from MAIL/RCPT/DATA replies; raises aiosmtplib's
     errors (sender refused, all recipients refused, DATA refused) like the lock-step path."""
-    mail_reply, rcpt_replies, data_reply = replies[0], replies[1:-1], replies[-1]
+    mail_reply, data_reply = replies[0], replies[-1]
+    ok = mail_reply.code == 250 and data_reply.code == 354
+    if ok and len(replies) == 3 and replies[1].code in (250, 251):  # the common case
+        return list(job.recipients), {}  # one recipient, accepted
+    rcpt_replies = replies[1:-1]
     if mail_reply.code != 250:
         raise aiosmtplib.SMTPSenderRefused(mail_reply.code, mail_reply.message, job.sender)
     accepted, rejected = _split_recipients(job.recipients, rcpt_replies)

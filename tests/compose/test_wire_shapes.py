@@ -48,6 +48,7 @@ def both(usage: str, payload: dict[str, Any]) -> tuple[Any, Any]:
     fast = FAST.render(usage, payload, "en", to="user@example.org")
     full = FULL.render(usage, payload, "en", to="user@example.org")
     full.date = fast.date
+    full.message_id = fast.message_id  # its seconds are the clock's: the renders may straddle one
     return fast, full
 
 

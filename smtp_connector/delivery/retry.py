@@ -1,0 +1,51 @@
+"""When a failed try is worth another (on the next server, or later) and how long to wait: the
+retry policy's rules, apart from the delivery loop that applies them (delivery/failover.py)."""
+
+from __future__ import annotations
+
+import random
+
+from ..config import RetryOptions
+from ..errors import ConnectorError, ErrorCode, secret_safe_logger
+
+log = secret_safe_logger("smtp_connector.delivery")
+
+# Failures that say something about the server, not the message: try the next server.
+_SERVER_LEVEL = {
+    ErrorCode.CONNECTION_FAILED,
+    ErrorCode.TIMEOUT,
+    ErrorCode.TLS_FAILED,
+    ErrorCode.AUTH_FAILED,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.SENDER_REJECTED,
+}
+
+
+def fails_over(error: ConnectorError) -> bool:
+    """True when another server (or a later try) might succeed where this one failed."""
+    if error.code in _SERVER_LEVEL:
+        return True
+    return error.smtp_code is not None and 400 <= error.smtp_code < 500
+
+
+def backoff_delay(options: RetryOptions, round_number: int) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random."""
+    base = min(options.max_delay, options.initial_delay * 2 ** max(round_number - 1, 0)) / 1000
+    return base / 2 + random.uniform(0, base / 2)
+
+
+def log_failure(
+    server: str, attempt: int, message_id: str, error: ConnectorError, seconds: float
+) -> None:
+    log.warning(
+        "attempt failed: %s",
+        error,
+        extra={
+            "server": server,
+            "attempt": attempt,
+            "message_id": message_id,
+            "smtp_code": error.smtp_code,
+            "error_code": error.code.value,
+            "duration": round(seconds, 6),
+        },
+    )

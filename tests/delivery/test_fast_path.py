@@ -1,0 +1,255 @@
+"""The delivery fast path (`SmtpDelivery.send`'s inline first try on an active first server)
+against the full rounds it stands for (`fast_path = False`): over generated configs, messages
+and server misbehaviour, both put the same bytes on a real aiosmtpd server, return the same
+`SendResult` fields, raise the same errors (code, stage, retryable, SMTP code, message,
+attempts) and fail over alike when the first server fails; the caller's before-DATA checkpoint
+runs as often on both."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from smtp_servers import MakeServer, TestServer, config_for, free_port
+
+from smtp_connector import ConnectorError, SendResult, SmtpConnector
+from smtp_connector.compose import message
+from smtp_connector.delivery.checkpoint import before_message_data
+
+TEMPLATES = [
+    {
+        "usageType": "Generic",
+        "subject": "Code {{ code }}",
+        "textContent": "Your code: {{ code }}\n.{{ code }}\n",
+        "htmlContent": "<p>Your code: <b>{{ code }}</b></p>",
+    },
+    {"usageType": "SignIn", "contentType": "text/plain", "subject": "Hi", "content": "{{code}}"},
+]
+MESSAGE_ID = re.compile(r"<fixedtoken\.\d+@")
+
+
+def _loops() -> list[Callable[[], asyncio.AbstractEventLoop]]:
+    uvloop = pytest.importorskip("uvloop", reason="uvloop is in the test extra")
+    return [asyncio.new_event_loop, uvloop.new_event_loop]
+
+
+@pytest.fixture(autouse=True)
+def _fixed_tokens() -> Iterator[None]:
+    """One Message-ID token, boundary and Date on both paths, so whole messages compare."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(message, "unique_token", lambda: "fixedtoken")
+        patch.setattr(message, "_date_header", lambda: "Sun, 06 Dec 2026 12:00:00 +0000")
+        yield
+
+
+def _result_view(outcome: SendResult | ConnectorError) -> dict[str, Any]:
+    """What a caller sees, less the clock (durations, each attempt's seconds)."""
+    if isinstance(outcome, ConnectorError):
+        view = outcome.to_dict() | {"attempts": outcome.attempts, "id": outcome.message_id}
+        view["details"] = outcome.details
+    else:
+        view = asdict(outcome)
+        view.pop("duration")
+        for record in view["attempt_log"]:
+            record.pop("seconds")
+    text = MESSAGE_ID.sub("<fixedtoken.T@", repr(sorted(view.items(), key=str)))
+    return {"view": text}
+
+
+async def _send(config: dict[str, Any], fast: bool, requests: list[dict[str, Any]]) -> list[Any]:
+    calls: list[int] = []
+
+    async def checkpoint() -> None:
+        calls.append(1)
+        if config.get("refuse_checkpoint"):
+            raise RuntimeError("the outbox is read-only")
+
+    settings_only = {k: v for k, v in config.items() if k != "refuse_checkpoint"}
+    async with SmtpConnector(settings_only) as connector:
+        connector._backend.fast_path = fast  # type: ignore[union-attr]
+        with before_message_data(checkpoint):
+            outcomes = await connector.send_many(requests, concurrency=1)
+        health = connector.health()
+    return [*(_result_view(o) for o in outcomes), len(calls), health]
+
+
+recipients = st.lists(
+    st.sampled_from(
+        [
+            "user@example.org",
+            "Ann <ann@example.org>",
+            "refused@example.org",
+            "later@example.org",
+            "josé@example.org",  # a non-ASCII local part: SMTPUTF8
+        ]
+    ),
+    min_size=1,
+    max_size=3,
+    unique=True,
+)
+codes = st.one_of(
+    st.from_regex(r"[0-9]{6}", fullmatch=True),
+    st.text(min_size=1, max_size=20),
+    st.sampled_from([".", ".x", "a\r\n.\r\nb", "é"]),
+)
+
+
+class _Servers:
+    """Two aiosmtpd servers per PIPELINING mode (primary, failover), started once per test and
+    shared by its examples; each path's sends find the same misbehaviour set up."""
+
+    def __init__(self, make_server: MakeServer) -> None:
+        self._make = make_server
+        self._pairs: dict[bool, tuple[TestServer, TestServer]] = {}
+
+    def pair(self, pipelining: bool) -> tuple[TestServer, TestServer]:
+        if pipelining not in self._pairs:
+            refuse = {"refused@example.org": "550 5.1.1 No such user"}
+            made = [self._make(pipelining=pipelining, reject_rcpt=refuse) for _ in range(2)]
+            self._pairs[pipelining] = (made[0], made[1])
+        return self._pairs[pipelining]
+
+    def misbehave(self, pipelining: bool, first: str, data_reply: str | None) -> None:
+        primary, failover = self.pair(pipelining)
+        for server in (primary, failover):
+            server.behaviour.reject_sender = {}
+            server.behaviour.data_replies = [data_reply] if data_reply else []
+            server.messages.clear()
+        if first == "451 sender":
+            primary.behaviour.reject_sender = {"noreply@example.com": "451 4.7.1 Slow down"}
+
+    def received(self, pipelining: bool) -> list[list[tuple[Any, ...]]]:
+        return [
+            [(m.mail_from, m.rcpt_tos, _stamp(m.content), m.mail_options) for m in server.messages]
+            for server in self.pair(pipelining)
+        ]
+
+
+def _stamp(content: bytes) -> bytes:
+    """The Message-ID's seconds (the clock, not the path) made one value."""
+    return re.sub(rb"<fixedtoken\.\d+@", b"<fixedtoken.T@", content)
+
+
+@pytest.fixture
+def servers(make_server: MakeServer) -> _Servers:
+    return _Servers(make_server)
+
+
+@pytest.mark.parametrize("loop", _loops(), ids=["asyncio", "uvloop"])
+@settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    to=recipients,
+    code=codes,
+    usage=st.sampled_from(["Generic", "SignIn"]),
+    pipelining=st.booleans(),
+    data_reply=st.sampled_from([None, "550 5.7.1 Refused", "451 4.3.0 Try later"]),
+    first=st.sampled_from(["ok", "down", "451 sender"]),
+    attempts=st.integers(min_value=1, max_value=3),
+    refuse_checkpoint=st.booleans(),
+)
+@example(
+    to=["user@example.org"], code="123456", usage="Generic", pipelining=True, data_reply=None,
+    first="ok", attempts=1, refuse_checkpoint=False,
+)  # fmt: skip
+@example(
+    to=["user@example.org"], code="123456", usage="Generic", pipelining=True, data_reply=None,
+    first="down", attempts=2, refuse_checkpoint=False,
+)  # fmt: skip
+def test_the_fast_path_sends_and_fails_as_the_full_path(
+    servers: _Servers,
+    loop: Callable[[], asyncio.AbstractEventLoop],
+    to: list[str],
+    code: str,
+    usage: str,
+    pipelining: bool,
+    data_reply: str | None,
+    first: str,
+    attempts: int,
+    refuse_checkpoint: bool,
+) -> None:
+    primary, failover = servers.pair(pipelining)
+    config = config_for(
+        free_port() if first == "down" else primary.port,
+        templates=TEMPLATES,
+        retry={"attempts": attempts, "initialDelay": 1, "maxDelay": 2},
+        servers=[{"host": "127.0.0.1", "port": failover.port, "priority": 1}],
+        refuse_checkpoint=refuse_checkpoint,
+    )
+    requests = [
+        {"to": to, "usage_type": usage, "payload": {"code": code}},
+        {"to": "user@example.org", "usage_type": usage, "payload": {"code": "000111"}},
+    ]
+    outcomes, received = {}, {}
+    for fast in (True, False):
+        servers.misbehave(pipelining, first, data_reply)
+        with asyncio.Runner(loop_factory=loop) as runner:
+            outcomes[fast] = runner.run(_send(config, fast, requests))
+        received[fast] = servers.received(pipelining)
+    assert outcomes[True] == outcomes[False]
+    assert received[True] == received[False]
+    if first == "ok" and not refuse_checkpoint and data_reply is None:
+        assert received[True][0], "the common case went out on the primary"
+
+
+async def test_a_first_try_that_succeeds_takes_no_round(
+    make_server: MakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The common case really is the fast path (the property above would pass with none), and
+    a failed first try really goes on to the rounds (failover)."""
+    from smtp_connector.delivery.failover import SmtpDelivery
+
+    rounds: list[int] = []
+    original = SmtpDelivery._rounds
+
+    async def counted(self: SmtpDelivery, *args: Any) -> SendResult:
+        rounds.append(1)
+        return await original(self, *args)
+
+    monkeypatch.setattr(SmtpDelivery, "_rounds", counted)
+    primary, failover = make_server(pipelining=True), make_server(pipelining=True)
+    servers = [{"host": "127.0.0.1", "port": failover.port, "priority": 1}]
+    config = config_for(primary, templates=TEMPLATES, servers=servers, retry={"attempts": 2})
+    async with SmtpConnector(config) as sender:
+        result = await sender.send("user@example.org", "Generic", {"code": "123456"})
+        assert (result.server, result.attempts, rounds) == (f"127.0.0.1:{primary.port}", 1, [])
+        primary.behaviour.reject_sender = {"noreply@example.com": "451 4.7.1 Slow down"}
+        result = await sender.send("user@example.org", "Generic", {"code": "123456"})
+        assert (result.server, result.attempts, rounds) == (f"127.0.0.1:{failover.port}", 2, [1])
+    assert len(primary.messages) == 1 and len(failover.messages) == 1
+
+
+async def test_send_many_reads_dicts_as_it_reads_send_requests(make_server: MakeServer) -> None:
+    """send_many no longer builds a SendRequest per dict: the same messages go out for dicts,
+    SendRequests and other mappings, and a malformed item still fails before anything is sent."""
+    from types import MappingProxyType
+
+    from smtp_connector import SendRequest
+
+    server = make_server(pipelining=True)
+    shapes: list[Any] = [
+        {"to": "a@example.org", "usage_type": "Generic", "payload": {"code": "111111"}},
+        SendRequest(to="a@example.org", usage_type="Generic", payload={"code": "111111"}),
+        MappingProxyType({"to": "a@example.org", "payload": {"code": "111111"}}),
+        {"to": "b@example.org", "payload": None, "locale": "en"},
+    ]
+    async with SmtpConnector(config_for(server, templates=TEMPLATES)) as connector:
+        outcomes = await connector.send_many(shapes, concurrency=2)
+        assert all(isinstance(o, SendResult) for o in outcomes), outcomes
+        for bad in ({"to": "c@example.org", "payload": {}, "colour": "red"}, {"payload": {}}):
+            with pytest.raises(TypeError):
+                await connector.send_many([shapes[0], bad])
+    contents = [_stamp(m.content) for m in server.messages]
+    assert len(contents) == 4  # nothing of the malformed batches went out
+    assert contents[0] == contents[1] == contents[2]
+    assert b"Code" in contents[3] and b"b@example.org" in contents[3]
