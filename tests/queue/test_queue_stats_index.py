@@ -26,16 +26,7 @@ async def index_columns(database: Database) -> dict[str, list[str]]:
 
 
 async def test_the_migration_adds_and_drops_the_index_on_sqlite(tmp_path: Path) -> None:
-    database = Database(f"sqlite:///{tmp_path / 'queue.db'}")
-    try:
-        await upgrade(database, "0009")
-        assert INDEX not in await index_columns(database)
-        await upgrade(database)
-        assert (await index_columns(database))[INDEX] == ["finished", "outcome"]
-        await downgrade(database, "0009")
-        assert INDEX not in await index_columns(database)
-    finally:
-        await database.dispose()
+    await adds_and_drops_the_index(f"sqlite:///{tmp_path / 'queue.db'}")
 
 
 async def test_the_last_minute_is_a_range_of_the_index_on_sqlite(tmp_path: Path) -> None:
@@ -62,14 +53,21 @@ async def test_the_last_minute_is_a_range_of_the_index_on_sqlite(tmp_path: Path)
 
 async def test_the_migration_adds_and_drops_the_index_on_postgresql() -> None:
     with postgres_database() as url:
-        database = Database(url)
-        try:
-            await upgrade(database)
-            assert (await index_columns(database))[INDEX] == ["finished", "outcome"]
-            await downgrade(database, "0009")
-            assert INDEX not in await index_columns(database)
-        finally:
-            await database.dispose()
+        await adds_and_drops_the_index(url)
+
+
+async def adds_and_drops_the_index(url: str) -> None:
+    """0009 → head adds the index on (finished, outcome); head → 0009 drops it."""
+    database = Database(url)
+    try:
+        await upgrade(database, "0009")
+        assert INDEX not in await index_columns(database)
+        await upgrade(database)
+        assert (await index_columns(database))[INDEX] == ["finished", "outcome"]
+        await downgrade(database, "0009")
+        assert INDEX not in await index_columns(database)
+    finally:
+        await database.dispose()
 
 
 async def downgrade(database: Database, revision: str) -> None:
