@@ -30,9 +30,11 @@ from smtp_connector.errors import ConnectorError, ErrorCode
 from smtp_connector.store.urls import async_url, is_sqlite, safe_url, sqlite_path
 
 from .batching import GroupCommit, Op, Ops, Outcome, transaction
+from .merging import merged_transaction
 
 T = TypeVar("T")
 SYNCHRONOUS_ENV = "SMTP_CONNECTOR_QUEUE_SQLITE_SYNCHRONOUS"
+_PARALLEL = 4  # PostgreSQL batches in flight at once
 
 
 def _synchronous() -> str:
@@ -69,8 +71,14 @@ class QueueDatabase:
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
                 connect_args={"options": "-c synchronous_commit=off"},
             )  # fmt: skip
+            # Durable batches on sessions whose commits wait for the disk (the server's
+            # default), instead of a `SET LOCAL` round trip in each such transaction.
+            self._durable_engine = create_async_engine(
+                self.url, pool_size=_PARALLEL, max_overflow=_PARALLEL, pool_recycle=1800,
+                connect_args={"options": "-c synchronous_commit=on"},
+            )  # fmt: skip
             # Several batches at once: each waits on round trips to the server, not the CPU.
-            self._committer = GroupCommit(self._postgres_batch, parallel=4)
+            self._committer = GroupCommit(self._postgres_batch, parallel=_PARALLEL)
 
     def __repr__(self) -> str:
         return f"QueueDatabase({safe_url(self.url)!r})"
@@ -94,15 +102,16 @@ class QueueDatabase:
         return await loop.run_in_executor(self._executor, _sync_batch, self._writer, ops)
 
     async def _postgres_batch(self, ops: Ops, durable: bool) -> list[Outcome]:
+        engine = self._durable_engine if durable else self.engine
         try:
-            return await _async_transaction(self.engine, ops, durable)
+            return await _async_transaction(engine, ops)
         except Exception as exc:
             if len(ops) == 1:
                 return [(False, exc)]
         outcomes = []  # find the op that broke the batch
         for op, isolated in ops:
             try:
-                outcomes += await _async_transaction(self.engine, [(op, isolated)], durable)
+                outcomes += await _async_transaction(engine, [(op, isolated)])
             except Exception as exc:
                 outcomes.append((False, exc))
         return outcomes
@@ -122,6 +131,7 @@ class QueueDatabase:
             self._sync_engine.dispose()
         else:
             await self.engine.dispose()
+            await self._durable_engine.dispose()
 
 
 class _WriterConnection:
@@ -177,11 +187,10 @@ def _sync_read(engine: Engine, op: Callable[[Connection], T]) -> T:
             return op(conn)
 
 
-async def _async_transaction(engine: AsyncEngine, ops: Ops, durable: bool) -> list[Outcome]:
+async def _async_transaction(engine: AsyncEngine, ops: Ops) -> list[Outcome]:
+    """One PostgreSQL transaction (durable or not: the engine's sessions say)."""
     async with engine.begin() as conn:
-        if durable:
-            await conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
-        return await conn.run_sync(transaction, ops)
+        return await conn.run_sync(merged_transaction, ops)
 
 
 def _sqlite_connect(dbapi_connection: Any, synchronous: str) -> None:

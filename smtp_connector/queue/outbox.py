@@ -27,6 +27,7 @@ from smtp_connector.store.recent import RecentQuery
 from . import recovery
 from .batching import InsertRow
 from .database import QueueDatabase
+from .merging import FinishAttempt, MarkData
 from .tables import attempts, outbox
 
 
@@ -109,6 +110,19 @@ _DUE = (
 )
 _CLAIM_DUE = (
     update(outbox).where(outbox.c.id.in_(_DUE)).values(_CLAIM_SET).returning(*_CLAIM_COLUMNS)
+)
+# Due rows that have waited `m_due` or longer: what a job's own announcement has evidently
+# not brought to a worker (a recovery, a lost job), not rows announced a moment ago.
+_OVERDUE = (
+    select(outbox.c.id)
+    .where(outbox.c.status == "queued", outbox.c.next_attempt_at <= bindparam("m_due"))
+    .order_by(outbox.c.next_attempt_at)
+    .limit(bindparam("m_limit"))
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+_CLAIM_OVERDUE = (
+    update(outbox).where(outbox.c.id.in_(_OVERDUE)).values(_CLAIM_SET).returning(*_CLAIM_COLUMNS)
 )
 _CLAIM_IDS = (
     update(outbox)
@@ -221,6 +235,17 @@ class Outbox:
 
         return await self.db.write(op)
 
+    async def claim_overdue(self, worker_id: str, limit: int, age: float) -> list[Claim]:
+        """Claim up to `limit` rows due for `age` seconds or longer, oldest first."""
+        params = self._claim_params(worker_id)
+        params |= {"m_limit": limit, "m_due": params["m_now"] - age}
+
+        def op(conn: Connection) -> list[Claim]:
+            rows = conn.execute(_CLAIM_OVERDUE, params).all()
+            return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
+
+        return await self.db.write(op)
+
     async def claim_ids(self, message_ids: list[str], worker_id: str) -> list[Claim]:
         """Claim, in one statement, those of these rows that are still queued (a batch job's
         rows; the others were delivered or taken by someone else meanwhile)."""
@@ -239,11 +264,7 @@ class Outbox:
     async def mark_data(self, claim: Claim) -> None:
         """Record, durably, that this attempt is about to hand the content to the server.
         Raises LeaseLost when the row is no longer this claim's (then nothing is sent)."""
-        params = _mine(claim) | {"m_now": time.time()}
-
-        def op(conn: Connection) -> int:
-            return conn.execute(_MARK_DATA, params).rowcount
-
+        op = MarkData(_MARK_DATA, _mine(claim) | {"m_now": time.time()})
         if await self.db.write(op, durable=True) != 1:
             raise LeaseLost(claim.id)
 
@@ -264,14 +285,7 @@ class Outbox:
             "error_code": error.get("code"), "smtp_code": error.get("smtpCode"),
             "server": end.server or error.get("server"), "detail": detail,
         }  # fmt: skip
-
-        def op(conn: Connection) -> bool:
-            if conn.execute(statement, params).rowcount != 1:
-                return False
-            conn.execute(_INSERT_ATTEMPT, log)
-            return True
-
-        return bool(await self.db.write(op))
+        return bool(await self.db.write(FinishAttempt(statement, params, log, _INSERT_ATTEMPT)))
 
     async def recover(self) -> dict[str, int]:
         """Settle rows whose worker died or whose code expired (see recovery.py)."""
