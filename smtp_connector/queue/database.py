@@ -30,7 +30,7 @@ from smtp_connector.errors import ConnectorError, ErrorCode
 from smtp_connector.store.urls import async_url, is_sqlite, safe_url, sqlite_path
 
 from .batching import GroupCommit, Op, Ops, Outcome, transaction
-from .merging import merged_transaction
+from .merging import alone, merge, spread
 
 T = TypeVar("T")
 SYNCHRONOUS_ENV = "SMTP_CONNECTOR_QUEUE_SQLITE_SYNCHRONOUS"
@@ -188,9 +188,18 @@ def _sync_read(engine: Engine, op: Callable[[Connection], T]) -> T:
 
 
 async def _async_transaction(engine: AsyncEngine, ops: Ops) -> list[Outcome]:
-    """One PostgreSQL transaction (durable or not: the engine's sessions say)."""
-    async with engine.begin() as conn:
-        return await conn.run_sync(merged_transaction, ops)
+    """One PostgreSQL transaction (durable or not: the engine's sessions say), its marks and
+    completions merged (merging.py); a batch that is then one statement runs as that
+    statement alone (its own transaction: one round trip instead of BEGIN, it and COMMIT)."""
+    runnable, places = merge(ops)
+    if alone(runnable):
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            outcomes = await conn.run_sync(transaction, runnable)
+    else:
+        async with engine.begin() as conn:
+            outcomes = await conn.run_sync(transaction, runnable)
+    return spread(runnable, places, outcomes)
 
 
 def _sqlite_connect(dbapi_connection: Any, synchronous: str) -> None:

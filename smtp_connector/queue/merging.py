@@ -128,31 +128,47 @@ class FinishAttempt:
 
 
 @dataclass(frozen=True)
+class OneStatement:
+    """An op known to run exactly one statement (a claim): alone in a batch, PostgreSQL runs
+    it without BEGIN and COMMIT around it (`alone`), as atomic and one round trip, not three."""
+
+    op: Callable[[Connection], Any]
+    one_statement = True
+
+    def __call__(self, conn: Connection) -> Any:
+        return self.op(conn)
+
+
+@dataclass(frozen=True)
 class _Group:
-    """Several mergeable ops of one kind, run as one statement; its result: one per op."""
+    """Mergeable ops of one kind, run as one statement; its result: one value per op."""
 
     run: Callable[[Connection, Sequence[Any]], list[Any]]
     ops: list[Any]
+    one_statement = True
 
     def __call__(self, conn: Connection) -> list[Any]:
         return self.run(conn, self.ops)
 
 
-def merge(ops: Ops) -> tuple[Ops, list[list[int]]]:
-    """The batch with each kind's mergeable ops (two or more, distinct rows) made one op;
-    beside each resulting op, the positions in `ops` its result(s) belong to."""
+Places = list[list[int]]  # beside each op run, the positions of the callers it answers
+
+
+def merge(ops: Ops) -> tuple[Ops, Places]:
+    """The batch with each kind's mergeable ops (distinct rows) made one op — a single one
+    too: a lone "sent" completion is then one statement, not an UPDATE and an INSERT."""
     groups: dict[str, list[int]] = {}
     for i, (op, isolated) in enumerate(ops):
         key = getattr(op, "merge_key", None)
         if key is not None and not isolated:
             groups.setdefault(key, []).append(i)
     merged: Ops = []
-    places: list[list[int]] = []
+    places: Places = []
     grouped: set[int] = set()
     for positions in groups.values():
         members = [cast(MarkData | FinishAttempt, ops[i][0]) for i in positions]
-        if len(members) < 2 or len({m.row_id for m in members}) < len(members):
-            continue  # one op: nothing to gain; the same row twice: keep their order
+        if len({m.row_id for m in members}) < len(members):
+            continue  # the same row twice (never from one worker): one by one, in order
         merged.append((_Group(type(members[0]).many, members), False))
         places.append(positions)
         grouped.update(positions)
@@ -163,16 +179,29 @@ def merge(ops: Ops) -> tuple[Ops, list[list[int]]]:
     return merged, places
 
 
+def alone(runnable: Ops) -> bool:
+    """True when the batch is one op of one statement (no savepoint): it needs no
+    transaction block of its own to be atomic."""
+    return (
+        len(runnable) == 1
+        and not runnable[0][1]
+        and getattr(runnable[0][0], "one_statement", False)
+    )
+
+
+def spread(runnable: Ops, places: Places, outcomes: list[Outcome]) -> list[Outcome]:
+    """The outcomes of the ops run, handed back to the callers' positions in the batch."""
+    answers: dict[int, Outcome] = {}
+    for (op, _), positions, (ok, value) in zip(runnable, places, outcomes, strict=True):
+        if not isinstance(op, _Group):
+            answers[positions[0]] = (ok, value)
+            continue
+        for position, result in zip(positions, value, strict=True):
+            answers[position] = (True, result)  # a failed merged statement fails the batch
+    return [answers[i] for i in range(len(answers))]
+
+
 def merged_transaction(conn: Connection, ops: Ops) -> list[Outcome]:
     """`transaction` for a PostgreSQL batch: mergeable ops merged, outcomes in `ops`' order."""
     runnable, places = merge(ops)
-    outcomes: list[Outcome | None] = [None] * len(ops)
-    for (op, _), positions, (ok, value) in zip(
-        runnable, places, transaction(conn, runnable), strict=True
-    ):
-        if len(positions) == 1 and not isinstance(op, _Group):
-            outcomes[positions[0]] = (ok, value)
-            continue
-        for position, result in zip(positions, value, strict=True):
-            outcomes[position] = (True, result)  # a failed merged statement fails the batch
-    return [outcome for outcome in outcomes if outcome is not None]
+    return spread(runnable, places, transaction(conn, runnable))

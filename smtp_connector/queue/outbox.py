@@ -27,7 +27,7 @@ from smtp_connector.store.recent import RecentQuery
 from . import recovery
 from .batching import InsertRow
 from .database import QueueDatabase
-from .merging import FinishAttempt, MarkData
+from .merging import FinishAttempt, MarkData, OneStatement
 from .tables import attempts, outbox
 
 
@@ -244,7 +244,7 @@ class Outbox:
             rows = conn.execute(_CLAIM_OVERDUE, params).all()
             return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
 
-        return await self.db.write(op)
+        return await self.db.write(OneStatement(op))
 
     async def claim_ids(self, message_ids: list[str], worker_id: str) -> list[Claim]:
         """Claim, in one statement, those of these rows that are still queued (a batch job's
@@ -255,7 +255,7 @@ class Outbox:
             rows = conn.execute(_CLAIM_IDS, params).all()
             return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
 
-        return await self.db.write(op)
+        return await self.db.write(OneStatement(op))
 
     def _claim_params(self, worker_id: str) -> dict[str, Any]:
         now = time.time()

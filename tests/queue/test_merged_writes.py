@@ -14,7 +14,14 @@ from queue_support import FAST_POLICY
 from sqlalchemy import select
 
 from smtp_connector.queue import Queue, QueueOptions
-from smtp_connector.queue.merging import FinishAttempt, MarkData, merge, merged_transaction
+from smtp_connector.queue.merging import (
+    FinishAttempt,
+    MarkData,
+    OneStatement,
+    alone,
+    merge,
+    merged_transaction,
+)
 from smtp_connector.queue.outbox import Claim, Finish, LeaseLost, NewMessage
 from smtp_connector.queue.tables import attempts, outbox
 
@@ -84,6 +91,13 @@ async def run_merged(queue: Queue, ops: list[Any], *, durable: bool = False) -> 
     return [value for _, value in outcomes]
 
 
+async def run_alone(queue: Queue, op: Any, *, durable: bool = False) -> Any:
+    """The op's own statements (what SQLite runs) in a transaction of its own."""
+    engine = queue.db._durable_engine if durable else queue.db.engine
+    async with engine.begin() as conn:
+        return await conn.run_sync(op)
+
+
 def mark_op(claim: Claim) -> MarkData:
     from smtp_connector.queue.outbox import _MARK_DATA, _mine
 
@@ -110,16 +124,18 @@ def finish_op(claim: Claim, end: Finish) -> FinishAttempt:
 def test_only_distinct_rows_of_one_kind_merge() -> None:
     claim = Claim("r1", "a", (), "x@example.org", "SignIn", {}, None, 1, 5, 0.0, "w")
     other = Claim("r2", "a", (), "y@example.org", "SignIn", {}, None, 1, 5, 0.0, "w")
-    one, two = mark_op(claim), mark_op(other)
+    one, two, again = mark_op(claim), mark_op(other), mark_op(claim)
     merged, places = merge([(one, False), (two, False)])
-    assert len(merged) == 1 and places == [[0, 1]]
-    merged, places = merge([(one, False), (mark_op(claim), False)])  # the same row twice
-    assert [op for op, _ in merged] == [one, merged[1][0]] and places == [[0], [1]]
+    assert len(merged) == 1 and places == [[0, 1]] and alone(merged)
+    merged, places = merge([(one, False), (again, False)])  # the same row twice
+    assert [op for op, _ in merged] == [one, again] and places == [[0], [1]]
     merged, _ = merge([(one, True), (two, False)])  # an isolated op stays on its own
-    assert len(merged) == 2
+    assert len(merged) == 2 and merged[1][0] is one
     retry = finish_op(claim, Finish("queued", "retry", next_attempt_at=time.time() + 5))
     merged, places = merge([(retry, False), (finish_op(other, sent(2)), False)])
-    assert places == [[0], [1]]  # only "sent" completions merge
+    assert places == [[1], [0]] and merged[1][0] is retry  # only "sent" completions merge
+    assert not alone(merged) and not alone([(retry, False)])
+    assert alone([(OneStatement(retry), False)]) and not alone([(OneStatement(retry), True)])
 
 
 async def test_merged_marks_and_completions_write_what_one_by_one_writes(
@@ -128,9 +144,9 @@ async def test_merged_marks_and_completions_write_what_one_by_one_writes(
     queue = await open_queue(queue_url_postgres)
     try:
         alone, together = await claimed(queue, 3), await claimed(queue, 3)
-        for i, claim in enumerate(alone):  # one by one: each op is its own statement
-            await queue.outbox.mark_data(claim)
-            assert await queue.outbox.finish(claim, sent(i))
+        for i, claim in enumerate(alone):  # one by one, each op's own statements (as SQLite)
+            assert await run_alone(queue, mark_op(claim), durable=True) == 1
+            assert await run_alone(queue, finish_op(claim, sent(i))) is True
         assert await run_merged(queue, [mark_op(c) for c in together], durable=True) == [1] * 3
         ends = [finish_op(c, sent(i)) for i, c in enumerate(together)]
         assert await run_merged(queue, ends) == [True] * 3
