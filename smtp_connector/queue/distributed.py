@@ -29,6 +29,7 @@ from smtp_connector.errors import ConnectorError, ErrorCode, install_hint
 
 from .dispatching import GroupDispatch
 from .outbox import Claim, Outbox
+from .pool_checks import pool_factory
 from .worker import Deliverer
 
 log = logging.getLogger("smtp_connector.queue")
@@ -88,7 +89,7 @@ class ProcrastinateEngine:
         # commits need not wait for the disk.
         connector = procrastinate.PsycopgConnector(
             conninfo=conninfo(database_url), min_size=1, max_size=8,
-            kwargs={"options": "-c synchronous_commit=off"},
+            kwargs={"options": "-c synchronous_commit=off"}, pool_factory=pool_factory,
         )  # fmt: skip
         self.app = procrastinate.App(connector=connector)
         self._deliver_task = self.app.task(name=DELIVER_TASK, queue=QUEUE_NAME)(self._deliver)
