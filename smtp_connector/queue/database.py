@@ -34,7 +34,7 @@ from .merging import alone, merge, spread
 
 T = TypeVar("T")
 SYNCHRONOUS_ENV = "SMTP_CONNECTOR_QUEUE_SQLITE_SYNCHRONOUS"
-_PARALLEL = 4  # PostgreSQL batches in flight at once
+_PARALLEL = 2  # PostgreSQL batches in flight at once
 
 
 def _synchronous() -> str:
