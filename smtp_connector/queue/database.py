@@ -29,10 +29,12 @@ from smtp_connector.errors import ConnectorError, ErrorCode
 from smtp_connector.store.urls import async_url, is_sqlite, safe_url, sqlite_path
 
 from .batching import GroupCommit, Op, Ops, Outcome, transaction
+from .merging import alone, merge, spread
 from .writer_thread import WriterThread
 
 T = TypeVar("T")
 SYNCHRONOUS_ENV = "SMTP_CONNECTOR_QUEUE_SQLITE_SYNCHRONOUS"
+_PARALLEL = 2  # PostgreSQL batches in flight at once
 
 
 def _synchronous() -> str:
@@ -69,8 +71,14 @@ class QueueDatabase:
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
                 connect_args={"options": "-c synchronous_commit=off"},
             )  # fmt: skip
+            # Durable batches on sessions whose commits wait for the disk (the server's
+            # default), instead of a `SET LOCAL` round trip in each such transaction.
+            self._durable_engine = create_async_engine(
+                self.url, pool_size=_PARALLEL, max_overflow=_PARALLEL, pool_recycle=1800,
+                connect_args={"options": "-c synchronous_commit=on"},
+            )  # fmt: skip
             # Several batches at once: each waits on round trips to the server, not the CPU.
-            self._committer = GroupCommit(self._postgres_batch, parallel=4)
+            self._committer = GroupCommit(self._postgres_batch, parallel=_PARALLEL)
 
     def __repr__(self) -> str:
         return f"QueueDatabase({safe_url(self.url)!r})"
@@ -94,15 +102,16 @@ class QueueDatabase:
         return await self._thread.run(partial(_sync_batch, self._writer, ops))
 
     async def _postgres_batch(self, ops: Ops, durable: bool) -> list[Outcome]:
+        engine = self._durable_engine if durable else self.engine
         try:
-            return await _async_transaction(self.engine, ops, durable)
+            return await _async_transaction(engine, ops)
         except Exception as exc:
             if len(ops) == 1:
                 return [(False, exc)]
         outcomes = []  # find the op that broke the batch
         for op, isolated in ops:
             try:
-                outcomes += await _async_transaction(self.engine, [(op, isolated)], durable)
+                outcomes += await _async_transaction(engine, [(op, isolated)])
             except Exception as exc:
                 outcomes.append((False, exc))
         return outcomes
@@ -120,6 +129,7 @@ class QueueDatabase:
             self._sync_engine.dispose()
         else:
             await self.engine.dispose()
+            await self._durable_engine.dispose()
 
 
 class _WriterConnection:
@@ -175,11 +185,19 @@ def _sync_read(engine: Engine, op: Callable[[Connection], T]) -> T:
             return op(conn)
 
 
-async def _async_transaction(engine: AsyncEngine, ops: Ops, durable: bool) -> list[Outcome]:
-    async with engine.begin() as conn:
-        if durable:
-            await conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
-        return await conn.run_sync(transaction, ops)
+async def _async_transaction(engine: AsyncEngine, ops: Ops) -> list[Outcome]:
+    """One PostgreSQL transaction (durable or not: the engine's sessions say), its marks and
+    completions merged (merging.py); a batch that is then one statement runs as that
+    statement alone (its own transaction: one round trip instead of BEGIN, it and COMMIT)."""
+    runnable, places = merge(ops)
+    if alone(runnable):
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            outcomes = await conn.run_sync(transaction, runnable)
+    else:
+        async with engine.begin() as conn:
+            outcomes = await conn.run_sync(transaction, runnable)
+    return spread(runnable, places, outcomes)
 
 
 def _sqlite_connect(dbapi_connection: Any, synchronous: str) -> None:

@@ -29,6 +29,7 @@ from smtp_connector.errors import ConnectorError, ErrorCode, install_hint
 
 from .dispatching import GroupDispatch
 from .outbox import Claim, Outbox
+from .pool_checks import pool_factory
 from .worker import Deliverer
 
 log = logging.getLogger("smtp_connector.queue")
@@ -44,6 +45,11 @@ SELECT o.id FROM outbox_messages o
  LIMIT 1000
 """
 ANNOUNCE_BATCH = 64  # rows per job at most
+ANNOUNCE_INTERVAL = 0.02  # seconds between announcements under load (see dispatching.py)
+# A job drains rows due this long or longer after its own (see `_deliver`): younger ones are
+# on their way in their own jobs, and taking them left those jobs empty (a fetch, a claim
+# and a finish for nothing) and every batch small (issue 26 §1).
+OVERDUE = 2.0
 QUEUE_NAME = "smtp_connector"
 
 
@@ -74,14 +80,16 @@ class ProcrastinateEngine:
         self.stalled_timeout = 30.0
         self.drain_for = 5.0
         self.deliverer: Deliverer | None = None
-        self._announcer = GroupDispatch(self._announce, ANNOUNCE_BATCH)
-        self._slots = asyncio.Semaphore(16)  # sends in flight; run_worker sets its size
+        self._announcer = GroupDispatch(self._announce, ANNOUNCE_BATCH, ANNOUNCE_INTERVAL)
+        self._concurrency = 16  # sends in flight at most; run_worker sets it
+        self._slots = asyncio.Semaphore(16)
+        self._admit = asyncio.Lock()  # one job takes its slots at a time (see _attempts)
         # The outbox row is the truth; a job lost by a database crash is re-dispatched by the
         # sweep and a job run twice finds its row no longer queued, so procrastinate's own
         # commits need not wait for the disk.
         connector = procrastinate.PsycopgConnector(
             conninfo=conninfo(database_url), min_size=1, max_size=8,
-            kwargs={"options": "-c synchronous_commit=off"},
+            kwargs={"options": "-c synchronous_commit=off"}, pool_factory=pool_factory,
         )  # fmt: skip
         self.app = procrastinate.App(connector=connector)
         self._deliver_task = self.app.task(name=DELIVER_TASK, queue=QUEUE_NAME)(self._deliver)
@@ -139,24 +147,58 @@ class ProcrastinateEngine:
         self, message_ids: list[str] | None = None, message_id: str | None = None
     ) -> None:
         """The job: claim its rows that are still queued and deliver them concurrently, then
-        keep going with other due rows while there are any (for at most `drain_for`
-        seconds): rows put back in the queue by a recovery, whose own job is gone or still
-        held by a dead worker, need not wait for the sweep. (`message_id`: a job deferred
-        by an earlier version, one row each.)"""
+        keep going with rows due for `OVERDUE` seconds or more while there are any (for at
+        most `drain_for` seconds): rows put back in the queue by a recovery, whose own job is
+        gone or still held by a dead worker, or a backlog, need not wait for the sweep.
+        (`message_id`: a job deferred by an earlier version, one row each.)"""
         assert self.deliverer is not None, "run_worker sets the deliverer"
         ids = list(message_ids or ()) + ([message_id] if message_id else [])
         claims = await self.outbox.claim_ids(ids, self._worker_name)
         deadline = time.monotonic() + self.drain_for
         while claims:
-            await asyncio.gather(*(self._attempt(claim) for claim in claims))
+            await self._attempts(claims)
             if time.monotonic() >= deadline:
                 return
-            claims = await self.outbox.claim_due(self._worker_name, ANNOUNCE_BATCH)
+            claims = await self.outbox.claim_overdue(self._worker_name, ANNOUNCE_BATCH, OVERDUE)
+
+    async def _attempts(self, claims: list[Claim]) -> None:
+        """Deliver these claims, at most `concurrency` sends in flight in this worker. A job
+        takes the slots for a chunk of its claims at once and starts them together: taken one
+        by one, busy slots let the attempts out one at a time, and each then read its app's
+        versions, marked and finished in a transaction of its own (issue 26 §1: 1.5 version
+        reads per message); started together they share one read, one mark statement and one
+        completion statement."""
+        loop = asyncio.get_running_loop()
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for start in range(0, len(claims), self._concurrency):
+                chunk = claims[start : start + self._concurrency]
+                await self._take_slots(len(chunk))
+                tasks += [loop.create_task(self._attempt(claim)) for claim in chunk]
+        finally:
+            await asyncio.gather(*tasks)
+
+    async def _take_slots(self, count: int) -> None:
+        """`count` slots, taken together (one job at a time: two jobs each holding part of
+        what they need would wait for each other forever)."""
+        taken = 0
+        async with self._admit:
+            try:
+                while taken < count:
+                    await self._slots.acquire()
+                    taken += 1
+            except BaseException:
+                for _ in range(taken):
+                    self._slots.release()
+                raise
 
     async def _attempt(self, claim: Claim) -> None:
+        """One attempt in a slot taken for it (released here)."""
         assert self.deliverer is not None
-        async with self._slots:
+        try:
             end = await self.deliverer.attempt(claim)
+        finally:
+            self._slots.release()
         if end is not None and end.status == "queued" and end.next_attempt_at is not None:
             await self.dispatch_at(claim.id, end.next_attempt_at)
 
@@ -188,6 +230,7 @@ class ProcrastinateEngine:
         """Run a worker until it is stopped (SIGTERM/SIGINT, or the task is cancelled)."""
         self.deliverer = deliverer
         self._worker_name = name
+        self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         await self.open()
         await self.app.run_worker_async(

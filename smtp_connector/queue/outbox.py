@@ -26,6 +26,7 @@ from smtp_connector.store.recent import RecentQuery
 from . import recovery
 from .batching import InsertRow, Op
 from .database import QueueDatabase
+from .merging import FinishAttempt, MarkData, OneStatement
 from .message_ids import new_message_id
 from .stats import queue_stats
 from .tables import attempts, outbox
@@ -113,6 +114,19 @@ _DUE = (
 )
 _CLAIM_DUE = (
     update(outbox).where(outbox.c.id.in_(_DUE)).values(_CLAIM_SET).returning(*_CLAIM_COLUMNS)
+)
+# Due rows that have waited `m_due` or longer: what a job's own announcement has evidently
+# not brought to a worker (a recovery, a lost job), not rows announced a moment ago.
+_OVERDUE = (
+    select(outbox.c.id)
+    .where(outbox.c.status == "queued", outbox.c.next_attempt_at <= bindparam("m_due"))
+    .order_by(outbox.c.next_attempt_at)
+    .limit(bindparam("m_limit"))
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+_CLAIM_OVERDUE = (
+    update(outbox).where(outbox.c.id.in_(_OVERDUE)).values(_CLAIM_SET).returning(*_CLAIM_COLUMNS)
 )
 _CLAIM_IDS = (
     update(outbox)
@@ -229,6 +243,17 @@ class Outbox:
         """Claim up to `limit` due rows, oldest first."""
         return await self.db.write(self._claim_due_op(self._claim_params(worker_id), limit))
 
+    async def claim_overdue(self, worker_id: str, limit: int, age: float) -> list[Claim]:
+        """Claim up to `limit` rows due for `age` seconds or longer, oldest first."""
+        params = self._claim_params(worker_id)
+        params |= {"m_limit": limit, "m_due": params["m_now"] - age}
+
+        def op(conn: Connection) -> list[Claim]:
+            rows = conn.execute(_CLAIM_OVERDUE, params).all()
+            return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
+
+        return await self.db.write(OneStatement(op))
+
     async def claim_ids(self, message_ids: list[str], worker_id: str) -> list[Claim]:
         """Claim, in one statement, those of these rows that are still queued (a batch job's
         rows; the others were delivered or taken by someone else meanwhile)."""
@@ -238,7 +263,7 @@ class Outbox:
             rows = conn.execute(_CLAIM_IDS, params).all()
             return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
 
-        return await self.db.write(op)
+        return await self.db.write(OneStatement(op))
 
     def _claim_params(self, worker_id: str) -> dict[str, Any]:
         now = time.time()
@@ -272,12 +297,8 @@ class Outbox:
         return op
 
     def _mark_data_op(self, claim: Claim, now: float) -> Callable[[Connection], int]:
-        params = _mine(claim) | {"m_now": now}
-
-        def op(conn: Connection) -> int:
-            return int(conn.execute(_MARK_DATA, params).rowcount)
-
-        return op
+        # Mergeable: a PostgreSQL batch's marks run as one statement (merging.py).
+        return MarkData(_MARK_DATA, _mine(claim) | {"m_now": now})
 
     def _finish_op(
         self, claim: Claim, end: Finish, detail: str | None, now: float
@@ -288,15 +309,10 @@ class Outbox:
             "v_server": end.server, "v_definition_id": end.definition_id,
         }  # fmt: skip
         statement = _FINISH[end.status] if end.status in _FINISH else _FINISH["final"]
-        log = attempt_log(claim, end, detail, now)
-
-        def op(conn: Connection) -> bool:
-            if conn.execute(statement, params).rowcount != 1:
-                return False
-            conn.execute(_INSERT_ATTEMPT, log)
-            return True
-
-        return op
+        # Mergeable: a PostgreSQL batch's "sent" completions run as one statement.
+        return FinishAttempt(
+            statement, params, attempt_log(claim, end, detail, now), _INSERT_ATTEMPT
+        )
 
     async def recover(self) -> dict[str, int]:
         """Settle rows whose worker died or whose code expired (see recovery.py)."""

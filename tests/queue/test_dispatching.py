@@ -48,3 +48,39 @@ async def test_a_failed_announcement_is_logged_and_the_next_ones_go_out(
         await dispatch.flush()
     assert announced == [["good"]]
     assert "announcing 1 queued message(s) failed" in caplog.text
+
+
+async def test_announcements_under_load_are_paced_and_the_first_goes_at_once() -> None:
+    loop = asyncio.get_running_loop()
+    announced: list[tuple[list[str], float]] = []
+
+    async def announce(ids: list[str]) -> None:
+        announced.append((ids, loop.time()))
+
+    dispatch = GroupDispatch(announce, size=64, interval=0.2)
+    started = loop.time()
+    dispatch.add("a")
+    await asyncio.sleep(0.01)
+    for name in "bcd":  # arrive within the interval: one job for the three
+        dispatch.add(name)
+        await asyncio.sleep(0.01)
+    await dispatch.flush()
+    assert [ids for ids, _ in announced] == [["a"], ["b", "c", "d"]]
+    assert announced[0][1] - started < 0.1  # no wait after a quiet spell
+    assert announced[1][1] - announced[0][1] >= 0.19  # the next one waited for the interval
+
+
+async def test_a_full_batch_does_not_wait_for_the_interval() -> None:
+    loop = asyncio.get_running_loop()
+    announced: list[tuple[list[str], float]] = []
+
+    async def announce(ids: list[str]) -> None:
+        announced.append((ids, loop.time()))
+
+    dispatch = GroupDispatch(announce, size=2, interval=5.0)
+    dispatch.add("a")
+    await asyncio.sleep(0)
+    dispatch.add("b")
+    dispatch.add("c")
+    await asyncio.wait_for(dispatch.flush(), 2.0)
+    assert [ids for ids, _ in announced] == [["a"], ["b", "c"]]

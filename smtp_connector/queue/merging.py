@@ -1,0 +1,207 @@
+"""PostgreSQL: the attempts' marks and completions of one shared transaction as one statement.
+
+A worker's group commit puts every write that arrives at the same moment into one transaction,
+but each write was still its own statement: the mark before DATA one `UPDATE`, a completion an
+`UPDATE` and an `INSERT` into the attempts log, each a round trip to the server and a trip
+through SQLAlchemy and psycopg. Those per-statement costs were most of a PostgreSQL worker's
+CPU (issue 26 §1, py-spy). Here the marks of a batch become one `UPDATE … FROM unnest(…)` and
+its "sent" completions one statement that updates the rows and logs the attempts of those
+that were still the claim's.
+
+Each op stays a plain function of a `Connection` running the single-row statement (what SQLite
+runs, and what PostgreSQL runs for a batch of one or after a failed batch); `run_merged`
+groups the mergeable ops of a batch and hands each caller the result its own op would have
+given: 1/0 rows for a mark, True/False for a completion. The rows written are the same; the
+merged statements name the same conditions (row id, status `sending`, worker, attempt).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy.engine import Connection
+
+from .batching import Ops, Outcome, transaction
+
+_MARK_MANY = """
+UPDATE outbox_messages AS o SET data_at = v.now, updated = v.now
+  FROM unnest(%(ids)s::text[], %(workers)s::text[], %(attempts)s::int[], %(nows)s::float8[])
+       AS v(id, worker_id, attempt, now)
+ WHERE o.id = v.id AND o.status = 'sending' AND o.worker_id = v.worker_id
+   AND o.attempts = v.attempt
+RETURNING o.id
+"""
+# A "sent" completion: the row's final state (as _FINISH["sent"] writes it: JSON null in
+# last_error and payload, the code gone) and its attempts-log line, for the rows still held.
+_SENT_MANY = """
+WITH v AS (
+  SELECT * FROM unnest(%(ids)s::text[], %(workers)s::text[], %(attempts)s::int[],
+                       %(nows)s::float8[], %(started)s::float8[], %(message_ids)s::text[],
+                       %(servers)s::text[], %(definition_ids)s::text[], %(details)s::text[])
+         AS v(id, worker_id, attempt, now, started, message_id, server, definition_id, detail)
+), done AS (
+  UPDATE outbox_messages AS o
+     SET status = 'sent', updated = v.now, lease_until = NULL, worker_id = NULL,
+         last_error = 'null'::json, finished = v.now, payload = 'null'::json,
+         message_id = v.message_id, server = v.server, definition_id = v.definition_id
+    FROM v
+   WHERE o.id = v.id AND o.status = 'sending' AND o.worker_id = v.worker_id
+     AND o.attempts = v.attempt
+  RETURNING o.id
+)
+INSERT INTO outbox_attempts (message_id, attempt, worker_id, started, finished, outcome,
+                             error_code, smtp_code, server, detail)
+SELECT v.id, v.attempt, v.worker_id, v.started, v.now, 'sent', NULL, NULL, v.server, v.detail
+  FROM v JOIN done ON done.id = v.id
+ ORDER BY v.id
+RETURNING message_id
+"""
+
+
+@dataclass(frozen=True)
+class MarkData:
+    """The never-twice mark of one attempt: its row's `data_at`, if the row is still its."""
+
+    statement: Any
+    params: dict[str, Any]
+
+    merge_key = "mark"
+
+    @property
+    def row_id(self) -> str:
+        return str(self.params["m_id"])
+
+    def __call__(self, conn: Connection) -> int:
+        return int(conn.execute(self.statement, self.params).rowcount)
+
+    @staticmethod
+    def many(conn: Connection, ops: Sequence[MarkData]) -> list[Any]:
+        p = [op.params for op in ops]
+        columns = {
+            "ids": [x["m_id"] for x in p], "workers": [x["m_worker"] for x in p],
+            "attempts": [x["m_attempt"] for x in p], "nows": [x["m_now"] for x in p],
+        }  # fmt: skip
+        done = set(conn.exec_driver_sql(_MARK_MANY, columns).scalars())
+        return [1 if op.row_id in done else 0 for op in ops]
+
+
+@dataclass(frozen=True)
+class FinishAttempt:
+    """An attempt's outcome and its line in the attempts log, in one go; False (nothing
+    written) when the row is no longer the claim's. "sent" ones merge; the rest (retries,
+    failures, expiries: rare) run one by one."""
+
+    statement: Any
+    params: dict[str, Any]
+    log: dict[str, Any]
+    log_statement: Any
+
+    @property
+    def merge_key(self) -> str | None:
+        return "sent" if self.params["v_status"] == "sent" else None
+
+    @property
+    def row_id(self) -> str:
+        return str(self.params["m_id"])
+
+    def __call__(self, conn: Connection) -> bool:
+        if conn.execute(self.statement, self.params).rowcount != 1:
+            return False
+        conn.execute(self.log_statement, self.log)
+        return True
+
+    @staticmethod
+    def many(conn: Connection, ops: Sequence[FinishAttempt]) -> list[Any]:
+        p, logs = [op.params for op in ops], [op.log for op in ops]
+        columns = {
+            "ids": [x["m_id"] for x in p], "workers": [x["m_worker"] for x in p],
+            "attempts": [x["m_attempt"] for x in p], "nows": [x["v_now"] for x in p],
+            "started": [x["started"] for x in logs],
+            "message_ids": [x["v_message_id"] for x in p], "servers": [x["v_server"] for x in p],
+            "definition_ids": [x["v_definition_id"] for x in p],
+            "details": [x["detail"] for x in logs],
+        }  # fmt: skip
+        done = set(conn.exec_driver_sql(_SENT_MANY, columns).scalars())
+        return [op.row_id in done for op in ops]
+
+
+@dataclass(frozen=True)
+class OneStatement:
+    """An op known to run exactly one statement (a claim): alone in a batch, PostgreSQL runs
+    it without BEGIN and COMMIT around it (`alone`), as atomic and one round trip, not three."""
+
+    op: Callable[[Connection], Any]
+    one_statement = True
+
+    def __call__(self, conn: Connection) -> Any:
+        return self.op(conn)
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Mergeable ops of one kind, run as one statement; its result: one value per op."""
+
+    run: Callable[[Connection, Sequence[Any]], list[Any]]
+    ops: list[Any]
+    one_statement = True
+
+    def __call__(self, conn: Connection) -> list[Any]:
+        return self.run(conn, self.ops)
+
+
+Places = list[list[int]]  # beside each op run, the positions of the callers it answers
+
+
+def merge(ops: Ops) -> tuple[Ops, Places]:
+    """The batch with each kind's mergeable ops (distinct rows) made one op — a single one
+    too: a lone "sent" completion is then one statement, not an UPDATE and an INSERT."""
+    groups: dict[str, list[int]] = {}
+    for i, (op, isolated) in enumerate(ops):
+        key = getattr(op, "merge_key", None)
+        if key is not None and not isolated:
+            groups.setdefault(key, []).append(i)
+    merged: Ops = []
+    places: Places = []
+    grouped: set[int] = set()
+    for positions in groups.values():
+        members = [cast(MarkData | FinishAttempt, ops[i][0]) for i in positions]
+        if len({m.row_id for m in members}) < len(members):
+            continue  # the same row twice (never from one worker): one by one, in order
+        merged.append((_Group(type(members[0]).many, members), False))
+        places.append(positions)
+        grouped.update(positions)
+    for i, (op, isolated) in enumerate(ops):
+        if i not in grouped:
+            merged.append((op, isolated))
+            places.append([i])
+    return merged, places
+
+
+def alone(runnable: Ops) -> bool:
+    """True when the batch is one op of one statement (no savepoint): it needs no
+    transaction block of its own to be atomic."""
+    return (
+        len(runnable) == 1
+        and not runnable[0][1]
+        and getattr(runnable[0][0], "one_statement", False)
+    )
+
+
+def spread(runnable: Ops, places: Places, outcomes: list[Outcome]) -> list[Outcome]:
+    """The outcomes of the ops run, handed back to the callers' positions in the batch."""
+    answers: dict[int, Outcome] = {}
+    for (op, _), positions, (ok, value) in zip(runnable, places, outcomes, strict=True):
+        if not isinstance(op, _Group):
+            answers[positions[0]] = (ok, value)
+            continue
+        for position, result in zip(positions, value, strict=True):
+            answers[position] = (True, result)  # a failed merged statement fails the batch
+    return [answers[i] for i in range(len(answers))]
+
+
+def merged_transaction(conn: Connection, ops: Ops) -> list[Outcome]:
+    """`transaction` for a PostgreSQL batch: mergeable ops merged, outcomes in `ops`' order."""
+    runnable, places = merge(ops)
+    return spread(runnable, places, transaction(conn, runnable))

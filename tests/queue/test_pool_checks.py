@@ -1,0 +1,63 @@
+"""procrastinate's pool (queue/pool_checks.py): a connection handed back a moment ago goes out
+again without the empty-query check; one idle for longer, or never handed back, is checked; a
+dead one is replaced by the pool, as procrastinate's own check does. Real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from smtp_connector.queue import pool_checks
+
+
+async def test_only_connections_idle_for_a_while_are_checked(
+    queue_url_postgres: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from psycopg_pool import AsyncConnectionPool
+
+    checked: list[Any] = []
+
+    async def check(conn: Any) -> None:
+        checked.append(conn)
+        await AsyncConnectionPool.check_connection(conn)
+
+    monkeypatch.setattr(pool_checks, "CHECK_AFTER", 0.3)
+    pool = pool_checks.pool_factory(conninfo=queue_url_postgres, min_size=1, max_size=1,
+                                    open=False, check=check)  # fmt: skip
+    await pool.open(wait=True)
+    try:
+        async with pool.connection() as conn:  # never handed back yet: checked
+            first = conn
+        async with pool.connection() as conn:  # back a moment ago: not checked
+            assert conn is first and (await (await conn.execute("SELECT 1")).fetchone()) == (1,)
+        assert checked == [first]
+        await asyncio.sleep(0.4)
+        async with pool.connection() as conn:  # idle for longer: checked again
+            pass
+        assert checked == [first, first]
+    finally:
+        await pool.close()
+
+
+async def test_a_dead_connection_idle_for_a_while_is_replaced(
+    queue_url_postgres: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    monkeypatch.setattr(pool_checks, "CHECK_AFTER", 0.1)
+    pool = pool_checks.pool_factory(conninfo=queue_url_postgres, min_size=1, max_size=1,
+                                    open=False)  # fmt: skip
+    await pool.open(wait=True)
+    try:
+        async with pool.connection() as conn:
+            pid = conn.info.backend_pid
+        with psycopg.connect(queue_url_postgres, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        await asyncio.sleep(0.3)
+        async with pool.connection() as conn:
+            assert conn.info.backend_pid != pid
+            assert (await (await conn.execute("SELECT 1")).fetchone()) == (1,)
+    finally:
+        await pool.close()
