@@ -104,30 +104,26 @@ _CLAIM_SET = {
     "lease_until": bindparam("m_lease"), "attempts": outbox.c.attempts + 1, "data_at": None,
     "updated": bindparam("m_now"),
 }  # fmt: skip
-_DUE = (
-    select(outbox.c.id)
-    .where(outbox.c.status == "queued", outbox.c.next_attempt_at <= bindparam("m_now"))
-    .order_by(outbox.c.next_attempt_at)
-    .limit(bindparam("m_limit"))
-    .with_for_update(skip_locked=True)
-    .scalar_subquery()
-)
-_CLAIM_DUE = (
-    update(outbox).where(outbox.c.id.in_(_DUE)).values(_CLAIM_SET).returning(*_CLAIM_COLUMNS)
-)
+
+
+def _claim_due_by(moment: str) -> Any:
+    """Claim (as `UPDATE … RETURNING`) up to `m_limit` queued rows due by the parameter
+    `moment`, oldest first, skipping rows another worker has locked."""
+    due = (
+        select(outbox.c.id)
+        .where(outbox.c.status == "queued", outbox.c.next_attempt_at <= bindparam(moment))
+        .order_by(outbox.c.next_attempt_at)
+        .limit(bindparam("m_limit"))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return update(outbox).where(outbox.c.id.in_(due)).values(_CLAIM_SET).returning(*_CLAIM_COLUMNS)
+
+
+_CLAIM_DUE = _claim_due_by("m_now")
 # Due rows that have waited `m_due` or longer: what a job's own announcement has evidently
 # not brought to a worker (a recovery, a lost job), not rows announced a moment ago.
-_OVERDUE = (
-    select(outbox.c.id)
-    .where(outbox.c.status == "queued", outbox.c.next_attempt_at <= bindparam("m_due"))
-    .order_by(outbox.c.next_attempt_at)
-    .limit(bindparam("m_limit"))
-    .with_for_update(skip_locked=True)
-    .scalar_subquery()
-)
-_CLAIM_OVERDUE = (
-    update(outbox).where(outbox.c.id.in_(_OVERDUE)).values(_CLAIM_SET).returning(*_CLAIM_COLUMNS)
-)
+_CLAIM_OVERDUE = _claim_due_by("m_due")
 _CLAIM_IDS = (
     update(outbox)
     .where(outbox.c.id.in_(bindparam("m_ids", expanding=True)), outbox.c.status == "queued")
