@@ -82,7 +82,7 @@ class ProcrastinateEngine:
         self.deliverer: Deliverer | None = None
         self._announcer = GroupDispatch(self._announce, ANNOUNCE_BATCH, ANNOUNCE_INTERVAL)
         self._concurrency = 16  # sends in flight at most; run_worker sets it
-        self._slots = asyncio.Semaphore(16)
+        self._slots = asyncio.Semaphore(self._concurrency)
         self._admit = asyncio.Lock()  # one job takes its slots at a time (see _attempts)
         # The outbox row is the truth; a job lost by a database crash is re-dispatched by the
         # sweep and a job run twice finds its row no longer queued, so procrastinate's own
