@@ -41,7 +41,7 @@ from smtp_connector.store.hints import NATIVE_ONLY_CA, Terms
 
 from ..deps import ServiceDep, api_key_actor, bearer, require
 from ..errors import ApiFailure, Failure, error_responses, register_format
-from .common import domain_model, rename_fields, tls_security
+from .common import domain_model, rename_fields, switch_security
 
 PREFIX = "/api/v1/app-integrations/smtp"
 OK = "The request was successful."
@@ -179,14 +179,9 @@ def to_domain(body: IntegrationUpdate, stored: Definition | None) -> dict[str, A
     if "username" in given:
         data["auth"] = bool(body.username)
     if stored is None or given & {"useTls", "port"}:
-        use_tls = body.useTls if body.useTls is not None else _uses_tls(stored)
         port = body.port if body.port is not None else stored.port if stored else 0
-        data["security"] = tls_security(use_tls, port)
+        data["security"] = switch_security(body.useTls, port, stored)
     return data
-
-
-def _uses_tls(stored: Definition | None) -> bool:
-    return stored is not None and stored.security != "none"
 
 
 def from_domain(definition: Definition) -> Integration:

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from smtp_connector.store import DefinitionCreate, DefinitionPatch
+from smtp_connector.store import Definition, DefinitionCreate, DefinitionPatch
 
 from ..errors import ApiFailure, Failure
 
@@ -105,6 +105,15 @@ def tls_security(use_tls: bool, port: int) -> str:
     if not use_tls:
         return "none"
     return "tls" if port == IMPLICIT_TLS_PORT else "starttls"
+
+
+def switch_security(use_tls: bool | None, port: int, stored: Definition | None) -> str:
+    """`tls_security` for an update: a body that leaves the switch out keeps the stored
+    definition's choice (any TLS mode counts as on), so a port change alone re-derives
+    implicit TLS or STARTTLS without turning TLS off."""
+    if use_tls is None:
+        use_tls = stored is not None and stored.security != "none"
+    return tls_security(use_tls, port)
 
 
 def body_doc(model: type[BaseModel], *, form: bool = True) -> dict[str, Any]:

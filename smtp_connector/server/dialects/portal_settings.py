@@ -46,7 +46,7 @@ from smtp_connector.store.hints import NATIVE_ONLY_CA, Terms
 from ..csrf import refuse_cross_site
 from ..deps import ServiceDep, api_key_actor, bearer, require
 from ..errors import Failure, error_responses, register_format
-from .common import bad, body_doc, domain_model, parse, read_params, rename_fields, tls_security
+from .common import bad, body_doc, domain_model, parse, read_params, rename_fields, switch_security
 
 PREFIX = "/api/2.0/smtpsettings"
 APP_KIND = "portal"
@@ -168,14 +168,9 @@ def to_domain(body: SettingsIn, stored: Definition | None) -> dict[str, Any]:
             del data[flag]  # null: unchanged
     if stored is None or given & {"enableSSL", "port"}:
         port = body.port or (stored.port if stored else DEFAULT_PORT)
-        ssl = body.enableSSL if body.enableSSL is not None else _uses_tls(stored)
-        data["security"] = tls_security(ssl, port)
+        data["security"] = switch_security(body.enableSSL, port, stored)
         data.setdefault("port", port)
     return data
-
-
-def _uses_tls(stored: Definition | None) -> bool:
-    return stored is not None and stored.security != "none"
 
 
 def from_domain(definition: Definition) -> SmtpSettings:
