@@ -199,21 +199,8 @@ class CheckService:
             row = await session.get(DefinitionRow, definition_id)
             if row is None or row.app_id != app_id:
                 raise not_found("Server definition", definition_id)
-        success = False
-        code: str | None = None
-        try:
-            result = await send_once([row], self._box, self._policy, recipient, app=sender)
-            success = True
-            return result
-        except ConnectorError as error:
-            code = error.code.value
-            raise
-        finally:
-            async with self._db.transaction() as session:
-                audit.record(
-                    session, actor, "definition.test_send", app_id=app_id, target=definition_id,
-                    success=success, code=code, server=f"{row.host}:{row.port}",
-                )  # fmt: skip
+        send = send_once([row], self._box, self._policy, recipient, app=sender)
+        return await self._audited(actor, app_id, definition_id, row, send)
 
     async def test_send(
         self,
@@ -234,10 +221,23 @@ class CheckService:
             sender = AppSender.of(await load_app(session, actor, app_id))
             stored = await _stored(session, app_id, stored_id, stored_name)
         row = self._candidate_row(app_id, candidate, stored)
+        send = send_once([row], self._box, self._policy, recipient, message, sender)
+        return await self._audited(actor, app_id, stored.id if stored else None, row, send)
+
+    async def _audited(
+        self,
+        actor: Actor,
+        app_id: str,
+        target: str | None,
+        row: DefinitionRow,
+        send: Awaitable[SendResult],
+    ) -> SendResult:
+        """Await a test send and audit it either way (with the error's code on failure): a
+        test send is how a stolen key would probe servers, so every try leaves a trace."""
         success = False
         code: str | None = None
         try:
-            result = await send_once([row], self._box, self._policy, recipient, message, sender)
+            result = await send
             success = True
             return result
         except ConnectorError as error:
@@ -246,9 +246,8 @@ class CheckService:
         finally:
             async with self._db.transaction() as session:
                 audit.record(
-                    session, actor, "definition.test_send", app_id=app_id,
-                    target=stored.id if stored else None, success=success, code=code,
-                    server=f"{row.host}:{row.port}",
+                    session, actor, "definition.test_send", app_id=app_id, target=target,
+                    success=success, code=code, server=f"{row.host}:{row.port}",
                 )  # fmt: skip
 
     def _candidate_row(
