@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from smtp_connector import ConnectorError, ErrorCode
 from smtp_connector.delivery.checkpoint import before_message_data
 from smtp_connector.store import SendJob, SendOutcome
-from smtp_connector.store.hints import explain
+from smtp_connector.store.hints import error_fields
 
 from .outbox import Claim, Finish, LeaseLost, Outbox
 from .policy import RetryPolicy
@@ -38,19 +38,9 @@ def worker_name(prefix: str = "worker") -> str:
 
 
 def error_view(error: ConnectorError) -> dict[str, object]:
-    """The lastError a client sees: code, cause, the message and hint in the native API's
-    terms (store/hints.py, as a definition's lastError), SMTP reply, server, stage (no secrets:
-    ConnectorError messages are redacted by the library)."""
-    explained = explain(error)
-    return {
-        "code": error.code.value,
-        "cause": error.cause.value if error.cause else None,
-        "message": explained.message,
-        "hint": explained.hint,
-        "smtpCode": error.smtp_code,
-        "server": error.server,
-        "stage": error.stage,
-    }
+    """A queued message's lastError: the native API's error fields (store/hints.py, as a
+    definition's lastError) and the stage it failed at."""
+    return {**error_fields(error), "stage": error.stage}
 
 
 @dataclass

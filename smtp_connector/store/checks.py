@@ -33,7 +33,7 @@ from .definitions import (
 )
 from .domain import CENSORED, DEFINITION_DEFAULTS, Actor, Definition, DefinitionCreate
 from .errors import DEFINITION, invalid, not_found
-from .hints import NATIVE, explain
+from .hints import error_fields
 from .policy import ServicePolicy
 from .protection import refuse_secret_travel, transport_of
 from .secrets import SecretBox
@@ -71,19 +71,8 @@ class CheckOutcome:
 
 
 def error_record(error: ConnectorError) -> dict[str, Any]:
-    """What `lastError` keeps: the connector's code and cause, the message and hint in the
-    native API's terms (hints.py), the SMTP code (no secrets: the library redacts registered
-    secrets from every message)."""
-    explained = explain(error, NATIVE)
-    return {
-        "code": error.code.value,
-        "cause": error.cause.value if error.cause else None,
-        "message": explained.message,
-        "hint": explained.hint,
-        "smtpCode": error.smtp_code,
-        "server": error.server,
-        "at": utcnow().astimezone(UTC).isoformat(),
-    }
+    """What `lastError` keeps: the native API's error fields (hints.py) and when it happened."""
+    return {**error_fields(error), "at": utcnow().astimezone(UTC).isoformat()}
 
 
 async def send_once(

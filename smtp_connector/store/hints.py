@@ -70,6 +70,21 @@ def explain(error: ConnectorError, terms: Terms = NATIVE) -> Explained:
     return Explained(message, hint)
 
 
+def error_fields(error: ConnectorError) -> dict[str, object]:
+    """The error as the native API shows it wherever it keeps one (a definition's `lastError`,
+    a queued message's): code, cause, message and hint in the API's terms, SMTP reply code and
+    server — nothing secret, as the library redacts registered secrets from every message."""
+    explained = explain(error)
+    return {
+        "code": error.code.value,
+        "cause": error.cause.value if error.cause else None,
+        "message": explained.message,
+        "hint": explained.hint,
+        "smtpCode": error.smtp_code,
+        "server": error.server,
+    }
+
+
 # The library's config keys that no API of the service has (in any spelling a message uses).
 LIBRARY_KEYS = frozenset({
     "secure", "requireTLS", "ignoreTLS", "tls", "tls.ca", "tls.rejectUnauthorized",
