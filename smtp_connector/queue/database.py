@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from smtp_connector.errors import ConnectorError, ErrorCode
@@ -56,9 +56,9 @@ class QueueDatabase:
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(
-                self.url.set(drivername="sqlite+pysqlite"),
+                self.url.set(drivername="sqlite+pysqlite"), hide_parameters=True,
                 connect_args={"timeout": 30, "check_same_thread": False},
-            )
+            )  # fmt: skip
             synchronous = _synchronous()
             event.listen(engine, "connect", lambda conn, _: _sqlite_connect(conn, synchronous))
             event.listen(engine, "begin", _sqlite_begin)
@@ -69,14 +69,16 @@ class QueueDatabase:
         else:
             self.engine = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
-                connect_args={"options": "-c synchronous_commit=off"},
+                hide_parameters=True, connect_args={"options": "-c synchronous_commit=off"},
             )  # fmt: skip
             # Durable batches on sessions whose commits wait for the disk (the server's
             # default), instead of a `SET LOCAL` round trip in each such transaction.
             self._durable_engine = create_async_engine(
                 self.url, pool_size=_PARALLEL, max_overflow=_PARALLEL, pool_recycle=1800,
-                connect_args={"options": "-c synchronous_commit=on"},
+                hide_parameters=True, connect_args={"options": "-c synchronous_commit=on"},
             )  # fmt: skip
+            for pg_engine in (self.engine, self._durable_engine):
+                event.listen(pg_engine.sync_engine, "handle_error", _primary_message_only)
             # Several batches at once: each waits on round trips to the server, not the CPU.
             self._committer = GroupCommit(self._postgres_batch, parallel=_PARALLEL)
 
@@ -198,6 +200,23 @@ async def _async_transaction(engine: AsyncEngine, ops: Ops) -> list[Outcome]:
         async with engine.begin() as conn:
             outcomes = await conn.run_sync(transaction, runnable)
     return spread(runnable, places, outcomes)
+
+
+def _primary_message_only(context: ExceptionContext) -> None:
+    """Keep only the first line of a PostgreSQL error. Its DETAIL may quote the failing row
+    ("Failing row contains (…, {"code": "918273"}, …)") or key, and the error's text reaches
+    logs and tracebacks; `hide_parameters` on the engines keeps the statement's values out
+    of SQLAlchemy's own text. The driver's `diag` still holds the detail for code that asks."""
+    driver_error = context.original_exception
+    text = str(driver_error)
+    primary = text.split("\n", 1)[0]
+    if primary == text:
+        return
+    driver_error.args = (primary,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None:
+        kind = type(driver_error)
+        wrapped.args = (f"({kind.__module__}.{kind.__name__}) {primary}", *wrapped.args[1:])
 
 
 def _sqlite_connect(dbapi_connection: Any, synchronous: str) -> None:

@@ -24,9 +24,9 @@ from smtp_connector.store.idempotency import reused
 from smtp_connector.store.recent import RecentQuery
 
 from . import recovery
-from .batching import InsertRow, Op
+from .batching import Op
 from .database import QueueDatabase
-from .merging import FinishAttempt, MarkData, OneStatement
+from .merging import FinishAttempt, InsertMessages, MarkData, OneStatement
 from .message_ids import new_message_id
 from .stats import queue_stats
 from .tables import attempts, outbox
@@ -280,7 +280,8 @@ class Outbox:
     # the same statements as pre-written SQL on the driver, the rest of the class as is.
 
     def _insert_op(self, values: dict[str, Any]) -> Op:
-        return InsertRow(_INSERT_MESSAGE, values)
+        # A PostgreSQL batch's enqueues run as one statement (merging.py).
+        return InsertMessages(_INSERT_MESSAGE, values)
 
     def _claim_due_op(self, params: dict[str, Any], limit: int) -> Callable[..., list[Claim]]:
         params = params | {"m_limit": limit}

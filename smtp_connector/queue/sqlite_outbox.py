@@ -75,7 +75,8 @@ def execute(conn: Connection, statement: str, values: tuple[Any, ...]) -> sqlite
 
 
 def _wrapped(statement: str, values: Any, exc: sqlite3.Error) -> StatementError:
-    return DBAPIError.instance(statement, values, exc, sqlite3.Error)
+    # The values hold the message's payload (its code): never in an error's text.
+    return DBAPIError.instance(statement, values, exc, sqlite3.Error, hide_parameters=True)
 
 
 @dataclass(frozen=True)

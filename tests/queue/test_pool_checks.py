@@ -61,3 +61,24 @@ async def test_a_dead_connection_idle_for_a_while_is_replaced(
             assert (await (await conn.execute("SELECT 1")).fetchone()) == (1,)
     finally:
         await pool.close()
+
+
+async def test_procrastinate_queries_run_without_a_transaction_of_their_own(
+    queue_url_postgres: str,
+) -> None:
+    """Each of procrastinate's queries is one statement: after it the server reports the
+    session idle, not inside a transaction still to be committed (BEGIN and COMMIT would be
+    two more round trips per defer, fetch and finish)."""
+    from psycopg.pq import TransactionStatus
+
+    from smtp_connector.queue import Queue, QueueOptions
+
+    queue = Queue(queue_url_postgres, QueueOptions(engine="procrastinate"))
+    assert queue.distributed is not None
+    try:
+        await queue.distributed.open()
+        async with queue.distributed.app.connector.pool.connection() as conn:
+            await conn.execute("SELECT count(*) FROM procrastinate_jobs")
+            assert conn.info.transaction_status == TransactionStatus.IDLE
+    finally:
+        await queue.aclose()
