@@ -8,15 +8,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from smtp_connector import SmtpConfig, SmtpConnector, TemplateProvider
+from smtp_connector.config import SmtpConfig
 from smtp_connector.errors import Cause, ConnectorError, ErrorCode
 
 from .policy import ServicePolicy
 from .secrets import SecretBox
 from .smime_material import is_path, resolve_inside
 from .tables import AppRow, DefinitionRow
+
+if TYPE_CHECKING:  # the connector (Jinja, the SMTP client) loads with the first build, not at start
+    from smtp_connector import SmtpConnector, TemplateProvider
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,8 @@ def build_connector(
     """A connector for `rows` (of `app`, whose sender and locale they may use) that connects
     only where the network policy allows (reusing `compose_from`'s compiled templates when it
     renders alike), its templates first from `template_provider` (the app's stored ones)."""
+    from smtp_connector.connector import SmtpConnector
+
     config = build_config(
         rows, box, retry=retry, smime_dir=policy.smime_dir, templates=templates, app=app
     )
