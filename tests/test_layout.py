@@ -210,11 +210,13 @@ def test_a_first_plain_send_loads_only_what_it_uses(make_server: Any) -> None:
     assert len(server.messages) == 1 and b"424242" in server.messages[0].content
 
 
-# What an idle `serve` must not load: a request that needs them loads them (the connector with
-# Jinja and the SMTP client on the first send, check or preview; presets on `/v1/presets`;
-# Jinja for the admin page on `GET /`). Each is start-up CPU and idle RSS otherwise.
+# What an idle `serve` must not load: a request that needs them loads them (the library's
+# config models with the first definition validated; the connector with Jinja and the SMTP
+# client on the first send, check or preview; presets on `/v1/presets`; Jinja for the admin
+# page on `GET /`). Each is start-up CPU and idle RSS otherwise.
 SERVE_MUST_NOT_LOAD = [
-    "smtp_connector.connector", "smtp_connector.compose.rendering",
+    "smtp_connector.config.models", "smtp_connector.config.options", "smtp_connector.connector",
+    "smtp_connector.compose.rendering",
     "smtp_connector.delivery.failover", "smtp_connector.presets", "smtp_connector.signing",
     "jinja2", "aiosmtplib", "alembic", "email.headerregistry",
 ]  # fmt: skip

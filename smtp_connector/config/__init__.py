@@ -1,26 +1,61 @@
 """Configuration: pydantic models for Logto's connector JSON and our additions, file/env loading.
-Imports only the shared vocabulary at the package root (errors, addresses, usage, ports)."""
+Imports only the shared vocabulary at the package root (errors, addresses, usage, ports).
 
-from .base import ConfigModel, Secret, config_error, invalid_config
-from .headers import validate_custom_headers
-from .models import ServerConfig, ServerSettings, SmtpConfig
-from .options import (
-    GOOGLE_MAIL_SCOPE,
-    GOOGLE_TOKEN_URL,
-    AuthConfig,
-    DkimOptions,
-    HealthOptions,
-    PoolOptions,
-    RateLimitOptions,
-    RetryOptions,
-    SmimeOptions,
-    ThrottleOptions,
-    TlsOptions,
-    is_loopback_name,
-    tls_version,
-    token_url_problem,
-)
-from .templates import EmailTemplate
+Names load from their module on first use (PEP 562): the service's own models need only
+`ConfigModel` and `EmailTemplate`, so `serve` starts without building `SmtpConfig` and the
+option models; the first definition it validates builds them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .base import ConfigModel, Secret, config_error, invalid_config
+    from .headers import validate_custom_headers
+    from .models import ServerConfig, ServerSettings, SmtpConfig
+    from .options import (
+        GOOGLE_MAIL_SCOPE,
+        GOOGLE_TOKEN_URL,
+        AuthConfig,
+        DkimOptions,
+        HealthOptions,
+        PoolOptions,
+        RateLimitOptions,
+        RetryOptions,
+        SmimeOptions,
+        ThrottleOptions,
+        TlsOptions,
+        is_loopback_name,
+        tls_version,
+        token_url_problem,
+    )
+    from .templates import EmailTemplate
+
+_NAMES = {
+    ".base": ("ConfigModel", "Secret", "config_error", "invalid_config"),
+    ".headers": ("validate_custom_headers",),
+    ".models": ("ServerConfig", "ServerSettings", "SmtpConfig"),
+    ".options": (
+        "GOOGLE_MAIL_SCOPE",
+        "GOOGLE_TOKEN_URL",
+        "AuthConfig",
+        "DkimOptions",
+        "HealthOptions",
+        "PoolOptions",
+        "RateLimitOptions",
+        "RetryOptions",
+        "SmimeOptions",
+        "ThrottleOptions",
+        "TlsOptions",
+        "is_loopback_name",
+        "tls_version",
+        "token_url_problem",
+    ),
+    ".templates": ("EmailTemplate",),
+}
+_HOMES = {name: home for home, names in _NAMES.items() for name in names}
 
 __all__ = [
     "GOOGLE_MAIL_SCOPE",
@@ -47,3 +82,17 @@ __all__ = [
     "token_url_problem",
     "validate_custom_headers",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a name from its module on first access (PEP 562)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'smtp_connector.config' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])
