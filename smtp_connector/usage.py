@@ -34,6 +34,8 @@ def usage_key(usage_type: UsageType | str) -> str:
 
 
 KNOWN_USAGE_TYPES = tuple(u.value for u in UsageType)
+# Logto sends an invitation as a link (`payload.link`), every other usage type as a code.
+CODELESS_USAGE_TYPES = frozenset({UsageType.ORGANIZATION_INVITATION.value})
 _SIMILARITY = 0.8  # "Regsiter" → Register is 0.88; the custom "BindEmail" → BindMfa only 0.75
 _FOLD = re.compile(r"[^a-z0-9]")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -207,3 +208,51 @@ def test_a_first_plain_send_loads_only_what_it_uses(make_server: Any) -> None:
     assert loaded == [], f"a first plain send loaded {loaded}"
     assert report["contexts"] == 0
     assert len(server.messages) == 1 and b"424242" in server.messages[0].content
+
+
+# What an idle `serve` must not load: a request that needs them loads them (the library's
+# config models with the first definition validated; the connector with Jinja and the SMTP
+# client on the first send, check or preview; presets on `/v1/presets`; Jinja for the admin
+# page on `GET /`). Each is start-up CPU and idle RSS otherwise.
+SERVE_MUST_NOT_LOAD = [
+    "smtp_connector.config.models", "smtp_connector.config.options", "smtp_connector.connector",
+    "smtp_connector.compose.rendering",
+    "smtp_connector.delivery.failover", "smtp_connector.presets", "smtp_connector.signing",
+    "jinja2", "aiosmtplib", "alembic", "email.headerregistry",
+]  # fmt: skip
+
+
+def test_an_idle_serve_loads_only_what_it_uses(tmp_path: Path) -> None:
+    """A fresh interpreter runs `serve` on a migrated SQLite database (a restart; the worker on)
+    and, one second after uvicorn's start-up completed, lists what it has imported."""
+    pytest.importorskip("fastapi")
+    code = (
+        "import asyncio, json, os, sys\n"
+        "import uvicorn\n"
+        "started = uvicorn.Server.startup\n"
+        "def report():\n"
+        "    os.write(1, json.dumps(sorted(sys.modules)).encode())\n"
+        "    os._exit(0)\n"
+        "async def startup(self, sockets=None):\n"
+        "    await started(self, sockets=sockets)\n"
+        "    asyncio.get_running_loop().call_later(1.0, report)\n"
+        "uvicorn.Server.startup = startup\n"
+        "from smtp_connector.cli import main\n"
+        "main(['serve', '--port', '0', '--database-url', sys.argv[1]])\n"
+    )
+    url = f"sqlite:///{tmp_path / 'idle.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMTP_CONNECTOR_")}
+    upgrade = [sys.executable, "-m", "smtp_connector", "db", "upgrade", "--database-url", url]
+    subprocess.run(upgrade, capture_output=True, check=True, cwd=tmp_path, env=env, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code, url], capture_output=True, text=True, timeout=60,
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    loaded = [
+        name
+        for name in json.loads(out.stdout)
+        for banned in SERVE_MUST_NOT_LOAD
+        if name == banned or name.startswith(banned + ".")
+    ]
+    assert loaded == [], f"an idle serve loaded {loaded}"

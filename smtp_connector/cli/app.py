@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..config import SmtpConfig
 from ..errors import ConnectorError, ErrorCode, TemplateWarning
 from .group import CliGroup
 
 if TYPE_CHECKING:
+    from ..config import SmtpConfig
     from ..connector import SmtpConnector
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -101,6 +101,8 @@ def _hint(error: ConnectorError) -> str | None:
 
 
 def load_config(path: str) -> SmtpConfig:
+    from ..config import SmtpConfig  # not with the CLI: `serve` and `keys` never need it
+
     return SmtpConfig.from_file(Path(path))
 
 

@@ -21,16 +21,13 @@ from typing import Any
 
 from ..config import EmailTemplate
 from ..errors import ConnectorError, ErrorCode, TemplateWarning
-from ..usage import KNOWN_USAGE_TYPES, UsageType, suggest_usage_type
+from ..usage import CODELESS_USAGE_TYPES, KNOWN_USAGE_TYPES, suggest_usage_type
 from .provider import template_from_details
 from .rendering import Renderer
 from .selection import normalize_locale
 from .senders import Senders
 
 __all__ = ["CODELESS_USAGE_TYPES", "TemplateWarning", "check_one_template", "check_templates"]
-
-# Logto sends an invitation as a link (`payload.link`), every other usage type as a code.
-CODELESS_USAGE_TYPES = frozenset({UsageType.ORGANIZATION_INVITATION.value})
 
 
 def check_templates(

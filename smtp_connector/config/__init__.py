@@ -1,26 +1,62 @@
 """Configuration: pydantic models for Logto's connector JSON and our additions, file/env loading.
-Imports only the shared vocabulary at the package root (errors, addresses, usage, ports)."""
+Imports only the shared vocabulary at the package root (errors, addresses, usage, ports).
 
-from .base import ConfigModel, Secret, config_error, invalid_config
-from .headers import validate_custom_headers
-from .models import ServerConfig, ServerSettings, SmtpConfig
-from .options import (
-    GOOGLE_MAIL_SCOPE,
-    GOOGLE_TOKEN_URL,
-    AuthConfig,
-    DkimOptions,
-    HealthOptions,
-    PoolOptions,
-    RateLimitOptions,
-    RetryOptions,
-    SmimeOptions,
-    ThrottleOptions,
-    TlsOptions,
-    is_loopback_name,
-    tls_version,
-    token_url_problem,
-)
-from .templates import EmailTemplate
+Names load from their module on first use (PEP 562): the service's own models need only
+`ConfigModel` and `EmailTemplate`, so `serve` starts without building `SmtpConfig` and the
+option models; the first definition it validates builds them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_names
+
+if TYPE_CHECKING:
+    from .base import ConfigModel, Secret, config_error, invalid_config
+    from .headers import validate_custom_headers
+    from .models import ServerConfig, ServerSettings, SmtpConfig
+    from .options import (
+        GOOGLE_MAIL_SCOPE,
+        GOOGLE_TOKEN_URL,
+        AuthConfig,
+        DkimOptions,
+        HealthOptions,
+        PoolOptions,
+        RateLimitOptions,
+        RetryOptions,
+        SmimeOptions,
+        ThrottleOptions,
+        TlsOptions,
+        is_loopback_name,
+        tls_version,
+        token_url_problem,
+    )
+    from .templates import EmailTemplate
+
+_NAMES = {
+    ".base": ("ConfigModel", "Secret", "config_error", "invalid_config"),
+    ".headers": ("validate_custom_headers",),
+    ".models": ("ServerConfig", "ServerSettings", "SmtpConfig"),
+    ".options": (
+        "GOOGLE_MAIL_SCOPE",
+        "GOOGLE_TOKEN_URL",
+        "AuthConfig",
+        "DkimOptions",
+        "HealthOptions",
+        "PoolOptions",
+        "RateLimitOptions",
+        "RetryOptions",
+        "SmimeOptions",
+        "ThrottleOptions",
+        "TlsOptions",
+        "is_loopback_name",
+        "tls_version",
+        "token_url_problem",
+    ),
+    ".templates": ("EmailTemplate",),
+}
+_HOMES = {name: home for home, names in _NAMES.items() for name in names}
 
 __all__ = [
     "GOOGLE_MAIL_SCOPE",
@@ -47,3 +83,6 @@ __all__ = [
     "token_url_problem",
     "validate_custom_headers",
 ]
+
+
+__getattr__, __dir__ = lazy_names(__name__, _HOMES)

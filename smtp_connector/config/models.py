@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 
 from ..errors import ConfigWarning, ConnectorError, ErrorCode
 from ..ports import DEFAULT_IMPLICIT_TLS_PORT, DEFAULT_SUBMISSION_PORT, IMPLICIT_TLS_PORTS
-from .base import ConfigModel, check_address, check_name, config_error
+from .base import ConfigModel, check_address, check_name, config_error, no_items
 from .headers import validate_custom_headers
 from .options import (
     AuthConfig,
@@ -202,7 +202,7 @@ class SmtpConfig(ServerSettings):
     from_email: str
     from_name: str | None = None
     reply_to: str | None = None
-    templates: list[EmailTemplate] = Field(default_factory=list)
+    templates: list[EmailTemplate] = Field(default_factory=no_items)
     default_locale: str = "en"
     use_shipped_templates: bool = True
     custom_headers: dict[str, HeaderValue] = Field(default_factory=dict)
@@ -210,7 +210,7 @@ class SmtpConfig(ServerSettings):
     debug: bool = False
     disable_file_access: bool = False
     disable_url_access: bool = False
-    servers: list[ServerConfig] = Field(default_factory=list)
+    servers: list[ServerConfig] = Field(default_factory=no_items)
     pool: PoolOptions = Field(default_factory=PoolOptions)
     rate_limit: RateLimitOptions | None = None
     retry: RetryOptions = Field(default_factory=RetryOptions)

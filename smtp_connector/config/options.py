@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from ..errors import register_secret
-from .base import ConfigModel, Secret
+from .base import ConfigModel, Secret, no_items
 
 # Google's token endpoint: the default `accessUrl` (and JWT audience) of a service account.
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
@@ -394,5 +394,5 @@ class SmimeOptions(ConfigModel):
     certificate: str
     private_key: Secret
     private_key_password: Secret | None = None
-    extra_certificates: list[str] = Field(default_factory=list)
+    extra_certificates: list[str] = Field(default_factory=no_items)
     dont_send_on_error: bool = True

@@ -9,10 +9,15 @@ once, when the document is first asked for, by the same FastAPI code as before: 
 undocumented route that declares each model is handed to `get_openapi` with the app's routes,
 and its path is taken out again. The document is the same as with `model` on every route
 (tests/server/test_openapi_document.py).
+
+The same goes for the request bodies the dialects read by hand (`dialects.common.body_doc`):
+their JSON schemas were generated when the routes were declared (another twentieth of the
+start); a route now carries an `openapi_extra` that `deferred` fills when the document is built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,6 +28,8 @@ from pydantic import BaseModel
 # Every model an `error_response` refers to, in the order first declared.
 _REFERRED: dict[type[BaseModel], None] = {}
 _CARRIER_PATH = "/__error_bodies__"
+# Each route's `openapi_extra` handed out by `deferred`, and what fills it.
+_DEFERRED: list[tuple[dict[str, Any], Callable[[], dict[str, Any]]]] = []
 
 
 def error_response(model: type[BaseModel], description: str) -> dict[str, Any]:
@@ -33,12 +40,27 @@ def error_response(model: type[BaseModel], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def deferred(build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A route's `openapi_extra`, empty until the document is first built, then `build()`'s
+    (FastAPI reads `openapi_extra` only then, and keeps the dict it was given)."""
+    extra: dict[str, Any] = {}
+    _DEFERRED.append((extra, build))
+    return extra
+
+
+def _fill_deferred() -> None:
+    for extra, build in _DEFERRED:
+        if not extra:
+            extra.update(build())
+
+
 def install(app: FastAPI) -> None:
     """Replace `app.openapi` (FastAPI's documented way to extend the document) with one that
     also puts the referred models' schemas in the components; built on first use, kept."""
 
     def openapi() -> dict[str, Any]:
         if not app.openapi_schema:
+            _fill_deferred()
             document = get_openapi(
                 title=app.title,
                 version=app.version,

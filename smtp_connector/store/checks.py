@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smtp_connector import ConnectorError, ErrorCode, SendResult, SmtpConnector
+from smtp_connector.errors import ConnectorError, ErrorCode
+from smtp_connector.results import SendResult
 
 from . import audit
 from .apps import load_app
@@ -38,6 +39,9 @@ from .policy import ServicePolicy
 from .protection import refuse_secret_travel, transport_of
 from .secrets import SecretBox
 from .tables import DefinitionRow, utcnow
+
+if TYPE_CHECKING:  # the connector (Jinja, the SMTP client) loads with the first check, not at start
+    from smtp_connector import SmtpConnector
 
 ONE_TRY = {"attempts": 1}
 OnChange = Callable[[str], Awaitable[None]]

@@ -8,15 +8,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from smtp_connector import SmtpConfig, SmtpConnector, TemplateProvider
 from smtp_connector.errors import Cause, ConnectorError, ErrorCode
 
 from .policy import ServicePolicy
 from .secrets import SecretBox
 from .smime_material import is_path, resolve_inside
 from .tables import AppRow, DefinitionRow
+
+if TYPE_CHECKING:  # the connector (Jinja, the SMTP client) loads with the first build, not at start
+    from smtp_connector import SmtpConfig, SmtpConnector, TemplateProvider
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,8 @@ def build_config(
     templates: list[dict[str, Any]] | None = None,
     app: AppSender | None = None,
 ) -> SmtpConfig:
+    from smtp_connector.config.models import SmtpConfig  # built with the first definition
+
     return SmtpConfig.model_validate(
         connector_config(rows, box, retry=retry, smime_dir=smime_dir, templates=templates, app=app)
     )
@@ -216,6 +220,8 @@ def build_connector(
     """A connector for `rows` (of `app`, whose sender and locale they may use) that connects
     only where the network policy allows (reusing `compose_from`'s compiled templates when it
     renders alike), its templates first from `template_provider` (the app's stored ones)."""
+    from smtp_connector.connector import SmtpConnector
+
     config = build_config(
         rows, box, retry=retry, smime_dir=policy.smime_dir, templates=templates, app=app
     )
@@ -228,6 +234,8 @@ def build_connector(
 def validate_definition(row: DefinitionRow, box: SecretBox, smime_dir: Path | None) -> None:
     """Refuse a definition the library would refuse at send time (bad host, TLS flags, S/MIME
     material, fromEmail …), with the library's own `invalid_config` message."""
+    from smtp_connector.config.models import SmtpConfig
+
     SmtpConfig.model_validate(
         connector_config([row], box, validation_only=True, smime_dir=smime_dir)
     )

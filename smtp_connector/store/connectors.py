@@ -20,11 +20,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import NamedTuple, TypeVar
-
-from smtp_connector import SmtpConnector
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from .template_chain import AppTemplates
+
+if TYPE_CHECKING:  # built by configs.build_connector, which loads the connector on first use
+    from smtp_connector import SmtpConnector
 
 
 class Versions(NamedTuple):

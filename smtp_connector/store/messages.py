@@ -15,12 +15,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 
-from smtp_connector import ConnectorError, RenderedEmail
-from smtp_connector.errors import secret_safe_logger
+from smtp_connector.errors import ConnectorError, secret_safe_logger
 
 from .apps import load_app
 from .configs import AppSender, build_connector
@@ -39,6 +38,9 @@ from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .shared_reads import SharedReads
 from .tables import AppRow
 from .template_chain import AppTemplates, load_snapshot, refresh
+
+if TYPE_CHECKING:
+    from smtp_connector import RenderedEmail
 
 log = secret_safe_logger("smtp_connector.store")
 # A queued job's app versions, read for the jobs of a batch together (deliver_now), built once.

@@ -11,9 +11,12 @@ asks for `Generic`. Both send paths (the route and the short path) reach this th
 
 from __future__ import annotations
 
-from smtp_connector import SmtpConnector
+from typing import TYPE_CHECKING
 
 from .domain import MessageRequest
+
+if TYPE_CHECKING:
+    from smtp_connector import SmtpConnector
 
 
 def check_request(connector: SmtpConnector, request: MessageRequest) -> list[str]:

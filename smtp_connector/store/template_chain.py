@@ -24,18 +24,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smtp_connector import ConnectorError, EmailTemplate, SmtpConnector
 from smtp_connector.compose.provider import template_from_details
-from smtp_connector.errors import secret_safe_logger
+from smtp_connector.config import EmailTemplate
+from smtp_connector.errors import ConnectorError, secret_safe_logger
 
 from .database import Database
 from .tables import AppRow, AppTemplateRow
 from .template_models import locale_key, template_details
+
+if TYPE_CHECKING:
+    from smtp_connector import SmtpConnector
 
 log = secret_safe_logger("smtp_connector.store")
 

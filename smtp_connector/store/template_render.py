@@ -15,14 +15,15 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import Field
 
-from smtp_connector import ConnectorError, EmailTemplate, SmtpConnector
 from smtp_connector.addresses import Address
-from smtp_connector.compose.checks import CODELESS_USAGE_TYPES
 from smtp_connector.compose.provider import template_from_details
+from smtp_connector.config import EmailTemplate
+from smtp_connector.errors import ConnectorError
+from smtp_connector.usage import CODELESS_USAGE_TYPES
 
 from .apps import load_app
 from .configs import AppSender, mail_sender
@@ -41,6 +42,9 @@ from .template_models import (
     details_mapping,
     locale_key,
 )
+
+if TYPE_CHECKING:
+    from smtp_connector import SmtpConnector, TemplateProvider
 
 T = TypeVar("T")
 Run = Callable[[Callable[[], T]], Awaitable[T]]
@@ -145,6 +149,14 @@ class Posted:
         return self.stored.template(usage_type, locale)
 
 
+def _connector(config: dict[str, Any], provider: TemplateProvider | None = None) -> SmtpConnector:
+    """A connector for a render: loaded here, on the first preview, so `serve` starts
+    without Jinja and the SMTP client."""
+    from smtp_connector.connector import SmtpConnector
+
+    return SmtpConnector(config, template_provider=provider)
+
+
 def _address(address: Address | None) -> str | None:
     if address is None:
         return None
@@ -189,7 +201,7 @@ class TemplateRenderer:
 
         def work() -> list[str]:  # (check_template returns its warnings, issues none)
             with in_service_terms():
-                connector = SmtpConnector(config)
+                connector = _connector(config)
                 return connector.check_template(details, usage_type, locale)
 
         return await self._run(work)
@@ -210,7 +222,7 @@ class TemplateRenderer:
 
         def work() -> Preview:
             with in_service_terms():  # no catch_warnings: it is not thread-safe
-                connector = SmtpConnector(config, template_provider=provider)
+                connector = _connector(config, provider)
                 if posted is not None:
                     found.extend(connector.check_template(posted, usage, locale))
                 rendered = connector.render(usage, payload, locale)
@@ -237,7 +249,7 @@ class TemplateRenderer:
         config, stored, _ = await self._app_parts(actor, app_id)
 
         def work() -> list[dict[str, Any]]:
-            connector = SmtpConnector(config, template_provider=stored)
+            connector = _connector(config, stored)
             cells = []
             for usage in usage_types:
                 for locale in locales:

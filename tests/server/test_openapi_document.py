@@ -85,3 +85,18 @@ def test_every_validator_the_routes_use_is_built_with_the_app() -> None:
         deferred = [f.name for f in fields if isinstance(f._type_adapter.validator, MockValSer)]
         assert fields and deferred == []
         app.openapi()
+
+
+def test_a_body_read_by_hand_is_documented_when_the_document_is_built() -> None:
+    """`body_doc`'s schema is generated with the document (`openapi.deferred`), not when the
+    route is declared, and reads as before: the model's fields, JSON and form, inlined."""
+    from smtp_connector.server.dialects import smtps
+
+    operation = served_app().openapi()["paths"]["/private/smtps/save"]["post"]
+    content = operation["requestBody"]["content"]
+    expected = smtps.Params.model_json_schema()
+    for media in ("application/json", "application/x-www-form-urlencoded"):
+        schema = content[media]["schema"]
+        assert schema["properties"].keys() == expected["properties"].keys()
+        assert "$ref" not in str(schema) and "$defs" not in schema
+    assert operation["requestBody"]["required"] is False

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from smtp_connector.store import Definition, DefinitionCreate, DefinitionPatch
 
 from ..errors import ApiFailure, Failure
+from ..openapi import deferred
 
 IMPLICIT_TLS_PORT = 465
 
@@ -119,7 +120,12 @@ def switch_security(use_tls: bool | None, port: int, stored: Definition | None) 
 def body_doc(model: type[BaseModel], *, form: bool = True) -> dict[str, Any]:
     """OpenAPI for a body read by hand (JSON, or form too): documents the accepted names.
     Nested models are written in place: a `#/$defs/...` reference inside `paths` is not
-    resolvable in the OpenAPI document (ReDoc stops rendering at it)."""
+    resolvable in the OpenAPI document (ReDoc stops rendering at it). The schema is generated
+    when the document is first built, not when `serve` declares the route."""
+    return deferred(lambda: _request_body(model, form))
+
+
+def _request_body(model: type[BaseModel], form: bool) -> dict[str, Any]:
     schema = _inlined(model.model_json_schema())
     content = {"application/json": {"schema": schema}}
     if form:

@@ -11,16 +11,17 @@ ever asked for: the rules do not need one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from smtp_connector.presets import Preset, get_preset, list_presets, preset_warnings
-
 from ..deps import Reader
 from ..errors import NATIVE_ERRORS, ApiFailure, Failure
 from .preset_terms import LEFT_OUT, in_api_terms
+
+if TYPE_CHECKING:  # the catalog loads with the first request for it, not when `serve` starts
+    from smtp_connector.presets import Preset
 
 router = APIRouter(prefix="/v1/presets", tags=["presets"], responses=NATIVE_ERRORS)
 
@@ -148,6 +149,8 @@ class _FormConfig:
 
 
 def _find(name: str) -> Preset:
+    from smtp_connector.presets import get_preset, list_presets
+
     preset = get_preset(name)
     if preset is None:
         message = f"No preset {name!r}; known: {', '.join(list_presets())}."
@@ -157,6 +160,8 @@ def _find(name: str) -> Preset:
 
 @router.get("", response_model=list[PresetSummary])
 async def presets(actor: Reader) -> list[PresetSummary]:
+    from smtp_connector.presets import get_preset, list_presets
+
     return [summary(p) for p in (get_preset(n) for n in list_presets()) if p is not None]
 
 
@@ -173,6 +178,8 @@ async def warnings(
 ) -> PresetFindings:
     """Guard-rail findings for the values typed so far (defaults: the preset's own); severity
     `error` means the provider will refuse them, `warning` that they work but surprise."""
+    from smtp_connector.presets import preset_warnings
+
     preset = _find(name)
     default = preset.default_port
     security = security or SECURITY_FOR_TLS[default.tls]

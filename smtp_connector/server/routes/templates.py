@@ -11,18 +11,19 @@ name). An app's own templates and their editor's preview: `/v1/apps/{id}/templat
 from __future__ import annotations
 
 import warnings
-from email.headerregistry import Address as HeaderAddress
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from smtp_connector import SmtpConnector, UsageType
 from smtp_connector.addresses import Address
-from smtp_connector.compose.checks import CODELESS_USAGE_TYPES
 from smtp_connector.compose.shipped import shipped_locales
 from smtp_connector.errors import TemplateWarning
+from smtp_connector.usage import CODELESS_USAGE_TYPES, UsageType
+
+if TYPE_CHECKING:
+    from smtp_connector import SmtpConnector
 
 from ..deps import Reader, ServiceDep
 from ..errors import NATIVE_ERRORS
@@ -55,7 +56,10 @@ class Preview(BaseModel):
 
 @lru_cache(maxsize=1)
 def _connector() -> SmtpConnector:
-    """One connector that never connects: building it compiles every template, once."""
+    """One connector that never connects: building it compiles every template, once (and
+    loads the connector, which `serve` does not import at start)."""
+    from smtp_connector.connector import SmtpConnector
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TemplateWarning)
         return SmtpConnector({"host": "localhost", "fromEmail": "no-reply@example.com"})
@@ -63,6 +67,8 @@ def _connector() -> SmtpConnector:
 
 def _header(address: Address) -> str:
     """`Name <local@domain>` as the From header shows it (quoted where RFC 5322 needs it)."""
+    from email.headerregistry import Address as HeaderAddress  # with the first preview
+
     mailbox = HeaderAddress(address.display_name, address.local, address.domain)
     return str(mailbox)
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from smtp_connector import __version__
 
 from ..errors import ApiFailure, Failure
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 CSP = "; ".join(
     [
@@ -50,6 +53,9 @@ router = APIRouter(include_in_schema=False)
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
+    """Jinja loads with the page's first request: an idle `serve` (an API) never imports it."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
     return Environment(
         loader=PackageLoader(__package__ or "smtp_connector.server.web", "templates"),
         autoescape=select_autoescape(["html"]),
