@@ -23,7 +23,7 @@ from typing import Any
 
 from ..addresses import Address
 from .headers import CRLF, MAX_LINE_OCTETS, address_header, encode_header, mailbox_header
-from .wire import WireFill
+from .wire import WireFill, message_format
 
 BASE64_LINE = 76  # characters of base64 per line (RFC 2045 §6.8)
 # What may travel raw in a 7bit part: not NUL (RFC 2045 §2.7) and, stricter, no other
@@ -188,6 +188,11 @@ class RenderedEmail:
 
     def _compose(self) -> bytes:
         utf8 = self.needs_smtputf8
+        wire = self._wire
+        if wire is not None and wire.text is self.text and wire.html is self.html:
+            data = self._from_format(wire, utf8)
+            if data is not None:
+                return data
         head = [mailbox_header("From", self.from_address, utf8)]
         if self.to:
             head.append(address_header("To", self.to, utf8))
@@ -202,13 +207,46 @@ class RenderedEmail:
         ]
         head += [encode_header(name, value) for name, value in self.headers]
         header_block = (CRLF.join(head) + CRLF).encode("utf-8")
-        wire = self._wire
         if wire is not None and wire.text is self.text and wire.html is self.html:
             body, stuffed = wire.body(f"=_sc_{unique_token()}")
             stuffed_head = header_block.replace(b"\n.", b"\n..")
             self._payload = b"".join((stuffed_head, stuffed, b".\r\n"))  # one copy, not two
             return header_block + body
         return header_block + self._body()
+
+    def _from_format(self, wire: WireFill, utf8: bool) -> bytes | None:
+        """The whole message from the shape's message format (compose/wire.py), its DATA
+        payload kept beside it; None when a line could start with a dot (the general path
+        then stuffs what it writes). The header lines are the ones `_compose` writes."""
+        recent = wire.skeleton.recent
+        last = recent[0] if recent else None  # one tuple, read at once (threads may render)
+        if (
+            last is not None
+            and last[0] is self.from_address
+            and last[1] is self.reply_to
+            and last[2] is self.headers
+            and last[3] is utf8
+        ):
+            form = last[4]
+        else:
+            fixed = (
+                mailbox_header("From", self.from_address, utf8),
+                mailbox_header("Reply-To", self.reply_to, utf8) + CRLF if self.reply_to else "",
+                "".join(encode_header(name, value) + CRLF for name, value in self.headers),
+            )
+            form = message_format(wire.skeleton, fixed)
+            recent[:] = [(self.from_address, self.reply_to, self.headers, utf8, form)]
+        if not form.stuffed_same:
+            return None
+        to = address_header("To", self.to, utf8) + CRLF if self.to else ""
+        subject = encode_header("Subject", self.subject, split_long_words=True)
+        date, message_id = self.date, self.message_id
+        if "\n." in to or "\n." in subject or "\n" in date or "\n" in message_id:
+            return None  # the encoders fold with a space, never a dot: kept for a set value
+        heads = (to, subject, date, message_id)
+        data = form.fill(heads, (f"=_sc_{unique_token()}", *wire.values))
+        self._payload = data + b".\r\n"
+        return data
 
     def _body(self) -> bytes:
         parts = [

@@ -78,6 +78,13 @@ class Senders:
         """The `to` of a send, each parsed. A recipient's display name is typed by a user:
         control characters in it are collapsed (the mail must still reach them); CR, LF and
         NUL are refused."""
+        if type(to) is str:  # the usual one recipient: no list, no generator
+            special_use = self._special_use
+            return (
+                parse_address(
+                    to, what="recipient", collapse_controls=True, allow_special_use=special_use
+                ),
+            )
         items = [to] if isinstance(to, str) else list(to)
         if not items:
             raise ConnectorError(ErrorCode.INVALID_RECIPIENT, "No recipient given (`to` is empty).")

@@ -26,7 +26,6 @@ import re
 import secrets
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -171,8 +170,12 @@ class ShapeCache:
             composed = self._compose(template, shape)
             self.misses += 1
         else:
-            with suppress(KeyError):  # evicted meanwhile by another thread (send_sync callers)
+            # Evicted meanwhile by another thread (send_sync callers)? Then nothing to move.
+            # A try costs nothing on the hit path; `suppress` is a context manager per message.
+            try:  # noqa: SIM105
                 self._shapes.move_to_end(key)
+            except KeyError:
+                pass
             self.hits += 1
         if composed.parts is None:
             self.fallbacks["template"] += 1

@@ -14,6 +14,14 @@ changes no line ending, keeps a 7bit part 7bit (line lengths are the shape cache
 `short_lines` proof for this message's values), adds no line and, not starting with a dot,
 never makes a line start with one. Anything else takes the full path. The equality is
 proven on generated values in tests/compose/test_wire_shapes.py.
+
+The headers join the skeleton too (`MessageFormat`): the lines that are the same for every
+message of a sender (From, Reply-To, MIME-Version, Auto-Submitted, custom headers) are written
+into one format with the body, once per skeleton and sender, and a message fills in its own
+header lines (To, Subject, Date, Message-ID: each still written by the one header encoder, so
+RFC 2047, folding and the line limit apply to per-message values), the boundary and the body's
+values: one string formatting and one encoding per message (tests/compose/
+test_message_format.py proves the bytes equal the full path's).
 """
 
 from __future__ import annotations
@@ -21,8 +29,10 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+MAX_SENDERS = 32  # message formats kept per skeleton (senders × reply-to × custom headers)
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,13 @@ class Skeleton:
     plain: bytes
     stuffed: bytes
     slots: tuple[int, ...]
+    # Whole-message formats by their fixed header lines (see `message_format`).
+    messages: dict[tuple[str, ...], MessageFormat] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    # [(from, reply-to, headers, utf8, format)] of the last sender, found by identity: a
+    # message of the usual sender reads its format without building the key above.
+    recent: list[Any] = field(default_factory=list, compare=False, repr=False)
 
     def join(self, values: Sequence[bytes]) -> tuple[bytes, bytes]:
         """(body, dot-stuffed body) with `values` in their slots. A skeleton with no line
@@ -44,9 +61,10 @@ class Skeleton:
         return body, body if self.stuffed is self.plain else self.stuffed % args
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class WireFill:
-    """One message's way to its body through a skeleton: the skeleton and its values."""
+    """One message's way to its body through a skeleton: the skeleton and its values. (One
+    per message: not frozen, whose `__init__` costs four times a plain slotted one's.)"""
 
     skeleton: Skeleton
     values: tuple[str, ...]  # the text's values, then the HTML's (escaped); not the boundary
@@ -98,3 +116,43 @@ def _split(body: bytes, nonce: str, count: int) -> Skeleton | None:
     plain_format = b"%s".join(formats)
     stuffed = plain_format.replace(b"\n.", b"\n..") if b"\n." in plain_format else plain_format
     return Skeleton(plain_format, stuffed, slots)
+
+
+@dataclass(frozen=True)
+class MessageFormat:
+    """A whole message as one `%`-format: the fixed header lines and the body skeleton as
+    text, a `%s` for the To lines, the Subject line, the Date, the Message-ID, then the body's
+    slots (`body_slots`: 0 the boundary, then the values). `stuffed_same`: neither the fixed
+    text nor any slot can put a dot at the start of a line, so the DATA payload is the message
+    plus the final dot (a slot is never one: header slots start with their name, the body's
+    values are `plain_values`)."""
+
+    text: str
+    body_slots: tuple[int, ...]
+    stuffed_same: bool
+
+    def fill(self, heads: tuple[str, str, str, str], values: Sequence[str]) -> bytes:
+        """The message for these header lines (To lines with their CRLF, or ""; the Subject
+        line; the Date and Message-ID values) and body values (the boundary first)."""
+        return (self.text % (*heads, *map(values.__getitem__, self.body_slots))).encode()
+
+
+def message_format(skeleton: Skeleton, fixed: tuple[str, str, str]) -> MessageFormat:
+    """The skeleton's whole-message format for `fixed` = (the From line, the Reply-To line
+    with its CRLF or "", the custom header lines with a CRLF each): built on first use, kept
+    per skeleton (at most `MAX_SENDERS`: a sender templated per message would grow it)."""
+    known = skeleton.messages.get(fixed)
+    if known is not None:
+        return known
+    from_line, reply_line, custom = (part.replace("%", "%%") for part in fixed)
+    head = (
+        f"{from_line}\r\n%s{reply_line}%s\r\nDate: %s\r\nMessage-ID: %s\r\n"
+        f"MIME-Version: 1.0\r\nAuto-Submitted: auto-generated\r\n{custom}"
+    )
+    text = head + skeleton.plain.decode("ascii")
+    same = "\n." not in text and skeleton.stuffed is skeleton.plain
+    made = MessageFormat(text, skeleton.slots, same)
+    if len(skeleton.messages) >= MAX_SENDERS:
+        skeleton.messages.clear()
+    skeleton.messages[fixed] = made
+    return made

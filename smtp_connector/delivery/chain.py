@@ -39,13 +39,27 @@ RESET_TIMEOUT_S = 2.0
 class _Sent:
     """A message whose content is in the burst being written: its final reply comes first."""
 
-    __slots__ = ("accepted", "job", "payload", "rejected")
+    __slots__ = ("accepted", "job", "payload", "rejected", "session", "settle", "settled")
 
     def __init__(
-        self, job: Job, payload: bytes, accepted: list[str], rejected: dict[str, tuple[int, str]]
+        self,
+        job: Job,
+        payload: bytes,
+        accepted: list[str],
+        rejected: dict[str, tuple[int, str]],
+        session: SmtpSession,
+        settle: Settle,
     ) -> None:
         self.job, self.payload = job, payload
         self.accepted, self.rejected = accepted, rejected
+        self.session, self.settle = session, settle
+        self.settled = False
+
+    def final_reply(self, reply: Reply) -> None:
+        """Settle the message with the reply to its final dot (once)."""
+        if not self.settled:
+            self.settled = True
+            self.settle(self.job, _final(self.session, self, reply))
 
 
 async def run_chain(
@@ -68,13 +82,18 @@ async def run_chain(
         lead = sent.job if sent is not None else current
         assert lead is not None and burst is not None
         deadline = min(time.monotonic() + timeout, lead.deadline)
+        # The sent message is settled from the protocol's callback as soon as the replies are
+        # in (`final_reply`): its send then runs before this task and usually queues its next
+        # message by the time `take()` below looks, so no yield is needed for it.
         try:
-            replies = await protocol.exchange(burst, expected, deadline)
+            replies = await protocol.exchange(
+                burst, expected, deadline, sent.final_reply if sent is not None else None
+            )
         except Exception as exc:
             _lost(session, protocol.received, exc, sent, current, settle)
             return
         if sent is not None:
-            settle(sent.job, _final(session, sent, replies[0]))
+            sent.final_reply(replies[0])  # settled already, unless the callback was skipped
             sent = None
         if current is None:
             return
@@ -82,8 +101,8 @@ async def run_chain(
         current = None
         if sent is not None:
             # The message to ride on the next burst. If none is waiting, yield once first:
-            # the sends settled by the last burst run then and usually queue their next
-            # message, which saves a whole round trip (and a write and a read) for it.
+            # other sends woken by the last bursts run then and may queue a message, which
+            # saves a whole round trip (and a write and a read) for it.
             current = take()
             if current is None:
                 await asyncio.sleep(0)
@@ -133,7 +152,7 @@ async def _start_content(
             settle(job, error)
             return None
     job.content_sent = True
-    return _Sent(job, payload, accepted, rejected)
+    return _Sent(job, payload, accepted, rejected, session, settle)
 
 
 def _final(session: SmtpSession, sent: _Sent, reply: Reply) -> Outcome:
@@ -157,10 +176,11 @@ def _lost(
     message whose content was in it is delivered or refused if its reply came, else unknown;
     the one whose envelope was in it never reached its content."""
     session.abort()
-    if sent is not None:
+    if sent is not None and not sent.settled:
         if received:
-            settle(sent.job, _final(session, sent, received[0]))
+            sent.final_reply(received[0])
         else:
+            sent.settled = True
             settle(sent.job, session.map_error(exc, "after_data"))
     if current is not None:
         settle(current, session.map_error(exc, "mail"))

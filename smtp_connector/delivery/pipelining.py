@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import aiosmtplib
 from aiosmtplib.errors import SMTPResponseException
@@ -36,6 +37,7 @@ class PipeliningProtocol(SMTPProtocol):
     _burst_deadline = 0.0
     _watchdog: asyncio.TimerHandle | None = None
     _watch_at = 0.0
+    _first_reply: Callable[[Reply], None] | None = None
 
     def data_received(self, data: bytes) -> None:
         burst = self._burst
@@ -59,6 +61,9 @@ class PipeliningProtocol(SMTPProtocol):
         if used < len(data):
             buffer.extend(data[used:] if used else data)
         if len(replies) == self._burst_expected:
+            first_reply, self._first_reply = self._first_reply, None
+            if first_reply is not None:
+                first_reply(replies[0])  # before the burst's waiter wakes: see `exchange`
             burst.set_result(replies)
         elif len(buffer) > MAX_RESPONSE_LENGTH:
             # aiosmtplib's cap on an unparsed reply, kept in burst mode: a server that never
@@ -86,11 +91,23 @@ class PipeliningProtocol(SMTPProtocol):
             self._watchdog = None
         super().connection_lost(exc)
 
-    async def exchange(self, data: bytes, replies: int, deadline: float) -> list[Reply]:
+    async def exchange(
+        self,
+        data: bytes,
+        replies: int,
+        deadline: float,
+        first_reply: Callable[[Reply], None] | None = None,
+    ) -> list[Reply]:
         """Write `data` (several commands) at once and read `replies` replies in order, failing
-        with a read timeout at `deadline` (a `time.monotonic()` value)."""
+        with a read timeout at `deadline` (a `time.monotonic()` value).
+
+        `first_reply` is called with the first reply as soon as all of them are in, from the
+        protocol's callback, before the caller wakes: a chain settles the message that reply
+        belongs to there, so its send resumes (and queues its next message) before the
+        connection's task looks for one. Not called when the burst fails."""
         burst: asyncio.Future[list[Reply]] = self._loop.create_future()
         self._burst, self._burst_replies, self._burst_expected = burst, [], replies
+        self._first_reply = first_reply
         self._burst_deadline = deadline
         if self._watchdog is None or self._watch_at > deadline:
             self._arm(deadline)
@@ -101,7 +118,7 @@ class PipeliningProtocol(SMTPProtocol):
             transport.write(data)  # type: ignore[attr-defined]
             return await burst
         finally:
-            self._burst = None
+            self._burst = self._first_reply = None
 
     def _arm(self, at: float) -> None:
         if self._watchdog is not None:

@@ -1,6 +1,7 @@
-"""A proven shape's body as wire bytes with slots (compose/wire.py): the message a skeleton
-gives — its bytes and its dot-stuffed DATA payload — is byte for byte the full path's, and
-every value a skeleton cannot carry takes the full path."""
+"""A proven shape's body as wire bytes with slots, and the whole message as one format with
+its headers (compose/wire.py): the message a skeleton gives — its bytes and its dot-stuffed
+DATA payload — is byte for byte the full path's, and every value a skeleton cannot carry takes
+the full path."""
 
 from __future__ import annotations
 
@@ -92,3 +93,114 @@ def test_signed_or_replaced_bytes_get_no_precomputed_payload() -> None:
     copy = data[:1] + data[1:]  # equal bytes, another object: not known to be the composition
     assert fast.crlf_only(data) and not fast.crlf_only(copy)
     assert fast.wire_payload(copy) is None
+
+
+# -- The whole message: headers with the body (`wire.MessageFormat`) ---------------------------
+# Headers and body filled in one formatting are byte for byte what the full path writes — for
+# senders with and without display names (non-ASCII, quoted, with `%`), Reply-To, custom
+# headers, recipients that need quoting, RFC 2047, IDN or folding, and subjects that need
+# encoding or folding — and the DATA payload is the dot-stuffed message.
+
+FORMAT_TEMPLATES = [
+    {
+        "usageType": "Generic",
+        "subject": "{{ code }} is your code for {{ user.name }}",
+        "textContent": "Code: {{ code }}\n{{ user.name }}, 100% yours\n",
+        "htmlContent": "<p>{{ code }}</p><p>{{ user.name }} &amp; 100%</p>",
+    },
+    {  # a line of the template starts with a dot: the general path stuffs it
+        "usageType": "Register",
+        "subject": "{{ code }}",
+        "textContent": "{{ code }}\n.{{ user.name }}\n",
+        "htmlContent": "<p>{{ code }}</p>",
+    },
+    {
+        "usageType": "SignIn",
+        "subject": "Sign in" + " word" * 20 + " {{ code }}",  # folds at 78 columns
+        "textContent": "{{ code }}",
+        "htmlContent": "<b>{{ code }}</b>",
+    },
+]
+SENDERS: list[dict[str, Any]] = [
+    {"fromEmail": "noreply@example.com"},
+    {"fromEmail": "noreply@example.com", "fromName": "Acme", "replyTo": "Help <help@ex.com>"},
+    {"fromEmail": "noreply@example.com", "fromName": "Äcme Ünïcode Corp", "replyTo": "h@ex.com"},
+    {"fromEmail": "noreply@example.com", "fromName": "100% Acme, Inc."},
+    {"fromEmail": "noreply@example.com", "customHeaders": {"X-Tag": "a%sb", "X-Two": ["1", "2"]}},
+]
+CONNECTORS = [
+    tuple(
+        SmtpConnector({"host": "smtp.example.com", "templates": FORMAT_TEMPLATES} | sender | extra)
+        for extra in ({}, {"composeCache": False})
+    )
+    for sender in SENDERS
+]
+RECIPIENTS: list[str | list[str]] = [
+    "user@example.org",
+    "Ann <ann@example.org>",
+    '"Doe, Jane" <jane@example.org>',
+    "Zoë Ünïcode <zoe@example.org>",
+    "x@bücher.de",
+    "用户@example.org",  # a non-ASCII local part: SMTPUTF8, Unicode headers
+    [f"person{i}@example.org" for i in range(6)],  # one mailbox per folded line
+]
+
+
+def both_of(
+    sender: int, usage: str, payload: dict[str, Any], to: str | list[str]
+) -> tuple[Any, Any]:
+    fast_connector, full_connector = CONNECTORS[sender]
+    fast = fast_connector.render(usage, payload, "en", to=to)
+    full = full_connector.render(usage, payload, "en", to=to)
+    full.date, full.message_id = fast.date, fast.message_id  # the clock may tick in between
+    return fast, full
+
+
+format_values = st.one_of(
+    st.from_regex(r"[0-9A-Za-z]{1,12}", fullmatch=True),
+    st.text(min_size=1, max_size=40),
+    st.sampled_from(["%s", "%%", "=?utf-8?q?x?=", "x" * 90, "é", ".5", "a\r\n.b", "€" * 30]),
+)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(
+    code=format_values,
+    name=format_values,
+    sender=st.integers(0, len(SENDERS) - 1),
+    usage=st.sampled_from(["Generic", "SignIn", "Register"]),
+    to=st.sampled_from(RECIPIENTS),
+)
+@example(code="123456", name="Ann", sender=1, usage="Generic", to="user@example.org")
+@example(code="123456", name="Ann", sender=2, usage="SignIn", to="用户@example.org")
+@example(code="€" * 30, name="%s", sender=4, usage="Generic", to="Zoë Ünïcode <zoe@example.org>")
+def test_the_message_format_writes_the_full_paths_message(
+    code: str, name: str, sender: int, usage: str, to: str | list[str]
+) -> None:
+    # The application's name is the sender's display name unless given: given here, so that
+    # non-ASCII senders' messages take the format too.
+    payload = {"code": code, "user": {"name": name}, "application": {"name": "Acme"}}
+    fast, full = both_of(sender, usage, payload, to)
+    data = fast.as_bytes()
+    assert data == full.as_bytes()
+    payload = fast.wire_payload(data)
+    if payload is not None:
+        assert payload == dot_stuff(data)
+
+
+@pytest.mark.parametrize("sender", range(len(SENDERS)))
+@pytest.mark.parametrize("to", RECIPIENTS)
+def test_every_sender_and_recipient_takes_the_format_with_plain_values(
+    sender: int, to: str | list[str]
+) -> None:
+    """Not a vacuous comparison: the format path is the one taken (its payload is kept), and
+    a second message of the same sender reuses the format found by identity."""
+    for usage in ("Generic", "SignIn"):
+        for code in ("424242", "777777"):
+            payload = {"code": code, "user": {"name": "Ann"}, "application": {"name": "Acme"}}
+            fast, full = both_of(sender, usage, payload, to)
+            assert fast._wire is not None  # every value printable ASCII
+            data = fast.as_bytes()
+            assert data == full.as_bytes()
+            assert fast._from_format(fast._wire, fast.needs_smtputf8) == data
+            assert fast.wire_payload(data) == dot_stuff(data)
