@@ -17,6 +17,7 @@ from .policy import ServicePolicy
 from .secrets import SecretBox
 from .smime_material import is_path, resolve_inside
 from .tables import AppRow, DefinitionRow
+from .validated_servers import ValidatedServers
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class AppSender:
             return None
         return cls(row.from_email, row.from_name, row.default_locale)
 
+
+_SERVERS = ValidatedServers()  # one per process: apps with equal entries share theirs
 
 # Only used to validate a definition that has no fromEmail yet (e.g. privacyIDEA's optional
 # `sender`); a send without any fromEmail is refused in `connector_config`.
@@ -197,7 +200,9 @@ def build_config(
     templates: list[dict[str, Any]] | None = None,
     app: AppSender | None = None,
 ) -> SmtpConfig:
-    return SmtpConfig.model_validate(
+    """The validated config; failover definitions unchanged since an earlier build are not
+    validated again (validated_servers.py)."""
+    return _SERVERS.config(
         connector_config(rows, box, retry=retry, smime_dir=smime_dir, templates=templates, app=app)
     )
 
