@@ -15,12 +15,13 @@ validated as dicts inside the config, so a refusal names the same `servers.N…`
 only a config that validated remembers its new entries.
 
 The remembered instances are shared by successive connectors (and by apps whose entries are
-equal); nothing changes a `ServerConfig` after validation. The key holds the entry's values,
-its decrypted password among them, in this process's memory only, as the config does.
+equal); nothing changes a `ServerConfig` after validation. They hold the decrypted password,
+as the connector's config does, in this process's memory only; the keys are digests.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Mapping
@@ -32,14 +33,16 @@ from smtp_connector.config import ServerConfig
 MAX_REMEMBERED = 2048  # distinct failover entries kept (the oldest go first)
 
 
-def entry_key(entry: Mapping[str, Any]) -> str | None:
-    """`entry` as a key, equal exactly when the entries are: its JSON with sorted keys (which
-    tells `true` from `1` and `1` from `"1"`); None for an entry that is not JSON (not
+def entry_key(entry: Mapping[str, Any]) -> bytes | None:
+    """`entry` as a key, equal exactly when the entries are: a digest of its JSON with sorted
+    keys (which tells `true` from `1` and `1` from `"1"`; hashed, as the TLS context cache
+    does, so that no password is kept as a key); None for an entry that is not JSON (not
     remembered, validated every time)."""
     try:
-        return json.dumps(entry, sort_keys=True, allow_nan=False)
+        text = json.dumps(entry, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError):
         return None
+    return hashlib.sha256(text.encode()).digest()
 
 
 class ValidatedServers:
@@ -47,7 +50,7 @@ class ValidatedServers:
 
     def __init__(self, limit: int = MAX_REMEMBERED) -> None:
         self._limit = limit
-        self._known: dict[str, ServerConfig] = {}
+        self._known: dict[bytes, ServerConfig] = {}
         self._lock = threading.Lock()  # builds run in more than one thread
 
     def config(self, data: Mapping[str, Any]) -> SmtpConfig:
@@ -66,7 +69,7 @@ class ValidatedServers:
                     self._remember(key, validated)
         return config
 
-    def _remember(self, key: str, server: ServerConfig) -> None:
+    def _remember(self, key: bytes, server: ServerConfig) -> None:
         self._known[key] = server
         if len(self._known) > self._limit:
             del self._known[next(iter(self._known))]
