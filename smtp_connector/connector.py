@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .compose.checks import check_one_template, check_templates
-from .compose.message import RenderedEmail, make_message_id
+from .compose.message import RenderedEmail
 from .compose.parts import compose_parts
 from .compose.payload import build_context, require_mapping
 from .compose.provider import TemplateProvider
@@ -24,12 +24,13 @@ from .compose.rendering import Renderer
 from .compose.requirements import check_send, payload_check_for
 from .compose.selection import Choice, Source, TemplateSelector
 from .compose.senders import Senders
-from .config import EmailTemplate, ServerConfig, SmtpConfig, validate_custom_headers
+from .config import EmailTemplate, SmtpConfig, validate_custom_headers
 from .delivery.backends import LOCAL_BACKENDS, Backend
 from .delivery.failover import SmtpDelivery
 from .delivery.network import AddressPolicy
 from .delivery.throttle import Throttle, ThrottleStore
 from .errors import ConnectorError, secret_safe_logger
+from .finishing import Finisher
 from .results import SendResult, Step
 from .usage import UsageType, usage_key
 
@@ -119,8 +120,10 @@ class SmtpConnector:
         self._throttle = Throttle(cfg.throttle, throttle_store)
         self._on_sent, self._on_failed = on_sent, on_failed
         shared_rate = throttle_store if hasattr(throttle_store, "rate_slot") else None
+        smime_strict = cfg.smime.dont_send_on_error if cfg.smime else True
+        finisher = Finisher(self._senders, self._signers, smime_strict)  # holds no `self`
         self._backend: Backend = _make_backend(
-            cfg, self._prepare, token_provider, shared_rate, address_policy
+            cfg, finisher, token_provider, shared_rate, address_policy
         )
         self._loop_thread: _LoopThread | None = None
         self._loop_lock = threading.Lock()
@@ -314,27 +317,6 @@ class SmtpConnector:
     def health(self) -> list[dict[str, object]]:
         """Each server's state (status, error counters) for monitoring."""
         return self._backend.health()
-
-    # -- composition (called by backends) -----------------------------------------------------
-
-    def _prepare(self, email: RenderedEmail, server: ServerConfig) -> tuple[RenderedEmail, bytes]:
-        """Final bytes for `server`: its own From when it has `defaultFromEmail`, then signed."""
-        if server.default_from_email:
-            address = self._senders.for_server(server.default_from_email, server.default_from_name)
-            if address != email.from_address:
-                email = dataclasses.replace(
-                    email,
-                    from_address=address,
-                    message_id=make_message_id(address.ascii_domain),
-                    _bytes=None,
-                )
-        data = email.as_bytes()
-        if self._signers:
-            from .signing.policy import sign_message
-
-            smime = self.config.smime
-            data = sign_message(data, self._signers, smime.dont_send_on_error if smime else True)
-        return email, data
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from .policy import ServicePolicy
 from .secrets import SecretBox
 from .smime_material import is_path, resolve_inside
 from .tables import AppRow, DefinitionRow
+from .validated_servers import ValidatedServers
 
 if TYPE_CHECKING:  # the connector (Jinja, the SMTP client) loads with the first build, not at start
     from smtp_connector import SmtpConfig, SmtpConnector, TemplateProvider
@@ -35,6 +36,8 @@ class AppSender:
             return None
         return cls(row.from_email, row.from_name, row.default_locale)
 
+
+_SERVERS = ValidatedServers()  # one per process: apps with equal entries share theirs
 
 # Only used to validate a definition that has no fromEmail yet (e.g. privacyIDEA's optional
 # `sender`); a send without any fromEmail is refused in `connector_config`.
@@ -199,9 +202,9 @@ def build_config(
     templates: list[dict[str, Any]] | None = None,
     app: AppSender | None = None,
 ) -> SmtpConfig:
-    from smtp_connector.config.models import SmtpConfig  # built with the first definition
-
-    return SmtpConfig.model_validate(
+    """The validated config; failover definitions unchanged since an earlier build are not
+    validated again (validated_servers.py)."""
+    return _SERVERS.config(
         connector_config(rows, box, retry=retry, smime_dir=smime_dir, templates=templates, app=app)
     )
 

@@ -9,7 +9,8 @@ Building a connector validates the config, compiles templates and loads TLS mate
 milliseconds per definition, so an app with many of them would hold the event loop (every
 app's sends) for as long. `run_build` runs that work in a small thread pool of its own (not
 the loop's default executor, which resolves host names for every send); while it runs, the
-loop serves everyone else, and only the app's own sends wait, on the app's lock.
+loop serves everyone else, and only the app's own sends wait, on the app's lock; and the loop
+gets the interpreter lock back quickly when it needs it (switching.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
+from .switching import short_turns
 from .template_chain import AppTemplates
 
 if TYPE_CHECKING:  # built by configs.build_connector, which loads the connector on first use
@@ -146,8 +148,10 @@ class ConnectorCache:
             return fresh
 
     async def run_build(self, work: Callable[[], T]) -> T:
-        """Run `work` (CPU-bound, no event loop use) in the build threads."""
-        return await asyncio.get_running_loop().run_in_executor(self._builder, work)
+        """Run `work` (CPU-bound, no event loop use) in the build threads, with short turns at
+        the interpreter lock meanwhile (switching.py), so the loop is not kept waiting."""
+        with short_turns():
+            return await asyncio.get_running_loop().run_in_executor(self._builder, work)
 
     def stale(self, app_id: str) -> None:
         """The app's versions changed without its definitions (its templates): the next send

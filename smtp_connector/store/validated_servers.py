@@ -1,0 +1,80 @@
+"""Failover servers validated once per distinct setting, not at every connector build.
+
+An app's connector is rebuilt whenever one of its definitions changes, and its config names
+every active definition: the first as the top-level server, the others in `servers[]`.
+Validating that config from dicts cost about 0.2 ms per definition (pydantic models for the
+server, its auth and TLS options, their after-checks), 7-10 ms for an app with 40 of them,
+all of it holding the interpreter lock the event loop needs (tenant_builds.py), and all of it
+spent again on the 39 definitions that had not changed.
+
+`ValidatedServers.config` validates the whole config as before, except that a `servers[]`
+entry seen before, equal in every key and value, is handed over as the `ServerConfig`
+validated then (pydantic takes a model instance as it is); the config-level checks (special-use
+senders, URL access, TLS notes) still run on every build. Entries not seen before are
+validated as dicts inside the config, so a refusal names the same `servers.N…` field as ever;
+only a config that validated remembers its new entries.
+
+The remembered instances are shared by successive connectors (and by apps whose entries are
+equal); nothing changes a `ServerConfig` after validation. They hold the decrypted password, as
+the connector's config does, so they are held *weakly*: an entry lives exactly as long as a
+config that uses it (a cached connector, the one being replaced), and a deleted or changed
+definition's password leaves memory with the last connector that sent through it. The keys
+are digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the config models are built with the first definition, not at start
+    from smtp_connector.config import ServerConfig, SmtpConfig
+
+
+def entry_key(entry: Mapping[str, Any]) -> bytes | None:
+    """`entry` as a key, equal exactly when the entries are: a digest of its JSON with sorted
+    keys (which tells `true` from `1` and `1` from `"1"`; hashed, as the TLS context cache
+    does, so that no password is kept as a key); None for an entry that is not JSON (not
+    remembered, validated every time)."""
+    try:
+        text = json.dumps(entry, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(text.encode()).digest()
+
+
+class ValidatedServers:
+    """Validates configs, reusing the `ServerConfig` of each `servers[]` entry seen before."""
+
+    def __init__(self) -> None:
+        self._known: weakref.WeakValueDictionary[bytes, ServerConfig] = (
+            weakref.WeakValueDictionary()
+        )
+        self._lock = threading.Lock()  # builds run in more than one thread
+
+    def __len__(self) -> int:
+        """How many validated entries some live config still uses."""
+        return len(self._known)
+
+    def config(self, data: Mapping[str, Any]) -> SmtpConfig:
+        """`SmtpConfig.model_validate(data)`, the known `servers[]` entries not validated
+        again. Raises the same `invalid_config` error as that call."""
+        from smtp_connector.config.models import SmtpConfig
+
+        entries = list(data.get("servers") or ())
+        if not entries:
+            return SmtpConfig.model_validate(data)
+        keys = [entry_key(entry) for entry in entries]
+        with self._lock:
+            known = [None if key is None else self._known.get(key) for key in keys]
+        servers = [new if old is None else old for new, old in zip(entries, known, strict=True)]
+        config = SmtpConfig.model_validate({**data, "servers": servers})
+        with self._lock:
+            for key, server, validated in zip(keys, known, config.servers, strict=True):
+                if server is None and key is not None:
+                    self._known[key] = validated
+        return config

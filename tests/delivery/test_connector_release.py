@@ -1,0 +1,78 @@
+"""A closed connector is freed by reference counting alone, not left to the garbage collector.
+
+The service replaces an app's connector whenever a definition changes; a connector caught in a
+reference cycle (it once was: its backend held a bound method of it) stayed in memory, with an
+object or more per failover server, until a collection walked it, and those collections paused
+every other app's sends (benchmarks/tenant_builds.py). Checked here with collection turned off,
+after real sends (one through a failover server with its own From) to a real server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from smtp_servers import MakeServer, free_port
+
+from smtp_connector import SmtpConnector
+
+
+@pytest.fixture
+def no_collection() -> Iterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def failover_config(dead: int, port: int, servers: int) -> dict[str, Any]:
+    """A primary nobody listens on, then `servers` failover entries to the real server."""
+    backups = [
+        {"host": "127.0.0.1", "port": port, "ignoreTLS": True, "priority": n, "label": f"b{n}"}
+        for n in range(1, servers + 1)
+    ]
+    backups[0]["defaultFromEmail"] = "codes@backup.example.net"
+    return {
+        "host": "127.0.0.1",
+        "port": dead,
+        "ignoreTLS": True,
+        "fromEmail": "noreply@example.com",
+        "servers": backups,
+    }
+
+
+async def closed(connector: SmtpConnector) -> weakref.ref[SmtpConnector]:
+    """Close `connector`; a weak reference to it, for after the caller drops it."""
+    await connector.aclose()
+    await asyncio.sleep(0)  # the pool's closing callbacks run
+    return weakref.ref(connector)
+
+
+async def test_a_closed_connector_is_freed_without_a_collection(
+    make_server: MakeServer, no_collection: None
+) -> None:
+    server = make_server()
+    connector = SmtpConnector(failover_config(free_port(), server.port, 5))
+    result = await connector.send("user@example.org", "SignIn", {"code": "123456"})
+    assert result.server == f"127.0.0.1:{server.port}"
+    reference = await closed(connector)
+    del connector
+    assert reference() is None
+    (received,) = server.messages
+    assert received.mail_from == "codes@backup.example.net"  # the failover server's own From
+    assert b"123456" in received.content
+
+
+async def test_a_connector_that_never_sent_is_freed_without_a_collection(
+    no_collection: None,
+) -> None:
+    connector = SmtpConnector(failover_config(free_port(), free_port(), 3))
+    reference = await closed(connector)
+    del connector
+    assert reference() is None
