@@ -241,12 +241,30 @@ def spread(runnable: Ops, places: Places, outcomes: list[Outcome]) -> list[Outco
     """The outcomes of the ops run, handed back to the callers' positions in the batch."""
     answers: dict[int, Outcome] = {}
     for (op, _), positions, (ok, value) in zip(runnable, places, outcomes, strict=True):
-        if not isinstance(op, _Group):
-            answers[positions[0]] = (ok, value)
+        if not isinstance(op, _Group) or not ok:  # a failed merged statement: all its callers
+            answers.update((position, (ok, value)) for position in positions)
             continue
         for position, result in zip(positions, value, strict=True):
-            answers[position] = (True, result)  # a failed merged statement fails the batch
+            answers[position] = (True, result)
     return [answers[i] for i in range(len(answers))]
+
+
+def independent(runnable: Ops) -> bool:
+    """True when every op of the batch is one statement (no savepoint): each is atomic on
+    its own and none reads what another writes, so they need no shared transaction."""
+    return all(not isolated and getattr(op, "one_statement", False) for op, isolated in runnable)
+
+
+def each_committed(conn: Connection, runnable: Ops) -> list[Outcome]:
+    """Run each op on an autocommit connection: each statement its own transaction, one
+    round trip, and its own outcome (a failed one leaves the others committed)."""
+    outcomes: list[Outcome] = []
+    for op, _ in runnable:
+        try:
+            outcomes.append((True, op(conn)))
+        except Exception as exc:
+            outcomes.append((False, exc))
+    return outcomes
 
 
 def merged_transaction(conn: Connection, ops: Ops) -> list[Outcome]:
