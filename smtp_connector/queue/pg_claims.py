@@ -10,7 +10,7 @@ An app not found (deleted), or a database without the store's tables (an outbox 
 alone), leaves a claim's `versions` None: the delivery then reads for itself, as before.
 
 The claim is otherwise `outbox._CLAIM_IDS` as driver SQL (same conditions, same columns):
-the Core statement's expanding `IN` list was compiled again on each claim.
+the Core statement's expanding `IN` list was rendered again on each claim.
 """
 
 from __future__ import annotations
