@@ -4,9 +4,9 @@ A worker's group commit puts every write that arrives at the same moment into on
 but each write was still its own statement: the mark before DATA one `UPDATE`, a completion an
 `UPDATE` and an `INSERT` into the attempts log, each a round trip to the server and a trip
 through SQLAlchemy and psycopg. Those per-statement costs were most of a PostgreSQL worker's
-CPU (issue 26 §1, py-spy). Here the marks of a batch become one `UPDATE … FROM unnest(…)` and
-its "sent" completions one statement that updates the rows and logs the attempts of those
-that were still the claim's.
+CPU (issue 26 §1, py-spy). Here the marks of a batch become one `UPDATE … FROM
+json_to_recordset(…)` and its "sent" completions one statement that updates the rows and
+logs the attempts of those that were still the claim's.
 
 Each op stays a plain function of a `Connection` running the single-row statement (what SQLite
 runs, and what PostgreSQL runs for a batch of one or after a failed batch); `run_merged`
@@ -31,8 +31,7 @@ from .tables import outbox
 
 _MARK_MANY = """
 UPDATE outbox_messages AS o SET data_at = v.now, updated = v.now
-  FROM unnest(%(ids)s::text[], %(workers)s::text[], %(attempts)s::int[], %(nows)s::float8[])
-       AS v(id, worker_id, attempt, now)
+  FROM json_to_recordset(%(rows)s::json) AS v(id text, worker_id text, attempt int, now float8)
  WHERE o.id = v.id AND o.status = 'sending' AND o.worker_id = v.worker_id
    AND o.attempts = v.attempt
 RETURNING o.id
@@ -41,10 +40,9 @@ RETURNING o.id
 # last_error and payload, the code gone) and its attempts-log line, for the rows still held.
 _SENT_MANY = """
 WITH v AS (
-  SELECT * FROM unnest(%(ids)s::text[], %(workers)s::text[], %(attempts)s::int[],
-                       %(nows)s::float8[], %(started)s::float8[], %(message_ids)s::text[],
-                       %(servers)s::text[], %(definition_ids)s::text[], %(details)s::text[])
-         AS v(id, worker_id, attempt, now, started, message_id, server, definition_id, detail)
+  SELECT * FROM json_to_recordset(%(rows)s::json)
+         AS v(id text, worker_id text, attempt int, now float8, started float8,
+              message_id text, server text, definition_id text, detail text)
 ), done AS (
   UPDATE outbox_messages AS o
      SET status = 'sent', updated = v.now, lease_until = NULL, worker_id = NULL,
@@ -82,12 +80,12 @@ class MarkData:
 
     @staticmethod
     def many(conn: Connection, ops: Sequence[MarkData]) -> list[Any]:
-        p = [op.params for op in ops]
-        columns = {
-            "ids": [x["m_id"] for x in p], "workers": [x["m_worker"] for x in p],
-            "attempts": [x["m_attempt"] for x in p], "nows": [x["m_now"] for x in p],
-        }  # fmt: skip
-        done = set(conn.exec_driver_sql(_MARK_MANY, columns).scalars())
+        rows = [
+            {"id": x["m_id"], "worker_id": x["m_worker"], "attempt": x["m_attempt"],
+             "now": x["m_now"]}
+            for x in (op.params for op in ops)
+        ]  # fmt: skip
+        done = set(conn.exec_driver_sql(_MARK_MANY, _as_json(rows)).scalars())
         return [1 if op.row_id in done else 0 for op in ops]
 
 
@@ -118,17 +116,23 @@ class FinishAttempt:
 
     @staticmethod
     def many(conn: Connection, ops: Sequence[FinishAttempt]) -> list[Any]:
-        p, logs = [op.params for op in ops], [op.log for op in ops]
-        columns = {
-            "ids": [x["m_id"] for x in p], "workers": [x["m_worker"] for x in p],
-            "attempts": [x["m_attempt"] for x in p], "nows": [x["v_now"] for x in p],
-            "started": [x["started"] for x in logs],
-            "message_ids": [x["v_message_id"] for x in p], "servers": [x["v_server"] for x in p],
-            "definition_ids": [x["v_definition_id"] for x in p],
-            "details": [x["detail"] for x in logs],
-        }  # fmt: skip
-        done = set(conn.exec_driver_sql(_SENT_MANY, columns).scalars())
+        rows = [
+            {"id": p["m_id"], "worker_id": p["m_worker"], "attempt": p["m_attempt"],
+             "now": p["v_now"], "started": log["started"], "message_id": p["v_message_id"],
+             "server": p["v_server"], "definition_id": p["v_definition_id"],
+             "detail": log["detail"]}
+            for p, log in ((op.params, op.log) for op in ops)
+        ]  # fmt: skip
+        done = set(conn.exec_driver_sql(_SENT_MANY, _as_json(rows)).scalars())
         return [op.row_id in done for op in ops]
+
+
+def _as_json(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """A merged statement's rows as one JSON text (`json_to_recordset`), not an array per
+    column: psycopg dumps each array element in Python (a regex per element), which cost
+    about a tenth of a worker's CPU; `json.dumps` is C. Floats go as their shortest repr,
+    which PostgreSQL reads back to the same float8 (test_merged_writes.py checks it)."""
+    return {"rows": json.dumps(rows)}
 
 
 @cache
@@ -241,12 +245,30 @@ def spread(runnable: Ops, places: Places, outcomes: list[Outcome]) -> list[Outco
     """The outcomes of the ops run, handed back to the callers' positions in the batch."""
     answers: dict[int, Outcome] = {}
     for (op, _), positions, (ok, value) in zip(runnable, places, outcomes, strict=True):
-        if not isinstance(op, _Group):
-            answers[positions[0]] = (ok, value)
+        if not isinstance(op, _Group) or not ok:  # a failed merged statement: all its callers
+            answers.update((position, (ok, value)) for position in positions)
             continue
         for position, result in zip(positions, value, strict=True):
-            answers[position] = (True, result)  # a failed merged statement fails the batch
+            answers[position] = (True, result)
     return [answers[i] for i in range(len(answers))]
+
+
+def independent(runnable: Ops) -> bool:
+    """True when every op of the batch is one statement (no savepoint): each is atomic on
+    its own and none reads what another writes, so they need no shared transaction."""
+    return all(not isolated and getattr(op, "one_statement", False) for op, isolated in runnable)
+
+
+def each_committed(conn: Connection, runnable: Ops) -> list[Outcome]:
+    """Run each op on an autocommit connection: each statement its own transaction, one
+    round trip, and its own outcome (a failed one leaves the others committed)."""
+    outcomes: list[Outcome] = []
+    for op, _ in runnable:
+        try:
+            outcomes.append((True, op(conn)))
+        except Exception as exc:
+            outcomes.append((False, exc))
+    return outcomes
 
 
 def merged_transaction(conn: Connection, ops: Ops) -> list[Outcome]:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from smtp_connector.store.idempotency import reused
 from smtp_connector.store.recent import RecentQuery
 
-from . import recovery
+from . import pg_claims, recovery
 from .batching import Op
 from .database import QueueDatabase
 from .merging import FinishAttempt, InsertMessages, MarkData, OneStatement
@@ -166,11 +166,13 @@ def _mine(claim: Claim) -> dict[str, Any]:
 
 
 def _claim(row: Any, worker_id: str) -> Claim:
+    versions = getattr(row, "versions", None)  # read with the claim (pg_claims.py)
     return Claim(
         id=row.id, app_id=row.app_id, definition_ids=tuple(row.definition_ids or ()),
         recipient=row.recipient, usage_type=row.usage_type, payload=dict(row.payload or {}),
         locale=row.locale, attempt=row.attempts, max_attempts=row.max_attempts,
         expires_at=row.expires_at, worker_id=worker_id,
+        versions=(versions[0], versions[1]) if versions else None,
     )  # fmt: skip
 
 
@@ -191,6 +193,7 @@ class Outbox:
     def __init__(self, db: QueueDatabase, lease: float) -> None:
         self.db = db
         self.lease = lease
+        self._has_apps: bool | None = None  # PostgreSQL: the store's tables are here too
 
     async def enqueue(self, new: NewMessage) -> tuple[str, bool]:
         """Insert the message; returns (id, created). With an idempotency key already used by
@@ -254,6 +257,12 @@ class Outbox:
         """Claim, in one statement, those of these rows that are still queued (a batch job's
         rows; the others were delivered or taken by someone else meanwhile)."""
         params = self._claim_params(worker_id) | {"m_ids": message_ids}
+        if not self.db.is_sqlite:  # with the apps' versions, as driver SQL (pg_claims.py)
+            if self._has_apps is None:
+                self._has_apps = await self.db.read(pg_claims.has_apps)
+            claim = pg_claims.claim_rows(params, self._has_apps)
+            rows = await self.db.write(OneStatement(claim))
+            return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
 
         def op(conn: Connection) -> list[Claim]:
             rows = conn.execute(_CLAIM_IDS, params).all()

@@ -228,3 +228,33 @@ async def test_a_job_run_twice_claims_nothing_the_second_time(queue_url_postgres
         assert len(await log_lines(queue, ids)) == 4
     finally:
         await queue.aclose()
+
+
+async def test_merged_writes_keep_every_value_exactly(queue_url_postgres: str) -> None:
+    """The merged statements get their rows as one JSON text: each timestamp must come back
+    the very float the op held, each text (quotes, backslashes, non-ASCII, NULL) as given."""
+    queue = await open_queue(queue_url_postgres)
+    try:
+        claims = await claimed(queue, 4)
+        nows = [time.time() + i / 7 for i in range(4)]  # floats with all their digits
+        marks = [MarkData(m.statement, m.params | {"m_now": now})
+                 for m, now in zip(map(mark_op, claims), nows, strict=True)]  # fmt: skip
+        assert await run_merged(queue, marks, durable=True) == [1] * 4
+        details = ['250 2.0.0 "queued" as \\x41', "250 ok – é 中", None, '250 {"a": [1]}']
+        ends = []
+        for claim, now, detail in zip(claims, nows, details, strict=True):
+            op = finish_op(claim, sent(7))
+            log = op.log | {"detail": detail, "started": now - 1 / 3}
+            ends.append(FinishAttempt(op.statement, op.params | {"v_now": now + 1}, log,
+                                      op.log_statement))  # fmt: skip
+        assert await run_merged(queue, ends) == [True] * 4
+        written = await rows(queue, [c.id for c in claims])
+        assert [r["data_at"] for r in written] == nows
+        assert [r["updated"] for r in written] == [r["finished"] for r in written]
+        assert [r["finished"] for r in written] == [now + 1 for now in nows]
+        lines = await log_lines(queue, [c.id for c in claims])
+        assert [line["detail"] for line in lines] == details
+        assert [line["started"] for line in lines] == [now - 1 / 3 for now in nows]
+        assert [line["attempt"] for line in lines] == [1] * 4
+    finally:
+        await queue.aclose()

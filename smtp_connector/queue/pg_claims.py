@@ -1,0 +1,53 @@
+"""PostgreSQL: a job's claim and its apps' versions in one statement.
+
+A delivery renders with the app's definitions and templates as they are when it delivers;
+on PostgreSQL each claimed chunk read them with a query of its own through the store
+(store/shared_reads.py), after the claim's: a round trip and the CPU around it per chunk
+(issue 26 §1). Here the claim's `RETURNING` reads them too, as the SQLite outbox does inside
+its claim transaction (sqlite_outbox.py): the statement's snapshot holds every change
+committed before the claimed rows were queued, the same guarantee as the store's own read.
+An app not found (deleted), or a database without the store's tables (an outbox opened
+alone), leaves a claim's `versions` None: the delivery then reads for itself, as before.
+
+The claim is otherwise `outbox._CLAIM_IDS` as driver SQL (same conditions, same columns):
+the Core statement's expanding `IN` list was rendered again on each claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+_RETURNING = (
+    "RETURNING o.id, o.app_id, o.definition_ids, o.recipient, o.usage_type, o.payload, "
+    "o.locale, o.attempts, o.max_attempts, o.expires_at"
+)
+_CLAIM = (
+    "UPDATE outbox_messages AS o SET status = 'sending', worker_id = %(m_worker)s, "
+    "lease_until = %(m_lease)s, attempts = o.attempts + 1, data_at = NULL, "
+    "updated = %(m_now)s WHERE o.id = ANY(%(m_ids)s::text[]) AND o.status = 'queued' "
+)
+CLAIM_IDS = _CLAIM + _RETURNING
+CLAIM_IDS_WITH_VERSIONS = (
+    _CLAIM + _RETURNING + ", (SELECT ARRAY[a.definitions_version, a.templates_version] "
+    "FROM apps AS a WHERE a.id = o.app_id) AS versions"
+)
+HAS_APPS = "SELECT to_regclass('apps') IS NOT NULL"
+
+
+def claim_rows(params: dict[str, Any], with_versions: bool) -> Callable[[Connection], list[Any]]:
+    """The op that claims `params["m_ids"]` still queued: their rows (with `versions`, a
+    [definitions, templates] pair or None, when `with_versions`)."""
+    statement = CLAIM_IDS_WITH_VERSIONS if with_versions else CLAIM_IDS
+
+    def op(conn: Connection) -> list[Any]:
+        return list(conn.exec_driver_sql(statement, params).all())
+
+    return op
+
+
+def has_apps(conn: Connection) -> bool:
+    """Whether the store's `apps` table is in this database (the versions can be read)."""
+    return bool(conn.exec_driver_sql(HAS_APPS).scalar())
