@@ -126,7 +126,7 @@ def parse_address(
         if len(local) <= MAX_LOCAL_OCTETS and (
             allow_special_use or _special_use_domain_cached(domain) is None
         ):
-            return Address(local, domain, domain, "")
+            return _plain_address(local, domain)
     return _parse_address(
         value,
         what=what,
@@ -134,6 +134,21 @@ def parse_address(
         collapse_controls=collapse_controls,
         allow_special_use=allow_special_use,
     )
+
+
+_new_object = object.__new__
+
+
+def _plain_address(local: str, domain: str) -> Address:
+    """`Address(local, domain, domain, "")` without the frozen dataclass's `__init__` (one
+    `object.__setattr__` call per field, ~3x the cost): the one plain recipient of every
+    message is built here. The instance is the same (fields, eq, hash, repr, frozen);
+    tests/test_addresses.py holds it equal to the constructor's."""
+    address: Address = _new_object(Address)
+    address.__dict__.update(
+        {"local": local, "domain": domain, "ascii_domain": domain, "display_name": ""}
+    )
+    return address
 
 
 @functools.lru_cache(maxsize=1024)

@@ -114,6 +114,9 @@ class _Composed:
     # Of the output strings the sandbox measured in the placeholder render: the most fixed
     # characters and the most values in one (values may be HTML-escaped in captured blocks).
     watched: tuple[int, int] = (0, 0)
+    # The longest value (raw or HTML-escaped) for which every size and line-length check
+    # passes (`shape_bound`): one comparison per message instead of five checks; -1: none.
+    bound: int = -1
     # The body's wire skeleton (compose/wire.py), built on first use: [] not yet, [None] none.
     skeleton: list[Skeleton | None] = field(default_factory=list, compare=False, repr=False)
 
@@ -184,6 +187,9 @@ class ShapeCache:
         escaped = [_escape(value) for value in values] if html.slots else values
         longest = max(map(len, values), default=0)
         longest_html = max(map(len, escaped), default=0) if escaped is not values else longest
+        if max(longest, longest_html) <= composed.bound:  # every check below holds
+            text_out, html_out = text.fill(values), html.fill(escaped)
+            return self._filled(template, composed, values, escaped, text_out, html_out)
         limit = self._max_part
         fixed, count = composed.watched
         if not (
@@ -198,15 +204,33 @@ class ShapeCache:
         short = [text_out] if text.short_lines(longest) else []
         if html.short_lines(longest_html):
             short.append(html_out)
+        if len(short) == 2:
+            return self._filled(template, composed, values, escaped, text_out, html_out)
+        return Filled([subject.fill(values), text_out, html_out], tuple(short), None)
+
+    @staticmethod
+    def _filled(
+        template: EmailTemplate,
+        composed: _Composed,
+        values: list[str],
+        escaped: list[str],
+        text_out: str,
+        html_out: str,
+    ) -> Filled:
+        """A message whose text and HTML parts both have short lines: its wire body too."""
+        assert composed.parts is not None
         wire = None
-        if len(short) == 2 and template.text_source is not None and template.html_source:
+        if template.text_source is not None and template.html_source:
             wire = _wire_fill(composed, values, escaped, text_out, html_out)
-        return Filled([subject.fill(values), text_out, html_out], tuple(short), wire)
+        subject = composed.parts[0].fill(values)
+        return Filled([subject, text_out, html_out], (text_out, html_out), wire)
 
     def _compose(self, template: EmailTemplate, shape: Shape) -> _Composed:
         watched = [0, 0]
         parts = self._prove(template, shape, watched) if self._print_only(template) else None
-        composed = _Composed(template, parts, (watched[0], watched[1]))
+        bounds = (watched[0], watched[1])
+        bound = -1 if parts is None else shape_bound(parts, bounds, self._max_part, self._max_chars)
+        composed = _Composed(template, parts, bounds, bound)
         self._shapes[(id(template), shape)] = composed
         while len(self._shapes) > self._maxsize:
             try:
@@ -389,3 +413,21 @@ def _line_bound(segments: list[str]) -> tuple[int, int]:
             line = values = 0
         line += len(last)
     return max(fixed, line), max(per_line, values)
+
+
+def shape_bound(
+    parts: tuple[_Part, _Part, _Part], watched: tuple[int, int], max_part: int, max_chars: int
+) -> int:
+    """The longest value for which `pieces`' five checks all pass (each part within
+    `max_part`, the watched outputs within `max_chars`, text and HTML lines within
+    `MAX_LINE_OCTETS`), worked out once per shape; -1 when no value length passes them all."""
+    limits = [(part.fixed_size, len(part.slots), max_part) for part in parts]
+    limits += [(part.fixed, part.per_line, MAX_LINE_OCTETS) for part in parts[1:]]
+    limits.append((watched[0], watched[1], max_chars))
+    bound = max_chars
+    for fixed, per_value, limit in limits:
+        if fixed > limit:
+            return -1
+        if per_value:
+            bound = min(bound, (limit - fixed) // per_value)
+    return bound

@@ -3,13 +3,15 @@ parser: for every input the answer (address or error) must be the full parser's.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from smtp_connector import ConnectorError
-from smtp_connector.addresses import _parse_address, parse_address
+from smtp_connector.addresses import Address, _parse_address, parse_address
 
 FULL = _parse_address.__wrapped__  # the full parser, uncached
 local = st.from_regex(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,70}", fullmatch=True)
@@ -45,3 +47,23 @@ def test_fast_path_answers_as_the_full_parser(value: str, special: bool, collaps
         "allow_special_use": special,
     }
     assert outcome(parse_address, value, **options) == outcome(FULL, value, **options)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(value=st.builds(lambda a, b: f"{a}@{b}", local, domain))
+def test_fast_path_builds_the_constructors_instance(value: str) -> None:
+    """The plain recipient skips `Address.__init__`: the object must be the one it builds
+    (fields, repr, hash, frozen, `dataclasses.replace`), not only equal to it."""
+    try:
+        fast = parse_address(value, allow_special_use=True)
+    except ConnectorError:
+        return
+    built = Address(fast.local, fast.domain, fast.ascii_domain, fast.display_name)
+    assert type(fast) is Address
+    assert vars(fast) == vars(built)
+    assert list(vars(fast)) == [field.name for field in dataclasses.fields(Address)]
+    assert (repr(fast), hash(fast), fast.envelope) == (repr(built), hash(built), built.envelope)
+    renamed = dataclasses.replace(built, display_name="Zoë")
+    assert dataclasses.replace(fast, display_name="Zoë") == renamed
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.local = "other"  # type: ignore[misc]

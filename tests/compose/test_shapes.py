@@ -247,3 +247,41 @@ def test_the_line_bound_is_an_upper_bound(segments: list[str], data: st.DataObje
     text = part.fill(values)
     longest = max(map(len, text.replace("\r", "\n").split("\n")))
     assert longest <= part.fixed + part.per_line * max(map(len, values))
+
+
+parts = st.builds(
+    shapes._Part,
+    pieces=st.just(("",)),
+    slots=st.lists(st.just((0, 0)), max_size=4).map(tuple),
+    fixed=st.integers(0, 1200),
+    per_line=st.integers(0, 4),
+    fixed_size=st.integers(0, 1200),
+)
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(
+    subject=parts,
+    text=parts,
+    html=parts,
+    watched=st.tuples(st.integers(0, 5000), st.integers(0, 6)),
+    max_chars=st.integers(0, 5000),
+    longest=st.integers(0, 5000),
+)
+def test_the_shape_bound_is_the_five_checks(
+    subject: Any, text: Any, html: Any, watched: tuple[int, int], max_chars: int, longest: int
+) -> None:
+    """`pieces` takes one comparison with the shape's bound instead of its five checks (the
+    three parts' sizes, the watched outputs, text and HTML lines): for every longest value up
+    to `max_chars`, the comparison must say what the five checks say."""
+    max_part = max_chars // 4
+    bound = shapes.shape_bound((subject, text, html), watched, max_part, max_chars)
+    for length in {longest, bound, bound + 1}:  # either side of the bound, and anywhere
+        values = ["x" * length] * 4
+        checks = (
+            all(part.fits(values, length, max_part) for part in (subject, text, html))
+            and watched[0] + watched[1] * length <= max_chars
+            and text.short_lines(length)
+            and html.short_lines(length)
+        )
+        assert (length <= bound) == checks or not 0 <= length <= max_chars
