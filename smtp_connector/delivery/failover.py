@@ -180,6 +180,24 @@ class SmtpDelivery:
         """Servers in priority order, round after round with backoff, until one accepts or
         the attempts or the deadline run out. `rest`: the servers left in round 0 after the
         fast first try (None: start round 0 from the first server)."""
+        try:
+            return await self._retried(email, started, deadline, attempts, errors, excluded, rest)
+        finally:
+            # Each error's traceback reaches the frames that hold `errors` (this one, the
+            # try's, the caller's through `f_back`): emptied, it ties no cycle that would keep
+            # the connector for the garbage collector (tests/delivery/test_connector_release.py).
+            errors.clear()
+
+    async def _retried(
+        self,
+        email: RenderedEmail,
+        started: float,
+        deadline: float,
+        attempts: list[AttemptRecord],
+        errors: dict[str, ConnectorError],
+        excluded: set[str],
+        rest: list[_Server] | None,
+    ) -> SendResult:
         options = self._config.retry
         round_number = 0 if rest is None else 1
         if rest:

@@ -37,9 +37,11 @@ def backoff_delay(options: RetryOptions, round_number: int) -> float:
 def log_failure(
     server: str, attempt: int, message_id: str, error: ConnectorError, seconds: float
 ) -> None:
+    # The text, not the error: a handler that keeps records (pytest's, a MemoryHandler) would
+    # keep the error, its traceback's frames and through them the connector that sent.
     log.warning(
         "attempt failed: %s",
-        error,
+        str(error),
         extra={
             "server": server,
             "attempt": attempt,

@@ -102,15 +102,23 @@ class Sender:
         try:
             await session.open()
         except ConnectorError as error:
-            job = self._feed.take()
-            if job is not None:
-                self._assigned = 0
-                self._assign(job)
-                self._settle(job, error)
+            self._fail_next(error)
             return False
         self._session, self._assigned = session, 0
         self._feed.opened_one()
         return True
+
+    def _fail_next(self, error: ConnectorError) -> None:
+        """The next waiting message fails with `error`. In a frame of its own: a frame the
+        error passed through keeps its locals while the error's traceback lives, and a job
+        there would tie error → traceback → frame → job → future → error into a cycle, which
+        would keep the whole connector for the garbage collector
+        (tests/delivery/test_connector_release.py)."""
+        job = self._feed.take()
+        if job is not None:
+            self._assigned = 0
+            self._assign(job)
+            self._settle(job, error)
 
     async def _retire(self) -> None:
         session, self._session = self._session, None
@@ -171,7 +179,10 @@ class Sender:
                 job.retried = True
                 self._feed.requeue(job)
             else:
-                job.future.set_exception(outcome)
+                # Handed over without the frames it was raised through: they hold this job,
+                # whose future would hold the error — a cycle (see `_fail_next`). The caller's
+                # `await` starts its traceback afresh; its cause keeps the original failure.
+                job.future.set_exception(outcome.with_traceback(None))
         else:
             job.future.set_result(outcome)
 
