@@ -181,51 +181,39 @@ class SmtpDelivery:
         the attempts or the deadline run out. `rest`: the servers left in round 0 after the
         fast first try (None: start round 0 from the first server)."""
         try:
-            return await self._retried(email, started, deadline, attempts, errors, excluded, rest)
+            options = self._config.retry
+            round_number = 0 if rest is None else 1
+            if rest:
+                result, _ = await self._round(email, rest, attempts, errors, excluded, deadline)
+                if result is not None:
+                    result.duration = time.monotonic() - started
+                    return result
+            while len(attempts) < options.attempts:
+                candidates = [
+                    s for s in self._servers if s.name not in excluded and s.health.available()
+                ]
+                if not candidates:
+                    break
+                if round_number:
+                    delay = backoff_delay(options, round_number)
+                    if time.monotonic() + delay > deadline:
+                        break
+                    await asyncio.sleep(delay)
+                result, tried = await self._round(
+                    email, candidates, attempts, errors, excluded, deadline
+                )
+                if result is not None:
+                    result.duration = time.monotonic() - started
+                    return result
+                if not tried:
+                    break
+                round_number += 1
+            raise self._final_error(errors, attempts)
         finally:
             # Each error's traceback reaches the frames that hold `errors` (this one, the
             # try's, the caller's through `f_back`): emptied, it ties no cycle that would keep
             # the connector for the garbage collector (tests/delivery/test_connector_release.py).
             errors.clear()
-
-    async def _retried(
-        self,
-        email: RenderedEmail,
-        started: float,
-        deadline: float,
-        attempts: list[AttemptRecord],
-        errors: dict[str, ConnectorError],
-        excluded: set[str],
-        rest: list[_Server] | None,
-    ) -> SendResult:
-        options = self._config.retry
-        round_number = 0 if rest is None else 1
-        if rest:
-            result, _ = await self._round(email, rest, attempts, errors, excluded, deadline)
-            if result is not None:
-                result.duration = time.monotonic() - started
-                return result
-        while len(attempts) < options.attempts:
-            candidates = [
-                s for s in self._servers if s.name not in excluded and s.health.available()
-            ]
-            if not candidates:
-                break
-            if round_number:
-                delay = backoff_delay(options, round_number)
-                if time.monotonic() + delay > deadline:
-                    break
-                await asyncio.sleep(delay)
-            result, tried = await self._round(
-                email, candidates, attempts, errors, excluded, deadline
-            )
-            if result is not None:
-                result.duration = time.monotonic() - started
-                return result
-            if not tried:
-                break
-            round_number += 1
-        raise self._final_error(errors, attempts)
 
     async def _round(
         self,
