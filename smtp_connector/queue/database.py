@@ -110,13 +110,7 @@ class QueueDatabase:
         except Exception as exc:
             if len(ops) == 1:
                 return [(False, exc)]
-        outcomes = []  # find the op that broke the batch
-        for op, isolated in ops:
-            try:
-                outcomes += await _async_transaction(engine, [(op, isolated)])
-            except Exception as exc:
-                outcomes.append((False, exc))
-        return outcomes
+        return [await _retried(engine, op) for op in ops]  # find the op that broke the batch
 
     async def read(self, op: Callable[[Connection], T]) -> T:
         if self._thread is not None:
@@ -226,6 +220,7 @@ async def _each_alone(
 
 
 async def _retried(engine: AsyncEngine, op: tuple[Op, bool]) -> Outcome:
+    """`op` alone, in a transaction of its own: its outcome, its error included."""
     try:
         return (await _async_transaction(engine, [op]))[0]
     except Exception as exc:
