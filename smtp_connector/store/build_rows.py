@@ -17,7 +17,7 @@ belong to.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, bindparam, select
@@ -32,7 +32,8 @@ from .tables import AppRow, DefinitionRow
 @dataclass(frozen=True, slots=True)
 class ServerRow:
     """One active definition as a connector is built from it (configs.DefinitionFields):
-    the columns of `DefinitionRow` a build reads, nothing of its bookkeeping."""
+    the columns of `DefinitionRow` a build reads, nothing of its bookkeeping. The secret
+    columns (Fernet tokens) stay out of its repr, as they stay out of every log line."""
 
     id: str
     name: str | None
@@ -42,7 +43,7 @@ class ServerRow:
     auth: bool
     ntlm: bool
     username: str | None
-    password_enc: str | None
+    password_enc: str | None = field(repr=False)
     priority: int
     from_email: str | None
     from_name: str | None
@@ -53,9 +54,9 @@ class ServerRow:
     verify_certificate: bool
     smime: bool
     smime_certificate: str | None
-    smime_private_key_enc: str | None
+    smime_private_key_enc: str | None = field(repr=False)
     smime_private_key_path: str | None
-    smime_key_password_enc: str | None
+    smime_key_password_enc: str | None = field(repr=False)
     smime_dont_send_on_error: bool
 
 

@@ -103,6 +103,8 @@ async def test_the_core_read_gives_what_the_orm_reads_gave(
     assert [[getattr(row, f) for f in fields] for row in servers] == [
         [getattr(row, f) for f in fields] for row in orm_rows
     ]
+    for row in servers:  # the tokens stay out of reprs (and so out of any log line)
+        assert row.password_enc is None or row.password_enc not in repr(row)
     if orm_rows:  # the config a connector is built from, secrets decrypted alike
         config = {"validation_only": True, "app": sender}
         assert connector_config(servers, service.box, **config) == connector_config(
