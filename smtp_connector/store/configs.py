@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from smtp_connector.errors import Cause, ConnectorError, ErrorCode
 
@@ -37,6 +37,56 @@ class AppSender:
         return cls(row.from_email, row.from_name, row.default_locale)
 
 
+class DefinitionFields(Protocol):
+    """The columns of a definition a connector is built from: a `DefinitionRow`, or the
+    lighter `build_rows.ServerRow` a rebuild reads without the ORM."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def security(self) -> str: ...
+    @property
+    def auth(self) -> bool: ...
+    @property
+    def ntlm(self) -> bool: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def password_enc(self) -> str | None: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def from_email(self) -> str | None: ...
+    @property
+    def from_name(self) -> str | None: ...
+    @property
+    def timeout(self) -> int: ...
+    @property
+    def allow_special_use_domains(self) -> bool: ...
+    @property
+    def tls_ca(self) -> str | None: ...
+    @property
+    def verify_certificate(self) -> bool: ...
+    @property
+    def smime(self) -> bool: ...
+    @property
+    def smime_certificate(self) -> str | None: ...
+    @property
+    def smime_private_key_enc(self) -> str | None: ...
+    @property
+    def smime_private_key_path(self) -> str | None: ...
+    @property
+    def smime_key_password_enc(self) -> str | None: ...
+    @property
+    def smime_dont_send_on_error(self) -> bool: ...
+
+
 _SERVERS = ValidatedServers()  # one per process: apps with equal entries share theirs
 
 # Only used to validate a definition that has no fromEmail yet (e.g. privacyIDEA's optional
@@ -56,7 +106,7 @@ def _secret(box: SecretBox, token: str | None) -> str | None:
     return box.decrypt(token) if token else None
 
 
-def server_settings(row: DefinitionRow, box: SecretBox) -> dict[str, Any]:
+def server_settings(row: DefinitionFields, box: SecretBox) -> dict[str, Any]:
     """The connection part (host, port, TLS, auth, timeouts) of one definition."""
     timeout_ms = row.timeout * 1000
     settings: dict[str, Any] = {
@@ -83,7 +133,7 @@ def server_settings(row: DefinitionRow, box: SecretBox) -> dict[str, Any]:
 
 
 def smime_options(
-    row: DefinitionRow, box: SecretBox, smime_dir: Path | None
+    row: DefinitionFields, box: SecretBox, smime_dir: Path | None
 ) -> dict[str, Any] | None:
     """The S/MIME options; a path (allowed at save) is resolved again inside the S/MIME
     directory now, so a symlink swapped in since, or an unset directory, is refused."""
@@ -107,7 +157,7 @@ def smime_options(
     return options
 
 
-def _reads_files(rows: Sequence[DefinitionRow]) -> bool:
+def _reads_files(rows: Sequence[DefinitionFields]) -> bool:
     """True when a definition's S/MIME material is a path (allowed, and checked, above)."""
     return any(
         row.smime and (row.smime_private_key_path or is_path(row.smime_certificate)) for row in rows
@@ -115,7 +165,7 @@ def _reads_files(rows: Sequence[DefinitionRow]) -> bool:
 
 
 def mail_sender(
-    rows: Sequence[DefinitionRow], app: AppSender | None
+    rows: Sequence[DefinitionFields], app: AppSender | None
 ) -> tuple[str, str | None] | None:
     """(address, name) the mail comes from: the primary definition's own fromEmail, else its
     app's, else the definition's username when that is an address; None when there is none
@@ -134,7 +184,7 @@ def mail_sender(
 
 
 def connector_config(
-    rows: Sequence[DefinitionRow],
+    rows: Sequence[DefinitionFields],
     box: SecretBox,
     *,
     retry: dict[str, Any] | None = None,
@@ -181,7 +231,7 @@ def connector_config(
     return config
 
 
-def _failover_entry(row: DefinitionRow, box: SecretBox, app: AppSender | None) -> dict[str, Any]:
+def _failover_entry(row: DefinitionFields, box: SecretBox, app: AppSender | None) -> dict[str, Any]:
     """A failover server sends with its own From, else the app's (else the primary's)."""
     entry = server_settings(row, box) | {"priority": row.priority, "label": row.id}
     own = row.from_email or (app.from_email if app is not None else None)
@@ -194,7 +244,7 @@ def _failover_entry(row: DefinitionRow, box: SecretBox, app: AppSender | None) -
 
 
 def build_config(
-    rows: Sequence[DefinitionRow],
+    rows: Sequence[DefinitionFields],
     box: SecretBox,
     *,
     retry: dict[str, Any] | None = None,
@@ -210,7 +260,7 @@ def build_config(
 
 
 def build_connector(
-    rows: Sequence[DefinitionRow],
+    rows: Sequence[DefinitionFields],
     box: SecretBox,
     policy: ServicePolicy,
     *,

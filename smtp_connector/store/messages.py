@@ -22,10 +22,10 @@ from sqlalchemy import bindparam, select
 from smtp_connector.errors import ConnectorError, secret_safe_logger
 
 from .apps import load_app
-from .configs import AppSender, build_connector
+from .build_rows import ServerRow, read_for_build
+from .configs import build_connector
 from .connectors import ConnectorCache, LiveConnector, Versions
 from .database import Database
-from .definitions import ordered_definitions
 from .domain import Actor, MessageRequest
 from .errors import ServiceError, forbidden, invalid
 from .idempotency import IdempotencyLog, check_key, request_fingerprint
@@ -37,10 +37,10 @@ from .secrets import SecretBox
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .shared_reads import SharedReads
 from .tables import AppRow
-from .template_chain import AppTemplates, load_snapshot, refresh
+from .template_chain import AppTemplates, refresh
 
 if TYPE_CHECKING:
-    from smtp_connector import RenderedEmail
+    from smtp_connector import RenderedEmail, SmtpConnector
 
 log = secret_safe_logger("smtp_connector.store")
 # A queued job's app versions, read for the jobs of a batch together (deliver_now), built once.
@@ -255,41 +255,41 @@ class MessageService:
     async def _build(
         self, app_id: str, version: int, previous: LiveConnector | None
     ) -> LiveConnector:
-        """The app's connector, made in the build threads (see connectors.py); the one it
-        replaces lends its compiled templates, so the first sends do not compile on the loop."""
-        async with self._db.transaction() as session:
-            app = await session.get(AppRow, app_id)
-            rows = await ordered_definitions(session, app_id, active_only=True)
-            version = app.definitions_version if app is not None else version
-            sender = AppSender.of(app)
-            templates = AppTemplates(app_id, await load_snapshot(session, app) if app else None)
-        if not rows:
+        """The app's connector, made in the build threads (see connectors.py) from one Core
+        read (build_rows.py); the one it replaces lends its compiled templates, so the first
+        sends do not compile on the loop, and, when it is this app's, its template snapshot."""
+        read = await read_for_build(self._db, app_id)
+        if read is not None:
+            version = read.version
+        if read is None or not read.raw:
             raise ServiceError(
                 "unavailable",
                 f"App {app_id!r} has no active server definition: add one, or run check on a "
                 "disabled one to re-enable it.",
             )
+        # Another app's connector lends compiled templates only, never its app's templates.
+        own = previous.templates if previous is not None else None
+        templates = own if own is not None and own.app_id == app_id else AppTemplates(app_id)
         earlier = previous.connector if previous else None
+        policy, box = self._policy, self._box
+
+        def work() -> tuple[SmtpConnector, list[ServerRow], dict[str, str]]:
+            rows = read.servers()
+            built = build_connector(rows, box, policy, app=read.sender, compose_from=earlier,
+                                    template_provider=templates)  # fmt: skip
+            # Results name the primary by address, failover servers by id; errors name any by
+            # address (two definitions of one address: the first-tried one is named).
+            labels = {f"{row.host}:{row.port}": row.id for row in reversed(rows)}
+            labels |= {row.id: row.id for row in rows}
+            return built, rows, labels
+
         started = time.perf_counter()
-        log.info("building the connector of app %s (%d definitions)", app_id, len(rows))
+        log.info("building the connector of app %s (%d definitions)", app_id, len(read.raw))
         try:
-            connector = await self._connectors.run_build(
-                lambda: build_connector(
-                    rows,
-                    self._box,
-                    self._policy,
-                    app=sender,
-                    compose_from=earlier,
-                    template_provider=templates,
-                )
-            )
+            connector, rows, labels = await self._connectors.run_build(work)
         finally:
             log.info("finished building the connector of app %s in %.1f ms", app_id,
                      (time.perf_counter() - started) * 1000)  # fmt: skip
-        # Results name the primary by address, failover servers by id; errors name any by
-        # address (two definitions of one address: the first-tried one is named).
-        labels = {f"{row.host}:{row.port}": row.id for row in reversed(rows)}
-        labels |= {row.id: row.id for row in rows}
         return LiveConnector(
             connector=connector,
             version=version,
