@@ -32,6 +32,7 @@ from .delivery.throttle import Throttle, ThrottleStore
 from .errors import ConnectorError, secret_safe_logger
 from .finishing import Finisher
 from .results import SendResult, Step
+from .sync_loop import LoopThread
 from .usage import UsageType, usage_key
 
 if TYPE_CHECKING:  # loaded when a config uses them (DKIM/S/MIME, OAuth2) or on `verify`
@@ -66,6 +67,9 @@ class SmtpConnector:
     Use as `async with SmtpConnector(config) as connector:` so pooled connections are closed,
     or call `send_sync` from synchronous code.
     """
+
+    # False: `send_many` calls `send` per message (the tests compare the two ways).
+    inline_send_many = True
 
     def __init__(
         self,
@@ -125,7 +129,7 @@ class SmtpConnector:
         self._backend: Backend = _make_backend(
             cfg, finisher, token_provider, shared_rate, address_policy
         )
-        self._loop_thread: _LoopThread | None = None
+        self._loop_thread: LoopThread | None = None
         self._loop_lock = threading.Lock()
 
     # -- rendering -----------------------------------------------------------------------
@@ -268,6 +272,15 @@ class SmtpConnector:
         results: list[SendResult | ConnectorError | None] = [None] * len(items)
         pending = iter(range(len(items)))  # shared by the workers: each index taken once
         done = 0
+        # `send`'s steps inlined when the backend is SMTP and no throttle is configured: the
+        # worker awaits the pool's future of the first try itself, so a message costs no
+        # coroutine (`send` and the backend's `send` were two per message, each resumed when
+        # the reply came). Whatever the first try does not settle goes the backend's way.
+        backend = self._backend
+        smtp = backend if isinstance(backend, SmtpDelivery) else None
+        if not self.inline_send_many or self._throttle.enabled:
+            smtp = None
+        on_sent, on_failed = self._on_sent, self._on_failed
 
         async def worker() -> None:
             nonlocal done
@@ -281,9 +294,29 @@ class SmtpConnector:
                         request = _as_request(item)
                         to, usage = request.to, request.usage_type
                         payload, locale = request.payload, request.locale
-                    outcome: SendResult | ConnectorError = await self.send(
-                        to, usage, payload, locale
-                    )
+                    if smtp is None:
+                        outcome: SendResult | ConnectorError = await self.send(
+                            to, usage, payload, locale
+                        )
+                    else:  # `send`, with the backend's `send` written out
+                        try:
+                            email = self.render(usage, payload or {}, locale, to=to)
+                            first = smtp.first_try(email)
+                            if first is None:
+                                outcome = await smtp.send(email)
+                            else:
+                                try:
+                                    delivered = await first[1]
+                                except ConnectorError as error:
+                                    outcome = await smtp.after_first(email, first, error)
+                                else:
+                                    outcome = smtp.first_result(first, delivered)
+                        except ConnectorError as error:
+                            if on_failed is not None:
+                                _call_hook(on_failed, error)
+                            raise
+                        if on_sent is not None:
+                            _call_hook(on_sent, outcome)
                 except ConnectorError as error:
                     outcome = error
                 results[index] = outcome
@@ -348,37 +381,8 @@ class SmtpConnector:
     def _run_sync(self, coroutine: Awaitable[Any]) -> Any:
         with self._loop_lock:
             if self._loop_thread is None:
-                self._loop_thread = _LoopThread()
+                self._loop_thread = LoopThread()
         return self._loop_thread.run(coroutine)
-
-
-class _LoopThread:
-    """A private event loop on a daemon thread: keeps pooled connections warm across
-    `send_sync` calls and never touches the caller's own loop."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self.loop.run_forever, name="smtp-connector", daemon=True
-        )
-        self._thread.start()
-
-    def run(self, coroutine: Awaitable[Any]) -> Any:
-        if _running_loop() is self.loop:
-            raise RuntimeError("send_sync called from the connector's own loop")
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()  # type: ignore[arg-type]
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-        self.loop.close()
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _payload_locale(payload: Mapping[str, Any]) -> str | None:

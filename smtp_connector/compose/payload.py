@@ -31,8 +31,9 @@ def build_context(payload: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
     require_mapping(payload)
     context = dict(payload)
     _check_size(context, max_bytes)
-    if "code" in context and context["code"] is not None:
-        context["code"] = _code_text(context["code"])
+    code = context.get("code")
+    if code is not None and type(code) is not str:  # a str is its own text: no call
+        context["code"] = _code_text(code)
     if context.get("link"):
         context["link"] = safe_link(context["link"])
     if "expires_in_minutes" in context and "expiresInMinutes" not in context:
@@ -80,7 +81,7 @@ def _code_text(code: Any) -> str:
 
 
 def _check_size(context: dict[str, Any], max_bytes: int) -> None:
-    if _rough_size(context) <= max_bytes // 4:
+    if _mapping_size(context, 0) <= max_bytes // 4:  # `_rough_size` of a dict, one call less
         return  # clearly small: skip the exact (JSON) measurement on the hot path
     try:
         size = len(json.dumps(context, default=str, ensure_ascii=False).encode("utf-8"))

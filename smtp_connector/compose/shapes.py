@@ -65,6 +65,7 @@ _TYPE_TESTS = frozenset(
     {"defined", "undefined", "none", "string", "mapping", "number", "boolean", "sequence"}
 )
 _PRESENCE_FILTERS = frozenset({"default", "d"})
+_HTML_SPECIAL = re.compile("[&<>\"']")  # what markupsafe's `escape` replaces
 
 Shape = tuple[Any, ...]
 RenderRaw = Callable[[EmailTemplate, dict[str, Any], Callable[[str], None]], "list[str] | None"]
@@ -184,7 +185,9 @@ class ShapeCache:
             self.fallbacks["template"] += 1
             return None
         subject, text, html = composed.parts
-        escaped = [_escape(value) for value in values] if html.slots else values
+        escaped = values  # the usual values (digits, names) need no escaping: one search
+        if html.slots and _HTML_SPECIAL.search("".join(values)) is not None:
+            escaped = [_escape(value) for value in values]
         longest = max(map(len, values), default=0)
         longest_html = max(map(len, escaped), default=0) if escaped is not values else longest
         if max(longest, longest_html) <= composed.bound:  # every check below holds

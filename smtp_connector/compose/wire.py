@@ -125,16 +125,40 @@ class MessageFormat:
     slots (`body_slots`: 0 the boundary, then the values). `stuffed_same`: neither the fixed
     text nor any slot can put a dot at the start of a line, so the DATA payload is the message
     plus the final dot (a slot is never one: header slots start with their name, the body's
-    values are `plain_values`)."""
+    values are `plain_values`). `frame` is `text` cut at its holes (`cut_format`): what a
+    message fills, with one join instead of a `%` formatting, which reads the whole text of a
+    few kilobytes character by character (2.4 times the instructions, by valgrind)."""
 
     text: str
     body_slots: tuple[int, ...]
     stuffed_same: bool
+    frame: tuple[str | None, ...] = field(default=(), compare=False, repr=False)
 
     def fill(self, heads: tuple[str, str, str, str], values: Sequence[str]) -> bytes:
         """The message for these header lines (To lines with their CRLF, or ""; the Subject
         line; the Date and Message-ID values) and body values (the boundary first)."""
-        return (self.text % (*heads, *map(values.__getitem__, self.body_slots))).encode()
+        out = [*self.frame]
+        out[1::2] = (*heads, *map(values.__getitem__, self.body_slots))
+        return "".join(out).encode()  # type: ignore[arg-type]  # every hole is filled
+
+
+def cut_format(text: str) -> tuple[str | None, ...]:
+    """`text`, a `%`-format of `%s` holes and `%%` escapes only, as its fixed pieces with a
+    None between each two (where a hole is), the escapes undone: `"".join` of it with the
+    holes filled equals `text % values` (tests/compose/test_wire_shapes.py)."""
+    frame: list[str | None] = []
+    piece: list[str] = []
+    for token in _FORMAT_TOKEN.split(text):
+        if token == "%s":
+            frame += ["".join(piece), None]
+            piece = []
+        else:
+            piece.append("%" if token == "%%" else token)
+    frame.append("".join(piece))
+    return tuple(frame)
+
+
+_FORMAT_TOKEN = re.compile("(%%|%s)")
 
 
 def message_format(skeleton: Skeleton, fixed: tuple[str, str, str]) -> MessageFormat:
@@ -151,7 +175,7 @@ def message_format(skeleton: Skeleton, fixed: tuple[str, str, str]) -> MessageFo
     )
     text = head + skeleton.plain.decode("ascii")
     same = "\n." not in text and skeleton.stuffed is skeleton.plain
-    made = MessageFormat(text, skeleton.slots, same)
+    made = MessageFormat(text, skeleton.slots, same, cut_format(text))
     if len(skeleton.messages) >= MAX_SENDERS:
         skeleton.messages.clear()
     skeleton.messages[fixed] = made

@@ -37,6 +37,9 @@ if TYPE_CHECKING:  # OAuth2 and NTLM load only for a server that uses them
 log = secret_safe_logger("smtp_connector.delivery")
 
 Prepare = Callable[[RenderedEmail, ServerConfig], tuple[RenderedEmail, bytes]]
+# A started first try: (the email as sent, the pool's future, the send's start, the try's
+# start, the deadline). A plain tuple: one per message, built without a Python call.
+FirstTry = tuple[RenderedEmail, "asyncio.Future[Delivery]", float, float, float]
 
 
 @dataclass
@@ -144,28 +147,57 @@ class SmtpDelivery:
     async def send(self, email: RenderedEmail) -> SendResult:
         """Deliver `email`: the first try on the first server when it is active (the common
         case, with nothing allocated for retries), then rounds of failover and retries."""
+        first = self.first_try(email)
+        if first is None:
+            started = time.monotonic()
+            deadline = started + self._config.retry.deadline / 1000
+            return await self._rounds(email, started, deadline, [], {}, set(), None)
+        try:
+            delivery = await first[1]
+        except ConnectorError as error:
+            return await self.after_first(email, first, error)
+        return self.first_result(first, delivery)
+
+    def first_try(self, email: RenderedEmail) -> FirstTry | None:
+        """Start the full path's first try, inlined, when it applies: round 0 takes the first
+        server when it is active (available, and `claim` admits it), before any clock or
+        attempt check can stop it (`retry.attempts` ≥ 1 and the deadline is ≥ 1 ms away).
+        None: `send` must take the rounds from the start. A caller awaits the try's future
+        itself (`send`, and `send_many` without a coroutine per layer), then hands the
+        outcome to `first_result` or `after_first`, which is all `send` does."""
         started = time.monotonic()
-        deadline = started + self._config.retry.deadline / 1000
         first = self._servers[0]
         if not self.fast_path or first.health.disabled_until != 0.0:
-            return await self._rounds(email, started, deadline, [], {}, set(), None)
-        # The full path's first try, inlined: round 0 takes the first server when it is
-        # active (available, and `claim` admits it), before any clock or attempt check can
-        # stop it (`retry.attempts` ≥ 1 and the deadline is ≥ 1 ms away).
+            return None
+        deadline = started + self._config.retry.deadline / 1000
         prepared, data = self._prepare(email, first.config)
         start = time.monotonic()
         try:
-            delivery = await self._deliver(first, prepared, data, deadline)
-        except ConnectorError as error:
-            attempts: list[AttemptRecord] = []
-            errors: dict[str, ConnectorError] = {}
-            excluded: set[str] = set()
-            self._failed(first, prepared, error, start, attempts, errors, excluded)
-            rest = [s for s in self._servers[1:] if s.name not in excluded]
-            return await self._rounds(email, started, deadline, attempts, errors, excluded, rest)
-        result = self._succeeded(first, prepared, delivery, start, [])
-        result.duration = time.monotonic() - started
+            future = self._deliver(first, prepared, data, deadline)
+        except ConnectorError as error:  # as if the future had failed: the rounds go on
+            future = asyncio.get_running_loop().create_future()
+            future.set_exception(error)
+        return (prepared, future, started, start, deadline)
+
+    def first_result(self, first: FirstTry, delivery: Delivery) -> SendResult:
+        """The result of a first try whose future gave `delivery`."""
+        result = self._succeeded(self._servers[0], first[0], delivery, first[3], [])
+        result.duration = time.monotonic() - first[2]
         return result
+
+    async def after_first(
+        self, email: RenderedEmail, first: FirstTry, error: ConnectorError
+    ) -> SendResult:
+        """A first try failed with `error`: record it, then the rounds go on from where the
+        full path would be (the rest of round 0: failover, then backoff rounds)."""
+        prepared, _, started, start, deadline = first
+        server = self._servers[0]
+        attempts: list[AttemptRecord] = []
+        errors: dict[str, ConnectorError] = {}
+        excluded: set[str] = set()
+        self._failed(server, prepared, error, start, attempts, errors, excluded)
+        rest = [s for s in self._servers[1:] if s.name not in excluded]
+        return await self._rounds(email, started, deadline, attempts, errors, excluded, rest)
 
     async def _rounds(
         self,

@@ -159,6 +159,9 @@ class Reply:
         return f"Reply({self.code}, {self.message!r})"
 
 
+_new_reply = object.__new__
+
+
 def parse_replies(data: bytes, replies: list[Reply], wanted: int) -> int:
     """Parse complete replies from the front of `data` into `replies` (at most `wanted` in
     all); returns how many bytes they took. Continuation lines are joined by newlines, as
@@ -171,7 +174,12 @@ def parse_replies(data: bytes, replies: list[Reply], wanted: int) -> int:
         if end == -1:
             break
         if data[start + 3 : start + 4] != b"-":  # one line: the common case
-            replies.append(Reply(_code(data, start, end), data[start + 4 : end].strip(_SPACE)))
+            code = _CODES.get(data[start : start + 3])
+            if code is None or end - start >= MAX_LINE_LENGTH:
+                code = _code(data, start, end)  # any other code; raises for a bad line
+            reply = _new_reply(Reply)  # no `__init__` frame: four replies a message
+            reply.code, reply._raw = code, data[start + 4 : end].strip(_SPACE)
+            replies.append(reply)
             start = end + 1
             continue
         parsed = _multiline(data, start)

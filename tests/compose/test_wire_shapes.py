@@ -204,3 +204,27 @@ def test_every_sender_and_recipient_takes_the_format_with_plain_values(
             assert data == full.as_bytes()
             assert fast._from_format(fast._wire, fast.needs_smtputf8) == data
             assert fast.wire_payload(data) == dot_stuff(data)
+
+
+@settings(max_examples=300)
+@given(
+    fixed=st.lists(st.text(alphabet=st.sampled_from("%sa\r\n.é<>")), min_size=1, max_size=8),
+    values=st.data(),
+)
+@example(fixed=["a%s", "%%", "%"], values=None)
+def test_a_cut_format_joins_as_the_format_formats(fixed: list[str], values: Any) -> None:
+    """The message format's frame (`cut_format`) filled with one join equals `%` formatting of
+    the same text, `%` in the fixed text (escaped as `%%`, `%%s` among them) included."""
+    from smtp_connector.compose.wire import cut_format
+
+    text = "%s".join(piece.replace("%", "%%") for piece in fixed)
+    holes = len(fixed) - 1
+    fills = (
+        [f"v{index}%s" for index in range(holes)]
+        if values is None
+        else values.draw(st.lists(st.text(), min_size=holes, max_size=holes))
+    )
+    frame = list(cut_format(text))
+    assert frame[0::2] == fixed and frame[1::2] == [None] * holes
+    frame[1::2] = fills
+    assert "".join(frame) == text % tuple(fills)  # type: ignore[arg-type]

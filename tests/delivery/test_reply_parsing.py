@@ -1,0 +1,77 @@
+"""`parse_replies`' one-line fast path (a known code looked up, the reply built without its
+`__init__`) against the general path it stands for (`_code` on every line, `Reply(...)`): over
+generated server output — known and unknown codes, malformed and over-long lines, multi-line
+replies, replies cut anywhere — both parse the same replies, stop at the same byte and raise
+the same errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiosmtplib.errors import SMTPResponseException
+from aiosmtplib.protocol import MAX_LINE_LENGTH
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from smtp_connector.delivery.pipelining import Reply, _code, _multiline, parse_replies
+
+_SPACE = b" \t\r\n"
+
+
+def _general(data: bytes, replies: list[Reply], wanted: int) -> int:
+    """The parse before the fast path: every line through `_code`, every reply its `__init__`."""
+    start = 0
+    while len(replies) < wanted:
+        end = data.find(b"\n", start)
+        if end == -1:
+            break
+        if data[start + 3 : start + 4] != b"-":
+            replies.append(Reply(_code(data, start, end), data[start + 4 : end].strip(_SPACE)))
+            start = end + 1
+            continue
+        parsed = _multiline(data, start)
+        if parsed is None:
+            break
+        replies.append(parsed[0])
+        start = parsed[1]
+    return start
+
+
+def _outcome(parse: Any, data: bytes, wanted: int) -> Any:
+    replies: list[Reply] = []
+    try:
+        used = parse(data, replies, wanted)
+    except SMTPResponseException as error:
+        return ("error", error.code, error.message, [(r.code, r._raw) for r in replies])
+    return (used, [(r.code, r._raw, r.message, repr(r)) for r in replies])
+
+
+line = st.builds(
+    lambda code, sep, text, pad, ending: code + sep + text + b"x" * pad + ending,
+    st.sampled_from([b"250", b"354", b"550", b"221", b"334", b"251", b"999", b"2500", b"25"]),
+    st.sampled_from([b" ", b"-", b"", b"\t"]),
+    st.one_of(st.binary(max_size=20), st.sampled_from([b"OK", b"2.0.0 Ok: queued", b" x "])),
+    st.sampled_from([0, 0, 0, MAX_LINE_LENGTH - 8, MAX_LINE_LENGTH - 4, MAX_LINE_LENGTH]),
+    st.sampled_from([b"\r\n", b"\n", b""]),
+)
+odd_line = st.sampled_from([b"abc ok\r\n", b" 25 ok\r\n", b"\r\n", b"25\r\n", b"2x0 ok\r\n"])
+
+
+@settings(max_examples=500)
+@given(
+    lines=st.lists(st.one_of(line, odd_line), max_size=6),
+    cut=st.integers(min_value=0, max_value=12),
+    wanted=st.integers(min_value=0, max_value=6),
+)
+@example(lines=[b"250 OK\r\n", b"354 go\r\n"], cut=0, wanted=2)
+@example(lines=[b"250" + b" " + b"x" * (MAX_LINE_LENGTH - 4) + b"\r\n"], cut=0, wanted=1)
+@example(lines=[b"250" + b" " + b"x" * (MAX_LINE_LENGTH - 5) + b"\r\n"], cut=0, wanted=1)
+@example(lines=[b"299 odd\r\n"], cut=0, wanted=1)
+@example(lines=[b"250 \x0bok\x0c\r\n"], cut=0, wanted=1)
+@example(lines=[b"abc ok\r\n"], cut=0, wanted=1)
+def test_the_fast_parse_reads_as_the_general_parse(
+    lines: list[bytes], cut: int, wanted: int
+) -> None:
+    data = b"".join(lines)
+    data = data[: len(data) - cut] if cut < len(data) else data
+    assert _outcome(parse_replies, data, wanted) == _outcome(_general, data, wanted)

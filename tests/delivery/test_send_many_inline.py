@@ -1,0 +1,245 @@
+"""`send_many`'s inline path (the worker renders and awaits the first try's pool future itself,
+no `send` or backend `send` coroutine per message) against `send` per message
+(`inline_send_many = False`): over generated batches and server misbehaviour, both put the
+same bytes on a real aiosmtpd server, return the same results and errors in the same order,
+call `on_sent`, `on_failed` and `on_progress` alike, and leave the same health."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from smtp_servers import MakeServer, TestServer, config_for, free_port
+
+from smtp_connector import ConnectorError, SendResult, SmtpConnector
+from smtp_connector.compose import message
+from smtp_connector.delivery.failover import SmtpDelivery
+
+TEMPLATES = [
+    {
+        "usageType": "Generic",
+        "subject": "Code {{ code }}",
+        "textContent": "Your code: {{ code }}\n.{{ code }}\n",
+        "htmlContent": "<p>Your code: <b>{{ code }}</b></p>",
+    },
+    {"usageType": "SignIn", "contentType": "text/plain", "subject": "Hi", "content": "{{code}}"},
+    {"usageType": "SignIn", "locale": "de", "subject": "Hallo", "content": "Code: {{code}}"},
+]
+MESSAGE_ID = re.compile(r"<fixedtoken\.\d+@")
+
+
+def _loops() -> list[Callable[[], asyncio.AbstractEventLoop]]:
+    uvloop = pytest.importorskip("uvloop", reason="uvloop is in the test extra")
+    return [asyncio.new_event_loop, uvloop.new_event_loop]
+
+
+@pytest.fixture(autouse=True)
+def _fixed_tokens() -> Iterator[None]:
+    """One Message-ID token, boundary and Date on both paths, so whole messages compare."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(message, "unique_token", lambda: "fixedtoken")
+        patch.setattr(message, "_date_header", lambda: "Sun, 06 Dec 2026 12:00:00 +0000")
+        yield
+
+
+def _view(outcome: SendResult | ConnectorError) -> str:
+    """What a caller sees, less the clock (durations, each attempt's seconds)."""
+    if isinstance(outcome, ConnectorError):
+        view = outcome.to_dict() | {"attempts": outcome.attempts, "id": outcome.message_id}
+        view |= {"details": outcome.details, "type": type(outcome).__name__}
+    else:
+        view = asdict(outcome) | {"type": type(outcome).__name__}
+        view.pop("duration")
+        for record in view["attempt_log"]:
+            record.pop("seconds")
+    return MESSAGE_ID.sub("<fixedtoken.T@", repr(sorted(view.items(), key=str)))
+
+
+async def _send_many(
+    config: dict[str, Any], inline: bool, requests: list[Any], concurrency: int
+) -> list[Any]:
+    hooks: list[tuple[str, Any]] = []
+    connector = SmtpConnector(
+        config,
+        on_sent=lambda result: hooks.append(("sent", _view(result))),
+        on_failed=lambda error: hooks.append(("failed", _view(error))),
+    )
+    connector.inline_send_many = inline
+    async with connector:
+        outcomes = await connector.send_many(
+            requests,
+            concurrency=concurrency,
+            on_progress=lambda done, outcome: hooks.append(("progress", (done, _view(outcome)))),
+        )
+        health = connector.health()
+    if concurrency > 1:  # the hooks' order follows the replies' timing: compare them as sets
+        counts = [what[0] for name, what in hooks if name == "progress"]
+        assert counts == list(range(1, len(requests) + 1))
+        hooks = sorted((name, what[1] if name == "progress" else what) for name, what in hooks)
+    return [[_view(outcome) for outcome in outcomes], hooks, health]
+
+
+class _Servers:
+    """A primary and a failover aiosmtpd server per PIPELINING mode, started once per test."""
+
+    def __init__(self, make_server: MakeServer) -> None:
+        self._make = make_server
+        self._pairs: dict[bool, tuple[TestServer, TestServer]] = {}
+
+    def pair(self, pipelining: bool) -> tuple[TestServer, TestServer]:
+        if pipelining not in self._pairs:
+            refuse = {"refused@example.org": "550 5.1.1 No such user"}
+            made = [self._make(pipelining=pipelining, reject_rcpt=refuse) for _ in range(2)]
+            self._pairs[pipelining] = (made[0], made[1])
+        return self._pairs[pipelining]
+
+    def misbehave(self, pipelining: bool, first: str, data_replies: list[str]) -> None:
+        primary, failover = self.pair(pipelining)
+        for server in (primary, failover):
+            server.behaviour.reject_sender = {}
+            server.behaviour.data_replies = []
+            server.messages.clear()
+        primary.behaviour.data_replies = list(data_replies)
+        if first == "451 sender":
+            primary.behaviour.reject_sender = {"noreply@example.com": "451 4.7.1 Slow down"}
+
+    def received(self, pipelining: bool, ordered: bool) -> list[list[Any]]:
+        found = [
+            [
+                (m.mail_from, m.rcpt_tos, MESSAGE_ID.sub("<fixedtoken.T@", m.content.decode()))
+                for m in server.messages
+            ]
+            for server in self.pair(pipelining)
+        ]
+        return found if ordered else [sorted(messages, key=repr) for messages in found]
+
+
+@pytest.fixture
+def servers(make_server: MakeServer) -> _Servers:
+    return _Servers(make_server)
+
+
+request = st.fixed_dictionaries(
+    {
+        "to": st.sampled_from(
+            [
+                "user@example.org",
+                "Ann <ann@example.org>",
+                "refused@example.org",
+                ["user@example.org", "refused@example.org"],
+                "josé@example.org",  # SMTPUTF8
+                "not an address",  # refused while rendering: on_failed, no try
+            ]
+        ),
+        "payload": st.one_of(
+            st.none(),
+            st.fixed_dictionaries({"code": st.from_regex(r"[0-9]{6}", fullmatch=True)}),
+            st.fixed_dictionaries({"code": st.sampled_from([".", "é", "a\r\n.\r\nb"])}),
+        ),
+    },
+    optional={
+        "usage_type": st.sampled_from(["Generic", "SignIn", "Custom"]),
+        "locale": st.sampled_from(["en", "de-AT"]),
+    },
+)
+
+
+@pytest.mark.parametrize("loop", _loops(), ids=["asyncio", "uvloop"])
+@settings(
+    max_examples=20,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    requests=st.lists(request, min_size=1, max_size=5),
+    pipelining=st.booleans(),
+    data_replies=st.lists(st.sampled_from(["550 5.7.1 Refused", "451 4.3.0 Later"]), max_size=2),
+    first=st.sampled_from(["ok", "down", "451 sender"]),
+    attempts=st.integers(min_value=1, max_value=3),
+    fast_path=st.booleans(),
+    throttled=st.booleans(),
+    concurrency=st.sampled_from([1, 1, 3]),
+)
+@example(
+    requests=[{"to": "user@example.org", "payload": {"code": "123456"}}], pipelining=True,
+    data_replies=[], first="ok", attempts=1, fast_path=True, throttled=False, concurrency=1,
+)  # fmt: skip
+@example(
+    requests=[{"to": "user@example.org", "usage_type": "SignIn", "payload": {"code": "1"},
+               "locale": "de"}], pipelining=True, data_replies=[], first="ok", attempts=1,
+    fast_path=True, throttled=False, concurrency=1,
+)  # fmt: skip
+@example(
+    requests=[{"to": "user@example.org", "payload": {"code": "123456"}}] * 2, pipelining=True,
+    data_replies=["451 4.3.0 Try later"], first="ok", attempts=2, fast_path=True,
+    throttled=False, concurrency=1,
+)  # fmt: skip
+def test_send_many_inline_sends_and_fails_as_send_per_message(
+    servers: _Servers,
+    loop: Callable[[], asyncio.AbstractEventLoop],
+    requests: list[dict[str, Any]],
+    pipelining: bool,
+    data_replies: list[str],
+    first: str,
+    attempts: int,
+    fast_path: bool,
+    throttled: bool,
+    concurrency: int,
+) -> None:
+    if concurrency > 1:  # which message meets a scripted DATA reply would follow the timing
+        data_replies = []
+    primary, failover = servers.pair(pipelining)
+    config = config_for(
+        free_port() if first == "down" else primary.port,
+        templates=TEMPLATES,
+        retry={"attempts": attempts, "initialDelay": 1, "maxDelay": 2},
+        servers=[{"host": "127.0.0.1", "port": failover.port, "priority": 1}],
+    )
+    if throttled:
+        config["throttle"] = {"perRecipientHourly": 1000}
+    outcomes, received = {}, {}
+    for inline in (True, False):
+        servers.misbehave(pipelining, first, data_replies)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(SmtpDelivery, "fast_path", fast_path)
+            with asyncio.Runner(loop_factory=loop) as runner:
+                outcomes[inline] = runner.run(_send_many(config, inline, requests, concurrency))
+        received[inline] = servers.received(pipelining, ordered=concurrency == 1)
+    assert outcomes[True] == outcomes[False]
+    assert received[True] == received[False]
+
+
+async def test_the_common_batch_runs_no_send_coroutine(
+    make_server: MakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The property above would hold with no inline path at all: here a batch of common
+    messages calls neither `SmtpConnector.send` nor the backend's `send`, and a batch with a
+    throttle (which the inline path leaves to `send`) calls `send` once a message."""
+    calls: list[str] = []
+    for owner, name in ((SmtpConnector, "send"), (SmtpDelivery, "send")):
+        original = getattr(owner, name)
+
+        def counted(*args: Any, _original: Any = original, _name: str = owner.__name__) -> Any:
+            calls.append(_name)
+            return _original(*args)
+
+        monkeypatch.setattr(owner, name, counted)
+    server = make_server(pipelining=True)
+    batch = [{"to": f"u{i}@example.org", "payload": {"code": "123456"}} for i in range(6)]
+    async with SmtpConnector(config_for(server, templates=TEMPLATES)) as connector:
+        outcomes = await connector.send_many(batch, concurrency=3)
+    assert all(isinstance(o, SendResult) for o in outcomes) and calls == []
+    throttle = {"perRecipientHourly": 1000}
+    config = config_for(server, templates=TEMPLATES, throttle=throttle)
+    async with SmtpConnector(config) as connector:
+        outcomes = await connector.send_many(batch, concurrency=3)
+    assert all(isinstance(o, SendResult) for o in outcomes)
+    assert sorted(set(calls)) == ["SmtpConnector", "SmtpDelivery"] and len(calls) == 12
+    assert len(server.messages) == 12
