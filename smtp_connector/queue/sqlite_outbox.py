@@ -17,12 +17,12 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 
-from .batching import InsertRow, Op
+from .batching import DriverOp, InsertRow, Op
 from .outbox import Claim, Finish, Outbox, attempt_log
 
 _INSERT_COLUMNS = (
@@ -82,6 +82,8 @@ def _wrapped(statement: str, values: Any, exc: sqlite3.Error) -> StatementError:
 @dataclass(frozen=True)
 class RawInsertRow(InsertRow):
     """An `InsertRow` of driver SQL: the enqueues of one batch are one `executemany`."""
+
+    driver_only: ClassVar[bool] = True  # see batching.DriverOp
 
     def __call__(self, conn: Connection) -> None:
         rows = self.values if isinstance(self.values, list) else [self.values]
@@ -150,7 +152,7 @@ class SqliteOutbox(Outbox):
             _read_versions(conn, claims)
             return claims
 
-        return op
+        return DriverOp(op)
 
     def _mark_data_op(self, claim: Claim, now: float) -> Callable[[Connection], int]:
         values = (now, now, claim.id, claim.worker_id, claim.attempt)
@@ -158,7 +160,7 @@ class SqliteOutbox(Outbox):
         def op(conn: Connection) -> int:
             return execute(conn, MARK_DATA, values).rowcount
 
-        return op
+        return DriverOp(op)
 
     def _finish_op(
         self, claim: Claim, end: Finish, detail: str | None, now: float
@@ -182,4 +184,4 @@ class SqliteOutbox(Outbox):
             execute(conn, INSERT_ATTEMPT, attempt)
             return True
 
-        return op
+        return DriverOp(op)
