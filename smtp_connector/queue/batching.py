@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -39,6 +39,27 @@ class InsertRow:
 
     def __call__(self, conn: Connection) -> None:
         conn.execute(self.statement, self.values)
+
+
+class DriverOp:
+    """An op made only of `sqlite3` driver statements (sqlite_outbox.py). A batch of nothing
+    else needs no SQLAlchemy transaction: the SQLite committer runs `BEGIN IMMEDIATE` and
+    `COMMIT` on the driver around it (database.py), which costs half the CPU of
+    `Connection.begin()` with its event and `exec_driver_sql`."""
+
+    __slots__ = ("_call",)
+    driver_only: ClassVar[bool] = True
+
+    def __init__(self, call: Callable[[Connection], Any]) -> None:
+        self._call = call
+
+    def __call__(self, conn: Connection) -> Any:
+        return self._call(conn)
+
+
+def driver_only(ops: Ops) -> bool:
+    """Whether every op of a batch is a driver op and none needs a savepoint."""
+    return all(not isolated and getattr(op, "driver_only", False) for op, isolated in ops)
 
 
 Pending = tuple[Op, bool, bool, "asyncio.Future[Any]"]  # op, isolated, durable, caller

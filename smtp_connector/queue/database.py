@@ -16,6 +16,7 @@ SQL runs on both databases:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from functools import partial
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from smtp_connector.errors import ConnectorError, ErrorCode
 from smtp_connector.store.urls import async_url, is_sqlite, safe_url, sqlite_path
 
-from .batching import GroupCommit, Op, Ops, Outcome, transaction
+from .batching import GroupCommit, Op, Ops, Outcome, driver_only, transaction
 from .merging import Places, alone, each_committed, independent, merge, spread
 from .writer_thread import WriterThread
 
@@ -152,6 +153,11 @@ class _WriterConnection:
 
 
 def _sync_batch(writer: _WriterConnection, ops: Ops) -> list[Outcome]:
+    if driver_only(ops):
+        outcomes = _driver_batch(writer, ops)
+        if outcomes is not None:
+            return outcomes
+        return [_sync_alone(writer, op) for op, _ in ops]  # as below, errors and all
     try:
         conn = writer.get()
         with conn.begin():  # BEGIN IMMEDIATE (_sqlite_begin) … COMMIT, or ROLLBACK on error
@@ -161,6 +167,28 @@ def _sync_batch(writer: _WriterConnection, ops: Ops) -> list[Outcome]:
         if len(ops) == 1:
             return [(False, exc)]
     return [_sync_alone(writer, op) for op, _ in ops]  # find the op that broke the batch
+
+
+def _driver_batch(writer: _WriterConnection, ops: Ops) -> list[Outcome] | None:
+    """A batch of driver ops (batching.DriverOp) in `BEGIN IMMEDIATE` … `COMMIT` issued on the
+    `sqlite3` connection itself, the SQLAlchemy connection left outside any transaction (the
+    ops reach the driver through it). None when anything failed: the transaction is rolled
+    back and the caller reruns each op alone the usual way, so a failure is reported exactly
+    as before (SQLAlchemy's exception types, the op that broke the batch found)."""
+    raw: Any = None
+    try:
+        conn = writer.get()
+        raw = conn.connection.driver_connection
+        raw.execute("BEGIN IMMEDIATE")
+        outcomes: list[Outcome] = [(True, op(conn)) for op, _ in ops]
+        raw.commit()
+        return outcomes
+    except Exception:
+        if raw is not None and raw.in_transaction:
+            with contextlib.suppress(Exception):
+                raw.rollback()
+        writer.close()
+        return None
 
 
 def _sync_alone(writer: _WriterConnection, op: Op) -> Outcome:

@@ -17,12 +17,13 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, ClassVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 
-from .batching import InsertRow, Op
+from .batching import DriverOp, InsertRow, Op
 from .outbox import Claim, Finish, Outbox, attempt_log
 
 _INSERT_COLUMNS = (
@@ -83,6 +84,8 @@ def _wrapped(statement: str, values: Any, exc: sqlite3.Error) -> StatementError:
 class RawInsertRow(InsertRow):
     """An `InsertRow` of driver SQL: the enqueues of one batch are one `executemany`."""
 
+    driver_only: ClassVar[bool] = True  # see batching.DriverOp
+
     def __call__(self, conn: Connection) -> None:
         rows = self.values if isinstance(self.values, list) else [self.values]
         raw = conn.connection.driver_connection
@@ -93,11 +96,17 @@ class RawInsertRow(InsertRow):
             raise _wrapped(self.statement, rows, exc) from exc
 
 
+# Picked by one C call per row rather than a generator over the columns (per message).
+_PICK_INSERT = itemgetter(*_INSERT_COLUMNS)
+_JSON_PLACES = tuple(i for i, name in enumerate(_INSERT_COLUMNS) if name in _JSON_COLUMNS)
+_PICK_ATTEMPT = itemgetter(*_ATTEMPT_COLUMNS)
+
+
 def _insert_values(values: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(
-        json.dumps(values[name]) if name in _JSON_COLUMNS else values[name]
-        for name in _INSERT_COLUMNS
-    )
+    row = list(_PICK_INSERT(values))
+    for place in _JSON_PLACES:
+        row[place] = json.dumps(row[place])
+    return tuple(row)
 
 
 def _claim(row: tuple[Any, ...], worker_id: str) -> Claim:
@@ -150,7 +159,7 @@ class SqliteOutbox(Outbox):
             _read_versions(conn, claims)
             return claims
 
-        return op
+        return DriverOp(op)
 
     def _mark_data_op(self, claim: Claim, now: float) -> Callable[[Connection], int]:
         values = (now, now, claim.id, claim.worker_id, claim.attempt)
@@ -158,7 +167,7 @@ class SqliteOutbox(Outbox):
         def op(conn: Connection) -> int:
             return execute(conn, MARK_DATA, values).rowcount
 
-        return op
+        return DriverOp(op)
 
     def _finish_op(
         self, claim: Claim, end: Finish, detail: str | None, now: float
@@ -174,7 +183,7 @@ class SqliteOutbox(Outbox):
         else:
             statement, values = FINISH["final"], (*ended, now, *mine)
         log = attempt_log(claim, end, detail, now)
-        attempt = tuple(log[name] for name in _ATTEMPT_COLUMNS)
+        attempt = _PICK_ATTEMPT(log)
 
         def op(conn: Connection) -> bool:
             if execute(conn, statement, values).rowcount != 1:
@@ -182,4 +191,4 @@ class SqliteOutbox(Outbox):
             execute(conn, INSERT_ATTEMPT, attempt)
             return True
 
-        return op
+        return DriverOp(op)
