@@ -79,8 +79,11 @@ class QueueDatabase:
             )  # fmt: skip
             for pg_engine in (self.engine, self._durable_engine):
                 event.listen(pg_engine.sync_engine, "handle_error", _primary_message_only)
-            # Several batches at once: each waits on round trips to the server, not the CPU.
-            self._committer = GroupCommit(self._postgres_batch, parallel=_PARALLEL)
+            # Several batches at once: each waits on round trips to the server, not the CPU;
+            # durable and other writes in batches of their own (batching.py `_take`).
+            self._committer = GroupCommit(
+                self._postgres_batch, parallel=_PARALLEL, by_durability=True
+            )
 
     def __repr__(self) -> str:
         return f"QueueDatabase({safe_url(self.url)!r})"
