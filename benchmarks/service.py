@@ -196,6 +196,20 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def backend_cpu(database: str) -> float:
+    """CPU time so far of the PostgreSQL backends serving `database` (their process titles
+    name it: the server must run on this machine), for the database's own CPU per message."""
+    total = 0.0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            title = cmdline.read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and f" {database} ".encode() in title:
+            total += cpu_seconds([int(cmdline.parent.name)])
+    return total
+
+
 @contextmanager
 def processes(*commands: list[str], environ: dict[str, str]) -> Iterator[list[int]]:
     started = [subprocess.Popen(c, env=environ, stdout=subprocess.DEVNULL,
@@ -287,6 +301,7 @@ async def run_serve(
             if mode != "direct":
                 await wait_sent(port, key, 200)
             cpu = cpu_seconds(pids)
+            db_cpu = backend_cpu(name) if mode == "postgres" else 0.0
             if wrk_seconds is None:
                 latencies, started = await load(port, key, app, count)
                 p50, p99 = statistics.median(latencies) * 1000, percentile(latencies, 99) * 1000
@@ -299,6 +314,8 @@ async def run_serve(
             )  # fmt: skip
             result = {"rate": count / (finished - started), "p50_ms": p50, "p99_ms": p99,
                       "cpu_ms": (cpu_seconds(pids) - cpu) * 1000 / count}  # fmt: skip
+            if mode == "postgres":
+                result["db_cpu_ms"] = (backend_cpu(name) - db_cpu) * 1000 / count
             # One client, one request at a time: the latency a sign-up request sees when the
             # service is not saturated (direct: includes the SMTP exchange; queued: the 202).
             async with Http(port, key) as http:
@@ -368,6 +385,10 @@ async def main() -> None:
         share, kratos = statistics.median(rates) / base, statistics.median(rates) / KRATOS_RATE
         print(f"| {mode} | {spread(rates)} | {share:.0%} | {kratos:,.0f}× | {p50} | {p99} | "
               f"{one} | {cpu} |")  # fmt: skip
+    for mode, rows in results.items():
+        if rows and "db_cpu_ms" in rows[0]:
+            print(f"\n{mode}: PostgreSQL's backends' CPU ms/msg (not in the service's) "
+                  f"{spread([r['db_cpu_ms'] for r in rows], '{:.2f}')}")  # fmt: skip
     if "direct" in results:
         overhead = [r["single_p50_ms"] - lib for r, lib in zip(results["direct"], library,
                                                                   strict=True)]  # fmt: skip

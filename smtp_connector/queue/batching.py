@@ -68,10 +68,13 @@ Pending = tuple[Op, bool, bool, "asyncio.Future[Any]"]  # op, isolated, durable,
 class GroupCommit:
     """Runs operations in shared transactions (at most `limit` each), one batch at a time."""
 
-    def __init__(self, commit: BatchCommit, limit: int = 500, parallel: int = 1) -> None:
+    def __init__(
+        self, commit: BatchCommit, limit: int = 500, parallel: int = 1, by_durability: bool = False
+    ) -> None:
         self._commit = commit
         self._limit = limit
         self._parallel = parallel  # batches in flight at once (SQLite: one writer, so 1)
+        self._by_durability = by_durability  # a batch's ops all durable, or none (see _take)
         self._pending: list[Pending] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -98,7 +101,7 @@ class GroupCommit:
             while not self._pending:
                 self._wake.clear()
                 await self._wake.wait()
-            batch, self._pending = self._pending[: self._limit], self._pending[self._limit :]
+            batch, self._pending = self._take()
             ops, callers = _merged(batch)
             self._busy += 1
             try:
@@ -113,6 +116,21 @@ class GroupCommit:
                         future.set_result(value)
                     else:
                         future.set_exception(value)
+
+    def _take(self) -> tuple[list[Pending], list[Pending]]:
+        """The next batch (at most `limit` ops) and what stays pending. With `by_durability`
+        a batch holds only ops of the oldest one's durability; the others go in the next
+        batch, which another of the `parallel` loops takes at once. On PostgreSQL a batch
+        mixing a durable op (the mark before DATA) with others (claims, completions) ran as
+        a transaction (BEGIN, each statement, COMMIT, waiting for the disk), where apart each
+        side is one statement in autocommit: one round trip each (database.py)."""
+        pending = self._pending
+        if self._by_durability and any(p[2] != pending[0][2] for p in pending):
+            durable = pending[0][2]
+            batch = [p for p in pending if p[2] == durable][: self._limit]
+            taken = {id(p) for p in batch}
+            return batch, [p for p in pending if id(p) not in taken]
+        return pending[: self._limit], pending[self._limit :]
 
     async def aclose(self) -> None:
         while self._pending or self._busy:

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from smtp_connector.errors import ConnectorError, ErrorCode
 from smtp_connector.store.urls import async_url, is_sqlite, safe_url, sqlite_path
@@ -68,20 +69,30 @@ class QueueDatabase:
             self._thread = WriterThread("outbox-writer")
             self._committer = GroupCommit(self._sqlite_batch)
         else:
+            # Sessions in autocommit: most batches are one statement, or statements each
+            # atomic on its own (`_async_transaction`); the few that need a transaction ask
+            # for one (`pg_transaction`). Switching a pooled session to autocommit for each
+            # batch and back on its return cost as much CPU as running the batch's statement
+            # (SQLAlchemy's isolation-level machinery; issue 26 §1).
             self.engine = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
                 hide_parameters=True, connect_args={"options": "-c synchronous_commit=off"},
+                isolation_level="AUTOCOMMIT",
             )  # fmt: skip
             # Durable batches on sessions whose commits wait for the disk (the server's
             # default), instead of a `SET LOCAL` round trip in each such transaction.
             self._durable_engine = create_async_engine(
                 self.url, pool_size=_PARALLEL, max_overflow=_PARALLEL, pool_recycle=1800,
                 hide_parameters=True, connect_args={"options": "-c synchronous_commit=on"},
+                isolation_level="AUTOCOMMIT",
             )  # fmt: skip
             for pg_engine in (self.engine, self._durable_engine):
                 event.listen(pg_engine.sync_engine, "handle_error", _primary_message_only)
-            # Several batches at once: each waits on round trips to the server, not the CPU.
-            self._committer = GroupCommit(self._postgres_batch, parallel=_PARALLEL)
+            # Several batches at once: each waits on round trips to the server, not the CPU;
+            # durable and other writes in batches of their own (batching.py `_take`).
+            self._committer = GroupCommit(
+                self._postgres_batch, parallel=_PARALLEL, by_durability=True
+            )
 
     def __repr__(self) -> str:
         return f"QueueDatabase({safe_url(self.url)!r})"
@@ -116,7 +127,7 @@ class QueueDatabase:
     async def read(self, op: Callable[[Connection], T]) -> T:
         if self._thread is not None:
             return await self._thread.run(partial(_sync_read, self._sync_engine, op))
-        async with self.engine.connect() as conn:
+        async with pg_transaction(self.engine) as conn:  # one snapshot, whatever the level
             return await conn.run_sync(op)
 
     async def dispose(self) -> None:
@@ -219,13 +230,23 @@ async def _async_transaction(engine: AsyncEngine, ops: Ops, durable: bool = Fals
     if not alone(runnable) and not durable and independent(runnable):
         return await _each_alone(engine, ops, runnable, places)
     if alone(runnable):
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:  # autocommit: the statement is its transaction
             outcomes = await conn.run_sync(transaction, runnable)
     else:
-        async with engine.begin() as conn:
+        async with pg_transaction(engine) as conn:
             outcomes = await conn.run_sync(transaction, runnable)
     return spread(runnable, places, outcomes)
+
+
+@asynccontextmanager
+async def pg_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction (BEGIN … COMMIT, or ROLLBACK on error) on one of the queue's sessions,
+    which are otherwise in autocommit, at the server's default isolation level (as before
+    the sessions were in autocommit); back in autocommit when the session is returned."""
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level=engine.dialect.default_isolation_level)
+        async with conn.begin():
+            yield conn
 
 
 async def _each_alone(
@@ -237,8 +258,7 @@ async def _each_alone(
     relied on the others' writes committing with its own (a failed batch was already rerun
     op by op); each still returns only once its write is committed. A merged statement
     that fails is retried op by op, as a failed batch is."""
-    async with engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:  # autocommit (the engine's sessions)
         outcomes = spread(runnable, places, await conn.run_sync(each_committed, runnable))
     for positions in places:
         for position in positions if len(positions) > 1 else ():

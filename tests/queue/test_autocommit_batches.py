@@ -23,6 +23,7 @@ from test_merged_writes import (
 )
 
 from smtp_connector.queue import Queue
+from smtp_connector.queue.database import pg_transaction
 from smtp_connector.queue.merging import OneStatement, independent, merge
 from smtp_connector.queue.outbox import _CLAIM_IDS, Claim, Finish, _claim
 
@@ -55,7 +56,7 @@ async def in_one_transaction(queue: Queue, ops: list[Any]) -> list[tuple[bool, A
     from smtp_connector.queue.merging import spread
 
     runnable, places = merge([(op, False) for op in ops])
-    async with queue.db.engine.begin() as conn:
+    async with pg_transaction(queue.db.engine) as conn:
         return spread(runnable, places, await conn.run_sync(transaction, runnable))
 
 
@@ -149,5 +150,33 @@ async def test_a_failed_merged_statement_is_retried_op_by_op(queue_url_postgres:
         assert [c.id for c in outcomes[3][1]] == waiting
         states = [r["status"] for r in await rows(queue, [c.id for c in claims])]
         assert states == ["sent", "sending", "sent"]
+    finally:
+        await queue.aclose()
+
+
+async def test_sessions_are_in_autocommit_and_a_transaction_is_one(
+    queue_url_postgres: str,
+) -> None:
+    """The queue's sessions stay in autocommit (no switch per batch); `pg_transaction` still
+    opens a real transaction on them: a failure inside it leaves nothing written, and its
+    statements share one transaction id."""
+    queue = await open_queue(queue_url_postgres)
+    waiting = [(await queue.outbox.enqueue(new_message(50)))[0]]
+    try:
+        for engine in (queue.db.engine, queue.db._durable_engine):
+            async with engine.connect() as conn:
+                txids = [(await conn.execute(text("SELECT txid_current()"))).scalar()
+                         for _ in range(2)]  # fmt: skip
+                assert txids[0] != txids[1]  # each statement its own transaction
+        try:
+            async with pg_transaction(queue.db.engine) as conn:
+                txids = [(await conn.execute(text("SELECT txid_current()"))).scalar()
+                         for _ in range(2)]  # fmt: skip
+                await conn.run_sync(claim_op(waiting, "worker-b"))
+                raise RuntimeError("after the claim")
+        except RuntimeError:
+            pass
+        assert txids[0] == txids[1]
+        assert [r["status"] for r in await rows(queue, waiting)] == ["queued"]
     finally:
         await queue.aclose()

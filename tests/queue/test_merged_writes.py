@@ -14,6 +14,7 @@ from queue_support import FAST_POLICY
 from sqlalchemy import select
 
 from smtp_connector.queue import Queue, QueueOptions
+from smtp_connector.queue.database import pg_transaction
 from smtp_connector.queue.merging import (
     FinishAttempt,
     MarkData,
@@ -85,7 +86,7 @@ def shape(row: dict[str, Any], drop: set[str]) -> dict[str, Any]:
 async def run_merged(queue: Queue, ops: list[Any], *, durable: bool = False) -> list[Any]:
     """One PostgreSQL transaction of these ops, merged as a worker's batch is."""
     engine = queue.db._durable_engine if durable else queue.db.engine
-    async with engine.begin() as conn:
+    async with pg_transaction(engine) as conn:
         outcomes = await conn.run_sync(merged_transaction, [(op, False) for op in ops])
     assert all(ok for ok, _ in outcomes), outcomes
     return [value for _, value in outcomes]
@@ -94,7 +95,7 @@ async def run_merged(queue: Queue, ops: list[Any], *, durable: bool = False) -> 
 async def run_alone(queue: Queue, op: Any, *, durable: bool = False) -> Any:
     """The op's own statements (what SQLite runs) in a transaction of its own."""
     engine = queue.db._durable_engine if durable else queue.db.engine
-    async with engine.begin() as conn:
+    async with pg_transaction(engine) as conn:
         return await conn.run_sync(op)
 
 
