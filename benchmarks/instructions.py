@@ -15,9 +15,6 @@ timing. Needs Debian's `valgrind`; about 90 s per tree and loop.
 from __future__ import annotations
 
 import argparse
-import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,18 +22,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from sink import smtp_sink  # noqa: E402
+from valgrind import instructions, require_valgrind  # noqa: E402
 
 SMALL, LARGE = 300, 1300
 
 
-def instructions(python: str, loop: str, count: int, port: int) -> int:
-    args = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", python]
-    args += [str(HERE / "cpu_worker.py"), loop, "5", str(count), str(port)]
-    run = subprocess.run(args, capture_output=True, text=True, cwd=HERE, check=True)
-    found = re.search(r"Collected : (\d+)", run.stderr)
-    if found is None:
-        raise SystemExit(f"valgrind printed no count:\n{run.stderr[-2000:]}")
-    return int(found.group(1))
+def counted(python: str, loop: str, count: int, port: int) -> int:
+    worker = [python, str(HERE / "cpu_worker.py"), loop, "5", str(count), str(port)]
+    return instructions(worker, cwd=HERE)
 
 
 def main() -> None:
@@ -44,14 +37,13 @@ def main() -> None:
     parser.add_argument("--loops", default="uvloop,asyncio")
     parser.add_argument("--compare", default="", help="also count with this Python (another venv)")
     args = parser.parse_args()
-    if not shutil.which("valgrind"):
-        raise SystemExit("valgrind not found: apt-get install valgrind")
+    require_valgrind()
     trees = {"connector": sys.executable} | ({"compared": args.compare} if args.compare else {})
     with smtp_sink() as port:
         for loop in args.loops.split(","):
             for name, python in trees.items():
-                small = instructions(python, loop, SMALL, port)
-                large = instructions(python, loop, LARGE, port)
+                small = counted(python, loop, SMALL, port)
+                large = counted(python, loop, LARGE, port)
                 per_message = (large - small) / (LARGE - SMALL)
                 print(f"{name} ({loop}): {per_message:,.0f} instructions/msg", flush=True)
 

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from valgrind import instructions, require_valgrind
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SIZES = {"flow": (64, 448), "batch": (50, 250)}
@@ -79,16 +80,10 @@ def _count(python: str, kind: str, count: int) -> int:
         cli = str(Path(python).with_name("smtp-connector"))
         subprocess.run([cli, "db", "upgrade", "--database-url", url], check=True,
                        capture_output=True)  # fmt: skip
-        args = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", python,
-                __file__, "--run", kind, url, str(count)]  # fmt: skip
-        run = subprocess.run(args, capture_output=True, text=True, check=True)
+        return instructions([python, __file__, "--run", kind, url, str(count)])
     finally:
         subprocess.run(["psql", PG_ADMIN, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
                        check=False)  # fmt: skip
-    found = re.search(r"Collected : (\d+)", run.stderr)
-    if found is None:
-        raise SystemExit(f"valgrind printed no count:\n{run.stderr[-2000:]}")
-    return int(found.group(1))
 
 
 def main() -> None:
@@ -101,6 +96,7 @@ def main() -> None:
         steps: dict[str, Any] = {"flow": _flow, "batch": _batch}
         asyncio.run(steps[kind](url, int(count)))
         return
+    require_valgrind()
     trees = {"this tree": sys.executable} | ({"compared": args.compare} if args.compare else {})
     for kind, (small, large) in SIZES.items():
         unit = "message" if kind == "flow" else "one-statement batch"

@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from valgrind import require_valgrind
 
 SMALL, LARGE = 10, 50
 THREADS = {"01": "event loop", "02": "aiosqlite", "03": "build threads", "04": "build threads"}
@@ -79,8 +80,7 @@ def main() -> None:
     if args.run is not None:
         asyncio.run(rebuilds(args.run, args.definitions))
         return
-    if not shutil.which("valgrind"):
-        raise SystemExit("valgrind not found: apt-get install valgrind")
+    require_valgrind()
     trees = {"this tree": sys.executable} | ({"compared": args.compare} if args.compare else {})
     for name, python in trees.items():
         small = counted(python, SMALL, args.definitions)

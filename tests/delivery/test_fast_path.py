@@ -8,18 +8,16 @@ runs as often on both."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from typing import Any
 
 import pytest
+from equal_paths import ServerPairs, fixed_tokens, loops, outcome_view, stamp
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from smtp_servers import MakeServer, TestServer, config_for, free_port
+from smtp_servers import MakeServer, config_for, free_port
 
-from smtp_connector import ConnectorError, SendResult, SmtpConnector
-from smtp_connector.compose import message
+from smtp_connector import SendResult, SmtpConnector
 from smtp_connector.delivery.checkpoint import before_message_data
 
 TEMPLATES = [
@@ -31,35 +29,12 @@ TEMPLATES = [
     },
     {"usageType": "SignIn", "contentType": "text/plain", "subject": "Hi", "content": "{{code}}"},
 ]
-MESSAGE_ID = re.compile(r"<fixedtoken\.\d+@")
-
-
-def _loops() -> list[Callable[[], asyncio.AbstractEventLoop]]:
-    uvloop = pytest.importorskip("uvloop", reason="uvloop is in the test extra")
-    return [asyncio.new_event_loop, uvloop.new_event_loop]
 
 
 @pytest.fixture(autouse=True)
 def _fixed_tokens() -> Iterator[None]:
-    """One Message-ID token, boundary and Date on both paths, so whole messages compare."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(message, "unique_token", lambda: "fixedtoken")
-        patch.setattr(message, "_date_header", lambda: "Sun, 06 Dec 2026 12:00:00 +0000")
+    with fixed_tokens():
         yield
-
-
-def _result_view(outcome: SendResult | ConnectorError) -> dict[str, Any]:
-    """What a caller sees, less the clock (durations, each attempt's seconds)."""
-    if isinstance(outcome, ConnectorError):
-        view = outcome.to_dict() | {"attempts": outcome.attempts, "id": outcome.message_id}
-        view["details"] = outcome.details
-    else:
-        view = asdict(outcome)
-        view.pop("duration")
-        for record in view["attempt_log"]:
-            record.pop("seconds")
-    text = MESSAGE_ID.sub("<fixedtoken.T@", repr(sorted(view.items(), key=str)))
-    return {"view": text}
 
 
 async def _send(config: dict[str, Any], fast: bool, requests: list[dict[str, Any]]) -> list[Any]:
@@ -76,7 +51,7 @@ async def _send(config: dict[str, Any], fast: bool, requests: list[dict[str, Any
         with before_message_data(checkpoint):
             outcomes = await connector.send_many(requests, concurrency=1)
         health = connector.health()
-    return [*(_result_view(o) for o in outcomes), len(calls), health]
+    return [*(outcome_view(o) for o in outcomes), len(calls), health]
 
 
 recipients = st.lists(
@@ -100,40 +75,18 @@ codes = st.one_of(
 )
 
 
-class _Servers:
-    """Two aiosmtpd servers per PIPELINING mode (primary, failover), started once per test and
-    shared by its examples; each path's sends find the same misbehaviour set up."""
-
-    def __init__(self, make_server: MakeServer) -> None:
-        self._make = make_server
-        self._pairs: dict[bool, tuple[TestServer, TestServer]] = {}
-
-    def pair(self, pipelining: bool) -> tuple[TestServer, TestServer]:
-        if pipelining not in self._pairs:
-            refuse = {"refused@example.org": "550 5.1.1 No such user"}
-            made = [self._make(pipelining=pipelining, reject_rcpt=refuse) for _ in range(2)]
-            self._pairs[pipelining] = (made[0], made[1])
-        return self._pairs[pipelining]
+class _Servers(ServerPairs):
+    """The servers of `equal_paths`, each path's sends finding the same misbehaviour set up."""
 
     def misbehave(self, pipelining: bool, first: str, data_reply: str | None) -> None:
-        primary, failover = self.pair(pipelining)
-        for server in (primary, failover):
-            server.behaviour.reject_sender = {}
+        for server in self.reset(pipelining, first):
             server.behaviour.data_replies = [data_reply] if data_reply else []
-            server.messages.clear()
-        if first == "451 sender":
-            primary.behaviour.reject_sender = {"noreply@example.com": "451 4.7.1 Slow down"}
 
     def received(self, pipelining: bool) -> list[list[tuple[Any, ...]]]:
         return [
-            [(m.mail_from, m.rcpt_tos, _stamp(m.content), m.mail_options) for m in server.messages]
+            [(m.mail_from, m.rcpt_tos, stamp(m.content), m.mail_options) for m in server.messages]
             for server in self.pair(pipelining)
         ]
-
-
-def _stamp(content: bytes) -> bytes:
-    """The Message-ID's seconds (the clock, not the path) made one value."""
-    return re.sub(rb"<fixedtoken\.\d+@", b"<fixedtoken.T@", content)
 
 
 @pytest.fixture
@@ -141,7 +94,7 @@ def servers(make_server: MakeServer) -> _Servers:
     return _Servers(make_server)
 
 
-@pytest.mark.parametrize("loop", _loops(), ids=["asyncio", "uvloop"])
+@pytest.mark.parametrize("loop", loops(), ids=["asyncio", "uvloop"])
 @settings(
     max_examples=25,
     deadline=None,
@@ -249,7 +202,7 @@ async def test_send_many_reads_dicts_as_it_reads_send_requests(make_server: Make
         for bad in ({"to": "c@example.org", "payload": {}, "colour": "red"}, {"payload": {}}):
             with pytest.raises(TypeError):
                 await connector.send_many([shapes[0], bad])
-    contents = [_stamp(m.content) for m in server.messages]
+    contents = [stamp(m.content) for m in server.messages]
     assert len(contents) == 4  # nothing of the malformed batches went out
     assert contents[0] == contents[1] == contents[2]
     assert b"Code" in contents[3] and b"b@example.org" in contents[3]

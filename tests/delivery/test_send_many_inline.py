@@ -7,18 +7,16 @@ call `on_sent`, `on_failed` and `on_progress` alike, and leave the same health."
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from typing import Any
 
 import pytest
+from equal_paths import MESSAGE_ID, ServerPairs, fixed_tokens, loops, outcome_view
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from smtp_servers import MakeServer, TestServer, config_for, free_port
+from smtp_servers import MakeServer, config_for, free_port
 
-from smtp_connector import ConnectorError, SendResult, SmtpConnector
-from smtp_connector.compose import message
+from smtp_connector import SendResult, SmtpConnector
 from smtp_connector.delivery.failover import SmtpDelivery
 
 TEMPLATES = [
@@ -31,34 +29,12 @@ TEMPLATES = [
     {"usageType": "SignIn", "contentType": "text/plain", "subject": "Hi", "content": "{{code}}"},
     {"usageType": "SignIn", "locale": "de", "subject": "Hallo", "content": "Code: {{code}}"},
 ]
-MESSAGE_ID = re.compile(r"<fixedtoken\.\d+@")
-
-
-def _loops() -> list[Callable[[], asyncio.AbstractEventLoop]]:
-    uvloop = pytest.importorskip("uvloop", reason="uvloop is in the test extra")
-    return [asyncio.new_event_loop, uvloop.new_event_loop]
 
 
 @pytest.fixture(autouse=True)
 def _fixed_tokens() -> Iterator[None]:
-    """One Message-ID token, boundary and Date on both paths, so whole messages compare."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(message, "unique_token", lambda: "fixedtoken")
-        patch.setattr(message, "_date_header", lambda: "Sun, 06 Dec 2026 12:00:00 +0000")
+    with fixed_tokens():
         yield
-
-
-def _view(outcome: SendResult | ConnectorError) -> str:
-    """What a caller sees, less the clock (durations, each attempt's seconds)."""
-    if isinstance(outcome, ConnectorError):
-        view = outcome.to_dict() | {"attempts": outcome.attempts, "id": outcome.message_id}
-        view |= {"details": outcome.details, "type": type(outcome).__name__}
-    else:
-        view = asdict(outcome) | {"type": type(outcome).__name__}
-        view.pop("duration")
-        for record in view["attempt_log"]:
-            record.pop("seconds")
-    return MESSAGE_ID.sub("<fixedtoken.T@", repr(sorted(view.items(), key=str)))
 
 
 async def _send_many(
@@ -67,47 +43,32 @@ async def _send_many(
     hooks: list[tuple[str, Any]] = []
     connector = SmtpConnector(
         config,
-        on_sent=lambda result: hooks.append(("sent", _view(result))),
-        on_failed=lambda error: hooks.append(("failed", _view(error))),
+        on_sent=lambda result: hooks.append(("sent", outcome_view(result))),
+        on_failed=lambda error: hooks.append(("failed", outcome_view(error))),
     )
     connector.inline_send_many = inline
     async with connector:
         outcomes = await connector.send_many(
             requests,
             concurrency=concurrency,
-            on_progress=lambda done, outcome: hooks.append(("progress", (done, _view(outcome)))),
+            on_progress=lambda done, outcome: hooks.append(
+                ("progress", (done, outcome_view(outcome)))
+            ),
         )
         health = connector.health()
     if concurrency > 1:  # the hooks' order follows the replies' timing: compare them as sets
         counts = [what[0] for name, what in hooks if name == "progress"]
         assert counts == list(range(1, len(requests) + 1))
         hooks = sorted((name, what[1] if name == "progress" else what) for name, what in hooks)
-    return [[_view(outcome) for outcome in outcomes], hooks, health]
+    return [[outcome_view(outcome) for outcome in outcomes], hooks, health]
 
 
-class _Servers:
-    """A primary and a failover aiosmtpd server per PIPELINING mode, started once per test."""
-
-    def __init__(self, make_server: MakeServer) -> None:
-        self._make = make_server
-        self._pairs: dict[bool, tuple[TestServer, TestServer]] = {}
-
-    def pair(self, pipelining: bool) -> tuple[TestServer, TestServer]:
-        if pipelining not in self._pairs:
-            refuse = {"refused@example.org": "550 5.1.1 No such user"}
-            made = [self._make(pipelining=pipelining, reject_rcpt=refuse) for _ in range(2)]
-            self._pairs[pipelining] = (made[0], made[1])
-        return self._pairs[pipelining]
+class _Servers(ServerPairs):
+    """The servers of `equal_paths`, the primary answering DATA as the example says."""
 
     def misbehave(self, pipelining: bool, first: str, data_replies: list[str]) -> None:
-        primary, failover = self.pair(pipelining)
-        for server in (primary, failover):
-            server.behaviour.reject_sender = {}
-            server.behaviour.data_replies = []
-            server.messages.clear()
+        primary, _ = self.reset(pipelining, first)
         primary.behaviour.data_replies = list(data_replies)
-        if first == "451 sender":
-            primary.behaviour.reject_sender = {"noreply@example.com": "451 4.7.1 Slow down"}
 
     def received(self, pipelining: bool, ordered: bool) -> list[list[Any]]:
         found = [
@@ -150,7 +111,7 @@ request = st.fixed_dictionaries(
 )
 
 
-@pytest.mark.parametrize("loop", _loops(), ids=["asyncio", "uvloop"])
+@pytest.mark.parametrize("loop", loops(), ids=["asyncio", "uvloop"])
 @settings(
     max_examples=20,
     deadline=None,
