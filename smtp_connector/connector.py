@@ -25,7 +25,6 @@ from .compose.requirements import check_send, payload_check_for
 from .compose.selection import Choice, Source, TemplateSelector
 from .compose.senders import Senders
 from .config import EmailTemplate, SmtpConfig, validate_custom_headers
-from .delivery.backends import LOCAL_BACKENDS, Backend
 from .delivery.failover import SmtpDelivery
 from .delivery.network import AddressPolicy
 from .delivery.throttle import Throttle, ThrottleStore
@@ -35,7 +34,8 @@ from .results import SendResult, Step
 from .sync_loop import LoopThread
 from .usage import UsageType, usage_key
 
-if TYPE_CHECKING:  # loaded when a config uses them (DKIM/S/MIME, OAuth2) or on `verify`
+if TYPE_CHECKING:  # loaded when a config uses them (DKIM/S/MIME, OAuth2, a local backend)
+    from .delivery.backends import Backend
     from .delivery.oauth import TokenProvider
     from .signing.policy import Signer
 
@@ -400,6 +400,8 @@ def _make_backend(
 ) -> Backend:
     if config.transport == "smtp":
         return SmtpDelivery(config, prepare, token_provider, shared_rate, address_policy)
+    from .delivery.backends import LOCAL_BACKENDS  # outbox/file/console: tests and dev only
+
     return LOCAL_BACKENDS[config.transport](config, prepare)  # type: ignore[return-value]
 
 

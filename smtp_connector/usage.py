@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from enum import StrEnum
 
@@ -53,6 +52,8 @@ def suggest_usage_type(usage_type: str) -> str | None:
     wanted = _fold(usage_type)
     if wanted in folded:
         return folded[wanted]
+    import difflib  # a near miss only: a first send with a known type never loads it
+
     close = difflib.get_close_matches(wanted, list(folded), n=1, cutoff=_SIMILARITY)
     return folded[close[0]] if close else None
 

@@ -173,6 +173,10 @@ FIRST_SEND_MUST_NOT_LOAD = [
     "smtp_connector.signing", "smtp_connector.presets", "smtp_connector.delivery.oauth",
     "smtp_connector.delivery.ntlm", "smtp_connector.delivery.token_fetch", "html2text",
     "http.client", "cryptography", "dkim", "redis", "email_validator",
+    # near-miss suggestions (a misspelt usage type, a payload name off by a letter)
+    "difflib",
+    # the outbox/file/console backends (tests, development), TLS options given as files/PKCS#12
+    "smtp_connector.delivery.backends", "smtp_connector.delivery.pkcs12", "smtp_connector.files",
 ]  # fmt: skip
 
 

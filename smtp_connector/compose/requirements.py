@@ -23,7 +23,6 @@ Only top-level names are checked: `{{ user.name }}` with a `user` that lacks `na
 
 from __future__ import annotations
 
-import difflib
 import weakref
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -257,6 +256,8 @@ def _near_miss(name: str, payload: Mapping[str, Any]) -> str:
     if same_case:
         return f" (the payload has `{same_case[0]}`: names are case-sensitive)"
     aliases = [key for key in keys if name == "code" and key in _CODE_ALIASES]
+    import difflib  # a missing name's error only, never a send that goes out
+
     close = aliases or difflib.get_close_matches(name, keys, n=1, cutoff=0.75)
     return f" (the payload has `{close[0]}`; the template reads `{name}`)" if close else ""
 

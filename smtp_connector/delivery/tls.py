@@ -20,8 +20,6 @@ from collections import OrderedDict
 
 from ..config import ServerSettings, TlsOptions, tls_version
 from ..errors import ConnectorError, ErrorCode
-from ..files import OptionFileError, read_option_file
-from .pkcs12 import pfx_to_pem
 
 CACHE_SIZE = 64  # distinct TLS settings kept; the least recently used goes first
 _contexts: OrderedDict[str, ssl.SSLContext] = OrderedDict()
@@ -94,6 +92,8 @@ def _new_context(server: ServerSettings, allow_files: bool) -> ssl.SSLContext:
         )
     elif options.pfx:
         passphrase = options.passphrase.get_secret_value() if options.passphrase else None
+        from .pkcs12 import pfx_to_pem  # a client certificate in PKCS#12: rare, loads on use
+
         chain, key, password = pfx_to_pem(
             options.pfx.get_secret_value(), passphrase, allow_files=allow_files
         )
@@ -127,6 +127,8 @@ def _load_ca(context: ssl.SSLContext, ca: str, allow_files: bool) -> None:
 
 
 def _read(value: str, field: str, allow_files: bool) -> bytes:
+    from ..files import OptionFileError, read_option_file  # a CA or key given as a file only
+
     try:
         return read_option_file(value, field, allow_files=allow_files)
     except OptionFileError as exc:
