@@ -315,10 +315,12 @@ class SmtpConfig(ServerSettings):
         cls, value: list[ServerConfig], info: ValidationInfo
     ) -> list[ServerConfig]:
         if not _special_use_allowed(info):
+            passed: set[str] = set()  # failover servers mostly send as their app: check it once
             for index, server in enumerate(value):
-                if server.default_from_email is not None:
-                    field = f"servers[{index}].defaultFromEmail"
-                    check_address(server.default_from_email, field)
+                address = server.default_from_email
+                if address is not None and address not in passed:
+                    check_address(address, f"servers[{index}].defaultFromEmail")
+                    passed.add(address)
         return value
 
     @field_validator("templates")

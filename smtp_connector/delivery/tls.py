@@ -53,7 +53,37 @@ def build_ssl_context(server: ServerSettings, *, allow_files: bool = True) -> ss
     return context
 
 
+# The keys of options that set nothing but `rejectUnauthorized`, by (allow_files, that flag).
+_plain_keys: dict[tuple[bool, bool], str | None] = {}
+
+
 def _cache_key(options: TlsOptions, allow_files: bool) -> str | None:
+    """`_digest_key`, remembered for options that set nothing but `rejectUnauthorized`: what
+    a stored definition's failover server has, once per server at every connector rebuild (40
+    JSON dumps and digests for an app with 40 definitions, in the build thread that holds the
+    interpreter lock the event loop waits for). Read from the options each time, not kept on
+    them: a config model may be changed between two builds."""
+    if (
+        options.ca is None
+        and options.cert is None
+        and options.key is None
+        and options.passphrase is None
+        and options.pfx is None
+        and options.min_version is None
+        and options.max_version is None
+        and options.ciphers is None
+        and type(options.reject_unauthorized) is bool
+        and type(allow_files) is bool
+    ):
+        plain = (allow_files, options.reject_unauthorized)
+        key = _plain_keys.get(plain)
+        if key is None:
+            key = _plain_keys[plain] = _digest_key(options, allow_files)
+        return key
+    return _digest_key(options, allow_files)
+
+
+def _digest_key(options: TlsOptions, allow_files: bool) -> str | None:
     """A digest of the options a context is made of (the secrets in them hashed, never kept
     as keys), or None when building it may read a file."""
     cas = _as_list(options.ca)

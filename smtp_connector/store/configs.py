@@ -5,8 +5,9 @@ priority, health and error codes as a config file would.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,6 +21,7 @@ from .validated_servers import ValidatedServers
 
 if TYPE_CHECKING:  # the connector (Jinja, the SMTP client) loads with the first build, not at start
     from smtp_connector import SmtpConfig, SmtpConnector, TemplateProvider
+    from smtp_connector.config import ServerConfig
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class DefinitionFields(Protocol):
     @property
     def timeout(self) -> int: ...
     @property
+    def enqueue(self) -> bool: ...  # not in the config, but a column: part of `entry_key`
+    @property
     def allow_special_use_domains(self) -> bool: ...
     @property
     def tls_ca(self) -> str | None: ...
@@ -88,6 +92,10 @@ class DefinitionFields(Protocol):
 
 
 _SERVERS = ValidatedServers()  # one per process: apps with equal entries share theirs
+# Every column a definition's failover entry may be built from (all of DefinitionFields).
+_COLUMNS = attrgetter(
+    *(name for name, v in vars(DefinitionFields).items() if isinstance(v, property))
+)
 
 # Only used to validate a definition that has no fromEmail yet (e.g. privacyIDEA's optional
 # `sender`); a send without any fromEmail is refused in `connector_config`.
@@ -192,9 +200,12 @@ def connector_config(
     smime_dir: Path | None = None,
     templates: list[dict[str, Any]] | None = None,
     app: AppSender | None = None,
+    known: Sequence[ServerConfig | None] = (),
 ) -> dict[str, Any]:
     """The Logto-style config for `rows` in priority order: the first is the top-level server,
-    the others `servers[]` with their priority and their own From (else the app's)."""
+    the others `servers[]` with their priority and their own From (else the app's); a
+    failover entry validated before for the same columns, given in `known` (one per failover
+    row, see `build_config`), is put there as it is, its secrets not decrypted again."""
     if not rows:
         raise ConnectorError(ErrorCode.INVALID_CONFIG, "No server definition to send with.")
     primary, rest = rows[0], rows[1:]
@@ -216,7 +227,11 @@ def connector_config(
         config["fromName"] = sender[1]
     if app is not None and app.default_locale:
         config["defaultLocale"] = app.default_locale
-    config["servers"] = [_failover_entry(row, box, app) for row in rest]
+    done = list(known) or [None] * len(rest)
+    config["servers"] = [
+        _failover_entry(row, box, app) if old is None else old
+        for row, old in zip(rest, done, strict=True)
+    ]
     # A tenant's text is never read as a file name or fetched as a URL: only S/MIME paths the
     # operator allowed (smime_material.py) open files, and nothing here needs a URL.
     config["disableFileAccess"] = not _reads_files(rows[:1])
@@ -253,10 +268,20 @@ def build_config(
     app: AppSender | None = None,
 ) -> SmtpConfig:
     """The validated config; failover definitions unchanged since an earlier build are not
-    validated again (validated_servers.py)."""
-    return _SERVERS.config(
-        connector_config(rows, box, retry=retry, smime_dir=smime_dir, templates=templates, app=app)
-    )
+    decrypted or validated again (validated_servers.py, `entry_key`)."""
+    keys = [entry_key(row, box, app) for row in rows[1:]]
+    data = connector_config(rows, box, retry=retry, smime_dir=smime_dir, templates=templates,
+                            app=app, known=_SERVERS.known(keys))  # fmt: skip
+    return _SERVERS.config(data, keys)
+
+
+def entry_key(row: DefinitionFields, box: SecretBox, app: AppSender | None) -> Hashable:
+    """What `row`'s failover entry is made of: all its columns (secrets as their Fernet
+    tokens: equal tokens decrypt to equal secrets, and a changed secret is a new token), the
+    app's sender (a From the row lacks) and the box that decrypts the tokens. Cheaper than
+    building the entry and hashing it, and no decrypted secret is kept as a key."""
+    sender = (app.from_email, app.from_name) if app is not None else None
+    return (_COLUMNS(row), sender, box)
 
 
 def build_connector(

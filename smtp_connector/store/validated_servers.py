@@ -19,7 +19,10 @@ equal); nothing changes a `ServerConfig` after validation. They hold the decrypt
 the connector's config does, so they are held *weakly*: an entry lives exactly as long as a
 config that uses it (a cached connector, the one being replaced), and a deleted or changed
 definition's password leaves memory with the last connector that sent through it. The keys
-are digests.
+are digests, or what the caller passes in their place: configs.build_config keys an entry by
+the columns of the definition it comes from (Fernet tokens, not passwords) and the app's
+sender, which it can do before decrypting anything, so an unchanged definition is neither
+decrypted, digested nor validated again (`known`, then `config` with those keys).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import hashlib
 import json
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the config models are built with the first definition, not at start
@@ -51,7 +54,7 @@ class ValidatedServers:
     """Validates configs, reusing the `ServerConfig` of each `servers[]` entry seen before."""
 
     def __init__(self) -> None:
-        self._known: weakref.WeakValueDictionary[bytes, ServerConfig] = (
+        self._known: weakref.WeakValueDictionary[Hashable, ServerConfig] = (
             weakref.WeakValueDictionary()
         )
         self._lock = threading.Lock()  # builds run in more than one thread
@@ -60,15 +63,25 @@ class ValidatedServers:
         """How many validated entries some live config still uses."""
         return len(self._known)
 
-    def config(self, data: Mapping[str, Any]) -> SmtpConfig:
+    def known(self, keys: Sequence[Hashable | None]) -> list[ServerConfig | None]:
+        """The validated entry remembered under each key (None: none, or a None key). Put it
+        in `servers[]` in place of its dict: the caller's reference keeps it alive."""
+        with self._lock:
+            return [None if key is None else self._known.get(key) for key in keys]
+
+    def config(
+        self, data: Mapping[str, Any], keys: Sequence[Hashable | None] | None = None
+    ) -> SmtpConfig:
         """`SmtpConfig.model_validate(data)`, the known `servers[]` entries not validated
-        again. Raises the same `invalid_config` error as that call."""
+        again. Raises the same `invalid_config` error as that call. `keys`, one per entry,
+        replace the entries' digests: a key must tell apart every two entries that differ."""
         from smtp_connector.config.models import SmtpConfig
 
         entries = list(data.get("servers") or ())
         if not entries:
             return SmtpConfig.model_validate(data)
-        keys = [entry_key(entry) for entry in entries]
+        if keys is None:
+            keys = [entry_key(entry) for entry in entries]
         with self._lock:
             known = [None if key is None else self._known.get(key) for key in keys]
         servers = [new if old is None else old for new, old in zip(entries, known, strict=True)]
