@@ -6,7 +6,8 @@ where the shared machine's load does not move the figure.
     python benchmarks/enqueue_instructions.py --compare ../base/.venv/bin/python
 
 An app with one `enqueue` definition; sends go 16 at once (as concurrent requests do), no
-worker runs, no SMTP. The count is the difference of two runs (SMALL and LARGE sends), so
+worker runs, no SMTP; the app's versions stay remembered (as `serve`'s refresh keeps them),
+so a send reads nothing. The count is the difference of two runs (SMALL and LARGE sends), so
 start-up and warm-up cancel out. Needs Debian's `valgrind`; about a minute per tree.
 """
 
@@ -38,6 +39,9 @@ async def _sends(url: str, count: int) -> None:
     policy = ServicePolicy(network=NetworkPolicy.parse("any"))
     service = await Service.open(url, KEY, migrate=True, sender=queue.sender_factory,
                                  policy=policy)  # fmt: skip
+    # Under valgrind (~50x slower) the remembered app version would go stale every few sends
+    # and each would re-read it; `serve` keeps it fresh off the request path (freshness.py).
+    service.connectors.version_ttl = float("inf")
     await queue.start(worker=False)
     app = await service.apps.create(CLI_ACTOR, AppCreate(name="bench"))
     await service.definitions.create(CLI_ACTOR, app.id, DefinitionCreate(
