@@ -91,10 +91,23 @@ class GroupCommit:
         future: asyncio.Future[T] = loop.create_future()
         self._pending.append((op, isolated, durable, future))
         self._wake.set()
-        self._tasks = [task for task in self._tasks if not task.done()]
-        while len(self._tasks) < self._parallel:
-            self._tasks.append(loop.create_task(self._loop()))
+        if len(self._tasks) < self._parallel:  # the first op, or a loop ended (see _start)
+            self._start(loop)
         return await future
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start loops up to `parallel`. A loop that ends (cancelled, or a bug) takes itself
+        off `_tasks` (a done callback), so `run` checks one length per op instead of
+        rebuilding the task list each time (issue 26 §1)."""
+        while len(self._tasks) < self._parallel:
+            task = loop.create_task(self._loop())
+            task.add_done_callback(self._ended)
+            self._tasks.append(task)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.remove(task)
+        if self._pending and not task.cancelled():  # ops queued since it broke: a new loop
+            self._start(asyncio.get_running_loop())
 
     async def _loop(self) -> None:
         while True:
@@ -135,7 +148,7 @@ class GroupCommit:
     async def aclose(self) -> None:
         while self._pending or self._busy:
             await asyncio.sleep(0.01)
-        for task in self._tasks:
+        for task in list(self._tasks):  # each ended task takes itself off the list
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

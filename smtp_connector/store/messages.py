@@ -10,10 +10,9 @@ costs no query at all, only the SMTP exchange.
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +42,8 @@ if TYPE_CHECKING:
     from smtp_connector import RenderedEmail, SmtpConnector
 
 log = secret_safe_logger("smtp_connector.store")
+# MessageService._build: an app's connector at a definitions version, from the one it replaces.
+_Build = Callable[[str, int, LiveConnector | None], Awaitable[LiveConnector]]
 # A queued job's app versions, read for the jobs of a batch together (deliver_now), built once.
 _APP_VERSIONS = select(AppRow.definitions_version, AppRow.templates_version).where(
     AppRow.id == bindparam("app")
@@ -87,13 +88,16 @@ class MessageService:
         if request.expires_at is not None and request.expires_at <= datetime.now(UTC):
             raise invalid("expiresAt is in the past: nothing would be sent.")
         versions = await self._version(actor, app_id)
-        job = SendJob(
-            app_id, request.to, request.usage_type, request.payload, request.locale,
-            idempotency_key=key, request_hash=request_fingerprint(request) if key else None,
-            expires_at=request.expires_at, max_attempts=request.max_attempts,
-        )  # fmt: skip
         async with self._lease(app_id, versions) as live:
             warnings = check_request(live.connector, request)  # refused before 200/202
+            # Made once, with the definitions a queued job keeps (none for a direct send):
+            # no second SendJob per queued request (issue 26).
+            job = SendJob(
+                app_id, request.to, request.usage_type, request.payload, request.locale,
+                live.definition_ids if live.enqueue else (), idempotency_key=key,
+                request_hash=request_fingerprint(request) if key else None,
+                expires_at=request.expires_at, max_attempts=request.max_attempts,
+            )  # fmt: skip
             outcome = await self._send_checked(live, job, key)
         outcome.warnings = warnings
         return outcome
@@ -108,7 +112,6 @@ class MessageService:
                 earlier = await self._idempotency.find(job.app_id, key, job.request_hash)
                 if earlier is not None:
                     return earlier
-            job = dataclasses.replace(job, definition_ids=live.definition_ids)
             return await self.sender.enqueue(job)
         if key is None:
             return await self._deliver_direct(live, job)
@@ -240,17 +243,9 @@ class MessageService:
         last = result.attempt_log[-1].server if result.attempt_log else None
         return SendOutcome("sent", result=result, definition_id=live.definition_for(last))
 
-    @asynccontextmanager
-    async def _lease(self, app_id: str, versions: Versions) -> AsyncIterator[LiveConnector]:
-        """The app's connector at `versions.definitions`, its template snapshot brought to
-        `versions.templates` (template_chain.refresh) before anything renders."""
-        version = versions.definitions
-        async with self._connectors.lease(
-            app_id, version, lambda previous: self._build(app_id, version, previous)
-        ) as live:
-            if live.templates is not None:
-                await refresh(self._db, live.templates, versions.templates)
-            yield live
+    def _lease(self, app_id: str, versions: Versions) -> _Lease:
+        """The app's connector at `versions` for the length of an `async with` (see _Lease)."""
+        return _Lease(self._connectors, self._db, self._build, app_id, versions)
 
     async def _build(
         self, app_id: str, version: int, previous: LiveConnector | None
@@ -298,3 +293,45 @@ class MessageService:
             templates=templates,
             labels=labels,
         )
+
+
+class _Lease:
+    """The app's connector at `versions.definitions` (ConnectorCache.lease), its template
+    snapshot brought to `versions.templates` (template_chain.refresh) before anything renders.
+
+    A plain async context manager rather than an `asynccontextmanager` generator around the
+    cache's lease: every send enters one, and the generator layer (its frames, its `athrow`
+    path) was a measurable part of a queued request's CPU (issue 26 §1)."""
+
+    __slots__ = ("_app_id", "_build", "_connectors", "_db", "_inner", "_versions")
+    _inner: AbstractAsyncContextManager[LiveConnector]  # the cache's lease, once entered
+
+    def __init__(
+        self, connectors: ConnectorCache, database: Database, build: _Build, app_id: str,
+        versions: Versions,
+    ) -> None:  # fmt: skip
+        self._connectors = connectors
+        self._db = database
+        self._build = build
+        self._app_id = app_id
+        self._versions = versions
+
+    async def __aenter__(self) -> LiveConnector:
+        app_id, version, build = self._app_id, self._versions.definitions, self._build
+        inner = self._connectors.lease(
+            app_id, version, lambda previous: build(app_id, version, previous)
+        )
+        live = await inner.__aenter__()
+        self._inner = inner
+        if live.templates is not None:
+            try:
+                await refresh(self._db, live.templates, self._versions.templates)
+            except BaseException as error:  # the lease is let go, as a `with` body's error would
+                await inner.__aexit__(type(error), error, error.__traceback__)
+                raise
+        return live
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: Any
+    ) -> bool | None:
+        return await self._inner.__aexit__(kind, error, trace)
