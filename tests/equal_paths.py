@@ -18,6 +18,16 @@ from smtp_connector.compose import message
 
 MESSAGE_ID = re.compile(r"<fixedtoken\.\d+@")  # the Message-ID's seconds: the clock's part
 _MESSAGE_ID_BYTES = re.compile(rb"<fixedtoken\.\d+@")
+# A text + HTML template whose body has a dot-led line, and a plain-text one.
+PATH_TEMPLATES: list[dict[str, str]] = [
+    {
+        "usageType": "Generic",
+        "subject": "Code {{ code }}",
+        "textContent": "Your code: {{ code }}\n.{{ code }}\n",
+        "htmlContent": "<p>Your code: <b>{{ code }}</b></p>",
+    },
+    {"usageType": "SignIn", "contentType": "text/plain", "subject": "Hi", "content": "{{code}}"},
+]
 REFUSED = {"refused@example.org": "550 5.1.1 No such user"}
 SLOW_SENDER = {"noreply@example.com": "451 4.7.1 Slow down"}
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from equal_paths import ServerPairs, fixed_tokens, loops, outcome_view, stamp
+from equal_paths import PATH_TEMPLATES, ServerPairs, fixed_tokens, loops, outcome_view, stamp
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from smtp_servers import MakeServer, config_for, free_port
@@ -20,15 +20,7 @@ from smtp_servers import MakeServer, config_for, free_port
 from smtp_connector import SendResult, SmtpConnector
 from smtp_connector.delivery.checkpoint import before_message_data
 
-TEMPLATES = [
-    {
-        "usageType": "Generic",
-        "subject": "Code {{ code }}",
-        "textContent": "Your code: {{ code }}\n.{{ code }}\n",
-        "htmlContent": "<p>Your code: <b>{{ code }}</b></p>",
-    },
-    {"usageType": "SignIn", "contentType": "text/plain", "subject": "Hi", "content": "{{code}}"},
-]
+TEMPLATES = PATH_TEMPLATES
 
 
 @pytest.fixture(autouse=True)

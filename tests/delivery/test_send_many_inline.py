@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from equal_paths import MESSAGE_ID, ServerPairs, fixed_tokens, loops, outcome_view
+from equal_paths import MESSAGE_ID, PATH_TEMPLATES, ServerPairs, fixed_tokens, loops, outcome_view
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from smtp_servers import MakeServer, config_for, free_port
@@ -20,13 +20,7 @@ from smtp_connector import SendResult, SmtpConnector
 from smtp_connector.delivery.failover import SmtpDelivery
 
 TEMPLATES = [
-    {
-        "usageType": "Generic",
-        "subject": "Code {{ code }}",
-        "textContent": "Your code: {{ code }}\n.{{ code }}\n",
-        "htmlContent": "<p>Your code: <b>{{ code }}</b></p>",
-    },
-    {"usageType": "SignIn", "contentType": "text/plain", "subject": "Hi", "content": "{{code}}"},
+    *PATH_TEMPLATES,
     {"usageType": "SignIn", "locale": "de", "subject": "Hallo", "content": "Code: {{code}}"},
 ]
 
