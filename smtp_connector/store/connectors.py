@@ -120,14 +120,24 @@ class ConnectorCache:
     @asynccontextmanager
     async def lease(self, app_id: str, version: int, build: Build) -> AsyncIterator[LiveConnector]:
         """The app's connector for `version` (built on a miss), held open while in use."""
-        entry = await self._current(app_id, version, build)
-        entry.users += 1
+        entry = await self.acquire(app_id, version, build)
         try:
             yield entry
         finally:
-            entry.users -= 1
-            if entry.retired and entry.users == 0:
-                self._close(entry)
+            self.release(entry)
+
+    async def acquire(self, app_id: str, version: int, build: Build) -> LiveConnector:
+        """`lease` without its generator, for a caller that is a context manager itself (a
+        send's lease, store/messages.py): the entry, held open until `release`."""
+        entry = await self._current(app_id, version, build)
+        entry.users += 1
+        return entry
+
+    def release(self, entry: LiveConnector) -> None:
+        """Let go of an `acquire`d entry; a retired one closes with its last user."""
+        entry.users -= 1
+        if entry.retired and entry.users == 0:
+            self._close(entry)
 
     async def _current(self, app_id: str, version: int, build: Build) -> LiveConnector:
         entry = self._entries.get(app_id)

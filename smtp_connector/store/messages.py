@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -296,15 +295,15 @@ class MessageService:
 
 
 class _Lease:
-    """The app's connector at `versions.definitions` (ConnectorCache.lease), its template
+    """The app's connector at `versions.definitions` (ConnectorCache.acquire), its template
     snapshot brought to `versions.templates` (template_chain.refresh) before anything renders.
 
-    A plain async context manager rather than an `asynccontextmanager` generator around the
-    cache's lease: every send enters one, and the generator layer (its frames, its `athrow`
-    path) was a measurable part of a queued request's CPU (issue 26 §1)."""
+    A plain async context manager over the cache's `acquire` and `release` rather than
+    `asynccontextmanager` generators: every send enters one, and each generator layer (its
+    frames, its `athrow` path) was a measurable part of a queued request's CPU (issue 26 §1)."""
 
-    __slots__ = ("_app_id", "_build", "_connectors", "_db", "_inner", "_versions")
-    _inner: AbstractAsyncContextManager[LiveConnector]  # the cache's lease, once entered
+    __slots__ = ("_app_id", "_build", "_connectors", "_db", "_live", "_versions")
+    _live: LiveConnector  # the entry acquired, once entered
 
     def __init__(
         self, connectors: ConnectorCache, database: Database, build: _Build, app_id: str,
@@ -318,20 +317,19 @@ class _Lease:
 
     async def __aenter__(self) -> LiveConnector:
         app_id, version, build = self._app_id, self._versions.definitions, self._build
-        inner = self._connectors.lease(
+        live = await self._connectors.acquire(
             app_id, version, lambda previous: build(app_id, version, previous)
         )
-        live = await inner.__aenter__()
-        self._inner = inner
+        self._live = live
         if live.templates is not None:
             try:
                 await refresh(self._db, live.templates, self._versions.templates)
-            except BaseException as error:  # the lease is let go, as a `with` body's error would
-                await inner.__aexit__(type(error), error, error.__traceback__)
+            except BaseException:  # the lease is let go, as a `with` body's error would
+                self._connectors.release(live)
                 raise
         return live
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: Any
-    ) -> bool | None:
-        return await self._inner.__aexit__(kind, error, trace)
+    ) -> None:
+        self._connectors.release(self._live)
