@@ -301,16 +301,17 @@ class SmtpConnector:
                     else:  # `send`, with the backend's `send` written out
                         try:
                             email = self.render(usage, payload or {}, locale, to=to)
-                            first = smtp.first_try(email)
-                            if first is None:
+                            begun = smtp.first_try(email)
+                            if begun is None:
                                 outcome = await smtp.send(email)
                             else:
                                 try:
-                                    delivered = await first[1]
+                                    delivered = await begun[1]
                                 except ConnectorError as error:
+                                    first, begun = begun[0], None  # the future holds `error`
                                     outcome = await smtp.after_first(email, first, error)
                                 else:
-                                    outcome = smtp.first_result(first, delivered)
+                                    outcome = smtp.first_result(begun[0], delivered)
                         except ConnectorError as error:
                             if on_failed is not None:
                                 _call_hook(on_failed, error)

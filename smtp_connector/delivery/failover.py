@@ -37,9 +37,11 @@ if TYPE_CHECKING:  # OAuth2 and NTLM load only for a server that uses them
 log = secret_safe_logger("smtp_connector.delivery")
 
 Prepare = Callable[[RenderedEmail, ServerConfig], tuple[RenderedEmail, bytes]]
-# A started first try: (the email as sent, the pool's future, the send's start, the try's
-# start, the deadline). A plain tuple: one per message, built without a Python call.
-FirstTry = tuple[RenderedEmail, "asyncio.Future[Delivery]", float, float, float]
+# A started first try (the email as sent, the send's start, the try's start, the deadline); the
+# pool's future goes beside it, since a caller must drop the future before the rounds: it holds
+# the error, whose traceback holds the caller's frame (a cycle, on Python 3.12+).
+FirstTry = tuple[RenderedEmail, float, float, float]
+Begun = tuple[FirstTry, "asyncio.Future[Delivery]"]
 
 
 @dataclass
@@ -147,24 +149,23 @@ class SmtpDelivery:
     async def send(self, email: RenderedEmail) -> SendResult:
         """Deliver `email`: the first try on the first server when it is active (the common
         case, with nothing allocated for retries), then rounds of failover and retries."""
-        first = self.first_try(email)
-        if first is None:
+        begun = self.first_try(email)
+        if begun is None:
             started = time.monotonic()
             deadline = started + self._config.retry.deadline / 1000
             return await self._rounds(email, started, deadline, [], {}, set(), None)
+        first = begun[0]
         try:
-            delivery = await first[1]
+            delivery = await begun[1]
         except ConnectorError as error:
+            begun = None  # let go of the future that holds `error` (see `FirstTry`)
             return await self.after_first(email, first, error)
         return self.first_result(first, delivery)
 
-    def first_try(self, email: RenderedEmail) -> FirstTry | None:
-        """Start the full path's first try, inlined, when it applies: round 0 takes the first
-        server when it is active (available, and `claim` admits it), before any clock or
-        attempt check can stop it (`retry.attempts` ≥ 1 and the deadline is ≥ 1 ms away).
-        None: `send` must take the rounds from the start. A caller awaits the try's future
-        itself (`send`, and `send_many` without a coroutine per layer), then hands the
-        outcome to `first_result` or `after_first`, which is all `send` does."""
+    def first_try(self, email: RenderedEmail) -> Begun | None:
+        """Round 0's first try, inlined, when the first server is active (no clock or attempt
+        check can stop it first); None: take the rounds from the start. The caller (`send`,
+        `send_many`) awaits the future, drops it, and hands on to `first_result`/`after_first`."""
         started = time.monotonic()
         first = self._servers[0]
         if not self.fast_path or first.health.disabled_until != 0.0:
@@ -176,13 +177,13 @@ class SmtpDelivery:
             future = self._deliver(first, prepared, data, deadline)
         except ConnectorError as error:  # as if the future had failed: the rounds go on
             future = asyncio.get_running_loop().create_future()
-            future.set_exception(error)
-        return (prepared, future, started, start, deadline)
+            future.set_exception(error.with_traceback(None))  # no frame of this one in it
+        return ((prepared, started, start, deadline), future)
 
     def first_result(self, first: FirstTry, delivery: Delivery) -> SendResult:
         """The result of a first try whose future gave `delivery`."""
-        result = self._succeeded(self._servers[0], first[0], delivery, first[3], [])
-        result.duration = time.monotonic() - first[2]
+        result = self._succeeded(self._servers[0], first[0], delivery, first[2], [])
+        result.duration = time.monotonic() - first[1]
         return result
 
     async def after_first(
@@ -190,7 +191,7 @@ class SmtpDelivery:
     ) -> SendResult:
         """A first try failed with `error`: record it, then the rounds go on from where the
         full path would be (the rest of round 0: failover, then backoff rounds)."""
-        prepared, _, started, start, deadline = first
+        prepared, started, start, deadline = first
         server = self._servers[0]
         attempts: list[AttemptRecord] = []
         errors: dict[str, ConnectorError] = {}
