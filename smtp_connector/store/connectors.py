@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
@@ -117,18 +116,9 @@ class ConnectorCache:
             else:
                 self._versions.pop(app_id, None)
 
-    @asynccontextmanager
-    async def lease(self, app_id: str, version: int, build: Build) -> AsyncIterator[LiveConnector]:
-        """The app's connector for `version` (built on a miss), held open while in use."""
-        entry = await self.acquire(app_id, version, build)
-        try:
-            yield entry
-        finally:
-            self.release(entry)
-
     async def acquire(self, app_id: str, version: int, build: Build) -> LiveConnector:
-        """`lease` without its generator, for a caller that is a context manager itself (a
-        send's lease, store/messages.py): the entry, held open until `release`."""
+        """The app's connector for `version` (built on a miss), held open until `release`
+        (a send's lease, store/messages.py, pairs the two)."""
         entry = await self._current(app_id, version, build)
         entry.users += 1
         return entry

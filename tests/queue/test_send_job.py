@@ -31,8 +31,11 @@ async def _leases(queued: Queued) -> int:
         raise AssertionError("the connector was built by the sends before")
 
     connectors = queued.service.connectors
-    async with connectors.lease(queued.app_id, 0, no_build) as live:  # type: ignore[arg-type]
+    live = await connectors.acquire(queued.app_id, 0, no_build)  # type: ignore[arg-type]
+    try:
         return live.users - 1
+    finally:
+        connectors.release(live)
 
 
 def _request(to: str, usage_type: str = "SignIn") -> MessageRequest:
