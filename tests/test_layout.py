@@ -177,6 +177,8 @@ FIRST_SEND_MUST_NOT_LOAD = [
     "difflib",
     # the outbox/file/console backends (tests, development), TLS options given as files/PKCS#12
     "smtp_connector.delivery.backends", "smtp_connector.delivery.pkcs12", "smtp_connector.files",
+    # the shipped strings' TOML source: a send reads their compiled JSON
+    "tomllib", "smtp_connector.compose.shipped_source",
 ]  # fmt: skip
 
 

@@ -17,8 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from jinja2.utils import Namespace
 
@@ -33,13 +32,17 @@ class TemplateLimitError(Exception):
     """A template asked for more than the sandbox allows; the message says which limit."""
 
 
-@dataclass(frozen=True)
 class RenderLimits:
     """The knobs from the config: the largest value (and rendered part) in characters, and the
-    longest a render may run, in seconds."""
+    longest a render may run, in seconds. Read-only (`Final`, checked by mypy). A plain class:
+    declaring a frozen dataclass execs six generated methods at import, a cost every process
+    that sends pays (docs/performance.md, cold start), for equality nothing here uses."""
 
-    max_chars: int = 1024 * 1024
-    timeout: float = 1.0
+    __slots__ = ("max_chars", "timeout")
+
+    def __init__(self, max_chars: int = 1024 * 1024, timeout: float = 1.0) -> None:
+        self.max_chars: Final = max_chars
+        self.timeout: Final = timeout
 
 
 class RenderBudget:

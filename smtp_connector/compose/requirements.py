@@ -26,8 +26,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from jinja2 import ChainableUndefined, meta, nodes
 from jinja2 import Template as JinjaTemplate
@@ -66,15 +65,25 @@ class _Recording(ChainableUndefined):
         return ""
 
 
-@dataclass(frozen=True)
 class _Facts:
-    """What a template's source says, found once per template."""
+    """What a template's source says, found once per template. Read-only (`Final`); a plain
+    class, not a frozen dataclass, for the import cost (see limits.py's RenderLimits)."""
 
-    parts: tuple[JinjaTemplate, ...]
-    reads: tuple[str, ...]  # top-level names read anywhere, sorted
-    compared: tuple[str, ...]  # names whose value (not only presence) decides a branch
-    prints: frozenset[str]  # names printed in some {{ … }}
-    optional: frozenset[str]  # names given an explicit fallback or presence test
+    __slots__ = ("compared", "optional", "parts", "prints", "reads")
+
+    def __init__(
+        self,
+        parts: tuple[JinjaTemplate, ...],
+        reads: tuple[str, ...],  # top-level names read anywhere, sorted
+        compared: tuple[str, ...],  # names whose value (not only presence) decides a branch
+        prints: frozenset[str],  # names printed in some {{ … }}
+        optional: frozenset[str],  # names given an explicit fallback or presence test
+    ) -> None:
+        self.parts: Final = parts
+        self.reads: Final = reads
+        self.compared: Final = compared
+        self.prints: Final = prints
+        self.optional: Final = optional
 
 
 class PayloadCheck:

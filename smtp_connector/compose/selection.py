@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from ..config import EmailTemplate
 from ..errors import ConnectorError, ErrorCode, TemplateWarning
@@ -30,12 +29,16 @@ MAX_MEMOISED = 4096  # (usage type, locale) pairs; locales come from callers, so
 Source = Literal["provider", "config", "shipped"]
 
 
-@dataclass(frozen=True)
 class Choice:
-    """A chosen template and the level it came from (for an admin's view of the chain)."""
+    """A chosen template and the level it came from (for an admin's view of the chain).
+    Read-only (`Final`); a plain class, not a frozen dataclass, for the import cost (see
+    compose/limits.py's RenderLimits)."""
 
-    template: EmailTemplate
-    source: Source
+    __slots__ = ("source", "template")
+
+    def __init__(self, template: EmailTemplate, source: Source) -> None:
+        self.template: Final = template
+        self.source: Final = source
 
 
 def locale_chain(locale: str | None, default_locale: str) -> list[str]:

@@ -3,7 +3,9 @@
 `layout.toml` holds what is the same in every locale (the default text direction, the choice
 between an invitation's sentence variants); each `locales/<locale>.toml` holds the words.
 
-Each (usage type, locale) default is composed once, at first use, by writing the locale's strings
+A send reads them compiled, from `templates/strings.json` (one `json.loads`, no `tomllib`;
+shipped_source.py writes it from the TOML files and says why). Each (usage type, locale)
+default is composed once, at first use, by writing the locale's strings
 into the layouts at their `[[key]]` markers. The result is an ordinary `EmailTemplate`, so the
 defaults go through exactly the same rendering and escaping path as a user's own templates.
 """
@@ -11,11 +13,12 @@ defaults go through exactly the same rendering and escaping path as a user's own
 from __future__ import annotations
 
 import functools
+import json
 import re
-import tomllib
+from typing import Any
 
 from ..config import EmailTemplate
-from ..resources import list_files, read_text
+from ..resources import read_text
 
 _MARKER = re.compile(r"\[\[(\w+)\]\]")
 # Computed once per template: `app` (application name or a localised fallback), `expires`.
@@ -27,9 +30,16 @@ _PRELUDE = (
 
 
 @functools.lru_cache(maxsize=1)
+def _compiled() -> dict[str, Any]:
+    """templates/strings.json: {"layout": layout.toml's tables, "locales": {locale: tables}}."""
+    data: dict[str, Any] = json.loads(read_text("templates", "strings.json"))
+    return data
+
+
+@functools.lru_cache(maxsize=1)
 def shipped_locales() -> tuple[str, ...]:
     """Locales with shipped strings, e.g. ("de", "en", "es", …)."""
-    return tuple(name.removesuffix(".toml") for name in list_files("templates/locales", ".toml"))
+    return tuple(sorted(_compiled()["locales"]))
 
 
 @functools.lru_cache(maxsize=1)
@@ -37,15 +47,16 @@ def _layouts() -> tuple[str, str]:
     return read_text("templates", "layout.html"), read_text("templates", "layout.txt")
 
 
-@functools.lru_cache(maxsize=64)
 def _strings(locale: str) -> dict[str, dict[str, str]]:
-    return tomllib.loads(read_text("templates/locales", f"{locale}.toml"))
+    """templates/locales/<locale>.toml's tables (KeyError for a locale without strings)."""
+    strings: dict[str, dict[str, str]] = _compiled()["locales"][locale]
+    return strings
 
 
-@functools.lru_cache(maxsize=1)
 def _layout_strings() -> dict[str, dict[str, str]]:
     """templates/layout.toml: defaults (`dir`) and the choice between sentence variants."""
-    return tomllib.loads(read_text("templates", "layout.toml"))
+    layout: dict[str, dict[str, str]] = _compiled()["layout"]
+    return layout
 
 
 def locale_strings(usage_type: str, locale: str) -> dict[str, str]:

@@ -15,7 +15,6 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..compose.message import RenderedEmail
@@ -44,17 +43,17 @@ FirstTry = tuple[RenderedEmail, float, float, float]
 Begun = tuple[FirstTry, "asyncio.Future[Delivery]"]
 
 
-@dataclass
 class _Server:
-    config: ServerConfig
-    session_options: SessionOptions
-    health: ServerHealth
-    address: str = field(init=False)  # host:port, computed once (it is read on every send)
-    name: str = field(init=False)  # the label, else the address
+    """A server of the list, with what its sends read (a plain class: see health.py)."""
 
-    def __post_init__(self) -> None:
-        self.address = self.config.address
-        self.name = self.config.label or self.address
+    __slots__ = ("address", "config", "health", "name", "session_options")
+
+    def __init__(self, config: ServerConfig, options: SessionOptions, health: ServerHealth) -> None:
+        self.config = config
+        self.session_options = options
+        self.health = health
+        self.address = config.address  # host:port, computed once (it is read on every send)
+        self.name = config.label or self.address  # the label, else the address
 
 
 class SmtpDelivery:

@@ -8,7 +8,6 @@ re-enables it, failure disables it again.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Literal
 
 from ..config import HealthOptions
@@ -16,18 +15,31 @@ from ..config import HealthOptions
 State = Literal["active", "disabled", "half_open"]
 
 
-@dataclass
 class ServerHealth:
-    """Counters and breaker state of one server (what `connector.health()` reports)."""
+    """Counters and breaker state of one server (what `connector.health()` reports). A plain
+    class, not a dataclass: declaring one execs its generated methods at import, a cost every
+    process that sends pays (docs/performance.md, cold start)."""
 
-    server: str
-    options: HealthOptions
-    num_errors: int = 0
-    consecutive_errors: int = 0
-    num_sent: int = 0
-    last_error: str | None = None
-    disabled_until: float = 0.0
-    _probing: bool = field(default=False, repr=False)
+    __slots__ = (
+        "_probing",
+        "consecutive_errors",
+        "disabled_until",
+        "last_error",
+        "num_errors",
+        "num_sent",
+        "options",
+        "server",
+    )
+
+    def __init__(self, server: str, options: HealthOptions) -> None:
+        self.server = server
+        self.options = options
+        self.num_errors = 0
+        self.consecutive_errors = 0
+        self.num_sent = 0
+        self.last_error: str | None = None
+        self.disabled_until = 0.0
+        self._probing = False
 
     @property
     def state(self) -> State:

@@ -14,7 +14,6 @@ import socket
 import ssl
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosmtplib
@@ -39,35 +38,49 @@ TLS_PROBE_DELAY_S = 1.0
 QUIT_TIMEOUT_S = 2.0
 
 
-@dataclass
 class SessionOptions:
-    """Per-connector switches that are not part of one server's settings."""
+    """Per-connector switches that are not part of one server's settings. A plain class, not
+    a dataclass, for the import cost (see health.py's ServerHealth)."""
 
-    ssl_context: ssl.SSLContext | None  # None: the server never speaks TLS (`ignoreTLS`)
-    token_source: TokenSource | None = None
-    pipelining: bool = True
-    refuse_private_hosts: bool = False
-    address_policy: AddressPolicy | None = None  # the embedding host's rule (see network.py)
+    __slots__ = (
+        "address_policy",
+        "pipelining",
+        "refuse_private_hosts",
+        "ssl_context",
+        "token_source",
+    )
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None,  # None: the server never speaks TLS (`ignoreTLS`)
+        token_source: TokenSource | None = None,
+        pipelining: bool = True,
+        refuse_private_hosts: bool = False,
+        address_policy: AddressPolicy | None = None,  # the embedding host's rule (network.py)
+    ) -> None:
+        self.ssl_context = ssl_context
+        self.token_source = token_source
+        self.pipelining = pipelining
+        self.refuse_private_hosts = refuse_private_hosts
+        self.address_policy = address_policy
 
 
-@dataclass
 class SmtpSession:
-    """An open, authenticated SMTP connection that delivers one message at a time."""
+    """An open, authenticated SMTP connection that delivers one message at a time. A plain
+    class, not a dataclass, for the import cost (see health.py's ServerHealth)."""
 
-    server: ServerSettings
-    options: SessionOptions
-    steps: list[Step] = field(default_factory=list)
-    messages_sent: int = 0
-    auth_mechanism: str | None = None  # the AUTH mechanism the server accepted, once open
-    opened_at: float = 0.0
-    last_used: float = 0.0
-    _smtp: aiosmtplib.SMTP | None = None
-    _stage: str = "connect"
-    _deadline: float | None = None
-    name: str = field(init=False)  # `host:port`, read on every message (errors name it)
-
-    def __post_init__(self) -> None:
-        self.name = self.server.address
+    def __init__(self, server: ServerSettings, options: SessionOptions) -> None:
+        self.server = server
+        self.options = options
+        self.steps: list[Step] = []
+        self.messages_sent = 0
+        self.auth_mechanism: str | None = None  # the AUTH mechanism the server accepted
+        self.opened_at = 0.0
+        self.last_used = 0.0
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._stage = "connect"
+        self._deadline: float | None = None
+        self.name = server.address  # `host:port`, read on every message (errors name it)
 
     @property
     def alive(self) -> bool:

@@ -4,6 +4,7 @@ text, one link (the button), and nothing broken mid-word."""
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from html.parser import HTMLParser
@@ -13,6 +14,7 @@ import pytest
 
 from smtp_connector import SmtpConnector, UsageType
 from smtp_connector.compose.shipped import shipped_locales
+from smtp_connector.compose.shipped_source import compiled_strings, render_compiled
 from smtp_connector.resources import read_text
 
 CODE = "482913"
@@ -29,6 +31,15 @@ def strings(locale: str) -> dict[str, dict[str, str]]:
 
 def render(usage: UsageType | str, locale: str, **payload: Any) -> Any:
     return CONNECTOR.render(usage, {"application": {"name": "Acme"}, **payload}, locale=locale)
+
+
+def test_the_compiled_strings_are_the_toml_files() -> None:
+    """A send reads templates/strings.json, people edit the TOML files: the JSON must be
+    exactly what `python -m smtp_connector.compose.shipped_source` writes from them now."""
+    compiled = read_text("templates", "strings.json")
+    assert json.loads(compiled) == compiled_strings(), "run the command above"
+    assert compiled == render_compiled()
+    assert tuple(sorted(compiled_strings()["locales"])) == LOCALES
 
 
 def test_rtl_locales_are_shipped() -> None:
