@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import format_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..addresses import Address
 from .headers import CRLF, MAX_LINE_OCTETS, address_header, encode_header, mailbox_header
@@ -147,6 +147,18 @@ class RenderedEmail:
         if not self.message_id:
             self.message_id = make_message_id(self.from_address.ascii_domain)
 
+    if not TYPE_CHECKING:  # a fallback for two names only: mypy still checks every other
+
+        def __getattr__(self, name: str) -> Any:
+            """`text` and `html` of an email built by `rendered_email` from a wire fill are
+            filled when first read (then kept like any field); only names the instance lacks
+            come here."""
+            wire = self.__dict__.get("_wire")
+            if wire is not None and name in _LAZY_BODIES:
+                value = self.__dict__[name] = getattr(wire, name)
+                return value
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     @property
     def needs_smtputf8(self) -> bool:
         """True when an address has a non-ASCII local part (RFC 6531)."""
@@ -189,7 +201,14 @@ class RenderedEmail:
     def _compose(self) -> bytes:
         utf8 = self.needs_smtputf8
         wire = self._wire
-        if wire is not None and wire.text is self.text and wire.html is self.html:
+        if wire is not None:  # its body still this email's? Text and HTML never read, or kept
+            known = self.__dict__
+            text, html = known.get("text", wire), known.get("html", wire)
+            if not (text is wire or text is wire.text_filled) or not (
+                html is wire or html is wire.html_filled
+            ):
+                wire = None  # replaced after rendering: the general path writes them
+        if wire is not None:
             data = self._from_format(wire, utf8)
             if data is not None:
                 return data
@@ -207,7 +226,7 @@ class RenderedEmail:
         ]
         head += [encode_header(name, value) for name, value in self.headers]
         header_block = (CRLF.join(head) + CRLF).encode("utf-8")
-        if wire is not None and wire.text is self.text and wire.html is self.html:
+        if wire is not None:
             body, stuffed = wire.body(f"=_sc_{unique_token()}")
             stuffed_head = header_block.replace(b"\n.", b"\n..")
             self._payload = b"".join((stuffed_head, stuffed, b".\r\n"))  # one copy, not two
@@ -260,6 +279,52 @@ class RenderedEmail:
             headers, payload = parts[0]
             return headers.encode("ascii") + b"\r\n" + payload
         return _multipart_alternative(parts, f"=_sc_{unique_token()}")
+
+
+_LAZY_BODIES = frozenset({"text", "html"})
+_new_email = object.__new__
+
+
+def rendered_email(
+    subject: str,
+    text: str | None,
+    html: str | None,
+    from_address: Address,
+    to: tuple[Address, ...],
+    reply_to: Address | None,
+    headers: tuple[tuple[str, str], ...],
+    usage_type: str,
+    locale: str | None,
+    short_lines: tuple[str, ...] = (),
+    wire: WireFill | None = None,
+) -> RenderedEmail:
+    """`RenderedEmail(...)` as the connector builds one per message, without the dataclass's
+    `__init__` (sixteen fields, a default factory and `__post_init__`): the same instance,
+    fields, equality and repr (tests/compose/test_lazy_bodies.py). `text` and `html` None with
+    `wire`: the wire fill gives them when they are first read (`__getattr__`), so a message
+    only sent never builds them."""
+    email: RenderedEmail = _new_email(RenderedEmail)
+    fields = {
+        "subject": subject,
+        "from_address": from_address,
+        "to": to,
+        "reply_to": reply_to,
+        "headers": headers,
+        "usage_type": usage_type,
+        "locale": locale,
+        "message_id": make_message_id(from_address.ascii_domain),
+        "date": _date_header(),
+        "payload": {},
+        "_bytes": None,
+        "_short_lines": short_lines,
+        "_wire": wire,
+        "_composed": None,
+        "_payload": None,
+    }
+    if wire is None or text is not None or html is not None:
+        fields["text"], fields["html"] = text, html
+    email.__dict__.update(fields)
+    return email
 
 
 def alternative_body(text: str, html: str, boundary: str) -> tuple[bytes, list[str]]:
