@@ -318,9 +318,7 @@ def rendered_email(
         "_bytes": None,
         "_short_lines": short_lines,
         "_wire": wire,
-        "_composed": None,
-        "_payload": None,
-    }
+    }  # `_composed` and `_payload` are the class's None until composed, as after `__init__`
     if wire is None or text is not None or html is not None:
         fields["text"], fields["html"] = text, html
     email.__dict__.update(fields)
