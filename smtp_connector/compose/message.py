@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import format_datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from ..addresses import Address
@@ -147,17 +148,9 @@ class RenderedEmail:
         if not self.message_id:
             self.message_id = make_message_id(self.from_address.ascii_domain)
 
-    if not TYPE_CHECKING:  # a fallback for two names only: mypy still checks every other
-
-        def __getattr__(self, name: str) -> Any:
-            """`text` and `html` of an email built by `rendered_email` from a wire fill are
-            filled when first read (then kept like any field); only names the instance lacks
-            come here."""
-            wire = self.__dict__.get("_wire")
-            if wire is not None and name in _LAZY_BODIES:
-                value = self.__dict__[name] = getattr(wire, name)
-                return value
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    if TYPE_CHECKING:  # where the `text` and `html` properties keep their values (not fields)
+        _text: str | _Lazy | None = field(init=False, repr=False, compare=False)
+        _html: str | _Lazy | None = field(init=False, repr=False, compare=False)
 
     @property
     def needs_smtputf8(self) -> bool:
@@ -202,10 +195,9 @@ class RenderedEmail:
         utf8 = self.needs_smtputf8
         wire = self._wire
         if wire is not None:  # its body still this email's? Text and HTML never read, or kept
-            known = self.__dict__
-            text, html = known.get("text", wire), known.get("html", wire)
-            if not (text is wire or text is wire.text_filled) or not (
-                html is wire or html is wire.html_filled
+            text, html = self._text, self._html
+            if not (text is _Lazy.WIRE or text is wire.text_filled) or not (
+                html is _Lazy.WIRE or html is wire.html_filled
             ):
                 wire = None  # replaced after rendering: the general path writes them
         if wire is not None:
@@ -281,7 +273,35 @@ class RenderedEmail:
         return _multipart_alternative(parts, f"=_sc_{unique_token()}")
 
 
-_LAZY_BODIES = frozenset({"text", "html"})
+class _Lazy(Enum):
+    """`_text`/`_html` of an email whose part is still its wire fill's, not yet filled (an
+    enum member: the same object after a copy or a pickle)."""
+
+    WIRE = "wire"
+
+
+def _body_property(name: str) -> property:
+    """`RenderedEmail.text`/`.html`: kept in `_text`/`_html`; a part that is the wire fill's
+    is filled on first read (`WireFill.text`/`.html`) and then kept like any value."""
+    slot = f"_{name}"
+
+    def read(email: RenderedEmail) -> str | None:
+        value = getattr(email, slot)
+        if value is _Lazy.WIRE:
+            value = getattr(email._wire, name)
+            setattr(email, slot, value)
+        return value
+
+    def write(email: RenderedEmail, value: str | None) -> None:
+        setattr(email, slot, value)
+
+    return property(read, write, doc=f"The {name} part (None: the message has none).")
+
+
+# The dataclass's fields stay (`__init__`, equality, repr, `replace` read and write them
+# through these); only the storage moves, so a part can wait to be filled.
+setattr(RenderedEmail, "text", _body_property("text"))  # noqa: B010
+setattr(RenderedEmail, "html", _body_property("html"))  # noqa: B010
 _new_email = object.__new__
 
 
@@ -299,30 +319,29 @@ def rendered_email(
     wire: WireFill | None = None,
 ) -> RenderedEmail:
     """`RenderedEmail(...)` as the connector builds one per message, without the dataclass's
-    `__init__` (sixteen fields, a default factory and `__post_init__`): the same instance,
-    fields, equality and repr (tests/compose/test_lazy_bodies.py). `text` and `html` None with
-    `wire`: the wire fill gives them when they are first read (`__getattr__`), so a message
-    only sent never builds them."""
+    `__init__` (sixteen keyword fields, a default factory, `__post_init__` and the two
+    properties' setters): the same instance, fields, equality and repr
+    (tests/compose/test_lazy_bodies.py). `text` and `html` None with `wire`: the wire fill
+    gives them when they are first read, so a message that is only sent never builds them.
+    Plain attribute stores, in `__init__`'s order: the instance keeps its inline values."""
     email: RenderedEmail = _new_email(RenderedEmail)
-    fields = {
-        "subject": subject,
-        "from_address": from_address,
-        "to": to,
-        "reply_to": reply_to,
-        "headers": headers,
-        "usage_type": usage_type,
-        "locale": locale,
-        "message_id": make_message_id(from_address.ascii_domain),
-        "date": _date_header(),
-        "payload": {},
-        "_bytes": None,
-        "_short_lines": short_lines,
-        "_wire": wire,
-    }  # `_composed` and `_payload` are the class's None until composed, as after `__init__`
-    if wire is None or text is not None or html is not None:
-        fields["text"], fields["html"] = text, html
-    email.__dict__.update(fields)
-    return email
+    email.subject = subject
+    lazy = wire is not None and text is None and html is None
+    email._text = _Lazy.WIRE if lazy else text
+    email._html = _Lazy.WIRE if lazy else html
+    email.from_address = from_address
+    email.to = to
+    email.reply_to = reply_to
+    email.headers = headers
+    email.usage_type = usage_type
+    email.locale = locale
+    email.message_id = make_message_id(from_address.ascii_domain)
+    email.date = _date_header()
+    email.payload = {}
+    email._bytes = None
+    email._short_lines = short_lines
+    email._wire = wire
+    return email  # `_composed` and `_payload`: the class's None until composed, as after `__init__`
 
 
 def alternative_body(text: str, html: str, boundary: str) -> tuple[bytes, list[str]]:
