@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .compose.checks import check_one_template, check_templates
-from .compose.message import RenderedEmail
+from .compose.message import RenderedEmail, rendered_email
 from .compose.parts import compose_parts
 from .compose.payload import build_context, require_mapping
 from .compose.provider import TemplateProvider
@@ -149,18 +149,18 @@ class SmtpConnector:
         context = self._context(payload, locale)
         bodies = self._renderer.render(template, context)
         sender, reply_to = self._senders.for_template(template, context)
-        email = RenderedEmail(
-            subject=bodies.subject,
-            text=bodies.text,
-            html=bodies.html,
-            from_address=sender,
-            to=self._senders.recipients(to) if to is not None else (),
-            reply_to=reply_to,
-            headers=self._headers,
-            usage_type=usage_key(usage_type),
-            locale=template.locale or locale,
-            _short_lines=bodies.short_lines,
-            _wire=bodies.wire,
+        email = rendered_email(  # `RenderedEmail(...)`, its text and HTML filled when read
+            bodies.subject,
+            bodies.text,
+            bodies.html,
+            sender,
+            self._senders.recipients(to) if to is not None else (),
+            reply_to,
+            self._headers,
+            usage_key(usage_type),
+            template.locale or locale,
+            bodies.short_lines,
+            bodies.wire,
         )
         email.payload = dict(payload)
         return email

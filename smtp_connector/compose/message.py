@@ -19,7 +19,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import format_datetime
-from typing import Any
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from ..addresses import Address
 from .headers import CRLF, MAX_LINE_OCTETS, address_header, encode_header, mailbox_header
@@ -147,6 +148,10 @@ class RenderedEmail:
         if not self.message_id:
             self.message_id = make_message_id(self.from_address.ascii_domain)
 
+    if TYPE_CHECKING:  # where the `text` and `html` properties keep their values (not fields)
+        _text: str | _Lazy | None = field(init=False, repr=False, compare=False)
+        _html: str | _Lazy | None = field(init=False, repr=False, compare=False)
+
     @property
     def needs_smtputf8(self) -> bool:
         """True when an address has a non-ASCII local part (RFC 6531)."""
@@ -189,7 +194,13 @@ class RenderedEmail:
     def _compose(self) -> bytes:
         utf8 = self.needs_smtputf8
         wire = self._wire
-        if wire is not None and wire.text is self.text and wire.html is self.html:
+        if wire is not None:  # its body still this email's? Text and HTML never read, or kept
+            text, html = self._text, self._html
+            if not (text is _Lazy.WIRE or text is wire.text_filled) or not (
+                html is _Lazy.WIRE or html is wire.html_filled
+            ):
+                wire = None  # replaced after rendering: the general path writes them
+        if wire is not None:
             data = self._from_format(wire, utf8)
             if data is not None:
                 return data
@@ -207,7 +218,7 @@ class RenderedEmail:
         ]
         head += [encode_header(name, value) for name, value in self.headers]
         header_block = (CRLF.join(head) + CRLF).encode("utf-8")
-        if wire is not None and wire.text is self.text and wire.html is self.html:
+        if wire is not None:
             body, stuffed = wire.body(f"=_sc_{unique_token()}")
             stuffed_head = header_block.replace(b"\n.", b"\n..")
             self._payload = b"".join((stuffed_head, stuffed, b".\r\n"))  # one copy, not two
@@ -260,6 +271,77 @@ class RenderedEmail:
             headers, payload = parts[0]
             return headers.encode("ascii") + b"\r\n" + payload
         return _multipart_alternative(parts, f"=_sc_{unique_token()}")
+
+
+class _Lazy(Enum):
+    """`_text`/`_html` of an email whose part is still its wire fill's, not yet filled (an
+    enum member: the same object after a copy or a pickle)."""
+
+    WIRE = "wire"
+
+
+def _body_property(name: str) -> property:
+    """`RenderedEmail.text`/`.html`: kept in `_text`/`_html`; a part that is the wire fill's
+    is filled on first read (`WireFill.text`/`.html`) and then kept like any value."""
+    slot = f"_{name}"
+
+    def read(email: RenderedEmail) -> str | None:
+        value = getattr(email, slot)
+        if value is _Lazy.WIRE:
+            value = getattr(email._wire, name)
+            setattr(email, slot, value)
+        return value
+
+    def write(email: RenderedEmail, value: str | None) -> None:
+        setattr(email, slot, value)
+
+    return property(read, write, doc=f"The {name} part (None: the message has none).")
+
+
+# The dataclass's fields stay (`__init__`, equality, repr, `replace` read and write them
+# through these); only the storage moves, so a part can wait to be filled.
+setattr(RenderedEmail, "text", _body_property("text"))  # noqa: B010
+setattr(RenderedEmail, "html", _body_property("html"))  # noqa: B010
+_new_email = object.__new__
+
+
+def rendered_email(
+    subject: str,
+    text: str | None,
+    html: str | None,
+    from_address: Address,
+    to: tuple[Address, ...],
+    reply_to: Address | None,
+    headers: tuple[tuple[str, str], ...],
+    usage_type: str,
+    locale: str | None,
+    short_lines: tuple[str, ...] = (),
+    wire: WireFill | None = None,
+) -> RenderedEmail:
+    """`RenderedEmail(...)` as the connector builds one per message, without the dataclass's
+    `__init__` (sixteen keyword fields, a default factory, `__post_init__` and the two
+    properties' setters): the same instance, fields, equality and repr
+    (tests/compose/test_lazy_bodies.py). `text` and `html` None with `wire`: the wire fill
+    gives them when they are first read, so a message that is only sent never builds them.
+    Plain attribute stores, in `__init__`'s order: the instance keeps its inline values."""
+    email: RenderedEmail = _new_email(RenderedEmail)
+    email.subject = subject
+    lazy = wire is not None and text is None and html is None
+    email._text = _Lazy.WIRE if lazy else text
+    email._html = _Lazy.WIRE if lazy else html
+    email.from_address = from_address
+    email.to = to
+    email.reply_to = reply_to
+    email.headers = headers
+    email.usage_type = usage_type
+    email.locale = locale
+    email.message_id = make_message_id(from_address.ascii_domain)
+    email.date = _date_header()
+    email.payload = {}
+    email._bytes = None
+    email._short_lines = short_lines
+    email._wire = wire
+    return email  # `_composed` and `_payload`: the class's None until composed, as after `__init__`
 
 
 def alternative_body(text: str, html: str, boundary: str) -> tuple[bytes, list[str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -39,7 +39,7 @@ class RenderedBodies:
     frozen, whose `__init__` costs four times a plain slotted one's.)"""
 
     subject: str
-    text: str | None
+    text: str | None  # with `wire`: None, the wire fill gives both parts when they are read
     html: str | None
     template: EmailTemplate
     short_lines: tuple[str, ...] = ()  # parts known to have no line over 998 characters
@@ -209,23 +209,24 @@ class Renderer:
         self,
         template: EmailTemplate,
         context: dict[str, Any],
-        pieces: list[str],
+        pieces: Sequence[str | None],
         short_lines: tuple[str, ...] = (),
         wire: WireFill | None = None,
         sized: bool = False,
     ) -> RenderedBodies:
         """What both paths do with the raw parts: size checks, the subject made one line, and a
         text part from the HTML when the template has none. `sized`: the shape cache has
-        measured every part at or under a quarter of the limit, which this check passes."""
+        measured every part at or under a quarter of the limit, which this check passes. With
+        `wire`, the text and HTML pieces are None (both parts are the wire fill's, read lazily)."""
         if not sized:
             for part, piece in zip(_PARTS, pieces, strict=True):
-                self._check_output_size(part, piece)
+                self._check_output_size(part, piece or "")
         subject, text, html = pieces
         text_out = text if template.text_source is not None else None
         html_out = html if template.html_source is not None else None
         if html_out is not None and text_out is None:
             text_out = html_to_text(html_out, _string_values(context))
-        subject = clean_header_text(subject)
+        subject = clean_header_text(subject or "")  # never None: a str (or "") on both paths
         return RenderedBodies(subject, text_out, html_out, template, short_lines, wire)
 
     def compile(self, template: EmailTemplate) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -85,7 +85,7 @@ class _Part:
     per_line: int = 0
     fixed_size: int = 0  # characters outside the holes
 
-    def fill(self, values: list[str]) -> str:
+    def fill(self, values: Sequence[str]) -> str:
         if not self.slots:
             return self.pieces[0]
         out = list(self.pieces)
@@ -191,8 +191,7 @@ class ShapeCache:
         longest = max(map(len, values), default=0)
         longest_html = max(map(len, escaped), default=0) if escaped is not values else longest
         if max(longest, longest_html) <= composed.bound:  # every check below holds
-            text_out, html_out = text.fill(values), html.fill(escaped)
-            return self._filled(template, composed, values, escaped, text_out, html_out)
+            return _filled(template, composed, values, escaped)
         limit = self._max_part
         fixed, count = composed.watched
         if not (
@@ -203,30 +202,12 @@ class ShapeCache:
         ):
             self.fallbacks["size"] += 1
             return None
+        short_text, short_html = text.short_lines(longest), html.short_lines(longest_html)
+        if short_text and short_html:
+            return _filled(template, composed, values, escaped)
         text_out, html_out = text.fill(values), html.fill(escaped)
-        short = [text_out] if text.short_lines(longest) else []
-        if html.short_lines(longest_html):
-            short.append(html_out)
-        if len(short) == 2:
-            return self._filled(template, composed, values, escaped, text_out, html_out)
-        return Filled([subject.fill(values), text_out, html_out], tuple(short), None)
-
-    @staticmethod
-    def _filled(
-        template: EmailTemplate,
-        composed: _Composed,
-        values: list[str],
-        escaped: list[str],
-        text_out: str,
-        html_out: str,
-    ) -> Filled:
-        """A message whose text and HTML parts both have short lines: its wire body too."""
-        assert composed.parts is not None
-        wire = None
-        if template.text_source is not None and template.html_source:
-            wire = _wire_fill(composed, values, escaped, text_out, html_out)
-        subject = composed.parts[0].fill(values)
-        return Filled([subject, text_out, html_out], (text_out, html_out), wire)
+        short = (text_out,) if short_text else (html_out,) if short_html else ()
+        return Filled([subject.fill(values), text_out, html_out], short, None)
 
     def _compose(self, template: EmailTemplate, shape: Shape) -> _Composed:
         watched = [0, 0]
@@ -282,30 +263,44 @@ class ShapeCache:
 
 class Filled(NamedTuple):
     """A shape filled with one message's values: the raw parts, and those of them known to
-    have no line over 998 characters (the MIME step then skips measuring them)."""
+    have no line over 998 characters (the MIME step then skips measuring them). With `wire`,
+    the text and HTML pieces are None: the wire fill gives them when they are read."""
 
-    pieces: list[str]
+    pieces: list[str | None]
     short_lines: tuple[str, ...]
     wire: WireFill | None = None  # the body from the shape's wire skeleton, when it can be
 
 
-def _wire_fill(
-    composed: _Composed, values: list[str], escaped: list[str], text: str, html: str
-) -> WireFill | None:
+def _filled(
+    template: EmailTemplate, composed: _Composed, values: list[str], escaped: list[str]
+) -> Filled:
+    """A message whose text and HTML parts both have short lines: through the shape's wire
+    skeleton when it can be (its text and HTML then filled only if read), else filled now."""
+    parts = composed.parts
+    assert parts is not None
+    subject = parts[0].fill(values)
+    if template.text_source is not None and template.html_source:
+        wire = _wire_fill(composed, values, escaped)
+        if wire is not None:
+            return Filled([subject, None, None], (), wire)
+    text_out, html_out = parts[1].fill(values), parts[2].fill(escaped)
+    return Filled([subject, text_out, html_out], (text_out, html_out), None)
+
+
+def _wire_fill(composed: _Composed, values: list[str], escaped: list[str]) -> WireFill | None:
     """This message's body through the shape's skeleton (built once), when every value can
     travel in one (`wire.plain_value`); None: the message composes its body in full."""
+    parts = composed.parts
+    assert parts is not None
     if not plain_values(values):
         return None
     if not composed.skeleton:
-        assert composed.parts is not None
-        skeleton = build_skeleton(
-            composed.parts[1], composed.parts[2], len(values), alternative_body
-        )
+        skeleton = build_skeleton(parts[1], parts[2], len(values), alternative_body)
         composed.skeleton[:] = [skeleton]
     skeleton = composed.skeleton[0]
     if skeleton is None:
         return None
-    return WireFill(skeleton, (*values, *escaped), text, html)
+    return WireFill(skeleton, (*values, *escaped), (parts[1], parts[2]))
 
 
 def _escape(value: str) -> str:

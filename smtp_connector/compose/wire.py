@@ -64,12 +64,31 @@ class Skeleton:
 @dataclass(slots=True)
 class WireFill:
     """One message's way to its body through a skeleton: the skeleton and its values. (One
-    per message: not frozen, whose `__init__` costs four times a plain slotted one's.)"""
+    per message: not frozen, whose `__init__` costs four times a plain slotted one's.)
+
+    The text and HTML it stands for are filled only when read (`text`, `html`): the message
+    format writes the body from the skeleton, so a message that nobody reads as text (every
+    message `send_many` delivers) never builds its two parts of a few kilobytes."""
 
     skeleton: Skeleton
     values: tuple[str, ...]  # the text's values, then the HTML's (escaped); not the boundary
-    text: str  # the text and HTML this fill stands for (checked by identity when composing)
-    html: str
+    parts: tuple[Any, Any]  # the shape's text and HTML parts (`shapes._Part`) they fill
+    text_filled: str | None = None  # the text and HTML once read (None: not yet)
+    html_filled: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The text part, filled on first read and kept (compared by identity when composing)."""
+        if self.text_filled is None:
+            self.text_filled = self.parts[0].fill(self.values)
+        return self.text_filled
+
+    @property
+    def html(self) -> str:
+        """The HTML part (its values escaped), filled on first read and kept."""
+        if self.html_filled is None:
+            self.html_filled = self.parts[1].fill(self.values[len(self.values) // 2 :])
+        return self.html_filled
 
     def body(self, boundary: str) -> tuple[bytes, bytes]:
         return self.skeleton.join([boundary.encode("ascii"), *[v.encode() for v in self.values]])
