@@ -77,6 +77,7 @@ async def _http_sender(service: Any, app_id: str) -> Callable[[int], Awaitable[N
     from smtp_connector.store import CLI_ACTOR
 
     _, key = await service.keys.create(CLI_ACTOR, ["smtpserver_send"])
+    service.keys.cache_ttl = float("inf")  # remembered, as serve's refresh keeps it (see above)
     app = create_app(Settings(), service=service)
     path = f"/v1/apps/{app_id}/messages"
 

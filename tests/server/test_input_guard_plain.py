@@ -32,7 +32,10 @@ values = st.recursive(
 
 def reference(body: bytes | str) -> Any:
     """The walk on every body, as before the text check."""
-    value = json.loads(body, parse_constant=_reject)
+    try:
+        value = json.loads(body, parse_constant=_reject)
+    except RecursionError:
+        raise BadInput(f"The JSON body nests deeper than {MAX_DEPTH} levels.") from None
     check_value(value)
     return value
 
@@ -85,8 +88,12 @@ def test_loads_equals_the_walk(body: bytes | str) -> None:
         '{"v": "\u0085"}'.encode(),  # a raw C1 control in a value
         '"\ud800"'.encode("utf-8", "surrogatepass"),  # a raw lone surrogate
         b'{"n": 1e999}',
+        b"[1e999, " + nested(5000, "1").encode() + b"]",  # an overflow, then too deep to parse
+        b"[1e999, NaN]",
+        b"[1e999, }",
         b'{"n": ' + b"1" * 320 + b".0}",
         "\ufeff{}".encode(),  # UTF-8 with a BOM: json.loads decodes it as utf-8-sig
+        "\ufeff{}",  # a text with a BOM: json.loads refuses it
         '{"a": "b"}'.encode("utf-16"),
         b"{not json",
     ],
