@@ -64,7 +64,7 @@ def loads(body: bytes | str) -> Any:
     (`_plain`) and no number overflowed (`_finite`)."""
     walk = False
     try:
-        text = body if type(body) is str else _decoded(body)
+        text = body if isinstance(body, str) else _decoded(body)
         if text.startswith("\ufeff"):  # refused by json.loads alone (a str with a BOM)
             return json.loads(text)
         try:
