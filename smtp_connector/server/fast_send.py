@@ -33,6 +33,9 @@ from . import input_guard
 from .routes.messages import outcome_headers
 
 _PATH = re.compile(r"^/v1/apps/([^/]+)/messages$")
+# The response's JSON, as `json.dumps(…, ensure_ascii=False, separators=(",", ":"))` writes
+# it: that call builds an encoder per response, this one is built once.
+_TO_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _MAX_KEY = 200  # the route's Header(max_length=200)
 
 
@@ -140,8 +143,7 @@ async def _send(
         outcome = await service.messages.send(
             actor, app_id, request, idempotency_key=head.idempotency_key
         )
-        content = json.dumps(outcome.to_dict(), ensure_ascii=False, separators=(",", ":"))
-        encoded = content.encode()
+        encoded = _TO_JSON(outcome.to_dict()).encode()
     except Exception as exc:  # the route's exception handlers answer (and log), as for the route
         handler = _handler_for(scope, exc)
         await (await handler(Request(scope), exc))(scope, _no_receive, send)

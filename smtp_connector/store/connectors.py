@@ -116,6 +116,15 @@ class ConnectorCache:
             else:
                 self._versions.pop(app_id, None)
 
+    def take_built(self, app_id: str, version: int) -> LiveConnector | None:
+        """`acquire` without a coroutine when the app's connector for `version` is built (nearly
+        every send: issue 26 §1); None when it needs a build, which only `acquire` does."""
+        entry = self._entries.get(app_id)
+        if entry is None or entry.version < version:
+            return None
+        entry.users += 1
+        return entry
+
     async def acquire(self, app_id: str, version: int, build: Build) -> LiveConnector:
         """The app's connector for `version` (built on a miss), held open until `release`
         (a send's lease, store/messages.py, pairs the two)."""

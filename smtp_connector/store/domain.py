@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..addresses import check_display_name
 from ..config import ConfigModel
@@ -298,6 +298,10 @@ class Definition(Wire):
 
 
 class MessageRequest(Wire):
+    # No field holds a secret, so pydantic may skip `ConfigModel.model_post_init`, the walk
+    # over the fields that registers secrets: every send validates one (issue 26 §1).
+    model_post_init = BaseModel.model_post_init
+
     to: str = Field(min_length=3, max_length=320)
     usage_type: str = Field(default="Generic", min_length=1, max_length=100)
     payload: dict[str, Any] = Field(default_factory=dict)

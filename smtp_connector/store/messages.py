@@ -317,13 +317,17 @@ class _Lease:
 
     async def __aenter__(self) -> LiveConnector:
         app_id, version, build = self._app_id, self._versions.definitions, self._build
-        live = await self._connectors.acquire(
-            app_id, version, lambda previous: build(app_id, version, previous)
-        )
+        # A built connector with current templates (the warm send) costs no coroutine.
+        live = self._connectors.take_built(app_id, version)
+        if live is None:
+            live = await self._connectors.acquire(
+                app_id, version, lambda previous: build(app_id, version, previous)
+            )
         self._live = live
-        if live.templates is not None:
+        templates = live.templates
+        if templates is not None and templates.version < self._versions.templates:
             try:
-                await refresh(self._db, live.templates, self._versions.templates)
+                await refresh(self._db, templates, self._versions.templates)
             except BaseException:  # the lease is let go, as a `with` body's error would
                 self._connectors.release(live)
                 raise

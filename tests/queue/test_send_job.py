@@ -50,13 +50,14 @@ async def test_a_queued_send_keeps_its_definitions_and_lets_the_connector_go(
     send = queued.service.messages.send
     outcome = await send(CLI_ACTOR, queued.app_id, _request("a@example.org"))
     assert outcome.status == "queued"
+    (row,) = await outbox_rows(queued.queue)
+    assert list(row.definition_ids) == [definition.id]
+    # Counted once the worker is done: its delivery holds a lease of its own meanwhile.
+    await wait_for(lambda: outbox_rows(queued.queue), lambda r: r[0].status == "sent", 20)
+    assert await _leases(queued) == 0  # the request and the worker's delivery let it go
     with pytest.raises(ConnectorError):  # refused by the edge check: a misspelt usage type
         await send(CLI_ACTOR, queued.app_id, _request("b@example.org", "Regsiter"))
     assert await _leases(queued) == 0
-    (row,) = await outbox_rows(queued.queue)
-    assert list(row.definition_ids) == [definition.id]
-    await wait_for(lambda: outbox_rows(queued.queue), lambda r: r[0].status == "sent", 20)
-    assert await _leases(queued) == 0  # the worker's delivery let it go too
 
 
 async def test_a_direct_send_delivers_and_lets_the_connector_go(
@@ -68,3 +69,17 @@ async def test_a_direct_send_delivers_and_lets_the_connector_go(
     assert outcome.status == "sent" and len(smtp.messages) == 1
     assert await _leases(queued) == 0
     assert await outbox_rows(queued.queue) == []
+
+
+async def test_a_warm_lease_counts_until_it_ends(queued: Queued, smtp: TestServer) -> None:
+    """A send that finds its connector built takes it without a coroutine
+    (`ConnectorCache.take_built`); it still holds it as a user until the lease ends, so a
+    change retiring the connector meanwhile cannot close it under the send."""
+    await queued.add_app(smtp.port)
+    messages = queued.service.messages
+    await messages.send(CLI_ACTOR, queued.app_id, _request("a@example.org"))  # builds it
+    versions = queued.service.connectors.known_version(queued.app_id)
+    assert versions is not None
+    async with messages._lease(queued.app_id, versions), messages._lease(queued.app_id, versions):
+        assert await _leases(queued) == 2
+    assert await _leases(queued) == 0
