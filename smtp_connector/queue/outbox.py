@@ -260,8 +260,7 @@ class Outbox:
         if not self.db.is_sqlite:  # with the apps' versions, as driver SQL (pg_claims.py)
             if self._has_apps is None:
                 self._has_apps = await self.db.read(pg_claims.has_apps)
-            claim = pg_claims.claim_rows(params, self._has_apps)
-            rows = await self.db.write(OneStatement(claim))
+            rows = await self.db.write(pg_claims.claim_rows(params, self._has_apps))
             return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
 
         def op(conn: Connection) -> list[Claim]:

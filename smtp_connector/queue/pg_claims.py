@@ -15,10 +15,12 @@ the Core statement's expanding `IN` list was rendered again on each claim.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 from sqlalchemy.engine import Connection
+
+from .batching import Direct, run_direct
 
 _RETURNING = (
     "RETURNING o.id, o.app_id, o.definition_ids, o.recipient, o.usage_type, o.payload, "
@@ -37,15 +39,32 @@ CLAIM_IDS_WITH_VERSIONS = (
 HAS_APPS = "SELECT to_regclass('apps') IS NOT NULL"
 
 
-def claim_rows(params: dict[str, Any], with_versions: bool) -> Callable[[Connection], list[Any]]:
+@dataclass(frozen=True)
+class ClaimRows:
     """The op that claims `params["m_ids"]` still queued: their rows (with `versions`, a
-    [definitions, templates] pair or None, when `with_versions`)."""
-    statement = CLAIM_IDS_WITH_VERSIONS if with_versions else CLAIM_IDS
+    [definitions, templates] pair or None, when `with_versions`). One statement: alone in a
+    batch it runs without BEGIN and COMMIT (merging.alone), and on psycopg directly
+    (pg_direct.py)."""
 
-    def op(conn: Connection) -> list[Any]:
-        return list(conn.exec_driver_sql(statement, params).all())
+    params: dict[str, Any]
+    with_versions: bool
+    one_statement = True
 
-    return op
+    def __call__(self, conn: Connection) -> list[Any]:
+        return cast(list[Any], run_direct(conn, self.direct()))
+
+    def direct(self) -> Direct:
+        statement = CLAIM_IDS_WITH_VERSIONS if self.with_versions else CLAIM_IDS
+        return statement, self.params, _rows
+
+
+def _rows(found: list[Any] | None) -> list[Any]:
+    return found or []
+
+
+def claim_rows(params: dict[str, Any], with_versions: bool) -> ClaimRows:
+    """The claim of `params["m_ids"]` (see `ClaimRows`)."""
+    return ClaimRows(params, with_versions)
 
 
 def has_apps(conn: Connection) -> bool:
