@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import URL
@@ -41,7 +42,10 @@ def directs(runnable: Ops) -> list[Direct] | None:
     found: list[Direct] = []
     for op, isolated in runnable:
         make = getattr(op, "direct", None)
-        direct = None if isolated or make is None else make()
+        try:  # a form that cannot be built: the usual way, which reports the error as before
+            direct = None if isolated or make is None else make()
+        except Exception:
+            return None
         if direct is None:
             return None
         found.append(direct)
@@ -116,7 +120,15 @@ async def _alone(conn: Any, direct: Direct) -> Outcome | None:
         found = await _rows(conn, sql, params)
     except Exception:
         return None
-    return True, finish(found)
+    return _read(finish, found)
+
+
+def _read(finish: Callable[[list[Any] | None], Any], found: list[Any] | None) -> Outcome:
+    """The op's result from its statement's rows, or the error reading them raised."""
+    try:
+        return True, finish(found)
+    except Exception as exc:
+        return False, exc
 
 
 async def _in_transaction(conn: Any, statements: list[Direct]) -> Outcomes | None:
@@ -126,4 +138,4 @@ async def _in_transaction(conn: Any, statements: list[Direct]) -> Outcomes | Non
             found = [await _rows(conn, sql, params) for sql, params, _ in statements]
     except Exception:
         return None
-    return [(True, finish(rows)) for (_, _, finish), rows in zip(statements, found, strict=True)]
+    return [_read(finish, rows) for (_, _, finish), rows in zip(statements, found, strict=True)]
