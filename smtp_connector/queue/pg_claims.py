@@ -32,10 +32,22 @@ _CLAIM = (
     "updated = %(m_now)s WHERE o.id = ANY(%(m_ids)s::text[]) AND o.status = 'queued' "
 )
 CLAIM_IDS = _CLAIM + _RETURNING
-CLAIM_IDS_WITH_VERSIONS = (
-    _CLAIM + _RETURNING + ", (SELECT ARRAY[a.definitions_version, a.templates_version] "
+_VERSIONS = (
+    ", (SELECT ARRAY[a.definitions_version, a.templates_version] "
     "FROM apps AS a WHERE a.id = o.app_id) AS versions"
 )
+CLAIM_IDS_WITH_VERSIONS = _CLAIM + _RETURNING + _VERSIONS
+# `outbox._CLAIM_OVERDUE` as driver SQL (same conditions, order, limit and lock): what a job
+# claims after its own rows, once per job, went through SQLAlchemy's engine (pg_direct.py).
+_OVERDUE = (
+    "UPDATE outbox_messages AS o SET status = 'sending', worker_id = %(m_worker)s, "
+    "lease_until = %(m_lease)s, attempts = o.attempts + 1, data_at = NULL, "
+    "updated = %(m_now)s WHERE o.id IN (SELECT d.id FROM outbox_messages AS d "
+    "WHERE d.status = 'queued' AND d.next_attempt_at <= %(m_due)s "
+    "ORDER BY d.next_attempt_at LIMIT %(m_limit)s FOR UPDATE SKIP LOCKED) "
+)
+CLAIM_OVERDUE = _OVERDUE + _RETURNING
+CLAIM_OVERDUE_WITH_VERSIONS = _OVERDUE + _RETURNING + _VERSIONS
 HAS_APPS = "SELECT to_regclass('apps') IS NOT NULL"
 
 
@@ -48,13 +60,17 @@ class ClaimRows:
 
     params: dict[str, Any]
     with_versions: bool
+    overdue: bool = False  # rows due for a while (`m_due`, `m_limit`), not `m_ids`
     one_statement = True
 
     def __call__(self, conn: Connection) -> list[Any]:
         return cast(list[Any], run_direct(conn, self.direct()))
 
     def direct(self) -> Direct:
-        statement = CLAIM_IDS_WITH_VERSIONS if self.with_versions else CLAIM_IDS
+        if self.overdue:
+            statement = CLAIM_OVERDUE_WITH_VERSIONS if self.with_versions else CLAIM_OVERDUE
+        else:
+            statement = CLAIM_IDS_WITH_VERSIONS if self.with_versions else CLAIM_IDS
         return statement, self.params, _rows
 
 
