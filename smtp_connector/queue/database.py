@@ -11,7 +11,9 @@ SQL runs on both databases:
   `SMTP_CONNECTOR_QUEUE_SQLITE_SYNCHRONOUS=FULL` trades throughput for that too.
 - PostgreSQL: the async psycopg engine; concurrent writes share transactions too (row locks
   and `SKIP LOCKED` do the rest); only batches holding a write whose loss could lose or
-  repeat a message wait for the disk (see `write`).
+  repeat a message wait for the disk (see `write`). The hot batches (enqueues, claims, marks,
+  "sent" completions), whose ops all have a driver form, skip the engine and run on psycopg
+  connections of their own in the same transactions (pg_direct.py, `_direct_batch`).
 """
 
 from __future__ import annotations
