@@ -119,9 +119,9 @@ async def test_the_overdue_claim_takes_what_the_core_claim_takes(queue_url_postg
         assert sorted(old.index(c.id) for c in by_core) == [1, 3, 4]  # the 3 oldest due
         assert sorted(new.index(c.id) for c in by_driver) == [1, 3, 4]
         core_by_position = {old.index(c.id): c for c in by_core}
-        for claim in by_driver:
-            want = fields(core_by_position[new.index(claim.id)])
-            assert fields(claim) == want | {"versions": (2, 3)}
+        for claim in by_driver:  # the same message queued twice, a moment apart
+            want = fields(core_by_position[new.index(claim.id)]) | {"versions": (2, 3)}
+            assert fields(claim) | {"expires_at": 0} == want | {"expires_at": 0}
         left = await queue.outbox.claim_overdue("w", 3, 2.0)
         assert [new.index(c.id) for c in left] == [0]  # then the one left overdue
     finally:
