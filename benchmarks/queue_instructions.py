@@ -11,7 +11,10 @@ each the difference of two runs (SMALL and LARGE) so that start-up cancels out:
   worker's group commit sees); no SMTP. How writes merge depends on timing, so repeated
   counts spread by about ±2 %.
 - `batch`: per one-statement batch, one at a time (alternately durable and not), with no
-  merging: the fixed cost of a trip through the group commit and the engine.
+  merging: the fixed cost of a trip through the group commit and SQLAlchemy's engine (an op
+  without a driver form).
+- `direct`: the same for a batch of one driver-form op (a claim of no rows), which runs on the
+  queue's own psycopg connections (queue/pg_direct.py) where the tree has them.
 Needs Debian's `valgrind`; a few minutes per tree.
 """
 
@@ -28,7 +31,7 @@ from typing import Any
 from valgrind import instructions, require_valgrind
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-SIZES = {"flow": (64, 448), "batch": (50, 250)}
+SIZES = {"flow": (64, 448), "batch": (50, 250), "direct": (50, 250)}
 CHUNK = 16
 
 
@@ -72,6 +75,17 @@ async def _batch(url: str, count: int) -> None:
     await queue.db.dispose()
 
 
+async def _direct(url: str, count: int) -> None:
+    from smtp_connector.queue import Queue, QueueOptions
+    from smtp_connector.queue.pg_claims import claim_rows
+
+    params = {"m_now": 0.0, "m_worker": "none", "m_lease": 0.0, "m_ids": []}
+    queue = Queue(url, QueueOptions(engine="embedded"))
+    for i in range(20 + count):
+        await queue.db.write(claim_rows(params, False), durable=bool(i % 2))
+    await queue.db.dispose()
+
+
 def _count(python: str, kind: str, count: int) -> int:
     name = f"smtpc_qi_{kind}_{count}_{time.time_ns()}"
     subprocess.run(["psql", PG_ADMIN, "-qc", f'CREATE DATABASE "{name}"'], check=True)
@@ -93,13 +107,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.run:
         kind, url, count = args.run
-        steps: dict[str, Any] = {"flow": _flow, "batch": _batch}
+        steps: dict[str, Any] = {"flow": _flow, "batch": _batch, "direct": _direct}
         asyncio.run(steps[kind](url, int(count)))
         return
     require_valgrind()
     trees = {"this tree": sys.executable} | ({"compared": args.compare} if args.compare else {})
     for kind, (small, large) in SIZES.items():
-        unit = "message" if kind == "flow" else "one-statement batch"
+        unit = "message" if kind == "flow" else f"one-statement batch ({kind})"
         for name, python in trees.items():
             per = (_count(python, kind, large) - _count(python, kind, small)) / (large - small)
             print(f"{kind} ({name}): {per:,.0f} instructions per {unit}", flush=True)

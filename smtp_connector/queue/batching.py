@@ -27,6 +27,17 @@ Outcome = tuple[bool, Any]  # (succeeded, result or exception)
 # Commits one batch (durable: wait for the disk) and returns each op's outcome; when the
 # shared transaction fails it runs each op alone (`transaction` and `alone` below).
 BatchCommit = Callable[[Ops, bool], Awaitable[list[Outcome]]]
+# A one-statement op in its driver form, for PostgreSQL's direct batches (pg_direct.py): the
+# statement's SQL, its parameters, and the op's result given the statement's rows (None when
+# the statement returns none). The op's SQLAlchemy form runs the same (`run_direct`).
+Direct = tuple[str, dict[str, Any], Callable[[list[Any] | None], Any]]
+
+
+def run_direct(conn: Connection, direct: Direct) -> Any:
+    """A driver-form op on a SQLAlchemy connection: the same SQL, the same result."""
+    sql, params, finish = direct
+    result = conn.exec_driver_sql(sql, params)
+    return finish(list(result.all()) if result.returns_rows else None)
 
 
 @dataclass(frozen=True)

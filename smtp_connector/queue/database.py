@@ -11,7 +11,9 @@ SQL runs on both databases:
   `SMTP_CONNECTOR_QUEUE_SQLITE_SYNCHRONOUS=FULL` trades throughput for that too.
 - PostgreSQL: the async psycopg engine; concurrent writes share transactions too (row locks
   and `SKIP LOCKED` do the rest); only batches holding a write whose loss could lose or
-  repeat a message wait for the disk (see `write`).
+  repeat a message wait for the disk (see `write`). The hot batches (enqueues, claims, marks,
+  "sent" completions), whose ops all have a driver form, skip the engine and run on psycopg
+  connections of their own in the same transactions (pg_direct.py, `_direct_batch`).
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from smtp_connector.store.urls import async_url, is_sqlite, safe_url, sqlite_pat
 
 from .batching import GroupCommit, Op, Ops, Outcome, driver_only, transaction
 from .merging import Places, alone, each_committed, independent, merge, spread
+from .pg_direct import DirectConnections, directs
 from .writer_thread import WriterThread
 
 T = TypeVar("T")
 SYNCHRONOUS_ENV = "SMTP_CONNECTOR_QUEUE_SQLITE_SYNCHRONOUS"
 _PARALLEL = 2  # PostgreSQL batches in flight at once
+_NOT_RUN = object()  # beside a direct statement that failed: its ops run again
 
 
 def _synchronous() -> str:
@@ -93,6 +97,8 @@ class QueueDatabase:
             self._committer = GroupCommit(
                 self._postgres_batch, parallel=_PARALLEL, by_durability=True
             )
+            # The hot batches (all ops in driver form) on psycopg directly (pg_direct.py).
+            self._direct = (DirectConnections(self.url, False), DirectConnections(self.url, True))
 
     def __repr__(self) -> str:
         return f"QueueDatabase({safe_url(self.url)!r})"
@@ -117,6 +123,9 @@ class QueueDatabase:
 
     async def _postgres_batch(self, ops: Ops, durable: bool) -> list[Outcome]:
         engine = self._durable_engine if durable else self.engine
+        outcomes = await _direct_batch(self._direct[durable], engine, ops, durable)
+        if outcomes is not None:
+            return outcomes
         try:
             return await _async_transaction(engine, ops, durable)
         except Exception as exc:
@@ -136,6 +145,8 @@ class QueueDatabase:
             self._thread.close(self._writer.close)
             self._sync_engine.dispose()
         else:
+            for direct in self._direct:
+                await direct.aclose()
             await self.engine.dispose()
             await self._durable_engine.dispose()
 
@@ -218,6 +229,28 @@ def _sync_read(engine: Engine, op: Callable[[Connection], T]) -> T:
         conn = conn.execution_options(queue_read_only=True)
         with conn.begin():
             return op(conn)
+
+
+async def _direct_batch(
+    direct: DirectConnections, engine: AsyncEngine, ops: Ops, durable: bool
+) -> list[Outcome] | None:
+    """The batch on psycopg directly when every op has a driver form (pg_direct.py), in the
+    transactions `_async_transaction` would use: each statement alone when the batch is one
+    statement or does not wait for the disk, else one transaction. A statement that failed
+    committed nothing: its callers' ops run again alone the usual way (`_retried`), which
+    reports their error as before. None: the batch did not run (nothing committed)."""
+    runnable, places = merge(ops)
+    statements = directs(runnable)
+    if statements is None:
+        return None
+    found = await direct.run(statements, transaction=durable and not alone(runnable))
+    if found is None:
+        return None
+    outcomes = spread(runnable, places, [(False, _NOT_RUN) if o is None else o for o in found])
+    for position, (_, value) in enumerate(outcomes):
+        if value is _NOT_RUN:
+            outcomes[position] = await _retried(engine, ops[position])
+    return outcomes
 
 
 async def _async_transaction(engine: AsyncEngine, ops: Ops, durable: bool = False) -> list[Outcome]:

@@ -26,7 +26,7 @@ from typing import Any, cast
 from sqlalchemy import JSON, Float, Integer
 from sqlalchemy.engine import Connection
 
-from .batching import InsertRow, Ops, Outcome, transaction
+from .batching import Direct, InsertRow, Ops, Outcome, run_direct, transaction
 from .tables import outbox
 
 _MARK_MANY = """
@@ -79,14 +79,19 @@ class MarkData:
         return int(conn.execute(self.statement, self.params).rowcount)
 
     @staticmethod
-    def many(conn: Connection, ops: Sequence[MarkData]) -> list[Any]:
+    def many(ops: Sequence[MarkData]) -> Direct:
+        """The marks as one statement; each op's result: 1 (marked) or 0 (not its row)."""
         rows = [
             {"id": x["m_id"], "worker_id": x["m_worker"], "attempt": x["m_attempt"],
              "now": x["m_now"]}
             for x in (op.params for op in ops)
         ]  # fmt: skip
-        done = set(conn.exec_driver_sql(_MARK_MANY, _as_json(rows)).scalars())
-        return [1 if op.row_id in done else 0 for op in ops]
+
+        def finish(found: list[Any] | None) -> list[Any]:
+            done = {row[0] for row in found or ()}
+            return [1 if op.row_id in done else 0 for op in ops]
+
+        return _MARK_MANY, _as_json(rows), finish
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,8 @@ class FinishAttempt:
         return True
 
     @staticmethod
-    def many(conn: Connection, ops: Sequence[FinishAttempt]) -> list[Any]:
+    def many(ops: Sequence[FinishAttempt]) -> Direct:
+        """The "sent" completions as one statement; each op's result: True when written."""
         rows = [
             {"id": p["m_id"], "worker_id": p["m_worker"], "attempt": p["m_attempt"],
              "now": p["v_now"], "started": log["started"], "message_id": p["v_message_id"],
@@ -123,8 +129,16 @@ class FinishAttempt:
              "detail": log["detail"]}
             for p, log in ((op.params, op.log) for op in ops)
         ]  # fmt: skip
-        done = set(conn.exec_driver_sql(_SENT_MANY, _as_json(rows)).scalars())
-        return [op.row_id in done for op in ops]
+
+        def finish(found: list[Any] | None) -> list[Any]:
+            done = {row[0] for row in found or ()}
+            return [op.row_id in done for op in ops]
+
+        return _SENT_MANY, _as_json(rows), finish
+
+
+def _nothing(found: list[Any] | None) -> None:
+    """An insert's result: none."""
 
 
 def _as_json(rows: list[dict[str, Any]]) -> dict[str, str]:
@@ -182,10 +196,17 @@ class InsertMessages(InsertRow):
         if not isinstance(self.values, list) or conn.dialect.name != "postgresql":
             conn.execute(self.statement, self.values)
             return
+        run_direct(conn, self._direct())
+
+    def direct(self) -> Direct | None:
+        """The driver form of a batch's rows (a list); None for one row alone."""
+        return self._direct() if isinstance(self.values, list) else None
+
+    def _direct(self) -> Direct:
         columns = tuple(self.values[0])
         encoded = _json_columns(columns)
         rows = [row | {name: json.dumps(row[name]) for name in encoded} for row in self.values]
-        conn.exec_driver_sql(_insert_many(columns), _as_json(rows))
+        return _insert_many(columns), _as_json(rows), _nothing
 
 
 @dataclass(frozen=True)
@@ -204,12 +225,15 @@ class OneStatement:
 class _Group:
     """Mergeable ops of one kind, run as one statement; its result: one value per op."""
 
-    run: Callable[[Connection, Sequence[Any]], list[Any]]
+    many: Callable[[Sequence[Any]], Direct]
     ops: list[Any]
     one_statement = True
 
     def __call__(self, conn: Connection) -> list[Any]:
-        return self.run(conn, self.ops)
+        return cast(list[Any], run_direct(conn, self.many(self.ops)))
+
+    def direct(self) -> Direct:
+        return self.many(self.ops)
 
 
 Places = list[list[int]]  # beside each op run, the positions of the callers it answers

@@ -246,6 +246,10 @@ class Outbox:
         """Claim up to `limit` rows due for `age` seconds or longer, oldest first."""
         params = self._claim_params(worker_id)
         params |= {"m_limit": limit, "m_due": params["m_now"] - age}
+        if not self.db.is_sqlite:  # as driver SQL, with the apps' versions (pg_claims.py)
+            claim = pg_claims.ClaimRows(params, await self._with_versions(), overdue=True)
+            rows = await self.db.write(claim)
+            return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
 
         def op(conn: Connection) -> list[Claim]:
             rows = conn.execute(_CLAIM_OVERDUE, params).all()
@@ -258,10 +262,7 @@ class Outbox:
         rows; the others were delivered or taken by someone else meanwhile)."""
         params = self._claim_params(worker_id) | {"m_ids": message_ids}
         if not self.db.is_sqlite:  # with the apps' versions, as driver SQL (pg_claims.py)
-            if self._has_apps is None:
-                self._has_apps = await self.db.read(pg_claims.has_apps)
-            claim = pg_claims.claim_rows(params, self._has_apps)
-            rows = await self.db.write(OneStatement(claim))
+            rows = await self.db.write(pg_claims.claim_rows(params, await self._with_versions()))
             return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
 
         def op(conn: Connection) -> list[Claim]:
@@ -269,6 +270,12 @@ class Outbox:
             return sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
 
         return await self.db.write(OneStatement(op))
+
+    async def _with_versions(self) -> bool:
+        """PostgreSQL: whether claims can read the apps' versions (the store's tables here)."""
+        if self._has_apps is None:
+            self._has_apps = await self.db.read(pg_claims.has_apps)
+        return self._has_apps
 
     def _claim_params(self, worker_id: str) -> dict[str, Any]:
         now = time.time()

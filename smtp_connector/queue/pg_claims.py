@@ -15,10 +15,12 @@ the Core statement's expanding `IN` list was rendered again on each claim.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 from sqlalchemy.engine import Connection
+
+from .batching import Direct, run_direct
 
 _RETURNING = (
     "RETURNING o.id, o.app_id, o.definition_ids, o.recipient, o.usage_type, o.payload, "
@@ -30,22 +32,55 @@ _CLAIM = (
     "updated = %(m_now)s WHERE o.id = ANY(%(m_ids)s::text[]) AND o.status = 'queued' "
 )
 CLAIM_IDS = _CLAIM + _RETURNING
-CLAIM_IDS_WITH_VERSIONS = (
-    _CLAIM + _RETURNING + ", (SELECT ARRAY[a.definitions_version, a.templates_version] "
+_VERSIONS = (
+    ", (SELECT ARRAY[a.definitions_version, a.templates_version] "
     "FROM apps AS a WHERE a.id = o.app_id) AS versions"
 )
+CLAIM_IDS_WITH_VERSIONS = _CLAIM + _RETURNING + _VERSIONS
+# `outbox._CLAIM_OVERDUE` as driver SQL (same conditions, order, limit and lock): what a job
+# claims after its own rows, once per job, went through SQLAlchemy's engine (pg_direct.py).
+_OVERDUE = (
+    "UPDATE outbox_messages AS o SET status = 'sending', worker_id = %(m_worker)s, "
+    "lease_until = %(m_lease)s, attempts = o.attempts + 1, data_at = NULL, "
+    "updated = %(m_now)s WHERE o.id IN (SELECT d.id FROM outbox_messages AS d "
+    "WHERE d.status = 'queued' AND d.next_attempt_at <= %(m_due)s "
+    "ORDER BY d.next_attempt_at LIMIT %(m_limit)s FOR UPDATE SKIP LOCKED) "
+)
+CLAIM_OVERDUE = _OVERDUE + _RETURNING
+CLAIM_OVERDUE_WITH_VERSIONS = _OVERDUE + _RETURNING + _VERSIONS
 HAS_APPS = "SELECT to_regclass('apps') IS NOT NULL"
 
 
-def claim_rows(params: dict[str, Any], with_versions: bool) -> Callable[[Connection], list[Any]]:
+@dataclass(frozen=True)
+class ClaimRows:
     """The op that claims `params["m_ids"]` still queued: their rows (with `versions`, a
-    [definitions, templates] pair or None, when `with_versions`)."""
-    statement = CLAIM_IDS_WITH_VERSIONS if with_versions else CLAIM_IDS
+    [definitions, templates] pair or None, when `with_versions`). One statement: alone in a
+    batch it runs without BEGIN and COMMIT (merging.alone), and on psycopg directly
+    (pg_direct.py)."""
 
-    def op(conn: Connection) -> list[Any]:
-        return list(conn.exec_driver_sql(statement, params).all())
+    params: dict[str, Any]
+    with_versions: bool
+    overdue: bool = False  # rows due for a while (`m_due`, `m_limit`), not `m_ids`
+    one_statement = True
 
-    return op
+    def __call__(self, conn: Connection) -> list[Any]:
+        return cast(list[Any], run_direct(conn, self.direct()))
+
+    def direct(self) -> Direct:
+        if self.overdue:
+            statement = CLAIM_OVERDUE_WITH_VERSIONS if self.with_versions else CLAIM_OVERDUE
+        else:
+            statement = CLAIM_IDS_WITH_VERSIONS if self.with_versions else CLAIM_IDS
+        return statement, self.params, _rows
+
+
+def _rows(found: list[Any] | None) -> list[Any]:
+    return found or []
+
+
+def claim_rows(params: dict[str, Any], with_versions: bool) -> ClaimRows:
+    """The claim of `params["m_ids"]` (see `ClaimRows`)."""
+    return ClaimRows(params, with_versions)
 
 
 def has_apps(conn: Connection) -> bool:

@@ -78,3 +78,51 @@ async def test_the_claim_returns_what_the_core_claim_returns_and_the_versions(
         assert await queue.outbox.claim_ids(new, "worker-b") == []  # a job run twice
     finally:
         await queue.aclose()
+
+
+_SET_DUE = text("UPDATE outbox_messages SET next_attempt_at = :at, status = :st WHERE id = :id")
+
+
+async def overdue_group(queue: Queue, waited: list[float]) -> list[str]:
+    """Queued rows due `waited` seconds ago; the last one not queued (being sent)."""
+    ids = [(await queue.outbox.enqueue(new_message(i)))[0] for i in range(len(waited))]
+    now = time.time()
+    for row_id, age in zip(ids, waited, strict=True):
+        status = "sending" if row_id == ids[-1] else "queued"
+        params = {"at": now - age, "st": status, "id": row_id}
+        await queue.db.write(lambda conn, p=params: conn.execute(_SET_DUE, p))
+    return ids
+
+
+async def test_the_overdue_claim_takes_what_the_core_claim_takes(queue_url_postgres: str) -> None:
+    from smtp_connector.queue.outbox import _CLAIM_OVERDUE
+
+    waited = [10.0, 100.0, 1.0, 50.0, 30.0, 500.0]  # 1 s: not overdue; the last: not queued
+    queue = await open_queue(queue_url_postgres)
+    try:
+        await set_app(queue, "app-1", (2, 3))
+        old = await overdue_group(queue, waited)
+        now = time.time()
+        params = {"m_now": now, "m_worker": "w", "m_lease": now + 60, "m_limit": 3,
+                  "m_due": now - 2.0}  # fmt: skip
+
+        def op(conn: Any) -> list[Claim]:
+            found = conn.execute(_CLAIM_OVERDUE, params).all()
+            return sorted((_claim(row, "w") for row in found), key=lambda c: c.id)
+
+        by_core = await queue.db.write(OneStatement(op))
+        await queue.db.write(
+            lambda conn: conn.execute(text("UPDATE outbox_messages SET status = 'sent'"))
+        )
+        new = await overdue_group(queue, waited)
+        by_driver = await queue.outbox.claim_overdue("w", 3, 2.0)
+        assert sorted(old.index(c.id) for c in by_core) == [1, 3, 4]  # the 3 oldest due
+        assert sorted(new.index(c.id) for c in by_driver) == [1, 3, 4]
+        core_by_position = {old.index(c.id): c for c in by_core}
+        for claim in by_driver:  # the same message queued twice, a moment apart
+            want = fields(core_by_position[new.index(claim.id)]) | {"versions": (2, 3)}
+            assert fields(claim) | {"expires_at": 0} == want | {"expires_at": 0}
+        left = await queue.outbox.claim_overdue("w", 3, 2.0)
+        assert [new.index(c.id) for c in left] == [0]  # then the one left overdue
+    finally:
+        await queue.aclose()
