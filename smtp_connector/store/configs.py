@@ -268,11 +268,31 @@ def build_config(
     app: AppSender | None = None,
 ) -> SmtpConfig:
     """The validated config; failover definitions unchanged since an earlier build are not
-    decrypted or validated again (validated_servers.py, `entry_key`)."""
+    decrypted or validated again (validated_servers.py, `entry_key`), nor is the whole config
+    when nothing it is made of changed (`config_key`)."""
     keys = [entry_key(row, box, app) for row in rows[1:]]
+    whole = config_key(rows, box, app, keys, smime_dir) if retry is None and not templates else None
+    found = None if whole is None else _SERVERS.validated(whole)
+    if found is not None:
+        found._warn_tls_flags()  # the notes a validation gives, as validating it again would
+        return found
     data = connector_config(rows, box, retry=retry, smime_dir=smime_dir, templates=templates,
                             app=app, known=_SERVERS.known(keys))  # fmt: skip
-    return _SERVERS.config(data, keys)
+    return _SERVERS.config(data, keys, whole)
+
+
+def config_key(
+    rows: Sequence[DefinitionFields], box: SecretBox, app: AppSender | None,
+    keys: Sequence[Hashable], smime_dir: Path | None,
+) -> Hashable | None:  # fmt: skip
+    """What a connector's config is made of (without retry or templates): the primary's columns
+    (secrets as their tokens), the app's sender and locale, the failover entries' keys, the
+    box and the S/MIME directory. None (not remembered) without definitions or with S/MIME on
+    the primary, whose material may be files that change under the same columns."""
+    if not rows or rows[0].smime:
+        return None
+    sender = (app.from_email, app.from_name, app.default_locale) if app is not None else None
+    return (_COLUMNS(rows[0]), sender, tuple(keys), box, smime_dir)
 
 
 def entry_key(row: DefinitionFields, box: SecretBox, app: AppSender | None) -> Hashable:
