@@ -11,6 +11,7 @@ cache holds them all).
 from __future__ import annotations
 
 import gc
+import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -19,10 +20,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_entry_keys import BASE, BOX, COLUMNS, PRIMARY, SENDERS, outcome
 
-from smtp_connector import SmtpConfig
+from smtp_connector import ConnectorError, SmtpConfig
+from smtp_connector.errors import ConfigWarning
 from smtp_connector.store import configs
 from smtp_connector.store.build_rows import ServerRow
-from smtp_connector.store.configs import AppSender, build_config, connector_config
+from smtp_connector.store.configs import (
+    AppSender,
+    build_config,
+    connector_config,
+    validate_definition,
+)
 from smtp_connector.store.validated_servers import ValidatedServers
 
 APPS = st.sampled_from(
@@ -100,7 +107,36 @@ def test_a_reused_config_gives_its_notes_again(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(configs.SECURITY, "none", {"secure": True, "ignoreTLS": True})
     rows = [PRIMARY, replace(BASE, priority=1)]
     first = outcome(lambda: build_config(rows, BOX))
-    kept = build_config(rows, BOX)
+    with pytest.warns(ConfigWarning):
+        kept = build_config(rows, BOX)
     again = outcome(lambda: build_config(rows, BOX))
     assert first == again and first[0] == "config" and len(first[3]) == 2
-    assert build_config(rows, BOX) is kept
+    with pytest.warns(ConfigWarning):
+        assert build_config(rows, BOX) is kept
+
+
+def _checked(validate: Any) -> tuple[Any, ...]:
+    """A definition's check: passed (with any notes) or the refusal."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            validate()
+        except ConnectorError as error:
+            return ("refused", error.code, error.message, error.details)
+    return ("passed", [str(w.message) for w in caught])
+
+
+@settings(max_examples=200, deadline=None)
+@given(pool=pools(PRIMARY), picks=st.lists(st.integers(0, 4), min_size=2, max_size=8))
+def test_a_definition_validated_before_passes_as_validation_would(
+    pool: list[ServerRow], picks: list[int]
+) -> None:
+    """A save that changes no column a config is made of is not validated again; every
+    answer is the one validating it from its dict gives (refusals are never remembered)."""
+    for pick in picks:
+        row = pool[pick % len(pool)]
+        cached = _checked(lambda: validate_definition(row, BOX, None))  # noqa: B023
+        plain = _checked(
+            lambda: SmtpConfig.model_validate(connector_config([row], BOX, validation_only=True))  # noqa: B023
+        )
+        assert cached == plain
