@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from valgrind import require_valgrind
+from valgrind import instructions_per_thread, require_valgrind
 
 SMALL, LARGE = 10, 50
 THREADS = {"01": "event loop", "02": "aiosqlite", "03": "build threads", "04": "build threads"}
@@ -57,18 +55,8 @@ async def rebuilds(count: int, definitions: int) -> None:
 
 def counted(python: str, count: int, definitions: int) -> dict[str, int]:
     """Instructions per thread name for one run of `count` rebuilds."""
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "cg.out"
-        args = ["valgrind", "--tool=callgrind", "--separate-threads=yes",
-                f"--callgrind-out-file={out}", python, __file__, "--run", str(count),
-                "--definitions", str(definitions)]  # fmt: skip
-        subprocess.run(args, capture_output=True, check=True)
-        totals: dict[str, int] = {}
-        for path in sorted(Path(folder).glob("cg.out-*")):
-            found = re.search(r"^summary: (\d+)", path.read_text(errors="replace"), re.M)
-            name = THREADS.get(path.name.rsplit("-", 1)[1], "other threads")
-            totals[name] = totals.get(name, 0) + int(found.group(1) if found else 0)
-        return totals
+    extra = ["--definitions", str(definitions)]
+    return instructions_per_thread([python, __file__, "--run", str(count), *extra], THREADS)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 
@@ -24,3 +25,19 @@ def instructions(command: list[str], cwd: Path | None = None) -> int:
     if found is None:
         raise SystemExit(f"valgrind printed no count:\n{run.stderr[-2000:]}")
     return int(found.group(1))
+
+
+def instructions_per_thread(command: list[str], names: dict[str, str]) -> dict[str, int]:
+    """Instructions `command` ran under callgrind, per thread: `names` maps callgrind's thread
+    number ("01" is the main thread) to a name; threads not named count as "other threads"."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "cg.out"
+        args = ["valgrind", "--tool=callgrind", "--separate-threads=yes",
+                f"--callgrind-out-file={out}", *command]  # fmt: skip
+        subprocess.run(args, capture_output=True, check=True)
+        totals: dict[str, int] = {}
+        for path in sorted(Path(folder).glob("cg.out-*")):
+            found = re.search(r"^summary: (\d+)", path.read_text(errors="replace"), re.M)
+            name = names.get(path.name.rsplit("-", 1)[1], "other threads")
+            totals[name] = totals.get(name, 0) + int(found.group(1) if found else 0)
+        return totals

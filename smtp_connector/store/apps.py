@@ -34,10 +34,15 @@ def app_view(row: AppRow) -> App:
     return App(id=row.id, name=row.name, **{name: getattr(row, name) for name in APP_SETTINGS})
 
 
-async def load_app(session: AsyncSession, actor: Actor, app_id: str) -> AppRow:
-    """The app, if it exists and `actor` may use it (a bound key sees only its own app)."""
+def refuse_other_app(actor: Actor, app_id: str) -> None:
+    """403 when `actor` is a key bound to another app."""
     if not actor.can_access(app_id):
         raise forbidden(f"This API key is limited to another app, not {app_id!r}.")
+
+
+async def load_app(session: AsyncSession, actor: Actor, app_id: str) -> AppRow:
+    """The app, if it exists and `actor` may use it (a bound key sees only its own app)."""
+    refuse_other_app(actor, app_id)
     row = await session.get(AppRow, app_id)
     if row is None:
         raise not_found(APP, app_id)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .database import Database
 from .domain import Actor, AuditEntry
 from .tables import AuditRow
+
+_INSERT = insert(AuditRow)  # built once; the row's values come as parameters
 
 
 def record(
@@ -28,16 +30,35 @@ def record(
     **details: Any,
 ) -> None:
     """Add an audit row to `session` (committed with the change it describes)."""
-    session.add(
-        AuditRow(
-            actor=actor.name,
-            action=action,
-            app_id=app_id,
-            target=target,
-            success=success,
-            details={k: v for k, v in details.items() if v is not None} or None,
-        )
-    )
+    session.add(AuditRow(**_values(actor, action, app_id, target, success, details)))
+
+
+async def write(
+    connection: AsyncConnection,
+    actor: Actor,
+    action: str,
+    *,
+    app_id: str | None = None,
+    target: str | None = None,
+    **details: Any,
+) -> None:
+    """`record`'s row, inserted by a Core statement in `connection`'s transaction (a change
+    written without an ORM session, definition_rows.py)."""
+    await connection.execute(_INSERT, _values(actor, action, app_id, target, True, details))
+
+
+def _values(
+    actor: Actor, action: str, app_id: str | None, target: str | None, success: bool,
+    details: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "actor": actor.name,
+        "action": action,
+        "app_id": app_id,
+        "target": target,
+        "success": success,
+        "details": {k: v for k, v in details.items() if v is not None} or None,
+    }
 
 
 class AuditLog:

@@ -5,6 +5,8 @@ priority, health and error codes as a config file would.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -16,7 +18,7 @@ from smtp_connector.errors import Cause, ConnectorError, ErrorCode
 from .policy import ServicePolicy
 from .secrets import SecretBox
 from .smime_material import is_path, resolve_inside
-from .tables import AppRow, DefinitionRow
+from .tables import AppRow
 from .validated_servers import ValidatedServers
 
 if TYPE_CHECKING:  # the connector (Jinja, the SMTP client) loads with the first build, not at start
@@ -268,11 +270,31 @@ def build_config(
     app: AppSender | None = None,
 ) -> SmtpConfig:
     """The validated config; failover definitions unchanged since an earlier build are not
-    decrypted or validated again (validated_servers.py, `entry_key`)."""
+    decrypted or validated again (validated_servers.py, `entry_key`), nor is the whole config
+    when nothing it is made of changed (`config_key`)."""
     keys = [entry_key(row, box, app) for row in rows[1:]]
+    whole = config_key(rows, box, app, keys, smime_dir) if retry is None and not templates else None
+    found = None if whole is None else _SERVERS.validated(whole)
+    if found is not None:
+        found._warn_tls_flags()  # the notes a validation gives, as validating it again would
+        return found
     data = connector_config(rows, box, retry=retry, smime_dir=smime_dir, templates=templates,
                             app=app, known=_SERVERS.known(keys))  # fmt: skip
-    return _SERVERS.config(data, keys)
+    return _SERVERS.config(data, keys, whole)
+
+
+def config_key(
+    rows: Sequence[DefinitionFields], box: SecretBox, app: AppSender | None,
+    keys: Sequence[Hashable], smime_dir: Path | None,
+) -> Hashable | None:  # fmt: skip
+    """What a connector's config is made of (without retry or templates): the primary's columns
+    (secrets as their tokens), the app's sender and locale, the failover entries' keys, the
+    box and the S/MIME directory. None (not remembered) without definitions or with S/MIME on
+    the primary, whose material may be files that change under the same columns."""
+    if not rows or rows[0].smime:
+        return None
+    sender = (app.from_email, app.from_name, app.default_locale) if app is not None else None
+    return (_COLUMNS(rows[0]), sender, tuple(keys), box, smime_dir)
 
 
 def entry_key(row: DefinitionFields, box: SecretBox, app: AppSender | None) -> Hashable:
@@ -309,11 +331,29 @@ def build_connector(
     )  # fmt: skip
 
 
-def validate_definition(row: DefinitionRow, box: SecretBox, smime_dir: Path | None) -> None:
+# Definitions that validated, by their columns (secrets as Fernet tokens) and box: a save that
+# changes none of them (a description, a flag) is not validated again (definitions.py).
+_VALID: OrderedDict[Hashable, None] = OrderedDict()
+_VALID_HELD = 256  # the most recently saved definitions; older ones are validated again
+_VALID_LOCK = threading.Lock()  # services on more than one loop share it
+
+
+def validate_definition(row: DefinitionFields, box: SecretBox, smime_dir: Path | None) -> None:
     """Refuse a definition the library would refuse at send time (bad host, TLS flags, S/MIME
-    material, fromEmail …), with the library's own `invalid_config` message."""
+    material, fromEmail …), with the library's own `invalid_config` message. One whose every
+    column validated before passes at once (not with S/MIME: its material may be files)."""
     from smtp_connector.config.models import SmtpConfig
 
+    key = None if row.smime else (_COLUMNS(row), box)
+    with _VALID_LOCK:
+        if key is not None and key in _VALID:
+            _VALID.move_to_end(key)
+            return
     SmtpConfig.model_validate(
         connector_config([row], box, validation_only=True, smime_dir=smime_dir)
     )
+    if key is not None:
+        with _VALID_LOCK:
+            _VALID[key] = None
+            if len(_VALID) > _VALID_HELD:
+                _VALID.popitem(last=False)
