@@ -18,10 +18,15 @@ from pydantic._internal._mock_val_ser import MockValSer
 
 from smtp_connector.server import Settings, create_app
 from smtp_connector.server import openapi as doc
+from smtp_connector.server.dialects import loader
 
 
 def served_app() -> FastAPI:
-    return create_app(Settings())
+    """The app with every route in place: the dialects are otherwise installed by their first
+    request or the document (dialects/loader.py)."""
+    app = create_app(Settings())
+    loader.install_all(app)
+    return app
 
 
 def one_route_document(responses: dict[int | str, dict[str, Any]], *, by_reference: bool) -> Any:
