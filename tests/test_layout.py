@@ -225,6 +225,13 @@ SERVE_MUST_NOT_LOAD = [
     "smtp_connector.compose.rendering",
     "smtp_connector.delivery.failover", "smtp_connector.presets", "smtp_connector.signing",
     "jinja2", "aiosmtplib", "alembic", "email.headerregistry",
+    # the seeds' dialect routers: each with its first request or the first /openapi.json
+    # (server/dialects/loader.py); email_validator: with the first address that needs it
+    # (server/deferred.py)
+    "smtp_connector.server.dialects.smtps", "smtp_connector.server.dialects.app_integrations",
+    "smtp_connector.server.dialects.portal_settings",
+    "smtp_connector.server.dialects.privacyidea",
+    "smtp_connector.server.dialects.logto_templates", "email_validator",
 ]  # fmt: skip
 
 

@@ -3,7 +3,8 @@
 The lifespan opens the store (`Service.open`: migrations on SQLite, keys loaded) and closes
 pooled SMTP connections and the database at shutdown. Tests and embedding hosts may pass a
 ready `Service` instead. Routers are plain modules: native `/v1` routes in `routes/`, one
-module per seed dialect in `dialects/` (see dialects/README.md), the admin page in `web/`
+module per seed dialect in `dialects/` (see dialects/README.md; each is imported and installed
+by its first request, `dialects/loader.py`), the admin page in `web/`
 (a client of the `/v1` routes, served at `/`). The queue is the service's `Sender`: built here
 from the settings, its worker started with the app (embedded engine), and its state served by
 `routes/queue.py`.
@@ -21,7 +22,7 @@ from smtp_connector.queue import Queue, QueueOptions, RetryPolicy
 from smtp_connector.store import Service
 
 from . import edge, fast_send, heap, openapi
-from .dialects import app_integrations, logto_templates, portal_settings, privacyidea, smtps
+from .dialects import loader as dialects
 from .errors import install_handlers
 from .input_guard import InputGuard
 from .limits import AuthThrottle, BodyLimit
@@ -86,14 +87,14 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
                    presets.router, templates.router, app_templates.router,
                    queue.router):  # fmt: skip
         app.include_router(router)
-    for dialect in (smtps, app_integrations, portal_settings, privacyidea, logto_templates):
-        dialect.install(app)
+    dialect_routes = len(app.router.routes)  # the seeds' dialects go here, installed on first use
     install_page(app)  # `/` and `/static/…`: the admin page, a client of the routes above
     install_docs(app)  # `/docs` and `/redoc` with their assets served from this origin
     openapi.install(app)  # the error bodies' schemas, added when the document is first built
     fast_send.install(app, settings.max_body_bytes)  # the send route's short path (see there)
     edge.install(app, body_timeout=settings.body_timeout,
                  max_concurrency=settings.max_concurrency)  # fmt: skip  # around both paths
+    dialects.install(app, anchor=dialect_routes)  # each on its first request (dialects/loader.py)
     return app
 
 

@@ -5,7 +5,10 @@ not on a first request."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import warnings
 from typing import Any
 
@@ -18,10 +21,15 @@ from pydantic._internal._mock_val_ser import MockValSer
 
 from smtp_connector.server import Settings, create_app
 from smtp_connector.server import openapi as doc
+from smtp_connector.server.dialects import loader
 
 
 def served_app() -> FastAPI:
-    return create_app(Settings())
+    """The app with every route in place: the dialects are otherwise installed by their first
+    request or the document (dialects/loader.py)."""
+    app = create_app(Settings())
+    loader.install_all(app)
+    return app
 
 
 def one_route_document(responses: dict[int | str, dict[str, Any]], *, by_reference: bool) -> Any:
@@ -100,3 +108,26 @@ def test_a_body_read_by_hand_is_documented_when_the_document_is_built() -> None:
         assert schema["properties"].keys() == expected["properties"].keys()
         assert "$ref" not in str(schema) and "$defs" not in schema
     assert operation["requestBody"]["required"] is False
+
+
+def test_fastapis_document_models_are_built_by_the_first_document_not_at_import() -> None:
+    """`server/deferred.py`: in a fresh interpreter, importing the server leaves FastAPI's
+    OpenAPI models unbuilt and `email_validator` unimported; the first document builds them,
+    and a contact's address is still checked by the real `email_validator`."""
+    code = (
+        "import json, sys\n"
+        "from smtp_connector.server import Settings, create_app\n"
+        "from fastapi.openapi import models\n"
+        "before = [models.OpenAPI.__pydantic_complete__, 'email_validator' in sys.modules]\n"
+        "create_app(Settings()).openapi()\n"
+        "after = [models.OpenAPI.__pydantic_complete__]\n"
+        "try:\n"
+        "    models.Contact(email='not an address')\n"
+        "except ValueError as error:\n"
+        "    after.append('email_validator.syntax' in sys.modules and 'email' in str(error))\n"
+        "print(json.dumps([before, after]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out) == [[False, False], [True, True]]

@@ -1,0 +1,108 @@
+"""The dialect routers installed on first use (`server/dialects/loader.py`): a fresh app answers
+a dialect's first request, concurrent first requests included, exactly as an app with every
+dialect installed up front does, and its route table and OpenAPI document end up the same."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from typing import Any
+
+import httpx
+import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
+from api_client import Api
+
+from smtp_connector.server import Settings, create_app
+from smtp_connector.server.dialects import loader
+from smtp_connector.store import Service
+
+# One request per dialect without a key (its own 401 envelope) and one with a key that reads.
+FIRST_REQUESTS = [
+    ("GET", "/private/smtps/findByApp?idapp=nope", {}),
+    ("GET", "/api/v1/app-integrations/smtp", {"Brand-URL": "brand"}),
+    ("GET", "/api/2.0/smtpsettings/smtp", {}),
+    ("GET", "/smtpserver/", {}),
+    ("GET", "/api/email-templates", {}),
+]
+
+
+def fresh_app(service: Service, *, eager: bool = False) -> Any:
+    app = create_app(Settings(), service=service)
+    if eager:
+        loader.install_all(app)
+    return app
+
+
+def client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test")
+
+
+def answer(response: httpx.Response) -> tuple[int, Any]:
+    body = response.json()
+    if isinstance(body, dict):
+        body.pop("time", None)  # privacyIDEA's envelope says when it answered
+    return response.status_code, body
+
+
+def route_table(app: Any) -> list[tuple[str, str, list[str]]]:
+    return [(type(r).__name__, str(getattr(r, "path", "")), sorted(getattr(r, "methods", None)
+             or [])) for r in app.router.routes]  # fmt: skip
+
+
+async def test_each_prefix_names_its_module() -> None:
+    for name, prefix in loader.DIALECTS:
+        module = importlib.import_module(f"smtp_connector.server.dialects.{name}")
+        assert prefix == module.PREFIX
+
+
+async def test_a_dialects_first_request_is_answered_as_when_installed_at_start(api: Api) -> None:
+    headers = await api.key()
+    async with client(fresh_app(api.service, eager=True)) as eager:
+        expected = [answer(await eager.request(m, p, headers=h)) for m, p, h in FIRST_REQUESTS]
+        expected += [answer(await eager.request(m, p, headers=h | headers))
+                     for m, p, h in FIRST_REQUESTS]  # fmt: skip
+    assert {status for status, _ in expected[:5]} == {401}
+    assert [status for status, _ in expected[5:]] == [406, 404, 200, 200, 200]  # no such app
+    for index, (method, path, extra) in enumerate(FIRST_REQUESTS):
+        for keyed in (False, True):  # the dialect's very first request, then a keyed one
+            app = fresh_app(api.service)
+            sent = extra | headers if keyed else extra
+            async with client(app) as lazy:
+                got = answer(await lazy.request(method, path, headers=sent))
+            assert got == expected[index + 5 * keyed], path
+            assert set(app.state.dialects.counts) == {loader.DIALECTS[index][0]}
+
+
+async def test_concurrent_first_requests_install_each_dialect_once(api: Api) -> None:
+    headers = await api.key()
+    async with client(fresh_app(api.service, eager=True)) as eager:
+        expected = [answer(await eager.request(m, p, headers=h | headers))
+                    for m, p, h in FIRST_REQUESTS]  # fmt: skip
+        eager_routes = route_table(eager._transport.app)  # type: ignore[attr-defined]
+    app = fresh_app(api.service)
+    async with client(app) as lazy:
+        calls = [lazy.request(m, p, headers=h | headers) for m, p, h in FIRST_REQUESTS * 4]
+        got = [answer(r) for r in await asyncio.gather(*calls)]
+    assert got == expected * 4
+    assert route_table(app) == eager_routes  # each route once, in its place
+
+
+async def test_route_table_and_document_are_the_same_whatever_the_order_of_first_use(
+    api: Api,
+) -> None:
+    eager = fresh_app(api.service, eager=True)
+    eager_routes, eager_document = route_table(eager), eager.openapi()
+    app = fresh_app(api.service)
+    async with client(app) as lazy:
+        for method, path, extra in reversed(FIRST_REQUESTS[1:]):  # the last dialect first
+            await lazy.request(method, path, headers=extra)
+        assert set(app.state.dialects.waiting) == {"smtps"}
+        document = (await lazy.get("/openapi.json")).json()  # installs the one still waiting
+    assert not app.state.dialects.waiting
+    assert route_table(app) == eager_routes
+    assert document == eager_document
+    assert [path for path in document["paths"]] == list(eager_document["paths"])
+    assert {prefix for _, prefix in loader.DIALECTS} <= {
+        prefix for _, prefix in loader.DIALECTS for path in document["paths"]
+        if path.startswith(prefix)
+    }  # fmt: skip
