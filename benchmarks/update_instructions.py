@@ -15,13 +15,9 @@ SMALL) ÷ their difference per thread is one update, start-up cancelled out. Nee
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import sys
-import tempfile
-from pathlib import Path
 
-from valgrind import instructions_per_thread, require_valgrind
+from store_counts import app_with_definitions, parse, report
 
 SMALL, LARGE = 20, 120
 THREADS = {"01": "event loop", "02": "aiosqlite"}
@@ -29,50 +25,21 @@ THREADS = {"01": "event loop", "02": "aiosqlite"}
 
 async def updates(count: int, definitions: int) -> None:
     """Make the app, warm up, then `count` updates (run under valgrind)."""
-    from smtp_connector.store import CLI_ACTOR, AppCreate, DefinitionCreate, Service
+    from smtp_connector.store import CLI_ACTOR
     from smtp_connector.store.domain import DefinitionPatch
-    from smtp_connector.store.network import NetworkPolicy
-    from smtp_connector.store.policy import ServicePolicy
 
-    key = "vHnW0kOCJ8Zl1v3h0bRmu8cQ5kRYbXh3S0pWQmGzv5M="  # a throwaway Fernet key
-    policy = ServicePolicy(network=NetworkPolicy.parse("any"))
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        service = await Service.open(url, key, migrate=True, policy=policy,
-                                     max_definitions_per_app=max(50, definitions))  # fmt: skip
-        await service.apps.create(CLI_ACTOR, AppCreate(name="a", id="a"))
-        for n in range(definitions):
-            data = DefinitionCreate(host="127.0.0.1", port=2525, security="none", auth=False,
-                                    from_email="noreply@example.com", priority=n)  # fmt: skip
-            last = (await service.definitions.create(CLI_ACTOR, "a", data)).id
+    async with app_with_definitions(definitions) as (service, last):
         for n in range(5 + count):
             patch = DefinitionPatch(description=f"r{n}")
             await service.definitions.update(CLI_ACTOR, "a", last, patch)
-        await service.aclose()
-
-
-def counted(python: str, count: int, definitions: int) -> dict[str, int]:
-    """Instructions per thread name for one run of `count` updates."""
-    command = [python, __file__, "--run", str(count), "--definitions", str(definitions)]
-    return instructions_per_thread(command, THREADS)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--compare", default="", help="also count with this Python (another venv)")
-    parser.add_argument("--definitions", type=int, default=40)
-    parser.add_argument("--run", type=int, help=argparse.SUPPRESS)  # the counted child
-    args = parser.parse_args()
+    args = parse(__doc__.split("\n\n")[0])
     if args.run is not None:
         asyncio.run(updates(args.run, args.definitions))
         return
-    require_valgrind()
-    trees = {"this tree": sys.executable} | ({"compared": args.compare} if args.compare else {})
-    for name, python in trees.items():
-        small, large = (counted(python, count, args.definitions) for count in (SMALL, LARGE))
-        per = {thread: (large[thread] - small.get(thread, 0)) / (LARGE - SMALL) for thread in large}
-        parts = ", ".join(f"{thread} {value / 1e6:.2f}" for thread, value in per.items())
-        print(f"{name}: {sum(per.values()) / 1e6:.2f} million instructions per update ({parts})")
+    report(__file__, args, THREADS, (SMALL, LARGE), "update")
 
 
 if __name__ == "__main__":
