@@ -119,10 +119,9 @@ class ConnectorCache:
     def take_built(self, app_id: str, version: int) -> LiveConnector | None:
         """`acquire` without a coroutine when the app's connector for `version` is built (nearly
         every send: issue 26 §1); None when it needs a build, which only `acquire` does."""
-        entry = self._entries.get(app_id)
-        if entry is None or entry.version < version:
-            return None
-        entry.users += 1
+        entry = self._built(app_id, version)
+        if entry is not None:
+            entry.users += 1
         return entry
 
     async def acquire(self, app_id: str, version: int, build: Build) -> LiveConnector:
@@ -138,15 +137,21 @@ class ConnectorCache:
         if entry.retired and entry.users == 0:
             self._close(entry)
 
-    async def _current(self, app_id: str, version: int, build: Build) -> LiveConnector:
+    def _built(self, app_id: str, version: int) -> LiveConnector | None:
+        """The app's connector when it is built for `version` or later; None: it needs a build."""
         entry = self._entries.get(app_id)
-        if entry is not None and entry.version >= version:
-            return entry
+        return entry if entry is not None and entry.version >= version else None
+
+    async def _current(self, app_id: str, version: int, build: Build) -> LiveConnector:
+        found = self._built(app_id, version)
+        if found is not None:
+            return found
         lock = self._locks.setdefault(app_id, asyncio.Lock())
         async with lock:
+            found = self._built(app_id, version)
+            if found is not None:
+                return found
             entry = self._entries.get(app_id)
-            if entry is not None and entry.version >= version:
-                return entry
             latest = self._latest[1] if self._latest else None
             fresh = await build(entry or self._replaced.get(app_id) or latest)
             self._replaced.pop(app_id, None)
