@@ -232,6 +232,9 @@ SERVE_MUST_NOT_LOAD = [
     "smtp_connector.server.dialects.portal_settings",
     "smtp_connector.server.dialects.privacyidea",
     "smtp_connector.server.dialects.logto_templates", "email_validator",
+    # Fernet (its Rust extension, ~7 MB): with the first secret encrypted or decrypted, the
+    # key in generated form checked without it (store/secrets.py)
+    "cryptography",
 ]  # fmt: skip
 
 

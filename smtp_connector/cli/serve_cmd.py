@@ -16,6 +16,9 @@ from .listen import bind_listeners, port_option
 from .store_common import database_url_option, loop_option, need_server_extra, resolve_url
 
 if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
     from ..server import Settings
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
@@ -65,50 +68,26 @@ def serve(
     # Bound before anything else starts: a port in use is one line, and nothing was opened.
     sockets = bind_listeners(settings.host, settings.port)
     try:
-        asyncio.run(_preflight(settings))
         _run(settings, sockets, loop, log_level)
     finally:
         for sock in sockets:
             sock.close()
 
 
-async def _preflight(settings: Settings) -> None:
-    """Fail before serving: bad URL, missing key (PostgreSQL), old schema, missing queue
-    tables."""
-    from ..server.app import build_queue
-    from ..store import Service
-
-    service = await Service.open(
-        settings.database_url, settings.secret_key, migrate=settings.migrate
-    )
-    await service.aclose()
-    queue = build_queue(settings)
-    try:
-        if queue.distributed is not None:
-            await queue.distributed.require_schema()
-    finally:
-        await queue.aclose()
-
-
 def _run(settings: Settings, sockets: list[socket.socket], loop: str, log_level: str) -> None:
-    """uvicorn on the sockets bound above. A start-up failure after them (the app's lifespan)
-    exits 2, not uvicorn's 3, which the CLI's exit codes give to template errors."""
+    """uvicorn on the sockets bound above, on the event loop it would make itself. A start-up
+    failure after the store opened (the app's lifespan) exits 2, not uvicorn's 3, which the
+    CLI's exit codes give to template errors."""
     import uvicorn
 
     from ..server import create_app
     from ..server.runner import uvicorn_config  # timeouts, proxies, logging: server-side
 
-    server = uvicorn.Server(uvicorn_config(create_app(settings), settings, loop=loop,
-                                           log_level=log_level))  # fmt: skip
-    host, port = sockets[0].getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    logging.getLogger("uvicorn.error").info(
-        "smtp-connector serve on http://%s:%d (admin page /, API docs /docs; Ctrl+C to stop)",
-        shown,
-        port,
-    )
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn_config(app, settings, loop=loop, log_level=log_level))
     try:
-        server.run(sockets=sockets)
+        with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+            runner.run(_serve(server, app, sockets))
     except KeyboardInterrupt:
         pass
     except SystemExit as stop:
@@ -117,3 +96,20 @@ def _run(settings: Settings, sockets: list[socket.socket], loop: str, log_level:
         raise
     if not server.started:
         sys.exit(EXIT_CONFIG)
+
+
+async def _serve(server: uvicorn.Server, app: FastAPI, sockets: list[socket.socket]) -> None:
+    """Fail before serving (bad URL, missing key, old schema, missing queue tables: the
+    store's own one-line errors), then serve with the store and queue opened here: one
+    opening of the database, on the loop that serves, not a check and then the app's own."""
+    from ..server.app import open_early
+
+    await open_early(app)
+    host, port = sockets[0].getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    logging.getLogger("uvicorn.error").info(
+        "smtp-connector serve on http://%s:%d (admin page /, API docs /docs; Ctrl+C to stop)",
+        shown,
+        port,
+    )
+    await server.serve(sockets=sockets)

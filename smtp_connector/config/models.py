@@ -232,7 +232,7 @@ class SmtpConfig(ServerSettings):
             super().__init__(**data)
         except ValidationError as exc:
             raise config_error(exc) from None
-        self._warn_tls_flags()
+        self.warn_tls_flags()
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> SmtpConfig:
@@ -351,10 +351,13 @@ class SmtpConfig(ServerSettings):
             self.__pydantic_fields_set__.discard("port")  # a default: not written back
         return self
 
-    def _warn_tls_flags(self) -> None:
+    def warn_tls_flags(self) -> None:
         """Logto accepts `ignoreTLS` with `requireTLS` or `secure`; so do we, saying what it
         does (`ServerSettings.tls_flag_notes`) for each server. Called from `__init__`, which
-        every validation path goes through once (after-validators may run twice)."""
+        every validation path goes through once (after-validators may run twice), and by a
+        holder of an already validated config that hands it out again in place of a new
+        validation (the store's `build_config`), so its caller is warned as validating it
+        would. The warning points at the caller's caller, as from `__init__`."""
         notes = self.tls_flag_notes()
         for index, server in enumerate(self.servers):
             notes += server.tls_flag_notes(f"servers[{index}].")

@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
         if owned:
-            app.state.service, queue = await open_service(settings)
+            app.state.service, queue = _take_opened(app) or await open_service(settings)
             app.state.queue = queue
             worker = settings.queue_worker
             await queue.start(worker=worker if worker is not None else queue.engine == "embedded")
@@ -123,6 +123,29 @@ async def open_service(settings: Settings) -> tuple[Service, Queue]:
         await queue.aclose()
         raise
     return service, queue
+
+
+async def open_early(app: FastAPI) -> None:
+    """Open the app's store and queue now, before its server serves, and check the queue's
+    tables (PostgreSQL): `serve` refuses a wrong, unreachable or unmigrated database with the
+    store's own error before the port answers. The lifespan then takes these instead of
+    opening the database a second time."""
+    service, queue = await open_service(app.state.settings)
+    try:
+        if queue.distributed is not None:
+            await queue.distributed.require_schema()
+    except BaseException:
+        await service.aclose()  # closes the queue too
+        raise
+    app.state.opened = (service, queue)
+
+
+def _take_opened(app: FastAPI) -> tuple[Service, Queue] | None:
+    """What `open_early` opened, handed over once (None: the lifespan opens its own)."""
+    opened: tuple[Service, Queue] | None = getattr(app.state, "opened", None)
+    if opened is not None:
+        del app.state.opened
+    return opened
 
 
 def queue_of(service: Service) -> Queue | None:

@@ -165,9 +165,17 @@ def register_format(app: FastAPI, prefix: str, formatter: Formatter, terms: Term
     app.state.error_formats.append((prefix, formatter, terms))
 
 
+def in_territory(path: str, prefix: str) -> bool:
+    """Whether errors at `path` are the dialect's with routes under `prefix`: the path begins
+    with it (not merely contains it). Also a lazily installed dialect's trigger
+    (`dialects/loader.py`), so a first request is answered as by an app that had it installed:
+    `/smtpserverx` begins with `/smtpserver` and renders privacyIDEA's envelope either way."""
+    return path.startswith(prefix)
+
+
 def render(request: Request, failure: Failure) -> JSONResponse:
     for prefix, formatter, terms in getattr(request.app.state, "error_formats", []):
-        if request.url.path.startswith(prefix):
+        if in_territory(request.url.path, prefix):
             return formatter(request, failure.in_terms(terms))
     return native_format(request, failure)
 

@@ -276,7 +276,7 @@ def build_config(
     whole = config_key(rows, box, app, keys, smime_dir) if retry is None and not templates else None
     found = None if whole is None else _SERVERS.validated(whole)
     if found is not None:
-        found._warn_tls_flags()  # the notes a validation gives, as validating it again would
+        found.warn_tls_flags()  # the notes a validation gives, as validating it again would
         return found
     data = connector_config(rows, box, retry=retry, smime_dir=smime_dir, templates=templates,
                             app=app, known=_SERVERS.known(keys))  # fmt: skip

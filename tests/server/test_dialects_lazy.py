@@ -106,3 +106,65 @@ async def test_route_table_and_document_are_the_same_whatever_the_order_of_first
         prefix for _, prefix in loader.DIALECTS for path in document["paths"]
         if path.startswith(prefix)
     }  # fmt: skip
+
+
+# Paths that contain a dialect's prefix without beginning with it: mid-path or in a query.
+# None reaches a dialect route or envelope, so none may load one (a client could otherwise make
+# a fresh serve import every dialect with one unauthenticated request), and each is answered
+# as by the app with every dialect installed.
+INSIDE_A_PATH = [
+    "/v1/apps/x/private/smtps/findByApp",
+    "/static/api/v1/app-integrations/smtp",
+    "/x/api/2.0/smtpsettings/smtp",
+    "/v1/smtpserver/",
+    "/v1/apps/api/email-templates",
+    "/x/private/smtps/api/v1/app-integrations/smtp/api/2.0/smtpsettings/smtpserver/"
+    "api/email-templates",
+    "/?next=/smtpserver/",
+]
+# Paths that begin with a prefix but extend its last segment: no route of the dialect, but its
+# error envelope (errors.in_territory), so the dialect is loaded and answers as when eager.
+EXTENDING_A_PREFIX = [
+    ("/private/smtpsx", "smtps"),
+    ("/api/v1/app-integrations/smtpx/1", "app_integrations"),
+    ("/api/2.0/smtpsettingsx", "portal_settings"),
+    ("/smtpserverx/", "privacyidea"),
+    ("/api/email-templatesx", "logto_templates"),
+]
+
+
+def whole(response: httpx.Response) -> tuple[int, str | None, Any]:
+    """Status, type and body: JSON envelopes as `answer` reads them, anything else (an HTML
+    page, a redirect) as its bytes."""
+    kind = response.headers.get("content-type")
+    if kind == "application/json":
+        status, body = answer(response)
+        return status, kind, body
+    return response.status_code, kind, response.content
+
+
+async def test_a_prefix_inside_a_path_loads_no_dialect(api: Api) -> None:
+    headers = await api.key()
+    async with client(fresh_app(api.service, eager=True)) as eager:
+        expected = [whole(await eager.get(path, headers=headers)) for path in INSIDE_A_PATH]
+    app = fresh_app(api.service)
+    async with client(app) as lazy:
+        got = [whole(await lazy.get(path, headers=headers)) for path in INSIDE_A_PATH]
+    assert got == expected
+    assert app.state.dialects.counts == {}
+    assert set(app.state.dialects.waiting) == {name for name, _ in loader.DIALECTS}
+
+
+async def test_a_path_extending_a_prefix_is_answered_as_when_installed_at_start(
+    api: Api,
+) -> None:
+    headers = await api.key()
+    async with client(fresh_app(api.service, eager=True)) as eager:
+        expected = [whole(await eager.get(path, headers=headers))
+                    for path, _ in EXTENDING_A_PREFIX]  # fmt: skip
+    assert {status for status, _, _ in expected} == {404}
+    for (path, name), answered in zip(EXTENDING_A_PREFIX, expected, strict=True):
+        app = fresh_app(api.service)
+        async with client(app) as lazy:
+            assert whole(await lazy.get(path, headers=headers)) == answered, path
+        assert set(app.state.dialects.counts) == {name}

@@ -4,13 +4,15 @@ Importing a dialect module declares its models and its routes' parameters, bodie
 responses (FastAPI analyses each route when it is declared): about a tenth of `serve`'s start
 for the five, and their share of its idle memory, in a deployment that may speak none of them.
 So `install` registers none; a dialect is imported and installed (`module.install(app)`, as
-before) by the first request whose path contains its prefix, before any middleware or route
-sees that request (its body cap, its error envelope and its routes then apply as if installed at
-start), and all of them before the OpenAPI document is first built, so `/openapi.json` and
-`/docs` list every route. Installing runs no `await`: two first requests on the event loop
-cannot both install a dialect, nor see it half installed. The routes take the place in the
-route table they had when installed at start (after the native routes, in this order), so
-routing and the document's order do not change.
+before) by the first request whose path begins with its prefix (`errors.in_territory`: where
+its routes and its error envelope are; a path that only contains a prefix, `/v1/x/smtpserver/`,
+does not load it), before any middleware or route sees that request (its body cap, its error
+envelope and its routes then apply as if installed at start), and all of them before the
+OpenAPI document is first built, so `/openapi.json` and `/docs` list every route. Installing
+runs no `await`: two first requests on the event loop cannot both install a dialect, nor see
+it half installed. The routes take the place in the route table they had when installed at
+start (after the native routes, in this order), so routing and the document's order do not
+change.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+
+from ..errors import in_territory
 
 # (module in this package, the path prefix of all its routes), in the order installed at start.
 DIALECTS: tuple[tuple[str, str], ...] = (
@@ -58,9 +62,11 @@ class _Pending:
         self.counts[name] = len(added)
 
     def install_for(self, path: str) -> None:
-        """Install every waiting dialect whose prefix is in `path`."""
+        """Install every waiting dialect whose routes or error envelope `path` reaches. Not a
+        substring test: a path that only contains prefixes (`/v1/x/smtpserver/`) reaches none
+        and loads none (or a client could load every dialect with one request)."""
         for name, prefix in list(self.waiting.items()):
-            if prefix in path:
+            if in_territory(path, prefix):
                 self.install(name)
 
     def install_all(self) -> None:
