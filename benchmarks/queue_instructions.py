@@ -15,6 +15,7 @@ each the difference of two runs (SMALL and LARGE) so that start-up cancels out:
   without a driver form).
 - `direct`: the same for a batch of one driver-form op (a claim of no rows), which runs on the
   queue's own psycopg connections (queue/pg_direct.py) where the tree has them.
+- `defer`: per announcement of 16 new rows (one procrastinate job deferred by `serve`).
 Needs Debian's `valgrind`; a few minutes per tree.
 """
 
@@ -31,7 +32,7 @@ from typing import Any
 from valgrind import instructions, require_valgrind
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-SIZES = {"flow": (64, 448), "batch": (50, 250), "direct": (50, 250)}
+SIZES = {"flow": (64, 448), "batch": (50, 250), "direct": (50, 250), "defer": (50, 250)}
 CHUNK = 16
 
 
@@ -86,6 +87,19 @@ async def _direct(url: str, count: int) -> None:
     await queue.db.dispose()
 
 
+async def _defer(url: str, count: int) -> None:
+    from smtp_connector.queue import Queue, QueueOptions
+
+    queue = Queue(url, QueueOptions(engine="procrastinate"))
+    engine = queue.distributed
+    assert engine is not None
+    await engine.open()
+    ids = [f"{i:032x}" for i in range(CHUNK)]  # as outbox ids look
+    for _ in range(20 + count):
+        await engine._announce(ids)
+    await queue.aclose()
+
+
 def _count(python: str, kind: str, count: int) -> int:
     name = f"smtpc_qi_{kind}_{count}_{time.time_ns()}"
     subprocess.run(["psql", PG_ADMIN, "-qc", f'CREATE DATABASE "{name}"'], check=True)
@@ -103,17 +117,21 @@ def _count(python: str, kind: str, count: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--compare", default="", help="also count with this Python (another venv)")
+    parser.add_argument("--kinds", default=",".join(SIZES), help="which counts (default: all)")
     parser.add_argument("--run", nargs=3, help=argparse.SUPPRESS)  # the process valgrind runs
     args = parser.parse_args()
     if args.run:
         kind, url, count = args.run
-        steps: dict[str, Any] = {"flow": _flow, "batch": _batch, "direct": _direct}
+        steps: dict[str, Any] = {"flow": _flow, "batch": _batch, "direct": _direct, "defer": _defer}
         asyncio.run(steps[kind](url, int(count)))
         return
     require_valgrind()
     trees = {"this tree": sys.executable} | ({"compared": args.compare} if args.compare else {})
-    for kind, (small, large) in SIZES.items():
-        unit = "message" if kind == "flow" else f"one-statement batch ({kind})"
+    for kind in args.kinds.split(","):
+        small, large = SIZES[kind]
+        unit = {"flow": "message", "defer": "announcement of 16 rows"}.get(
+            kind, f"one-statement batch ({kind})"
+        )
         for name, python in trees.items():
             per = (_count(python, kind, large) - _count(python, kind, small)) / (large - small)
             print(f"{kind} ({name}): {per:,.0f} instructions per {unit}", flush=True)

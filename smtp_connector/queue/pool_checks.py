@@ -39,19 +39,24 @@ class _IdleChecks:
         self._returned[conn] = time.monotonic()
 
 
-async def _autocommit(conn: Any) -> None:
+async def _configure(conn: Any) -> None:
     """Each new pooled connection: one statement, one round trip (see the module's note).
     (Not the connection kwargs: procrastinate adds `autocommit=True` to those itself for
-    its LISTEN connection, and the same keyword twice is an error.)"""
+    its LISTEN connection, and the same keyword twice is an error.) Its tuples and lists,
+    a deferred job's composite array, are written without a regex call per quote
+    (pg_dumpers.py)."""
+    from . import pg_dumpers
+
     await conn.set_autocommit(True)
+    pg_dumpers.register(conn)
 
 
 def pool_factory(**kwargs: Any) -> Any:
     """For `PsycopgConnector(pool_factory=...)`: procrastinate's pool with the idle check,
-    its connections in autocommit."""
+    its connections in autocommit, with the faster dumpers."""
     from psycopg_pool import AsyncConnectionPool
 
     checks = _IdleChecks(kwargs.pop("check", None) or AsyncConnectionPool.check_connection)
     return AsyncConnectionPool(
-        **kwargs, check=checks.check, reset=checks.reset, configure=_autocommit
+        **kwargs, check=checks.check, reset=checks.reset, configure=_configure
     )
