@@ -76,8 +76,49 @@ def text_record(seq: Sequence[Any], tx: Transformer) -> bytes:
     return b"".join(parts)
 
 
+# A job's shape: an array of one record holding text, a number, None and JSON with quotes.
+_PROBE = [("smtp_connector.deliver", 1, None, '{"message_ids": ["a\\"b", "c d"]}', "(x,y)")]
+_agrees: bool | None = None  # whether these dumpers write psycopg's bytes, checked once
+
+
+def _agree_with_psycopg() -> bool:
+    """Whether the dumpers above write what psycopg's own write for a job's shape. They lean
+    on psycopg internals (`_re_esc`, `_tx`); a psycopg release that changes those must cost
+    speed, not deferred jobs, so on any disagreement or error psycopg's own stay in place."""
+    global _agrees
+    if _agrees is None:
+        try:
+            _agrees = _dump(_PROBE, fast=True) == _dump(_PROBE, fast=False)
+        except Exception:  # any failure means: keep psycopg's dumpers
+            _agrees = False
+    return _agrees
+
+
+def _dump(value: list[Any], fast: bool) -> bytes | None:
+    """`value` written in text by a fresh copy of psycopg's default adapters, with or without
+    the dumpers above."""
+    import psycopg
+    from psycopg.adapt import AdaptersMap
+    from psycopg.adapt import Transformer as Tx
+
+    class Context:
+        connection = None
+        adapters = AdaptersMap(psycopg.adapters)
+
+    if fast:
+        _install(Context.adapters)
+    written = Tx(Context()).get_dumper(value, PyFormat.AUTO).dump(value)
+    return None if written is None else bytes(written)
+
+
+def _install(adapters: Any) -> None:
+    adapters.register_dumper(tuple, FastTupleDumper)
+    adapters.register_dumper(list, FastListDumper)
+
+
 def register(conn: Any) -> None:
     """Use the dumpers above for tuples and lists on this connection (text format, which is
-    also what psycopg picks for them by default: its text list dumper is registered last)."""
-    conn.adapters.register_dumper(tuple, FastTupleDumper)
-    conn.adapters.register_dumper(list, FastListDumper)
+    also what psycopg picks for them by default: its text list dumper is registered last),
+    if they write what psycopg's own do (`_agree_with_psycopg`)."""
+    if _agree_with_psycopg():
+        _install(conn.adapters)

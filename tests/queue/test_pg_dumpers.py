@@ -93,3 +93,26 @@ async def test_a_deferred_job_is_stored_as_without_them(queue_url_postgres: str)
     finally:
         await engine.aclose()
         await queue.aclose()
+
+
+def _broken_record(seq: Any, tx: Any) -> bytes:
+    return b"(changed)"
+
+
+def _raising_record(seq: Any, tx: Any) -> bytes:
+    raise AttributeError("'TupleDumper' object has no attribute '_tx'")  # a psycopg upgrade
+
+
+def test_dumpers_that_disagree_with_psycopg_are_not_used(monkeypatch: Any) -> None:
+    """A psycopg release that changes the internals these dumpers lean on must cost speed,
+    not deferred jobs: when they do not write psycopg's bytes (or fail), psycopg's stay."""
+    for broken in (_broken_record, _raising_record):
+        monkeypatch.setattr(pg_dumpers, "_agrees", None)
+        monkeypatch.setattr(pg_dumpers, "text_record", broken)
+        context = _Context(fast=True)  # register() checks, finds the difference, installs none
+        dumper = Transformer(context).get_dumper(("a", 1), PyFormat.AUTO)
+        assert type(dumper) is not pg_dumpers.FastTupleDumper
+        assert bytes(dumper.dump(("a", 1))) == b"(a,1)"
+    monkeypatch.setattr(pg_dumpers, "_agrees", None)
+    monkeypatch.undo()
+    assert pg_dumpers._agree_with_psycopg()
