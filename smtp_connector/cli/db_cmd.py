@@ -24,7 +24,9 @@ def db() -> None:
 def upgrade(database_url: str | None, as_json: bool) -> None:
     """Apply pending migrations (serve does this itself on SQLite)."""
     url = resolve_url(database_url)
-    from ..store.database import Database
+    from sqlalchemy.exc import DBAPIError
+
+    from ..store.database import Database, unavailable
     from ..store.migrate import current_revision
     from ..store.migrate import upgrade as run_upgrade
     from ..store.urls import async_url, safe_url
@@ -34,6 +36,8 @@ def upgrade(database_url: str | None, as_json: bool) -> None:
         try:
             await run_upgrade(database)
             revision = await current_revision(database)
+        except DBAPIError as exc:  # unreachable, no such database, refused: one line
+            raise unavailable(database.url, exc) from None
         finally:
             await database.dispose()
         return revision, None if database.is_sqlite else await _queue_schema(url)

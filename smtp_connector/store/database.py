@@ -12,7 +12,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from smtp_connector.errors import ConnectorError, ErrorCode
 
 from .urls import async_url, is_sqlite, safe_url, sqlite_path
 
@@ -53,3 +56,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def unavailable(url: Any, exc: DBAPIError) -> ConnectorError:
+    """A database that cannot be opened (nothing listens, no such database, refused
+    credentials, no permission) as one line an operator can act on, instead of the driver's
+    traceback: the URL without its password and the driver's own reason (which names neither
+    the password nor the statement's parameters)."""
+    reason = " ".join(str(exc.orig or exc).split())
+    password = getattr(url, "password", None)
+    if password:
+        reason = reason.replace(str(password), "***")
+    return ConnectorError(
+        ErrorCode.INVALID_CONFIG,
+        f"Cannot open the database {safe_url(url)} ({reason}); check that its server runs "
+        "and that the URL's host, port, database name and user are right.",
+    )

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from . import audit
 from .apps import AppService
 from .audit import AuditLog
 from .checks import CheckService
 from .connectors import ConnectorCache
-from .database import Database
+from .database import Database, unavailable
 from .definitions import DEFAULT_MAX_PER_APP, DefinitionService
 from .domain import CLI_ACTOR, Actor
 from .freshness import Freshness
@@ -88,6 +89,9 @@ class Service:
         try:
             box = load_secret_box(database.url, secret_key)
             await prepare_schema(database, migrate=migrate)
+        except DBAPIError as exc:
+            await database.dispose()
+            raise unavailable(database.url, exc) from None
         except BaseException:
             await database.dispose()
             raise

@@ -193,3 +193,36 @@ def test_every_option_has_help_and_lists_its_choices(path: tuple[str, ...]) -> N
         if isinstance(param.type, click.Choice):
             for choice in param.type.choices:
                 assert str(choice) in text, f"{param.opts[0]} does not list {choice!r}"
+
+
+# -- databases that cannot be opened ---------------------------------------------------------
+
+
+def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(
+    tmp_path: Path,
+) -> None:
+    """The newcomer's mistakes with the database URL (nothing listens on the port, a database
+    or user that does not exist) end `serve`, `worker` and `db upgrade` with one line naming
+    the database and the server's reason, never a driver traceback or the URL's password."""
+    from cryptography.fernet import Fernet
+
+    environ = {**os.environ, "SMTP_CONNECTOR_SECRET_KEY": Fernet.generate_key().decode()}
+    with socket.socket() as closed:  # a port nothing listens on once this is closed
+        closed.bind(("127.0.0.1", 0))
+        free = closed.getsockname()[1]
+    cases = {
+        f"postgresql://postgres:pw-s3cret@127.0.0.1:{free}/x": "Connection refused",
+        "postgresql://postgres:pw-s3cret@127.0.0.1:5432/smtpc_no_such_db": "does not exist",
+        "postgresql://smtpc_no_such_role:pw-s3cret@127.0.0.1:5432/postgres": "does not exist",
+    }
+    commands = [
+        [*command, "--database-url", url]
+        for url in cases
+        for command in (["serve", "--port", "0"], ["worker"], ["db", "upgrade"])
+    ]
+    for args, result in zip(commands, run_all(commands, tmp_path, environ), strict=True):
+        shown = one_error_line(result)
+        url = args[-1]
+        assert "Cannot open the database postgresql+psycopg://" in shown, shown
+        assert cases[url] in shown and "pw-s3cret" not in shown, shown
+        assert url.split("@")[1] in shown, shown  # host, port and database, as given
