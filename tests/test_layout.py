@@ -179,6 +179,9 @@ FIRST_SEND_MUST_NOT_LOAD = [
     "smtp_connector.delivery.backends", "smtp_connector.delivery.pkcs12", "smtp_connector.files",
     # the shipped strings' TOML source: a send reads their compiled JSON
     "tomllib", "smtp_connector.compose.shipped_source",
+    # Jinja and the sandbox: the shipped templates render through compose/plain.py
+    "jinja2", "smtp_connector.compose.sandbox", "smtp_connector.compose.guards",
+    "smtp_connector.compose.recording",
 ]  # fmt: skip
 
 

@@ -12,7 +12,7 @@ That is only right when the output depends on the values in nothing but where th
 so a shape is cached only when two checks pass, and anything else takes the full path:
 - the template, read statically, does nothing with a value but print it, test whether it is
   there (`if`, `and`, `or`, `is string`, `default`): no comparison, filter, `~`, call, loop,
-  subscript or arithmetic (`_PRINT_ONLY_NODES`);
+  subscript or arithmetic (`sandbox.print_only`, or the Jinja-free renderer's subset);
 - the proof: a second render with other placeholders (another length, other characters) equals
   the first with only the placeholders swapped, so nothing printed depends on their text.
 Values must be non-empty strings (or dicts of them) without the placeholder mark: an empty value
@@ -29,7 +29,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from jinja2 import nodes
 from markupsafe import escape
 
 from ..config import EmailTemplate
@@ -40,36 +39,11 @@ from .wire import Skeleton, WireFill, build_skeleton, plain_values
 MAX_SHAPES = 256
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: no template or payload uses them
 _PARTS_HTML = (False, False, True)  # subject, text, HTML: only the HTML part is escaped
-# What a template may contain for its shape to be cached: printing, presence tests, assignment.
-_PRINT_ONLY_NODES = (
-    nodes.Template,
-    nodes.Output,
-    nodes.TemplateData,
-    nodes.Const,
-    nodes.Name,
-    nodes.Getattr,
-    nodes.If,
-    nodes.CondExpr,
-    nodes.And,
-    nodes.Or,
-    nodes.Not,
-    nodes.Assign,
-    nodes.AssignBlock,
-    nodes.Scope,
-    nodes.ScopedEvalContextModifier,
-    nodes.EvalContextModifier,
-    nodes.Keyword,
-)
-# Tests and filters that look at a value's type or presence only (types are part of the shape).
-_TYPE_TESTS = frozenset(
-    {"defined", "undefined", "none", "string", "mapping", "number", "boolean", "sequence"}
-)
-_PRESENCE_FILTERS = frozenset({"default", "d"})
 _HTML_SPECIAL = re.compile("[&<>\"']")  # what markupsafe's `escape` replaces
 
 Shape = tuple[Any, ...]
 RenderRaw = Callable[[EmailTemplate, dict[str, Any], Callable[[str], None]], "list[str] | None"]
-ParseAst = Callable[[EmailTemplate], nodes.Template]
+Printable = Callable[[EmailTemplate], bool]  # the static check (`sandbox.print_only`)
 
 
 @dataclass(frozen=True)
@@ -127,9 +101,9 @@ class ShapeCache:
     subject/text/HTML for a context, or None when the full path must render it."""
 
     def __init__(
-        self, render: RenderRaw, parse: ParseAst, max_chars: int, maxsize: int = MAX_SHAPES
+        self, render: RenderRaw, printable: Printable, max_chars: int, maxsize: int = MAX_SHAPES
     ) -> None:
-        self._render, self._parse = render, parse
+        self._render, self._is_printable = render, printable
         # Parts over a quarter of the output limit are left to the full path, whose streaming
         # render stops at the limit and reports it; measured before anything is built. So is
         # any string the sandbox would have measured (a captured `{% set %}` block, say) that
@@ -228,7 +202,7 @@ class ShapeCache:
         if known is not None and known[0] is template:
             return known[1]
         try:
-            verdict = print_only(self._parse(template))
+            verdict = self._is_printable(template)
         except Exception:  # a template that does not parse: the full path reports it
             verdict = False
         if len(self._printable) >= self._maxsize:
@@ -308,20 +282,6 @@ def _escape(value: str) -> str:
     if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value:
         return str(escape(value))
     return value
-
-
-def print_only(ast: nodes.Template) -> bool:
-    """True when the template does nothing with a value but print or presence-test it."""
-    for node in ast.find_all(nodes.Node):
-        if isinstance(node, nodes.Test):
-            if node.name not in _TYPE_TESTS or node.args or node.kwargs:
-                return False
-        elif isinstance(node, nodes.Filter):
-            if node.name not in _PRESENCE_FILTERS:
-                return False
-        elif not isinstance(node, _PRINT_ONLY_NODES):
-            return False
-    return True
 
 
 def _shape_of(context: Mapping[str, Any], values: list[str]) -> Shape | None:
