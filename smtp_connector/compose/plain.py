@@ -184,6 +184,31 @@ def _walk(nodes: list[Node]) -> list[Node]:
     return found
 
 
+def read_names(parts: tuple[list[Node], ...]) -> set[str] | None:
+    """The top-level names the parts read (what Jinja's `meta.find_undeclared_variables` finds
+    in each); None for parts that assign, whose answer depends on where names are set."""
+    names: set[str] = set()
+    for node in _walk([node for part in parts for node in part]):
+        if node[0] in ("set", "block"):
+            return None
+        if node[0] == "out":
+            names |= _expr_names(node[1])
+        elif node[0] == "if":
+            for test, _ in node[1]:
+                names |= _expr_names(test)
+    return names
+
+
+def _expr_names(expr: Expr) -> set[str]:
+    if expr[0] == "name":
+        return {expr[1]}
+    if expr[0] == "const":
+        return set()
+    if expr[0] == "attr":
+        return _expr_names(expr[1])
+    return set().union(*(_expr_names(item) for item in expr[1:] if isinstance(item, tuple)))
+
+
 class _ExprParser:
     """Jinja's expression grammar, for the subset: condexpr > or > and > not > test > primary."""
 

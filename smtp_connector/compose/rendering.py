@@ -22,7 +22,7 @@ from ..errors import ConnectorError
 from .html_text import html_to_text
 from .limits import RenderLimits, TemplateLimitError, render_budget, watching
 from .payload import build_context
-from .plain import Node, compile_part
+from .plain import Node, compile_part, read_names
 from .plain import render as render_plain
 from .render_errors import is_limit_error, limit_error, syntax_error, template_error, too_deep
 from .shapes import ShapeCache
@@ -298,6 +298,10 @@ class Renderer:
     def variables(self, template: EmailTemplate) -> set[str]:
         """Top-level names the template reads anywhere (`code`, `user`, …), after `<<x>>`
         shorthands are expanded; for load-time checks such as "shows the code"."""
+        plain = self.plain(template)
+        found = read_names(plain) if plain is not None else None
+        if found is not None:
+            return found
         from jinja2 import meta
 
         names: set[str] = set()

@@ -149,6 +149,15 @@ def test_the_shipped_templates_render_without_jinja_alike(
     assert _outcome(plain, template, payload) == _outcome(jinja, template, payload)
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(subject=BODY, text=BODY)
+def test_plain_finds_the_names_a_template_reads_as_jinja_does(subject: str, text: str) -> None:
+    template = EmailTemplate(usage_type="SignIn", subject=subject, text_content="t" + text)
+    plain, jinja = _renderers()
+    if plain.plain(template) is not None:  # within the subset: Jinja parses it too
+        assert plain.variables(template) == jinja.variables(template)
+
+
 @pytest.mark.parametrize(
     "source",
     [
