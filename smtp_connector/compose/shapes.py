@@ -26,8 +26,7 @@ import re
 import secrets
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from markupsafe import escape
 
@@ -46,18 +45,29 @@ RenderRaw = Callable[[EmailTemplate, dict[str, Any], Callable[[str], None]], "li
 Printable = Callable[[EmailTemplate], bool]  # the static check (`sandbox.print_only`)
 
 
-@dataclass(frozen=True)
 class _Part:
     """One part of a proven shape: the text with a hole at each slot, and which value fills it
-    (`''.join` of a short list is the cheapest substitution; `str.format` is 10x slower)."""
+    (`''.join` of a short list is the cheapest substitution; `str.format` is 10x slower).
+    Read-only (`Final`); a plain class, not a frozen dataclass, for the import cost every
+    sending process pays (see limits.py's RenderLimits)."""
 
-    pieces: tuple[str, ...]
-    slots: tuple[tuple[int, int], ...]  # (index into pieces, index of the value)
-    # Longest line without its values, and most values on one line: with them, whether any
-    # line can pass 998 octets is known without splitting the filled text into lines.
-    fixed: int = 0
-    per_line: int = 0
-    fixed_size: int = 0  # characters outside the holes
+    __slots__ = ("fixed", "fixed_size", "per_line", "pieces", "slots")
+
+    def __init__(
+        self,
+        pieces: tuple[str, ...],
+        slots: tuple[tuple[int, int], ...],  # (index into pieces, index of the value)
+        # Longest line without its values, and most values on one line: with them, whether any
+        # line can pass 998 octets is known without splitting the filled text into lines.
+        fixed: int = 0,
+        per_line: int = 0,
+        fixed_size: int = 0,  # characters outside the holes
+    ) -> None:
+        self.pieces: Final = pieces
+        self.slots: Final = slots
+        self.fixed: Final = fixed
+        self.per_line: Final = per_line
+        self.fixed_size: Final = fixed_size
 
     def fill(self, values: Sequence[str]) -> str:
         if not self.slots:
@@ -80,20 +90,29 @@ class _Part:
         return self.fixed + self.per_line * longest_value <= MAX_LINE_OCTETS
 
 
-@dataclass(frozen=True)
 class _Composed:
-    """One proven shape: subject, text and HTML parts (values numbered in payload order)."""
+    """One proven shape: subject, text and HTML parts (values numbered in payload order).
+    Read-only but for `skeleton`; a plain class, as `_Part`."""
 
-    template: EmailTemplate
-    parts: tuple[_Part, _Part, _Part] | None  # None: proven not cacheable, take the full path
-    # Of the output strings the sandbox measured in the placeholder render: the most fixed
-    # characters and the most values in one (values may be HTML-escaped in captured blocks).
-    watched: tuple[int, int] = (0, 0)
-    # The longest value (raw or HTML-escaped) for which every size and line-length check
-    # passes (`shape_bound`): one comparison per message instead of five checks; -1: none.
-    bound: int = -1
-    # The body's wire skeleton (compose/wire.py), built on first use: [] not yet, [None] none.
-    skeleton: list[Skeleton | None] = field(default_factory=list, compare=False, repr=False)
+    __slots__ = ("bound", "parts", "skeleton", "template", "watched")
+
+    def __init__(
+        self,
+        template: EmailTemplate,
+        parts: tuple[_Part, _Part, _Part] | None,  # None: proven not cacheable, full path
+        # Of the output strings the sandbox measured in the placeholder render: the most fixed
+        # characters and the most values in one (values may be HTML-escaped in captured blocks).
+        watched: tuple[int, int] = (0, 0),
+        # The longest value (raw or HTML-escaped) for which every size and line-length check
+        # passes (`shape_bound`): one comparison per message instead of five checks; -1: none.
+        bound: int = -1,
+    ) -> None:
+        self.template: Final = template
+        self.parts: Final = parts
+        self.watched: Final = watched
+        self.bound: Final = bound
+        # The body's wire skeleton (compose/wire.py), built on first use: [] not yet, [None] none.
+        self.skeleton: Final[list[Skeleton | None]] = []
 
 
 class ShapeCache:
