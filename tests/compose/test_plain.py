@@ -105,7 +105,7 @@ def _renderers() -> tuple[Renderer, Renderer]:
     return plain, jinja
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(subject=BODY, text=BODY, html=BODY, payload=PAYLOAD)
 @example("{{ x }}", "{% set x %}<&{% endset %}{{ x }}", "{% set x %}<&{% endset %}{{ x }}", {})
 @example("", "", "{", {})
