@@ -179,28 +179,43 @@ FIRST_SEND_MUST_NOT_LOAD = [
     "smtp_connector.delivery.backends", "smtp_connector.delivery.pkcs12", "smtp_connector.files",
     # the shipped strings' TOML source: a send reads their compiled JSON
     "tomllib", "smtp_connector.compose.shipped_source",
+    # Jinja and the sandbox: the shipped templates render through compose/plain.py
+    "jinja2", "smtp_connector.compose.sandbox", "smtp_connector.compose.guards",
+    "smtp_connector.compose.recording",
 ]  # fmt: skip
 
 
-def test_a_first_plain_send_loads_only_what_it_uses(make_server: Any) -> None:
+@pytest.mark.parametrize(
+    "templates",
+    [
+        "[]",  # the shipped templates
+        # a user's own placeholder template: rendered, and checked at load, without Jinja
+        "[{'usageType': 'SignIn', 'subject': '{{code}} code', 'content': 'Code: <<code>>'}]",
+    ],
+)
+def test_a_first_plain_send_loads_only_what_it_uses(make_server: Any, templates: str) -> None:
     """A fresh interpreter builds a connector (no TLS, no signing, a template with a text
     part), sends one message to a real server, and loads none of the above; the server got it.
     Without TLS in play no TLS context is built either (it loads the system's CA store)."""
     server = make_server()
     code = (
-        "import asyncio, json, ssl, sys\n"
-        "built = []\n"
-        "original = ssl.create_default_context\n"
-        "ssl.create_default_context = lambda *a, **k: built.append(1) or original(*a, **k)\n"
-        "from smtp_connector import SmtpConnector\n"
-        "async def main():\n"
-        "    config = {'host': '127.0.0.1', 'port': PORT, 'fromEmail': 'noreply@example.com',\n"
-        "              'ignoreTLS': True}\n"
-        "    async with SmtpConnector(config) as connector:\n"
-        "        await connector.send('user@example.org', 'SignIn', {'code': '424242'})\n"
-        "asyncio.run(main())\n"
-        "print(json.dumps({'modules': sorted(sys.modules), 'contexts': len(built)}))\n"
-    ).replace("PORT", str(server.port))
+        (
+            "import asyncio, json, ssl, sys\n"
+            "built = []\n"
+            "original = ssl.create_default_context\n"
+            "ssl.create_default_context = lambda *a, **k: built.append(1) or original(*a, **k)\n"
+            "from smtp_connector import SmtpConnector\n"
+            "async def main():\n"
+            "    config = {'host': '127.0.0.1', 'port': PORT, 'fromEmail': 'noreply@example.com',\n"
+            "              'ignoreTLS': True, 'templates': TEMPLATES}\n"
+            "    async with SmtpConnector(config) as connector:\n"
+            "        await connector.send('user@example.org', 'SignIn', {'code': '424242'})\n"
+            "asyncio.run(main())\n"
+            "print(json.dumps({'modules': sorted(sys.modules), 'contexts': len(built)}))\n"
+        )
+        .replace("PORT", str(server.port))
+        .replace("TEMPLATES", templates)
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout

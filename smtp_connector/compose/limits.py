@@ -12,14 +12,13 @@ renderer reports as `template_error` naming the template.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Final
-
-from jinja2.utils import Namespace
 
 MAX_ITEMS = 100_000  # a list, a range, lipsum words, batch/slice counts
 MAX_LOOP_ITERATIONS = 1_000_000  # all `{% for %}` iterations of one render together
@@ -152,11 +151,34 @@ def estimated_chars(value: Any, stop_after: int) -> int:
             total += 2 * len(item) + 2
             if total <= stop_after:
                 stack.extend(item)
-        elif isinstance(item, Namespace):
+        elif _is_namespace(item):
             stack.append(object.__getattribute__(item, "_Namespace__attrs"))
         else:
             total += 32  # numbers, undefined, loop and macro objects: short reprs
     return total
+
+
+def _is_namespace(item: Any) -> bool:
+    """A Jinja `namespace()` object: one exists only once Jinja is loaded, so this module (on
+    the path of a send that needs no Jinja) does not import it."""
+    utils = sys.modules.get("jinja2.utils")
+    return utils is not None and isinstance(item, utils.Namespace)
+
+
+def check_output(value: Any, limits: RenderLimits) -> Any:
+    """Every printed value (`{{ value }}`) before it is turned into text, in Jinja's sandbox
+    and in the Jinja-free renderer alike: strings, the usual case, are measured directly;
+    containers would be printed whole and are estimated first."""
+    if isinstance(value, str):
+        if len(value) > limits.max_chars:
+            raise TemplateLimitError(f"an output value of {len(value):,} characters")
+        watch_output(value)
+        return value
+    if value is None or isinstance(value, int | float):  # bounded by the int limit
+        return value
+    tick()
+    require_chars(value, limits, "an output value")
+    return value
 
 
 def require_chars(value: Any, limits: RenderLimits, what: str = "a value") -> None:

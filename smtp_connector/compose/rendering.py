@@ -3,6 +3,8 @@
 Templates come from untrusted admins (a Logto console) and values from untrusted users, so
 rendering is sandboxed Jinja, HTML autoescaped, and no value can add a line to a header.
 Compiled templates are cached per connector: compiling costs ~100x more than rendering.
+A template within `plain.py`'s subset (the shipped ones, most users' own) is rendered without
+Jinja, to the same text; Jinja is imported only when a template needs it.
 """
 
 from __future__ import annotations
@@ -12,21 +14,27 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
-
-from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, meta
-from jinja2 import Template as JinjaTemplate
-from jinja2.sandbox import SecurityError
+from typing import TYPE_CHECKING, Any
 
 from ..addresses import CONTROL_RUNS
 from ..config import EmailTemplate
-from ..errors import ConnectorError, ErrorCode
+from ..errors import ConnectorError
 from .html_text import html_to_text
 from .limits import RenderLimits, TemplateLimitError, render_budget, watching
 from .payload import build_context
-from .sandbox import LimitedSandbox
+from .plain import Node, compile_part, read_names
+from .plain import render as render_plain
+from .render_errors import is_limit_error, limit_error, syntax_error, template_error, too_deep
 from .shapes import ShapeCache
 from .wire import WireFill
+
+if TYPE_CHECKING:  # Jinja is loaded by the first template outside plain.py's subset
+    from jinja2 import Template as JinjaTemplate
+
+    from .sandbox import StrictSandbox
+
+PlainParts = tuple[list[Node], list[Node], list[Node]]
+__all__ = ["RenderedBodies", "Renderer", "clean_header_text", "is_limit_error"]
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _SHORTHAND = re.compile(rf"<<\s*({_NAME})\s*>>")
@@ -52,23 +60,17 @@ def shorthand_to_jinja(source: str) -> str:
     return _SHORTHAND_ESCAPED.sub(r"{{ \1 }}", source)
 
 
-class _StrictSandbox(LimitedSandbox):
-    """The bounded sandbox (`sandbox.py`), where a blocked attribute is an error rather than an
-    empty string, so an escape attempt in a template is reported instead of rendering nothing."""
-
-    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
-        raise SecurityError(
-            f"access to attribute {attribute!r} of {type(obj).__name__!r} is unsafe"
-        )
-
-
 class Renderer:
     """Sandboxed Jinja (text: no escaping; HTML: autoescape) with a compile cache.
 
     Subject, text and HTML are compiled into one template (the HTML inside an autoescape
     block) so a message costs one Jinja context and one render call instead of three. Each part
-    is parsed alone first, so a syntax error names its part and line.
+    is parsed alone first, so a syntax error names its part and line. Templates within
+    `plain.py`'s subset render without Jinja (`plain_templates`: False, for tests, turns that
+    off), through the same size checks, shape cache and finishing.
     """
+
+    plain_templates = True
 
     def __init__(
         self,
@@ -78,9 +80,8 @@ class Renderer:
         compose_cache: bool = True,
     ) -> None:
         self.limits = limits or RenderLimits()
-        common = {"undefined": ChainableUndefined, "keep_trailing_newline": True}
-        self._text_env = _StrictSandbox(self.limits, autoescape=False, **common)
-        self._html_env = _StrictSandbox(self.limits, autoescape=True, **common)
+        self._envs: list[StrictSandbox] = []  # text, HTML: built when a template needs Jinja
+        self._plain: dict[int, tuple[EmailTemplate, PlainParts | None]] = {}
         self._compiled: dict[int, tuple[EmailTemplate, JinjaTemplate]] = {}
         # One-line templates (a template's `sendFrom`/`replyTo`) by (template, field).
         self._lines: dict[tuple[int, str], tuple[EmailTemplate, JinjaTemplate]] = {}
@@ -88,10 +89,57 @@ class Renderer:
         self._tree: tuple[EmailTemplate, Any] | None = None  # the last `_parse`, for `_combined`
         # Compose once per template shape (`shapes.py`); None renders every message in full.
         self.shapes = (
-            ShapeCache(self._render_placeholders, self._parse, self.limits.max_chars)
+            ShapeCache(self._render_placeholders, self._printable, self.limits.max_chars)
             if compose_cache
             else None
         )
+
+    @property
+    def _text_env(self) -> StrictSandbox:
+        return self._jinja()[0]
+
+    @property
+    def _html_env(self) -> StrictSandbox:
+        return self._jinja()[1]
+
+    def _jinja(self) -> list[StrictSandbox]:
+        if not self._envs:
+            from .sandbox import strict_sandbox
+
+            self._envs[:] = [strict_sandbox(self.limits, html) for html in (False, True)]
+        return self._envs
+
+    def plain(self, template: EmailTemplate) -> PlainParts | None:
+        """The template's parts compiled for `plain.py`, or None when it needs Jinja."""
+        cached = self._plain.get(id(template))
+        if cached is not None and cached[0] is template:
+            return cached[1]
+        sources = [shorthand_to_jinja(_part_source(template, part)) for part in _PARTS]
+        subject, text, html = map(compile_part, sources)
+        compiled = None
+        # An HTML part ending in "{" would open a tag with Jinja's `{% endautoescape %}`
+        # (`_combined_source`): Jinja reports that, so it renders it.
+        joins = sources[2].endswith("{")
+        if (
+            self.plain_templates
+            and subject is not None
+            and text is not None
+            and html is not None
+            and not joins
+        ):
+            compiled = (subject, text, html)
+        if len(self._plain) >= MAX_COMPILED:
+            self._plain.clear()
+        self._plain[id(template)] = (template, compiled)
+        return compiled
+
+    def _printable(self, template: EmailTemplate) -> bool:
+        """The shape cache's static check: a plain template prints and tests values only."""
+        if self.plain(template) is not None:
+            return True
+        from .sandbox import print_only
+
+        return print_only(self._parse(template))
 
     def render(self, template: EmailTemplate, payload: Mapping[str, Any]) -> RenderedBodies:
         context = build_context(payload, self.max_payload_bytes)
@@ -104,7 +152,7 @@ class Renderer:
             with render_budget(self.limits):
                 return self._render_bounded(template, context)
         except (TemplateLimitError, RecursionError) as exc:
-            raise _limit_error(template, exc) from None
+            raise limit_error(template, exc) from None
 
     def render_line(
         self, template: EmailTemplate, field: str, source: str, context: Mapping[str, Any]
@@ -118,14 +166,16 @@ class Renderer:
                 values = build_context(context, self.max_payload_bytes)
                 return "".join(self._stream(compiled, values))
         except (TemplateLimitError, RecursionError) as exc:
-            raise _limit_error(template, exc) from None
+            raise limit_error(template, exc) from None
         except ConnectorError:
             raise
         except Exception as exc:
-            raise _template_error(template, field, f"{type(exc).__name__}: {exc}") from None
+            raise template_error(template, field, f"{type(exc).__name__}: {exc}") from None
 
     def compile_line(self, template: EmailTemplate, field: str, source: str) -> JinjaTemplate:
         """`source` compiled (cached per template and field); a syntax error names the field."""
+        from jinja2 import TemplateSyntaxError
+
         key = (id(template), field)
         cached = self._lines.get(key)
         if cached is not None and cached[0] is template:
@@ -133,9 +183,9 @@ class Renderer:
         try:
             compiled = self._text_env.from_string(shorthand_to_jinja(source))
         except TemplateSyntaxError as exc:
-            raise _syntax_error(template, field, exc) from None
+            raise syntax_error(template, field, exc) from None
         except RecursionError:
-            raise _too_deep(template, field) from None
+            raise too_deep(template, field) from None
         self._trim()
         self._lines[key] = (template, compiled)
         return compiled
@@ -146,6 +196,7 @@ class Renderer:
         gone = {id(template) for template in templates}
         for ident in gone:
             self._compiled.pop(ident, None)
+            self._plain.pop(ident, None)
         for key in [key for key in list(self._lines) if key[0] in gone]:
             self._lines.pop(key, None)
         if self.shapes is not None:
@@ -165,8 +216,11 @@ class Renderer:
         """The three raw parts for a shape's placeholder values, in the same sandbox and budget
         as any render, `watch` seeing every output string; None on any failure (the full path
         then renders and reports it)."""
+        plain = self.plain(template)
         try:
             with render_budget(self.limits) as budget, watching(budget, watch):
+                if plain is not None:
+                    return render_plain(plain, context, self.limits)
                 pieces = self._stream(self._combined(template), context)
         except Exception:
             return None
@@ -194,6 +248,11 @@ class Renderer:
                     raise
 
     def _render_bounded(self, template: EmailTemplate, context: dict[str, Any]) -> RenderedBodies:
+        plain = self.plain(template)
+        if plain is not None:
+            pieces = render_plain(plain, context, self.limits)
+            if pieces is not None:  # None: a value or limit Jinja is to report on
+                return self._finish(template, context, pieces)
         combined = self._combined(template)
         try:
             pieces = self._stream(combined, context)
@@ -231,12 +290,20 @@ class Renderer:
 
     def compile(self, template: EmailTemplate) -> None:
         """Compile `template` now (the connector does it for every configured one at build
-        time), so a syntax error is a `template_error` at load rather than on the first send."""
-        self._combined(template)
+        time), so a syntax error is a `template_error` at load rather than on the first send.
+        A plain template has none to find: it needs no Jinja."""
+        if self.plain(template) is None:
+            self._combined(template)
 
     def variables(self, template: EmailTemplate) -> set[str]:
         """Top-level names the template reads anywhere (`code`, `user`, …), after `<<x>>`
         shorthands are expanded; for load-time checks such as "shows the code"."""
+        plain = self.plain(template)
+        found = read_names(plain) if plain is not None else None
+        if found is not None:
+            return found
+        from jinja2 import meta
+
         names: set[str] = set()
         for part in _PARTS:
             ast = self._text_env.parse(shorthand_to_jinja(_part_source(template, part)))
@@ -244,6 +311,8 @@ class Renderer:
         return names
 
     def _combined(self, template: EmailTemplate) -> JinjaTemplate:
+        from jinja2 import TemplateSyntaxError
+
         cached = self._compiled.get(id(template))
         if cached is not None and cached[0] is template:
             return cached[1]
@@ -255,11 +324,11 @@ class Renderer:
             env = self._text_env
             compiled = env.from_string(tree if tree is not None else _combined_source(template))
         except RecursionError:  # nesting the parser took but code generation could not
-            raise _too_deep(template, "all parts") from None
+            raise too_deep(template, "all parts") from None
         except TemplateSyntaxError as exc:  # found only when compiling, e.g. an unknown filter
             for part in _PARTS:
                 self._compile_part(template, part)  # raises, naming the part and its line
-            raise _syntax_error(template, "all parts", exc) from None
+            raise syntax_error(template, "all parts", exc) from None
         self._trim()
         self._compiled[id(template)] = (template, compiled)
         return compiled
@@ -290,35 +359,42 @@ class Renderer:
 
     def _check_part(self, template: EmailTemplate, part: str) -> None:
         """Parse one part alone (no code generation: a third of the cost of compiling)."""
+        from jinja2 import TemplateSyntaxError
+
         try:
             self._text_env.parse(shorthand_to_jinja(_part_source(template, part)))
         except TemplateSyntaxError as exc:
-            raise _syntax_error(template, part, exc) from None
+            raise syntax_error(template, part, exc) from None
         except RecursionError:
-            raise _too_deep(template, part) from None
+            raise too_deep(template, part) from None
 
     def _compile_part(self, template: EmailTemplate, part: str) -> JinjaTemplate:
+        from jinja2 import TemplateSyntaxError
+
         source = _part_source(template, part)
         env = self._html_env if part == "html" else self._text_env
         try:
             return env.from_string(shorthand_to_jinja(source))
         except TemplateSyntaxError as exc:
-            raise _syntax_error(template, part, exc) from None
+            raise syntax_error(template, part, exc) from None
         except RecursionError:
-            raise _too_deep(template, part) from None
+            raise too_deep(template, part) from None
 
     def _render_part(self, template: EmailTemplate, part: str, context: dict[str, Any]) -> str:
+        from jinja2 import TemplateError
+        from jinja2.sandbox import SecurityError
+
         compiled = self._compile_part(template, part)
         try:
             return "".join(self._stream(compiled, context))
         except (TemplateLimitError, RecursionError):
             raise
         except SecurityError as exc:
-            raise _template_error(template, part, f"blocked by the sandbox: {exc}") from None
+            raise template_error(template, part, f"blocked by the sandbox: {exc}") from None
         except TemplateError as exc:
-            raise _template_error(template, part, str(exc)) from None
+            raise template_error(template, part, str(exc)) from None
         except Exception as exc:  # a filter or value raising: still the template's fault
-            raise _template_error(template, part, f"{type(exc).__name__}: {exc}") from None
+            raise template_error(template, part, f"{type(exc).__name__}: {exc}") from None
 
 
 _PARTS = ("subject", "text", "html")
@@ -357,45 +433,3 @@ def _string_values(context: Mapping[str, Any]) -> Iterator[str]:
             yield value
         elif isinstance(value, Mapping):
             yield from _string_values(value)
-
-
-_LIMIT_DETAIL = "sandbox_limit"
-
-
-def is_limit_error(error: ConnectorError) -> bool:
-    """True for a `template_error` raised by one of the sandbox's limits (not by a value)."""
-    return error.details == _LIMIT_DETAIL
-
-
-def _limit_error(template: EmailTemplate, exc: BaseException) -> ConnectorError:
-    """A limit the template ran into, named, with the config knob when there is one."""
-    why = "recursion too deep (a macro calling itself?)" if isinstance(exc, RecursionError) else exc
-    return ConnectorError(
-        ErrorCode.TEMPLATE_ERROR,
-        f"Cannot render template {template.label!r}: stopped by the sandbox's limits: {why}",
-        details=_LIMIT_DETAIL,
-    )
-
-
-def _too_deep(template: EmailTemplate, part: str) -> ConnectorError:
-    error = _template_error(
-        template, part, "nested too deeply to be compiled (blocks inside blocks hundreds deep)"
-    )
-    error.details = _LIMIT_DETAIL
-    return error
-
-
-def _template_error(
-    template: EmailTemplate, part: str, why: str, line: int | None = None
-) -> ConnectorError:
-    where = f"template {template.label!r} ({part}"
-    where += f", line {line})" if line else ")"
-    return ConnectorError(ErrorCode.TEMPLATE_ERROR, f"Cannot render {where}: {why}")
-
-
-def _syntax_error(template: EmailTemplate, part: str, exc: TemplateSyntaxError) -> ConnectorError:
-    where = f"template {template.label!r} ({part} part"
-    where += f", line {exc.lineno})" if exc.lineno and part != "all parts" else ")"
-    return ConnectorError(
-        ErrorCode.TEMPLATE_ERROR, f"Syntax error in {where}: {exc.message or exc}"
-    )

@@ -25,20 +25,19 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping
-from contextvars import ContextVar
-from typing import Any, Final
-
-from jinja2 import ChainableUndefined, meta, nodes
-from jinja2 import Template as JinjaTemplate
-from jinja2.utils import missing as _MISSING
+from typing import TYPE_CHECKING, Any, Final
 
 from ..config import EmailTemplate, SmtpConfig
 from ..errors import Cause, ConnectorError, ErrorCode
 from ..usage import KNOWN_USAGE_TYPES, UsageType, suggest_usage_type
 from .limits import RenderLimits, render_budget
 from .rendering import shorthand_to_jinja
-from .sandbox import LimitedSandbox
 from .selection import normalize_locale
+
+if TYPE_CHECKING:  # Jinja: loaded by the first check (`recording.py`), not by a send
+    from jinja2 import Template as JinjaTemplate
+
+    from .sandbox import LimitedSandbox
 
 # The value each usage type exists to carry (Logto: invitations carry a link, the rest a code).
 KEY_VALUES = {usage: "code" for usage in KNOWN_USAGE_TYPES} | {
@@ -46,23 +45,7 @@ KEY_VALUES = {usage: "code" for usage in KNOWN_USAGE_TYPES} | {
 }
 # Names people send the code under; a missing `code` next to one of these is named in the error.
 _CODE_ALIASES = ("otp", "pin", "token", "passcode", "verificationCode", "verification_code")
-_DEFAULT_FILTERS = ("default", "d")
-_PRESENCE_TESTS = ("defined", "undefined", "none")
 MAX_VERDICTS = 2048
-_printed: ContextVar[list[str] | None] = ContextVar("smtp_connector_printed", default=None)
-
-
-class _Recording(ChainableUndefined):
-    """Undefined that notes its name when printed (a top-level name only: an attribute missing
-    on a value that was given is the value's business)."""
-
-    __slots__ = ()
-
-    def __str__(self) -> str:
-        printed = _printed.get()
-        if printed is not None and self._undefined_obj is _MISSING and self._undefined_name:
-            printed.append(self._undefined_name)
-        return ""
 
 
 class _Facts:
@@ -91,9 +74,7 @@ class PayloadCheck:
 
     def __init__(self, limits: RenderLimits) -> None:
         self.limits = limits
-        self._env = LimitedSandbox(
-            limits, autoescape=False, undefined=_Recording, keep_trailing_newline=True
-        )
+        self._envs: list[LimitedSandbox] = []  # the recording sandbox, built on first use
         self._facts: dict[int, tuple[EmailTemplate, _Facts]] = {}
         self._verdicts: dict[tuple[Any, ...], tuple[EmailTemplate, tuple[str, ...]]] = {}
 
@@ -128,9 +109,11 @@ class PayloadCheck:
         known = self._verdicts.get(shape)
         if known is not None and known[0] is template:
             return known[1]
+        from .recording import printed_names
+
         values = {k: v for k, v in context.items() if v is not None}
         printed: list[str] = []
-        token = _printed.set(printed)
+        token = printed_names.set(printed)
         try:
             with render_budget(self.limits):
                 for part in facts.parts:
@@ -138,7 +121,7 @@ class PayloadCheck:
         except Exception:  # the send's own render reports what went wrong
             pass
         finally:
-            _printed.reset(token)
+            printed_names.reset(token)
         verdict = tuple(dict.fromkeys(printed))
         if len(self._verdicts) >= MAX_VERDICTS:
             self._verdicts.clear()
@@ -149,14 +132,21 @@ class PayloadCheck:
         cached = self._facts.get(id(template))
         if cached is not None and cached[0] is template:
             return cached[1]
+        from jinja2 import meta
+
+        from .recording import compared, optional_names, printed_in, recording_sandbox
+
+        if not self._envs:
+            self._envs.append(recording_sandbox(self.limits))
+        env = self._envs[0]
         sources = [template.subject, template.text_source or "", template.html_source or ""]
-        trees = [self._env.parse(shorthand_to_jinja(source)) for source in sources if source]
+        trees = [env.parse(shorthand_to_jinja(source)) for source in sources if source]
         facts = _Facts(
-            parts=tuple(self._env.from_string(tree) for tree in trees),
+            parts=tuple(env.from_string(tree) for tree in trees),
             reads=tuple(sorted(set().union(*(meta.find_undeclared_variables(t) for t in trees)))),
-            compared=tuple(sorted(set().union(*(_compared(t) for t in trees)))),
-            prints=frozenset().union(*(_printed_names(t) for t in trees)),
-            optional=frozenset().union(*(_optional_names(t) for t in trees)),
+            compared=tuple(sorted(set().union(*(compared(t) for t in trees)))),
+            prints=frozenset().union(*(printed_in(t) for t in trees)),
+            optional=frozenset().union(*(optional_names(t) for t in trees)),
         )
         if len(self._facts) >= MAX_VERDICTS:
             self._facts.clear()
@@ -290,49 +280,3 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 64):
         return value
     return type(value).__name__
-
-
-def _printed_names(tree: nodes.Template) -> set[str]:
-    return {
-        name
-        for output in tree.find_all(nodes.Output)
-        for expression in output.nodes
-        if not isinstance(expression, nodes.TemplateData)
-        for name in _names(expression)
-    }
-
-
-def _names(node: nodes.Node) -> list[str]:
-    """Names read in `node`, itself included (`find_all` looks only below it)."""
-    found = [node, *node.find_all(nodes.Name)]
-    return [n.name for n in found if isinstance(n, nodes.Name) and n.ctx == "load"]
-
-
-def _optional_names(tree: nodes.Template) -> set[str]:
-    """Names with an explicit fallback: `x | default(…)`, `x is defined`, `{{ x or … }}`."""
-    found = {
-        node.node.name
-        for node in tree.find_all(nodes.Filter)
-        if node.name in _DEFAULT_FILTERS and isinstance(node.node, nodes.Name)
-    }
-    found |= {
-        node.node.name
-        for node in tree.find_all(nodes.Test)
-        if node.name in _PRESENCE_TESTS and isinstance(node.node, nodes.Name)
-    }
-    for output in tree.find_all(nodes.Output):
-        for either in output.find_all(nodes.Or):
-            if isinstance(either.left, nodes.Name):
-                found.add(either.left.name)
-    return found
-
-
-def _compared(tree: nodes.Template) -> set[str]:
-    """Names whose value (not only whether it is given) decides something: compared, tested
-    (other than for presence) or used as an index."""
-    found: set[str] = set()
-    for node in tree.find_all((nodes.Compare, nodes.Test, nodes.Getitem)):
-        if isinstance(node, nodes.Test) and node.name in _PRESENCE_TESTS:
-            continue
-        found |= set(_names(node))
-    return found

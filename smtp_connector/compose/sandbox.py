@@ -21,13 +21,14 @@ import types
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from jinja2 import nodes
+from jinja2 import ChainableUndefined, nodes
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context, markup_join, str_join
 from jinja2.sandbox import (
     ImmutableSandboxedEnvironment,
     SandboxedEscapeFormatter,
     SandboxedFormatter,
+    SecurityError,
 )
 from jinja2.utils import generate_lorem_ipsum, pass_eval_context
 from jinja2.visitor import NodeTransformer
@@ -40,12 +41,12 @@ from .limits import (
     RenderLimits,
     TemplateLimitError,
     check_format_spec,
+    check_output,
     check_result,
     require_chars,
     require_count,
     step,
     tick,
-    watch_output,
 )
 
 # Internal filter names hold a space, so no template can name (or shadow) them.
@@ -74,18 +75,8 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         return tree
 
     def _finalize(self, value: Any) -> Any:
-        """Every `{{ value }}` before it is turned into text (strings, the usual case, are
-        measured directly; containers would be printed whole and are estimated first)."""
-        if isinstance(value, str):
-            if len(value) > self.limits.max_chars:
-                raise TemplateLimitError(f"an output value of {len(value):,} characters")
-            watch_output(value)
-            return value
-        if value is None or isinstance(value, int | float):  # bounded by the int limit
-            return value
-        tick()
-        require_chars(value, self.limits, "an output value")
-        return value
+        """Every `{{ value }}` before it is turned into text (`limits.check_output`)."""
+        return check_output(value, self.limits)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         tick()
@@ -205,3 +196,62 @@ class _LimitedFormatter(_LimitMixin, SandboxedFormatter):
 
 class _LimitedEscapeFormatter(_LimitMixin, SandboxedEscapeFormatter):
     pass
+
+
+class StrictSandbox(LimitedSandbox):
+    """The bounded sandbox where a blocked attribute is an error rather than an empty string,
+    so an escape attempt in a template is reported instead of rendering nothing."""
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        raise SecurityError(
+            f"access to attribute {attribute!r} of {type(obj).__name__!r} is unsafe"
+        )
+
+
+def strict_sandbox(limits: RenderLimits, autoescape: bool) -> StrictSandbox:
+    """The renderer's environment (text: no escaping; HTML: autoescape)."""
+    return StrictSandbox(
+        limits, autoescape=autoescape, undefined=ChainableUndefined, keep_trailing_newline=True
+    )
+
+
+# What a template may contain for its shape to be cached (compose/shapes.py): printing,
+# presence tests, assignment.
+_PRINT_ONLY_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Const,
+    nodes.Name,
+    nodes.Getattr,
+    nodes.If,
+    nodes.CondExpr,
+    nodes.And,
+    nodes.Or,
+    nodes.Not,
+    nodes.Assign,
+    nodes.AssignBlock,
+    nodes.Scope,
+    nodes.ScopedEvalContextModifier,
+    nodes.EvalContextModifier,
+    nodes.Keyword,
+)
+# Tests and filters that look at a value's type or presence only (types are part of the shape).
+_TYPE_TESTS = frozenset(
+    {"defined", "undefined", "none", "string", "mapping", "number", "boolean", "sequence"}
+)
+_PRESENCE_FILTERS = frozenset({"default", "d"})
+
+
+def print_only(ast: nodes.Template) -> bool:
+    """True when the template does nothing with a value but print or presence-test it."""
+    for node in ast.find_all(nodes.Node):
+        if isinstance(node, nodes.Test):
+            if node.name not in _TYPE_TESTS or node.args or node.kwargs:
+                return False
+        elif isinstance(node, nodes.Filter):
+            if node.name not in _PRESENCE_FILTERS:
+                return False
+        elif not isinstance(node, _PRINT_ONLY_NODES):
+            return False
+    return True

@@ -12,7 +12,7 @@ That is only right when the output depends on the values in nothing but where th
 so a shape is cached only when two checks pass, and anything else takes the full path:
 - the template, read statically, does nothing with a value but print it, test whether it is
   there (`if`, `and`, `or`, `is string`, `default`): no comparison, filter, `~`, call, loop,
-  subscript or arithmetic (`_PRINT_ONLY_NODES`);
+  subscript or arithmetic (`sandbox.print_only`, or the Jinja-free renderer's subset);
 - the proof: a second render with other placeholders (another length, other characters) equals
   the first with only the placeholders swapped, so nothing printed depends on their text.
 Values must be non-empty strings (or dicts of them) without the placeholder mark: an empty value
@@ -26,10 +26,8 @@ import re
 import secrets
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from jinja2 import nodes
 from markupsafe import escape
 
 from ..config import EmailTemplate
@@ -40,50 +38,36 @@ from .wire import Skeleton, WireFill, build_skeleton, plain_values
 MAX_SHAPES = 256
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: no template or payload uses them
 _PARTS_HTML = (False, False, True)  # subject, text, HTML: only the HTML part is escaped
-# What a template may contain for its shape to be cached: printing, presence tests, assignment.
-_PRINT_ONLY_NODES = (
-    nodes.Template,
-    nodes.Output,
-    nodes.TemplateData,
-    nodes.Const,
-    nodes.Name,
-    nodes.Getattr,
-    nodes.If,
-    nodes.CondExpr,
-    nodes.And,
-    nodes.Or,
-    nodes.Not,
-    nodes.Assign,
-    nodes.AssignBlock,
-    nodes.Scope,
-    nodes.ScopedEvalContextModifier,
-    nodes.EvalContextModifier,
-    nodes.Keyword,
-)
-# Tests and filters that look at a value's type or presence only (types are part of the shape).
-_TYPE_TESTS = frozenset(
-    {"defined", "undefined", "none", "string", "mapping", "number", "boolean", "sequence"}
-)
-_PRESENCE_FILTERS = frozenset({"default", "d"})
 _HTML_SPECIAL = re.compile("[&<>\"']")  # what markupsafe's `escape` replaces
 
 Shape = tuple[Any, ...]
 RenderRaw = Callable[[EmailTemplate, dict[str, Any], Callable[[str], None]], "list[str] | None"]
-ParseAst = Callable[[EmailTemplate], nodes.Template]
+Printable = Callable[[EmailTemplate], bool]  # the static check (`sandbox.print_only`)
 
 
-@dataclass(frozen=True)
 class _Part:
     """One part of a proven shape: the text with a hole at each slot, and which value fills it
-    (`''.join` of a short list is the cheapest substitution; `str.format` is 10x slower)."""
+    (`''.join` of a short list is the cheapest substitution; `str.format` is 10x slower).
+    Read-only (`Final`); a plain class, not a frozen dataclass, for the import cost every
+    sending process pays (see limits.py's RenderLimits)."""
 
-    pieces: tuple[str, ...]
-    slots: tuple[tuple[int, int], ...]  # (index into pieces, index of the value)
-    # Longest line without its values, and most values on one line: with them, whether any
-    # line can pass 998 octets is known without splitting the filled text into lines.
-    fixed: int = 0
-    per_line: int = 0
-    fixed_size: int = 0  # characters outside the holes
+    __slots__ = ("fixed", "fixed_size", "per_line", "pieces", "slots")
+
+    def __init__(
+        self,
+        pieces: tuple[str, ...],
+        slots: tuple[tuple[int, int], ...],  # (index into pieces, index of the value)
+        # Longest line without its values, and most values on one line: with them, whether any
+        # line can pass 998 octets is known without splitting the filled text into lines.
+        fixed: int = 0,
+        per_line: int = 0,
+        fixed_size: int = 0,  # characters outside the holes
+    ) -> None:
+        self.pieces: Final = pieces
+        self.slots: Final = slots
+        self.fixed: Final = fixed
+        self.per_line: Final = per_line
+        self.fixed_size: Final = fixed_size
 
     def fill(self, values: Sequence[str]) -> str:
         if not self.slots:
@@ -106,20 +90,29 @@ class _Part:
         return self.fixed + self.per_line * longest_value <= MAX_LINE_OCTETS
 
 
-@dataclass(frozen=True)
 class _Composed:
-    """One proven shape: subject, text and HTML parts (values numbered in payload order)."""
+    """One proven shape: subject, text and HTML parts (values numbered in payload order).
+    Read-only but for `skeleton`; a plain class, as `_Part`."""
 
-    template: EmailTemplate
-    parts: tuple[_Part, _Part, _Part] | None  # None: proven not cacheable, take the full path
-    # Of the output strings the sandbox measured in the placeholder render: the most fixed
-    # characters and the most values in one (values may be HTML-escaped in captured blocks).
-    watched: tuple[int, int] = (0, 0)
-    # The longest value (raw or HTML-escaped) for which every size and line-length check
-    # passes (`shape_bound`): one comparison per message instead of five checks; -1: none.
-    bound: int = -1
-    # The body's wire skeleton (compose/wire.py), built on first use: [] not yet, [None] none.
-    skeleton: list[Skeleton | None] = field(default_factory=list, compare=False, repr=False)
+    __slots__ = ("bound", "parts", "skeleton", "template", "watched")
+
+    def __init__(
+        self,
+        template: EmailTemplate,
+        parts: tuple[_Part, _Part, _Part] | None,  # None: proven not cacheable, full path
+        # Of the output strings the sandbox measured in the placeholder render: the most fixed
+        # characters and the most values in one (values may be HTML-escaped in captured blocks).
+        watched: tuple[int, int] = (0, 0),
+        # The longest value (raw or HTML-escaped) for which every size and line-length check
+        # passes (`shape_bound`): one comparison per message instead of five checks; -1: none.
+        bound: int = -1,
+    ) -> None:
+        self.template: Final = template
+        self.parts: Final = parts
+        self.watched: Final = watched
+        self.bound: Final = bound
+        # The body's wire skeleton (compose/wire.py), built on first use: [] not yet, [None] none.
+        self.skeleton: Final[list[Skeleton | None]] = []
 
 
 class ShapeCache:
@@ -127,9 +120,9 @@ class ShapeCache:
     subject/text/HTML for a context, or None when the full path must render it."""
 
     def __init__(
-        self, render: RenderRaw, parse: ParseAst, max_chars: int, maxsize: int = MAX_SHAPES
+        self, render: RenderRaw, printable: Printable, max_chars: int, maxsize: int = MAX_SHAPES
     ) -> None:
-        self._render, self._parse = render, parse
+        self._render, self._is_printable = render, printable
         # Parts over a quarter of the output limit are left to the full path, whose streaming
         # render stops at the limit and reports it; measured before anything is built. So is
         # any string the sandbox would have measured (a captured `{% set %}` block, say) that
@@ -228,7 +221,7 @@ class ShapeCache:
         if known is not None and known[0] is template:
             return known[1]
         try:
-            verdict = print_only(self._parse(template))
+            verdict = self._is_printable(template)
         except Exception:  # a template that does not parse: the full path reports it
             verdict = False
         if len(self._printable) >= self._maxsize:
@@ -308,20 +301,6 @@ def _escape(value: str) -> str:
     if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value:
         return str(escape(value))
     return value
-
-
-def print_only(ast: nodes.Template) -> bool:
-    """True when the template does nothing with a value but print or presence-test it."""
-    for node in ast.find_all(nodes.Node):
-        if isinstance(node, nodes.Test):
-            if node.name not in _TYPE_TESTS or node.args or node.kwargs:
-                return False
-        elif isinstance(node, nodes.Filter):
-            if node.name not in _PRESENCE_FILTERS:
-                return False
-        elif not isinstance(node, _PRINT_ONLY_NODES):
-            return False
-    return True
 
 
 def _shape_of(context: Mapping[str, Any], values: list[str]) -> Shape | None:

@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from smtp_connector import ConnectorError, SmtpConnector
-from smtp_connector.compose import shapes
+from smtp_connector.compose import sandbox, shapes
 from smtp_connector.compose.shapes import MAX_SHAPES
 from smtp_connector.compose.shipped import shipped_locales, shipped_usage_types
 from smtp_connector.config import SmtpConfig
@@ -156,7 +156,7 @@ def test_the_proof_refuses_what_the_static_check_would_miss(
     template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With the static check switched off, the two placeholder renders still catch these."""
-    monkeypatch.setattr(shapes, "print_only", lambda ast: True)
+    monkeypatch.setattr(sandbox, "print_only", lambda ast: True)
     assert fallbacks(template, {"code": "<b>1a</b>"}) == {"template"}
 
 
