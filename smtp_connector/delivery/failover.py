@@ -18,20 +18,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..compose.message import RenderedEmail
-from ..config import ServerConfig, SmtpConfig, invalid_config
+from ..config import ServerConfig, SmtpConfig
 from ..errors import ConnectorError, ErrorCode, secret_safe_logger
 from ..results import AttemptRecord, SendResult, Step
 from .health import ServerHealth
 from .network import AddressPolicy
 from .pool import ServerPool
 from .retry import backoff_delay, fails_over, log_failure
-from .session import SessionOptions, SmtpSession
+from .servers import Server, build_server
+from .session import SmtpSession
 from .throttle import SharedRateStore
-from .tls import build_ssl_context, may_use_tls
 from .transaction import Delivery
 
-if TYPE_CHECKING:  # OAuth2 and NTLM load only for a server that uses them
-    from .oauth import TokenProvider, TokenSource
+if TYPE_CHECKING:  # OAuth2 loads only for a server that uses it
+    from .oauth import TokenProvider
 
 log = secret_safe_logger("smtp_connector.delivery")
 
@@ -41,19 +41,6 @@ Prepare = Callable[[RenderedEmail, ServerConfig], tuple[RenderedEmail, bytes]]
 # the error, whose traceback holds the caller's frame (a cycle, on Python 3.12+).
 FirstTry = tuple[RenderedEmail, float, float, float]
 Begun = tuple[FirstTry, "asyncio.Future[Delivery]"]
-
-
-class _Server:
-    """A server of the list, with what its sends read (a plain class: see health.py)."""
-
-    __slots__ = ("address", "config", "health", "name", "session_options")
-
-    def __init__(self, config: ServerConfig, options: SessionOptions, health: ServerHealth) -> None:
-        self.config = config
-        self.session_options = options
-        self.health = health
-        self.address = config.address  # host:port, computed once (it is read on every send)
-        self.name = config.label or self.address  # the label, else the address
 
 
 class SmtpDelivery:
@@ -71,55 +58,15 @@ class SmtpDelivery:
     ) -> None:
         self._config = config
         self._shared_rate = shared_rate
-        self._address_policy = address_policy
         self._prepare = prepare
-        self._servers = [self._server(s, token_provider) for s in config.server_list()]
+        self._servers = [
+            build_server(config, s, token_provider, address_policy) for s in config.server_list()
+        ]
         # Pools hold loop-bound sockets and locks: one set per event loop that uses the connector.
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ServerPool]]
         self._pools = weakref.WeakKeyDictionary()
         # The last loop's pools, held weakly: a send finds them without a weak-key lookup.
         self._last_pools: tuple[Callable[[], object], dict[str, ServerPool]] = (_nobody, {})
-
-    def _server(self, server: ServerConfig, token_provider: TokenProvider | None) -> _Server:
-        config = self._config
-        allow_files = not config.disable_file_access
-        oauth2 = server.auth.type == "oauth2"
-        source = self._token_source(server, token_provider) if oauth2 else None
-        missing = server.auth.missing_credentials
-        if missing is not None:  # fails when the connector is built, before any connection
-            raise invalid_config(f"{_where(server)}: {missing}")
-        if server.auth.type == "ntlm":
-            from .ntlm import require_ntlm_support
-
-            require_ntlm_support()  # a missing extra fails when the connector is built
-        options = SessionOptions(
-            ssl_context=(
-                build_ssl_context(server, allow_files=allow_files) if may_use_tls(server) else None
-            ),
-            token_source=source,
-            pipelining=config.pipelining,
-            refuse_private_hosts=config.refuse_private_hosts,
-            address_policy=self._address_policy,
-        )
-        return _Server(server, options, ServerHealth(server.label or server.address, config.health))
-
-    def _token_source(
-        self, server: ServerConfig, token_provider: TokenProvider | None
-    ) -> TokenSource:
-        from .oauth import TokenSource
-        from .token_fetch import UrlPolicy
-
-        config = self._config
-        policy = UrlPolicy(
-            allow=not config.disable_url_access, refuse_private=config.refuse_private_hosts
-        )
-        return TokenSource(
-            server.auth,
-            token_provider,
-            policy,
-            allow_files=not config.disable_file_access,
-            where=_where(server),
-        )
 
     def pool(self, server_name: str) -> ServerPool:
         """The current loop's pool for `server_name` (created on first use)."""
@@ -139,7 +86,7 @@ class SmtpDelivery:
             )
         return pools[server_name]
 
-    def _find(self, name: str) -> _Server:
+    def _find(self, name: str) -> Server:
         for server in self._servers:
             if server.name == name or server.address == name:
                 return server
@@ -207,7 +154,7 @@ class SmtpDelivery:
         attempts: list[AttemptRecord],
         errors: dict[str, ConnectorError],
         excluded: set[str],
-        rest: list[_Server] | None,
+        rest: list[Server] | None,
     ) -> SendResult:
         """Servers in priority order, round after round with backoff, until one accepts or
         the attempts or the deadline run out. `rest`: the servers left in round 0 after the
@@ -250,7 +197,7 @@ class SmtpDelivery:
     async def _round(
         self,
         email: RenderedEmail,
-        candidates: list[_Server],
+        candidates: list[Server],
         attempts: list[AttemptRecord],
         errors: dict[str, ConnectorError],
         excluded: set[str],
@@ -271,7 +218,7 @@ class SmtpDelivery:
 
     async def _attempt(
         self,
-        server: _Server,
+        server: Server,
         email: RenderedEmail,
         attempts: list[AttemptRecord],
         errors: dict[str, ConnectorError],
@@ -291,7 +238,7 @@ class SmtpDelivery:
 
     def _failed(
         self,
-        server: _Server,
+        server: Server,
         prepared: RenderedEmail,
         error: ConnectorError,
         start: float,
@@ -321,7 +268,7 @@ class SmtpDelivery:
 
     def _succeeded(
         self,
-        server: _Server,
+        server: Server,
         prepared: RenderedEmail,
         delivery: Delivery,
         start: float,
@@ -355,7 +302,7 @@ class SmtpDelivery:
         )
 
     def _deliver(
-        self, server: _Server, email: RenderedEmail, data: bytes, deadline: float
+        self, server: Server, email: RenderedEmail, data: bytes, deadline: float
     ) -> asyncio.Future[Delivery]:
         """Queue the message on the server's pool; one of its connections delivers it (a
         reused connection found dead is replaced once, silently, by the pool). Everything,
@@ -427,7 +374,7 @@ def _nobody() -> object:
     return None
 
 
-def _all_disabled(servers: list[_Server], attempts: int) -> ConnectorError:
+def _all_disabled(servers: list[Server], attempts: int) -> ConnectorError:
     wait = min(max(s.health.disabled_until - time.monotonic(), 0.0) for s in servers)
     error = ConnectorError(
         ErrorCode.ALL_SERVERS_FAILED,
@@ -439,11 +386,3 @@ def _all_disabled(servers: list[_Server], attempts: int) -> ConnectorError:
     )
     error.attempts = attempts
     return error
-
-
-def _where(server: ServerConfig) -> str:
-    """How a config error names a server's auth: `auth` for the top-level server (priority 0
-    without a label), else the server's label or address."""
-    if server.priority == 0 and not server.label:
-        return "`auth`"
-    return f"`auth` of server {server.label or server.address}"
