@@ -68,9 +68,11 @@ class SmtpDelivery:
         # The last loop's pools, held weakly: a send finds them without a weak-key lookup.
         self._last_pools: tuple[Callable[[], object], dict[str, ServerPool]] = (_nobody, {})
 
-    def pool(self, server_name: str) -> ServerPool:
-        """The current loop's pool for `server_name` (created on first use)."""
-        loop = asyncio.get_running_loop()
+    def pool(self, server_name: str, loop: asyncio.AbstractEventLoop | None = None) -> ServerPool:
+        """The current loop's pool for `server_name` (created on first use). `loop`: the
+        running loop, when the caller holds it (asking asyncio costs a `getpid()` on 3.11)."""
+        if loop is None:
+            loop = asyncio.get_running_loop()
         last_loop, pools = self._last_pools
         if last_loop() is not loop:  # another loop than the last send's (rare)
             pools = self._pools.setdefault(loop, {})
@@ -108,10 +110,13 @@ class SmtpDelivery:
             return await self.after_first(email, first, error)
         return self.first_result(first, delivery)
 
-    def first_try(self, email: RenderedEmail) -> Begun | None:
+    def first_try(
+        self, email: RenderedEmail, loop: asyncio.AbstractEventLoop | None = None
+    ) -> Begun | None:
         """Round 0's first try, inlined, when the first server is active (no clock or attempt
         check can stop it first); None: take the rounds from the start. The caller (`send`,
-        `send_many`) awaits the future, drops it, and hands on to `first_result`/`after_first`."""
+        `send_many`) awaits the future, drops it, and hands on to `first_result`/`after_first`.
+        `loop`: the running loop, when the caller holds it (`send_many` asks once)."""
         started = time.monotonic()
         first = self._servers[0]
         if not self.fast_path or first.health.disabled_until != 0.0:
@@ -120,9 +125,9 @@ class SmtpDelivery:
         prepared, data = self._prepare(email, first.config)
         start = time.monotonic()
         try:
-            future = self._deliver(first, prepared, data, deadline)
+            future = self._deliver(first, prepared, data, deadline, loop)
         except ConnectorError as error:  # as if the future had failed: the rounds go on
-            future = asyncio.get_running_loop().create_future()
+            future = (loop or asyncio.get_running_loop()).create_future()
             future.set_exception(error.with_traceback(None))  # no frame of this one in it
         return ((prepared, started, start, deadline), future)
 
@@ -302,12 +307,17 @@ class SmtpDelivery:
         )
 
     def _deliver(
-        self, server: Server, email: RenderedEmail, data: bytes, deadline: float
+        self,
+        server: Server,
+        email: RenderedEmail,
+        data: bytes,
+        deadline: float,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> asyncio.Future[Delivery]:
         """Queue the message on the server's pool; one of its connections delivers it (a
         reused connection found dead is replaced once, silently, by the pool). Everything,
         opening a connection included, ends by the send's `retry.deadline`."""
-        pool = self.pool(server.name)  # the future itself: no coroutine around it
+        pool = self.pool(server.name, loop)  # the future itself: no coroutine around it
         return pool.submit(
             email.envelope_from,
             email.envelope_to,
