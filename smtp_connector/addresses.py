@@ -58,6 +58,8 @@ def check_display_name(name: str, *, collapse: bool) -> str:
     """The one validator for display names. Returns the name to use, unchanged when it has no
     control character; otherwise collapses each run of them into one space (`collapse`) or
     raises ValueError saying which character is where (callers name the field)."""
+    if name.isprintable():  # no character `CONTROLS` matches: the usual name, or none, as is
+        return name
     found = CONTROLS.search(name)
     if found is None:
         return name

@@ -349,7 +349,11 @@ def _part_source(template: EmailTemplate, part: str) -> str:
 
 
 def clean_header_text(value: str) -> str:
-    """Collapse line breaks and control whitespace: a subject is one line, whatever the payload."""
+    """Collapse line breaks and control whitespace: a subject is one line, whatever the payload.
+    A printable text has none of them (`isprintable` is False for every character the pattern
+    matches), so the usual subject costs no regular-expression pass."""
+    if value.isprintable():
+        return value.strip()
     return CONTROL_RUNS.sub(" ", value).strip()
 
 
