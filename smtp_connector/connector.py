@@ -281,6 +281,7 @@ class SmtpConnector:
         if not self.inline_send_many or self._throttle.enabled:
             smtp = None
         on_sent, on_failed = self._on_sent, self._on_failed
+        loop = asyncio.get_running_loop()  # once, not per message (a `getpid()` on 3.11)
 
         async def worker() -> None:
             nonlocal done
@@ -301,7 +302,7 @@ class SmtpConnector:
                     else:  # `send`, with the backend's `send` written out
                         try:
                             email = self.render(usage, payload or {}, locale, to=to)
-                            begun = smtp.first_try(email)
+                            begun = smtp.first_try(email, loop)
                             if begun is None:
                                 outcome = await smtp.send(email)
                             else:

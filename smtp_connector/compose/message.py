@@ -154,13 +154,15 @@ class RenderedEmail:
 
     @property
     def needs_smtputf8(self) -> bool:
-        """True when an address has a non-ASCII local part (RFC 6531)."""
-        if self.from_address.needs_smtputf8:  # read twice a send: no tuple, no generator
+        """True when an address has a non-ASCII local part (RFC 6531): `Address.needs_smtputf8`
+        of each, its test written out (read twice a send: no property call per address, no
+        tuple, no generator)."""
+        if not self.from_address.local.isascii():
             return True
         for address in self.to:
-            if address.needs_smtputf8:
+            if not address.local.isascii():
                 return True
-        return self.reply_to is not None and self.reply_to.needs_smtputf8
+        return self.reply_to is not None and not self.reply_to.local.isascii()
 
     @property
     def envelope_from(self) -> str:
@@ -168,7 +170,10 @@ class RenderedEmail:
 
     @property
     def envelope_to(self) -> list[str]:
-        return [address.envelope for address in self.to]
+        to = self.to
+        if len(to) == 1:  # the usual one recipient: no comprehension (a call of its own)
+            return [to[0].envelope]
+        return [address.envelope for address in to]
 
     def as_bytes(self) -> bytes:
         """The message, CRLF line endings, no line over 998 octets. Built once, then cached."""

@@ -281,8 +281,10 @@ class Renderer:
             for part, piece in zip(_PARTS, pieces, strict=True):
                 self._check_output_size(part, piece or "")
         subject, text, html = pieces
-        text_out = text if template.text_source is not None else None
-        html_out = html if template.html_source is not None else None
+        # A piece that is None stays None: the template's sources (properties over pydantic
+        # fields, ~1,600 instructions each) are read only for a piece that is there.
+        text_out = text if text is not None and template.text_source is not None else None
+        html_out = html if html is not None and template.html_source is not None else None
         if html_out is not None and text_out is None:
             text_out = html_to_text(html_out, _string_values(context))
         subject = clean_header_text(subject or "")  # never None: a str (or "") on both paths
@@ -423,7 +425,11 @@ def _part_source(template: EmailTemplate, part: str) -> str:
 
 
 def clean_header_text(value: str) -> str:
-    """Collapse line breaks and control whitespace: a subject is one line, whatever the payload."""
+    """Collapse line breaks and control whitespace: a subject is one line, whatever the payload.
+    A printable text has none of them (`isprintable` is False for every character the pattern
+    matches), so the usual subject costs no regular-expression pass."""
+    if value.isprintable():
+        return value.strip()
     return CONTROL_RUNS.sub(" ", value).strip()
 
 

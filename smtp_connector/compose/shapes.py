@@ -94,7 +94,7 @@ class _Composed:
     """One proven shape: subject, text and HTML parts (values numbered in payload order).
     Read-only but for `skeleton`; a plain class, as `_Part`."""
 
-    __slots__ = ("bound", "parts", "skeleton", "template", "watched")
+    __slots__ = ("alternative", "bound", "parts", "skeleton", "template", "watched")
 
     def __init__(
         self,
@@ -106,11 +106,15 @@ class _Composed:
         # The longest value (raw or HTML-escaped) for which every size and line-length check
         # passes (`shape_bound`): one comparison per message instead of five checks; -1: none.
         bound: int = -1,
+        # The template has a text and an HTML part (`_filled` asks it for every message; the
+        # sources are properties over pydantic fields, read here once per shape).
+        alternative: bool = False,
     ) -> None:
         self.template: Final = template
         self.parts: Final = parts
         self.watched: Final = watched
         self.bound: Final = bound
+        self.alternative: Final = alternative
         # The body's wire skeleton (compose/wire.py), built on first use: [] not yet, [None] none.
         self.skeleton: Final[list[Skeleton | None]] = []
 
@@ -184,7 +188,7 @@ class ShapeCache:
         longest = max(map(len, values), default=0)
         longest_html = max(map(len, escaped), default=0) if escaped is not values else longest
         if max(longest, longest_html) <= composed.bound:  # every check below holds
-            return _filled(template, composed, values, escaped)
+            return _filled(composed, values, escaped)
         limit = self._max_part
         fixed, count = composed.watched
         if not (
@@ -197,7 +201,7 @@ class ShapeCache:
             return None
         short_text, short_html = text.short_lines(longest), html.short_lines(longest_html)
         if short_text and short_html:
-            return _filled(template, composed, values, escaped)
+            return _filled(composed, values, escaped)
         text_out, html_out = text.fill(values), html.fill(escaped)
         short = (text_out,) if short_text else (html_out,) if short_html else ()
         return Filled([subject.fill(values), text_out, html_out], short, None)
@@ -207,7 +211,8 @@ class ShapeCache:
         parts = self._prove(template, shape, watched) if self._print_only(template) else None
         bounds = (watched[0], watched[1])
         bound = -1 if parts is None else shape_bound(parts, bounds, self._max_part, self._max_chars)
-        composed = _Composed(template, parts, bounds, bound)
+        alternative = template.text_source is not None and bool(template.html_source)
+        composed = _Composed(template, parts, bounds, bound, alternative=alternative)
         self._shapes[(id(template), shape)] = composed
         while len(self._shapes) > self._maxsize:
             try:
@@ -264,15 +269,13 @@ class Filled(NamedTuple):
     wire: WireFill | None = None  # the body from the shape's wire skeleton, when it can be
 
 
-def _filled(
-    template: EmailTemplate, composed: _Composed, values: list[str], escaped: list[str]
-) -> Filled:
+def _filled(composed: _Composed, values: list[str], escaped: list[str]) -> Filled:
     """A message whose text and HTML parts both have short lines: through the shape's wire
     skeleton when it can be (its text and HTML then filled only if read), else filled now."""
     parts = composed.parts
     assert parts is not None
     subject = parts[0].fill(values)
-    if template.text_source is not None and template.html_source:
+    if composed.alternative:  # the template's text and HTML sources, as read once per shape
         wire = _wire_fill(composed, values, escaped)
         if wire is not None:
             return Filled([subject, None, None], (), wire)

@@ -18,20 +18,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..compose.message import RenderedEmail
-from ..config import ServerConfig, SmtpConfig, invalid_config
+from ..config import ServerConfig, SmtpConfig
 from ..errors import ConnectorError, ErrorCode, secret_safe_logger
 from ..results import AttemptRecord, SendResult, Step
 from .health import ServerHealth
 from .network import AddressPolicy
 from .pool import ServerPool
 from .retry import backoff_delay, fails_over, log_failure
-from .session import SessionOptions, SmtpSession
+from .servers import Server, build_server
+from .session import SmtpSession
 from .throttle import SharedRateStore
-from .tls import build_ssl_context, may_use_tls
 from .transaction import Delivery
 
-if TYPE_CHECKING:  # OAuth2 and NTLM load only for a server that uses them
-    from .oauth import TokenProvider, TokenSource
+if TYPE_CHECKING:  # OAuth2 loads only for a server that uses it
+    from .oauth import TokenProvider
 
 log = secret_safe_logger("smtp_connector.delivery")
 
@@ -41,19 +41,6 @@ Prepare = Callable[[RenderedEmail, ServerConfig], tuple[RenderedEmail, bytes]]
 # the error, whose traceback holds the caller's frame (a cycle, on Python 3.12+).
 FirstTry = tuple[RenderedEmail, float, float, float]
 Begun = tuple[FirstTry, "asyncio.Future[Delivery]"]
-
-
-class _Server:
-    """A server of the list, with what its sends read (a plain class: see health.py)."""
-
-    __slots__ = ("address", "config", "health", "name", "session_options")
-
-    def __init__(self, config: ServerConfig, options: SessionOptions, health: ServerHealth) -> None:
-        self.config = config
-        self.session_options = options
-        self.health = health
-        self.address = config.address  # host:port, computed once (it is read on every send)
-        self.name = config.label or self.address  # the label, else the address
 
 
 class SmtpDelivery:
@@ -71,59 +58,21 @@ class SmtpDelivery:
     ) -> None:
         self._config = config
         self._shared_rate = shared_rate
-        self._address_policy = address_policy
         self._prepare = prepare
-        self._servers = [self._server(s, token_provider) for s in config.server_list()]
+        self._servers = [
+            build_server(config, s, token_provider, address_policy) for s in config.server_list()
+        ]
         # Pools hold loop-bound sockets and locks: one set per event loop that uses the connector.
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ServerPool]]
         self._pools = weakref.WeakKeyDictionary()
         # The last loop's pools, held weakly: a send finds them without a weak-key lookup.
         self._last_pools: tuple[Callable[[], object], dict[str, ServerPool]] = (_nobody, {})
 
-    def _server(self, server: ServerConfig, token_provider: TokenProvider | None) -> _Server:
-        config = self._config
-        allow_files = not config.disable_file_access
-        oauth2 = server.auth.type == "oauth2"
-        source = self._token_source(server, token_provider) if oauth2 else None
-        missing = server.auth.missing_credentials
-        if missing is not None:  # fails when the connector is built, before any connection
-            raise invalid_config(f"{_where(server)}: {missing}")
-        if server.auth.type == "ntlm":
-            from .ntlm import require_ntlm_support
-
-            require_ntlm_support()  # a missing extra fails when the connector is built
-        options = SessionOptions(
-            ssl_context=(
-                build_ssl_context(server, allow_files=allow_files) if may_use_tls(server) else None
-            ),
-            token_source=source,
-            pipelining=config.pipelining,
-            refuse_private_hosts=config.refuse_private_hosts,
-            address_policy=self._address_policy,
-        )
-        return _Server(server, options, ServerHealth(server.label or server.address, config.health))
-
-    def _token_source(
-        self, server: ServerConfig, token_provider: TokenProvider | None
-    ) -> TokenSource:
-        from .oauth import TokenSource
-        from .token_fetch import UrlPolicy
-
-        config = self._config
-        policy = UrlPolicy(
-            allow=not config.disable_url_access, refuse_private=config.refuse_private_hosts
-        )
-        return TokenSource(
-            server.auth,
-            token_provider,
-            policy,
-            allow_files=not config.disable_file_access,
-            where=_where(server),
-        )
-
-    def pool(self, server_name: str) -> ServerPool:
-        """The current loop's pool for `server_name` (created on first use)."""
-        loop = asyncio.get_running_loop()
+    def pool(self, server_name: str, loop: asyncio.AbstractEventLoop | None = None) -> ServerPool:
+        """The current loop's pool for `server_name` (created on first use). `loop`: the
+        running loop, when the caller holds it (asking asyncio costs a `getpid()` on 3.11)."""
+        if loop is None:
+            loop = asyncio.get_running_loop()
         last_loop, pools = self._last_pools
         if last_loop() is not loop:  # another loop than the last send's (rare)
             pools = self._pools.setdefault(loop, {})
@@ -139,7 +88,7 @@ class SmtpDelivery:
             )
         return pools[server_name]
 
-    def _find(self, name: str) -> _Server:
+    def _find(self, name: str) -> Server:
         for server in self._servers:
             if server.name == name or server.address == name:
                 return server
@@ -161,10 +110,13 @@ class SmtpDelivery:
             return await self.after_first(email, first, error)
         return self.first_result(first, delivery)
 
-    def first_try(self, email: RenderedEmail) -> Begun | None:
+    def first_try(
+        self, email: RenderedEmail, loop: asyncio.AbstractEventLoop | None = None
+    ) -> Begun | None:
         """Round 0's first try, inlined, when the first server is active (no clock or attempt
         check can stop it first); None: take the rounds from the start. The caller (`send`,
-        `send_many`) awaits the future, drops it, and hands on to `first_result`/`after_first`."""
+        `send_many`) awaits the future, drops it, and hands on to `first_result`/`after_first`.
+        `loop`: the running loop, when the caller holds it (`send_many` asks once)."""
         started = time.monotonic()
         first = self._servers[0]
         if not self.fast_path or first.health.disabled_until != 0.0:
@@ -173,9 +125,9 @@ class SmtpDelivery:
         prepared, data = self._prepare(email, first.config)
         start = time.monotonic()
         try:
-            future = self._deliver(first, prepared, data, deadline)
+            future = self._deliver(first, prepared, data, deadline, loop)
         except ConnectorError as error:  # as if the future had failed: the rounds go on
-            future = asyncio.get_running_loop().create_future()
+            future = (loop or asyncio.get_running_loop()).create_future()
             future.set_exception(error.with_traceback(None))  # no frame of this one in it
         return ((prepared, started, start, deadline), future)
 
@@ -207,7 +159,7 @@ class SmtpDelivery:
         attempts: list[AttemptRecord],
         errors: dict[str, ConnectorError],
         excluded: set[str],
-        rest: list[_Server] | None,
+        rest: list[Server] | None,
     ) -> SendResult:
         """Servers in priority order, round after round with backoff, until one accepts or
         the attempts or the deadline run out. `rest`: the servers left in round 0 after the
@@ -250,7 +202,7 @@ class SmtpDelivery:
     async def _round(
         self,
         email: RenderedEmail,
-        candidates: list[_Server],
+        candidates: list[Server],
         attempts: list[AttemptRecord],
         errors: dict[str, ConnectorError],
         excluded: set[str],
@@ -271,7 +223,7 @@ class SmtpDelivery:
 
     async def _attempt(
         self,
-        server: _Server,
+        server: Server,
         email: RenderedEmail,
         attempts: list[AttemptRecord],
         errors: dict[str, ConnectorError],
@@ -291,7 +243,7 @@ class SmtpDelivery:
 
     def _failed(
         self,
-        server: _Server,
+        server: Server,
         prepared: RenderedEmail,
         error: ConnectorError,
         start: float,
@@ -321,7 +273,7 @@ class SmtpDelivery:
 
     def _succeeded(
         self,
-        server: _Server,
+        server: Server,
         prepared: RenderedEmail,
         delivery: Delivery,
         start: float,
@@ -355,12 +307,17 @@ class SmtpDelivery:
         )
 
     def _deliver(
-        self, server: _Server, email: RenderedEmail, data: bytes, deadline: float
+        self,
+        server: Server,
+        email: RenderedEmail,
+        data: bytes,
+        deadline: float,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> asyncio.Future[Delivery]:
         """Queue the message on the server's pool; one of its connections delivers it (a
         reused connection found dead is replaced once, silently, by the pool). Everything,
         opening a connection included, ends by the send's `retry.deadline`."""
-        pool = self.pool(server.name)  # the future itself: no coroutine around it
+        pool = self.pool(server.name, loop)  # the future itself: no coroutine around it
         return pool.submit(
             email.envelope_from,
             email.envelope_to,
@@ -427,7 +384,7 @@ def _nobody() -> object:
     return None
 
 
-def _all_disabled(servers: list[_Server], attempts: int) -> ConnectorError:
+def _all_disabled(servers: list[Server], attempts: int) -> ConnectorError:
     wait = min(max(s.health.disabled_until - time.monotonic(), 0.0) for s in servers)
     error = ConnectorError(
         ErrorCode.ALL_SERVERS_FAILED,
@@ -439,11 +396,3 @@ def _all_disabled(servers: list[_Server], attempts: int) -> ConnectorError:
     )
     error.attempts = attempts
     return error
-
-
-def _where(server: ServerConfig) -> str:
-    """How a config error names a server's auth: `auth` for the top-level server (priority 0
-    without a label), else the server's label or address."""
-    if server.priority == 0 and not server.label:
-        return "`auth`"
-    return f"`auth` of server {server.label or server.address}"
