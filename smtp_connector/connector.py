@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 from .compose.checks import check_one_template, check_templates
 from .compose.message import RenderedEmail, rendered_email
 from .compose.parts import compose_parts
-from .compose.payload import build_context, require_mapping
+from .compose.payload import require_mapping
 from .compose.provider import TemplateProvider
 from .compose.rendering import Renderer
-from .compose.requirements import check_send, payload_check_for
+from .compose.requirements import payload_check_for
 from .compose.selection import Choice, Source, TemplateSelector
+from .compose.send_plans import SendPlans
 from .compose.senders import Senders
 from .config import EmailTemplate, SmtpConfig, validate_custom_headers
 from .delivery.failover import SmtpDelivery
@@ -116,6 +117,7 @@ class SmtpConnector:
             cfg.templates, self._renderer, cfg.default_locale, self._senders, sample
         )
         self._renderer.check_limits(cfg.templates, sample)
+        self._plans = SendPlans(selector, self._payload_check, cfg, self.template_warnings)
         self._signers: list[Signer] = _signers(cfg)
         if throttle_store is None and cfg.throttle.store != "memory":
             from .delivery.redis_store import RedisThrottleStore
@@ -174,12 +176,7 @@ class SmtpConnector:
         if to is not None:
             self._senders.recipients(to)
         locale = locale or _payload_locale(payload)
-        template = self._selector.select(usage_type, locale)
-        context = build_context(self._context(payload, locale), self.config.max_payload_bytes)
-        return check_send(
-            self._payload_check, usage_key(usage_type), locale, template, context, payload,
-            allow_fallback=allow_fallback, config=self.config, found=self.template_warnings,
-        )  # fmt: skip
+        return self._plans.check(usage_type, locale, payload, self._context, allow_fallback)
 
     def template_source(self, usage_type: UsageType | str, locale: str | None = None) -> Source:
         """Which level a send of (usage type, locale) takes its template from: "provider",

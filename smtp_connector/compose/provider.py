@@ -94,6 +94,11 @@ class ProviderTemplates:
         """The provider's current `version`, or a marker when it has none."""
         return getattr(self.provider, "version", _NO_VERSION)
 
+    @property
+    def remembers(self) -> bool:
+        """Whether answers are memoised (the provider has a `version`)."""
+        return self.version is not _NO_VERSION
+
     def get(self, usage_type: str, locale: str | None) -> EmailTemplate | None:
         """The provider's template for (usage type, locale), or None."""
         version = self.version

@@ -166,26 +166,11 @@ def payload_check_for(renderer: Any) -> PayloadCheck:
     return check
 
 
-def check_send(
-    checker: PayloadCheck,
-    usage: str,
-    locale: str | None,
-    template: EmailTemplate,
-    context: Mapping[str, Any],
-    payload: Mapping[str, Any],
-    *,
-    allow_fallback: bool,
-    config: SmtpConfig,
-    found: list[str],
-) -> list[str]:
-    """`SmtpConnector.check_payload` once the template is chosen: the usage type, then the
-    values; returns the warnings for this send."""
-    warnings = fallback_findings(usage, locale, template, config.default_locale, allow_fallback)
-    missing = checker.missing(template, context)
-    if missing:
-        raise missing_error(template, missing, payload)
+def load_findings(template: EmailTemplate, config: SmtpConfig, found: list[str]) -> list[str]:
+    """The connector's load-time findings (`found`) about `template`, when it is configured."""
+    warnings: list[str] = []
     for index, configured in enumerate(config.templates if found else ()):
-        if configured is template:  # the connector's load-time findings about this template
+        if configured is template:
             warnings += [text for text in found if text.startswith(f"templates[{index}]")]
     return warnings
 

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 
 from .batching import DriverOp, InsertRow, Op
 from .outbox import Claim, Finish, Outbox, attempt_log
+from .tables import attempts, outbox
 
 _INSERT_COLUMNS = (
     "id", "app_id", "definition_ids", "recipient", "usage_type", "payload", "locale", "status",
@@ -100,12 +101,30 @@ class RawInsertRow(InsertRow):
 _PICK_INSERT = itemgetter(*_INSERT_COLUMNS)
 _JSON_PLACES = tuple(i for i, name in enumerate(_INSERT_COLUMNS) if name in _JSON_COLUMNS)
 _PICK_ATTEMPT = itemgetter(*_ATTEMPT_COLUMNS)
+# SQL NULL as it is bound cheaply. `sqlite3` binds `None` only after asking its adaptation
+# protocol (on Python 3.11 a failed attribute lookup on `PrepareProtocol` that builds and drops
+# an AttributeError: about 3,200 instructions per value, on the writer thread), while a float
+# is bound as it is, and SQLite stores a NaN as NULL (`sqlite3VdbeMemSetDouble`). The rows are
+# the same (tests/queue/test_sqlite_outbox.py compares them with the Core statements').
+NULL = float("nan")
+_NULLABLE_INSERT = tuple(
+    i for i, name in enumerate(_INSERT_COLUMNS) if outbox.c[name].nullable and i not in _JSON_PLACES
+)
+_NULLABLE_ATTEMPT = tuple(i for i, name in enumerate(_ATTEMPT_COLUMNS) if attempts.c[name].nullable)
 
 
 def _insert_values(values: dict[str, Any]) -> tuple[Any, ...]:
     row = list(_PICK_INSERT(values))
     for place in _JSON_PLACES:
         row[place] = json.dumps(row[place])
+    return _nulls_bound(row, _NULLABLE_INSERT)
+
+
+def _nulls_bound(row: list[Any], places: tuple[int, ...]) -> tuple[Any, ...]:
+    """`row` with each `None` at `places` (the nullable columns) as `NULL` (see there)."""
+    for place in places:
+        if row[place] is None:
+            row[place] = NULL
     return tuple(row)
 
 
@@ -183,7 +202,7 @@ class SqliteOutbox(Outbox):
         else:
             statement, values = FINISH["final"], (*ended, now, *mine)
         log = attempt_log(claim, end, detail, now)
-        attempt = _PICK_ATTEMPT(log)
+        attempt = _nulls_bound(list(_PICK_ATTEMPT(log)), _NULLABLE_ATTEMPT)
 
         def op(conn: Connection) -> bool:
             if execute(conn, statement, values).rowcount != 1:
