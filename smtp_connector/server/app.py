@@ -12,6 +12,8 @@ from the settings, its worker started with the app (embedded engine), and its st
 
 from __future__ import annotations
 
+import importlib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,18 +27,9 @@ from . import edge, fast_send, heap, openapi
 from .dialects import loader as dialects
 from .errors import install_handlers
 from .input_guard import InputGuard
+from .lazy_routers import Places, Reaches, defer
 from .limits import AuthThrottle, BodyLimit
-from .routes import (
-    app_templates,
-    apps,
-    health,
-    me,
-    messages,
-    presets,
-    queue,
-    servers,
-    templates,
-)
+from .routes import apps, health, me, messages, queue, servers
 from .settings import Settings
 from .web import install as install_page
 from .web.docs import install as install_docs
@@ -83,10 +76,12 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     install_handlers(app)
     app.add_middleware(InputGuard)  # inside the body cap: it reads bodies the cap allowed
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    for router in (health.router, me.router, apps.router, servers.router, messages.router,
-                   presets.router, templates.router, app_templates.router,
-                   queue.router):  # fmt: skip
+    places = Places()  # where the routers installed on first use go (lazy_routers.py)
+    for router in (health.router, me.router, apps.router, servers.router, messages.router):
         app.include_router(router)
+    for name in ADMIN_ROUTERS:  # here, installed on first use
+        places.reserve(name, len(app.router.routes))
+    app.include_router(queue.router)
     dialect_routes = len(app.router.routes)  # the seeds' dialects go here, installed on first use
     install_page(app)  # `/` and `/static/…`: the admin page, a client of the routes above
     install_docs(app)  # `/docs` and `/redoc` with their assets served from this origin
@@ -94,8 +89,35 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     fast_send.install(app, settings.max_body_bytes)  # the send route's short path (see there)
     edge.install(app, body_timeout=settings.body_timeout,
                  max_concurrency=settings.max_concurrency)  # fmt: skip  # around both paths
-    dialects.install(app, anchor=dialect_routes)  # each on its first request (dialects/loader.py)
+    dialects.install(app, places, anchor=dialect_routes)  # each on its first request
+    app.state.admin_routers = defer(app, places, ADMIN_ROUTERS, _load_admin_router)
     return app
+
+
+# Native routers an admin form or tool asks for, not a sender: each is imported and installed
+# by its first request (`lazy_routers.py`), in its place between the send route and the queue's.
+# A path reaches a router when it begins with the router's prefix (`{app_id}` matches what
+# Starlette's path parameter does, `[^/]+`); a path that only extends the prefix loads it too,
+# harmlessly: no native route is keyed by it.
+def _begins_with(prefix: str) -> Reaches:
+    pattern = re.compile(prefix)
+    return lambda path: pattern.match(path) is not None
+
+
+ADMIN_ROUTERS: dict[str, Reaches] = {
+    "presets": _begins_with("/v1/presets"),
+    "templates": _begins_with("/v1/templates"),
+    "app_templates": _begins_with("/v1/apps/[^/]+/templates"),
+}
+
+
+def _load_admin_router(app: FastAPI, name: str) -> None:
+    app.include_router(importlib.import_module(f"{__package__}.routes.{name}").router)
+
+
+def install_admin_routers(app: FastAPI) -> None:
+    """Install every deferred native router now (tests that walk `app.routes`)."""
+    app.state.admin_routers.install_all()
 
 
 def build_queue(settings: Settings) -> Queue:
