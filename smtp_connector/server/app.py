@@ -29,7 +29,7 @@ from .errors import install_handlers
 from .input_guard import InputGuard
 from .lazy_routers import Places, Reaches, defer
 from .limits import AuthThrottle, BodyLimit
-from .routes import apps, health, me, messages, queue, servers
+from .routes import health, me, messages, queue
 from .settings import Settings
 from .web import install as install_page
 from .web.docs import install as install_docs
@@ -77,11 +77,11 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.add_middleware(InputGuard)  # inside the body cap: it reads bodies the cap allowed
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     places = Places()  # where the routers installed on first use go (lazy_routers.py)
-    for router in (health.router, me.router, apps.router, servers.router, messages.router):
-        app.include_router(router)
-    for name in ADMIN_ROUTERS:  # here, installed on first use
-        places.reserve(name, len(app.router.routes))
-    app.include_router(queue.router)
+    for name in ROUTERS:  # the native routers, in this order
+        if name in ADMIN_ROUTERS:
+            places.reserve(name, len(app.router.routes))  # its place, installed on first use
+        else:
+            app.include_router(_EAGER[name].router)
     dialect_routes = len(app.router.routes)  # the seeds' dialects go here, installed on first use
     install_page(app)  # `/` and `/static/…`: the admin page, a client of the routes above
     install_docs(app)  # `/docs` and `/redoc` with their assets served from this origin
@@ -94,17 +94,25 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     return app
 
 
-# Native routers an admin form or tool asks for, not a sender: each is imported and installed
-# by its first request (`lazy_routers.py`), in its place between the send route and the queue's.
-# A path reaches a router when it begins with the router's prefix (`{app_id}` matches what
-# Starlette's path parameter does, `[^/]+`); a path that only extends the prefix loads it too,
-# harmlessly: no native route is keyed by it.
-def _begins_with(prefix: str) -> Reaches:
-    pattern = re.compile(prefix)
-    return lambda path: pattern.match(path) is not None
+# The native routers in the order of the route table (and the OpenAPI document). Those an
+# admin form or tool asks for, not a sender, are each imported and installed by their first
+# request (`lazy_routers.py`) in their place: a path reaches one when it could match one of its
+# routes, or the same path with its trailing slash added or taken away (Starlette's redirect);
+# `{app_id}` as Starlette's path parameter matches, `[^/]+`. A path that merely extends a
+# prefix (`/v1/templatesx`) loads that router too, harmlessly: no route matches it either way.
+ROUTERS = ("health", "me", "apps", "servers", "messages", "presets", "templates",
+           "app_templates", "queue")  # fmt: skip
+_EAGER = {"health": health, "me": me, "messages": messages, "queue": queue}
+
+
+def _begins_with(pattern: str) -> Reaches:
+    compiled = re.compile(pattern)
+    return lambda path: compiled.match(path) is not None
 
 
 ADMIN_ROUTERS: dict[str, Reaches] = {
+    "apps": _begins_with(r"/v1/apps(?:/[^/]+)?/*$"),  # not /v1/apps/{id}/…: other routers'
+    "servers": _begins_with("/v1/apps/[^/]+/servers"),
     "presets": _begins_with("/v1/presets"),
     "templates": _begins_with("/v1/templates"),
     "app_templates": _begins_with("/v1/apps/[^/]+/templates"),

@@ -124,11 +124,11 @@ INSIDE_A_PATH = [
     "api/email-templates",
     "/?next=/smtpserver/",
 ]
-# Paths no native admin router (server/app.py's ADMIN_ROUTERS) has a route under: they load
+# Paths no native admin router (server/app.py's ADMIN_ROUTERS) has a route for: they load
 # none of those either.
 NOT_REACHING = [
-    "/healthz", "/v1/apps", "/v1/apps/x", "/v1/apps/x/servers", "/v1/apps/x/y/templates",
-    "/x/v1/presets", "/v1/preset", "/?next=/v1/templates",
+    "/healthz", "/v1/apps/x/messages", "/v1/apps/x/y/templates", "/v1/apps/x/y/servers",
+    "/v1/appsx", "/x/v1/presets", "/v1/preset", "/?next=/v1/templates", "/v1/apps/x/messages/",
 ]  # fmt: skip
 # Paths that begin with a prefix but extend its last segment: no route of the dialect, but its
 # error envelope (errors.in_territory), so the dialect is loaded and answers as when eager.
