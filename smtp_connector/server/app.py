@@ -2,12 +2,13 @@
 
 The lifespan opens the store (`Service.open`: migrations on SQLite, keys loaded) and closes
 pooled SMTP connections and the database at shutdown. Tests and embedding hosts may pass a
-ready `Service` instead. Routers are plain modules: native `/v1` routes in `routes/`, one
+ready `Service` instead. Routers are plain modules: native `/v1` routes in `routes/` (those
+only an admin asks for, `ADMIN_ROUTERS`, imported and installed by their first request), one
 module per seed dialect in `dialects/` (see dialects/README.md; each is imported and installed
-by its first request, `dialects/loader.py`), the admin page in `web/`
-(a client of the `/v1` routes, served at `/`). The queue is the service's `Sender`: built here
-from the settings, its worker started with the app (embedded engine), and its state served by
-`routes/queue.py`.
+by its first request, `dialects/loader.py`; both through `lazy_routers.py`), the admin page in
+`web/` (a client of the `/v1` routes, served at `/`). The queue is the service's `Sender`:
+built here from the settings, its worker started with the app (embedded engine), and its state
+served by `routes/queue.py`.
 """
 
 from __future__ import annotations
