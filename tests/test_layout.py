@@ -247,6 +247,13 @@ SERVE_MUST_NOT_LOAD = [
     "smtp_connector.server.dialects.portal_settings",
     "smtp_connector.server.dialects.privacyidea",
     "smtp_connector.server.dialects.logto_templates", "email_validator",
+    # the native admin routers (apps, servers, presets, the shipped templates, an app's
+    # templates): each with its first request or the first /openapi.json (server/app.py's
+    # ADMIN_ROUTERS)
+    "smtp_connector.server.routes.apps", "smtp_connector.server.routes.servers",
+    "smtp_connector.server.routes.presets", "smtp_connector.server.routes.preset_terms",
+    "smtp_connector.server.routes.templates", "smtp_connector.server.routes.app_templates",
+    "smtp_connector.compose.shipped",
     # Fernet (its Rust extension, ~7 MB): with the first secret encrypted or decrypted, the
     # key in generated form checked without it (store/secrets.py)
     "cryptography",

@@ -2,16 +2,19 @@
 
 The lifespan opens the store (`Service.open`: migrations on SQLite, keys loaded) and closes
 pooled SMTP connections and the database at shutdown. Tests and embedding hosts may pass a
-ready `Service` instead. Routers are plain modules: native `/v1` routes in `routes/`, one
+ready `Service` instead. Routers are plain modules: native `/v1` routes in `routes/` (those
+only an admin asks for, `ADMIN_ROUTERS`, imported and installed by their first request), one
 module per seed dialect in `dialects/` (see dialects/README.md; each is imported and installed
-by its first request, `dialects/loader.py`), the admin page in `web/`
-(a client of the `/v1` routes, served at `/`). The queue is the service's `Sender`: built here
-from the settings, its worker started with the app (embedded engine), and its state served by
-`routes/queue.py`.
+by its first request, `dialects/loader.py`; both through `lazy_routers.py`), the admin page in
+`web/` (a client of the `/v1` routes, served at `/`). The queue is the service's `Sender`:
+built here from the settings, its worker started with the app (embedded engine), and its state
+served by `routes/queue.py`.
 """
 
 from __future__ import annotations
 
+import importlib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,18 +28,9 @@ from . import edge, fast_send, heap, openapi
 from .dialects import loader as dialects
 from .errors import install_handlers
 from .input_guard import InputGuard
+from .lazy_routers import Places, Reaches, defer
 from .limits import AuthThrottle, BodyLimit
-from .routes import (
-    app_templates,
-    apps,
-    health,
-    me,
-    messages,
-    presets,
-    queue,
-    servers,
-    templates,
-)
+from .routes import health, me, messages, queue
 from .settings import Settings
 from .web import install as install_page
 from .web.docs import install as install_docs
@@ -83,10 +77,12 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     install_handlers(app)
     app.add_middleware(InputGuard)  # inside the body cap: it reads bodies the cap allowed
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    for router in (health.router, me.router, apps.router, servers.router, messages.router,
-                   presets.router, templates.router, app_templates.router,
-                   queue.router):  # fmt: skip
-        app.include_router(router)
+    places = Places()  # where the routers installed on first use go (lazy_routers.py)
+    for name in ROUTERS:  # the native routers, in this order
+        if name in ADMIN_ROUTERS:
+            places.reserve(name, len(app.router.routes))  # its place, installed on first use
+        else:
+            app.include_router(_EAGER[name].router)
     dialect_routes = len(app.router.routes)  # the seeds' dialects go here, installed on first use
     install_page(app)  # `/` and `/static/…`: the admin page, a client of the routes above
     install_docs(app)  # `/docs` and `/redoc` with their assets served from this origin
@@ -94,8 +90,43 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     fast_send.install(app, settings.max_body_bytes)  # the send route's short path (see there)
     edge.install(app, body_timeout=settings.body_timeout,
                  max_concurrency=settings.max_concurrency)  # fmt: skip  # around both paths
-    dialects.install(app, anchor=dialect_routes)  # each on its first request (dialects/loader.py)
+    dialects.install(app, places, anchor=dialect_routes)  # each on its first request
+    app.state.admin_routers = defer(app, places, ADMIN_ROUTERS, _load_admin_router)
     return app
+
+
+# The native routers in the order of the route table (and the OpenAPI document). Those an
+# admin form or tool asks for, not a sender, are each imported and installed by their first
+# request (`lazy_routers.py`) in their place: a path reaches one when it could match one of its
+# routes, or the same path with its trailing slash added or taken away (Starlette's redirect);
+# `{app_id}` as Starlette's path parameter matches, `[^/]+`. A path that merely extends a
+# prefix (`/v1/templatesx`) loads that router too, harmlessly: no route matches it either way.
+ROUTERS = ("health", "me", "apps", "servers", "messages", "presets", "templates",
+           "app_templates", "queue")  # fmt: skip
+_EAGER = {"health": health, "me": me, "messages": messages, "queue": queue}
+
+
+def _begins_with(pattern: str) -> Reaches:
+    compiled = re.compile(pattern)
+    return lambda path: compiled.match(path) is not None
+
+
+ADMIN_ROUTERS: dict[str, Reaches] = {
+    "apps": _begins_with(r"/v1/apps(?:/[^/]+)?/*$"),  # not /v1/apps/{id}/…: other routers'
+    "servers": _begins_with("/v1/apps/[^/]+/servers"),
+    "presets": _begins_with("/v1/presets"),
+    "templates": _begins_with("/v1/templates"),
+    "app_templates": _begins_with("/v1/apps/[^/]+/templates"),
+}
+
+
+def _load_admin_router(app: FastAPI, name: str) -> None:
+    app.include_router(importlib.import_module(f"{__package__}.routes.{name}").router)
+
+
+def install_admin_routers(app: FastAPI) -> None:
+    """Install every deferred native router now (tests that walk `app.routes`)."""
+    app.state.admin_routers.install_all()
 
 
 def build_queue(settings: Settings) -> Queue:

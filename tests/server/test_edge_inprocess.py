@@ -20,6 +20,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from smtp_connector import ConnectorError
 from smtp_connector.server import Settings, create_app
+from smtp_connector.server.app import install_admin_routers
 from smtp_connector.server.csrf import same_origin
 from smtp_connector.server.input_guard import BadInput, check_pairs, loads
 from smtp_connector.server.runner import head_timeout_protocol, uvicorn_config
@@ -130,6 +131,7 @@ async def test_unexpected_errors_log_their_traceback_on_both_paths(
         app = create_app(Settings(), service=service)
         if not short_path:
             vars(app).pop("build_middleware_stack")  # FastAPI's own stack, nothing in front
+            install_admin_routers(app)  # nothing in front installs them on first use
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
             created = await client.post("/v1/apps", json={"name": f"shop{short_path}"},

@@ -16,6 +16,7 @@ from smtp_servers import MakeServer, TestServer, free_port
 from sqlalchemy.exc import OperationalError
 
 from smtp_connector.server import Settings, create_app
+from smtp_connector.server.app import install_admin_routers
 from smtp_connector.store import CLI_ACTOR, SCOPES, Service
 
 VARYING = {"messageId", "response", "id"}  # differ per message, not per path
@@ -40,6 +41,7 @@ def client(service: Service, *, short_path: bool) -> httpx.AsyncClient:
     app = create_app(Settings(auth_failure_limit=3, max_body_bytes=4096), service=service)
     if not short_path:
         vars(app).pop("build_middleware_stack")  # FastAPI's own stack, nothing in front
+        install_admin_routers(app)  # nothing in front installs them on first use
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test")
 
 

@@ -15,6 +15,7 @@ from smtp_servers import MakeServer, ScriptedServer, free_port, smtp_dialogue
 from sqlalchemy import update
 
 from smtp_connector.server import Settings, create_app
+from smtp_connector.server.app import install_admin_routers
 from smtp_connector.store import Service
 from smtp_connector.store.tables import IdempotentSendRow
 
@@ -104,6 +105,7 @@ def _client(service: Service, *, short_path: bool) -> httpx.AsyncClient:
     app = create_app(Settings(), service=service)
     if not short_path:
         vars(app).pop("build_middleware_stack")  # FastAPI's own stack, nothing in front
+        install_admin_routers(app)  # nothing in front installs them on first use
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test")
 
 

@@ -21,13 +21,15 @@ from pydantic._internal._mock_val_ser import MockValSer
 
 from smtp_connector.server import Settings, create_app
 from smtp_connector.server import openapi as doc
+from smtp_connector.server.app import install_admin_routers
 from smtp_connector.server.dialects import loader
 
 
 def served_app() -> FastAPI:
-    """The app with every route in place: the dialects are otherwise installed by their first
-    request or the document (dialects/loader.py)."""
+    """The app with every route in place: the dialects and the admin routers are otherwise
+    installed by their first request or the document (lazy_routers.py)."""
     app = create_app(Settings())
+    install_admin_routers(app)
     loader.install_all(app)
     return app
 

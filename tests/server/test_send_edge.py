@@ -16,6 +16,7 @@ from service_support import SMTP_PASSWORD, SMTP_USER, definition
 from smtp_servers import MakeServer, TestServer
 
 from smtp_connector.server import Settings, create_app
+from smtp_connector.server.app import install_admin_routers
 from smtp_connector.store import CLI_ACTOR, SCOPES, Service
 
 TO = "user@example.org"
@@ -46,6 +47,7 @@ def _client(service: Service, *, short_path: bool) -> httpx.AsyncClient:
     app = create_app(Settings(), service=service)
     if not short_path:
         vars(app).pop("build_middleware_stack")  # FastAPI's own stack, nothing in front
+        install_admin_routers(app)  # nothing in front installs them on first use
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test")
 
 

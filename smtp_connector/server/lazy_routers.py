@@ -1,0 +1,113 @@
+"""Routers imported and installed by their first request, each in its place in the route table.
+
+Importing a router's module declares its models and its routes' parameters, bodies and
+responses (FastAPI analyses each route when it is declared): start-up CPU for routes a fresh
+`serve` may not be asked for before long (the seed dialects, the presets and the templates'
+admin routes). A `Deferred` group installs none of its routers at start; a router is imported
+and installed by the first request whose path it `reaches`, before any middleware or route sees
+that request, and every one of them before the OpenAPI document is first built, so
+`/openapi.json` and `/docs` list every route. Installing runs no `await`: two first requests on
+the event loop cannot both install a router, nor see it half installed.
+
+Routing and the document's order depend on the route table's order, so each router's routes
+go where an app that installed everything at start has them: a `Places` table, shared by every
+group of one app, remembers where each deferred router's routes would start among the routes
+installed at start (its anchor) and how many routes each installed router added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+Reaches = Callable[[str], bool]  # does a request to this path need the router?
+Load = Callable[[FastAPI, str], None]  # import router `name` and install it on the app
+
+
+class Places:
+    """Where deferred routers' routes go in one app's route table, whatever the order in which
+    they are installed."""
+
+    def __init__(self) -> None:
+        self.anchors: dict[str, int] = {}  # router -> its index among the start's routes
+        self.counts: dict[str, int] = {}  # installed router -> how many routes it added
+
+    def reserve(self, name: str, anchor: int) -> None:
+        """Routers are reserved in the order an eager app installs them."""
+        self.anchors[name] = anchor
+
+    def place(self, name: str) -> int:
+        """The index of `name`'s first route: its anchor, after the routes of every router
+        reserved before it that is installed already."""
+        order = list(self.anchors)
+        before = order.index(name)
+        return self.anchors[name] + sum(
+            count for other, count in self.counts.items() if order.index(other) < before
+        )
+
+
+class Deferred:
+    """A group of routers not installed yet: name -> what reaches it."""
+
+    def __init__(self, app: FastAPI, places: Places, waiting: dict[str, Reaches], load: Load):
+        self.app = app
+        self.places = places
+        self.waiting = dict(waiting)
+        self.load = load
+        self.counts: dict[str, int] = {}  # this group's installed routers -> routes added
+
+    def install(self, name: str) -> None:
+        """Import router `name` and install it, its routes moved to their place."""
+        if self.waiting.pop(name, None) is None:
+            return
+        routes = self.app.router.routes
+        before = len(routes)
+        self.load(self.app, name)
+        added = routes[before:]
+        del routes[before:]
+        place = self.places.place(name)
+        routes[place:place] = added
+        self.places.counts[name] = self.counts[name] = len(added)
+
+    def install_for(self, path: str) -> None:
+        """Install every waiting router that a request to `path` reaches."""
+        for name, reaches in list(self.waiting.items()):
+            if reaches(path):
+                self.install(name)
+
+    def install_all(self) -> None:
+        for name in list(self.waiting):
+            self.install(name)
+
+
+def defer(app: FastAPI, places: Places, waiting: dict[str, Reaches], load: Load) -> Deferred:
+    """Install the routers in `waiting` lazily (each reserved in `places` already); call it
+    after `openapi.install` and the other middleware-stack wrappers (the check for a first
+    request runs before all of them)."""
+    pending = Deferred(app, places, waiting, load)
+    document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        pending.install_all()
+        return document()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: _FirstUse(build(), pending)  # type: ignore[method-assign]
+    return pending
+
+
+class _FirstUse:
+    """ASGI: a request to a waiting router's path installs that router first; with none left
+    waiting it only passes requests on."""
+
+    def __init__(self, app: Callable[..., Any], pending: Deferred) -> None:
+        self.app = app
+        self.pending = pending
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.pending.waiting and scope["type"] != "lifespan":
+            self.pending.install_for(scope.get("path", ""))
+        await self.app(scope, receive, send)
