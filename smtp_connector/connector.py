@@ -146,8 +146,9 @@ class SmtpConnector:
     ) -> RenderedEmail:
         """Select the template for (usage type, locale) and render it with `payload`."""
         require_mapping(payload)
+        usage = usage_key(usage_type)  # once: the selector takes the key as it is
         locale = locale or _payload_locale(payload)
-        template = self._selector.select(usage_type, locale)
+        template = self._selector.select(usage, locale)
         context = self._context(payload, locale)
         bodies = self._renderer.render(template, context)
         sender, reply_to = self._senders.for_template(template, context)
@@ -159,7 +160,7 @@ class SmtpConnector:
             self._senders.recipients(to) if to is not None else (),
             reply_to,
             self._headers,
-            usage_key(usage_type),
+            usage,
             template.locale or locale,
             bodies.short_lines,
             bodies.wire,

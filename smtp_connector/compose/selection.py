@@ -96,7 +96,7 @@ class TemplateSelector:
     def choose(self, usage_type: UsageType | str, locale: str | None) -> Choice:
         """The template for (usage type, locale) and where it came from. Without a provider
         the whole choice is memoised (one dict lookup per send, as before the hook)."""
-        usage = usage_key(usage_type)
+        usage = usage_type if type(usage_type) is str else usage_key(usage_type)  # a key: no call
         if self.provider is not None:
             return self._choose(usage, locale)
         key = (usage, locale)

@@ -269,6 +269,9 @@ class Filled(NamedTuple):
     wire: WireFill | None = None  # the body from the shape's wire skeleton, when it can be
 
 
+_new_filled = tuple.__new__  # `Filled(...)` without its Python-level `__new__`: one a message
+
+
 def _filled(composed: _Composed, values: list[str], escaped: list[str]) -> Filled:
     """A message whose text and HTML parts both have short lines: through the shape's wire
     skeleton when it can be (its text and HTML then filled only if read), else filled now."""
@@ -278,7 +281,7 @@ def _filled(composed: _Composed, values: list[str], escaped: list[str]) -> Fille
     if composed.alternative:  # the template's text and HTML sources, as read once per shape
         wire = _wire_fill(composed, values, escaped)
         if wire is not None:
-            return Filled([subject, None, None], (), wire)
+            return _new_filled(Filled, ([subject, None, None], (), wire))
     text_out, html_out = parts[1].fill(values), parts[2].fill(escaped)
     return Filled([subject, text_out, html_out], (text_out, html_out), None)
 

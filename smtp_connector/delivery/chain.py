@@ -93,7 +93,8 @@ async def run_chain(
             _lost(session, protocol.received, exc, sent, current, settle)
             return
         if sent is not None:
-            sent.final_reply(replies[0])  # settled already, unless the callback was skipped
+            if not sent.settled:  # settled already by the callback, unless it was skipped
+                sent.final_reply(replies[0])
             sent = None
         if current is None:
             return

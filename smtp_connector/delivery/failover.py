@@ -133,8 +133,9 @@ class SmtpDelivery:
 
     def first_result(self, first: FirstTry, delivery: Delivery) -> SendResult:
         """The result of a first try whose future gave `delivery`."""
-        result = self._succeeded(self._servers[0], first[0], delivery, first[2], [])
-        result.duration = time.monotonic() - first[1]
+        now = time.monotonic()  # one clock read for the try's seconds and the send's duration
+        result = self._succeeded(self._servers[0], first[0], delivery, now - first[2], [])
+        result.duration = now - first[1]
         return result
 
     async def after_first(
@@ -239,7 +240,8 @@ class SmtpDelivery:
         except ConnectorError as error:
             self._failed(server, prepared, error, start, attempts, errors, excluded)
             return None
-        return self._succeeded(server, prepared, delivery, start, attempts)
+        seconds = time.monotonic() - start
+        return self._succeeded(server, prepared, delivery, seconds, attempts)
 
     def _failed(
         self,
@@ -276,10 +278,10 @@ class SmtpDelivery:
         server: Server,
         prepared: RenderedEmail,
         delivery: Delivery,
-        start: float,
+        seconds: float,
         attempts: list[AttemptRecord],
     ) -> SendResult:
-        seconds = time.monotonic() - start
+        """The result of a try that took `seconds` and gave `delivery` (recorded, logged)."""
         server.health.record_success()
         attempts.append(AttemptRecord(server.name, True, seconds, smtp_code=delivery.smtp_code))
         if log.isEnabledFor(logging.INFO):  # the record's fields cost more than the check

@@ -140,7 +140,8 @@ class ServerPool:
         future: asyncio.Future[Delivery] = loop.create_future()
         job = Job(sender, recipients, data, smtputf8, deadline, current_checkpoint(), future)
         job.crlf_only, job.payload = crlf_only, payload
-        _gc_freeze.tick()
+        if _gc_freeze.remaining:  # armed: count the message (else no call)
+            _gc_freeze.tick()
         self._queue.append(job)
         if self._expiry is None or self._expiry_at > deadline:
             self._arm_expiry(deadline)

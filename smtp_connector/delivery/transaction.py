@@ -56,7 +56,8 @@ def envelope(smtp: aiosmtplib.SMTP, job: Job, name: str) -> tuple[bytes, bytes]:
     """(MAIL + RCPTs + DATA as one burst, the dot-stuffed content) for a pipelined session."""
     payload = job.payload if job.payload is not None else dot_stuff(job.data, job.crlf_only)
     if not job.smtputf8 and len(job.recipients) == 1:  # the common case, the same bytes
-        size = f" SIZE={len(payload)}" if smtp.supports_extension("size") else ""
+        # `supports_extension("size")` without its call: the keys are lower-cased EHLO keywords
+        size = f" SIZE={len(payload)}" if "size" in smtp.esmtp_extensions else ""
         text = f"MAIL FROM:<{job.sender}>{size}\r\nRCPT TO:<{job.recipients[0]}>\r\nDATA\r\n"
         return text.encode("ascii"), payload
     require_smtputf8(smtp, job.smtputf8, name)
