@@ -135,3 +135,45 @@ async def test_the_document_is_the_eager_apps_after_some_first_requests(api: Api
     assert route_table(app) == eager_routes
     assert document == eager_document
     assert list(document["paths"]) == list(eager_document["paths"])
+
+
+# The attacker's first requests: a key bound to another app, a read-only key writing, and a
+# malformed or oversized body, each as the very request that installs its router.
+HOSTILE = [
+    ("GET", "/v1/apps/victim/servers", None),
+    ("POST", "/v1/apps/victim/servers", {"host": "127.0.0.1", "port": 25}),
+    ("PUT", "/v1/apps/victim/templates/SignIn/en", {"subject": "x", "text": "{{code}}"}),
+    ("DELETE", "/v1/apps/victim", None),
+    ("POST", "/v1/apps", {"name": "new", "id": "new"}),
+    ("PUT", "/v1/apps/victim/templates/SignIn/en", b'{"subject": '),  # cut off
+    ("POST", "/v1/apps/victim/servers", b"[" * 100_000),  # deep and malformed
+    ("POST", "/v1/apps/victim/templates/preview", b'{"x": "' + b"a" * 3_000_000 + b'"}'),
+]
+
+
+async def test_hostile_first_requests_are_refused_as_by_the_eager_app(api: Api) -> None:
+    """A lazily installed router applies its checks to the request that installs it: another
+    tenant's key, a read-only key and a bad body get the eager app's refusal, byte for byte."""
+    from smtp_connector.store import CLI_ACTOR, AppCreate
+    from smtp_connector.store.domain import READ_SCOPE
+
+    for name in ("victim", "attacker"):
+        await api.service.apps.create(CLI_ACTOR, AppCreate(name=name, id=name))
+    keys = [await api.key(app="attacker"), await api.key(READ_SCOPE)]
+
+    async def answer(app: Any, method: str, path: str, body: Any, key: dict[str, str]) -> Any:
+        headers = {**key, "Content-Type": "application/json"}
+        content = body if isinstance(body, bytes) else None
+        async with client(app) as http:
+            return whole(await http.request(method, path, headers=headers, content=content,
+                                            json=None if content else body))  # fmt: skip
+
+    for key in keys:
+        for method, path, body in HOSTILE:
+            expected = await answer(fresh_app(api.service, eager=True), method, path, body, key)
+            readable = method == "GET" and key is keys[1]  # a read-only key may read
+            refused = {400, 401, 403, 404, 413, 422} | ({200} if readable else set())
+            assert expected[0] in refused, (method, path, expected)
+            got = await answer(fresh_app(api.service), method, path, body, key)
+            assert got == expected, (method, path)
+    assert (await api.service.apps.get(CLI_ACTOR, "victim")).id == "victim"  # nothing changed
