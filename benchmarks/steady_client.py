@@ -3,13 +3,15 @@
     python benchmarks/steady_client.py PORT WARM SECONDS   # key in $STEADY_KEY; JSON on stdout
 
 Sends to app `steady` one request at a time for WARM seconds (not kept), then for SECONDS,
-and prints the kept latencies (seconds) as a JSON list. tenant_builds.py used to run this
-loop in its own process, beside the churn client on the same event loop and after building
-the apps in-process (SQLAlchemy, pydantic, the store: a large heap). A steady send's time then
-included the churn's responses handled first on that loop, and that process's own full
-collections: one gen2 pass of 118 ms was the worst "steady" send of a run with nothing
-rebuilt. Here nothing else runs on the loop, and the collector is off (a few thousand
-requests make little garbage), so a latency is the service's, not the client's.
+and prints the kept latencies (seconds) and when the kept part began and ended (on
+`time.perf_counter`'s clock, CLOCK_MONOTONIC: the one `serve_probe` stamps) as JSON.
+tenant_builds.py used to run this loop in its own process, beside the churn client on
+the same event loop and after building the apps in-process (SQLAlchemy, pydantic, the store:
+a large heap). A steady send's time then included the churn's responses handled first on
+that loop, and that process's own full collections: one gen2 pass of 118 ms was the worst
+"steady" send of a run with nothing rebuilt. Here nothing else runs on the loop, and the
+collector is off (a few thousand requests make little garbage), so a latency is the
+service's, not the client's.
 """
 
 from __future__ import annotations
@@ -29,19 +31,22 @@ from service import Http  # noqa: E402
 BODY = {"to": "user@example.org", "usageType": "SignIn", "payload": {"code": "123456"}}
 
 
-async def sends(port: int, key: str, warm: float, seconds: float) -> list[float]:
+async def sends(port: int, key: str, warm: float, seconds: float) -> dict[str, object]:
     """One request at a time on one keep-alive connection; latencies after the warm-up."""
     latencies: list[float] = []
+    window = [0.0, 0.0]
     async with Http(port, key) as http:
         for keep, span in ((False, warm), (True, seconds)):
-            until = time.perf_counter() + span
+            window[0] = time.perf_counter()
+            until = window[0] + span
             while (started := time.perf_counter()) < until:
                 status, body = await http.call("POST", "/v1/apps/steady/messages", BODY)
                 if keep:
                     latencies.append(time.perf_counter() - started)
                 if status != 200:
                     raise SystemExit(f"steady: HTTP {status} {body[:200]!r}")
-    return latencies
+    window[1] = time.perf_counter()
+    return {"latencies": latencies, "window": window}
 
 
 def main() -> None:

@@ -35,7 +35,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
+from probe_report import explain
 from service import BIN, Http, cpu_seconds, env, processes, wait_healthy
 from sink import free_port, smtp_sink
 
@@ -44,6 +46,7 @@ from smtp_connector.store.network import NetworkPolicy
 from smtp_connector.store.policy import ServicePolicy
 
 HERE = Path(__file__).parent
+STEADY_PATH = "/v1/apps/steady/messages"
 LOOPBACK = ServicePolicy(network=NetworkPolicy.parse("any"))  # smtp-sink is on 127.0.0.1
 BODY = {"to": "user@example.org", "usageType": "SignIn", "payload": {"code": "123456"}}
 
@@ -67,7 +70,7 @@ async def prepare(url: str, secret: str, sink: int, apps: int, definitions: int)
         await service.aclose()
 
 
-async def steady_for(port: int, key: str, warm: float, seconds: float) -> list[float]:
+async def steady_for(port: int, key: str, warm: float, seconds: float) -> Steady:
     """The steady app's latencies over `seconds` after `warm` seconds not kept, measured by
     a client process of its own (steady_client.py says why)."""
     client = await asyncio.create_subprocess_exec(
@@ -77,8 +80,8 @@ async def steady_for(port: int, key: str, warm: float, seconds: float) -> list[f
     out, _ = await client.communicate()
     if client.returncode:
         raise SystemExit(f"steady client failed ({client.returncode})")
-    latencies: list[float] = json.loads(out)
-    return latencies
+    found = json.loads(out)
+    return Steady(found["latencies"], tuple(found["window"]))
 
 
 async def churn_round(connections: list[Http], busy: dict[str, str], number: int,
@@ -98,6 +101,13 @@ async def churn_round(connections: list[Http], busy: dict[str, str], number: int
             raise SystemExit(f"{app}: HTTP {status} {body[:200]!r}")
 
     await asyncio.gather(*(send(h, a) for h, a in zip(connections, busy, strict=True)))
+
+
+class Steady(NamedTuple):
+    """The steady app's latencies in one phase, and when the phase began and ended."""
+
+    latencies: list[float]
+    window: tuple[float, float]
 
 
 class Phases:
@@ -144,6 +154,9 @@ async def run(args: argparse.Namespace) -> None:
                       SMTP_CONNECTOR_NETWORK_POLICY="any")  # fmt: skip
         secret = environ["SMTP_CONNECTOR_SECRET_KEY"]
         key, busy = await prepare(url, secret, sink, args.apps, args.definitions)
+        probe = Path(folder) / "probe.json"
+        if args.explain:
+            environ |= {"PYTHONPATH": str(HERE / "serve_probe"), "SERVE_PROBE": str(probe)}
         port = free_port()
         command = [str(BIN), "serve", "--port", str(port), "--database-url", url,
                    "--log-level", "warning"]  # fmt: skip
@@ -160,10 +173,13 @@ async def run(args: argparse.Namespace) -> None:
             phases.stop.set()
             builds = await churned
             cpu_during = cpu_seconds(pids) - cpu
-            report(args, alone, during, builds)
+            report(args, alone.latencies, during.latencies, builds)
             print(f"serve's CPU: {cpu_alone / args.seconds:.0%} of a core alone, "
                   f"{cpu_during / args.seconds:.0%} during the churn; load average "
                   f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
+        if args.explain:  # serve has stopped and written what it recorded
+            windows = {"alone": alone.window, "during the churn": during.window}
+            print("\n".join(explain(probe, STEADY_PATH, windows)))
 
 
 def ms(seconds: float) -> str:
@@ -195,6 +211,8 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=8)
     parser.add_argument("--definitions", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=15.0, help="per phase")
+    parser.add_argument("--explain", action="store_true",
+                        help="also say where serve's time went (serve_probe/)")  # fmt: skip
     asyncio.run(run(parser.parse_args()))
 
 
