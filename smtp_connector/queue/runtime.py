@@ -85,9 +85,8 @@ class Queue:
         return QueueSender(self.outbox, self, self.options.policy)
 
     async def start(self, *, worker: bool) -> None:
-        """Open the engine; with `worker`, deliver in this process too (in the background)."""
-        if self.distributed is not None:
-            await self.distributed.open()
+        """With `worker`, deliver in this process too (in the background). PostgreSQL's engine
+        is opened by its worker here, or else by the first announcement (distributed.py)."""
         if not worker:
             return
         if self.distributed is not None:
