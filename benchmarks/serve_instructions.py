@@ -8,9 +8,9 @@ The counted program runs the CLI's `serve` in-process with uvicorn's start-up wr
 uvicorn is serving, a task on the same loop sends `GET /healthz` to the bound port, checks the
 200 and ends the process (`os._exit`, so shutdown is not counted). Compiled bytecode is written
 by one unmeasured run first (as `pip install` leaves it). Unlike CPU time, the count does not
-move with what else runs on a shared machine. SQLite only: `--engines postgres` is there, but
-under valgrind (about 50 times slower) that start failed on this machine (exit 2, not looked
-into). A few minutes per tree on a loaded 2-core machine.
+move with what else runs on a shared machine. `--engines sqlite,postgres` counts both (the
+counted run gets the same environment as the unmeasured one: a PostgreSQL `serve` refuses to
+start without its secret key). A few minutes per tree on a loaded 2-core machine.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def counted(python: str, engine: str, folder: Path) -> int:
         subprocess.run(upgrade, capture_output=True, check=True, env=env, cwd=folder)
         command = [python, "-c", PROGRAM, url]
         subprocess.run(command, capture_output=True, check=True, env=env, cwd=folder, timeout=120)
-        return instructions(command, cwd=folder)
+        return instructions(command, cwd=folder, env=env)
     finally:
         if engine == "postgres":
             subprocess.run(["psql", PG_ADMIN, "-qc", f'DROP DATABASE IF EXISTS "{name}" '

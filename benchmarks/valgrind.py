@@ -17,10 +17,13 @@ def require_valgrind() -> None:
         raise SystemExit("valgrind not found: apt-get install valgrind")
 
 
-def instructions(command: list[str], cwd: Path | None = None) -> int:
-    """Instructions `command` ran under callgrind (all its threads), start to exit."""
+def instructions(
+    command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> int:
+    """Instructions `command` ran under callgrind (all its threads), start to exit; `env`:
+    its environment (default: this process's)."""
     args = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command]
-    run = subprocess.run(args, capture_output=True, text=True, cwd=cwd, check=True)
+    run = subprocess.run(args, capture_output=True, text=True, cwd=cwd, env=env, check=True)
     found = re.search(r"Collected : (\d+)", run.stderr)
     if found is None:
         raise SystemExit(f"valgrind printed no count:\n{run.stderr[-2000:]}")

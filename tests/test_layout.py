@@ -260,10 +260,29 @@ SERVE_MUST_NOT_LOAD = [
 ]  # fmt: skip
 
 
-def test_an_idle_serve_loads_only_what_it_uses(tmp_path: Path) -> None:
-    """A fresh interpreter runs `serve` on a migrated SQLite database (a restart; the worker on)
-    and, one second after uvicorn's start-up completed, lists what it has imported."""
+# And on PostgreSQL (no worker in `serve` there by default): procrastinate, its dependencies
+# and its pool, with the first announcement of a queued message or a worker
+# (queue/distributed.py); the start checks its tables on the store's connection.
+SERVE_PG_MUST_NOT_LOAD = ["procrastinate", "psycopg_pool", "croniter", "dateutil"]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_an_idle_serve_loads_only_what_it_uses(tmp_path: Path, engine: str) -> None:
+    """A fresh interpreter runs `serve` on a migrated database (a restart; on SQLite with the
+    worker on) and, one second after uvicorn's start-up completed, lists what it has imported."""
     pytest.importorskip("fastapi")
+    if engine == "sqlite":
+        banned = _idle_serve_loads(f"sqlite:///{tmp_path / 'idle.db'}", tmp_path)
+    else:
+        from service_support import postgres_database
+
+        with postgres_database() as url:
+            banned = _idle_serve_loads(url, tmp_path, SERVE_PG_MUST_NOT_LOAD)
+    assert banned == [], f"an idle serve loaded {banned}"
+
+
+def _idle_serve_loads(url: str, tmp_path: Path, also: list[str] | None = None) -> list[str]:
+    """What of SERVE_MUST_NOT_LOAD (and `also`) an idle `serve` on `url` has imported."""
     code = (
         "import asyncio, json, os, sys\n"
         "import uvicorn\n"
@@ -278,8 +297,11 @@ def test_an_idle_serve_loads_only_what_it_uses(tmp_path: Path) -> None:
         "from smtp_connector.cli import main\n"
         "main(['serve', '--port', '0', '--database-url', sys.argv[1]])\n"
     )
-    url = f"sqlite:///{tmp_path / 'idle.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMTP_CONNECTOR_")}
+    if not url.startswith("sqlite"):
+        from cryptography.fernet import Fernet
+
+        env["SMTP_CONNECTOR_SECRET_KEY"] = Fernet.generate_key().decode()
     upgrade = [sys.executable, "-m", "smtp_connector", "db", "upgrade", "--database-url", url]
     subprocess.run(upgrade, capture_output=True, check=True, cwd=tmp_path, env=env, timeout=60)
     out = subprocess.run(
@@ -287,10 +309,9 @@ def test_an_idle_serve_loads_only_what_it_uses(tmp_path: Path) -> None:
         cwd=tmp_path, env=env,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    loaded = [
+    return [
         name
         for name in json.loads(out.stdout)
-        for banned in SERVE_MUST_NOT_LOAD
+        for banned in SERVE_MUST_NOT_LOAD + (also or [])
         if name == banned or name.startswith(banned + ".")
     ]
-    assert loaded == [], f"an idle serve loaded {loaded}"

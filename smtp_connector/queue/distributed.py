@@ -13,17 +13,27 @@ task (every `sweep` seconds, run by whichever worker gets it) retries the jobs o
 whose heartbeat stopped — after first settling their rows: content never handed over →
 queued again, content handed over → failed, "delivery unknown" — and re-announces queued rows
 that no waiting or running job names (a crash before their announcement).
+
+procrastinate itself (and attrs, dateutil, croniter, asgiref, psycopg_pool: 3.4 MB of idle
+RSS and, with its pool's connection, ~5 % of a PostgreSQL `serve`'s start instructions) is
+imported, and its pool opened, by the first thing that needs it: a worker, the first
+announcement or retry, `db upgrade`. A `serve` without a worker (PostgreSQL's default) that
+queues nothing never loads it; the start's check for its tables runs on the store's
+connection (`require_schema(engine)`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from smtp_connector.errors import ConnectorError, ErrorCode, install_hint
 
@@ -52,6 +62,7 @@ ANNOUNCE_INTERVAL = 0.02  # seconds between announcements under load (see dispat
 # and a finish for nothing) and every batch small (issue 26 §1).
 OVERDUE = 2.0
 QUEUE_NAME = "smtp_connector"
+_SCHEMA_PRESENT = "SELECT to_regclass('procrastinate_jobs') IS NOT NULL AS present"
 
 
 def conninfo(database_url: str) -> str:
@@ -60,14 +71,18 @@ def conninfo(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def _missing() -> ConnectorError:
+    return ConnectorError(
+        ErrorCode.INVALID_CONFIG,
+        "Queued sending on PostgreSQL runs on procrastinate: " + install_hint("postgres"),
+    )
+
+
 def _procrastinate() -> Any:
     try:
         import procrastinate
     except ImportError:
-        raise ConnectorError(
-            ErrorCode.INVALID_CONFIG,
-            "Queued sending on PostgreSQL runs on procrastinate: " + install_hint("postgres"),
-        ) from None
+        raise _missing() from None
     return procrastinate
 
 
@@ -75,7 +90,9 @@ class ProcrastinateEngine:
     """Dispatches outbox rows as procrastinate jobs; runs workers that deliver them."""
 
     def __init__(self, database_url: str, outbox: Outbox, *, sweep: float = 10.0) -> None:
-        procrastinate = _procrastinate()
+        if importlib.util.find_spec("procrastinate") is None:
+            raise _missing()  # at once, as before it was imported on first use
+        self.database_url = database_url
         self.outbox = outbox
         self.sweep = sweep
         self.stalled_timeout = 30.0
@@ -85,44 +102,69 @@ class ProcrastinateEngine:
         self._concurrency = 16  # sends in flight at most; run_worker sets it
         self._slots = asyncio.Semaphore(self._concurrency)
         self._admit = asyncio.Lock()  # one job takes its slots at a time (see _attempts)
+        self._opening = asyncio.Lock()  # the first users of the app open it once
+        self._app: Any = None
+        self._deliver_task: Any = None
+        self._open = False
+
+    @property
+    def app(self) -> Any:
+        """procrastinate's `App` with the deliver and sweep tasks, built on first use."""
+        if self._app is None:
+            self._build(_procrastinate())
+        return self._app
+
+    def _build(self, procrastinate: Any) -> None:
         # The outbox row is the truth; a job lost by a database crash is re-dispatched by the
         # sweep and a job run twice finds its row no longer queued, so procrastinate's own
         # commits need not wait for the disk.
         connector = procrastinate.PsycopgConnector(
-            conninfo=conninfo(database_url), min_size=1, max_size=8,
+            conninfo=conninfo(self.database_url), min_size=1, max_size=8,
             kwargs={"options": "-c synchronous_commit=off"}, pool_factory=pool_factory,
         )  # fmt: skip
-        self.app = procrastinate.App(connector=connector)
-        self._deliver_task = self.app.task(name=DELIVER_TASK, queue=QUEUE_NAME)(self._deliver)
-        seconds = max(1, int(sweep))
-        sweep_task = self.app.task(name="smtp_connector.sweep", queue=QUEUE_NAME)(self._sweep)
-        self.app.periodic(cron=f"*/{seconds} * * * * *", periodic_id="sweep")(sweep_task)
-        self._open = False
+        app = procrastinate.App(connector=connector)
+        self._deliver_task = app.task(name=DELIVER_TASK, queue=QUEUE_NAME)(self._deliver)
+        seconds = max(1, int(self.sweep))
+        sweep_task = app.task(name="smtp_connector.sweep", queue=QUEUE_NAME)(self._sweep)
+        app.periodic(cron=f"*/{seconds} * * * * *", periodic_id="sweep")(sweep_task)
+        self._app = app
 
     async def open(self) -> None:
-        if not self._open:
-            await self.app.open_async()
+        """Build and open the app once, whoever asks first (a lock: the first announcement
+        and a retry may ask together). procrastinate is imported on a thread of its own, so
+        the requests the loop is serving meanwhile do not wait for the import."""
+        async with self._opening:
+            if self._open:
+                return
+            if self._app is None:
+                procrastinate = await asyncio.to_thread(_procrastinate)
+                if self._app is None:  # not built meanwhile by a synchronous `app`
+                    self._build(procrastinate)
+            await self._app.open_async()
             self._open = True
 
     async def apply_schema(self) -> bool:
         """Create procrastinate's tables if they are not there yet; True when it did."""
         await self.open()
         connector = self.app.connector
-        row = await connector.execute_query_one_async(
-            "SELECT to_regclass('procrastinate_jobs') IS NOT NULL AS present"
-        )
+        row = await connector.execute_query_one_async(_SCHEMA_PRESENT)
         if row["present"]:
             return False
         await self.app.schema_manager.apply_schema_async()
         return True
 
-    async def require_schema(self) -> None:
-        """Refuse to start a worker on a database without procrastinate's tables."""
-        await self.open()
-        row = await self.app.connector.execute_query_one_async(
-            "SELECT to_regclass('procrastinate_jobs') IS NOT NULL AS present"
-        )
-        if not row["present"]:
+    async def require_schema(self, engine: AsyncEngine | None = None) -> None:
+        """Refuse to start on a database without procrastinate's tables. On `engine` (the
+        store's, connected already by its own checks) when given: `serve` then neither
+        imports procrastinate nor opens its pool to ask."""
+        if engine is None:
+            await self.open()
+            row = await self.app.connector.execute_query_one_async(_SCHEMA_PRESENT)
+            present = row["present"]
+        else:
+            async with engine.connect() as connection:
+                present = (await connection.execute(text(_SCHEMA_PRESENT))).scalar_one()
+        if not present:
             raise ConnectorError(
                 ErrorCode.INVALID_CONFIG,
                 "The database has no procrastinate tables yet: run `smtp-connector db upgrade "
@@ -139,6 +181,8 @@ class ProcrastinateEngine:
         line, which `serve` does not show unless asked (its logging configures our loggers
         and uvicorn's); that was a tenth of a defer's CPU (issue 26 §1). With procrastinate's
         INFO off, the job goes straight to its job manager: the same job, no log lines."""
+        if not self._open:
+            await self.open()
         deferrer = self._deliver_task.configure()
         if _JOBS_LOG.isEnabledFor(logging.INFO):
             await deferrer.defer_async(message_ids=message_ids)
@@ -149,6 +193,8 @@ class ProcrastinateEngine:
     async def dispatch_at(self, message_id: str, at: float) -> None:
         """Defer a job for one row at `at` (epoch seconds): a retry; one waiting per row."""
         options = {"queueing_lock": message_id, "schedule_at": datetime.fromtimestamp(at, UTC)}
+        if not self._open:
+            await self.open()
         try:
             await self._deliver_task.configure(**options).defer_async(message_ids=[message_id])
         except _procrastinate().exceptions.AlreadyEnqueued:

@@ -85,12 +85,13 @@ class Queue:
         return QueueSender(self.outbox, self, self.options.policy)
 
     async def start(self, *, worker: bool) -> None:
-        """Open the engine; with `worker`, deliver in this process too (in the background)."""
-        if self.distributed is not None:
-            await self.distributed.open()
+        """With `worker`, deliver in this process too (in the background). PostgreSQL's engine
+        is opened here for its worker (a failure fails the start), or else by the first
+        announcement (distributed.py)."""
         if not worker:
             return
         if self.distributed is not None:
+            await self.distributed.open()
             self._worker_task = asyncio.get_running_loop().create_task(
                 self.run_worker(install_signal_handlers=False)
             )

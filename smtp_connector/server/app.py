@@ -158,13 +158,14 @@ async def open_service(settings: Settings) -> tuple[Service, Queue]:
 
 async def open_early(app: FastAPI) -> None:
     """Open the app's store and queue now, before its server serves, and check the queue's
-    tables (PostgreSQL): `serve` refuses a wrong, unreachable or unmigrated database with the
-    store's own error before the port answers. The lifespan then takes these instead of
+    tables (PostgreSQL, on the store's connection: procrastinate waits for its first use):
+    `serve` refuses a wrong, unreachable or unmigrated database with the store's own error
+    before the port answers. The lifespan then takes these instead of
     opening the database a second time."""
     service, queue = await open_service(app.state.settings)
     try:
         if queue.distributed is not None:
-            await queue.distributed.require_schema()
+            await queue.distributed.require_schema(service.database.engine)
     except BaseException:
         await service.aclose()  # closes the queue too
         raise

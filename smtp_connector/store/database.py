@@ -27,6 +27,10 @@ class Database:
         self.url = async_url(raw_url)
         self.is_sqlite = is_sqlite(self.url)
         kwargs: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        if not self.is_sqlite:
+            # No store column is HSTORE: without this the dialect's first connection asks the
+            # server for the type (a round trip in every PostgreSQL `serve`'s start).
+            kwargs["use_native_hstore"] = False
         if self.is_sqlite:
             path = sqlite_path(self.url)
             if path is not None:
