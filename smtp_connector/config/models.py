@@ -3,9 +3,10 @@
 `ServerSettings` is what reaching one server takes, `ServerConfig` a failover server, and
 `SmtpConfig` the whole config. The shared machinery (camelCase aliases, secrets, error messages)
 is in `base`, the option groups in `options`; docs/configuration.md lists every field.
-"""
 
-from __future__ import annotations
+Annotations here are evaluated when a class is declared (no `from __future__ import
+annotations`): pydantic would `compile` each string one (tests/config/test_annotations.py).
+"""
 
 import os
 import warnings
@@ -235,7 +236,7 @@ class SmtpConfig(ServerSettings):
         self.warn_tls_flags()
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> SmtpConfig:
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> "SmtpConfig":
         """Validate a config dict (Logto JSON unchanged); failures are `invalid_config` errors."""
         if not isinstance(obj, Mapping) and not isinstance(obj, cls):
             raise ConnectorError(
@@ -248,14 +249,14 @@ class SmtpConfig(ServerSettings):
             raise config_error(exc) from None
 
     @classmethod
-    def model_validate_json(cls, data: str | bytes, *args: Any, **kwargs: Any) -> SmtpConfig:  # type: ignore[override]
+    def model_validate_json(cls, data: str | bytes, *args: Any, **kwargs: Any) -> "SmtpConfig":  # type: ignore[override]
         try:
             return super().model_validate_json(data, *args, **kwargs)
         except ValidationError as exc:
             raise config_error(exc) from None
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> SmtpConfig:
+    def from_file(cls, path: str | os.PathLike[str]) -> "SmtpConfig":
         """Load JSON or TOML, expanding `${ENV_VAR}` (and `${VAR:-default}`) in string values."""
         from .loading import load_config_file
 
@@ -272,7 +273,7 @@ class SmtpConfig(ServerSettings):
         region: str | None = None,
         port: int | None = None,
         **overrides: Any,
-    ) -> SmtpConfig:
+    ) -> "SmtpConfig":
         """Build a config from a provider preset (see `list_presets()`), filling host, port, TLS
         mode and the provider's username convention."""
         # Presets sit below config (they never import it), so the model is handed to them; the
@@ -343,7 +344,7 @@ class SmtpConfig(ServerSettings):
         return value
 
     @model_validator(mode="after")
-    def _needs_a_server(self) -> SmtpConfig:
+    def _needs_a_server(self) -> "SmtpConfig":
         if self.transport == "smtp" and not self.host and not self.servers:
             raise ValueError("`host` is required (or give `servers`)")
         if self.host and self.port is None and self.secure is None:
@@ -365,7 +366,7 @@ class SmtpConfig(ServerSettings):
             warnings.warn(ConfigWarning(note), stacklevel=3)
 
     @model_validator(mode="after")
-    def _url_access_allowed(self) -> SmtpConfig:
+    def _url_access_allowed(self) -> "SmtpConfig":
         """`disableUrlAccess` forbids every fetch, so a config that needs one cannot load."""
         if not self.disable_url_access:
             return self
