@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import ConfigWarning, ConnectorError, ErrorCode
 from ..ports import DEFAULT_IMPLICIT_TLS_PORT, DEFAULT_SUBMISSION_PORT, IMPLICIT_TLS_PORTS
@@ -44,7 +51,13 @@ DEFAULT_RENDER_TIMEOUT_MS = 1000
 
 
 class ServerSettings(ConfigModel):
-    """Everything needed to reach and log in to one SMTP server."""
+    """Everything needed to reach and log in to one SMTP server.
+
+    Its validator is built on first use (`defer_build`; 4 M instructions of a cold start): the
+    package validates only its subclasses, which build theirs when declared (they set it back).
+    tests/config/test_server_settings.py holds it to `ServerConfig`'s validation."""
+
+    model_config = ConfigDict(defer_build=True)
 
     host: str | None = None
     port: int | None = None
@@ -167,6 +180,8 @@ class ServerSettings(ConfigModel):
 class ServerConfig(ServerSettings):
     """An additional server for failover; lower `priority` is tried first (0 = highest)."""
 
+    model_config = ConfigDict(defer_build=False)  # validated by the package: built now
+
     host: str
     priority: int = Field(default=1, ge=0)
     default_from_email: str | None = None
@@ -197,6 +212,8 @@ def _special_use_allowed(info: ValidationInfo) -> bool:
 
 class SmtpConfig(ServerSettings):
     """The whole connector config; see docs/configuration.md for every field."""
+
+    model_config = ConfigDict(defer_build=False)  # validated by the package: built now
 
     # First, so that the address validators below see it (pydantic validates in field order).
     allow_special_use_domains: bool = False
