@@ -51,12 +51,12 @@ DEFAULT_RENDER_TIMEOUT_MS = 1000
 
 
 class ServerSettings(ConfigModel):
-    """Everything needed to reach and log in to one SMTP server.
+    """Everything needed to reach and log in to one SMTP server."""
 
-    Its validator is built on first use (`defer_build`; 4 M instructions of a cold start): the
-    package validates only its subclasses, which build theirs when declared (they set it back).
-    tests/config/test_server_settings.py holds it to `ServerConfig`'s validation."""
-
+    # Its validator is built on first use (4 M instructions of a cold start): the package
+    # validates only its subclasses, which build theirs when declared (they set it back).
+    # tests/config/test_server_settings.py holds it to `ServerConfig`'s validation. (A comment,
+    # not the docstring: the docstring is the JSON schema's description.)
     model_config = ConfigDict(defer_build=True)
 
     host: str | None = None
