@@ -3,9 +3,10 @@
 `ServerSettings` is what reaching one server takes, `ServerConfig` a failover server, and
 `SmtpConfig` the whole config. The shared machinery (camelCase aliases, secrets, error messages)
 is in `base`, the option groups in `options`; docs/configuration.md lists every field.
-"""
 
-from __future__ import annotations
+Annotations here are evaluated when a class is declared (no `from __future__ import
+annotations`): pydantic would `compile` each string one (tests/config/test_annotations.py).
+"""
 
 import os
 import warnings
@@ -13,7 +14,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import ConfigWarning, ConnectorError, ErrorCode
 from ..ports import DEFAULT_IMPLICIT_TLS_PORT, DEFAULT_SUBMISSION_PORT, IMPLICIT_TLS_PORTS
@@ -44,6 +52,12 @@ DEFAULT_RENDER_TIMEOUT_MS = 1000
 
 class ServerSettings(ConfigModel):
     """Everything needed to reach and log in to one SMTP server."""
+
+    # Its validator is built on first use (4 M instructions of a cold start): the package
+    # validates only its subclasses, which build theirs when declared (they set it back).
+    # tests/config/test_server_settings.py holds it to `ServerConfig`'s validation. (A comment,
+    # not the docstring: the docstring is the JSON schema's description.)
+    model_config = ConfigDict(defer_build=True)
 
     host: str | None = None
     port: int | None = None
@@ -166,6 +180,8 @@ class ServerSettings(ConfigModel):
 class ServerConfig(ServerSettings):
     """An additional server for failover; lower `priority` is tried first (0 = highest)."""
 
+    model_config = ConfigDict(defer_build=False)  # validated by the package: built now
+
     host: str
     priority: int = Field(default=1, ge=0)
     default_from_email: str | None = None
@@ -196,6 +212,8 @@ def _special_use_allowed(info: ValidationInfo) -> bool:
 
 class SmtpConfig(ServerSettings):
     """The whole connector config; see docs/configuration.md for every field."""
+
+    model_config = ConfigDict(defer_build=False)  # validated by the package: built now
 
     # First, so that the address validators below see it (pydantic validates in field order).
     allow_special_use_domains: bool = False
@@ -235,7 +253,7 @@ class SmtpConfig(ServerSettings):
         self.warn_tls_flags()
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> SmtpConfig:
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> "SmtpConfig":
         """Validate a config dict (Logto JSON unchanged); failures are `invalid_config` errors."""
         if not isinstance(obj, Mapping) and not isinstance(obj, cls):
             raise ConnectorError(
@@ -248,14 +266,14 @@ class SmtpConfig(ServerSettings):
             raise config_error(exc) from None
 
     @classmethod
-    def model_validate_json(cls, data: str | bytes, *args: Any, **kwargs: Any) -> SmtpConfig:  # type: ignore[override]
+    def model_validate_json(cls, data: str | bytes, *args: Any, **kwargs: Any) -> "SmtpConfig":  # type: ignore[override]
         try:
             return super().model_validate_json(data, *args, **kwargs)
         except ValidationError as exc:
             raise config_error(exc) from None
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> SmtpConfig:
+    def from_file(cls, path: str | os.PathLike[str]) -> "SmtpConfig":
         """Load JSON or TOML, expanding `${ENV_VAR}` (and `${VAR:-default}`) in string values."""
         from .loading import load_config_file
 
@@ -272,7 +290,7 @@ class SmtpConfig(ServerSettings):
         region: str | None = None,
         port: int | None = None,
         **overrides: Any,
-    ) -> SmtpConfig:
+    ) -> "SmtpConfig":
         """Build a config from a provider preset (see `list_presets()`), filling host, port, TLS
         mode and the provider's username convention."""
         # Presets sit below config (they never import it), so the model is handed to them; the
@@ -343,7 +361,7 @@ class SmtpConfig(ServerSettings):
         return value
 
     @model_validator(mode="after")
-    def _needs_a_server(self) -> SmtpConfig:
+    def _needs_a_server(self) -> "SmtpConfig":
         if self.transport == "smtp" and not self.host and not self.servers:
             raise ValueError("`host` is required (or give `servers`)")
         if self.host and self.port is None and self.secure is None:
@@ -365,7 +383,7 @@ class SmtpConfig(ServerSettings):
             warnings.warn(ConfigWarning(note), stacklevel=3)
 
     @model_validator(mode="after")
-    def _url_access_allowed(self) -> SmtpConfig:
+    def _url_access_allowed(self) -> "SmtpConfig":
         """`disableUrlAccess` forbids every fetch, so a config that needs one cannot load."""
         if not self.disable_url_access:
             return self

@@ -1,8 +1,10 @@
 """The option groups of a config: auth, TLS, pool, rate limit, retry, health, throttle, DKIM and
 S/MIME. Each validates its own shape; key material is checked by the signer that uses it, when
-the connector is built, so loading a config never needs the signing code."""
+the connector is built, so loading a config never needs the signing code.
 
-from __future__ import annotations
+Annotations here are evaluated when a class is declared (no `from __future__ import
+annotations`): pydantic would `compile` each string one (tests/config/test_annotations.py).
+"""
 
 import ipaddress
 import ssl
@@ -73,7 +75,9 @@ class AuthConfig(ConfigModel):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _logto_forms(cls, data: Any, handler: ModelWrapValidatorHandler[AuthConfig]) -> AuthConfig:
+    def _logto_forms(
+        cls, data: Any, handler: ModelWrapValidatorHandler["AuthConfig"]
+    ) -> "AuthConfig":
         """Logto allows `privateKey: {key, passphrase}` (an encrypted key): keep both, and
         remember the forms as given so that the config is written back as it was read."""
         if not isinstance(data, Mapping):
@@ -109,7 +113,7 @@ class AuthConfig(ConfigModel):
         return data
 
     @model_validator(mode="after")
-    def _check_kind(self) -> AuthConfig:
+    def _check_kind(self) -> "AuthConfig":
         if self.type is None:
             # Inferred, not given: kept out of `model_fields_set`, so a dump (`to_dict`) does
             # not add a `type` the input did not have.
@@ -277,7 +281,7 @@ class TlsOptions(ConfigModel):
     )
 
     @model_validator(mode="after")
-    def _check_pair(self) -> TlsOptions:
+    def _check_pair(self) -> "TlsOptions":
         if (self.cert is None) != (self.key is None):
             raise ValueError("`tls.cert` and `tls.key` (client certificate) go together")
         if self.pfx is not None and self.cert is not None:

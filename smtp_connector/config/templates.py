@@ -1,8 +1,10 @@
 """A template as the config holds it: Logto's `{usageType, contentType, subject, content}` plus
 `locale` and `textContent`/`htmlContent`, and the `replyTo`/`sendFrom` of Logto's template
-details. Choosing and rendering one is compose's job."""
+details. Choosing and rendering one is compose's job.
 
-from __future__ import annotations
+Annotations here are evaluated when a class is declared (no `from __future__ import
+annotations`): pydantic would `compile` each string one (tests/config/test_annotations.py).
+"""
 
 import re
 from collections.abc import Iterator
@@ -54,7 +56,7 @@ class EmailTemplate(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _has_body(self) -> EmailTemplate:
+    def _has_body(self) -> "EmailTemplate":
         if not (self.content or self.text_content or self.html_content):
             raise ValueError(
                 f"template {self.usage_type!r} has no body: set `content` "
