@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -56,16 +56,25 @@ class DriverOp:
     """An op made only of `sqlite3` driver statements (sqlite_outbox.py). A batch of nothing
     else needs no SQLAlchemy transaction: the SQLite committer runs `BEGIN IMMEDIATE` and
     `COMMIT` on the driver around it (database.py), which costs half the CPU of
-    `Connection.begin()` with its event and `exec_driver_sql`."""
+    `Connection.begin()` with its event and `exec_driver_sql`. `driver` is the op as a
+    function of the `sqlite3` connection itself: such a batch looks that connection up once
+    (`_driver_batch`), not once per statement through SQLAlchemy's properties; called with a
+    SQLAlchemy `Connection` (an op rerun alone), the op looks it up for itself."""
 
-    __slots__ = ("_call",)
+    __slots__ = ("driver",)
     driver_only: ClassVar[bool] = True
 
-    def __init__(self, call: Callable[[Connection], Any]) -> None:
-        self._call = call
+    def __init__(self, driver: Callable[[Any], Any]) -> None:
+        self.driver = driver
 
     def __call__(self, conn: Connection) -> Any:
-        return self._call(conn)
+        return self.driver(conn.connection.driver_connection)
+
+
+class DriverForm(Protocol):
+    """An op of a driver batch (`driver_only`): `DriverOp`, sqlite_outbox.RawInsertRow."""
+
+    def driver(self, raw: Any) -> Any: ...
 
 
 def driver_only(ops: Ops) -> bool:

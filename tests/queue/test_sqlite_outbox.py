@@ -231,3 +231,57 @@ async def test_a_claim_carries_its_apps_versions_as_its_transaction_reads_them(
         engine.dispose()
         await box.db.dispose()
         await alone.db.dispose()
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text() | st.floats(allow_nan=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+_payloads = st.dictionaries(st.text(), _json_values, max_size=4)
+_errors = st.none() | st.dictionaries(st.text(), _json_values, max_size=3)
+_statuses = st.sampled_from(["sent", "queued", "failed", "abandoned"])
+
+
+async def _completed(box: Outbox, payloads: list[dict[str, Any]], ends: list[Finish]) -> Any:
+    """Enqueue `payloads`, claim them (the claims' payloads as read back), mark and end them
+    per `ends`; the claims' fields and the results."""
+    _fresh_ids()
+    for i, payload in enumerate(payloads):
+        await box.enqueue(NewMessage("app", ("d1", "é"), f"u{i}@x.org", "SignIn", payload,
+                                     None, 3, 2000.0))  # fmt: skip
+    claims = await box.claim_due("w", len(payloads))
+    read = [(c.id, c.payload, c.definition_ids) for c in claims]
+    await asyncio.gather(*(box.mark_data(c) for c in claims))
+    done = await asyncio.gather(*(box.finish(c, e) for c, e in zip(claims, ends, strict=False)))
+    return read, done
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.tuples(_payloads, _statuses, _errors), min_size=1, max_size=6))
+def test_claimed_payloads_and_stored_errors_are_the_core_statements(
+    cases: list[tuple[dict[str, Any], str, dict[str, Any] | None]],
+) -> None:
+    """Claims read their payloads and definition ids back as the Core path reads them (the
+    queue's own JSON loader), and a completion stores its `last_error` as the Core path
+    does: `None` as the JSON text `null`, any dict (an empty one too) as its JSON."""
+    payloads = [payload for payload, _, _ in cases]
+    ends = [Finish(status, status, next_attempt_at=50.0, last_error=error,
+                   message_id="<m@x>", server="mx:25", definition_id="d1")
+            for _, status, error in cases]  # fmt: skip
+
+    async def both() -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            core, raw = _opened(Outbox, Path(folder)), _opened(SqliteOutbox, Path(folder))
+            try:
+                assert await _completed(raw, payloads, ends) == await _completed(
+                    core, payloads, ends
+                )
+                assert _rows(raw) == _rows(core)
+            finally:
+                await core.db.dispose()
+                await raw.db.dispose()
+
+    asyncio.run(both())
