@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from smtp_connector import ConnectorError, ErrorCode
-from smtp_connector.delivery.checkpoint import before_message_data
+from smtp_connector.delivery.checkpoint import reset_checkpoint, set_checkpoint
 from smtp_connector.store import SendJob, SendOutcome
 from smtp_connector.store.hints import error_fields
 
@@ -75,8 +75,12 @@ class Deliverer:
         job = SendJob(claim.app_id, claim.recipient, claim.usage_type, claim.payload,
                       claim.locale, claim.definition_ids, versions=claim.versions)  # fmt: skip
         try:
-            with before_message_data(checkpoint):
+            # `before_message_data(checkpoint)` without its generator (checkpoint.py).
+            token = set_checkpoint(checkpoint)
+            try:
                 outcome = await self._deliver_now(job)
+            finally:
+                reset_checkpoint(token)
         except ConnectorError as failure:
             error = failure
             if isinstance(gate.refused, LeaseLost):
