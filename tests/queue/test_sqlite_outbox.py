@@ -22,8 +22,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import IntegrityError
 
 from smtp_connector.queue import outbox as outbox_module
+from smtp_connector.queue import sqlite_outbox
 from smtp_connector.queue.database import QueueDatabase
-from smtp_connector.queue.outbox import Finish, LeaseLost, NewMessage, Outbox
+from smtp_connector.queue.outbox import Claim, Finish, LeaseLost, NewMessage, Outbox, attempt_log
 from smtp_connector.queue.sqlite_outbox import SqliteOutbox
 from smtp_connector.queue.tables import metadata
 from smtp_connector.store.tables import AppRow
@@ -285,3 +286,26 @@ def test_claimed_payloads_and_stored_errors_are_the_core_statements(
                 await raw.db.dispose()
 
     asyncio.run(both())
+
+
+_maybe_text = st.none() | st.text(max_size=8)
+
+
+@given(
+    st.builds(Claim, id=st.text(max_size=8), app_id=st.just("app"), definition_ids=st.just(()),
+              recipient=st.just("u@x.org"), usage_type=st.just("SignIn"), payload=st.just({}),
+              locale=st.none(), attempt=st.integers(1, 9), max_attempts=st.just(5),
+              expires_at=st.just(2000.0), worker_id=st.none() | st.text(max_size=8),
+              started=st.floats(0, 1e10)),
+    st.builds(Finish, status=_statuses, outcome=st.sampled_from(["sent", "retry", "failed"]),
+              last_error=_errors, server=_maybe_text),
+    _maybe_text,
+)  # fmt: skip
+def test_an_attempt_row_is_the_attempt_logs(claim: Claim, end: Finish, detail: str | None) -> None:
+    """The attempts row the driver SQL binds, the no-error shortcut included, is
+    `attempt_log`'s row with its NULLs bound as NaN (SQLite stores both as NULL)."""
+    general = sqlite_outbox._nulls_bound(
+        list(sqlite_outbox._PICK_ATTEMPT(attempt_log(claim, end, detail, 5.0))),
+        sqlite_outbox._NULLABLE_ATTEMPT,
+    )
+    assert repr(sqlite_outbox._attempt_row(claim, end, detail, 5.0)) == repr(general)
