@@ -100,20 +100,23 @@ class GroupCommit:
         self._tasks: list[asyncio.Task[None]] = []
         self._busy = 0  # batches being committed
 
-    async def run(
+    def run(
         self, op: Callable[[Connection], T], isolated: bool = False, durable: bool = False
-    ) -> T:
-        """Run `op` inside the next shared transaction; return its result once committed.
-        `isolated` ops run under a savepoint, so an expected failure (a unique key) undoes only
-        that op; any other failure rolls the batch back and runs each op on its own. A batch
-        with a `durable` op waits for the disk (where the database lets others not wait)."""
+    ) -> asyncio.Future[T]:
+        """Run `op` inside the next shared transaction; await the future returned for its
+        result once committed. `isolated` ops run under a savepoint, so an expected failure (a
+        unique key) undoes only that op; any other failure rolls the batch back and runs each
+        op on its own. A batch with a `durable` op waits for the disk (where the database lets
+        others not wait). A plain function, not a coroutine: the op is queued at once and the
+        caller awaits its future, so a write costs no coroutine of its own (a queued message
+        makes four or five; tests/queue/test_group_commit_futures.py)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._pending.append((op, isolated, durable, future))
         self._wake.set()
         if len(self._tasks) < self._parallel:  # the first op, or a loop ended (see _start)
             self._start(loop)
-        return await future
+        return future
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start loops up to `parallel`. A loop that ends (cancelled, or a bug) takes itself

@@ -18,6 +18,7 @@ SQL runs on both databases:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
@@ -103,10 +104,11 @@ class QueueDatabase:
     def __repr__(self) -> str:
         return f"QueueDatabase({safe_url(self.url)!r})"
 
-    async def write(
+    def write(
         self, op: Callable[[Connection], T], *, isolated: bool = False, durable: bool = False
-    ) -> T:
-        """Run `op` in a write transaction (shared with concurrent writes on SQLite).
+    ) -> asyncio.Future[T]:
+        """Run `op` in a write transaction (shared with concurrent writes on SQLite); await the
+        future returned (the group commit's own: no coroutine per write, batching.py `run`).
 
         On PostgreSQL the queue's sessions commit asynchronously (`synchronous_commit=off`)
         except `durable` writes, which wait for the WAL flush: the enqueue (a 202 is a promise)
@@ -114,7 +116,7 @@ class QueueDatabase:
         durable write is on disk every earlier write is too; a lost later write (after a
         database server crash) can only leave a row "sending" with its marker set, which is
         settled as "delivery unknown" — never resent."""
-        return await self._committer.run(op, isolated, durable)
+        return self._committer.run(op, isolated, durable)
 
     async def _sqlite_batch(self, ops: Ops, durable: bool) -> list[Outcome]:
         """One `BEGIN IMMEDIATE … COMMIT` on the writer thread (durability: the pragma)."""
