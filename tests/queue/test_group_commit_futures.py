@@ -50,7 +50,7 @@ def test_writes_made_together_share_a_batch_each_with_its_own_answer(
 
             waits = [through(op) if i % 2 else committer.run(lambda _, o=op: o)
                      for i, op in enumerate(ops)]  # fmt: skip
-            found = await asyncio.gather(*waits, return_exceptions=True)
+            found = await asyncio.wait_for(asyncio.gather(*waits, return_exceptions=True), 10)
             answers.append([repr(a) for a in found])
         await committer.aclose()
         return [answers, batches]
@@ -75,9 +75,9 @@ async def test_a_caller_that_gives_up_keeps_its_write_and_the_others_theirs() ->
     gave_up = asyncio.ensure_future(committer.run(lambda _: "cancelled"))
     kept = committer.run(lambda _: "kept")
     gave_up.cancel()
-    assert await kept == "kept"
+    assert await asyncio.wait_for(kept, 10) == "kept"
     with pytest.raises(asyncio.CancelledError):
         await gave_up
-    assert await committer.run(lambda _: "later") == "later"
+    assert await asyncio.wait_for(committer.run(lambda _: "later"), 10) == "later"
     assert [op for batch in batches for op in batch] == ["cancelled", "kept", "later"]
     await committer.aclose()
