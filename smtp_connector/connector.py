@@ -69,8 +69,10 @@ class SmtpConnector:
     or call `send_sync` from synchronous code.
     """
 
-    # False: `send_many` calls `send` per message (the tests compare the two ways).
+    # False: `send_many` calls `send` per message, and `send` the backend's `send` (the tests
+    # compare the ways: tests/delivery/test_send_many_inline.py).
     inline_send_many = True
+    inline_send = True
 
     def __init__(
         self,
@@ -230,10 +232,23 @@ class SmtpConnector:
         """Render the template for `usage_type` and deliver it to `to`. Raises ConnectorError."""
         try:
             email = self.render(usage_type, payload or {}, locale, to=to)
+            smtp = self._backend
             if self._throttle.enabled:  # else `acquire` returns at once: skip its coroutines
                 for recipient in email.envelope_to:
                     await self._throttle.acquire(recipient)
-            result = await self._backend.send(email)
+                result = await smtp.send(email)
+            elif not self.inline_send or not isinstance(smtp, SmtpDelivery):
+                result = await smtp.send(email)
+            elif (begun := smtp.first_try(email)) is None:  # the backend's `send` written out
+                result = await smtp.send(email)  # (as in `send_many`): one coroutine fewer
+            else:
+                try:
+                    delivered = await begun[1]
+                except ConnectorError as failed:
+                    first, begun = begun[0], None  # the future holds `failed` (`FirstTry`)
+                    result = await smtp.after_first(email, first, failed)
+                else:
+                    result = smtp.first_result(begun[0], delivered)
         except ConnectorError as error:
             _call_hook(self._on_failed, error)
             raise

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from ..errors import ConnectorError, ErrorCode
 
@@ -45,6 +45,12 @@ def before_message_data(callback: Checkpoint) -> Iterator[None]:
 # The checkpoint of the send running in this context (taken when a message is queued): the
 # variable's own `get`, so queueing a message runs no Python frame for it.
 current_checkpoint: Callable[[], Checkpoint | None] = _CHECKPOINT.get
+# `before_message_data` as the variable's own `set` and `reset`, for a caller that sets a
+# checkpoint around each of many sends (the queue's worker: one per message) and so skips the
+# context manager's generator: `token = set_checkpoint(cb)`, then `reset_checkpoint(token)` in
+# a `finally` (tests/queue/test_worker_checkpoint.py).
+set_checkpoint: Callable[[Checkpoint | None], Token[Checkpoint | None]] = _CHECKPOINT.set
+reset_checkpoint: Callable[[Token[Checkpoint | None]], None] = _CHECKPOINT.reset
 
 
 async def reach_message_data(server: str, callback: Checkpoint | None) -> None:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -56,16 +56,25 @@ class DriverOp:
     """An op made only of `sqlite3` driver statements (sqlite_outbox.py). A batch of nothing
     else needs no SQLAlchemy transaction: the SQLite committer runs `BEGIN IMMEDIATE` and
     `COMMIT` on the driver around it (database.py), which costs half the CPU of
-    `Connection.begin()` with its event and `exec_driver_sql`."""
+    `Connection.begin()` with its event and `exec_driver_sql`. `driver` is the op as a
+    function of the `sqlite3` connection itself: such a batch looks that connection up once
+    (`_driver_batch`), not once per statement through SQLAlchemy's properties; called with a
+    SQLAlchemy `Connection` (an op rerun alone), the op looks it up for itself."""
 
-    __slots__ = ("_call",)
+    __slots__ = ("driver",)
     driver_only: ClassVar[bool] = True
 
-    def __init__(self, call: Callable[[Connection], Any]) -> None:
-        self._call = call
+    def __init__(self, driver: Callable[[Any], Any]) -> None:
+        self.driver = driver
 
     def __call__(self, conn: Connection) -> Any:
-        return self._call(conn)
+        return self.driver(conn.connection.driver_connection)
+
+
+class DriverForm(Protocol):
+    """An op of a driver batch (`driver_only`): `DriverOp`, sqlite_outbox.RawInsertRow."""
+
+    def driver(self, raw: Any) -> Any: ...
 
 
 def driver_only(ops: Ops) -> bool:
@@ -91,20 +100,23 @@ class GroupCommit:
         self._tasks: list[asyncio.Task[None]] = []
         self._busy = 0  # batches being committed
 
-    async def run(
+    def run(
         self, op: Callable[[Connection], T], isolated: bool = False, durable: bool = False
-    ) -> T:
-        """Run `op` inside the next shared transaction; return its result once committed.
-        `isolated` ops run under a savepoint, so an expected failure (a unique key) undoes only
-        that op; any other failure rolls the batch back and runs each op on its own. A batch
-        with a `durable` op waits for the disk (where the database lets others not wait)."""
+    ) -> asyncio.Future[T]:
+        """Run `op` inside the next shared transaction; await the future returned for its
+        result once committed. `isolated` ops run under a savepoint, so an expected failure (a
+        unique key) undoes only that op; any other failure rolls the batch back and runs each
+        op on its own. A batch with a `durable` op waits for the disk (where the database lets
+        others not wait). A plain function, not a coroutine: the op is queued at once and the
+        caller awaits its future, so a write costs no coroutine of its own (a queued message
+        makes four or five; tests/queue/test_group_commit_futures.py)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._pending.append((op, isolated, durable, future))
         self._wake.set()
         if len(self._tasks) < self._parallel:  # the first op, or a loop ended (see _start)
             self._start(loop)
-        return await future
+        return future
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start loops up to `parallel`. A loop that ends (cancelled, or a bug) takes itself

@@ -18,12 +18,13 @@ SQL runs on both databases:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
@@ -32,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from smtp_connector.errors import ConnectorError, ErrorCode
 from smtp_connector.store.urls import async_url, is_sqlite, safe_url, sqlite_path
 
-from .batching import GroupCommit, Op, Ops, Outcome, driver_only, transaction
+from .batching import DriverForm, GroupCommit, Op, Ops, Outcome, driver_only, transaction
 from .merging import Places, alone, each_committed, independent, merge, spread
 from .pg_direct import DirectConnections, directs
 from .writer_thread import WriterThread
@@ -103,10 +104,11 @@ class QueueDatabase:
     def __repr__(self) -> str:
         return f"QueueDatabase({safe_url(self.url)!r})"
 
-    async def write(
+    def write(
         self, op: Callable[[Connection], T], *, isolated: bool = False, durable: bool = False
-    ) -> T:
-        """Run `op` in a write transaction (shared with concurrent writes on SQLite).
+    ) -> asyncio.Future[T]:
+        """Run `op` in a write transaction (shared with concurrent writes on SQLite); await the
+        future returned (the group commit's own: no coroutine per write, batching.py `run`).
 
         On PostgreSQL the queue's sessions commit asynchronously (`synchronous_commit=off`)
         except `durable` writes, which wait for the WAL flush: the enqueue (a 202 is a promise)
@@ -114,7 +116,7 @@ class QueueDatabase:
         durable write is on disk every earlier write is too; a lost later write (after a
         database server crash) can only leave a row "sending" with its marker set, which is
         settled as "delivery unknown" — never resent."""
-        return await self._committer.run(op, isolated, durable)
+        return self._committer.run(op, isolated, durable)
 
     async def _sqlite_batch(self, ops: Ops, durable: bool) -> list[Outcome]:
         """One `BEGIN IMMEDIATE … COMMIT` on the writer thread (durability: the pragma)."""
@@ -193,16 +195,17 @@ def _sync_batch(writer: _WriterConnection, ops: Ops) -> list[Outcome]:
 
 def _driver_batch(writer: _WriterConnection, ops: Ops) -> list[Outcome] | None:
     """A batch of driver ops (batching.DriverOp) in `BEGIN IMMEDIATE` … `COMMIT` issued on the
-    `sqlite3` connection itself, the SQLAlchemy connection left outside any transaction (the
-    ops reach the driver through it). None when anything failed: the transaction is rolled
-    back and the caller reruns each op alone the usual way, so a failure is reported exactly
-    as before (SQLAlchemy's exception types, the op that broke the batch found)."""
+    `sqlite3` connection itself, the SQLAlchemy connection left outside any transaction (each
+    op's `driver` form is handed that connection). None when anything failed: the transaction
+    is rolled back and the caller reruns each op alone the usual way, so a failure is reported
+    exactly as before (SQLAlchemy's exception types, the op that broke the batch found)."""
     raw: Any = None
     try:
         conn = writer.get()
         raw = conn.connection.driver_connection
         raw.execute("BEGIN IMMEDIATE")
-        outcomes: list[Outcome] = [(True, op(conn)) for op, _ in ops]
+        forms = cast("list[DriverForm]", [op for op, _ in ops])  # `driver_only(ops)` held
+        outcomes: list[Outcome] = [(True, form.driver(raw)) for form in forms]
         raw.commit()
         return outcomes
     except Exception:

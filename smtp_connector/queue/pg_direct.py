@@ -22,7 +22,6 @@ type, its message cut to the primary line, no parameters).
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from .batching import Direct, Ops, Outcome
+from .json_text import json_loads
 
 RETRY_CONNECT_AFTER = 5.0  # seconds without direct batches after a failed connect
 # One op's outcome, or None: its statement failed (nothing committed); run it again the
@@ -109,28 +109,6 @@ class DirectConnections:
         for conn in idle:
             with contextlib.suppress(Exception):
                 await conn.close()
-
-
-_RAW_DECODE = json.JSONDecoder().raw_decode
-
-
-def json_loads(data: str | bytes) -> Any:
-    """`json.loads(data)` for a JSON column's text, without its per-call overhead.
-
-    Each claimed row carries two JSON columns (payload, definition ids), and `json.loads` on
-    bytes first guesses the encoding, decodes, and matches leading and trailing whitespace
-    with regexes: about 20,000 instructions for a short text, 7,700 here (issue 26 §1). The
-    server sends UTF-8 and the JSON type keeps the text as it was written (`json.dumps`: no
-    surrounding whitespace), so the parse starts at 0 and must end at the end; any text for
-    which that does not hold (whitespace, a BOM, invalid UTF-8 or JSON) goes to `json.loads`
-    itself, so the result, or the error, is always the one `json.loads` gives
-    (tests/queue/test_json_loads.py)."""
-    try:
-        text = data if isinstance(data, str) else data.decode()
-        value, end = _RAW_DECODE(text)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError included
-        return json.loads(data)
-    return value if end == len(text) else json.loads(data)
 
 
 async def _rows(conn: Any, sql: str, params: dict[str, Any]) -> list[Any] | None:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 
 from .batching import DriverOp, InsertRow, Op
+from .json_text import json_loads
 from .outbox import Claim, Finish, Outbox, attempt_log
 from .tables import attempts, outbox
 
@@ -65,11 +66,10 @@ INSERT_ATTEMPT = (
 )
 
 
-def execute(conn: Connection, statement: str, values: tuple[Any, ...]) -> sqlite3.Cursor:
-    """`statement` on the `sqlite3` connection under `conn`, in the transaction `conn` began;
-    a driver error is raised as SQLAlchemy raises it (`IntegrityError` for a unique key …)."""
-    raw = conn.connection.driver_connection
-    assert isinstance(raw, sqlite3.Connection), "the embedded outbox runs on SQLite only"
+def execute(raw: sqlite3.Connection, statement: str, values: tuple[Any, ...]) -> sqlite3.Cursor:
+    """`statement` on the `sqlite3` connection (a `DriverOp`'s, in the transaction begun on
+    it); a driver error is raised as SQLAlchemy raises it (`IntegrityError` for a unique key
+    …)."""
     try:
         return raw.execute(statement, values)
     except sqlite3.Error as exc:
@@ -88,9 +88,13 @@ class RawInsertRow(InsertRow):
     driver_only: ClassVar[bool] = True  # see batching.DriverOp
 
     def __call__(self, conn: Connection) -> None:
-        rows = self.values if isinstance(self.values, list) else [self.values]
         raw = conn.connection.driver_connection
         assert isinstance(raw, sqlite3.Connection), "the embedded outbox runs on SQLite only"
+        self.driver(raw)
+
+    def driver(self, raw: sqlite3.Connection) -> None:
+        """The op on the `sqlite3` connection itself (batching.DriverOp)."""
+        rows = self.values if isinstance(self.values, list) else [self.values]
         try:
             raw.executemany(self.statement, rows)
         except sqlite3.Error as exc:
@@ -128,11 +132,25 @@ def _nulls_bound(row: list[Any], places: tuple[int, ...]) -> tuple[Any, ...]:
     return tuple(row)
 
 
+def _attempt_row(claim: Claim, end: Finish, detail: str | None, now: float) -> tuple[Any, ...]:
+    """`attempt_log`'s row as the insert binds it. An attempt that ended without an error (a
+    message sent) is written out without the log's dict: no error code or SMTP code, the
+    server the end names; tests/queue/test_sqlite_outbox.py holds the rows to the Core path's."""
+    if end.last_error is not None:
+        log = attempt_log(claim, end, detail, now)
+        return _nulls_bound(list(_PICK_ATTEMPT(log)), _NULLABLE_ATTEMPT)
+    worker = claim.worker_id
+    return (
+        claim.id, claim.attempt, NULL if worker is None else worker, claim.started, now,
+        end.outcome, NULL, NULL, end.server or NULL, NULL if detail is None else detail,
+    )  # fmt: skip
+
+
 def _claim(row: tuple[Any, ...], worker_id: str) -> Claim:
     (id_, app_id, definition_ids, recipient, usage_type, payload, locale, attempts,
      max_attempts, expires_at) = row  # fmt: skip
-    definitions = json.loads(definition_ids) if definition_ids is not None else None
-    content = json.loads(payload) if payload is not None else None
+    definitions = json_loads(definition_ids) if definition_ids is not None else None
+    content = json_loads(payload) if payload is not None else None
     return Claim(
         id=id_, app_id=app_id, definition_ids=tuple(definitions or ()), recipient=recipient,
         usage_type=usage_type, payload=dict(content or {}), locale=locale, attempt=attempts,
@@ -140,7 +158,7 @@ def _claim(row: tuple[Any, ...], worker_id: str) -> Claim:
     )  # fmt: skip
 
 
-def _read_versions(conn: Connection, claims: list[Claim]) -> None:
+def _read_versions(raw: sqlite3.Connection, claims: list[Claim]) -> None:
     """Give each claim its app's versions, read here on the writer thread in the claim's own
     transaction: the store's database is this one (the outbox's tables are its migrations'),
     and a transaction that sees a queued row sees every change committed before the row was
@@ -153,7 +171,7 @@ def _read_versions(conn: Connection, claims: list[Claim]) -> None:
         return
     statement = APP_VERSIONS.format(", ".join("?" * len(apps)))
     try:  # a failed SELECT leaves SQLite's transaction (and the claim) as it was
-        rows = execute(conn, statement, tuple(apps)).fetchall()
+        rows = execute(raw, statement, tuple(apps)).fetchall()
     except OperationalError:
         return
     found = {app: (defs, templates) for app, defs, templates in rows}
@@ -172,10 +190,10 @@ class SqliteOutbox(Outbox):
         worker_id, now = params["m_worker"], params["m_now"]
         values = (params["m_lease"], worker_id, now, now, limit)
 
-        def op(conn: Connection) -> list[Claim]:
-            rows = execute(conn, CLAIM_DUE, values).fetchall()
+        def op(raw: sqlite3.Connection) -> list[Claim]:
+            rows = execute(raw, CLAIM_DUE, values).fetchall()
             claims = sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
-            _read_versions(conn, claims)
+            _read_versions(raw, claims)
             return claims
 
         return DriverOp(op)
@@ -183,8 +201,8 @@ class SqliteOutbox(Outbox):
     def _mark_data_op(self, claim: Claim, now: float) -> Callable[[Connection], int]:
         values = (now, now, claim.id, claim.worker_id, claim.attempt)
 
-        def op(conn: Connection) -> int:
-            return execute(conn, MARK_DATA, values).rowcount
+        def op(raw: sqlite3.Connection) -> int:
+            return execute(raw, MARK_DATA, values).rowcount
 
         return DriverOp(op)
 
@@ -192,7 +210,9 @@ class SqliteOutbox(Outbox):
         self, claim: Claim, end: Finish, detail: str | None, now: float
     ) -> Callable[[Connection], bool]:
         mine = (claim.id, claim.worker_id, claim.attempt)
-        ended = (end.status, now, json.dumps(end.last_error))
+        # `json.dumps(None)` is "null": the JSON text the Core path stores for no error.
+        error = "null" if end.last_error is None else json.dumps(end.last_error)
+        ended = (end.status, now, error)
         values: tuple[Any, ...]
         if end.status == "queued":
             statement, values = FINISH["queued"], (*ended, end.next_attempt_at, *mine)
@@ -201,13 +221,12 @@ class SqliteOutbox(Outbox):
             values = (*ended, now, end.message_id, end.server, end.definition_id, *mine)
         else:
             statement, values = FINISH["final"], (*ended, now, *mine)
-        log = attempt_log(claim, end, detail, now)
-        attempt = _nulls_bound(list(_PICK_ATTEMPT(log)), _NULLABLE_ATTEMPT)
+        attempt = _attempt_row(claim, end, detail, now)
 
-        def op(conn: Connection) -> bool:
-            if execute(conn, statement, values).rowcount != 1:
+        def op(raw: sqlite3.Connection) -> bool:
+            if execute(raw, statement, values).rowcount != 1:
                 return False
-            execute(conn, INSERT_ATTEMPT, attempt)
+            execute(raw, INSERT_ATTEMPT, attempt)
             return True
 
         return DriverOp(op)

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from smtp_connector import ConnectorError, ErrorCode
-from smtp_connector.delivery.checkpoint import before_message_data
+from smtp_connector.delivery.checkpoint import reset_checkpoint, set_checkpoint
 from smtp_connector.store import SendJob, SendOutcome
 from smtp_connector.store.hints import error_fields
 
@@ -75,8 +75,12 @@ class Deliverer:
         job = SendJob(claim.app_id, claim.recipient, claim.usage_type, claim.payload,
                       claim.locale, claim.definition_ids, versions=claim.versions)  # fmt: skip
         try:
-            with before_message_data(checkpoint):
+            # `before_message_data(checkpoint)` without its generator (checkpoint.py).
+            token = set_checkpoint(checkpoint)
+            try:
                 outcome = await self._deliver_now(job)
+            finally:
+                reset_checkpoint(token)
         except ConnectorError as failure:
             error = failure
             if isinstance(gate.refused, LeaseLost):
@@ -144,7 +148,8 @@ class EmbeddedWorker:
         # (store/shared_reads.py), so claiming one row per finished send cost both per message.
         self._claim_at = max(1, concurrency // 2)
         self._wake = asyncio.Event()
-        self._active: set[asyncio.Task[None]] = set()
+        # Attempts in flight, each task with its claim's id (for `_done`'s log line).
+        self._active: dict[asyncio.Task[Finish | None], str] = {}
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -174,8 +179,10 @@ class EmbeddedWorker:
                 except Exception:
                     log.exception("claiming failed; retrying in %.1fs", self.poll)
             for claim in claims:
-                task = asyncio.get_running_loop().create_task(self._one(claim))
-                self._active.add(task)
+                # The attempt is the task: no coroutine around it per message (`_done` logs
+                # what `attempt` could not record).
+                task = asyncio.get_running_loop().create_task(self.deliverer.attempt(claim))
+                self._active[task] = claim.id
                 task.add_done_callback(self._done)
             if claims and len(claims) == free:
                 continue  # slots full: the first to finish wakes us
@@ -192,17 +199,14 @@ class EmbeddedWorker:
         if any(counts.values()):
             log.warning("recovered outbox rows", extra=counts)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._active.discard(task)
+    def _done(self, task: asyncio.Task[Finish | None]) -> None:
+        outbox_id = self._active.pop(task, None)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # The outcome could not be recorded: the lease runs out and recover() decides.
+            log.error("recording an attempt failed", exc_info=error,
+                      extra={"outbox_id": outbox_id})  # fmt: skip
         if self._claimable():
             self._wake.set()  # enough slots free for the next claim
-
-    async def _one(self, claim: Claim) -> None:
-        try:
-            await self.deliverer.attempt(claim)
-        except Exception:
-            # The outcome could not be recorded: the lease runs out and recover() decides.
-            log.exception("recording an attempt failed", extra={"outbox_id": claim.id})
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop claiming; let attempts in flight finish for up to `grace` seconds."""

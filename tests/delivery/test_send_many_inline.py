@@ -1,8 +1,9 @@
 """`send_many`'s inline path (the worker renders and awaits the first try's pool future itself,
-no `send` or backend `send` coroutine per message) against `send` per message
-(`inline_send_many = False`): over generated batches and server misbehaviour, both put the
-same bytes on a real aiosmtpd server, return the same results and errors in the same order,
-call `on_sent`, `on_failed` and `on_progress` alike, and leave the same health."""
+no `send` or backend `send` coroutine per message) and `send`'s (the backend's `send` written
+out in it) against `send` per message through the backend's `send` (`inline_send_many` and
+`inline_send` False): over generated batches and server misbehaviour, all three put the same
+bytes on a real aiosmtpd server, return the same results and errors in the same order, call
+`on_sent`, `on_failed` and `on_progress` alike, and leave the same health."""
 
 from __future__ import annotations
 
@@ -31,8 +32,12 @@ def _fixed_tokens() -> Iterator[None]:
         yield
 
 
+# send_many inline; `send` per message with the backend's `send` written out; the general way.
+MODES = {"inline": (True, True), "send inline": (False, True), "general": (False, False)}
+
+
 async def _send_many(
-    config: dict[str, Any], inline: bool, requests: list[Any], concurrency: int
+    config: dict[str, Any], mode: str, requests: list[Any], concurrency: int
 ) -> list[Any]:
     hooks: list[tuple[str, Any]] = []
     connector = SmtpConnector(
@@ -40,7 +45,7 @@ async def _send_many(
         on_sent=lambda result: hooks.append(("sent", outcome_view(result))),
         on_failed=lambda error: hooks.append(("failed", outcome_view(error))),
     )
-    connector.inline_send_many = inline
+    connector.inline_send_many, connector.inline_send = MODES[mode]
     async with connector:
         outcomes = await connector.send_many(
             requests,
@@ -160,15 +165,15 @@ def test_send_many_inline_sends_and_fails_as_send_per_message(
     if throttled:
         config["throttle"] = {"perRecipientHourly": 1000}
     outcomes, received = {}, {}
-    for inline in (True, False):
+    for mode in MODES:
         servers.misbehave(pipelining, first, data_replies)
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(SmtpDelivery, "fast_path", fast_path)
             with asyncio.Runner(loop_factory=loop) as runner:
-                outcomes[inline] = runner.run(_send_many(config, inline, requests, concurrency))
-        received[inline] = servers.received(pipelining, ordered=concurrency == 1)
-    assert outcomes[True] == outcomes[False]
-    assert received[True] == received[False]
+                outcomes[mode] = runner.run(_send_many(config, mode, requests, concurrency))
+        received[mode] = servers.received(pipelining, ordered=concurrency == 1)
+    assert outcomes["inline"] == outcomes["send inline"] == outcomes["general"]
+    assert received["inline"] == received["send inline"] == received["general"]
 
 
 async def test_the_common_batch_runs_no_send_coroutine(
@@ -198,3 +203,31 @@ async def test_the_common_batch_runs_no_send_coroutine(
     assert all(isinstance(o, SendResult) for o in outcomes)
     assert sorted(set(calls)) == ["SmtpConnector", "SmtpDelivery"] and len(calls) == 12
     assert len(server.messages) == 12
+
+
+async def test_a_common_send_runs_no_backend_send_coroutine(
+    make_server: MakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`send` of a common message awaits the first try's future itself (the property above
+    would hold without it); with a throttle, or `inline_send` off, it calls the backend's."""
+    calls: list[str] = []
+    original = SmtpDelivery.send
+
+    def counted(*args: Any) -> Any:
+        calls.append("SmtpDelivery")
+        return original(*args)
+
+    monkeypatch.setattr(SmtpDelivery, "send", counted)
+    server = make_server(pipelining=True)
+    for config, inline, expected in (
+        (config_for(server, templates=TEMPLATES), True, []),
+        (config_for(server, templates=TEMPLATES), False, ["SmtpDelivery"]),
+        (config_for(server, templates=TEMPLATES, throttle={"perRecipientHourly": 1000}), True,
+         ["SmtpDelivery"]),
+    ):  # fmt: skip
+        calls.clear()
+        async with SmtpConnector(config) as connector:
+            connector.inline_send = inline
+            result = await connector.send("u@example.org", "SignIn", {"code": "123456"})
+        assert isinstance(result, SendResult) and calls == expected
+    assert len(server.messages) == 3

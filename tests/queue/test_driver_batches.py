@@ -69,8 +69,8 @@ async def test_a_failing_driver_op_is_rerun_alone(tmp_path: Path) -> None:
             await box.enqueue(_new(i))
         claims = await box.claim_due("w", 6)
 
-        def broken(conn: Any) -> None:
-            execute(conn, "INSERT INTO no_such_table VALUES (1)", ())
+        def broken(raw: Any) -> None:
+            execute(raw, "INSERT INTO no_such_table VALUES (1)", ())
 
         results = await asyncio.gather(
             *(box.mark_data(c) for c in claims[:3]),

@@ -22,8 +22,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import IntegrityError
 
 from smtp_connector.queue import outbox as outbox_module
+from smtp_connector.queue import sqlite_outbox
 from smtp_connector.queue.database import QueueDatabase
-from smtp_connector.queue.outbox import Finish, LeaseLost, NewMessage, Outbox
+from smtp_connector.queue.outbox import Claim, Finish, LeaseLost, NewMessage, Outbox, attempt_log
 from smtp_connector.queue.sqlite_outbox import SqliteOutbox
 from smtp_connector.queue.tables import metadata
 from smtp_connector.store.tables import AppRow
@@ -231,3 +232,80 @@ async def test_a_claim_carries_its_apps_versions_as_its_transaction_reads_them(
         engine.dispose()
         await box.db.dispose()
         await alone.db.dispose()
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text() | st.floats(allow_nan=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+_payloads = st.dictionaries(st.text(), _json_values, max_size=4)
+_errors = st.none() | st.dictionaries(st.text(), _json_values, max_size=3)
+_statuses = st.sampled_from(["sent", "queued", "failed", "abandoned"])
+
+
+async def _completed(box: Outbox, payloads: list[dict[str, Any]], ends: list[Finish]) -> Any:
+    """Enqueue `payloads`, claim them (the claims' payloads as read back), mark and end them
+    per `ends`; the claims' fields and the results."""
+    _fresh_ids()
+    for i, payload in enumerate(payloads):
+        await box.enqueue(NewMessage("app", ("d1", "é"), f"u{i}@x.org", "SignIn", payload,
+                                     None, 3, 2000.0))  # fmt: skip
+    claims = await box.claim_due("w", len(payloads))
+    read = [(c.id, c.payload, c.definition_ids) for c in claims]
+    await asyncio.gather(*(box.mark_data(c) for c in claims))
+    done = await asyncio.gather(*(box.finish(c, e) for c, e in zip(claims, ends, strict=False)))
+    return read, done
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.tuples(_payloads, _statuses, _errors), min_size=1, max_size=6))
+def test_claimed_payloads_and_stored_errors_are_the_core_statements(
+    cases: list[tuple[dict[str, Any], str, dict[str, Any] | None]],
+) -> None:
+    """Claims read their payloads and definition ids back as the Core path reads them (the
+    queue's own JSON loader), and a completion stores its `last_error` as the Core path
+    does: `None` as the JSON text `null`, any dict (an empty one too) as its JSON."""
+    payloads = [payload for payload, _, _ in cases]
+    ends = [Finish(status, status, next_attempt_at=50.0, last_error=error,
+                   message_id="<m@x>", server="mx:25", definition_id="d1")
+            for _, status, error in cases]  # fmt: skip
+
+    async def both() -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            core, raw = _opened(Outbox, Path(folder)), _opened(SqliteOutbox, Path(folder))
+            try:
+                assert await _completed(raw, payloads, ends) == await _completed(
+                    core, payloads, ends
+                )
+                assert _rows(raw) == _rows(core)
+            finally:
+                await core.db.dispose()
+                await raw.db.dispose()
+
+    asyncio.run(both())
+
+
+_maybe_text = st.none() | st.text(max_size=8)
+
+
+@given(
+    st.builds(Claim, id=st.text(max_size=8), app_id=st.just("app"), definition_ids=st.just(()),
+              recipient=st.just("u@x.org"), usage_type=st.just("SignIn"), payload=st.just({}),
+              locale=st.none(), attempt=st.integers(1, 9), max_attempts=st.just(5),
+              expires_at=st.just(2000.0), worker_id=st.none() | st.text(max_size=8),
+              started=st.floats(0, 1e10)),
+    st.builds(Finish, status=_statuses, outcome=st.sampled_from(["sent", "retry", "failed"]),
+              last_error=_errors, server=_maybe_text),
+    _maybe_text,
+)  # fmt: skip
+def test_an_attempt_row_is_the_attempt_logs(claim: Claim, end: Finish, detail: str | None) -> None:
+    """The attempts row the driver SQL binds, the no-error shortcut included, is
+    `attempt_log`'s row with its NULLs bound as NaN (SQLite stores both as NULL)."""
+    general = sqlite_outbox._nulls_bound(
+        list(sqlite_outbox._PICK_ATTEMPT(attempt_log(claim, end, detail, 5.0))),
+        sqlite_outbox._NULLABLE_ATTEMPT,
+    )
+    assert repr(sqlite_outbox._attempt_row(claim, end, detail, 5.0)) == repr(general)
