@@ -27,7 +27,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from smtp_connector.queue.plain_json import plain_json
 from smtp_connector.store import SEND_SCOPE, MessageRequest
 
 from . import input_guard
@@ -144,7 +143,7 @@ async def _send(
         outcome = await service.messages.send(
             actor, app_id, request, idempotency_key=head.idempotency_key
         )
-        encoded = _answer_json(outcome.to_dict()).encode()
+        encoded = _TO_JSON(outcome.to_dict()).encode()
     except Exception as exc:  # the route's exception handlers answer (and log), as for the route
         handler = _handler_for(scope, exc)
         await (await handler(Request(scope), exc))(scope, _no_receive, send)
@@ -154,13 +153,6 @@ async def _send(
     headers += [(k.lower().encode(), v.encode()) for k, v in outcome_headers(outcome).items()]
     await send({"type": "http.response.start", "status": outcome.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": encoded})
-
-
-def _answer_json(answer: dict[str, Any]) -> str:
-    """`_TO_JSON(answer)`: the queued answer (an id, a status, warnings) is plain JSON,
-    joined without the encoder (queue/plain_json.py)."""
-    text = plain_json(answer, ",", ":")
-    return text if text is not None else _TO_JSON(answer)
 
 
 def _handler_for(scope: Scope, exc: Exception) -> Callable[..., Any]:
