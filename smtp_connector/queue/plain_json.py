@@ -3,12 +3,13 @@
 Each enqueue stores its definitions and payload as JSON text (sqlite_outbox.py). `json.dumps`
 builds a C encoder per call behind two Python layers: about 16,000 instructions for
 `{"code": "123456"}`, twice a send (issue 26 §1); this writes it in about half that. (The
-202's answer stays json's: with its three keys the Python walk cost more than the encoder.)
-The usual values are plain: dicts with string keys, lists and tuples of strings, None, booleans and ints, a few levels deep, every string printable ASCII without `"`
-or `\\`. JSON writes such a string as itself between quotes, whether or not it escapes
-non-ASCII text, so `plain_json` joins the pieces itself. Anything else (a float, a string with
-an escape, a deep or circular value, a subclass) is left to `json` (None), so its output and
-its errors stay json's own; tests/queue/test_plain_json.py holds both equal (hypothesis).
+202's answer stays json's: for its three keys the Python walk cost more than the encoder.)
+The usual values are plain: dicts with string keys, lists and tuples of strings, None,
+booleans and ints, a few levels deep, every string printable ASCII without `"` or `\\`.
+JSON writes such a string as itself between quotes, whether or not it escapes non-ASCII
+text, so `plain_json` joins the pieces itself. Anything else (a float, a string with an
+escape, a deep or circular value, a subclass) is left to `json` (None), so its output and its
+errors stay json's own; tests/queue/test_plain_json.py holds both equal (hypothesis).
 """
 
 from __future__ import annotations
