@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 
+from . import plain_json
 from .batching import DriverOp, InsertRow, Op
 from .json_text import json_loads
 from .outbox import Claim, Finish, Outbox, attempt_log
@@ -120,7 +121,7 @@ _NULLABLE_ATTEMPT = tuple(i for i, name in enumerate(_ATTEMPT_COLUMNS) if attemp
 def _insert_values(values: dict[str, Any]) -> tuple[Any, ...]:
     row = list(_PICK_INSERT(values))
     for place in _JSON_PLACES:
-        row[place] = json.dumps(row[place])
+        row[place] = plain_json.dumps(row[place])  # json.dumps's text (see plain_json.py)
     return _nulls_bound(row, _NULLABLE_INSERT)
 
 

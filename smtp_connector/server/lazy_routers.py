@@ -24,6 +24,7 @@ from fastapi import FastAPI
 
 Reaches = Callable[[str], bool]  # does a request to this path need the router?
 Load = Callable[[FastAPI, str], None]  # import router `name` and install it on the app
+MAX_UNREACHED = 4096  # paths remembered as reaching no waiting router (then forgotten at once)
 
 
 class Places:
@@ -57,6 +58,11 @@ class Deferred:
         self.waiting = dict(waiting)
         self.load = load
         self.counts: dict[str, int] = {}  # this group's installed routers -> routes added
+        # Paths that reach no waiting router. Routers only ever stop waiting, so such a path
+        # never reaches one later: a send to the same app's path, every request, is one set
+        # lookup instead of asking each router (the apps router's pattern backtracks over the
+        # app id: ~10,000 instructions a send, issue 26 §1).
+        self.unreached: set[str] = set()
 
     def install(self, name: str) -> None:
         """Import router `name` and install it, its routes moved to their place."""
@@ -73,9 +79,17 @@ class Deferred:
 
     def install_for(self, path: str) -> None:
         """Install every waiting router that a request to `path` reaches."""
+        if path in self.unreached:
+            return
+        reached = False
         for name, reaches in list(self.waiting.items()):
             if reaches(path):
                 self.install(name)
+                reached = True
+        if not reached:
+            if len(self.unreached) >= MAX_UNREACHED:  # any client picks the paths: bounded
+                self.unreached.clear()
+            self.unreached.add(path)
 
     def install_all(self) -> None:
         for name in list(self.waiting):

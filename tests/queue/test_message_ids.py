@@ -1,6 +1,7 @@
 """Outbox message ids (queue/message_ids.py) are what `uuid.uuid4().hex` gave: 32 hex digits
 of a version-4, RFC 4122 UUID, all different — across the refills of the random buffer, from
-several threads at once, and in a forked child, which must not repeat its parent's ids."""
+several threads at once, and in a forked child, which must not repeat its parent's ids; made
+from the random bytes as `uuid.UUID(bytes=…, version=4).hex` makes them (hypothesis)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import uuid
 import warnings
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from smtp_connector.queue.message_ids import new_message_id
+from smtp_connector.queue.message_ids import new_message_id, version4_hex
 
 
 def test_ids_are_uuid4_hex_and_unique_across_refills() -> None:
@@ -57,3 +60,9 @@ def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
     children = {child[i : i + 32] for i in range(0, len(child), 32)}
     parents = {new_message_id() for _ in range(10)}
     assert len(children) == 10 and not children & parents
+
+
+@given(st.binary(min_size=16, max_size=16))
+def test_version4_hex_is_uuids_own(random16: bytes) -> None:
+    """The bits set on the bytes are those `uuid.UUID(bytes=…, version=4)` sets on its int."""
+    assert version4_hex(random16) == uuid.UUID(bytes=random16, version=4).hex
