@@ -8,14 +8,17 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 from service_support import SECRET_KEY, SMTP_PASSWORD, loopback_policy
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 
 from smtp_connector.queue import Queue, QueueOptions, RetryPolicy
-from smtp_connector.queue.tables import attempts, outbox
+from smtp_connector.queue.database import QueueDatabase
+from smtp_connector.queue.sqlite_outbox import SqliteOutbox
+from smtp_connector.queue.tables import attempts, metadata, outbox
 from smtp_connector.store import CLI_ACTOR, SCOPES, AppCreate, DefinitionCreate, Service
 
 FAST_POLICY = RetryPolicy(initial_delay=0.2, max_delay=1.0, lease=10.0)
@@ -128,3 +131,13 @@ async def outbox_rows(queue: Queue) -> list[Any]:
 async def attempt_rows(queue: Queue, message_id: str) -> list[Any]:
     query = select(attempts).where(attempts.c.message_id == message_id).order_by(attempts.c.id)
     return await queue.db.read(lambda conn: list(conn.execute(query).all()))
+
+
+def sqlite_outbox_in(folder: Path) -> SqliteOutbox:
+    """A SQLite outbox in a new database file under `folder`, its tables created (the
+    tests that drive the outbox or the embedded worker directly, without a `Queue`)."""
+    url = f"sqlite:///{folder / 'q.db'}"
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    engine.dispose()
+    return SqliteOutbox(QueueDatabase(url), lease=60.0)

@@ -14,25 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
-from sqlalchemy import create_engine, event
+from queue_support import sqlite_outbox_in
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from smtp_connector.queue.batching import DriverOp
-from smtp_connector.queue.database import QueueDatabase
 from smtp_connector.queue.outbox import Finish, NewMessage
 from smtp_connector.queue.sqlite_outbox import SqliteOutbox, execute
-from smtp_connector.queue.tables import metadata
 
 SENT = Finish("sent", "sent", message_id="<1@x>", server="127.0.0.1:25", definition_id="d1")
 
 
 def _opened(folder: Path) -> tuple[SqliteOutbox, list[str]]:
     """An outbox, and the list SQLAlchemy's "begin" events of its engine go to."""
-    url = f"sqlite:///{folder / 'q.db'}"
-    engine = create_engine(url)
-    metadata.create_all(engine)
-    engine.dispose()
-    box = SqliteOutbox(QueueDatabase(url), lease=60.0)
+    box = sqlite_outbox_in(folder)
     begins: list[str] = []
     event.listen(box.db._sync_engine, "begin", lambda conn: begins.append("begin"))
     return box, begins

@@ -11,15 +11,12 @@ from typing import Any
 
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
-from sqlalchemy import create_engine
+from queue_support import sqlite_outbox_in
 
 from smtp_connector import ConnectorError, ErrorCode
 from smtp_connector.delivery.checkpoint import before_message_data, current_checkpoint
-from smtp_connector.queue.database import QueueDatabase
 from smtp_connector.queue.outbox import NewMessage
 from smtp_connector.queue.policy import RetryPolicy
-from smtp_connector.queue.sqlite_outbox import SqliteOutbox
-from smtp_connector.queue.tables import metadata
 from smtp_connector.store import SendJob, SendOutcome
 
 
@@ -34,11 +31,7 @@ async def test_the_attempt_sets_its_checkpoint_and_gives_back_the_callers(
 ) -> None:
     from smtp_connector.queue.worker import Deliverer
 
-    url = f"sqlite:///{tmp_path / 'q.db'}"
-    engine = create_engine(url)
-    metadata.create_all(engine)
-    engine.dispose()
-    box = SqliteOutbox(QueueDatabase(url), lease=60.0)
+    box = sqlite_outbox_in(tmp_path)
     seen: list[Any] = []
 
     async def deliver_now(job: SendJob) -> SendOutcome:

@@ -11,13 +11,10 @@ from pathlib import Path
 
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
-from sqlalchemy import create_engine
+from queue_support import sqlite_outbox_in
 
-from smtp_connector.queue.database import QueueDatabase
 from smtp_connector.queue.outbox import Claim, Finish, NewMessage
 from smtp_connector.queue.policy import RetryPolicy
-from smtp_connector.queue.sqlite_outbox import SqliteOutbox
-from smtp_connector.queue.tables import metadata
 from smtp_connector.queue.worker import Deliverer, EmbeddedWorker
 from smtp_connector.store import SendJob, SendOutcome
 
@@ -37,11 +34,7 @@ class _Unrecorded(Deliverer):
 async def test_an_attempt_that_cannot_be_recorded_is_logged_and_the_worker_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'q.db'}"
-    engine = create_engine(url)
-    metadata.create_all(engine)
-    engine.dispose()
-    box = SqliteOutbox(QueueDatabase(url), lease=60.0)
+    box = sqlite_outbox_in(tmp_path)
 
     async def deliver_now(job: SendJob) -> SendOutcome:
         return SendOutcome("sent")
