@@ -72,3 +72,17 @@ def test_a_send_path_is_remembered_and_reaches_nothing() -> None:
     assert installed == [] and group.unreached == {"/v1/apps/app-1/messages"}
     group.install_for("/v1/apps/app-1/servers")  # another path of that app still installs
     assert installed == ["servers"]
+
+
+def test_a_flood_of_unknown_paths_stays_bounded_and_an_admin_path_still_installs() -> None:
+    """An outsider picks the paths (no key is needed to reach the middleware): at the real
+    limit, thousands of distinct paths that reach nothing keep at most MAX_UNREACHED in
+    memory, and a later admin path still installs its router."""
+    installed: list[str] = []
+    group = _group(installed)
+    for number in range(lazy_routers.MAX_UNREACHED + 500):
+        group.install_for(f"/v1/apps/attacker-{number}/messages")
+        assert len(group.unreached) <= lazy_routers.MAX_UNREACHED
+    assert installed == []
+    group.install_for("/v1/apps/app-1/templates")
+    assert installed == ["app_templates"]
