@@ -21,7 +21,7 @@ from smtp_servers import (
     MakeServer,
     ScriptedServer,
     config_for,
-    free_port,
+    dead_port,
     smtp_dialogue,
 )
 
@@ -118,7 +118,7 @@ async def _dns(make: MakeServer, ca: trustme.CA) -> tuple[dict[str, Any], Any]:
 
 
 async def _closed(make: MakeServer, ca: trustme.CA) -> tuple[dict[str, Any], Any]:
-    return config_for(free_port()), None
+    return config_for(dead_port()), None
 
 
 async def _sender(make: MakeServer, ca: trustme.CA) -> tuple[dict[str, Any], Any]:

@@ -20,12 +20,37 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+_HANDED_OUT: set[tuple[str, int]] = set()
+_HELD: list[socket.socket] = []
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A port for a server a test starts later. Never one this process handed out before: the
+    kernel may give a just-released port again, and a server started on another test's "nothing
+    listens here" port turned a failover test's dead primary into its live backup."""
+    while True:
+        with socket.socket(_family(host)) as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if (host, port) not in _HANDED_OUT:
+            _HANDED_OUT.add((host, port))
+            return port
+
+
+def dead_port(host: str = "127.0.0.1") -> int:
+    """A port where connecting is refused for the rest of the run. The socket stays bound and
+    never listens (a SYN to it is answered with a reset), so no server, in this process or in a
+    `serve` it starts, can take the port while a test expects it dead."""
+    sock = socket.socket(_family(host))
+    sock.bind((host, 0))
+    _HELD.append(sock)
+    port: int = sock.getsockname()[1]
+    _HANDED_OUT.add((host, port))
+    return port
 
 
 @dataclass

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from smtp_servers import MakeServer, free_port
+from smtp_servers import MakeServer, dead_port
 
 from smtp_connector import SmtpConnector
 
@@ -58,7 +58,7 @@ async def test_a_closed_connector_is_freed_without_a_collection(
     make_server: MakeServer, no_collection: None
 ) -> None:
     server = make_server()
-    connector = SmtpConnector(failover_config(free_port(), server.port, 5))
+    connector = SmtpConnector(failover_config(dead_port(), server.port, 5))
     result = await connector.send("user@example.org", "SignIn", {"code": "123456"})
     assert result.server == f"127.0.0.1:{server.port}"
     reference = await closed(connector)
@@ -72,7 +72,7 @@ async def test_a_closed_connector_is_freed_without_a_collection(
 async def test_a_connector_that_never_sent_is_freed_without_a_collection(
     no_collection: None,
 ) -> None:
-    connector = SmtpConnector(failover_config(free_port(), free_port(), 3))
+    connector = SmtpConnector(failover_config(dead_port(), dead_port(), 3))
     reference = await closed(connector)
     del connector
     assert reference() is None

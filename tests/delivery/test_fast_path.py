@@ -15,7 +15,7 @@ import pytest
 from equal_paths import PATH_TEMPLATES, ServerPairs, fixed_tokens, loops, outcome_view, stamp
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from smtp_servers import MakeServer, config_for, free_port
+from smtp_servers import MakeServer, config_for, dead_port
 
 from smtp_connector import SendResult, SmtpConnector
 from smtp_connector.delivery.checkpoint import before_message_data
@@ -125,7 +125,7 @@ def test_the_fast_path_sends_and_fails_as_the_full_path(
 ) -> None:
     primary, failover = servers.pair(pipelining)
     config = config_for(
-        free_port() if first == "down" else primary.port,
+        dead_port() if first == "down" else primary.port,
         templates=TEMPLATES,
         retry={"attempts": attempts, "initialDelay": 1, "maxDelay": 2},
         servers=[{"host": "127.0.0.1", "port": failover.port, "priority": 1}],

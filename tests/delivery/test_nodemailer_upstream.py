@@ -18,7 +18,7 @@ from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
-from smtp_servers import MakeServer, ScriptedServer, TestServer, config_for, free_port
+from smtp_servers import MakeServer, ScriptedServer, TestServer, config_for, dead_port
 
 from smtp_connector import ConnectorError, ErrorCode, SmtpConnector
 
@@ -129,7 +129,7 @@ async def test_connect_to_a_secure_server(make_server: MakeServer, ca_pem: str) 
 
 async def test_error_for_a_port_nobody_listens_on() -> None:
     with pytest.raises(ConnectorError) as info:
-        await steps_of(config_for(free_port()))
+        await steps_of(config_for(dead_port()))
     assert info.value.code is ErrorCode.CONNECTION_FAILED
 
 

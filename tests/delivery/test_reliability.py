@@ -29,7 +29,7 @@ from smtp_servers import (
     MakeServer,
     TestServer,
     config_for,
-    free_port,
+    dead_port,
     stop_raw_server,
 )
 
@@ -200,11 +200,6 @@ def restartable() -> Iterator[Callable[..., RestartableServer]]:
 def address(server: TestServer | PlanServer | RestartableServer | int) -> str:
     port = server if isinstance(server, int) else server.port
     return f"127.0.0.1:{port}"
-
-
-def dead_port() -> int:
-    """A port nothing listens on: connecting is refused."""
-    return free_port()
 
 
 def servers_config(

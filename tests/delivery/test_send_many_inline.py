@@ -15,7 +15,7 @@ import pytest
 from equal_paths import MESSAGE_ID, PATH_TEMPLATES, ServerPairs, fixed_tokens, loops, outcome_view
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from smtp_servers import MakeServer, config_for, free_port
+from smtp_servers import MakeServer, config_for, dead_port
 
 from smtp_connector import SendResult, SmtpConnector
 from smtp_connector.delivery.failover import SmtpDelivery
@@ -157,7 +157,7 @@ def test_send_many_inline_sends_and_fails_as_send_per_message(
         data_replies = []
     primary, failover = servers.pair(pipelining)
     config = config_for(
-        free_port() if first == "down" else primary.port,
+        dead_port() if first == "down" else primary.port,
         templates=TEMPLATES,
         retry={"attempts": attempts, "initialDelay": 1, "maxDelay": 2},
         servers=[{"host": "127.0.0.1", "port": failover.port, "priority": 1}],
