@@ -146,8 +146,11 @@ class SmtpDelivery:
         """What `first_try` started failed: a first try's `error` is recorded and the rounds go
         on from where the full path would be (the rest of round 0: failover, then backoff
         rounds); the rounds' own error (`first` None) is final."""
-        if first is None:
-            raise error
+        if first is None:  # raised from here, the error's traceback holds this frame: a
+            try:  # cycle if the frame still held the error
+                raise error
+            finally:
+                del error
         prepared, started, start, deadline = first
         server = self._servers[0]
         attempts: list[AttemptRecord] = []

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from smtp_servers import MakeServer, free_port
 
-from smtp_connector import SmtpConnector
+from smtp_connector import ConnectorError, ErrorCode, SmtpConnector
+from smtp_connector.delivery.failover import SmtpDelivery
 
 
 @pytest.fixture
@@ -73,6 +74,26 @@ async def test_a_connector_that_never_sent_is_freed_without_a_collection(
     no_collection: None,
 ) -> None:
     connector = SmtpConnector(failover_config(free_port(), free_port(), 3))
+    reference = await closed(connector)
+    del connector
+    assert reference() is None
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["first try", "rounds from the start"])
+async def test_a_connector_whose_send_failed_is_freed_without_a_collection(
+    no_collection: None, monkeypatch: pytest.MonkeyPatch, fast_path: bool
+) -> None:
+    """A failed send's error holds its traceback's frames: none of them may hold the error
+    again (a cycle through the connector's `send`), whether the first try failed or, the
+    first server passed over, the rounds ran from the start and their error went back up."""
+    monkeypatch.setattr(SmtpDelivery, "fast_path", fast_path)
+    config = failover_config(free_port(), free_port(), 1)
+    config["retry"] = {"attempts": 2, "initialDelay": 1, "maxDelay": 2}
+    connector = SmtpConnector(config)
+    with pytest.raises(ConnectorError) as failed:
+        await connector.send("user@example.org", "SignIn", {"code": "123456"})
+    assert failed.value.code is ErrorCode.ALL_SERVERS_FAILED and failed.value.attempts == 2
+    del failed
     reference = await closed(connector)
     del connector
     assert reference() is None
