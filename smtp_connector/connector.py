@@ -128,11 +128,9 @@ class SmtpConnector(Composer):
             else:  # the backend's `send` written out (as in `send_many`): one coroutine fewer
                 begun = smtp.first_try(email)
                 try:
-                    result = smtp.first_result(begun[0], await begun[1])
+                    result = smtp.first_result(begun, await begun[1])
                 except ConnectorError as failed:
-                    first = begun[0]
-                    del begun  # the future holds `failed` (see `Begun`)
-                    result = await smtp.after_first(email, first, failed)
+                    result = await smtp.after_first(email, begun, failed)
         except ConnectorError as error:
             _call_hook(self._on_failed, error)
             raise
@@ -201,11 +199,9 @@ class SmtpConnector(Composer):
                             email = self.render(usage, payload or {}, locale, to=to)
                             begun = smtp.first_try(email, loop)
                             try:
-                                outcome = smtp.first_result(begun[0], await begun[1])
+                                outcome = smtp.first_result(begun, await begun[1])
                             except ConnectorError as error:
-                                first = begun[0]
-                                del begun  # the future holds `error` (see `Begun`)
-                                outcome = await smtp.after_first(email, first, error)
+                                outcome = await smtp.after_first(email, begun, error)
                         except ConnectorError as error:
                             if on_failed is not None:
                                 _call_hook(on_failed, error)

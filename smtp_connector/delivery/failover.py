@@ -14,8 +14,8 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..compose.message import RenderedEmail
 from ..config import ServerConfig, SmtpConfig
@@ -38,10 +38,11 @@ log = secret_safe_logger("smtp_connector.delivery")
 Prepare = Callable[[RenderedEmail, ServerConfig], tuple[RenderedEmail, bytes]]
 # A started first try (the email as sent, the send's start, the try's start, the deadline).
 FirstTry = tuple[RenderedEmail, float, float, float]
-# A started send: its first try and the pool's future, or None and the rounds' coroutine.
-# Tuples: an object costs ~1,000 instructions more a message. A caller drops it before the
-# rounds: the future holds the error, whose traceback holds its frame (a cycle on 3.12+).
-Begun = tuple[FirstTry | None, Awaitable[Delivery | SendResult]]
+# A started send, `[first, awaitable]`: its FirstTry and the pool's future, or None and the
+# rounds' coroutine. A list, not an object (one costs ~1,000 instructions more a message), so
+# `after_first` can empty it: the future holds the error, whose traceback holds the caller's
+# frame, which holds the list (a cycle that would keep the connector for the collector).
+Begun = list[Any]
 
 
 class SmtpDelivery:
@@ -100,11 +101,9 @@ class SmtpDelivery:
         case, with nothing allocated for retries), then rounds of failover and retries."""
         begun = self.first_try(email)
         try:
-            return self.first_result(begun[0], await begun[1])
+            return self.first_result(begun, await begun[1])
         except ConnectorError as error:
-            first = begun[0]
-            del begun  # let go of the future that holds `error` (see `Begun`)
-            return await self.after_first(email, first, error)
+            return await self.after_first(email, begun, error)
 
     def first_try(
         self, email: RenderedEmail, loop: asyncio.AbstractEventLoop | None = None
@@ -112,13 +111,13 @@ class SmtpDelivery:
         """Start a send, no coroutine of its own: round 0's first try, inlined, when the first
         server is active (no clock or attempt check can stop it first), else the rounds from
         the start. Its callers (`send`, `SmtpConnector.send`, `send_many`) await `begun[1]`
-        themselves, then `first_result`, or on error drop `begun` and `after_first`. `loop`:
-        the running loop, when the caller holds it (`send_many` asks once)."""
+        themselves and hand what it gives to `first_result`, or its error to `after_first`.
+        `loop`: the running loop, when the caller holds it (`send_many` asks once)."""
         started = time.monotonic()
         first = self._servers[0]
         deadline = started + self._config.retry.deadline / 1000
         if not self.fast_path or first.health.disabled_until != 0.0:
-            return (None, self._rounds(email, started, deadline, [], {}, set(), None))
+            return [None, self._rounds(email, started, deadline, [], {}, set(), None)]
         prepared, data = self._prepare(email, first.config)
         start = time.monotonic()
         try:
@@ -126,39 +125,40 @@ class SmtpDelivery:
         except ConnectorError as error:  # as if the future had failed: the rounds go on
             future = (loop or asyncio.get_running_loop()).create_future()
             future.set_exception(error.with_traceback(None))  # no frame of this one in it
-        return ((prepared, started, start, deadline), future)
+        return [(prepared, started, start, deadline), future]
 
-    def first_result(self, first: FirstTry | None, outcome: Delivery | SendResult) -> SendResult:
-        """The send's result from what `first_try`'s awaitable gave: a first try's `Delivery`,
-        or the result of rounds that ran from the start (`first` None). Never raises a
-        `ConnectorError`, so a caller may call it inside its `try` around the await."""
-        if isinstance(outcome, SendResult):  # the rounds ran from the start (`first` None)
+    def first_result(self, begun: Begun, outcome: Delivery | SendResult) -> SendResult:
+        """The send's result from what `begun`'s awaitable gave: a first try's `Delivery`, or
+        the result of rounds that ran from the start. Never raises a `ConnectorError`, so a
+        caller calls it inside its `try` around the await."""
+        if isinstance(outcome, SendResult):  # the rounds ran from the start
             return outcome
-        assert first is not None
+        first: FirstTry = begun[0]
         now = time.monotonic()  # one clock read for the try's seconds and the send's duration
         result = self._succeeded(self._servers[0], first[0], outcome, now - first[2], [])
         result.duration = now - first[1]
         return result
 
     async def after_first(
-        self, email: RenderedEmail, first: FirstTry | None, error: ConnectorError
+        self, email: RenderedEmail, begun: Begun, error: ConnectorError
     ) -> SendResult:
-        """What `first_try` started failed: a first try's `error` is recorded and the rounds go
-        on from where the full path would be (the rest of round 0: failover, then backoff
-        rounds); the rounds' own error (`first` None) is final."""
-        if first is None:  # raised from here, the error's traceback holds this frame: a
-            try:  # cycle if the frame still held the error
+        """What `first_try` started failed: `begun` is emptied (see `Begun`), a first try's
+        `error` recorded and the rounds go on from where the full path would be (the rest of
+        round 0: failover, then backoff rounds); the rounds' own error is final."""
+        first: FirstTry | None = begun[0]
+        begun.clear()
+        try:
+            if first is None:
                 raise error
-            finally:
-                del error
-        prepared, started, start, deadline = first
-        server = self._servers[0]
-        attempts: list[AttemptRecord] = []
-        errors: dict[str, ConnectorError] = {}
-        excluded: set[str] = set()
-        self._failed(server, prepared, error, start, attempts, errors, excluded)
-        rest = [s for s in self._servers[1:] if s.name not in excluded]
-        return await self._rounds(email, started, deadline, attempts, errors, excluded, rest)
+            prepared, started, start, deadline = first
+            attempts: list[AttemptRecord] = []
+            errors: dict[str, ConnectorError] = {}
+            excluded: set[str] = set()
+            self._failed(self._servers[0], prepared, error, start, attempts, errors, excluded)
+            rest = [s for s in self._servers[1:] if s.name not in excluded]
+            return await self._rounds(email, started, deadline, attempts, errors, excluded, rest)
+        finally:  # `error`, raised again through this frame, would hold it: a cycle
+            del error
 
     async def _rounds(
         self,
