@@ -2,7 +2,8 @@
 
 It wires the stages together — config → compose (template choice, rendering, MIME) → signing →
 delivery (throttles, then pooled SMTP with failover, or a memory/console/file outbox) — and offers
-the same operations to async and sync callers.
+the same operations to async and sync callers. Rendering and the template and payload checks are
+its base class's, `Composer` (compose/composer.py); this module adds what sends.
 """
 
 from __future__ import annotations
