@@ -89,7 +89,7 @@ class SmtpConnector(Composer):
         the first sends need not compile them again."""
         cfg = config if isinstance(config, SmtpConfig) else SmtpConfig.model_validate(config)
         _configure_logging(cfg)
-        super().__init__(cfg, template_provider, compose_from)
+        super().__init__(cfg, template_provider, compose_from, caller_depth=2)
         self._owned_store: Any = None  # a Redis store built from throttle.store, closed by us
         self._signers: list[Signer] = _signers(cfg)
         if throttle_store is None and cfg.throttle.store != "memory":

@@ -36,11 +36,14 @@ class Composer:
         config: SmtpConfig,
         template_provider: TemplateProvider | None = None,
         compose_from: Composer | None = None,
+        *,
+        caller_depth: int = 1,
     ) -> None:
         """`template_provider` answers templates before the config's own; `compose_from`, an
         earlier composer that renders the same way, lends its compiled templates and proven
         shapes (see `SmtpConnector.__init__`). A broken template fails here, not on the
-        first sign-up, as a signer's key does."""
+        first sign-up, as a signer's key does; a template warning points at the line that
+        built the object, `caller_depth` frames up (2 through a subclass's `__init__`)."""
         self.config = cfg = config
         self._headers = tuple(validate_custom_headers(cfg.custom_headers))
         earlier = compose_from
@@ -57,7 +60,12 @@ class Composer:
         self._app_name = cfg.from_name or sender.display_name or sender.domain
         sample = self._context({}, None)
         self.template_warnings: list[str] = check_templates(
-            cfg.templates, self._renderer, cfg.default_locale, self._senders, sample
+            cfg.templates,
+            self._renderer,
+            cfg.default_locale,
+            self._senders,
+            sample,
+            stacklevel=2 + caller_depth,
         )
         self._renderer.check_limits(cfg.templates, sample)
         self._plans = SendPlans(selector, self._payload_check, cfg, self.template_warnings)
