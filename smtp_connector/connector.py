@@ -2,7 +2,8 @@
 
 It wires the stages together — config → compose (template choice, rendering, MIME) → signing →
 delivery (throttles, then pooled SMTP with failover, or a memory/console/file outbox) — and offers
-the same operations to async and sync callers.
+the same operations to async and sync callers. Rendering and the template and payload checks are
+its base class's, `Composer` (compose/composer.py); this module adds what sends.
 """
 
 from __future__ import annotations
@@ -15,17 +16,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .compose.checks import check_one_template, check_templates
-from .compose.message import RenderedEmail, rendered_email
-from .compose.parts import compose_parts
-from .compose.payload import require_mapping
+from .compose.composer import Composer
 from .compose.provider import TemplateProvider
-from .compose.rendering import Renderer
-from .compose.requirements import payload_check_for
-from .compose.selection import Choice, Source, TemplateSelector
-from .compose.send_plans import SendPlans
-from .compose.senders import Senders
-from .config import EmailTemplate, SmtpConfig, validate_custom_headers
+from .config import SmtpConfig
 from .delivery.failover import SmtpDelivery
 from .delivery.network import AddressPolicy
 from .delivery.throttle import Throttle, ThrottleStore
@@ -33,7 +26,7 @@ from .errors import ConnectorError, secret_safe_logger
 from .finishing import Finisher
 from .results import SendResult, Step
 from .sync_loop import LoopThread
-from .usage import UsageType, usage_key
+from .usage import UsageType
 
 if TYPE_CHECKING:  # loaded when a config uses them (DKIM/S/MIME, OAuth2, a local backend)
     from .delivery.backends import Backend
@@ -62,7 +55,7 @@ def _as_request(item: SendRequest | Mapping[str, Any]) -> SendRequest:
     return item if isinstance(item, SendRequest) else SendRequest(**item)
 
 
-class SmtpConnector:
+class SmtpConnector(Composer):
     """Renders and delivers verification emails for one configuration.
 
     Use as `async with SmtpConnector(config) as connector:` so pooled connections are closed,
@@ -94,32 +87,10 @@ class SmtpConnector:
         (the service rebuilding one after a server changed): when it renders the same way
         (templates, locale, limits), its compiled templates and proven shapes carry over, so
         the first sends need not compile them again."""
-        self.config = (
-            config if isinstance(config, SmtpConfig) else SmtpConfig.model_validate(config)
-        )
-        cfg = self.config
+        cfg = config if isinstance(config, SmtpConfig) else SmtpConfig.model_validate(config)
         _configure_logging(cfg)
+        super().__init__(cfg, template_provider, compose_from, caller_depth=2)
         self._owned_store: Any = None  # a Redis store built from throttle.store, closed by us
-        self._headers = tuple(validate_custom_headers(cfg.custom_headers))
-        earlier = compose_from
-        selector, renderer = compose_parts(
-            cfg,
-            (earlier.config, earlier._selector, earlier._renderer) if earlier else None,
-            template_provider,
-        )
-        self._selector: TemplateSelector = selector
-        self._renderer: Renderer = renderer
-        self._payload_check = payload_check_for(renderer)  # shared as the renderer is
-        self._senders = Senders(cfg, self._renderer)
-        sender = self._senders.default_from
-        self._app_name = cfg.from_name or sender.display_name or sender.domain
-        # Like the signers' key checks: a broken template fails here, not on the first sign-up.
-        sample = self._context({}, None)
-        self.template_warnings: list[str] = check_templates(
-            cfg.templates, self._renderer, cfg.default_locale, self._senders, sample
-        )
-        self._renderer.check_limits(cfg.templates, sample)
-        self._plans = SendPlans(selector, self._payload_check, cfg, self.template_warnings)
         self._signers: list[Signer] = _signers(cfg)
         if throttle_store is None and cfg.throttle.store != "memory":
             from .delivery.redis_store import RedisThrottleStore
@@ -135,90 +106,6 @@ class SmtpConnector:
         )
         self._loop_thread: LoopThread | None = None
         self._loop_lock = threading.Lock()
-
-    # -- rendering -----------------------------------------------------------------------
-
-    def render(
-        self,
-        usage_type: UsageType | str,
-        payload: Mapping[str, Any],
-        locale: str | None = None,
-        *,
-        to: str | Sequence[str] | None = None,
-    ) -> RenderedEmail:
-        """Select the template for (usage type, locale) and render it with `payload`."""
-        require_mapping(payload)
-        usage = usage_key(usage_type)  # once: the selector takes the key as it is
-        locale = locale or _payload_locale(payload)
-        template = self._selector.select(usage, locale)
-        context = self._context(payload, locale)
-        bodies = self._renderer.render(template, context)
-        sender, reply_to = self._senders.for_template(template, context)
-        email = rendered_email(  # `RenderedEmail(...)`, its text and HTML filled when read
-            bodies.subject,
-            bodies.text,
-            bodies.html,
-            sender,
-            self._senders.recipients(to) if to is not None else (),
-            reply_to,
-            self._headers,
-            usage,
-            template.locale or locale,
-            bodies.short_lines,
-            bodies.wire,
-        )
-        email.payload = dict(payload)
-        return email
-
-    def check_payload(
-        self, usage_type: UsageType | str, payload: Mapping[str, Any], locale: str | None = None,
-        *, to: str | Sequence[str] | None = None, allow_fallback: bool = True,
-    ) -> list[str]:  # fmt: skip
-        """Prove a send would go out as meant, without sending (see compose/requirements.py)."""
-        require_mapping(payload)
-        if to is not None:
-            self._senders.recipients(to)
-        locale = locale or _payload_locale(payload)
-        return self._plans.check(usage_type, locale, payload, self._context, allow_fallback)
-
-    def template_source(self, usage_type: UsageType | str, locale: str | None = None) -> Source:
-        """Which level a send of (usage type, locale) takes its template from: "provider",
-        "config" or "shipped" (for an admin's grid). Raises `template_not_found`."""
-        return self._selector.choose(usage_type, locale).source
-
-    def template_choice(self, usage_type: UsageType | str, locale: str | None = None) -> Choice:
-        """The template a send of (usage type, locale) renders and its level (`.source`): its
-        `usage_type` is `Generic` where Generic filled in. Raises `template_not_found`."""
-        return self._selector.choose(usage_type, locale)
-
-    def check_template(
-        self,
-        template: EmailTemplate | Mapping[str, Any],
-        usage_type: UsageType | str | None = None,
-        locale: str | None = None,
-    ) -> list[str]:
-        """Check a template before it is stored (a mapping in Logto's details shape needs
-        `usage_type`): the checks configured templates get when the connector is built. Raises
-        `template_error` for a syntax error (with its line), a sandbox limit the template breaks
-        on its own, or a bad `sendFrom`/`replyTo`; returns warnings (no code placeholder for a
-        code-bearing usage type, a misspelt usage type), without issuing them."""
-        usage = usage_key(usage_type) if usage_type is not None else None
-        return check_one_template(
-            template, usage, locale, self._renderer, self._senders, self._context({}, None)
-        )
-
-    def compose_cache_info(self) -> dict[str, Any] | None:
-        """The shape cache's counters (hits, misses, size, fallbacks by reason); None when
-        `composeCache` is off. For monitoring and for the tests that prove the fallbacks."""
-        shapes = self._renderer.shapes
-        return shapes.cache_info() if shapes is not None else None
-
-    def _context(self, payload: Mapping[str, Any], locale: str | None) -> dict[str, Any]:
-        context = dict(payload)
-        if not context.get("application"):
-            context["application"] = {"name": self._app_name}
-        context.setdefault("locale", locale or self.config.default_locale)
-        return context
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -239,16 +126,12 @@ class SmtpConnector:
                 result = await smtp.send(email)
             elif not self.inline_send or not isinstance(smtp, SmtpDelivery):
                 result = await smtp.send(email)
-            elif (begun := smtp.first_try(email)) is None:  # the backend's `send` written out
-                result = await smtp.send(email)  # (as in `send_many`): one coroutine fewer
-            else:
+            else:  # the backend's `send` written out (as in `send_many`): one coroutine fewer
+                begun = smtp.first_try(email)
                 try:
-                    delivered = await begun[1]
+                    result = smtp.first_result(begun, await begun[1])
                 except ConnectorError as failed:
-                    first, begun = begun[0], None  # the future holds `failed` (`FirstTry`)
-                    result = await smtp.after_first(email, first, failed)
-                else:
-                    result = smtp.first_result(begun[0], delivered)
+                    result = await smtp.after_first(email, begun, failed)
         except ConnectorError as error:
             _call_hook(self._on_failed, error)
             raise
@@ -316,16 +199,10 @@ class SmtpConnector:
                         try:
                             email = self.render(usage, payload or {}, locale, to=to)
                             begun = smtp.first_try(email, loop)
-                            if begun is None:
-                                outcome = await smtp.send(email)
-                            else:
-                                try:
-                                    delivered = await begun[1]
-                                except ConnectorError as error:
-                                    first, begun = begun[0], None  # the future holds `error`
-                                    outcome = await smtp.after_first(email, first, error)
-                                else:
-                                    outcome = smtp.first_result(begun[0], delivered)
+                            try:
+                                outcome = smtp.first_result(begun, await begun[1])
+                            except ConnectorError as error:
+                                outcome = await smtp.after_first(email, begun, error)
                         except ConnectorError as error:
                             if on_failed is not None:
                                 _call_hook(on_failed, error)
@@ -398,12 +275,6 @@ class SmtpConnector:
             if self._loop_thread is None:
                 self._loop_thread = LoopThread()
         return self._loop_thread.run(coroutine)
-
-
-def _payload_locale(payload: Mapping[str, Any]) -> str | None:
-    is_mapping = type(payload) is dict or isinstance(payload, Mapping)  # a dict: no ABC check
-    locale = payload.get("locale") if is_mapping else None
-    return locale if isinstance(locale, str) and locale else None
 
 
 def _make_backend(

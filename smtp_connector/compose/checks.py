@@ -36,9 +36,10 @@ def check_templates(
     default_locale: str,
     senders: Senders,
     context: Mapping[str, Any],
+    stacklevel: int = 3,
 ) -> list[str]:
     """Compile every template and its `sendFrom`/`replyTo` (raises `template_error`), then
-    warn about likely mistakes.
+    warn about likely mistakes, at the line `stacklevel` frames up (the caller's caller).
 
     Returns the warning texts, each already issued as a `TemplateWarning`.
     """
@@ -56,7 +57,7 @@ def check_templates(
         *_shadow_findings(templates, default_locale),
     ]
     for text in found:
-        warnings.warn(TemplateWarning(text), stacklevel=3)
+        warnings.warn(TemplateWarning(text), stacklevel=stacklevel)
     return found
 
 

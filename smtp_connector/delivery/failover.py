@@ -15,7 +15,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..compose.message import RenderedEmail
 from ..config import ServerConfig, SmtpConfig
@@ -24,7 +24,7 @@ from ..results import AttemptRecord, SendResult, Step
 from .health import ServerHealth
 from .network import AddressPolicy
 from .pool import ServerPool
-from .retry import backoff_delay, fails_over, log_failure
+from .retry import backoff_delay, fails_over, final_error, log_failure
 from .servers import Server, build_server
 from .session import SmtpSession
 from .throttle import SharedRateStore
@@ -36,11 +36,13 @@ if TYPE_CHECKING:  # OAuth2 loads only for a server that uses it
 log = secret_safe_logger("smtp_connector.delivery")
 
 Prepare = Callable[[RenderedEmail, ServerConfig], tuple[RenderedEmail, bytes]]
-# A started first try (the email as sent, the send's start, the try's start, the deadline); the
-# pool's future goes beside it, since a caller must drop the future before the rounds: it holds
-# the error, whose traceback holds the caller's frame (a cycle, on Python 3.12+).
+# A started first try (the email as sent, the send's start, the try's start, the deadline).
 FirstTry = tuple[RenderedEmail, float, float, float]
-Begun = tuple[FirstTry, "asyncio.Future[Delivery]"]
+# A started send, `[first, awaitable]`: its FirstTry and the pool's future, or None and the
+# rounds' coroutine. A list, not an object (one costs ~1,000 instructions more a message), so
+# `after_first` can empty it: the future holds the error, whose traceback holds the caller's
+# frame, which holds the list (a cycle that would keep the connector for the collector).
+Begun = list[Any]
 
 
 class SmtpDelivery:
@@ -98,30 +100,24 @@ class SmtpDelivery:
         """Deliver `email`: the first try on the first server when it is active (the common
         case, with nothing allocated for retries), then rounds of failover and retries."""
         begun = self.first_try(email)
-        if begun is None:
-            started = time.monotonic()
-            deadline = started + self._config.retry.deadline / 1000
-            return await self._rounds(email, started, deadline, [], {}, set(), None)
-        first = begun[0]
         try:
-            delivery = await begun[1]
+            return self.first_result(begun, await begun[1])
         except ConnectorError as error:
-            begun = None  # let go of the future that holds `error` (see `FirstTry`)
-            return await self.after_first(email, first, error)
-        return self.first_result(first, delivery)
+            return await self.after_first(email, begun, error)
 
     def first_try(
         self, email: RenderedEmail, loop: asyncio.AbstractEventLoop | None = None
-    ) -> Begun | None:
-        """Round 0's first try, inlined, when the first server is active (no clock or attempt
-        check can stop it first); None: take the rounds from the start. The caller (`send`,
-        `send_many`) awaits the future, drops it, and hands on to `first_result`/`after_first`.
+    ) -> Begun:
+        """Start a send, no coroutine of its own: round 0's first try, inlined, when the first
+        server is active (no clock or attempt check can stop it first), else the rounds from
+        the start. Its callers (`send`, `SmtpConnector.send`, `send_many`) await `begun[1]`
+        themselves and hand what it gives to `first_result`, or its error to `after_first`.
         `loop`: the running loop, when the caller holds it (`send_many` asks once)."""
         started = time.monotonic()
         first = self._servers[0]
-        if not self.fast_path or first.health.disabled_until != 0.0:
-            return None
         deadline = started + self._config.retry.deadline / 1000
+        if not self.fast_path or first.health.disabled_until != 0.0:
+            return [None, self._rounds(email, started, deadline, [], {}, set(), None)]
         prepared, data = self._prepare(email, first.config)
         start = time.monotonic()
         try:
@@ -129,28 +125,40 @@ class SmtpDelivery:
         except ConnectorError as error:  # as if the future had failed: the rounds go on
             future = (loop or asyncio.get_running_loop()).create_future()
             future.set_exception(error.with_traceback(None))  # no frame of this one in it
-        return ((prepared, started, start, deadline), future)
+        return [(prepared, started, start, deadline), future]
 
-    def first_result(self, first: FirstTry, delivery: Delivery) -> SendResult:
-        """The result of a first try whose future gave `delivery`."""
+    def first_result(self, begun: Begun, outcome: Delivery | SendResult) -> SendResult:
+        """The send's result from what `begun`'s awaitable gave: a first try's `Delivery`, or
+        the result of rounds that ran from the start. Never raises a `ConnectorError`, so a
+        caller calls it inside its `try` around the await."""
+        if isinstance(outcome, SendResult):  # the rounds ran from the start
+            return outcome
+        first: FirstTry = begun[0]
         now = time.monotonic()  # one clock read for the try's seconds and the send's duration
-        result = self._succeeded(self._servers[0], first[0], delivery, now - first[2], [])
+        result = self._succeeded(self._servers[0], first[0], outcome, now - first[2], [])
         result.duration = now - first[1]
         return result
 
     async def after_first(
-        self, email: RenderedEmail, first: FirstTry, error: ConnectorError
+        self, email: RenderedEmail, begun: Begun, error: ConnectorError
     ) -> SendResult:
-        """A first try failed with `error`: record it, then the rounds go on from where the
-        full path would be (the rest of round 0: failover, then backoff rounds)."""
-        prepared, started, start, deadline = first
-        server = self._servers[0]
-        attempts: list[AttemptRecord] = []
-        errors: dict[str, ConnectorError] = {}
-        excluded: set[str] = set()
-        self._failed(server, prepared, error, start, attempts, errors, excluded)
-        rest = [s for s in self._servers[1:] if s.name not in excluded]
-        return await self._rounds(email, started, deadline, attempts, errors, excluded, rest)
+        """What `first_try` started failed: `begun` is emptied (see `Begun`), a first try's
+        `error` recorded and the rounds go on from where the full path would be (the rest of
+        round 0: failover, then backoff rounds); the rounds' own error is final."""
+        first: FirstTry | None = begun[0]
+        begun.clear()
+        try:
+            if first is None:
+                raise error
+            prepared, started, start, deadline = first
+            attempts: list[AttemptRecord] = []
+            errors: dict[str, ConnectorError] = {}
+            excluded: set[str] = set()
+            self._failed(self._servers[0], prepared, error, start, attempts, errors, excluded)
+            rest = [s for s in self._servers[1:] if s.name not in excluded]
+            return await self._rounds(email, started, deadline, attempts, errors, excluded, rest)
+        finally:  # `error`, raised again through this frame, would hold it: a cycle
+            del error
 
     async def _rounds(
         self,
@@ -193,7 +201,7 @@ class SmtpDelivery:
                 if not tried:
                     break
                 round_number += 1
-            raise self._final_error(errors, attempts)
+            raise final_error(errors, len(attempts), self._servers)
         finally:
             # Each error's traceback reaches the frames that hold `errors` (this one, the
             # try's, the caller's through `f_back`): emptied, it ties no cycle that would keep
@@ -330,25 +338,6 @@ class SmtpDelivery:
             email.wire_payload(data),
         )
 
-    def _final_error(
-        self, errors: dict[str, ConnectorError], attempts: list[AttemptRecord]
-    ) -> ConnectorError:
-        if not errors:
-            return _all_disabled(self._servers, len(attempts))
-        if len(errors) == 1 and len(self._servers) == 1:
-            (error,) = errors.values()
-            error.attempts = len(attempts)
-            return error
-        listing = "; ".join(f"{name}: {err}" for name, err in errors.items())
-        error = ConnectorError(
-            ErrorCode.ALL_SERVERS_FAILED,
-            f"All {len(errors)} SMTP servers failed after {len(attempts)} attempts: {listing}",
-            retryable=any(e.retryable for e in errors.values()),
-            details={name: err.to_dict() for name, err in errors.items()},
-        )
-        error.attempts = len(attempts)
-        return error
-
     async def verify(self, server_name: str | None = None) -> list[tuple[str, list[Step]]]:
         """Open (and close) a session to each server: DNS, TCP, greeting, TLS, AUTH."""
         targets = [self._find(server_name)] if server_name else self._servers
@@ -384,17 +373,3 @@ class SmtpDelivery:
 
 def _nobody() -> object:
     return None
-
-
-def _all_disabled(servers: list[Server], attempts: int) -> ConnectorError:
-    wait = min(max(s.health.disabled_until - time.monotonic(), 0.0) for s in servers)
-    error = ConnectorError(
-        ErrorCode.ALL_SERVERS_FAILED,
-        "Every SMTP server is disabled after repeated failures (circuit breaker); "
-        f"the next probe is allowed in {wait:.0f}s. See connector.health().",
-        retryable=True,
-        retry_after=wait,
-        details={s.name: s.health.as_dict() for s in servers},
-    )
-    error.attempts = attempts
-    return error

@@ -4,9 +4,14 @@ retry policy's rules, apart from the delivery loop that applies them (delivery/f
 from __future__ import annotations
 
 import random
+import time
+from typing import TYPE_CHECKING
 
 from ..config import RetryOptions
 from ..errors import ConnectorError, ErrorCode, secret_safe_logger
+
+if TYPE_CHECKING:
+    from .servers import Server
 
 log = secret_safe_logger("smtp_connector.delivery")
 
@@ -51,3 +56,39 @@ def log_failure(
             "duration": round(seconds, 6),
         },
     )
+
+
+def final_error(
+    errors: dict[str, ConnectorError], attempts: int, servers: list[Server]
+) -> ConnectorError:
+    """The error a send raises when its tries ran out: the one server's own error, or one
+    that lists every server's (or says that the circuit breaker left none to try)."""
+    if not errors:
+        return _all_disabled(servers, attempts)
+    if len(errors) == 1 and len(servers) == 1:
+        (error,) = errors.values()
+        error.attempts = attempts
+        return error
+    listing = "; ".join(f"{name}: {err}" for name, err in errors.items())
+    error = ConnectorError(
+        ErrorCode.ALL_SERVERS_FAILED,
+        f"All {len(errors)} SMTP servers failed after {attempts} attempts: {listing}",
+        retryable=any(e.retryable for e in errors.values()),
+        details={name: err.to_dict() for name, err in errors.items()},
+    )
+    error.attempts = attempts
+    return error
+
+
+def _all_disabled(servers: list[Server], attempts: int) -> ConnectorError:
+    wait = min(max(s.health.disabled_until - time.monotonic(), 0.0) for s in servers)
+    error = ConnectorError(
+        ErrorCode.ALL_SERVERS_FAILED,
+        "Every SMTP server is disabled after repeated failures (circuit breaker); "
+        f"the next probe is allowed in {wait:.0f}s. See connector.health().",
+        retryable=True,
+        retry_after=wait,
+        details={s.name: s.health.as_dict() for s in servers},
+    )
+    error.attempts = attempts
+    return error

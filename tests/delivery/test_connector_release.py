@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from smtp_servers import MakeServer, dead_port
 
-from smtp_connector import SmtpConnector
+from smtp_connector import ConnectorError, ErrorCode, SmtpConnector
+from smtp_connector.delivery.failover import SmtpDelivery
 
 
 @pytest.fixture
@@ -73,6 +74,40 @@ async def test_a_connector_that_never_sent_is_freed_without_a_collection(
     no_collection: None,
 ) -> None:
     connector = SmtpConnector(failover_config(dead_port(), dead_port(), 3))
+    reference = await closed(connector)
+    del connector
+    assert reference() is None
+
+
+@pytest.mark.parametrize(
+    ("fast_path", "backups", "attempts", "code"),
+    [
+        (True, 1, 2, ErrorCode.ALL_SERVERS_FAILED),  # the first try failed, then the rounds
+        (True, 0, 1, ErrorCode.CONNECTION_FAILED),  # the first try's own error is final
+        (False, 1, 2, ErrorCode.ALL_SERVERS_FAILED),  # no first try: the rounds' error
+    ],
+    ids=["first try, then rounds", "first try only", "rounds from the start"],
+)
+async def test_a_connector_whose_send_failed_is_freed_without_a_collection(
+    no_collection: None,
+    monkeypatch: pytest.MonkeyPatch,
+    fast_path: bool,
+    backups: int,
+    attempts: int,
+    code: ErrorCode,
+) -> None:
+    """A failed send's error holds its traceback's frames: none of them may hold the error
+    again (a cycle through the connector's `send`), whether the first try failed and the
+    rounds went on, its error was final, or the rounds ran from the start."""
+    monkeypatch.setattr(SmtpDelivery, "fast_path", fast_path)
+    config = failover_config(free_port(), free_port(), 1)
+    config["servers"] = config["servers"][:backups]
+    config["retry"] = {"attempts": attempts, "initialDelay": 1, "maxDelay": 2}
+    connector = SmtpConnector(config)
+    with pytest.raises(ConnectorError) as failed:
+        await connector.send("user@example.org", "SignIn", {"code": "123456"})
+    assert failed.value.code is code and failed.value.attempts == attempts
+    del failed
     reference = await closed(connector)
     del connector
     assert reference() is None

@@ -12,12 +12,20 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from equal_paths import MESSAGE_ID, PATH_TEMPLATES, ServerPairs, fixed_tokens, loops, outcome_view
+from equal_paths import (
+    MESSAGE_ID,
+    PATH_TEMPLATES,
+    REFUSED,
+    ServerPairs,
+    fixed_tokens,
+    loops,
+    outcome_view,
+)
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from smtp_servers import MakeServer, config_for, dead_port
 
-from smtp_connector import SendResult, SmtpConnector
+from smtp_connector import ConnectorError, ErrorCode, SendResult, SmtpConnector
 from smtp_connector.delivery.failover import SmtpDelivery
 
 TEMPLATES = [
@@ -231,3 +239,46 @@ async def test_a_common_send_runs_no_backend_send_coroutine(
             result = await connector.send("u@example.org", "SignIn", {"code": "123456"})
         assert isinstance(result, SendResult) and calls == expected
     assert len(server.messages) == 3
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_first_server_the_breaker_disabled_is_passed_over_on_every_path(
+    make_server: MakeServer, mode: str
+) -> None:
+    """The one first-try sequence's other start: once the circuit breaker has disabled the
+    first server, a send skips the inline try and the rounds run from the start, on the
+    failover server only. Checked against what must happen (not only path against path,
+    since all three start the same way): the first message fails over, the next ones make
+    one attempt, a refusal there comes back as the rounds raised it, and the hooks and the
+    health say so."""
+    failover = make_server(pipelining=True, reject_rcpt=REFUSED)
+    dead = free_port()
+    config = config_for(
+        dead,
+        templates=TEMPLATES,
+        retry={"attempts": 3, "initialDelay": 1, "maxDelay": 2},
+        servers=[{"host": "127.0.0.1", "port": failover.port, "priority": 1}],
+        health={"maxErrors": 1},
+    )
+    sent: list[SendResult] = []
+    failed: list[ConnectorError] = []
+    connector = SmtpConnector(config, on_sent=sent.append, on_failed=failed.append)
+    connector.inline_send_many, connector.inline_send = MODES[mode]
+    batch = [
+        {"to": f"{user}@example.org", "payload": {"code": "123456"}}
+        for user in ("first", "refused", "third")
+    ]
+    async with connector:
+        first, refused, third = await connector.send_many(batch, concurrency=1)
+        health = {entry["server"]: entry["status"] for entry in connector.health()}
+    backup = f"127.0.0.1:{failover.port}"
+    assert isinstance(first, SendResult) and isinstance(third, SendResult)
+    assert [a.server for a in first.attempt_log] == [f"127.0.0.1:{dead}", backup]
+    assert [a.server for a in third.attempt_log] == [backup] and third.attempts == 1
+    assert isinstance(refused, ConnectorError)
+    assert (refused.code, refused.smtp_code, refused.attempts, refused.server) == (
+        ErrorCode.RECIPIENT_REJECTED, 550, 1, backup,
+    )  # fmt: skip
+    assert sent == [first, third] and failed == [refused]
+    assert health == {f"127.0.0.1:{dead}": "disabled", backup: "active"}
+    assert [m.rcpt_tos for m in failover.messages] == [["first@example.org"], ["third@example.org"]]

@@ -1,0 +1,160 @@
+"""`Composer`: the compose stage behind one object, the part of `SmtpConnector` that never sends.
+
+Template choice, rendering, and the checks an admin runs before a template or a payload is
+used (`check_template`, `check_payload`, `template_source`/`template_choice`) need the config's
+templates, the renderer and the senders, but no signer, throttle or SMTP pool: they live here,
+and `SmtpConnector` (connector.py) adds the signing and delivery stages on top. The seam is
+the pipeline's own, config → compose | sign → deliver, so each half reads in one sitting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..config import EmailTemplate, SmtpConfig, validate_custom_headers
+from ..usage import UsageType, usage_key
+from .checks import check_one_template, check_templates
+from .message import RenderedEmail, rendered_email
+from .parts import compose_parts
+from .payload import require_mapping
+from .provider import TemplateProvider
+from .rendering import Renderer
+from .requirements import payload_check_for
+from .selection import Choice, Source, TemplateSelector
+from .send_plans import SendPlans
+from .senders import Senders
+
+
+class Composer:
+    """Selects, renders and checks the templates of one configuration (no delivery)."""
+
+    config: SmtpConfig
+
+    def __init__(
+        self,
+        config: SmtpConfig,
+        template_provider: TemplateProvider | None = None,
+        compose_from: Composer | None = None,
+        *,
+        caller_depth: int = 1,
+    ) -> None:
+        """`template_provider` answers templates before the config's own; `compose_from`, an
+        earlier composer that renders the same way, lends its compiled templates and proven
+        shapes (see `SmtpConnector.__init__`). A broken template fails here, not on the
+        first sign-up, as a signer's key does; a template warning points at the line that
+        built the object, `caller_depth` frames up (2 through a subclass's `__init__`)."""
+        self.config = cfg = config
+        self._headers = tuple(validate_custom_headers(cfg.custom_headers))
+        earlier = compose_from
+        selector, renderer = compose_parts(
+            cfg,
+            (earlier.config, earlier._selector, earlier._renderer) if earlier else None,
+            template_provider,
+        )
+        self._selector: TemplateSelector = selector
+        self._renderer: Renderer = renderer
+        self._payload_check = payload_check_for(renderer)  # shared as the renderer is
+        self._senders = Senders(cfg, self._renderer)
+        sender = self._senders.default_from
+        self._app_name = cfg.from_name or sender.display_name or sender.domain
+        sample = self._context({}, None)
+        self.template_warnings: list[str] = check_templates(
+            cfg.templates,
+            self._renderer,
+            cfg.default_locale,
+            self._senders,
+            sample,
+            stacklevel=2 + caller_depth,
+        )
+        self._renderer.check_limits(cfg.templates, sample)
+        self._plans = SendPlans(selector, self._payload_check, cfg, self.template_warnings)
+
+    def render(
+        self,
+        usage_type: UsageType | str,
+        payload: Mapping[str, Any],
+        locale: str | None = None,
+        *,
+        to: str | Sequence[str] | None = None,
+    ) -> RenderedEmail:
+        """Select the template for (usage type, locale) and render it with `payload`."""
+        require_mapping(payload)
+        usage = usage_key(usage_type)  # once: the selector takes the key as it is
+        locale = locale or payload_locale(payload)
+        template = self._selector.select(usage, locale)
+        context = self._context(payload, locale)
+        bodies = self._renderer.render(template, context)
+        sender, reply_to = self._senders.for_template(template, context)
+        email = rendered_email(  # `RenderedEmail(...)`, its text and HTML filled when read
+            bodies.subject,
+            bodies.text,
+            bodies.html,
+            sender,
+            self._senders.recipients(to) if to is not None else (),
+            reply_to,
+            self._headers,
+            usage,
+            template.locale or locale,
+            bodies.short_lines,
+            bodies.wire,
+        )
+        email.payload = dict(payload)
+        return email
+
+    def check_payload(
+        self, usage_type: UsageType | str, payload: Mapping[str, Any], locale: str | None = None,
+        *, to: str | Sequence[str] | None = None, allow_fallback: bool = True,
+    ) -> list[str]:  # fmt: skip
+        """Prove a send would go out as meant, without sending (see compose/requirements.py)."""
+        require_mapping(payload)
+        if to is not None:
+            self._senders.recipients(to)
+        locale = locale or payload_locale(payload)
+        return self._plans.check(usage_type, locale, payload, self._context, allow_fallback)
+
+    def template_source(self, usage_type: UsageType | str, locale: str | None = None) -> Source:
+        """Which level a send of (usage type, locale) takes its template from: "provider",
+        "config" or "shipped" (for an admin's grid). Raises `template_not_found`."""
+        return self._selector.choose(usage_type, locale).source
+
+    def template_choice(self, usage_type: UsageType | str, locale: str | None = None) -> Choice:
+        """The template a send of (usage type, locale) renders and its level (`.source`): its
+        `usage_type` is `Generic` where Generic filled in. Raises `template_not_found`."""
+        return self._selector.choose(usage_type, locale)
+
+    def check_template(
+        self,
+        template: EmailTemplate | Mapping[str, Any],
+        usage_type: UsageType | str | None = None,
+        locale: str | None = None,
+    ) -> list[str]:
+        """Check a template before it is stored (a mapping in Logto's details shape needs
+        `usage_type`): the checks configured templates get when the connector is built. Raises
+        `template_error` for a syntax error (with its line), a sandbox limit the template breaks
+        on its own, or a bad `sendFrom`/`replyTo`; returns warnings (no code placeholder for a
+        code-bearing usage type, a misspelt usage type), without issuing them."""
+        usage = usage_key(usage_type) if usage_type is not None else None
+        return check_one_template(
+            template, usage, locale, self._renderer, self._senders, self._context({}, None)
+        )
+
+    def compose_cache_info(self) -> dict[str, Any] | None:
+        """The shape cache's counters (hits, misses, size, fallbacks by reason); None when
+        `composeCache` is off. For monitoring and for the tests that prove the fallbacks."""
+        shapes = self._renderer.shapes
+        return shapes.cache_info() if shapes is not None else None
+
+    def _context(self, payload: Mapping[str, Any], locale: str | None) -> dict[str, Any]:
+        context = dict(payload)
+        if not context.get("application"):
+            context["application"] = {"name": self._app_name}
+        context.setdefault("locale", locale or self.config.default_locale)
+        return context
+
+
+def payload_locale(payload: Mapping[str, Any]) -> str | None:
+    """The payload's own `locale`, when the caller gave none (Logto puts it there)."""
+    is_mapping = type(payload) is dict or isinstance(payload, Mapping)  # a dict: no ABC check
+    locale = payload.get("locale") if is_mapping else None
+    return locale if isinstance(locale, str) and locale else None
