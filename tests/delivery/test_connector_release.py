@@ -100,7 +100,7 @@ async def test_a_connector_whose_send_failed_is_freed_without_a_collection(
     again (a cycle through the connector's `send`), whether the first try failed and the
     rounds went on, its error was final, or the rounds ran from the start."""
     monkeypatch.setattr(SmtpDelivery, "fast_path", fast_path)
-    config = failover_config(free_port(), free_port(), 1)
+    config = failover_config(dead_port(), dead_port(), 1)
     config["servers"] = config["servers"][:backups]
     config["retry"] = {"attempts": attempts, "initialDelay": 1, "maxDelay": 2}
     connector = SmtpConnector(config)

@@ -252,7 +252,7 @@ async def test_a_first_server_the_breaker_disabled_is_passed_over_on_every_path(
     one attempt, a refusal there comes back as the rounds raised it, and the hooks and the
     health say so."""
     failover = make_server(pipelining=True, reject_rcpt=REFUSED)
-    dead = free_port()
+    dead = dead_port()
     config = config_for(
         dead,
         templates=TEMPLATES,
