@@ -54,7 +54,6 @@ class Composer:
         )
         self._selector: TemplateSelector = selector
         self._renderer: Renderer = renderer
-        self._payload_check = payload_check_for(renderer)  # shared as the renderer is
         self._senders = Senders(cfg, self._renderer)
         sender = self._senders.default_from
         self._app_name = cfg.from_name or sender.display_name or sender.domain
@@ -68,7 +67,8 @@ class Composer:
             stacklevel=2 + caller_depth,
         )
         self._renderer.check_limits(cfg.templates, sample)
-        self._plans = SendPlans(selector, self._payload_check, cfg, self.template_warnings)
+        plans = SendPlans(selector, payload_check_for(renderer), cfg, self.template_warnings)
+        self._plans, self.check_preparation = plans, plans.preparation  # SendPlans says why
 
     def render(
         self,

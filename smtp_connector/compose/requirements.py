@@ -23,6 +23,7 @@ Only top-level names are checked: `{{ user.name }}` with a `user` that lacks `na
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -97,6 +98,17 @@ class PayloadCheck:
         if 0 in states:  # a name the template reads is not given: would it print it?
             found += [n for n in self._printed(template, facts, context, states) if n not in found]
         return found
+
+    def knows(self, template: EmailTemplate) -> bool:
+        """Whether `template`'s facts are found already (`missing` then analyses no source)."""
+        cached = self._facts.get(id(template))
+        return cached is not None and cached[0] is template
+
+    def learn(self, template: EmailTemplate) -> None:
+        """Find `template`'s facts now (in a host's thread, before `missing` on its loop); safe
+        beside `missing` in another thread: facts are kept by the template's identity."""
+        with contextlib.suppress(Exception):  # does not compile: the send's render says why
+            self._facts_of(template)
 
     def _printed(
         self,

@@ -19,6 +19,7 @@ Hypothesis holds the remembered path equal to the whole one: tests/compose/test_
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from ..config import EmailTemplate, SmtpConfig
@@ -77,6 +78,19 @@ class SendPlans:
         if missing:
             raise missing_error(template, missing, payload)
         return list(plan[1])
+
+    def preparation(
+        self, usage_type: UsageType | str, locale: str | None
+    ) -> Callable[[], None] | None:
+        """`SmtpConnector.check_preparation`: None when `check` would analyse no template
+        source, else that analysis (milliseconds the first time a template is checked), for a
+        host to run off its event loop first (store/precheck.py). It works on the template
+        chosen now: a template replaced meanwhile is analysed by `check`, as before."""
+        try:
+            template = self._selector.select(usage_type, locale)
+        except Exception:  # a refused choice: `check` raises it, at no cost
+            return None
+        return None if self._checker.knows(template) else partial(self._checker.learn, template)
 
     def clear(self) -> None:
         """Forget every plan (the tests' whole path)."""

@@ -10,7 +10,8 @@ milliseconds per definition, so an app with many of them would hold the event lo
 app's sends) for as long. `run_build` runs that work in a small thread pool of its own (not
 the loop's default executor, which resolves host names for every send); while it runs, the
 loop serves everyone else, and only the app's own sends wait, on the app's lock; and the loop
-gets the interpreter lock back quickly when it needs it (switching.py).
+gets the interpreter lock back quickly when it needs it (switching.py). The analysis of a template
+before its first payload check (precheck.py) runs in a thread of its own, `run_check`.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ BUILD_THREADS = 2  # builds of different apps at once (more would only fight ove
 class ConnectorCache:
     def __init__(self, version_ttl: float = 1.0) -> None:
         self._builder = ThreadPoolExecutor(BUILD_THREADS, thread_name_prefix="connector-build")
+        self._checker = ThreadPoolExecutor(1, thread_name_prefix="connector-check")
         self._entries: dict[str, LiveConnector] = {}
         # What a build may reuse (compiled templates, when they render alike): the connector it
         # replaces, else the last one built for any app (apps without templates of their own
@@ -167,6 +169,12 @@ class ConnectorCache:
         with short_turns():
             return await asyncio.get_running_loop().run_in_executor(self._builder, work)
 
+    async def run_check(self, work: Callable[[], T]) -> T:
+        """`run_build` for the analysis of a template before its first payload check
+        (precheck.py), on a thread of its own: a send need not wait for other apps' builds."""
+        with short_turns():
+            return await asyncio.get_running_loop().run_in_executor(self._checker, work)
+
     def stale(self, app_id: str) -> None:
         """The app's versions changed without its definitions (its templates): the next send
         reads them again, and keeps its connector."""
@@ -206,3 +214,4 @@ class ConnectorCache:
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
         self._builder.shutdown(wait=False, cancel_futures=True)
+        self._checker.shutdown(wait=False, cancel_futures=True)

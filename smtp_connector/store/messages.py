@@ -29,7 +29,7 @@ from .errors import ServiceError, forbidden, invalid
 from .idempotency import IdempotencyLog, check_key, request_fingerprint
 from .pages import Page
 from .policy import ServicePolicy
-from .precheck import check_request
+from .precheck import check_preparation, check_request
 from .recent import RecentMessage, RecentQuery
 from .secrets import SecretBox
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
@@ -88,6 +88,9 @@ class MessageService:
             raise invalid("expiresAt is in the past: nothing would be sent.")
         versions = await self._version(actor, app_id)
         async with self._lease(app_id, versions) as live:
+            prepare = check_preparation(live.connector, request)
+            if prepare is not None:  # a template not analysed before: off the loop (precheck.py)
+                await self._connectors.run_check(prepare)
             warnings = check_request(live.connector, request)  # refused before 200/202
             # Made once, with the definitions a queued job keeps (none for a direct send):
             # no second SendJob per queued request (issue 26).
