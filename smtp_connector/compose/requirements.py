@@ -73,8 +73,11 @@ class _Facts:
 class PayloadCheck:
     """Finds the payload values a template shows but was not given (see module doc)."""
 
-    def __init__(self, limits: RenderLimits) -> None:
+    def __init__(self, limits: RenderLimits, renderer: Any = None) -> None:
         self.limits = limits
+        # The renderer's own first analysis of a template (`Renderer.plain`), which `learn`
+        # does too: weak, as the renderer keys this check in `_BY_RENDERER`.
+        self._plain = weakref.WeakMethod(renderer.plain) if renderer is not None else None
         self._envs: list[LimitedSandbox] = []  # the recording sandbox, built on first use
         self._facts: dict[int, tuple[EmailTemplate, _Facts]] = {}
         self._verdicts: dict[tuple[Any, ...], tuple[EmailTemplate, tuple[str, ...]]] = {}
@@ -105,10 +108,14 @@ class PayloadCheck:
         return cached is not None and cached[0] is template
 
     def learn(self, template: EmailTemplate) -> None:
-        """Find `template`'s facts now (in a host's thread, before `missing` on its loop); safe
-        beside `missing` in another thread: facts are kept by the template's identity."""
+        """Find `template`'s facts now, and the renderer's plain parts (in a host's thread,
+        before `missing` and the send's render on its loop); safe beside them in another
+        thread: both are kept by the template's identity."""
+        plain = self._plain() if self._plain is not None else None
         with contextlib.suppress(Exception):  # does not compile: the send's render says why
             self._facts_of(template)
+            if plain is not None:
+                plain(template)
 
     def _printed(
         self,
@@ -174,7 +181,7 @@ def payload_check_for(renderer: Any) -> PayloadCheck:
     templates share what is known about them too)."""
     check = _BY_RENDERER.get(renderer)
     if check is None:
-        check = _BY_RENDERER[renderer] = PayloadCheck(renderer.limits)
+        check = _BY_RENDERER[renderer] = PayloadCheck(renderer.limits, renderer)
     return check
 
 

@@ -1,7 +1,8 @@
 """A send's first payload check of a template analyses its source (tens of milliseconds of
 CPU) in the service's check thread, not on the event loop that serves every app (issue 26 §2:
-several apps' first builds at once); the check itself, on the loop, then only reads what the
-thread found, and answers as the library's own check does (against real aiosmtpd servers)."""
+several apps' first builds at once), with the renderer's plain parts of it; the check and the
+render, on the loop, then only read what the thread found; and the check answers as the
+library's own check does (against real aiosmtpd servers)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from service_support import definition
 from smtp_servers import MakeServer
 
 from smtp_connector import ConnectorError, SmtpConnector
+from smtp_connector.compose.rendering import Renderer
 from smtp_connector.compose.requirements import PayloadCheck
 from smtp_connector.store import CLI_ACTOR, AppCreate, DefinitionCreate, MessageRequest, Service
 
@@ -33,6 +35,20 @@ def analysed_in(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     return seen
 
 
+def compiled_in(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The thread of every first plain compilation of a template by a renderer (plain.py)."""
+    seen: list[str] = []
+    plain = Renderer.plain
+
+    def recorded(self: Renderer, template):  # type: ignore[no-untyped-def]
+        if id(template) not in self._plain:
+            seen.append(threading.current_thread().name.split("_")[0])
+        return plain(self, template)
+
+    monkeypatch.setattr(Renderer, "plain", recorded)
+    return seen
+
+
 async def test_a_templates_first_check_is_analysed_off_the_loop(
     service: Service, make_server: MakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -41,11 +57,12 @@ async def test_a_templates_first_check_is_analysed_off_the_loop(
     await service.definitions.create(
         CLI_ACTOR, app.id, DefinitionCreate.model_validate(definition(server.port, auth=False))
     )
-    seen = analysed_in(monkeypatch)
+    seen, compiled = analysed_in(monkeypatch), compiled_in(monkeypatch)
     for _ in range(2):  # the second send finds the analysis done
         outcome = await service.messages.send(CLI_ACTOR, app.id, MessageRequest(**SIGN_IN))
         assert outcome.status == "sent"
     assert [name.split("_")[0] for name, _ in seen] == ["connector-check"]
+    assert compiled == ["connector-check"]  # the send's render found its plain parts too
     missing = MessageRequest(**SIGN_IN | {"payload": {"otp": "1"}, "locale": "de"})
     with pytest.raises(ConnectorError) as refused:
         await service.messages.send(CLI_ACTOR, app.id, missing)
