@@ -9,8 +9,7 @@ waiting for a CPU on a loaded machine is not counted; work moved to other thread
 Each round is a fresh interpreter: an in-process `Service` on SQLite with `--apps` apps of one
 definition each at `smtp-sink`, every app's first send at once (`asyncio.gather`), then the
 same sends again (warm); then an app over httpx's ASGI transport and its first `GET /v1/apps`,
-with the admin routers prepared as `serve` prepares them after start-up when the tree has
-`server/router_warmup.py` (else as the first request installs them). Prints medians (ranges).
+which installs the admin routers on the loop. Prints medians (ranges).
 """
 
 from __future__ import annotations
@@ -63,8 +62,7 @@ async def first_sends(url: str, sink: int, apps: int) -> tuple[float, float]:
 
 
 async def first_admin_request(url: str) -> float:
-    """Loop CPU (ms) of a fresh app's first `GET /v1/apps`, its routers prepared first if
-    this tree prepares them."""
+    """Loop CPU (ms) of a fresh app's first `GET /v1/apps`, which installs its router."""
     import httpx
     from cryptography.fernet import Fernet
 
@@ -74,17 +72,6 @@ async def first_admin_request(url: str) -> float:
     try:
         _, key = await service.keys.create(CLI_ACTOR, SCOPES)
         app = create_app(Settings(), service=service)
-        try:
-            from smtp_connector.server import router_warmup
-        except ImportError:
-            router_warmup = None  # type: ignore[assignment]
-        if router_warmup is not None:
-            modules = [f"smtp_connector.server.routes.{name}"
-                       for name in app.state.admin_routers.waiting]  # fmt: skip
-            loop = asyncio.get_running_loop()
-            stop = __import__("threading").Event()
-            await asyncio.to_thread(router_warmup._prepare, loop, app.state.admin_routers,
-                                    tuple(modules), stop)  # fmt: skip
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
             await client.get("/healthz")

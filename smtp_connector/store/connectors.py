@@ -10,8 +10,8 @@ milliseconds per definition, so an app with many of them would hold the event lo
 app's sends) for as long. `run_build` runs that work in a small thread pool of its own (not
 the loop's default executor, which resolves host names for every send); while it runs, the
 loop serves everyone else, and only the app's own sends wait, on the app's lock; and the loop
-gets the interpreter lock back quickly when it needs it (switching.py). The analysis of a template
-before its first payload check (precheck.py) runs in a thread of its own, `run_check`.
+gets the interpreter lock back quickly when it needs it (switching.py). The analysis of a
+template before its first payload check (precheck.py) runs in a thread of its own, `run_check`.
 """
 
 from __future__ import annotations
