@@ -57,9 +57,10 @@ class DriverOp:
     else needs no SQLAlchemy transaction: the SQLite committer runs `BEGIN IMMEDIATE` and
     `COMMIT` on the driver around it (database.py), which costs half the CPU of
     `Connection.begin()` with its event and `exec_driver_sql`. `driver` is the op as a
-    function of the `sqlite3` connection itself: such a batch looks that connection up once
-    (`_driver_batch`), not once per statement through SQLAlchemy's properties; called with a
-    SQLAlchemy `Connection` (an op rerun alone), the op looks it up for itself."""
+    function of the `sqlite3` connection itself, or of a cursor of it (it only calls
+    `execute`/`executemany`, which both have): such a batch hands every op one cursor
+    (`_driver_batch`), not a lookup per statement through SQLAlchemy's properties; called with
+    a SQLAlchemy `Connection` (an op rerun alone), the op looks the connection up itself."""
 
     __slots__ = ("driver",)
     driver_only: ClassVar[bool] = True

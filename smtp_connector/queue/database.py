@@ -196,17 +196,23 @@ def _sync_batch(writer: _WriterConnection, ops: Ops) -> list[Outcome]:
 def _driver_batch(writer: _WriterConnection, ops: Ops) -> list[Outcome] | None:
     """A batch of driver ops (batching.DriverOp) in `BEGIN IMMEDIATE` … `COMMIT` issued on the
     `sqlite3` connection itself, the SQLAlchemy connection left outside any transaction (each
-    op's `driver` form is handed that connection). None when anything failed: the transaction
-    is rolled back and the caller reruns each op alone the usual way, so a failure is reported
-    exactly as before (SQLAlchemy's exception types, the op that broke the batch found)."""
+    op's `driver` form is handed one cursor of that connection). None when anything failed:
+    the transaction is rolled back and the caller reruns each op alone the usual way, so a
+    failure is reported exactly as before (SQLAlchemy's exception types, the op that broke
+    the batch found)."""
     raw: Any = None
     try:
         conn = writer.get()
         raw = conn.connection.driver_connection
-        raw.execute("BEGIN IMMEDIATE")
+        # One cursor for the batch's statements, COMMIT among them: `execute` on the
+        # connection made a cursor per statement, and `commit()` compiles its COMMIT anew
+        # each time (about 3,300 instructions), where the cursor finds it in the statement
+        # cache. The ops call `execute`/`executemany`, which a cursor has too.
+        cursor = raw.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
         forms = cast("list[DriverForm]", [op for op, _ in ops])  # `driver_only(ops)` held
-        outcomes: list[Outcome] = [(True, form.driver(raw)) for form in forms]
-        raw.commit()
+        outcomes: list[Outcome] = [(True, form.driver(cursor)) for form in forms]
+        cursor.execute("COMMIT")
         return outcomes
     except Exception:
         if raw is not None and raw.in_transaction:

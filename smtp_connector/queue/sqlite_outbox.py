@@ -17,7 +17,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, ClassVar
 
 from sqlalchemy.engine import Connection
@@ -29,6 +29,9 @@ from .json_text import json_loads
 from .outbox import Claim, Finish, Outbox, attempt_log
 from .tables import attempts, outbox
 
+# What the driver ops run their statements on: the `sqlite3` connection (an op alone) or the
+# batch's one cursor of it (database.py `_driver_batch`); both have execute and executemany.
+Driver = sqlite3.Connection | sqlite3.Cursor
 _INSERT_COLUMNS = (
     "id", "app_id", "definition_ids", "recipient", "usage_type", "payload", "locale", "status",
     "attempts", "max_attempts", "next_attempt_at", "expires_at", "idempotency_key",
@@ -67,7 +70,7 @@ INSERT_ATTEMPT = (
 )
 
 
-def execute(raw: sqlite3.Connection, statement: str, values: tuple[Any, ...]) -> sqlite3.Cursor:
+def execute(raw: Driver, statement: str, values: tuple[Any, ...]) -> sqlite3.Cursor:
     """`statement` on the `sqlite3` connection (a `DriverOp`'s, in the transaction begun on
     it); a driver error is raised as SQLAlchemy raises it (`IntegrityError` for a unique key
     …)."""
@@ -93,7 +96,7 @@ class RawInsertRow(InsertRow):
         assert isinstance(raw, sqlite3.Connection), "the embedded outbox runs on SQLite only"
         self.driver(raw)
 
-    def driver(self, raw: sqlite3.Connection) -> None:
+    def driver(self, raw: Driver) -> None:
         """The op on the `sqlite3` connection itself (batching.DriverOp)."""
         rows = self.values if isinstance(self.values, list) else [self.values]
         try:
@@ -147,19 +150,48 @@ def _attempt_row(claim: Claim, end: Finish, detail: str | None, now: float) -> t
     )  # fmt: skip
 
 
-def _claim(row: tuple[Any, ...], worker_id: str) -> Claim:
+def _claim(row: tuple[Any, ...], worker_id: str, now: float) -> Claim:
+    """A claimed row as a `Claim`, built with its fields in order (no keyword dict per row).
+    `started` is the claim's own moment (`now`, bound as the rows' `updated`): the attempt
+    starts with its claim, one clock read per claimed batch instead of one per row. The
+    payload is the dict the JSON text was read into (fresh, no copy of it)."""
     (id_, app_id, definition_ids, recipient, usage_type, payload, locale, attempts,
      max_attempts, expires_at) = row  # fmt: skip
-    definitions = json_loads(definition_ids) if definition_ids is not None else None
     content = json_loads(payload) if payload is not None else None
+    if type(content) is not dict:  # as `dict(content or {})`, errors and all
+        content = dict(content or {})
     return Claim(
-        id=id_, app_id=app_id, definition_ids=tuple(definitions or ()), recipient=recipient,
-        usage_type=usage_type, payload=dict(content or {}), locale=locale, attempt=attempts,
-        max_attempts=max_attempts, expires_at=expires_at, worker_id=worker_id,
+        id_, app_id, _definitions(definition_ids), recipient, usage_type, content, locale,
+        attempts, max_attempts, expires_at, worker_id, now,
     )  # fmt: skip
 
 
-def _read_versions(raw: sqlite3.Connection, claims: list[Claim]) -> None:
+# A claimed row's definition ids, by their JSON text: the rows of one app carry the same text
+# (the app's definitions when each was queued), so the text is parsed once, not per message.
+# Only tuples of strings are kept (immutable, safe to share between claims); bounded.
+_DEFINITIONS: dict[str, tuple[str, ...]] = {}
+_DEFINITIONS_KEPT = 256
+
+
+def _definitions(text: str | None) -> tuple[str, ...]:
+    """`tuple(json_loads(text) or ())` (`()` for SQL NULL), remembered by its text."""
+    if text is None:
+        return ()
+    found = _DEFINITIONS.get(text)
+    if found is not None:
+        return found
+    value = tuple(json_loads(text) or ())
+    if all(type(item) is str for item in value):
+        if len(_DEFINITIONS) >= _DEFINITIONS_KEPT:
+            _DEFINITIONS.clear()
+        _DEFINITIONS[text] = value
+    return value
+
+
+_BY_ID = attrgetter("id")
+
+
+def _read_versions(raw: Driver, claims: list[Claim]) -> None:
     """Give each claim its app's versions, read here on the writer thread in the claim's own
     transaction: the store's database is this one (the outbox's tables are its migrations'),
     and a transaction that sees a queued row sees every change committed before the row was
@@ -191,9 +223,9 @@ class SqliteOutbox(Outbox):
         worker_id, now = params["m_worker"], params["m_now"]
         values = (params["m_lease"], worker_id, now, now, limit)
 
-        def op(raw: sqlite3.Connection) -> list[Claim]:
+        def op(raw: Driver) -> list[Claim]:
             rows = execute(raw, CLAIM_DUE, values).fetchall()
-            claims = sorted((_claim(row, worker_id) for row in rows), key=lambda c: c.id)
+            claims = sorted((_claim(row, worker_id, now) for row in rows), key=_BY_ID)
             _read_versions(raw, claims)
             return claims
 
@@ -202,7 +234,7 @@ class SqliteOutbox(Outbox):
     def _mark_data_op(self, claim: Claim, now: float) -> Callable[[Connection], int]:
         values = (now, now, claim.id, claim.worker_id, claim.attempt)
 
-        def op(raw: sqlite3.Connection) -> int:
+        def op(raw: Driver) -> int:
             return execute(raw, MARK_DATA, values).rowcount
 
         return DriverOp(op)
@@ -224,7 +256,7 @@ class SqliteOutbox(Outbox):
             statement, values = FINISH["final"], (*ended, now, *mine)
         attempt = _attempt_row(claim, end, detail, now)
 
-        def op(raw: sqlite3.Connection) -> bool:
+        def op(raw: Driver) -> bool:
             if execute(raw, statement, values).rowcount != 1:
                 return False
             execute(raw, INSERT_ATTEMPT, attempt)

@@ -59,7 +59,9 @@ class Deliverer:
 
     async def attempt(self, claim: Claim) -> Finish | None:
         """Deliver `claim`; returns how the attempt ended (None when the row was taken over)."""
-        if claim.expires_at <= time.time():
+        # The claim's moment is the attempt's start (`Claim.started`: the claim's own clock
+        # reading on SQLite, the row's arrival here elsewhere): no clock read of its own.
+        if claim.expires_at <= claim.started:
             end = Finish("abandoned", "abandoned", last_error=EXPIRED_ERROR)
             return end if await self.outbox.finish(claim, end) else None
         gate = _Gate()
