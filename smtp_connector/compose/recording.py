@@ -72,12 +72,53 @@ def optional_names(tree: nodes.Template) -> set[str]:
     return found
 
 
-def compared(tree: nodes.Template) -> set[str]:
-    """Names whose value (not only whether it is given) decides something: compared, tested
-    (other than for presence) or used as an index."""
+_CAPTURING = (nodes.Macro, nodes.CallBlock, nodes.AssignBlock, nodes.FilterBlock, nodes.Block)
+
+
+def valued_names(tree: nodes.Template) -> set[str]:
+    """Names whose value, beyond whether it is given, its type and its truth, may steer which
+    undefined names a render prints: everything but a name printed as `{{ name }}` (outside a
+    block whose output is captured: a `{% set %}` block, a macro, a call or filter block) or
+    used for its truth or presence (`{% if name %}`, `a or b`, `not name`, `name is defined`,
+    `name | default(…)`). `requirements.py` keys its verdicts on the values of these names and
+    only the (type, truth) of the others, so this errs on the side of naming too many."""
     found: set[str] = set()
-    for node in tree.find_all((nodes.Compare, nodes.Test, nodes.Getitem)):
-        if isinstance(node, nodes.Test) and node.name in _PRESENCE_TESTS:
-            continue
-        found |= set(_names(node))
+    _visit(tree, False, False, found)
     return found
+
+
+def _visit(node: nodes.Node, state_only: bool, captured: bool, found: set[str]) -> None:
+    """`state_only`: only the value's presence, type and truth reach the verdict from here."""
+    if isinstance(node, nodes.Name):
+        if node.ctx == "load" and not state_only:
+            found.add(node.name)
+    elif isinstance(node, nodes.Output):
+        for printed in node.nodes:
+            _visit(printed, not captured, captured, found)
+    elif isinstance(node, nodes.If | nodes.CondExpr):
+        _visit(node.test, True, captured, found)
+        for branch in node.iter_child_nodes(exclude=("test",)):  # a CondExpr's result: one
+            _visit(branch, state_only and isinstance(node, nodes.CondExpr), captured, found)
+    elif isinstance(node, nodes.And | nodes.Or):  # the result is one operand, chosen by truth
+        _visit(node.left, state_only, captured, found)
+        _visit(node.right, state_only, captured, found)
+    elif isinstance(node, nodes.Not) or (
+        isinstance(node, nodes.Test)
+        and node.name in _PRESENCE_TESTS
+        and not (node.args or node.kwargs)
+    ):
+        _visit(node.node, True, captured, found)
+    elif (
+        isinstance(node, nodes.Filter)
+        and node.name in _DEFAULT_FILTERS
+        and node.node is not None
+        and not (node.kwargs or node.dyn_args or node.dyn_kwargs)
+        and len(node.args) <= 1
+    ):  # the value itself or the fallback, chosen by presence
+        _visit(node.node, state_only, captured, found)
+        for arg in node.args:
+            _visit(arg, state_only, captured, found)
+    else:
+        inner = captured or isinstance(node, _CAPTURING)
+        for child in node.iter_child_nodes():
+            _visit(child, False, inner, found)

@@ -14,18 +14,22 @@ itself, in two ways:
   explicitly: `{{ code | default(…) }}`, `{% if code is defined %}` or `{{ code or … }}`.
   An empty value ("" or null) counts as missing for it.
 
-Rendering costs about as much as the send's own render, so its verdict is cached per
-template and payload shape: which of the names the template reads are absent, empty or given,
-and the values of names it compares (`{% if locale == "de" %}`). A template whose branches
-compare other values (`{% if code|length > 6 %}`) is judged on the first payload of a shape.
+Rendering costs about as much as the send's own render, so its verdict is remembered per
+template and payload shape (`verdict_keys.py`): the type and truth of each name the template
+reads, and the value itself of each name whose value steers the render beyond that (compared,
+indexed, iterated, filtered: `{% if locale == "de" %}`, `{% for i in items %}`). A payload of a
+known shape gets the verdict its render would give, without rendering; one whose values the key
+cannot hold (an object of its own type, a long steering string) is rendered every time. A render
+that fails (a sandbox limit, a template error) is not remembered: the send's render refuses it.
 Only top-level names are checked: `{{ user.name }}` with a `user` that lacks `name` is not.
 """
 
 from __future__ import annotations
 
 import contextlib
+import operator
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from ..config import EmailTemplate, SmtpConfig
@@ -34,6 +38,7 @@ from ..usage import KNOWN_USAGE_TYPES, UsageType, suggest_usage_type
 from .limits import RenderLimits, render_budget
 from .rendering import shorthand_to_jinja
 from .selection import normalize_locale
+from .verdict_keys import verdict_key
 
 if TYPE_CHECKING:  # Jinja: loaded by the first check (`recording.py`), not by a send
     from jinja2 import Template as JinjaTemplate
@@ -47,25 +52,26 @@ KEY_VALUES = {usage: "code" for usage in KNOWN_USAGE_TYPES} | {
 # Names people send the code under; a missing `code` next to one of these is named in the error.
 _CODE_ALIASES = ("otp", "pin", "token", "passcode", "verificationCode", "verification_code")
 MAX_VERDICTS = 2048
+_NONE = type(None)
 
 
 class _Facts:
     """What a template's source says, found once per template. Read-only (`Final`); a plain
     class, not a frozen dataclass, for the import cost (see limits.py's RenderLimits)."""
 
-    __slots__ = ("compared", "optional", "parts", "prints", "reads")
+    __slots__ = ("optional", "parts", "prints", "reads", "steering")
 
     def __init__(
         self,
         parts: tuple[JinjaTemplate, ...],
         reads: tuple[str, ...],  # top-level names read anywhere, sorted
-        compared: tuple[str, ...],  # names whose value (not only presence) decides a branch
+        steering: Callable[[tuple[Any, ...]], Any] | None,  # picks values that steer a render
         prints: frozenset[str],  # names printed in some {{ … }}
         optional: frozenset[str],  # names given an explicit fallback or presence test
     ) -> None:
         self.parts: Final = parts
         self.reads: Final = reads
-        self.compared: Final = compared
+        self.steering: Final = steering
         self.prints: Final = prints
         self.optional: Final = optional
 
@@ -84,22 +90,32 @@ class PayloadCheck:
 
     def missing(self, template: EmailTemplate, context: Mapping[str, Any]) -> list[str]:
         """Names of values `template` would show empty with `context`, in template order."""
-        try:
-            facts = self._facts_of(template)
-        except Exception:  # a template that does not compile: the send's render says why
-            return []
+        cached = self._facts.get(id(template))
+        if cached is not None and cached[0] is template:
+            facts = cached[1]
+        else:
+            try:
+                facts = self._facts_of(template)
+            except Exception:  # a template that does not compile: the send's render says why
+                return []
         found: list[str] = []
         key_value = KEY_VALUES.get(template.usage_type)
-        if (
-            key_value is not None
-            and key_value in facts.prints
-            and key_value not in facts.optional
-            and _empty(context.get(key_value))
-        ):
-            found.append(key_value)
-        states = tuple(map(_state, map(context.get, facts.reads)))
-        if 0 in states:  # a name the template reads is not given: would it print it?
-            found += [n for n in self._printed(template, facts, context, states) if n not in found]
+        if key_value is not None and key_value in facts.prints and key_value not in facts.optional:
+            value = context.get(key_value)  # absent, null or blank: no code to show
+            if value is None or (isinstance(value, str) and not value.strip()):
+                found.append(key_value)
+        values = tuple(map(context.get, facts.reads))
+        types = tuple(map(type, values))
+        if _NONE in types:  # a name the template reads is not given: would it print it?
+            shape = verdict_key(id(template), values, types, facts.steering)
+            known = self._verdicts.get(shape) if shape is not None else None
+            printed = known[1] if known is not None and known[0] is template else None
+            if printed is None:
+                printed, whole = self.rendered(facts, context)
+                if whole and shape is not None:
+                    self._remember(shape, template, printed)
+            if printed:
+                found += [n for n in printed if n not in found]
         return found
 
     def knows(self, template: EmailTemplate) -> bool:
@@ -117,53 +133,50 @@ class PayloadCheck:
             if plain is not None:
                 plain(template)
 
-    def _printed(
-        self,
-        template: EmailTemplate,
-        facts: _Facts,
-        context: Mapping[str, Any],
-        states: tuple[int, ...],
-    ) -> tuple[str, ...]:
-        shape = (id(template), states, tuple(map(_scalar, map(context.get, facts.compared))))
-        known = self._verdicts.get(shape)
-        if known is not None and known[0] is template:
-            return known[1]
+    def rendered(self, facts: _Facts, context: Mapping[str, Any]) -> tuple[tuple[str, ...], bool]:
+        """The undefined names a render of `facts`' template with `context` prints, in order,
+        and whether the render finished (what a failed one printed is not remembered)."""
         from .recording import printed_names
 
         values = {k: v for k, v in context.items() if v is not None}
         printed: list[str] = []
+        whole = True
         token = printed_names.set(printed)
         try:
             with render_budget(self.limits):
                 for part in facts.parts:
                     part.render(values)
         except Exception:  # the send's own render reports what went wrong
-            pass
+            whole = False
         finally:
             printed_names.reset(token)
-        verdict = tuple(dict.fromkeys(printed))
+        return tuple(dict.fromkeys(printed)), whole
+
+    def _remember(
+        self, shape: tuple[Any, ...], template: EmailTemplate, verdict: tuple[str, ...]
+    ) -> None:
         if len(self._verdicts) >= MAX_VERDICTS:
             self._verdicts.clear()
         self._verdicts[shape] = (template, verdict)
-        return verdict
 
     def _facts_of(self, template: EmailTemplate) -> _Facts:
-        cached = self._facts.get(id(template))
-        if cached is not None and cached[0] is template:
-            return cached[1]
+        """What `template`'s source says (see `_Facts`), found and remembered."""
         from jinja2 import meta
 
-        from .recording import compared, optional_names, printed_in, recording_sandbox
+        from .recording import optional_names, printed_in, recording_sandbox, valued_names
 
         if not self._envs:
             self._envs.append(recording_sandbox(self.limits))
         env = self._envs[0]
         sources = [template.subject, template.text_source or "", template.html_source or ""]
         trees = [env.parse(shorthand_to_jinja(source)) for source in sources if source]
+        reads = tuple(sorted(set().union(*(meta.find_undeclared_variables(t) for t in trees))))
+        valued = set().union(*(valued_names(t) for t in trees))
+        steering = [i for i, name in enumerate(reads) if name in valued]
         facts = _Facts(
             parts=tuple(env.from_string(tree) for tree in trees),
-            reads=tuple(sorted(set().union(*(meta.find_undeclared_variables(t) for t in trees)))),
-            compared=tuple(sorted(set().union(*(compared(t) for t in trees)))),
+            reads=reads,
+            steering=operator.itemgetter(*steering) if steering else None,
             prints=frozenset().union(*(printed_in(t) for t in trees)),
             optional=frozenset().union(*(optional_names(t) for t in trees)),
         )
@@ -263,24 +276,3 @@ def _near_miss(name: str, payload: Mapping[str, Any]) -> str:
 
     close = aliases or difflib.get_close_matches(name, keys, n=1, cutoff=0.75)
     return f" (the payload has `{close[0]}`; the template reads `{name}`)" if close else ""
-
-
-def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _state(value: Any) -> int:
-    """0 absent (or null), 1 given but false (empty), 2 given."""
-    if value is None:
-        return 0
-    try:
-        return 2 if value else 1
-    except Exception:  # a value whose truth cannot be taken: treat as given
-        return 2
-
-
-def _scalar(value: Any) -> Any:
-    """A compared value in the cache key: short scalars as themselves, others by type."""
-    if isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 64):
-        return value
-    return type(value).__name__
