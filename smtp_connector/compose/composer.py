@@ -9,7 +9,7 @@ the pipeline's own, config → compose | sign → deliver, so each half reads in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..config import EmailTemplate, SmtpConfig, validate_custom_headers
@@ -68,7 +68,7 @@ class Composer:
         )
         self._renderer.check_limits(cfg.templates, sample)
         plans = SendPlans(selector, payload_check_for(renderer), cfg, self.template_warnings)
-        self._plans, self.check_preparation = plans, plans.preparation  # SendPlans says why
+        self._plans = plans
 
     def render(
         self,
@@ -101,6 +101,13 @@ class Composer:
         )
         email.payload = dict(payload)
         return email
+
+    def check_preparation(
+        self, usage_type: UsageType | str, payload: Mapping[str, Any], locale: str | None = None
+    ) -> Callable[[], None] | None:
+        """None when `check_payload` with these arguments finds its template analysed already;
+        else that analysis, for a host to run off its event loop first (see SendPlans)."""
+        return self._plans.preparation(usage_type, locale or payload_locale(payload))
 
     def check_payload(
         self, usage_type: UsageType | str, payload: Mapping[str, Any], locale: str | None = None,

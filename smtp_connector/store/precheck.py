@@ -43,7 +43,4 @@ def check_preparation(
 ) -> Callable[[], None] | None:
     """None when `check_request` finds its template analysed already; else that analysis, for
     the service to run in a thread first (the check itself then only reads on the loop)."""
-    locale = request.locale or request.payload.get("locale")
-    return connector.check_preparation(
-        request.usage_type, locale if isinstance(locale, str) else None
-    )
+    return connector.check_preparation(request.usage_type, request.payload, request.locale)

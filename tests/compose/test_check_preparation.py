@@ -48,7 +48,9 @@ sends = st.tuples(
     st.sampled_from([None, "de", "fr-CA", "ja"]),
     st.fixed_dictionaries({}, optional={"code": st.sampled_from(["123456", ""]),
                                         "user": st.just({"name": "Ann"}),
-                                        "link": st.just("https://example.com/x")}),
+                                        "link": st.just("https://example.com/x"),
+                                        # Logto's way: the locale in the payload, no argument
+                                        "locale": st.sampled_from(["de", "ja", ""])}),
     st.sampled_from(["", "{{ code }}", "{% if user %}{{ user.name }}{% endif %}"]),
 )  # fmt: skip
 
@@ -86,10 +88,11 @@ def test_a_prepared_check_answers_as_an_unprepared_one(steps: list[tuple[Any, ..
         for usage, locale, payload, saved in steps:
             if saved:
                 store.save(usage, locale, saved)
-            preparation = prepared.check_preparation(usage, locale)
+            preparation = prepared.check_preparation(usage, payload, locale)
             if preparation is not None:
                 preparation()
-            assert prepared.check_preparation(usage, locale) is None  # nothing left to analyse
+            # nothing left to analyse
+            assert prepared.check_preparation(usage, payload, locale) is None
             before = len(analysed)
             answer = _answer(prepared, usage, locale, payload)
             assert len(analysed) == before  # the check analysed nothing itself
