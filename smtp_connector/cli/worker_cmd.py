@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging.config
 import signal
 from collections.abc import Callable
 
 import click
 
 from .app import handles_errors, main
+from .serve_cmd import LOG_LEVELS
 from .store_common import database_url_option, loop_option, need_server_extra, resolve_url
 
 
@@ -35,6 +37,14 @@ from .store_common import database_url_option, loop_option, need_server_extra, r
     help="Queue engine; auto: procrastinate on PostgreSQL, embedded on SQLite "
     "[default: auto; also $SMTP_CONNECTOR_QUEUE_ENGINE].",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS),
+    default="warning",
+    show_default=True,
+    help="What the worker logs to stderr: warnings are recoveries (rows of dead workers, "
+    "stalled jobs) and failed deliveries; info adds every attempt.",
+)
 @handles_errors
 def worker(
     database_url: str | None,
@@ -42,13 +52,19 @@ def worker(
     name: str | None,
     loop: str,
     engine: str | None,
+    log_level: str,
 ) -> None:
     """Deliver queued messages until SIGTERM/SIGINT (in-flight sends are finished first)."""
     need_server_extra()
     url = resolve_url(database_url)
     from ..delivery.pool import freeze_gc_after_warmup
     from ..server import Settings
+    from ..server.access_log import log_config
     from ..server.app import open_service
+
+    # serve's handlers and redaction (uvicorn configures them there): without them the
+    # package's NullHandler kept a worker's recoveries and failures out of every log.
+    logging.config.dictConfig(log_config(log_level))
 
     settings = Settings.from_env(
         database_url=url, queue_concurrency=concurrency, queue_engine=engine
