@@ -124,9 +124,8 @@ class ProcrastinateEngine:
         )  # fmt: skip
         app = procrastinate.App(connector=connector)
         self._deliver_task = app.task(name=DELIVER_TASK, queue=QUEUE_NAME)(self._deliver)
-        seconds = max(1, int(self.sweep))
         sweep_task = app.task(name="smtp_connector.sweep", queue=QUEUE_NAME)(self._sweep)
-        app.periodic(cron=f"*/{seconds} * * * * *", periodic_id="sweep")(sweep_task)
+        app.periodic(cron=sweep_cron(self.sweep), periodic_id="sweep")(sweep_task)
         self._app = app
 
     async def open(self) -> None:
@@ -267,7 +266,12 @@ class ProcrastinateEngine:
         ids = [str(i) for job in stalled for i in _row_ids(job.task_kwargs)]
         if ids:
             counts = await self.outbox.recover_rows(ids)
-            log.warning("stalled jobs of dead workers", extra={"jobs": len(stalled), **counts})
+            log.warning(
+                "retrying %d job(s) of workers whose heartbeat stopped: %d message(s) queued "
+                "again, %d may have been delivered (not sent again)",
+                len(stalled), counts["requeued"], counts["unknown"],
+                extra={"jobs": len(stalled), **counts},
+            )  # fmt: skip
         for job in stalled:
             await manager.retry_job(job)
         counts = await self.outbox.recover()
@@ -309,6 +313,17 @@ class ProcrastinateEngine:
         if self._open:
             await self.app.close_async()
             self._open = False
+
+
+def sweep_cron(seconds: float) -> str:
+    """procrastinate's cron for "every `seconds`": croniter, which procrastinate uses, reads a
+    sixth field as the *seconds* (`"* * * * * */5"`); `"*/5 * * * * *"` is every second of
+    every fifth minute, which left a dead worker's jobs waiting up to four minutes for the
+    sweep. A minute or more is whole minutes of the five-field form (59 at most)."""
+    whole = max(1, round(seconds))
+    if whole < 60:
+        return f"* * * * * */{whole}"
+    return f"*/{min(59, whole // 60)} * * * *"
 
 
 def _row_ids(kwargs: dict[str, Any]) -> list[Any]:
