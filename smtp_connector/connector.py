@@ -215,10 +215,16 @@ class SmtpConnector(Composer):
                 done += 1
                 if on_progress is not None:
                     _call_hook(on_progress, done, outcome)
+                del outcome  # see below
 
         workers = max(1, min(concurrency, len(items)))
         await asyncio.gather(*(worker() for _ in range(workers)))
-        return [r for r in results if r is not None]
+        outcomes = [r for r in results if r is not None]
+        # A failed message's error keeps its traceback's frames, the workers' among them, and
+        # a worker's frame keeps `results` (this cell): emptied, the error no longer reaches
+        # itself, and the connector is freed by reference counting once nobody holds it.
+        results.clear()
+        return outcomes
 
     # -- checks and health --------------------------------------------------------------------
 

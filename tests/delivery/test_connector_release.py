@@ -111,3 +111,27 @@ async def test_a_connector_whose_send_failed_is_freed_without_a_collection(
     reference = await closed(connector)
     del connector
     assert reference() is None
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "through send"])
+async def test_a_connector_whose_send_many_failed_is_freed_without_a_collection(
+    no_collection: None, monkeypatch: pytest.MonkeyPatch, inline: bool
+) -> None:
+    """`send_many` returns a failed message's error: its traceback holds the workers' frames,
+    which held the results (and so the error) until a collection found the cycle."""
+    monkeypatch.setattr(SmtpConnector, "inline_send_many", inline)
+    config = failover_config(dead_port(), dead_port(), 1) | {
+        "servers": [],
+        "retry": {"attempts": 1},
+    }
+    connector = SmtpConnector(config)
+    requests = [{"to": f"u{n}@example.org", "usage_type": "SignIn", "payload": {"code": "123456"}}
+                for n in range(3)]  # fmt: skip
+    results = await connector.send_many(requests, concurrency=2)
+    assert [r.code for r in results] == [ErrorCode.CONNECTION_FAILED] * 3  # type: ignore[union-attr]
+    errors = [weakref.ref(r) for r in results]
+    del results
+    assert all(error() is None for error in errors)
+    reference = await closed(connector)
+    del connector
+    assert reference() is None
