@@ -182,6 +182,9 @@ FIRST_SEND_MUST_NOT_LOAD = [
     # Jinja and the sandbox: the shipped templates render through compose/plain.py
     "jinja2", "smtp_connector.compose.sandbox", "smtp_connector.compose.guards",
     "smtp_connector.compose.recording",
+    # the idna codec (socket encodes a text host with it; delivery/network.py's lookup_name
+    # hands getaddrinfo an ASCII name's bytes) and pydantic's regex camelCase (config/base.py)
+    "encodings.idna", "stringprep", "pydantic.alias_generators",
 ]  # fmt: skip
 
 
