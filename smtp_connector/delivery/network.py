@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import re
 import socket
 import ssl
 from collections.abc import Callable
 
 from ..addresses import special_use_domain
 from ..errors import Cause, ConnectorError, ErrorCode
+from ..lazy import LazyPattern
 
 TLS_PROBE_TIMEOUT_S = 3.0
 FQDN_LOOKUP_TIMEOUT_S = 2.0
-_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_DNS_LABEL = LazyPattern(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 # host name -> its FQDN, or None when it has none; looked up once per process and host name.
 _fqdn_cache: dict[str, str | None] = {}
 
