@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 
 from .errors import Cause, ConnectorError, ErrorCode
+from .lazy import LazyPattern
 
 MAX_ADDRESS_OCTETS = 254
 MAX_LOCAL_OCTETS = 64
@@ -38,8 +39,8 @@ _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}+(?<!-)"
 _PLAIN = re.compile(rf"^({_ATEXT}(?:\.{_ATEXT})*+)@((?:{_LABEL}\.)++[A-Za-z]{{2,63}})$")
 # Every control character (C0 with TAB, DEL, C1) and the Unicode line/paragraph separators:
 # nothing of it belongs in a header, whoever typed it. Rendering collapses it in subjects too.
-CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-CONTROL_RUNS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+CONTROLS = LazyPattern(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+CONTROL_RUNS = LazyPattern(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # email-validator's list (SPECIAL_USE_DOMAIN_NAMES, which leaves out `example`, RFC 6761
 # §6.5) plus `example`: an address there reaches nobody either. Second-level
 # example.com/.net/.org stay ordinary. Written out so that a plain address (the fast path

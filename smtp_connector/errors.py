@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
 import threading
 from collections.abc import Iterable
 from enum import StrEnum
 from importlib import metadata
 from typing import Any
+
+from .lazy import LazyPattern
 
 
 class ErrorCode(StrEnum):
@@ -36,7 +37,7 @@ class ErrorCode(StrEnum):
     SIGNING_FAILED = "signing_failed"
 
 
-_ENHANCED_STATUS = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
+_ENHANCED_STATUS = LazyPattern(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
 
 # Secrets registered here are scrubbed from every error message, log record and CLI line: the
 # config registers every secret-bearing field when it is validated (passwords, tokens, client
@@ -275,7 +276,7 @@ def _default_retryable(code: ErrorCode, smtp_code: int | None) -> bool:
 
 
 # "dkimpy<2,>=1.1; extra == 'dkim'" -> ("dkimpy", "dkim")
-_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][\w.-]*)[^;]*;.*\bextra\s*==\s*['\"]([^'\"]+)")
+_REQUIREMENT = LazyPattern(r"^\s*([A-Za-z0-9][\w.-]*)[^;]*;.*\bextra\s*==\s*['\"]([^'\"]+)")
 
 
 def install_hint(extra: str) -> str:

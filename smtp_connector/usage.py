@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
+
+from .lazy import LazyPattern
 
 
 class UsageType(StrEnum):
@@ -36,7 +37,7 @@ KNOWN_USAGE_TYPES = tuple(u.value for u in UsageType)
 # Logto sends an invitation as a link (`payload.link`), every other usage type as a code.
 CODELESS_USAGE_TYPES = frozenset({UsageType.ORGANIZATION_INVITATION.value})
 _SIMILARITY = 0.8  # "Regsiter" → Register is 0.88; the custom "BindEmail" → BindMfa only 0.75
-_FOLD = re.compile(r"[^a-z0-9]")
+_FOLD = LazyPattern(r"[^a-z0-9]")
 
 
 def suggest_usage_type(usage_type: str) -> str | None:

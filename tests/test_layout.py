@@ -182,6 +182,9 @@ FIRST_SEND_MUST_NOT_LOAD = [
     # Jinja and the sandbox: the shipped templates render through compose/plain.py
     "jinja2", "smtp_connector.compose.sandbox", "smtp_connector.compose.guards",
     "smtp_connector.compose.recording",
+    # the idna codec (socket encodes a text host with it; delivery/network.py's lookup_name
+    # hands getaddrinfo an ASCII name's bytes) and pydantic's regex camelCase (config/base.py)
+    "encodings.idna", "stringprep", "pydantic.alias_generators",
 ]  # fmt: skip
 
 
@@ -211,7 +214,12 @@ def test_a_first_plain_send_loads_only_what_it_uses(make_server: Any, templates:
             "    async with SmtpConnector(config) as connector:\n"
             "        await connector.send('user@example.org', 'SignIn', {'code': '424242'})\n"
             "asyncio.run(main())\n"
-            "print(json.dumps({'modules': sorted(sys.modules), 'contexts': len(built)}))\n"
+            "from smtp_connector.lazy import LazyPattern\n"
+            "lazy = {f'{m.__name__}.{k}': v.compiled for m in list(sys.modules.values())\n"
+            "        if m.__name__.startswith('smtp_connector')\n"
+            "        for k, v in vars(m).items() if isinstance(v, LazyPattern)}\n"
+            "print(json.dumps({'modules': sorted(sys.modules), 'contexts': len(built),\n"
+            "                  'lazy': lazy}))\n"
         )
         .replace("PORT", str(server.port))
         .replace("TEMPLATES", templates)
@@ -228,6 +236,9 @@ def test_a_first_plain_send_loads_only_what_it_uses(make_server: Any, templates:
     ]
     assert loaded == [], f"a first plain send loaded {loaded}"
     assert report["contexts"] == 0
+    # the regular expressions it never uses stay uncompiled (lazy.LazyPattern)
+    compiled = [name for name, used in report["lazy"].items() if used]
+    assert len(report["lazy"]) >= 12 and compiled == [], f"a first plain send compiled {compiled}"
     assert len(server.messages) == 1 and b"424242" in server.messages[0].content
 
 

@@ -13,11 +13,12 @@ from email import quoprimime
 from email.header import Header
 
 from ..addresses import Address, check_display_name
+from ..lazy import LazyPattern
 
 CRLF = "\r\n"
 MAX_LINE_OCTETS = 998
 _MAX_WORD = 60  # longest unbroken run kept as is in a header; longer runs get encoded-words
-_ATOM_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$")
+_ATOM_TOKEN = LazyPattern(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$")
 _ATOM_SAFE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ .-]*$")
 
 

@@ -18,8 +18,10 @@ from collections.abc import Iterable
 
 from markupsafe import escape
 
-_BLANK_RUNS = re.compile(r"\n{3,}")
-_HIDDEN = re.compile(
+from ..lazy import LazyPattern
+
+_BLANK_RUNS = LazyPattern(r"\n{3,}")
+_HIDDEN = LazyPattern(
     r"<(div|span|p)\b[^>]*display\s*:\s*none[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
 )
 _SENTINEL = "zqxsentinel{}zqx"

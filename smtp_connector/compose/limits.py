@@ -11,7 +11,6 @@ renderer reports as `template_error` naming the template.
 
 from __future__ import annotations
 
-import re
 import sys
 import threading
 import time
@@ -19,6 +18,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Final
+
+from ..lazy import LazyPattern
 
 MAX_ITEMS = 100_000  # a list, a range, lipsum words, batch/slice counts
 MAX_LOOP_ITERATIONS = 1_000_000  # all `{% for %}` iterations of one render together
@@ -210,11 +211,11 @@ def check_result(value: Any, limits: RenderLimits) -> Any:
 
 
 # printf-style conversions: %[(key)][flags][width][.precision][length]type
-_PRINTF = re.compile(
+_PRINTF = LazyPattern(
     r"%(?:\((?P<key>[^)]*)\))?[#0\- +]*(?P<width>\*|\d+)?(?:\.(?P<precision>\*|\d*))?"
     r"[hlL]?(?P<type>[diouxXeEfFgGcrsa%])"
 )
-_SPEC_NUMBER = re.compile(r"\d+")
+_SPEC_NUMBER = LazyPattern(r"\d+")
 
 
 def check_printf(fmt: str, args: Any, limits: RenderLimits) -> None:

@@ -3,8 +3,9 @@
 `layout.toml` holds what is the same in every locale (the default text direction, the choice
 between an invitation's sentence variants); each `locales/<locale>.toml` holds the words.
 
-A send reads them compiled, from `templates/strings.json` (one `json.loads`, no `tomllib`;
-shipped_source.py writes it from the TOML files and says why). Each (usage type, locale)
+A send reads them compiled, from `templates/compiled/` (no `tomllib`; shipped_source.py writes
+it from the TOML files and says why): the index once, a locale's strings when a send first needs
+that locale. Each (usage type, locale)
 default is composed once, at first use, by writing the locale's strings
 into the layouts at their `[[key]]` markers. The result is an ordinary `EmailTemplate`, so the
 defaults go through exactly the same rendering and escaping path as a user's own templates.
@@ -20,6 +21,9 @@ from typing import Any
 from ..config import EmailTemplate
 from ..resources import read_text
 
+COMPILED = "templates/compiled"  # written by shipped_source.py from the TOML files
+INDEX = "index.json"
+
 _MARKER = re.compile(r"\[\[(\w+)\]\]")
 # Computed once per template: `app` (application name or a localised fallback), `expires`.
 _PRELUDE = (
@@ -30,16 +34,16 @@ _PRELUDE = (
 
 
 @functools.lru_cache(maxsize=1)
-def _compiled() -> dict[str, Any]:
-    """templates/strings.json: {"layout": layout.toml's tables, "locales": {locale: tables}}."""
-    data: dict[str, Any] = json.loads(read_text("templates", "strings.json"))
+def _index() -> dict[str, Any]:
+    """templates/compiled/index.json: {"layout": layout.toml's tables, "locales": names}."""
+    data: dict[str, Any] = json.loads(read_text(COMPILED, INDEX))
     return data
 
 
 @functools.lru_cache(maxsize=1)
 def shipped_locales() -> tuple[str, ...]:
     """Locales with shipped strings, e.g. ("de", "en", "es", …)."""
-    return tuple(sorted(_compiled()["locales"]))
+    return tuple(sorted(_index()["locales"]))
 
 
 @functools.lru_cache(maxsize=1)
@@ -47,15 +51,18 @@ def _layouts() -> tuple[str, str]:
     return read_text("templates", "layout.html"), read_text("templates", "layout.txt")
 
 
+@functools.cache  # at most one entry per shipped locale
 def _strings(locale: str) -> dict[str, dict[str, str]]:
     """templates/locales/<locale>.toml's tables (KeyError for a locale without strings)."""
-    strings: dict[str, dict[str, str]] = _compiled()["locales"][locale]
+    if locale not in shipped_locales():
+        raise KeyError(locale)
+    strings: dict[str, dict[str, str]] = json.loads(read_text(COMPILED, f"{locale}.json"))
     return strings
 
 
 def _layout_strings() -> dict[str, dict[str, str]]:
     """templates/layout.toml: defaults (`dir`) and the choice between sentence variants."""
-    layout: dict[str, dict[str, str]] = _compiled()["layout"]
+    layout: dict[str, dict[str, str]] = _index()["layout"]
     return layout
 
 

@@ -7,13 +7,13 @@ error naming the header, not a surprise on the first send. Encoding the values i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from ..addresses import CONTROLS
+from ..lazy import LazyPattern
 
 MAX_LINE_OCTETS = 998
-_FIELD_NAME = re.compile(r"^[!-9;-~]+$")
+_FIELD_NAME = LazyPattern(r"^[!-9;-~]+$")
 _RESERVED_HEADERS = {
     "from": "set `fromEmail` / `fromName`",
     "to": "the recipient is given to send()",

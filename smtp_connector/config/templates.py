@@ -6,17 +6,17 @@ Annotations here are evaluated when a class is declared (no `from __future__ imp
 annotations`): pydantic would `compile` each string one (tests/config/test_annotations.py).
 """
 
-import re
 from collections.abc import Iterator
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from ..lazy import LazyPattern
 from ..usage import ContentType
 from .base import ConfigModel, check_address
 
 # `{{ x }}`, `{% … %}` or the `<<x>>` shorthand: a value rendered per message, as Logto renders
 # `replyTo: "{{user.primaryEmail}}"`; anything else is a literal address, checked at load.
-_PLACEHOLDER = re.compile(r"\{\{|\{%|<<\s*[A-Za-z_]")
+_PLACEHOLDER = LazyPattern(r"\{\{|\{%|<<\s*[A-Za-z_]")
 ADDRESS_KEYS = {"send_from": "sendFrom", "reply_to": "replyTo"}
 
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import re
 import socket
 import ssl
 from collections.abc import Callable
 
 from ..addresses import special_use_domain
 from ..errors import Cause, ConnectorError, ErrorCode
+from ..lazy import LazyPattern
 
 TLS_PROBE_TIMEOUT_S = 3.0
 FQDN_LOOKUP_TIMEOUT_S = 2.0
-_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_DNS_LABEL = LazyPattern(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 # host name -> its FQDN, or None when it has none; looked up once per process and host name.
 _fqdn_cache: dict[str, str | None] = {}
 
@@ -46,7 +46,7 @@ async def resolve(
     not only the first: a name that resolves to a public and a loopback address would
     otherwise reach loopback on the second try."""
     loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos = await loop.getaddrinfo(lookup_name(host), port, type=socket.SOCK_STREAM)
     if refuse_private:
         _refuse_private(infos, name)
     if policy is not None:
@@ -102,13 +102,29 @@ async def _canonical_name(host: str) -> str | None:
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(
-            loop.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_CANONNAME),
+            loop.getaddrinfo(
+                lookup_name(host), None, type=socket.SOCK_STREAM, flags=socket.AI_CANONNAME
+            ),
             FQDN_LOOKUP_TIMEOUT_S,
         )
     except (OSError, UnicodeError, TimeoutError):
         return None
     names = [info[3] for info in infos if info[3]]
     return next((name for name in names if is_fqdn(name)), None)
+
+
+def lookup_name(host: str | None) -> str | bytes | None:
+    """`host` as handed to getaddrinfo: an ASCII name whose labels Python's `idna` codec
+    accepts as its ASCII bytes, which is what `socket` would encode it to; any other stays text,
+    for `socket` to encode (or refuse) as before. The codec's import (with `stringprep` and
+    `unicodedata`) is about 4.7 million instructions of a first send otherwise: `socket`
+    encodes every text host with it, an IP literal and this host's own name too."""
+    if host is None or not host.isascii():
+        return host
+    labels = host.split(".")
+    if all(0 < len(label) < 64 for label in labels[:-1]) and len(labels[-1]) < 64:
+        return host.encode("ascii")
+    return host
 
 
 def is_fqdn(name: str) -> bool:

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from smtp_connector import SmtpConnector, UsageType
-from smtp_connector.compose.shipped import shipped_locales
+from smtp_connector.compose import shipped
+from smtp_connector.compose.shipped import COMPILED, INDEX, shipped_locales
 from smtp_connector.compose.shipped_source import compiled_strings, render_compiled
-from smtp_connector.resources import read_text
+from smtp_connector.resources import list_files, read_text
 
 CODE = "482913"
 LINK = "https://example.org/invitation/accept?token=abc123"
@@ -34,12 +35,44 @@ def render(usage: UsageType | str, locale: str, **payload: Any) -> Any:
 
 
 def test_the_compiled_strings_are_the_toml_files() -> None:
-    """A send reads templates/strings.json, people edit the TOML files: the JSON must be
-    exactly what `python -m smtp_connector.compose.shipped_source` writes from them now."""
-    compiled = read_text("templates", "strings.json")
-    assert json.loads(compiled) == compiled_strings(), "run the command above"
-    assert compiled == render_compiled()
-    assert tuple(sorted(compiled_strings()["locales"])) == LOCALES
+    """A send reads templates/compiled/, people edit the TOML files: the JSON must be exactly
+    what `python -m smtp_connector.compose.shipped_source` writes from them now, one file per
+    locale and the index, and nothing else."""
+    source = compiled_strings()
+    files = render_compiled()
+    assert sorted(list_files(COMPILED, ".json")) == sorted(files), "run the command above"
+    for name, text in files.items():
+        assert read_text(COMPILED, name) == text, f"{name}: run the command above"
+    index = json.loads(files[INDEX])
+    assert index == {"layout": source["layout"], "locales": sorted(source["locales"])}
+    for locale, tables in source["locales"].items():
+        assert json.loads(files[f"{locale}.json"]) == tables
+    assert tuple(sorted(source["locales"])) == LOCALES
+
+
+def test_a_send_parses_only_the_locales_it_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first shipped template in one locale reads the index and that locale's strings (and
+    the two layouts), not the other locales'."""
+    read: list[str] = []
+
+    def recorded(folder: str, name: str) -> str:
+        read.append(name)
+        return read_text(folder, name)
+
+    caches = (shipped._index, shipped.shipped_locales, shipped._strings, shipped._layouts)
+    cached_templates = shipped.default_template
+    monkeypatch.setattr(shipped, "read_text", recorded)
+    for cache in (*caches, cached_templates):
+        cache.cache_clear()
+    try:
+        template = shipped.default_template("SignIn", "es")
+        assert template is not None and template.locale == "es"
+        assert sorted(read) == sorted([INDEX, "es.json", "layout.html", "layout.txt"])
+        assert shipped.default_template("SignIn", "xx") is None  # no strings: nothing read
+        assert len(read) == 4
+    finally:
+        for cache in (*caches, cached_templates):
+            cache.cache_clear()
 
 
 def test_rtl_locales_are_shipped() -> None:
