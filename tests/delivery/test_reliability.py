@@ -32,6 +32,7 @@ from smtp_servers import (
     dead_port,
     stop_raw_server,
 )
+from waiting import eventually
 
 from smtp_connector import ConnectorError, ErrorCode, SendResult, SmtpConnector
 from smtp_connector.config import RetryOptions
@@ -661,13 +662,10 @@ def health_of(connector: SmtpConnector, server: str) -> dict[str, object]:
     return entry
 
 
-async def cooled_down(connector: SmtpConnector, server: str, limit: float = 30.0) -> None:
+async def cooled_down(connector: SmtpConnector, server: str) -> None:
     """Wait until the breaker of `server` is half-open (its cool-down ended), polling: a fixed
     sleep just past the cool-down says nothing about when the loop gets to run again."""
-    deadline = time.monotonic() + limit
-    while health_of(connector, server)["status"] != "half_open":
-        assert time.monotonic() < deadline, health_of(connector, server)
-        await asyncio.sleep(0.02)
+    await eventually(lambda: health_of(connector, server)["status"] == "half_open")
 
 
 async def test_breaker_opens_after_max_errors_and_closes_after_probe(
