@@ -31,6 +31,11 @@ except ImportError:
 USER = "mailer@example.com"
 WIDE, NARROW = 1280, 375
 
+# An `expect` waits for the page to get there; Playwright's 5 s default is a guess at how fast
+# Chromium, the page's requests and the `serve` behind them run, which a loaded CI machine can
+# miss. A longer wait only changes how long a real failure takes to report.
+expect.set_options(timeout=30_000)
+
 
 @dataclass
 class Served:

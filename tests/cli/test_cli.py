@@ -12,7 +12,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from service_support import cli
-from smtp_servers import PASSWORD, USER, MakeServer, config_for, free_port
+from smtp_servers import PASSWORD, USER, MakeServer, config_for, dead_port, free_port
 
 from smtp_connector.cli import main
 
@@ -146,7 +146,7 @@ def test_an_auth_failure_gives_its_advice_once(
 
 
 def test_a_bare_connection_failure_still_gets_a_hint(tmp_path: Path) -> None:
-    config = write_config(tmp_path, config_for(free_port()))
+    config = write_config(tmp_path, config_for(dead_port()))
     result = CliRunner().invoke(main, ["send", "--config", config, "--to", "u@example.org"])
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
@@ -218,7 +218,7 @@ def test_sink_prints_received_messages(tmp_path: Path) -> None:
         assert sink.stdout is not None
         assert "listening" in sink.stdout.readline()
         config = write_config(tmp_path, config_for(port))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # the sink prints what it got; room for a slow start
         result = CliRunner().invoke(
             main, ["send", "--config", config, "--to", "z@example.org", "--code", "556677"]
         )

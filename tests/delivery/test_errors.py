@@ -14,7 +14,15 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import trustme
-from smtp_servers import PASSWORD, USER, MakeServer, ScriptedServer, config_for, smtp_dialogue
+from smtp_servers import (
+    PASSWORD,
+    USER,
+    MakeServer,
+    ScriptedServer,
+    config_for,
+    dead_port,
+    smtp_dialogue,
+)
 
 from smtp_connector import ConnectorError, ErrorCode, SmtpConnector
 
@@ -113,7 +121,7 @@ async def test_server_closing_mid_data() -> None:
 
 async def test_silent_server_times_out_within_greeting_timeout() -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(30)
+        await asyncio.sleep(3600)
 
     server = await ScriptedServer(script).start()
     try:
@@ -123,8 +131,11 @@ async def test_silent_server_times_out_within_greeting_timeout() -> None:
     finally:
         await server.stop()
     assert error.code is ErrorCode.TIMEOUT
+    assert error.stage == "greeting"
     assert error.retryable is True
-    assert 1.4 <= elapsed < 3.0
+    # Not before the configured 1.5 s; the upper bound only tells the configured value from the
+    # 30 s default, with room for a loaded machine (never a tight bound on the whole send).
+    assert 1.4 <= elapsed < 15.0
 
 
 async def test_socket_timeout_after_greeting() -> None:
@@ -134,7 +145,7 @@ async def test_socket_timeout_after_greeting() -> None:
         await reader.readline()  # EHLO
         writer.write(b"250 ok\r\n")
         await writer.drain()
-        await asyncio.sleep(30)  # silent at MAIL
+        await asyncio.sleep(3600)  # silent at MAIL
 
     server = await ScriptedServer(script).start()
     try:
@@ -145,7 +156,8 @@ async def test_socket_timeout_after_greeting() -> None:
         await server.stop()
     assert error.code is ErrorCode.TIMEOUT
     assert error.stage == "mail"
-    assert elapsed < 2.5
+    # The configured 0.7 s, told apart from the 10 min default with room for a loaded machine.
+    assert 0.6 <= elapsed < 15.0
 
 
 async def test_connection_timeout_when_syn_is_never_answered() -> None:
@@ -169,14 +181,13 @@ async def test_connection_timeout_when_syn_is_never_answered() -> None:
             sock.close()
     assert error.code in (ErrorCode.TIMEOUT, ErrorCode.CONNECTION_FAILED)
     assert error.stage == "connect"
-    assert elapsed < 2.0
+    # The configured 0.4 s, told apart from the 2 min default (and from the kernel's own SYN
+    # retries, over a minute) with room for a loaded machine.
+    assert elapsed < 15.0
 
 
 async def test_connection_refused() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    error = await send_error(config_for(port))
+    error = await send_error(config_for(dead_port()))  # bound, never listening: refused
     assert error.code is ErrorCode.CONNECTION_FAILED
     assert error.retryable is True
 
@@ -201,7 +212,7 @@ async def test_implicit_tls_against_starttls_port(make_server: MakeServer, ca_pe
     error = await send_error(config_for(server, secure=True, tls={"ca": ca_pem}))
     assert error.code is ErrorCode.TLS_FAILED
     assert "secure: false" in error.message
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 15.0  # not the 30 s greeting timeout (the default)
 
 
 async def test_starttls_against_implicit_tls_port(make_server: MakeServer, ca_pem: str) -> None:
@@ -212,7 +223,7 @@ async def test_starttls_against_implicit_tls_port(make_server: MakeServer, ca_pe
     )
     assert error.code is ErrorCode.TLS_FAILED
     assert "secure: true" in error.message
-    assert time.monotonic() - started < 3.0  # not the 30 s greeting timeout
+    assert time.monotonic() - started < 15.0  # not the 30 s greeting timeout
 
 
 async def test_require_tls_without_starttls_offer(make_server: MakeServer) -> None:

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from smtp_servers import MakeServer, ScriptedServer, config_for, smtp_dialogue
+from waiting import eventually, settled
 
 from smtp_connector import ConnectorError, SmtpConnector
 
@@ -41,7 +42,7 @@ async def test_stale_connection_replaced_without_failing(make_server: MakeServer
     server = make_server(idle_timeout=0.3)  # the server drops idle clients (421 + close)
     async with SmtpConnector(config_for(server)) as connector:
         await connector.send("a@example.org", "SignIn", {"code": "1"})
-        await asyncio.sleep(0.8)
+        await eventually(lambda: server.open_connections == 0)  # the server dropped it
         result = await connector.send("b@example.org", "SignIn", {"code": "2"})
     assert result.attempts == 1
     assert len(server.messages) == 2
@@ -53,8 +54,8 @@ async def test_idle_timeout_closes_connections(make_server: MakeServer) -> None:
     async with SmtpConnector(config_for(server, pool={"idleTimeout": 200})) as connector:
         await connector.send("a@example.org", "SignIn", {"code": "1"})
         assert server.open_connections == 1
-        await asyncio.sleep(0.8)
-        assert server.open_connections == 0
+        # The server never drops a client (idle_timeout 300 s): only the pool can close it.
+        await eventually(lambda: server.open_connections == 0)
         await connector.send("b@example.org", "SignIn", {"code": "2"})
     assert server.connections == 2
 
@@ -125,16 +126,18 @@ async def test_clean_shutdown_loses_nothing(make_server: MakeServer) -> None:
     results = await sends
     assert len(results) == 40
     assert len(server.messages) == 40
-    await asyncio.sleep(0.2)
-    assert server.open_connections == 0
+    await eventually(lambda: server.open_connections == 0)  # the server saw every close
 
 
 async def test_a_close_that_times_out_leaves_no_sender_behind() -> None:
     """`aclose` past its bound cancels the senders; the messages still queued must not start a
     new sender (and a new connection) behind its back: they fail, retryable, unsent."""
 
+    dot = asyncio.Event()
+
     async def stall_after_dot(writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(30)  # the first message's reply never comes
+        dot.set()
+        await asyncio.sleep(3600)  # the first message's reply never comes
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await smtp_dialogue(reader, writer, on_data_end=stall_after_dot)
@@ -149,7 +152,7 @@ async def test_a_close_that_times_out_leaves_no_sender_behind() -> None:
             asyncio.ensure_future(connector.send(f"u{i}@example.org", "SignIn", {"code": "1"}))
             for i in range(3)
         ]
-        await asyncio.sleep(0.3)  # the first is waiting for its reply, two are queued
+        await settled(dot)  # the first is waiting for its reply, two are queued
         (pool,) = connector._backend._pools[asyncio.get_running_loop()].values()  # type: ignore[attr-defined]
         await pool.aclose(timeout=0.2)
         assert pool._senders == {}
@@ -158,7 +161,7 @@ async def test_a_close_that_times_out_leaves_no_sender_behind() -> None:
         first, *queued = outcomes
         assert first.stage == "after_data" and not first.retryable  # type: ignore[union-attr]
         assert all(error.retryable for error in queued)  # type: ignore[union-attr]
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # a sender started behind the close would connect meanwhile
         assert server.connections == 1
     finally:
         await connector.aclose()
@@ -171,6 +174,8 @@ async def test_a_cancelled_sender_fails_unsent_messages_as_retryable(pipelining:
     have been delivered (not retryable); one that never reached its content is safe to retry,
     with pipelining (its envelope rode on the first one's final dot) or lock-step (in MAIL)."""
 
+    stalled = asyncio.Event()
+
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"220 scripted\r\n")
         messages = 0
@@ -179,7 +184,8 @@ async def test_a_cancelled_sender_fails_unsent_messages_as_retryable(pipelining:
             if verb == b"EHLO":
                 writer.write(b"250-scripted\r\n250 PIPELINING\r\n" if pipelining else b"250 x\r\n")
             elif verb == b"MAIL" and messages and not pipelining:
-                await asyncio.sleep(30)  # the second message waits in MAIL
+                stalled.set()
+                await asyncio.sleep(3600)  # the second message waits in MAIL
             elif verb == b"DATA":
                 writer.write(b"354 go ahead\r\n")
                 await writer.drain()
@@ -187,7 +193,8 @@ async def test_a_cancelled_sender_fails_unsent_messages_as_retryable(pipelining:
                     pass
                 messages += 1
                 if pipelining:
-                    await asyncio.sleep(30)  # no reply to the dot, nor to what came with it
+                    stalled.set()
+                    await asyncio.sleep(3600)  # no reply to the dot, nor to what came with it
                 writer.write(b"250 OK\r\n")
             else:
                 writer.write(b"250 OK\r\n")
@@ -201,7 +208,7 @@ async def test_a_cancelled_sender_fails_unsent_messages_as_retryable(pipelining:
             asyncio.ensure_future(connector.send(f"u{i}@example.org", "SignIn", {"code": "1"}))
             for i in range(2)
         ]
-        await asyncio.sleep(0.3)
+        await settled(stalled)
         (pool,) = connector._backend._pools[asyncio.get_running_loop()].values()  # type: ignore[attr-defined]
         await pool.aclose(timeout=0.2)
         first, second = await asyncio.gather(*sends, return_exceptions=True)
@@ -221,6 +228,8 @@ async def test_a_send_given_up_during_its_envelope_is_not_kept_in_flight() -> No
     """The caller cancels while its pipelined envelope waits for 354: the connection is dropped
     (nothing sent) and the sender forgets the message (it kept it for the sender's life)."""
 
+    at_data, given_up = asyncio.Event(), asyncio.Event()
+
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"220 scripted\r\n")
         while line := await reader.readline():
@@ -228,7 +237,8 @@ async def test_a_send_given_up_during_its_envelope_is_not_kept_in_flight() -> No
             if verb == b"EHLO":
                 writer.write(b"250-scripted\r\n250 PIPELINING\r\n")
             elif verb == b"DATA":
-                await asyncio.sleep(0.4)  # the caller gives up meanwhile
+                at_data.set()
+                await given_up.wait()  # the caller gives up meanwhile
                 writer.write(b"354 go ahead\r\n")
             else:
                 writer.write(b"250 OK\r\n")
@@ -238,12 +248,13 @@ async def test_a_send_given_up_during_its_envelope_is_not_kept_in_flight() -> No
     connector = SmtpConnector(config_for(server.port, retry={"attempts": 1}))
     try:
         send = asyncio.ensure_future(connector.send("u@example.org", "SignIn", {"code": "1"}))
-        await asyncio.sleep(0.2)
+        await settled(at_data)  # the envelope is out, its replies withheld
         send.cancel()
-        await asyncio.sleep(0.5)
+        await asyncio.gather(send, return_exceptions=True)
+        given_up.set()  # the 354, late, may reach a connection still open
         (pool,) = connector._backend._pools[asyncio.get_running_loop()].values()  # type: ignore[attr-defined]
         (sender,) = pool._senders
-        assert sender._in_flight == set()
+        await eventually(lambda: sender._in_flight == set())
     finally:
         await connector.aclose()
         await server.stop()

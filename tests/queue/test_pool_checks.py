@@ -8,8 +8,15 @@ import asyncio
 from typing import Any
 
 import pytest
+from waiting import eventually
 
 from smtp_connector.queue import pool_checks
+
+
+def backend_alive(admin: Any, pid: int) -> bool:
+    """Whether PostgreSQL still lists the backend `pid`."""
+    found = admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
+    return found is not None
 
 
 async def test_only_connections_idle_for_a_while_are_checked(
@@ -23,7 +30,8 @@ async def test_only_connections_idle_for_a_while_are_checked(
         checked.append(conn)
         await AsyncConnectionPool.check_connection(conn)
 
-    monkeypatch.setattr(pool_checks, "CHECK_AFTER", 0.3)
+    # Long enough that "back a moment ago" holds between two checkouts on a loaded machine.
+    monkeypatch.setattr(pool_checks, "CHECK_AFTER", 1.0)
     pool = pool_checks.pool_factory(conninfo=queue_url_postgres, min_size=1, max_size=1,
                                     open=False, check=check)  # fmt: skip
     await pool.open(wait=True)
@@ -33,7 +41,7 @@ async def test_only_connections_idle_for_a_while_are_checked(
         async with pool.connection() as conn:  # back a moment ago: not checked
             assert conn is first and (await (await conn.execute("SELECT 1")).fetchone()) == (1,)
         assert checked == [first]
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(1.2)
         async with pool.connection() as conn:  # idle for longer: checked again
             pass
         assert checked == [first, first]
@@ -55,7 +63,10 @@ async def test_a_dead_connection_idle_for_a_while_is_replaced(
             pid = conn.info.backend_pid
         with psycopg.connect(queue_url_postgres, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-        await asyncio.sleep(0.3)
+            # pg_terminate_backend only signals the backend: wait until it is gone, or the
+            # check may still find it alive on a loaded machine.
+            await eventually(lambda: not backend_alive(admin, pid))
+        await asyncio.sleep(0.3)  # idle past CHECK_AFTER
         async with pool.connection() as conn:
             assert conn.info.backend_pid != pid
             assert (await (await conn.execute("SELECT 1")).fetchone()) == (1,)

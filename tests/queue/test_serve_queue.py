@@ -32,7 +32,7 @@ def test_serve_queues_and_its_embedded_worker_delivers(tmp_path: Path) -> None:
             )
             assert sent.status_code == 202, sent.text
             message = sent.json()["id"]
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 60  # a limit for a loaded machine, not a speed claim
             while (state := client.get(f"/v1/messages/{message}").json())["status"] != "sent":
                 assert state["status"] in ("queued", "sending"), state
                 assert time.monotonic() < deadline, state

@@ -58,7 +58,7 @@ def test_queued_sends_are_refused_before_202(tmp_path: Path) -> None:
                 "No SignIn template in locale 'xx': the 'en' one was used."
             ]
             message = queued.json()["id"]
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 60  # a limit for a loaded machine, not a speed claim
             while (state := client.get(f"/v1/messages/{message}").json())["status"] != "sent":
                 assert state["status"] in ("queued", "sending"), state
                 assert time.monotonic() < deadline, state

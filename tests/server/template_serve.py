@@ -62,7 +62,7 @@ class Served:
         assert made.status_code == 201, made.text
         return str(made.json()["id"])
 
-    def mail_to(self, to: str, timeout: float = 20) -> Message:
+    def mail_to(self, to: str, timeout: float = 60) -> Message:
         """The one message the SMTP server received for `to` (waiting for a queued one)."""
         deadline = time.monotonic() + timeout
         while True:

@@ -27,7 +27,7 @@ from admin_page_support import (
 from browser_support import CONTRAST_BELOW_AA, Traffic, assert_no_secret
 from playwright.sync_api import Page, expect
 from service_support import SMTP_PASSWORD
-from smtp_servers import MakeServer, free_port
+from smtp_servers import MakeServer, dead_port, free_port
 
 browser, served, page = support.browser, support.served, support.page  # the fixtures
 
@@ -110,7 +110,7 @@ def test_add_check_and_send_through_live_server(
     assert live.messages[-1].rcpt_tos == ["someone@example.org"]
     assert b"000000" in live.messages[-1].content  # the Generic test message's code
 
-    dead = free_port()
+    dead = dead_port()
     item.get_by_role("button", name="Edit primary").click()
     port.fill(str(dead))
     tab.get_by_role("button", name="Save server").click()

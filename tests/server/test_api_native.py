@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from api_client import Api, client_for
 from service_support import SMTP_PASSWORD, SMTP_USER, definition
-from smtp_servers import MakeServer, free_port
+from smtp_servers import MakeServer, dead_port
 
 from smtp_connector.store import CENSORED, Service
 
@@ -103,7 +103,7 @@ async def test_check_200_and_406(api: Api, make_server: MakeServer) -> None:
     app_id = await make_app(api, h)
     base = f"/v1/apps/{app_id}/servers"
     good = (await api.client.post(base, json=definition(server.port), headers=h)).json()["id"]
-    bad = (await api.client.post(base, json=definition(free_port()), headers=h)).json()["id"]
+    bad = (await api.client.post(base, json=definition(dead_port()), headers=h)).json()["id"]
 
     ok = await api.client.post(f"{base}/{good}/check", headers=h)
     assert ok.status_code == 200 and ok.json()["ok"] is True
@@ -124,7 +124,7 @@ async def test_send_through_stored_definitions(api: Api, make_server: MakeServer
     h = await api.key()
     app_id = await make_app(api, h)
     base = f"/v1/apps/{app_id}/servers"
-    await api.client.post(base, json=definition(free_port(), priority=0), headers=h)
+    await api.client.post(base, json=definition(dead_port(), priority=0), headers=h)
     live = (await api.client.post(base, json=definition(server.port), headers=h)).json()["id"]
     sent = await api.client.post(
         f"/v1/apps/{app_id}/messages",
@@ -218,7 +218,7 @@ async def test_bad_input_is_4xx_never_500(api: Api) -> None:
         f"/v1/apps/{app_id}/messages", json={"to": "user@example.org"}, headers=h
     )
     assert no_server.status_code == 409  # no active definition yet: says so
-    await api.client.post(base, json=definition(free_port()), headers=h)
+    await api.client.post(base, json=definition(dead_port()), headers=h)
     bad_recipient = await api.client.post(
         f"/v1/apps/{app_id}/messages", json={"to": "not an address"}, headers=h
     )

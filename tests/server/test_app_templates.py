@@ -234,7 +234,7 @@ def test_deleting_the_app_deletes_its_templates_and_history(served: Served) -> N
             client.put(f"/v1/apps/{app}/templates/SignIn/{tag}", json=details("x {{code}}"))
         assert asyncio.run(_rows(served.url, app)) == (2, 2)
         assert client.delete(f"/v1/apps/{app}").status_code == 204
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # a limit for a loaded machine, not a speed claim
     while asyncio.run(_rows(served.url, app)) != (0, 0):
         assert time.monotonic() < deadline
         time.sleep(0.05)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from service_support import SMTP_PASSWORD, SMTP_USER, definition
-from smtp_servers import MakeServer, TestServer, free_port
+from smtp_servers import MakeServer, TestServer, dead_port
 from sqlalchemy.exc import OperationalError
 
 from smtp_connector.server import Settings, create_app
@@ -121,7 +121,7 @@ async def test_refusals_match_and_are_counted_once(pair: Pair) -> None:
 
 
 async def test_a_failing_server_answers_like_the_route(pair: Pair) -> None:
-    await pair.full.post(f"/v1/apps/{pair.app_id}/servers", json=definition(free_port()),
+    await pair.full.post(f"/v1/apps/{pair.app_id}/servers", json=definition(dead_port()),
                          headers=pair.headers)  # fmt: skip
     fast, full = await pair.both(f"/v1/apps/{pair.app_id}/messages",
                                  json={"to": "a@example.org", "payload": {"code": "1"}},

@@ -11,7 +11,7 @@ import httpx
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from api_client import Api
 from service_support import definition
-from smtp_servers import MakeServer, ScriptedServer, free_port, smtp_dialogue
+from smtp_servers import MakeServer, ScriptedServer, dead_port, smtp_dialogue
 from sqlalchemy import update
 
 from smtp_connector.server import Settings, create_app
@@ -69,7 +69,7 @@ async def test_a_send_that_failed_before_the_server_had_it_may_be_retried(
     """The newcomer's retry: the server was down, the same key later sends (nothing to
     replay, since nothing was sent)."""
     headers = await api.key()
-    app_id = await app_with_server(api, headers, free_port())
+    app_id = await app_with_server(api, headers, dead_port())
     path = f"/v1/apps/{app_id}/messages"
     keyed = headers | {"Idempotency-Key": "retry-me"}
     down = await api.client.post(path, json=SIGN_IN, headers=keyed)

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from service_support import ServeProcess, definition, key_headers, serve_env, start_serve
-from smtp_servers import TestServer, free_port
+from smtp_servers import TestServer, dead_port
 
 SENT = ["ana@example.org", "bruno@example.net", "carla@example.org"]
 FAILED = "dora@example.org"
@@ -78,7 +78,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                 assert wait_final(client, queue_one(client, app, to))["status"] == "sent"
             assert wait_final(client, queue_one(client, other, "eve@example.com"))
             moved = client.patch(
-                f"/v1/apps/{app}/servers/{server.json()['id']}", json={"port": free_port()}
+                f"/v1/apps/{app}/servers/{server.json()['id']}", json={"port": dead_port()}
             )
             assert moved.status_code == 200, moved.text
             failed = queue_one(client, app, FAILED, maxAttempts=1)

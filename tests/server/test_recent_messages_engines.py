@@ -11,7 +11,7 @@ import time
 import httpx
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from service_support import SMTP_PASSWORD
-from smtp_servers import free_port
+from smtp_servers import dead_port
 from template_serve import Served
 
 
@@ -36,7 +36,7 @@ def test_the_workers_rows_listed_masked_and_paged(served: Served) -> None:
         server = served.add_server(client, app, enqueue=True)
         recipients = [f"reader{n}@example.org" for n in range(5)]
         settle(client, [queued(client, app, to) for to in recipients])
-        dead = {"port": free_port(), "password": SMTP_PASSWORD}
+        dead = {"port": dead_port(), "password": SMTP_PASSWORD}
         assert client.patch(f"/v1/apps/{app}/servers/{server}", json=dead).is_success
         settle(client, [queued(client, app, "last@example.net", maxAttempts=1)])
 

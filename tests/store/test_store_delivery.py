@@ -4,12 +4,11 @@ and connector reuse (pooled connections survive between sends)."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
 from service_support import SMTP_PASSWORD, SMTP_USER, definition, loopback_policy
 from smtp_servers import MakeServer, free_port
+from waiting import eventually
 
 from smtp_connector import ConnectorError
 from smtp_connector.store import (
@@ -145,11 +144,8 @@ async def test_connector_reused_until_definitions_change(
     )
     await service.messages.send(CLI_ACTOR, app_id, request)
     assert server.connections == 2  # the change built a new connector ...
-    for _ in range(50):
-        if server.open_connections == 1:
-            break
-        await asyncio.sleep(0.02)
-    assert server.open_connections == 1  # ... and closed the old one's connection
+    # ... and closed the old one's connection (seen by the server's thread when it gets to run)
+    await eventually(lambda: server.open_connections == 1)
     assert b"Shop" in server.messages[-1].content
 
 
@@ -214,9 +210,5 @@ async def test_connections_closed_at_shutdown(sqlite_url: str, make_server: Make
     )
     assert server.open_connections == 1  # kept warm for the next send
     await opened.aclose()
-    for _ in range(50):
-        if server.open_connections == 0:
-            break
-        await asyncio.sleep(0.02)
-    assert server.open_connections == 0
+    await eventually(lambda: server.open_connections == 0)
     assert b"QUIT" in b"".join(server.chunks)
