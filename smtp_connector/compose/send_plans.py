@@ -24,7 +24,6 @@ from typing import Any
 
 from ..config import EmailTemplate, SmtpConfig
 from ..usage import UsageType, usage_key
-from .payload import build_context
 from .requirements import PayloadCheck, fallback_findings, load_findings, missing_error
 from .selection import TemplateSelector
 
@@ -64,7 +63,7 @@ class SendPlans:
         key = (usage, locale, allow_fallback)
         plan = self._plans.get(key)
         template = plan[0] if plan is not None else self._selector.select(usage, locale)
-        context = build_context(context_of(payload, locale), self._config.max_payload_bytes)
+        context = context_of(payload, locale)  # the payload as `build_context` makes it
         if plan is None:
             warnings = fallback_findings(
                 usage, locale, template, self._config.default_locale, allow_fallback
