@@ -17,7 +17,7 @@ from ..usage import UsageType, usage_key
 from .checks import check_one_template, check_templates
 from .message import RenderedEmail, rendered_email
 from .parts import compose_parts
-from .payload import require_mapping
+from .payload import normalise_context, require_mapping
 from .provider import TemplateProvider
 from .rendering import Renderer
 from .requirements import payload_check_for
@@ -46,6 +46,7 @@ class Composer:
         built the object, `caller_depth` frames up (2 through a subclass's `__init__`)."""
         self.config = cfg = config
         self._headers = tuple(validate_custom_headers(cfg.custom_headers))
+        self._max_payload = cfg.max_payload_bytes
         earlier = compose_from
         selector, renderer = compose_parts(
             cfg,
@@ -83,9 +84,13 @@ class Composer:
         usage = usage_key(usage_type)  # once: the selector takes the key as it is
         locale = locale or payload_locale(payload)
         template = self._selector.select(usage, locale)
-        context = self._context(payload, locale)
-        bodies = self._renderer.render(template, context)
-        sender, reply_to = self._senders.for_template(template, context)
+        context = self._built_context(payload, locale)
+        bodies = self._renderer.render_context(template, context)
+        senders = self._senders
+        if template.send_from is None and template.reply_to is None:
+            sender, reply_to = senders.default_from, senders.default_reply_to
+        else:  # addresses rendered from the context as given (not normalised), as before
+            sender, reply_to = senders.for_template(template, self._context(payload, locale))
         email = rendered_email(  # `RenderedEmail(...)`, its text and HTML filled when read
             bodies.subject,
             bodies.text,
@@ -118,7 +123,7 @@ class Composer:
         if to is not None:
             self._senders.recipients(to)
         locale = locale or payload_locale(payload)
-        return self._plans.check(usage_type, locale, payload, self._context, allow_fallback)
+        return self._plans.check(usage_type, locale, payload, self._built_context, allow_fallback)
 
     def template_source(self, usage_type: UsageType | str, locale: str | None = None) -> Source:
         """Which level a send of (usage type, locale) takes its template from: "provider",
@@ -151,6 +156,11 @@ class Composer:
         `composeCache` is off. For monitoring and for the tests that prove the fallbacks."""
         shapes = self._renderer.shapes
         return shapes.cache_info() if shapes is not None else None
+
+    def _built_context(self, payload: Mapping[str, Any], locale: str | None) -> dict[str, Any]:
+        """`build_context(self._context(payload, locale))` with one copy of the payload, not
+        two (the render and the payload check of every send)."""
+        return normalise_context(self._context(payload, locale), self._max_payload)
 
     def _context(self, payload: Mapping[str, Any], locale: str | None) -> dict[str, Any]:
         context = dict(payload)

@@ -30,7 +30,12 @@ def build_context(payload: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
     """The Jinja context: the payload as given plus snake/camel aliases of `expiresInMinutes`."""
     if type(payload) is not dict:  # a dict (what `render` hands over) needs no call to check
         require_mapping(payload)
-    context = dict(payload)
+    return normalise_context(dict(payload), max_bytes)
+
+
+def normalise_context(context: dict[str, Any], max_bytes: int) -> dict[str, Any]:
+    """`build_context` on a dict of the caller's own, in place: a composer that has just
+    copied the payload into its context (`Composer._context`) needs no second copy."""
     _check_size(context, max_bytes)
     code = context.get("code")
     if code is not None and type(code) is not str:  # a str is its own text: no call

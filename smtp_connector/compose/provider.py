@@ -29,7 +29,7 @@ from ..usage import ContentType
 log = secret_safe_logger("smtp_connector.compose")
 
 MAX_REMEMBERED = 1024  # answers per version, and templates kept by content
-_NO_VERSION = object()
+NO_VERSION = _NO_VERSION = object()  # a provider without `version`: asked on every choice
 _FIELDS = tuple(EmailTemplate.model_fields)
 
 
@@ -86,6 +86,10 @@ class ProviderTemplates:
         self.provider = provider
         self._forget = forget
         self._version: Any = _NO_VERSION
+        # Moves whenever an answer is not remembered or remembered answers are dropped, so a
+        # choice made of this view's answers is remembered only while they all stand
+        # (`TemplateSelector.choose`).
+        self.generation = 0
         self._answers: dict[tuple[str, str | None], EmailTemplate | None] = {}
         self._by_content: dict[tuple[Any, ...], EmailTemplate] = {}
 
@@ -107,6 +111,7 @@ class ProviderTemplates:
         if version != self._version:
             self._answers = {}
             self._version = version
+            self.generation += 1
         key = (usage_type, locale)
         if key in self._answers:
             return self._answers[key]
@@ -114,7 +119,10 @@ class ProviderTemplates:
         if settled:  # a provider that raised is asked again next time
             if len(self._answers) >= MAX_REMEMBERED:
                 self._answers = {}
+                self.generation += 1
             self._answers[key] = found
+        else:
+            self.generation += 1
         return found
 
     def _ask(self, usage_type: str, locale: str | None) -> tuple[EmailTemplate | None, bool]:
@@ -154,6 +162,7 @@ class ProviderTemplates:
             self._forget(list(self._by_content.values()))
             self._by_content = {}
             self._answers = {}
+            self.generation += 1
         copy = template.model_copy()
         self._by_content[key] = copy
         return copy

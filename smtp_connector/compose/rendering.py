@@ -142,7 +142,10 @@ class Renderer:
         return print_only(self._parse(template))
 
     def render(self, template: EmailTemplate, payload: Mapping[str, Any]) -> RenderedBodies:
-        context = build_context(payload, self.max_payload_bytes)
+        return self.render_context(template, build_context(payload, self.max_payload_bytes))
+
+    def render_context(self, template: EmailTemplate, context: dict[str, Any]) -> RenderedBodies:
+        """`render` of a context `build_context` (or `normalise_context`) has made."""
         if self.shapes is not None:
             filled = self.shapes.pieces(template, context)
             if filled is not None:  # None: not a proven shape, or near the output limits

@@ -9,7 +9,8 @@ comes first, and its answer for `Generic` comes after the shipped template of th
     → provider(Generic, locale) → shipped(Generic) → template_not_found
 
 The config and shipped parts of a choice are memoised per connector (they do not change); the
-provider's answers are memoised by the provider's `version`.
+provider's answers are memoised by the provider's `version`, and so is a whole choice made
+with them (one lookup per send, as without a provider).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Final, Literal
 from ..config import EmailTemplate
 from ..errors import ConnectorError, ErrorCode, TemplateWarning
 from ..usage import UsageType, suggest_usage_type, usage_key
-from .provider import ProviderTemplates, TemplateProvider
+from .provider import NO_VERSION, ProviderTemplates, TemplateProvider
 from .shipped import default_template, shipped_locales
 
 GENERIC = UsageType.GENERIC.value
@@ -80,6 +81,8 @@ class TemplateSelector:
         self._static: dict[tuple[str, str | None], tuple[Choice | None, Choice | None]] = {}
         self._warned: set[tuple[str, str | None]] = set()
         self._chosen: dict[tuple[str, str | None], Choice] = {}  # without a provider
+        self._provided: dict[tuple[str, str | None], Choice] = {}  # with one, at this stamp
+        self._provided_stamp: tuple[object, int] | None = None
         for template in templates:
             locale = normalize_locale(template.locale) if template.locale else self.default_locale
             self._index.setdefault((template.usage_type, locale), template)
@@ -98,13 +101,35 @@ class TemplateSelector:
         the whole choice is memoised (one dict lookup per send, as before the hook)."""
         usage = usage_type if type(usage_type) is str else usage_key(usage_type)  # a key: no call
         if self.provider is not None:
-            return self._choose(usage, locale)
+            return self._provided_choice(usage, locale)
         key = (usage, locale)
         chosen = self._chosen.get(key)
         if chosen is None:
             if len(self._chosen) >= MAX_MEMOISED:
                 self._chosen = {}
             chosen = self._chosen[key] = self._choose(usage, locale)
+        return chosen
+
+    def _provided_choice(self, usage: str, locale: str | None) -> Choice:
+        """`_choose` with a provider, memoised while the provider's answers it was made of
+        stand: same `version`, and none dropped or unsettled since (`generation`). A provider
+        without `version` is asked on every choice."""
+        provider = self.provider
+        assert provider is not None
+        version = provider.version
+        if version is NO_VERSION:
+            return self._choose(usage, locale)
+        stamp = (version, provider.generation)
+        if stamp != self._provided_stamp:
+            self._provided, self._provided_stamp = {}, stamp
+        key = (usage, locale)
+        chosen = self._provided.get(key)
+        if chosen is None:
+            chosen = self._choose(usage, locale)
+            if (provider.version, provider.generation) == stamp:  # its answers all stand
+                if len(self._provided) >= MAX_MEMOISED:
+                    self._provided = {}
+                self._provided[key] = chosen
         return chosen
 
     def _choose(self, usage: str, locale: str | None) -> Choice:

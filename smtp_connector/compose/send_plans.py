@@ -24,7 +24,6 @@ from typing import Any
 
 from ..config import EmailTemplate, SmtpConfig
 from ..usage import UsageType, usage_key
-from .payload import build_context
 from .requirements import PayloadCheck, fallback_findings, load_findings, missing_error
 from .selection import TemplateSelector
 
@@ -64,7 +63,7 @@ class SendPlans:
         key = (usage, locale, allow_fallback)
         plan = self._plans.get(key)
         template = plan[0] if plan is not None else self._selector.select(usage, locale)
-        context = build_context(context_of(payload, locale), self._config.max_payload_bytes)
+        context = context_of(payload, locale)  # the payload as `build_context` makes it
         if plan is None:
             warnings = fallback_findings(
                 usage, locale, template, self._config.default_locale, allow_fallback
@@ -85,12 +84,27 @@ class SendPlans:
         """`SmtpConnector.check_preparation`: None when `check` would analyse no template
         source, else that analysis (milliseconds the first time a template is checked), for a
         host to run off its event loop first (store/precheck.py). It works on the template
-        chosen now: a template replaced meanwhile is analysed by `check`, as before."""
-        try:
-            template = self._selector.select(usage_type, locale)
-        except Exception:  # a refused choice: `check` raises it, at no cost
-            return None
+        chosen now: a template replaced meanwhile is analysed by `check`, as before. A plan
+        `check` remembered at the provider's current version holds that choice already (the
+        template does not depend on `allow_fallback`): no second choice on a warm send."""
+        plan = self._remembered(usage_key(usage_type), locale)
+        if plan is not None:
+            template = plan[0]
+        else:
+            try:
+                template = self._selector.select(usage_type, locale)
+            except Exception:  # a refused choice: `check` raises it, at no cost
+                return None
         return None if self._checker.knows(template) else partial(self._checker.learn, template)
+
+    def _remembered(self, usage: str, locale: str | None) -> _Plan | None:
+        """A plan of (usage, locale) still valid (the provider's version unchanged), or None."""
+        provider = self._selector.provider
+        version = provider.version if provider is not None else _NO_PROVIDER
+        if version != self._version:
+            return None
+        plans = self._plans
+        return plans.get((usage, locale, False)) or plans.get((usage, locale, True))
 
     def clear(self) -> None:
         """Forget every plan (the tests' whole path)."""

@@ -212,6 +212,19 @@ def _read_versions(raw: Driver, claims: list[Claim]) -> None:
         claim.versions = found.get(claim.app_id)
 
 
+def _insert_attempt(raw: Driver, row: tuple[Any, ...]) -> None:
+    """An attempts row: in a driver batch (database.BatchCursor) left for the batch's one
+    `executemany` of them before its COMMIT (no op of a batch reads the attempts it wrote;
+    the rows, their order and ids are the same); for an op run alone, inserted now."""
+    later = getattr(raw, "later", None)
+    if later is None:
+        execute(raw, INSERT_ATTEMPT, row)
+    elif INSERT_ATTEMPT in later:
+        later[INSERT_ATTEMPT].append(row)
+    else:
+        later[INSERT_ATTEMPT] = [row]
+
+
 class SqliteOutbox(Outbox):
     """`Outbox` with its per-message writes as driver statements (same rows, same results)."""
 
@@ -259,7 +272,7 @@ class SqliteOutbox(Outbox):
         def op(raw: Driver) -> bool:
             if execute(raw, statement, values).rowcount != 1:
                 return False
-            execute(raw, INSERT_ATTEMPT, attempt)
+            _insert_attempt(raw, attempt)
             return True
 
         return DriverOp(op)

@@ -97,3 +97,36 @@ def test_a_prepared_check_answers_as_an_unprepared_one(steps: list[tuple[Any, ..
             answer = _answer(prepared, usage, locale, payload)
             assert len(analysed) == before  # the check analysed nothing itself
             assert answer == _answer(plain, usage, locale, payload)
+
+
+def test_a_warm_preparation_chooses_no_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a check has remembered its plan, the preparation reads the plan's template instead
+    of choosing again (a provider's lookup per send); a provider save (a new version) makes it
+    choose again, and the choice it then analyses is the new template."""
+    from smtp_connector.compose.selection import TemplateSelector
+
+    store = Store()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        connector = SmtpConnector(CONFIG, template_provider=store)
+    choices: list[tuple[str, str | None]] = []
+    choose = TemplateSelector._choose
+
+    def counted(self: TemplateSelector, usage: str, locale: str | None) -> Any:
+        choices.append((usage, locale))
+        return choose(self, usage, locale)
+
+    monkeypatch.setattr(TemplateSelector, "_choose", counted)
+    payload = {"code": "123456"}
+    assert _answer(connector, "SignIn", "de", payload) == []  # remembers the plan
+    choices.clear()
+    for _ in range(3):
+        assert connector.check_preparation("SignIn", payload, "de") is None
+        assert _answer(connector, "SignIn", "de", payload) == []
+    assert choices == []
+    store.save("SignIn", "de", "{{ code }} saved")
+    preparation = connector.check_preparation("SignIn", payload, "de")
+    assert choices == [("SignIn", "de")]
+    assert preparation is not None  # the saved template, not analysed yet
+    saved = connector.template_choice("SignIn", "de").template
+    assert preparation.args == (saved,)

@@ -87,3 +87,72 @@ async def test_a_failing_driver_op_is_rerun_alone(tmp_path: Path) -> None:
         assert len(await box.claim_due("w", 10)) == 1
     finally:
         await box.db.dispose()
+
+
+async def test_a_batchs_attempts_rows_go_in_one_executemany(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The completions of one driver batch write their attempts rows as one `executemany`
+    before the COMMIT: the same rows, in the completions' order, as one insert each."""
+    from smtp_connector.queue.database import BatchCursor
+    from smtp_connector.queue.sqlite_outbox import INSERT_ATTEMPT
+
+    many: list[int] = []
+    executemany = BatchCursor.executemany
+
+    def counted(self: BatchCursor, statement: str, rows: Any) -> Any:
+        rows = list(rows)
+        if statement == INSERT_ATTEMPT:
+            many.append(len(rows))
+        return executemany(self, statement, rows)
+
+    monkeypatch.setattr(BatchCursor, "executemany", counted)
+    box, _ = _opened(tmp_path)
+    try:
+        for i in range(4):
+            await box.enqueue(_new(i))
+        claims = await box.claim_due("w", 4)
+        retry = Finish("queued", "retry", last_error={"code": "timeout", "message": "slow"},
+                       next_attempt_at=3000.0)  # fmt: skip
+        ends = [SENT, retry, SENT, SENT]
+        done = await asyncio.gather(*(box.finish(c, e) for c, e in zip(claims, ends, strict=True)))
+        assert done == [True] * 4
+        assert many == [4]  # one batch, one executemany of its four attempts rows
+        with sqlite3.connect(str(box.db.url.database)) as conn:
+            rows = conn.execute("SELECT message_id, attempt, worker_id, outcome, error_code, "
+                                "server FROM outbox_attempts ORDER BY id").fetchall()  # fmt: skip
+        assert rows == [
+            (claims[0].id, 1, "w", "sent", None, "127.0.0.1:25"),
+            (claims[1].id, 1, "w", "retry", "timeout", None),
+            (claims[2].id, 1, "w", "sent", None, "127.0.0.1:25"),
+            (claims[3].id, 1, "w", "sent", None, "127.0.0.1:25"),
+        ]
+    finally:
+        await box.db.dispose()
+
+
+async def test_a_failing_attempts_row_reruns_the_batch_alone(tmp_path: Path) -> None:
+    """An attempts row SQLite refuses fails the whole batch (nothing of it committed); each op
+    then runs alone: that completion gets SQLAlchemy's error and leaves its message as it was,
+    the others are written, attempts rows and all."""
+    box, _ = _opened(tmp_path)
+    try:
+        for i in range(3):
+            await box.enqueue(_new(i))
+        claims = await box.claim_due("w", 3)
+        with sqlite3.connect(str(box.db.url.database)) as conn:
+            conn.execute(f"CREATE TRIGGER refuse BEFORE INSERT ON outbox_attempts WHEN "
+                         f"NEW.message_id = '{claims[1].id}' BEGIN SELECT RAISE(ABORT, 'no'); "
+                         "END")  # fmt: skip
+        results = await asyncio.gather(
+            *(box.finish(c, SENT) for c in claims), return_exceptions=True
+        )
+        assert results[0] is True and results[2] is True
+        assert "no" in str(results[1]) and not isinstance(results[1], sqlite3.Error)
+        with sqlite3.connect(str(box.db.url.database)) as conn:
+            status = dict(conn.execute("SELECT id, status FROM outbox_messages").fetchall())
+            logged = sorted(r[0] for r in conn.execute("SELECT message_id FROM outbox_attempts"))
+        assert status == {claims[0].id: "sent", claims[1].id: "sending", claims[2].id: "sent"}
+        assert logged == sorted([claims[0].id, claims[2].id])
+    finally:
+        await box.db.dispose()
