@@ -26,12 +26,19 @@ def require_mapping(payload: object) -> None:
         )
 
 
-def build_context(payload: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
-    """The Jinja context: the payload as given plus snake/camel aliases of `expiresInMinutes`."""
-    if type(payload) is not dict:  # a dict (what `render` hands over) needs no call to check
-        require_mapping(payload)
-    context = dict(payload)
-    _check_size(context, max_bytes)
+def build_context(payload: Mapping[str, Any], max_bytes: int, rough: int = -1) -> dict[str, Any]:
+    """The Jinja context: the payload as given plus snake/camel aliases of `expiresInMinutes`.
+    `rough`: the payload's `rough_size`, when the caller has walked it already (the shape
+    cache's walk reads every value anyway); `payload` is then the caller's own copy, a dict,
+    and becomes the context."""
+    if rough < 0:
+        if type(payload) is not dict:  # a dict (what `render` hands over) needs no call
+            require_mapping(payload)
+        context = dict(payload)
+        rough = _mapping_size(context, 0)  # `_rough_size` of a dict, one call less
+    else:
+        context = payload  # type: ignore[assignment]  # a dict copied by the caller
+    _check_size(context, max_bytes, rough)
     code = context.get("code")
     if code is not None and type(code) is not str:  # a str is its own text: no call
         context["code"] = _code_text(code)
@@ -81,8 +88,8 @@ def _code_text(code: Any) -> str:
         ) from None
 
 
-def _check_size(context: dict[str, Any], max_bytes: int) -> None:
-    if _mapping_size(context, 0) <= max_bytes // 4:  # `_rough_size` of a dict, one call less
+def _check_size(context: dict[str, Any], max_bytes: int, rough: int) -> None:
+    if rough <= max_bytes // 4:
         return  # clearly small: skip the exact (JSON) measurement on the hot path
     try:
         size = len(json.dumps(context, default=str, ensure_ascii=False).encode("utf-8"))
@@ -118,6 +125,12 @@ def _rough_size(value: Any, depth: int = 0) -> int:
     if isinstance(value, list | tuple | set):
         return sum(_rough_size(v, depth + 1) for v in value)
     return 1 << 30  # anything else: let the exact measurement decide
+
+
+def rough_size(payload: Mapping[str, Any]) -> int:
+    """The characters of a payload's keys and values, as the size check first counts them
+    (nested mappings to a depth of 8; what it cannot count cheaply counts as 2**30)."""
+    return _mapping_size(payload, 0)
 
 
 def _mapping_size(value: Mapping[Any, Any], depth: int) -> int:

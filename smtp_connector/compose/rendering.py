@@ -25,6 +25,7 @@ from .payload import build_context
 from .plain import Node, compile_part, read_names
 from .plain import render as render_plain
 from .render_errors import is_limit_error, limit_error, syntax_error, template_error, too_deep
+from .shape_walk import shaped_context
 from .shapes import ShapeCache
 from .wire import WireFill
 
@@ -142,9 +143,12 @@ class Renderer:
         return print_only(self._parse(template))
 
     def render(self, template: EmailTemplate, payload: Mapping[str, Any]) -> RenderedBodies:
-        context = build_context(payload, self.max_payload_bytes)
-        if self.shapes is not None:
-            filled = self.shapes.pieces(template, context)
+        shapes = self.shapes
+        if shapes is None:
+            context = build_context(payload, self.max_payload_bytes)
+        else:  # the payload walked once for its size and its shape
+            context, walked = shaped_context(payload, self.max_payload_bytes)
+            filled = shapes.pieces(template, context, walked)
             if filled is not None:  # None: not a proven shape, or near the output limits
                 pieces, short = filled.pieces, filled.short_lines
                 return self._finish(template, context, pieces, short, filled.wire, sized=True)
