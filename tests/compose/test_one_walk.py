@@ -13,10 +13,10 @@ from smtp_connector import ConnectorError
 from smtp_connector.compose.payload import build_context, rough_size
 from smtp_connector.compose.shape_walk import measured_shape, shape_of, shaped_context
 
-_OPEN = "\ue000"
+_OPEN, _CLOSE = "\ue000", "\ue001"  # the shape cache's marks
 _text = st.one_of(
     st.text(max_size=12),
-    st.sampled_from(["", " ", "123456", f"a{_OPEN}b", "x" * 40]),
+    st.sampled_from(["", " ", "123456", f"a{_OPEN}b", f"a{_CLOSE}", "x" * 40]),
 )
 _link = st.sampled_from(
     ["https://example.com/a", " https://example.com/a ", "javascript:alert(1)", "", "http://"]
@@ -83,6 +83,7 @@ def _one_walk(payload: Any, max_bytes: int) -> Any:
 @example(payload={"code": "123456", "name": "x" * 40}, max_bytes=200)
 @example(payload={"code": "1", "link": " https://example.com/a "}, max_bytes=64 * 1024)
 @example(payload={"code": "1", "expires_in_minutes": "10"}, max_bytes=64 * 1024)
+@example(payload={"code": "1", "user": {"name": f"a{_CLOSE}"}}, max_bytes=64 * 1024)
 def test_one_walk_gives_what_two_walks_give(payload: dict[str, Any], max_bytes: int) -> None:
     assert _one_walk(payload, max_bytes) == _two_walks(payload, max_bytes)
     walked = measured_shape(dict(payload), [], 0)
