@@ -40,6 +40,7 @@ __all__ = ["RenderedBodies", "Renderer", "clean_header_text", "is_limit_error"]
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _SHORTHAND = re.compile(rf"<<\s*({_NAME})\s*>>")
 _SHORTHAND_ESCAPED = re.compile(rf"&lt;&lt;\s*({_NAME})\s*&gt;&gt;")
+_new = object.__new__
 
 
 @dataclass(slots=True)
@@ -292,7 +293,12 @@ class Renderer:
         if html_out is not None and text_out is None:
             text_out = html_to_text(html_out, _string_values(context))
         subject = clean_header_text(subject or "")  # never None: a str (or "") on both paths
-        return RenderedBodies(subject, text_out, html_out, template, short_lines, wire)
+        # `RenderedBodies(...)` without its `__init__` (a class call through `slot_tp_init`):
+        # every slot, in order (tests/compose/test_plain_records.py).
+        bodies = _new(RenderedBodies)
+        bodies.subject, bodies.text, bodies.html = subject, text_out, html_out
+        bodies.template, bodies.short_lines, bodies.wire = template, short_lines, wire
+        return bodies
 
     def compile(self, template: EmailTemplate) -> None:
         """Compile `template` now (the connector does it for every configured one at build

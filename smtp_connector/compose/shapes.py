@@ -277,6 +277,7 @@ class Filled(NamedTuple):
     wire: WireFill | None = None  # the body from the shape's wire skeleton, when it can be
 
 
+_new_fill = object.__new__
 _new_filled = tuple.__new__  # `Filled(...)` without its Python-level `__new__`: one a message
 
 
@@ -307,7 +308,10 @@ def _wire_fill(composed: _Composed, values: list[str], escaped: list[str]) -> Wi
     skeleton = composed.skeleton[0]
     if skeleton is None:
         return None
-    return WireFill(skeleton, (*values, *escaped), (parts[1], parts[2]))
+    fill = _new_fill(WireFill)  # `WireFill(...)` without its `__init__`, as `_finish` does
+    fill.skeleton, fill.values, fill.parts = skeleton, (*values, *escaped), (parts[1], parts[2])
+    fill.text_filled = fill.html_filled = None
+    return fill
 
 
 def _escape(value: str) -> str:
