@@ -293,9 +293,7 @@ class Renderer:
         if html_out is not None and text_out is None:
             text_out = html_to_text(html_out, _string_values(context))
         subject = clean_header_text(subject or "")  # never None: a str (or "") on both paths
-        # `RenderedBodies(...)` without its `__init__` (a class call through `slot_tp_init`):
-        # every slot, in order (tests/compose/test_plain_records.py).
-        bodies = _new(RenderedBodies)
+        bodies = _new(RenderedBodies)  # no `__init__` via `slot_tp_init`: test_plain_records
         bodies.subject, bodies.text, bodies.html = subject, text_out, html_out
         bodies.template, bodies.short_lines, bodies.wire = template, short_lines, wire
         return bodies
