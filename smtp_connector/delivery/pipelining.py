@@ -6,7 +6,8 @@ adds a burst mode in which several commands leave in one write and every reply i
 arrives; one future completes when all of them are in.
 
 Two costs are kept off the per-message path. Replies are parsed by `parse_replies`, which reads
-the code and the text and nothing else (a single-line reply, the common case, is one slice).
+the code and the text and nothing else, and a line the server sent before (its 250s and 354) is
+looked up whole rather than parsed again.
 And a burst's deadline is a number, not a timer: one watchdog per connection stays armed across
 bursts and only looks at the clock when it fires, so a burst that completes in time costs no
 timer at all (aiosmtplib's `wait_for`, or a `call_later` per exchange, cost one each).
