@@ -84,8 +84,8 @@ class Composer:
         usage = usage_key(usage_type)  # once: the selector takes the key as it is
         locale = locale or payload_locale(payload)
         template = self._selector.select(usage, locale)
-        context = self._built_context(payload, locale)
-        bodies = self._renderer.render_context(template, context)
+        # One copy of the payload, checked and shaped in place in one walk (the render's).
+        bodies = self._renderer.render_context(template, self._context(payload, locale))
         senders = self._senders
         if template.send_from is None and template.reply_to is None:
             sender, reply_to = senders.default_from, senders.default_reply_to

@@ -33,10 +33,14 @@ def build_context(payload: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
     return normalise_context(dict(payload), max_bytes)
 
 
-def normalise_context(context: dict[str, Any], max_bytes: int) -> dict[str, Any]:
+def normalise_context(context: dict[str, Any], max_bytes: int, rough: int = -1) -> dict[str, Any]:
     """`build_context` on a dict of the caller's own, in place: a composer that has just
-    copied the payload into its context (`Composer._context`) needs no second copy."""
-    _check_size(context, max_bytes)
+    copied the payload into its context (`Composer._context`) needs no second copy. `rough`:
+    the payload's `rough_size`, when the caller has walked it already (the shape cache's walk
+    reads every value anyway)."""
+    if rough < 0:
+        rough = _mapping_size(context, 0)  # `_rough_size` of a dict, one call less
+    _check_size(context, max_bytes, rough)
     code = context.get("code")
     if code is not None and type(code) is not str:  # a str is its own text: no call
         context["code"] = _code_text(code)
@@ -86,8 +90,8 @@ def _code_text(code: Any) -> str:
         ) from None
 
 
-def _check_size(context: dict[str, Any], max_bytes: int) -> None:
-    if _mapping_size(context, 0) <= max_bytes // 4:  # `_rough_size` of a dict, one call less
+def _check_size(context: dict[str, Any], max_bytes: int, rough: int) -> None:
+    if rough <= max_bytes // 4:
         return  # clearly small: skip the exact (JSON) measurement on the hot path
     try:
         size = len(json.dumps(context, default=str, ensure_ascii=False).encode("utf-8"))
@@ -123,6 +127,12 @@ def _rough_size(value: Any, depth: int = 0) -> int:
     if isinstance(value, list | tuple | set):
         return sum(_rough_size(v, depth + 1) for v in value)
     return 1 << 30  # anything else: let the exact measurement decide
+
+
+def rough_size(payload: Mapping[str, Any]) -> int:
+    """The characters of a payload's keys and values, as the size check first counts them
+    (nested mappings to a depth of 8; what it cannot count cheaply counts as 2**30)."""
+    return _mapping_size(payload, 0)
 
 
 def _mapping_size(value: Mapping[Any, Any], depth: int) -> int:

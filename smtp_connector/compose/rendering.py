@@ -9,8 +9,6 @@ Jinja, to the same text; Jinja is imported only when a template needs it.
 
 from __future__ import annotations
 
-import re
-import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -21,11 +19,13 @@ from ..config import EmailTemplate
 from ..errors import ConnectorError
 from .html_text import html_to_text
 from .limits import RenderLimits, TemplateLimitError, render_budget, watching
-from .payload import build_context
+from .payload import build_context, normalise_context, require_mapping
 from .plain import Node, compile_part, read_names
 from .plain import render as render_plain
 from .render_errors import is_limit_error, limit_error, syntax_error, template_error, too_deep
+from .shape_walk import shaped_owned
 from .shapes import ShapeCache
+from .sources import SEPARATOR, combined_source, part_source, shorthand_to_jinja
 from .wire import WireFill
 
 if TYPE_CHECKING:  # Jinja is loaded by the first template outside plain.py's subset
@@ -36,9 +36,7 @@ if TYPE_CHECKING:  # Jinja is loaded by the first template outside plain.py's su
 PlainParts = tuple[list[Node], list[Node], list[Node]]
 __all__ = ["RenderedBodies", "Renderer", "clean_header_text", "is_limit_error"]
 
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
-_SHORTHAND = re.compile(rf"<<\s*({_NAME})\s*>>")
-_SHORTHAND_ESCAPED = re.compile(rf"&lt;&lt;\s*({_NAME})\s*&gt;&gt;")
+_new = object.__new__
 
 
 @dataclass(slots=True)
@@ -52,12 +50,6 @@ class RenderedBodies:
     template: EmailTemplate
     short_lines: tuple[str, ...] = ()  # parts known to have no line over 998 characters
     wire: WireFill | None = None  # the body as the shape's wire skeleton fills it
-
-
-def shorthand_to_jinja(source: str) -> str:
-    """`<<code>>` (also HTML-escaped `&lt;&lt;code&gt;&gt;` from rich editors) → `{{ code }}`."""
-    source = _SHORTHAND.sub(r"{{ \1 }}", source)
-    return _SHORTHAND_ESCAPED.sub(r"{{ \1 }}", source)
 
 
 class Renderer:
@@ -114,7 +106,7 @@ class Renderer:
         cached = self._plain.get(id(template))
         if cached is not None and cached[0] is template:
             return cached[1]
-        sources = [shorthand_to_jinja(_part_source(template, part)) for part in _PARTS]
+        sources = [shorthand_to_jinja(part_source(template, part)) for part in _PARTS]
         subject, text, html = map(compile_part, sources)
         compiled = None
         # An HTML part ending in "{" would open a tag with Jinja's `{% endautoescape %}`
@@ -142,12 +134,20 @@ class Renderer:
         return print_only(self._parse(template))
 
     def render(self, template: EmailTemplate, payload: Mapping[str, Any]) -> RenderedBodies:
-        return self.render_context(template, build_context(payload, self.max_payload_bytes))
+        if type(payload) is not dict:  # a dict (what `render` hands over) needs no call
+            require_mapping(payload)
+        return self.render_context(template, dict(payload))
 
     def render_context(self, template: EmailTemplate, context: dict[str, Any]) -> RenderedBodies:
-        """`render` of a context `build_context` (or `normalise_context`) has made."""
-        if self.shapes is not None:
-            filled = self.shapes.pieces(template, context)
+        """`render` of a dict of the caller's own, copied from a payload and not checked yet
+        (the composer's `_context`): checked and normalised in place, and with the shape cache
+        on, walked once for its size and its shape."""
+        shapes = self.shapes
+        if shapes is None:
+            context = normalise_context(context, self.max_payload_bytes)
+        else:
+            context, walked = shaped_owned(context, self.max_payload_bytes)
+            filled = shapes.pieces(template, context, walked)
             if filled is not None:  # None: not a proven shape, or near the output limits
                 pieces, short = filled.pieces, filled.short_lines
                 return self._finish(template, context, pieces, short, filled.wire, sized=True)
@@ -232,7 +232,7 @@ class Renderer:
     def _parse(self, template: EmailTemplate) -> Any:
         """The combined template's syntax tree (for the shape cache's static check), kept
         until `_combined` compiles it, so a first send parses its template once, not twice."""
-        tree = self._text_env.parse(_combined_source(template))
+        tree = self._text_env.parse(combined_source(template))
         self._tree = (template, tree)
         return tree
 
@@ -291,7 +291,10 @@ class Renderer:
         if html_out is not None and text_out is None:
             text_out = html_to_text(html_out, _string_values(context))
         subject = clean_header_text(subject or "")  # never None: a str (or "") on both paths
-        return RenderedBodies(subject, text_out, html_out, template, short_lines, wire)
+        bodies = _new(RenderedBodies)  # no `__init__` via `slot_tp_init`: test_plain_records
+        bodies.subject, bodies.text, bodies.html = subject, text_out, html_out
+        bodies.template, bodies.short_lines, bodies.wire = template, short_lines, wire
+        return bodies
 
     def compile(self, template: EmailTemplate) -> None:
         """Compile `template` now (the connector does it for every configured one at build
@@ -311,7 +314,7 @@ class Renderer:
 
         names: set[str] = set()
         for part in _PARTS:
-            ast = self._text_env.parse(shorthand_to_jinja(_part_source(template, part)))
+            ast = self._text_env.parse(shorthand_to_jinja(part_source(template, part)))
             names |= meta.find_undeclared_variables(ast)
         return names
 
@@ -327,7 +330,7 @@ class Renderer:
         tree = parsed[1] if parsed is not None and parsed[0] is template else None
         try:
             env = self._text_env
-            compiled = env.from_string(tree if tree is not None else _combined_source(template))
+            compiled = env.from_string(tree if tree is not None else combined_source(template))
         except RecursionError:  # nesting the parser took but code generation could not
             raise too_deep(template, "all parts") from None
         except TemplateSyntaxError as exc:  # found only when compiling, e.g. an unknown filter
@@ -342,7 +345,7 @@ class Renderer:
         """Render chunk by chunk, stopping once the output passes the cap for all three parts:
         a loop printing a large value must not build gigabytes before it is measured. Chunks
         are taken a few at a time (each is at most one bounded value) to keep this cheap."""
-        cap = 3 * self.limits.max_chars + 2 * len(_SEPARATOR)
+        cap = 3 * self.limits.max_chars + 2 * len(SEPARATOR)
         chunks: list[str] = []
         size = 0
         pending = compiled.root_render_func(compiled.new_context(context))
@@ -353,7 +356,7 @@ class Renderer:
                     f"the output is over {self.limits.max_chars:,} characters (`maxOutputBytes`)"
                 )
             chunks += batch
-        return "".join(chunks).split(_SEPARATOR)
+        return "".join(chunks).split(SEPARATOR)
 
     def _check_output_size(self, part: str, piece: str) -> None:
         limit = self.limits.max_chars
@@ -367,7 +370,7 @@ class Renderer:
         from jinja2 import TemplateSyntaxError
 
         try:
-            self._text_env.parse(shorthand_to_jinja(_part_source(template, part)))
+            self._text_env.parse(shorthand_to_jinja(part_source(template, part)))
         except TemplateSyntaxError as exc:
             raise syntax_error(template, part, exc) from None
         except RecursionError:
@@ -376,7 +379,7 @@ class Renderer:
     def _compile_part(self, template: EmailTemplate, part: str) -> JinjaTemplate:
         from jinja2 import TemplateSyntaxError
 
-        source = _part_source(template, part)
+        source = part_source(template, part)
         env = self._html_env if part == "html" else self._text_env
         try:
             return env.from_string(shorthand_to_jinja(source))
@@ -405,26 +408,6 @@ class Renderer:
 _PARTS = ("subject", "text", "html")
 MAX_COMPILED = 2048
 _STREAM_BATCH = 16
-# Splits the combined output; random so that no template or value can contain it by accident.
-_SEPARATOR = f"\x00{secrets.token_hex(12)}\x00"
-
-
-def _combined_source(template: EmailTemplate) -> str:
-    """Subject, text and HTML as one template source (the HTML in an autoescape block)."""
-    html = template.html_source
-    sources = [
-        template.subject,
-        template.text_source or "",
-        "{% autoescape true %}" + html + "{% endautoescape %}" if html else "",
-    ]
-    return _SEPARATOR.join(shorthand_to_jinja(s) for s in sources)
-
-
-def _part_source(template: EmailTemplate, part: str) -> str:
-    if part == "subject":
-        return template.subject
-    source = template.text_source if part == "text" else template.html_source
-    return source or ""
 
 
 def clean_header_text(value: str) -> str:

@@ -36,8 +36,8 @@ from ..config import EmailTemplate, SmtpConfig
 from ..errors import Cause, ConnectorError, ErrorCode
 from ..usage import KNOWN_USAGE_TYPES, UsageType, suggest_usage_type
 from .limits import RenderLimits, render_budget
-from .rendering import shorthand_to_jinja
 from .selection import normalize_locale
+from .sources import shorthand_to_jinja
 from .verdict_keys import verdict_key
 
 if TYPE_CHECKING:  # Jinja: loaded by the first check (`recording.py`), not by a send

@@ -33,14 +33,15 @@ from markupsafe import escape
 from ..config import EmailTemplate
 from .headers import MAX_LINE_OCTETS
 from .message import alternative_body
+from .shape_walk import CLOSE as _CLOSE
+from .shape_walk import OPEN as _OPEN
+from .shape_walk import Shape, Walked, shape_of
 from .wire import Skeleton, WireFill, build_skeleton, plain_values
 
 MAX_SHAPES = 256
-_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: no template or payload uses them
 _PARTS_HTML = (False, False, True)  # subject, text, HTML: only the HTML part is escaped
 _HTML_SPECIAL = re.compile("[&<>\"']")  # what markupsafe's `escape` replaces
 
-Shape = tuple[Any, ...]
 RenderRaw = Callable[[EmailTemplate, dict[str, Any], Callable[[str], None]], "list[str] | None"]
 Printable = Callable[[EmailTemplate], bool]  # the static check (`sandbox.print_only`)
 
@@ -159,9 +160,16 @@ class ShapeCache:
         for ident in gone:
             self._printable.pop(ident, None)
 
-    def pieces(self, template: EmailTemplate, context: Mapping[str, Any]) -> Filled | None:
-        values: list[str] = []
-        shape = _shape_of(context, values)
+    def pieces(
+        self, template: EmailTemplate, context: Mapping[str, Any], walked: Walked | None = None
+    ) -> Filled | None:
+        """`walked`: the context's shape and values as `shaped_context` found them (None: the
+        context is walked here)."""
+        if walked is None:
+            values: list[str] = []
+            shape = shape_of(context, values)
+        else:
+            shape, values = walked
         if shape is None:
             self.fallbacks["payload"] += 1
             return None
@@ -269,6 +277,7 @@ class Filled(NamedTuple):
     wire: WireFill | None = None  # the body from the shape's wire skeleton, when it can be
 
 
+_new_fill = object.__new__
 _new_filled = tuple.__new__  # `Filled(...)` without its Python-level `__new__`: one a message
 
 
@@ -299,7 +308,10 @@ def _wire_fill(composed: _Composed, values: list[str], escaped: list[str]) -> Wi
     skeleton = composed.skeleton[0]
     if skeleton is None:
         return None
-    return WireFill(skeleton, (*values, *escaped), (parts[1], parts[2]))
+    fill = _new_fill(WireFill)  # `WireFill(...)` without its `__init__`, as `_finish` does
+    fill.skeleton, fill.values, fill.parts = skeleton, (*values, *escaped), (parts[1], parts[2])
+    fill.text_filled = fill.html_filled = None
+    return fill
 
 
 def _escape(value: str) -> str:
@@ -307,28 +319,6 @@ def _escape(value: str) -> str:
     if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value:
         return str(escape(value))
     return value
-
-
-def _shape_of(context: Mapping[str, Any], values: list[str]) -> Shape | None:
-    """The keys and nesting of `context`, its string values appended to `values` in order;
-    None when a value is not a non-empty, mark-free string or a dict of them."""
-    shape: list[Any] = []
-    for key, value in context.items():
-        if type(key) is not str:
-            return None
-        if type(value) is str:
-            if not value or _OPEN in value or _CLOSE in value:
-                return None
-            values.append(value)
-            shape.append(key)
-        elif type(value) is dict:
-            inner = _shape_of(value, values)
-            if inner is None:
-                return None
-            shape.append((key, inner))
-        else:
-            return None
-    return tuple(shape)
 
 
 def _placeholder(index: int, nonce: str) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..compose.message import RenderedEmail
 from ..config import ServerConfig, SmtpConfig
 from ..errors import ConnectorError, ErrorCode, secret_safe_logger
-from ..results import AttemptRecord, SendResult, Step
+from ..results import AttemptRecord, SendResult, Step, succeeded_attempt
 from .health import ServerHealth
 from .network import AddressPolicy
 from .pool import ServerPool
@@ -43,6 +43,7 @@ FirstTry = tuple[RenderedEmail, float, float, float]
 # `after_first` can empty it: the future holds the error, whose traceback holds the caller's
 # frame, which holds the list (a cycle that would keep the connector for the collector).
 Begun = list[Any]
+_new = object.__new__
 
 
 class SmtpDelivery:
@@ -291,7 +292,7 @@ class SmtpDelivery:
     ) -> SendResult:
         """The result of a try that took `seconds` and gave `delivery` (recorded, logged)."""
         server.health.record_success()
-        attempts.append(AttemptRecord(server.name, True, seconds, smtp_code=delivery.smtp_code))
+        attempts.append(succeeded_attempt(server.name, seconds, delivery.smtp_code))
         if log.isEnabledFor(logging.INFO):  # the record's fields cost more than the check
             log.info(
                 "sent",
@@ -303,18 +304,14 @@ class SmtpDelivery:
                     "duration": round(seconds, 6),
                 },
             )
-        return SendResult(
-            message_id=prepared.message_id,
-            accepted=delivery.accepted,
-            server=server.address,
-            response=delivery.response,
-            attempts=len(attempts),
-            rejected=delivery.rejected,
-            smtp_code=delivery.smtp_code,
-            pipelined=delivery.pipelined,
-            attempt_log=attempts,  # not changed after a success: no copy needed
-            usage_type=prepared.usage_type,
-        )
+        result = _new(SendResult)  # `SendResult(...)` without its `__init__`: see results.py
+        result.message_id, result.accepted = prepared.message_id, delivery.accepted
+        result.server, result.response = server.address, delivery.response
+        result.attempts, result.rejected = len(attempts), delivery.rejected
+        result.smtp_code, result.pipelined = delivery.smtp_code, delivery.pipelined
+        result.attempt_log = attempts  # not changed after a success: no copy needed
+        result.usage_type, result.duration = prepared.usage_type, 0.0
+        return result
 
     def _deliver(
         self,

@@ -6,7 +6,8 @@ adds a burst mode in which several commands leave in one write and every reply i
 arrives; one future completes when all of them are in.
 
 Two costs are kept off the per-message path. Replies are parsed by `parse_replies`, which reads
-the code and the text and nothing else (a single-line reply, the common case, is one slice).
+the code and the text and nothing else, and a line the server sent before (its 250s and 354) is
+looked up whole rather than parsed again.
 And a burst's deadline is a number, not a timer: one watchdog per connection stays armed across
 bursts and only looks at the clock when it fires, so a burst that completes in time costs no
 timer at all (aiosmtplib's `wait_for`, or a `call_later` per exchange, cost one each).
@@ -160,24 +161,65 @@ class Reply:
 
 
 _new_reply = object.__new__
+# Replies by their whole line, as a server sends the same few again and again (the 250 to MAIL
+# and RCPT, the 354 to DATA; smtp-sink's and many servers' final 250 too): a line seen before
+# costs one dict lookup, not a parse. At most `MAX_KNOWN` lines, cleared when full (a server
+# that numbers its queue ids makes every final reply new). Replies are never changed once
+# parsed, so one object can stand for every time its line came.
+_KNOWN: dict[bytes, Reply] = {}
+MAX_KNOWN = 256
 
 
 def parse_replies(data: bytes, replies: list[Reply], wanted: int) -> int:
     """Parse complete replies from the front of `data` into `replies` (at most `wanted` in
     all); returns how many bytes they took. Continuation lines are joined by newlines, as
     aiosmtplib does; a line without a three-digit code, or one over aiosmtplib's line cap,
-    raises `SMTPResponseException` (invalid response)."""
-    start = 0
+    raises `SMTPResponseException` (invalid response).
+
+    When every complete line can be a reply still wanted (a burst's replies, the usual case),
+    the lines are read one by one, each known line looked up whole; the first multi-line reply
+    hands the rest to `_parse_from` (tests/delivery/test_reply_parsing.py)."""
+    lines = data.split(b"\n")
+    rest = lines.pop()  # after the last line end: part of a reply still to come
+    if len(lines) > wanted - len(replies):
+        return _parse_from(data, 0, replies, wanted)
+    known, before = _KNOWN, len(replies)
+    for line in lines:
+        reply = known.get(line)
+        if reply is None:
+            reply = _one_line(line)
+            if reply is None:  # a multi-line reply: the general parse from its first line
+                done = lines[: len(replies) - before]
+                return _parse_from(data, sum(map(len, done)) + len(done), replies, wanted)
+        replies.append(reply)
+    return len(data) - len(rest)
+
+
+def _one_line(line: bytes) -> Reply | None:
+    """The reply that `line` (without its LF) is, remembered; None when it is the first line
+    of a multi-line reply. Raises as `_code` does for a malformed or over-long line."""
+    if line[3:4] == b"-":
+        return None
+    reply = _new_reply(Reply)
+    reply.code, reply._raw = _code(line, 0, len(line)), line[4:].strip(_SPACE)
+    if len(_KNOWN) >= MAX_KNOWN:
+        _KNOWN.clear()
+    _KNOWN[line] = reply
+    return reply
+
+
+def _parse_from(data: bytes, start: int, replies: list[Reply], wanted: int) -> int:
+    """The general parse, from `start`: line by line, multi-line replies joined."""
     find = data.find
     while len(replies) < wanted:
         end = find(b"\n", start)
         if end == -1:
             break
-        if data[start + 3 : start + 4] != b"-":  # one line: the common case
+        if data[start + 3 : start + 4] != b"-":  # one line
             code = _CODES.get(data[start : start + 3])
             if code is None or end - start >= MAX_LINE_LENGTH:
                 code = _code(data, start, end)  # any other code; raises for a bad line
-            reply = _new_reply(Reply)  # no `__init__` frame: four replies a message
+            reply = _new_reply(Reply)  # no `__init__` frame
             reply.code, reply._raw = code, data[start + 4 : end].strip(_SPACE)
             replies.append(reply)
             start = end + 1

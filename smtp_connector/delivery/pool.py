@@ -34,6 +34,7 @@ from .throttle import SharedRateStore
 from .transaction import Delivery, Job
 
 FREEZE_GC_AFTER = 1000
+_new_job = object.__new__
 
 
 class _GcFreeze:
@@ -138,7 +139,13 @@ class ServerPool:
         if loop is None:  # the pool serves the loop it was first used on (one pool per loop)
             loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future[Delivery] = loop.create_future()
-        job = Job(sender, recipients, data, smtputf8, deadline, current_checkpoint(), future)
+        # `Job(...)` without the dataclass's `__init__` (a class call through `slot_tp_init`):
+        # every slot stored, in `__init__`'s order (tests/delivery/test_plain_builds.py).
+        job = _new_job(Job)
+        job.sender, job.recipients, job.data = sender, recipients, data
+        job.smtputf8, job.deadline = smtputf8, deadline
+        job.checkpoint, job.future = current_checkpoint(), future
+        job.retried = job.reused = job.content_sent = False
         job.crlf_only, job.payload = crlf_only, payload
         if _gc_freeze.remaining:  # armed: count the message (else no call)
             _gc_freeze.tick()

@@ -15,5 +15,5 @@ def compose_path(request: pytest.FixtureRequest) -> Iterator[str]:
     """`full` makes the shape cache answer "render it in full" for every message."""
     with pytest.MonkeyPatch.context() as patch:
         if request.param == "full":
-            patch.setattr(ShapeCache, "pieces", lambda self, template, context: None)
+            patch.setattr(ShapeCache, "pieces", lambda self, template, context, walked=None: None)
         yield request.param

@@ -13,6 +13,7 @@ from aiosmtplib.protocol import MAX_LINE_LENGTH
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from smtp_connector.delivery import pipelining
 from smtp_connector.delivery.pipelining import Reply, _code, _multiline, parse_replies
 
 _SPACE = b" \t\r\n"
@@ -69,9 +70,38 @@ odd_line = st.sampled_from([b"abc ok\r\n", b" 25 ok\r\n", b"\r\n", b"25\r\n", b"
 @example(lines=[b"299 odd\r\n"], cut=0, wanted=1)
 @example(lines=[b"250 \x0bok\x0c\r\n"], cut=0, wanted=1)
 @example(lines=[b"abc ok\r\n"], cut=0, wanted=1)
+@example(lines=[b"250 OK\r\n", b"250-a\r\n", b"250 b\r\n", b"354 go\r\n"], cut=0, wanted=4)
+@example(lines=[b"250 OK\r\n", b"250 OK\r\n", b"250-a\r\n", b"250 b\r\n"], cut=3, wanted=3)
 def test_the_fast_parse_reads_as_the_general_parse(
     lines: list[bytes], cut: int, wanted: int
 ) -> None:
     data = b"".join(lines)
     data = data[: len(data) - cut] if cut < len(data) else data
     assert _outcome(parse_replies, data, wanted) == _outcome(_general, data, wanted)
+
+
+@settings(max_examples=200)
+@given(
+    bursts=st.lists(
+        st.lists(st.one_of(line, odd_line), min_size=1, max_size=5), min_size=2, max_size=8
+    ),
+    wanted=st.integers(min_value=1, max_value=6),
+)
+def test_lines_seen_before_read_as_the_first_time(bursts: list[list[bytes]], wanted: int) -> None:
+    """The remembered lines (`_KNOWN`) give what a parse gives, burst after burst: the same
+    lines again, the same code with other text, the same text cut elsewhere."""
+    pipelining._KNOWN.clear()
+    for lines in [*bursts, *bursts]:  # each burst twice: the second time from what is known
+        data = b"".join(lines)
+        assert _outcome(parse_replies, data, wanted) == _outcome(_general, data, wanted)
+
+
+def test_the_known_lines_stay_bounded() -> None:
+    """A server that numbers its queue ids makes every final reply new: what is remembered is
+    cleared when full, never grows past `MAX_KNOWN`, and reads the same afterwards."""
+    pipelining._KNOWN.clear()
+    for number in range(3 * pipelining.MAX_KNOWN):
+        data = b"250 2.0.0 Ok: queued as %X\r\n250 2.1.0 Ok\r\n354 go\r\n" % number
+        assert _outcome(parse_replies, data, 3) == _outcome(_general, data, 3)
+        assert len(pipelining._KNOWN) <= pipelining.MAX_KNOWN
+    assert b"250 2.1.0 Ok\r" in pipelining._KNOWN  # the constant line is known again
