@@ -23,23 +23,8 @@ Walked = tuple[Shape, list[str]]  # a context's shape and its values, in order
 def shape_of(context: Mapping[str, Any], values: list[str]) -> Shape | None:
     """The keys and nesting of `context`, its string values appended to `values` in order;
     None when a value is not a non-empty, mark-free string or a dict of them."""
-    shape: list[Any] = []
-    for key, value in context.items():
-        if type(key) is not str:
-            return None
-        if type(value) is str:
-            if not value or OPEN in value or CLOSE in value:
-                return None
-            values.append(value)
-            shape.append(key)
-        elif type(value) is dict:
-            inner = shape_of(value, values)
-            if inner is None:
-                return None
-            shape.append((key, inner))
-        else:
-            return None
-    return tuple(shape)
+    found = measured_shape(context, values, 0, None)
+    return None if found is None else found[0]
 
 
 def shaped_context(
@@ -72,10 +57,11 @@ def shaped_owned(context: dict[str, Any], max_bytes: int) -> tuple[dict[str, Any
 
 
 def measured_shape(
-    context: dict[str, Any], values: list[str], depth: int
+    context: Mapping[str, Any], values: list[str], depth: int, limit: int | None = 8
 ) -> tuple[Shape, int] | None:
     """`shape_of(context, values)` and `payload.rough_size(context)` in one walk; None when
-    the shape is None or the size check would not count a nested mapping (deeper than 8)."""
+    the shape is None or the size check would not count a nested mapping (deeper than
+    `limit`, 8 as the size check's; None: any depth, for `shape_of` alone)."""
     shape: list[Any] = []
     size = 0
     for key, value in context.items():
@@ -87,8 +73,8 @@ def measured_shape(
             values.append(value)
             shape.append(key)
             size += len(key) + len(value)
-        elif type(value) is dict and depth < 8:
-            inner = measured_shape(value, values, depth + 1)
+        elif type(value) is dict and (limit is None or depth < limit):
+            inner = measured_shape(value, values, depth + 1, limit)
             if inner is None:
                 return None
             shape.append((key, inner[0]))
