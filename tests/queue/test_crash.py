@@ -42,9 +42,10 @@ def received_per_recipient(server: TestServer) -> Counter[str]:
     return Counter(rcpt for message in list(server.messages) for rcpt in message.rcpt_tos)
 
 
-async def enqueue(url: str, port: int, count: int) -> Queue:
-    """An app with one `enqueue` definition and `count` queued messages to u{i}@example.org
-    (through the service's own send path; no worker runs in this process)."""
+async def enqueue(url: str, port: int, count: int, *, password: str = SMTP_PASSWORD) -> Queue:
+    """An app with one `enqueue` definition (its SMTP password `password`) and `count` queued
+    messages to u{i}@example.org with code f"{i:06d}" (through the service's own send path;
+    no worker runs in this process)."""
     queue = Queue(url, QueueOptions())
     service = await Service.open(
         url, SECRET_KEY, migrate=True, sender=queue.sender_factory, policy=loopback_policy()
@@ -54,7 +55,7 @@ async def enqueue(url: str, port: int, count: int) -> Queue:
         app = await service.apps.create(CLI_ACTOR, AppCreate(name="crash"))
         await service.definitions.create(CLI_ACTOR, app.id, DefinitionCreate(
             host="127.0.0.1", port=port, security="none", username="mailer@example.com",
-            password=SMTP_PASSWORD, from_email="noreply@example.com", timeout=5, enqueue=True,
+            password=password, from_email="noreply@example.com", timeout=5, enqueue=True,
         ))  # fmt: skip
         for start in range(0, count, 200):
             await asyncio.gather(*(
@@ -67,9 +68,12 @@ async def enqueue(url: str, port: int, count: int) -> Queue:
     return Queue(url, QueueOptions())  # a fresh handle for reading the outbox afterwards
 
 
-def start_worker(url: str, log: Path, *, name: str | None = None) -> subprocess.Popen[bytes]:
+def start_worker(
+    url: str, log: Path, *options: str, name: str | None = None
+) -> subprocess.Popen[bytes]:
     exe = Path(sys.executable).with_name("smtp-connector")
     args = [str(exe), "worker", "--database-url", url, "--concurrency", str(CONCURRENCY)]
+    args += options
     if name:
         args += ["--name", name]
     env = env_with(SMTP_CONNECTOR_SECRET_KEY=SECRET_KEY, SMTP_CONNECTOR_QUEUE_LEASE="30")
