@@ -70,12 +70,8 @@ class ServerHealth:
         self._probing = False
 
     def record_success(self) -> None:
-        """A message delivered: counted, and the breaker closed (`mark_healthy`, written out:
-        one call a message fewer)."""
         self.num_sent += 1
-        self.consecutive_errors = 0
-        self.disabled_until = 0.0
-        self._probing = False
+        self.mark_healthy()
 
     def record_failure(self, error: str) -> None:
         self.num_errors += 1
