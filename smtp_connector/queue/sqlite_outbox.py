@@ -219,10 +219,8 @@ def _insert_attempt(raw: Driver, row: tuple[Any, ...]) -> None:
     later = getattr(raw, "later", None)
     if later is None:
         execute(raw, INSERT_ATTEMPT, row)
-    elif INSERT_ATTEMPT in later:
-        later[INSERT_ATTEMPT].append(row)
     else:
-        later[INSERT_ATTEMPT] = [row]
+        later.setdefault(INSERT_ATTEMPT, []).append(row)
 
 
 class SqliteOutbox(Outbox):
