@@ -42,8 +42,9 @@ def backoff_delay(options: RetryOptions, round_number: int) -> float:
 def log_failure(
     server: str, attempt: int, message_id: str, error: ConnectorError, seconds: float
 ) -> None:
-    # The text, not the error: a handler that keeps records (pytest's, a MemoryHandler) would
-    # keep the error, its traceback's frames and through them the connector that sent.
+    # The text and the error's fields, not the error: a handler that keeps records (pytest's, a
+    # MemoryHandler) would keep the error, its traceback's frames and through them the connector
+    # that sent. `connector_error` lets a service reword the line in its own API's terms.
     log.warning(
         "attempt failed: %s",
         str(error),
@@ -54,6 +55,7 @@ def log_failure(
             "smtp_code": error.smtp_code,
             "error_code": error.code.value,
             "duration": round(seconds, 6),
+            "connector_error": error.to_dict(),
         },
     )
 

@@ -9,7 +9,9 @@ request's ASGI scope: its query string is hidden the same way, and its headers (
 The package's own records (`smtp_connector.*`: delivery, queue, server errors with their
 tracebacks) go to the same stream at the chosen level; every line of it and of uvicorn's error
 log, tracebacks included, is passed through `errors.redact`, which removes every secret the
-library has seen. (Access lines are not: they hold the client, method, path and status only,
+library has seen. A failed delivery attempt's line is worded as the API's `lastError` is
+(store/hints.py): an operator reads `username` and `password`, not the library's `auth.user`
+and `auth.pass`. (Access lines are not: they hold the client, method, path and status only,
 and one is written per request, where scanning for every known secret would cost.)
 """
 
@@ -23,6 +25,7 @@ from uvicorn.config import LOG_LEVELS, LOGGING_CONFIG
 from uvicorn.logging import DefaultFormatter
 
 from smtp_connector.errors import ConnectorError, ErrorCode, redact
+from smtp_connector.store.hints import explain, rebuilt
 
 HIDDEN = "<hidden>"
 
@@ -43,6 +46,26 @@ class HideScopeSecrets(logging.Filter):
         args = record.args
         if isinstance(args, tuple) and any(isinstance(arg, dict) for arg in args):
             record.args = tuple(_hide(arg) if isinstance(arg, dict) else arg for arg in args)
+        return True
+
+
+class ServiceTerms(logging.Filter):
+    """A record that carries a `connector_error` (the library's failed-attempt line) has the
+    error's text replaced by its explanation in the native API's terms, hint included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = getattr(record, "connector_error", None)
+        args = record.args
+        if not (isinstance(fields, dict) and isinstance(args, tuple)):
+            return True
+        try:
+            error = rebuilt(fields)
+        except (KeyError, ValueError):  # not the library's fields: the line stays as it was
+            return True
+        said, explained = str(error), explain(error)
+        if said in args:
+            error.message = f"{explained.message} {explained.hint or ''}".rstrip()
+            record.args = tuple(str(error) if arg == said else arg for arg in args)
         return True
 
 
@@ -80,6 +103,7 @@ def log_config(level: str) -> dict[str, Any]:
     config["filters"] = {
         "hide_query_strings": {"()": f"{module}.HideQueryStrings"},
         "hide_scope_secrets": {"()": f"{module}.HideScopeSecrets"},
+        "service_terms": {"()": f"{module}.ServiceTerms"},
     }
     config["formatters"]["package"] = {
         "()": f"{module}.RedactingDefaultFormatter",
@@ -87,7 +111,10 @@ def log_config(level: str) -> dict[str, Any]:
     }
     config["handlers"]["access"]["filters"] = ["hide_query_strings"]
     config["handlers"]["default"]["filters"] = ["hide_scope_secrets"]
-    config["handlers"]["package"] = config["handlers"]["default"] | {"formatter": "package"}
+    config["handlers"]["package"] = config["handlers"]["default"] | {
+        "formatter": "package",
+        "filters": ["hide_scope_secrets", "service_terms"],
+    }
     config["loggers"]["smtp_connector"] = {
         "handlers": ["package"],
         "level": log_level(level),

@@ -105,13 +105,16 @@ def _each_server(error: ConnectorError, terms: Terms) -> tuple[str, str | None] 
     failures = [d for d in details.values() if isinstance(d, dict) and "code" in d]
     if not failures:
         return None
-    explained = [explain(_rebuilt(failure), terms) for failure in failures]
+    explained = [explain(rebuilt(failure), terms) for failure in failures]
     listing = " ".join(item.message for item in explained)
     hints = [item.hint for item in explained if item.hint]
     return f"All {len(failures)} SMTP servers failed. {listing}", hints[0] if hints else None
 
 
-def _rebuilt(failure: dict[str, object]) -> ConnectorError:
+def rebuilt(failure: Mapping[str, object]) -> ConnectorError:
+    """The error that `ConnectorError.to_dict()` described (a failover's `details`, a log
+    record's `connector_error`), with what `explain` reads."""
+
     def text(key: str) -> str | None:
         value = failure.get(key)
         return value if isinstance(value, str) else None

@@ -1,5 +1,6 @@
 """What `smtp-connector worker` writes to its log (serve's redacting handlers, `--log-level`,
-default warning): a failed delivery is said, with no password, key or code in the line, at the
+default warning): a failed delivery is said, in the API's terms (`username`, not the library's
+`auth.user`), with no password, key or code in the line, at the
 default level and at `debug` (an operator turning the level up to see more); a mistyped level
 is refused before anything starts. A real worker process on SQLite, aiosmtpd refusing the
 definition's password.
@@ -42,7 +43,11 @@ async def test_a_failed_delivery_is_logged_without_secrets(
         stop(worker)
     text = log.read_text()
     assert "WARNING" in text and "smtp_connector" in text, text  # serve's format, our logger
-    assert "auth" in text  # what went wrong, in the log
+    assert "auth_failed" in text  # what went wrong, in the log
+    # In the service's words, as the message's lastError says it: the definition's fields, not
+    # the library's config keys.
+    assert "`username`" in text and "`password`" in text, text
+    assert "auth.user" not in text and "auth.pass" not in text, text
     for secret in (WRONG_PASSWORD, SMTP_PASSWORD, SECRET_KEY, f"{CODE}"):
         assert secret not in text, (secret, text)
     if level is None:
