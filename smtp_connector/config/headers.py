@@ -14,6 +14,14 @@ from ..lazy import LazyPattern
 
 MAX_LINE_OCTETS = 998
 _FIELD_NAME = LazyPattern(r"^[!-9;-~]+$")
+
+
+def is_field_name(name: str) -> bool:
+    """RFC 5322's field-name: one or more printable US-ASCII characters other than ':' (no
+    space). The one test of a header name, for custom headers and DKIM's signed-header list."""
+    return _FIELD_NAME.match(name) is not None
+
+
 _RESERVED_HEADERS = {
     "from": "set `fromEmail` / `fromName`",
     "to": "the recipient is given to send()",
@@ -35,7 +43,7 @@ def validate_custom_headers(headers: Mapping[str, str | list[str]]) -> list[tupl
     offending header (the config layer turns it into `invalid_config`)."""
     pairs: list[tuple[str, str]] = []
     for name, value in headers.items():
-        if not isinstance(name, str) or not _FIELD_NAME.match(name):
+        if not isinstance(name, str) or not is_field_name(name):
             raise ValueError(
                 f"customHeaders: {name!r} is not a valid header name "
                 "(printable ASCII without spaces or ':')"

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..config import DkimOptions
+from ..config.headers import is_field_name
 from ..errors import install_hint, register_secret
 from .common import (
     CRLF,
@@ -65,7 +66,6 @@ OVERSIGNED_HEADERS: tuple[bytes, ...] = (
 # Relays add or rewrite these; signing them breaks the signature in transit.
 _NEVER_SIGNED = frozenset({b"dkim-signature", b"received", b"return-path"})
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
-_HEADER_NAME = re.compile(r"^[!-9;-~]+$")
 _RAW_ED25519 = re.compile(r"^[A-Za-z0-9+/]{43}=$")
 _FOLD_AT = 76
 
@@ -355,7 +355,7 @@ def _header_names(value: list[str] | str | None) -> tuple[bytes, ...] | None:
         return None
     items = value.split(":") if isinstance(value, str) else value
     names = [item.strip().lower() for item in items if item.strip()]
-    bad = [name for name in names if not _HEADER_NAME.match(name)]
+    bad = [name for name in names if not is_field_name(name)]
     if bad:
         raise ValueError(f"`headerFieldNames`: {bad[0]!r} is not a header field name")
     if "from" not in names:
