@@ -123,20 +123,33 @@ class ServeProcess:
 def start_serve(
     database_url: str, log: Path, env: dict[str, str] | None = None, log_level: str = "warning"
 ) -> ServeProcess:
-    """`smtp-connector serve` on a free port (asyncio loop), waiting until /healthz answers."""
+    """`smtp-connector serve` on a free port (asyncio loop), waiting until /healthz answers.
+    The port is picked before `serve` binds it, so another process may take it in between:
+    `serve` then says the port is in use, and another is picked (a few times)."""
+    for _ in range(4):
+        served = _serve_once(database_url, log, env if env is not None else env_with(), log_level)
+        if served is not None:
+            return served
+    raise AssertionError(f"four free ports were taken before serve bound them:\n{log.read_text()}")
+
+
+def _serve_once(
+    database_url: str, log: Path, env: dict[str, str], log_level: str
+) -> ServeProcess | None:
     port = free_port()
-    env = env if env is not None else env_with()
     exe = Path(sys.executable).with_name("smtp-connector")
-    handle = log.open("w")
-    process = subprocess.Popen(
-        [str(exe), "serve", "--port", str(port), "--database-url", database_url,
-         "--loop", "asyncio", "--log-level", log_level],
-        stdout=handle, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [str(exe), "serve", "--port", str(port), "--database-url", database_url,
+             "--loop", "asyncio", "--log-level", log_level],
+            stdout=handle, stderr=subprocess.STDOUT, text=True, env=env,
+        )  # fmt: skip
     served = ServeProcess(process, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            if "already in use" in log.read_text():
+                return None
             raise AssertionError(f"serve exited with {process.returncode}:\n{log.read_text()}")
         try:
             if httpx.get(f"{served.base_url}/healthz", timeout=1).status_code == 200:

@@ -77,20 +77,31 @@ class DevServer:
 
     def start(self) -> DevServer:
         """Listen and serve in a background thread; a port that cannot be bound (in use, no
-        permission, unknown host) is an `invalid_config` error naming it and what to do."""
-        controller: Controller | None = None
+        permission, unknown host) is an `invalid_config` error naming it and what to do. A
+        free port picked here can be taken before aiosmtpd binds it (another process's
+        outgoing connection, say): then another is picked, a few times."""
+        picked = self.port == 0
+        for attempt in range(_PICKS if picked else 1):
+            try:
+                self.port = _bind_once(self.host, 0 if picked else self.port)
+                self._controller = self._listen()
+                return self
+            except OSError as exc:
+                if picked and exc.errno == errno.EADDRINUSE and attempt < _PICKS - 1:
+                    continue
+                raise ConnectorError(ErrorCode.INVALID_CONFIG, self._bind_problem(exc)) from None
+        raise AssertionError("unreachable: the last pick returns or raises")  # pragma: no cover
+
+    def _listen(self) -> Controller:
+        controller = Controller(
+            self._handler, hostname=self.host, port=self.port, enable_SMTPUTF8=True
+        )
         try:
-            self.port = self.port or _free_port(self.host)
-            controller = Controller(
-                self._handler, hostname=self.host, port=self.port, enable_SMTPUTF8=True
-            )
             controller.start()
-        except OSError as exc:
-            if controller is not None:  # aiosmtpd leaves its own loop open when start fails
-                controller.loop.close()
-            raise ConnectorError(ErrorCode.INVALID_CONFIG, self._bind_problem(exc)) from None
-        self._controller = controller
-        return self
+        except BaseException:
+            controller.loop.close()  # aiosmtpd leaves its own loop open when start fails
+            raise
+        return controller
 
     def _bind_problem(self, exc: OSError) -> str:
         where = f"{self.host}:{self.port}" if self.port else self.host
@@ -121,7 +132,15 @@ class DevServer:
         self.stop()
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
+_PICKS = 5  # free ports tried when the one picked is taken before the bind
+
+
+def _bind_once(host: str, port: int) -> int:
+    """Bind `host:port` as asyncio's server will (SO_REUSEADDR) and let it go: the port bound
+    (a free one for 0). A port in use fails here at once; aiosmtpd reports it only after its
+    5 s start timeout."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
         return int(sock.getsockname()[1])
