@@ -18,10 +18,9 @@ answers the model, validated from the same dict on first access.
 
 from __future__ import annotations
 
-import dataclasses
+import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..addresses import parse_address
 from ..errors import ConnectorError, register_secret
@@ -66,13 +65,49 @@ class PlainSecret:
         return "SecretStr('**********')"
 
 
-@dataclass(frozen=True)
-class PlainAuth(AuthRules):
+class Record:
+    """A read-only record: its fields' defaults are class attributes, an instance holds what
+    it was given (a fresh list or dict for a field of `FACTORIES`). Not frozen dataclasses:
+    declaring this module's nine as those cost a first send about 12 ms (each generates and
+    compiles its methods)."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = ()  # in order: the subclasses' annotated names
+    FACTORIES: ClassVar[dict[str, Callable[[], Any]]] = {}
+
+    def __init_subclass__(cls) -> None:
+        own = tuple(name for name in inspect.get_annotations(cls) if name.islower())
+        cls.FIELDS = cls.FIELDS + own
+
+    def __init__(self, **given: Any) -> None:
+        unknown = given.keys() - set(self.FIELDS)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {sorted(unknown)[0]!r}")
+        for name, make in self.FACTORIES.items():
+            if name not in given:
+                given[name] = make()
+        self.__dict__.update(given)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.FIELDS if n != "source")
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.FIELDS if n != "source")
+        return f"{type(self).__name__}({shown})"
+
+
+class PlainAuth(Record, AuthRules):
     """`AuthConfig` of a login (user and password, or neither: a relay without AUTH)."""
 
     type: str | None = "login"  # AuthConfig infers it for a config without OAuth2 fields
     user: str | None = None
-    pass_: PlainSecret | None = field(default=None, repr=False)
+    pass_: PlainSecret | None = None  # its repr is masked
     method: str | None = None
     access_token: None = None
     client_id: None = None
@@ -88,8 +123,7 @@ class PlainAuth(AuthRules):
     workstation: None = None
 
 
-@dataclass(frozen=True)
-class PlainTls:
+class PlainTls(Record):
     """`TlsOptions` with nothing set."""
 
     reject_unauthorized: bool = True
@@ -109,15 +143,13 @@ class PlainTls:
         return set()
 
 
-@dataclass(frozen=True)
-class PlainPool:
+class PlainPool(Record):
     max_connections: int = 5
     max_messages: int = 100
     idle_timeout: int = 30_000
 
 
-@dataclass(frozen=True)
-class PlainRetry:
+class PlainRetry(Record):
     attempts: int = 3
     initial_delay: int = 200
     max_delay: int = 5_000
@@ -125,32 +157,29 @@ class PlainRetry:
     resend_after_lost_reply: bool = False
 
 
-@dataclass(frozen=True)
-class PlainHealth:
+class PlainHealth(Record):
     max_errors: int = 5
     cooldown: int = 30_000
 
 
-@dataclass(frozen=True)
-class PlainThrottle:
+class PlainThrottle(Record):
     per_recipient_interval: None = None
     per_recipient_hourly: None = None
     global_hourly: None = None
     store: str = "memory"
 
 
-@dataclass(frozen=True)
-class PlainSettings(ServerRules):
+class PlainSettings(Record, ServerRules):
     """`ServerSettings`: reaching and logging in to one server."""
 
     host: str | None = None
     port: int | None = None
-    auth: PlainAuth = field(default_factory=PlainAuth)
+    auth: PlainAuth = PlainAuth()  # records are read-only: one default serves all
     secure: bool | None = None
     require_tls: bool = False
     ignore_tls: bool = False
     opportunistic_tls: bool = False
-    tls: PlainTls = field(default_factory=PlainTls)
+    tls: PlainTls = PlainTls()
     servername: str | None = None
     name: str | None = None
     local_address: str | None = None
@@ -160,7 +189,6 @@ class PlainSettings(ServerRules):
     dns_timeout: int = DEFAULT_DNS_TIMEOUT_MS
 
 
-@dataclass(frozen=True)
 class PlainServer(PlainSettings):
     """`ServerConfig`: the top-level server as `server_list` gives it (priority 0)."""
 
@@ -171,28 +199,34 @@ class PlainServer(PlainSettings):
     rate_limit: None = None
 
 
-@dataclass(frozen=True, repr=False)
 class PlainConfig(PlainSettings):
     """`SmtpConfig` of a core-fields config, as the compose and delivery stages read it."""
+
+    FACTORIES: ClassVar[dict[str, Callable[[], Any]]] = {
+        "templates": list,
+        "custom_headers": dict,
+        "servers": list,
+        "source": dict,
+    }
 
     allow_special_use_domains: bool = False
     from_email: str = ""  # always given: `plain_config` defers a config without it
     from_name: str | None = None
     reply_to: str | None = None
-    templates: list[Any] = field(default_factory=list)
+    templates: list[Any]
     default_locale: str = "en"
     use_shipped_templates: bool = True
-    custom_headers: dict[str, Any] = field(default_factory=dict)
+    custom_headers: dict[str, Any]
     logger: bool = False
     debug: bool = False
     disable_file_access: bool = False
     disable_url_access: bool = False
-    servers: list[Any] = field(default_factory=list)
-    pool: PlainPool = field(default_factory=PlainPool)
+    servers: list[Any]
+    pool: PlainPool = PlainPool()
     rate_limit: None = None
-    retry: PlainRetry = field(default_factory=PlainRetry)
-    health: PlainHealth = field(default_factory=PlainHealth)
-    throttle: PlainThrottle = field(default_factory=PlainThrottle)
+    retry: PlainRetry = PlainRetry()
+    health: PlainHealth = PlainHealth()
+    throttle: PlainThrottle = PlainThrottle()
     dkim: None = None
     smime: None = None
     transport: str = "smtp"
@@ -204,11 +238,11 @@ class PlainConfig(PlainSettings):
     render_timeout: int = DEFAULT_RENDER_TIMEOUT_MS
     compose_cache: bool = True
     # The dict it was read from (copied), for `model()`; compared and shown by no one.
-    source: dict[str, Any] = field(default_factory=dict, compare=False)
+    source: dict[str, Any]
 
     def server_list(self) -> list[PlainServer]:
         """`SmtpConfig.server_list`: the top-level host alone, at priority 0."""
-        names = [f.name for f in dataclasses.fields(PlainSettings)]
+        names = PlainSettings.FIELDS
         return [PlainServer(**{name: getattr(self, name) for name in names}, priority=0)]
 
     def model(self) -> SmtpConfig:
@@ -224,11 +258,13 @@ class PlainConfig(PlainSettings):
         )
 
 
-@dataclass(frozen=True, eq=False)
-class PlainTemplate(TemplateRules):
+class PlainTemplate(Record, TemplateRules):
     """`EmailTemplate` as the shipped defaults are built (compose/shipped.py): checked by the
     tests that ship them, so a send need not validate them. Compared by identity, as the
     render caches key them."""
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__  # type: ignore[assignment]
 
     usage_type: str
     subject: str
@@ -244,7 +280,7 @@ class PlainTemplate(TemplateRules):
         """The same template as an `EmailTemplate` (for an admin's view of the chain)."""
         from .templates import EmailTemplate
 
-        return EmailTemplate(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        return EmailTemplate(**{name: getattr(self, name) for name in self.FIELDS})
 
 
 def _is_bool(value: Any) -> bool:

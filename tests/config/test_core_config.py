@@ -107,9 +107,9 @@ def test_the_plain_classes_have_the_models_fields_and_defaults() -> None:
         (PlainServer, ServerConfig),
     ]
     for plain, model in pairs:
-        assert list(plain.__dataclass_fields__) == list(model.model_fields), plain.__name__
-    assert set(PlainConfig.__dataclass_fields__) - set(SmtpConfig.model_fields) == {"source"}
-    assert set(SmtpConfig.model_fields) <= set(PlainConfig.__dataclass_fields__)
+        assert list(plain.FIELDS) == list(model.model_fields), plain.__name__
+    assert set(PlainConfig.FIELDS) - set(SmtpConfig.model_fields) == {"source"}
+    assert set(SmtpConfig.model_fields) <= set(PlainConfig.FIELDS)
     for plain, model in pairs[:-1]:
         assert_same(plain(), model.model_validate({}))
     data = {"host": "smtp.example.com", "fromEmail": "noreply@example.com"}
@@ -302,3 +302,16 @@ def test_a_plain_configs_password_is_redacted_and_never_shown() -> None:
     assert password not in repr(plain) and password not in repr(plain.server_list())
     assert password not in redact(f"refused: {password}")
     assert plain.auth.password == password
+
+
+def test_plain_records_are_read_only_and_share_no_list() -> None:
+    data = {"host": "h.example.com", "fromEmail": "a@acme.com"}
+    first, second = plain_config(data), plain_config(data)
+    assert first is not None and second is not None and first == second
+    assert first.templates is not second.templates and first.servers is not second.servers
+    for record, name in [(first, "host"), (first.auth, "user"), (first.retry, "attempts")]:
+        try:
+            setattr(record, name, None)
+        except AttributeError:
+            continue
+        raise AssertionError(f"{type(record).__name__}.{name} could be written")
