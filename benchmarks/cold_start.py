@@ -14,9 +14,10 @@ connector, …) so a load change on the machine hits all of them alike.
 - smtplib: `smtplib.SMTP` + `email.message.EmailMessage` (text + HTML alternative).
 - nodemailer: `createTransport({...}).sendMail(...)` without a pool.
 `--stages` runs the connector's program in steps instead and prints the CPU ms of each
-(interpreter start; `import asyncio`; pydantic's import and its plugin lookup; the config
-models; Jinja; the rest of the connector; validating the config and building the connector;
-the first send), median and range of `--repeat` runs, this tree and `--compare`'s interleaved.
+(interpreter start; `import asyncio`; importing the connector; validating the config and
+building the connector; the first send), median and range of `--repeat` runs, this tree and
+`--compare`'s interleaved. What the program does not load it does not import either (a plain
+first send loads neither pydantic nor Jinja: tests/test_layout.py).
 Per contender: wall ms from spawning the process to reading its line (median and range) and
 the process's CPU ms (user + system) up to the 250, as it measured it itself. One unmeasured
 run of each goes first, so compiled bytecode (what `pip install` writes) and the OS file cache
@@ -60,25 +61,10 @@ def child_stages(port: int) -> None:
     import asyncio
 
     mark("import asyncio")
-    import pydantic
-    import pydantic.main  # BaseModel: what the config models need
+    import smtp_connector.connector  # noqa: F401  # what a first send imports at the start
 
-    try:  # the entry-point scan pydantic does before its first validator (private API)
-        from pydantic.plugin._loader import get_plugins
-
-        get_plugins()
-    except ImportError:  # pragma: no cover - another pydantic: counted in a later stage
-        pass
-    mark(f"pydantic {pydantic.VERSION}: import + plugin lookup")
-    import smtp_connector.config  # noqa: F401
-
-    mark("import smtp_connector.config")
-    import jinja2  # noqa: F401
-
-    mark("import jinja2")
+    mark("import the connector")
     from smtp_connector import SmtpConnector
-
-    mark("import the rest of the connector")
 
     async def first_send() -> None:
         connector = SmtpConnector({**CONNECTOR_CONFIG, "host": "127.0.0.1", "port": port})

@@ -14,11 +14,11 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .compose.composer import Composer
 from .compose.provider import TemplateProvider
-from .config import SmtpConfig
+from .config.core import plain_config
 from .delivery.failover import SmtpDelivery
 from .delivery.network import AddressPolicy
 from .delivery.throttle import Throttle, ThrottleStore
@@ -29,6 +29,7 @@ from .sync_loop import LoopThread
 from .usage import UsageType
 
 if TYPE_CHECKING:  # loaded when a config uses them (DKIM/S/MIME, OAuth2, a local backend)
+    from .config import SmtpConfig
     from .delivery.backends import Backend
     from .delivery.oauth import TokenProvider
     from .signing.policy import Signer
@@ -87,7 +88,7 @@ class SmtpConnector(Composer):
         (the service rebuilding one after a server changed): when it renders the same way
         (templates, locale, limits), its compiled templates and proven shapes carry over, so
         the first sends need not compile them again."""
-        cfg = config if isinstance(config, SmtpConfig) else SmtpConfig.model_validate(config)
+        cfg = _validated(config)
         _configure_logging(cfg)
         super().__init__(cfg, template_provider, compose_from, caller_depth=2)
         self._owned_store: Any = None  # a Redis store built from throttle.store, closed by us
@@ -281,6 +282,20 @@ class SmtpConnector(Composer):
             if self._loop_thread is None:
                 self._loop_thread = LoopThread()
         return self._loop_thread.run(coroutine)
+
+
+def _validated(config: SmtpConfig | Mapping[str, Any]) -> SmtpConfig:
+    """The config the stages read: a core-fields dict as a `PlainConfig`, without pydantic
+    (config/core.py; `connector.config` gives its model when asked), anything else validated
+    by `SmtpConfig`, which gives the model or the error."""
+    if type(config) is dict:
+        plain = plain_config(config)
+        if plain is not None:
+            # It has every attribute and default the stages read (tests/config/test_core_config.py).
+            return cast("SmtpConfig", plain)
+    from .config.models import SmtpConfig
+
+    return config if isinstance(config, SmtpConfig) else SmtpConfig.model_validate(config)
 
 
 def _make_backend(

@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Iterable
 from enum import StrEnum
-from importlib import metadata
 from typing import Any
 
 from .lazy import LazyPattern
@@ -292,7 +291,10 @@ def install_hint(extra: str) -> str:
 
 def _extra_packages(extra: str) -> list[str]:
     """The extra's packages, read from the installed metadata so they never drift from
-    pyproject.toml; empty when the metadata is not there (e.g. running from a bare source tree)."""
+    pyproject.toml; empty when the metadata is not there (e.g. running from a bare source tree).
+    Imported here: `importlib.metadata` is about 10 M instructions of a first send otherwise."""
+    from importlib import metadata
+
     try:
         requirements = metadata.requires("smtp-connector") or []
     except metadata.PackageNotFoundError:

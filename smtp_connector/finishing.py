@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 from .compose.message import RenderedEmail, make_message_id
 from .compose.senders import Senders
-from .config import ServerConfig
 
 if TYPE_CHECKING:  # loaded when a config signs (DKIM/S/MIME)
+    from .config import ServerConfig
     from .signing.policy import Signer
 
 

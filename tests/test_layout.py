@@ -167,6 +167,26 @@ def test_every_stage_says_its_job_and_what_it_may_import() -> None:
         assert "import" in doc.lower() and len(doc.splitlines()) >= 2, init.parent.name
 
 
+def test_the_stages_of_a_send_import_without_pydantic() -> None:
+    """Compose and delivery read the config's models only in annotations and call its plain
+    rules (`config/plain.py`), so importing the connector loads no pydantic (about a third of
+    a cold start's instructions): only validating a config, or a template, does."""
+    code = (
+        "import json, sys, smtp_connector.connector, smtp_connector.compose.checks\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in\n"
+        "    ('pydantic', 'pydantic_core') or m.startswith('smtp_connector.config.'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out) == [
+        "smtp_connector.config.core",
+        "smtp_connector.config.headers",
+        "smtp_connector.config.plain",
+        "smtp_connector.config.rules",
+    ]
+
+
 # Third-party modules and stdlib parts a first plain send must not load: what it does not use
 # costs every process that sends a verification mail (benchmarks/cold_start.py).
 FIRST_SEND_MUST_NOT_LOAD = [
@@ -239,6 +259,44 @@ def test_a_first_plain_send_loads_only_what_it_uses(make_server: Any, templates:
     # the regular expressions it never uses stay uncompiled (lazy.LazyPattern)
     compiled = [name for name, used in report["lazy"].items() if used]
     assert len(report["lazy"]) >= 12 and compiled == [], f"a first plain send compiled {compiled}"
+    assert len(server.messages) == 1 and b"424242" in server.messages[0].content
+
+
+def test_a_first_send_with_a_core_fields_config_loads_no_pydantic(make_server: Any) -> None:
+    """A dict of core fields only (config/core.py) is read without the config models, and the
+    shipped template without `EmailTemplate`: a fresh interpreter sends one message to a real
+    server and has loaded neither pydantic nor the models; asking for `connector.config`
+    loads them then."""
+    server = make_server(auth_required=True, users={"u": "core-pass"})
+    code = (
+        "import asyncio, json, sys\n"
+        "from smtp_connector import SmtpConnector\n"
+        "async def main():\n"
+        "    config = {'host': '127.0.0.1', 'port': PORT, 'fromEmail': 'noreply@example.com',\n"
+        "              'fromName': 'Acme', 'ignoreTLS': True,\n"
+        "              'auth': {'user': 'u', 'pass': 'core-pass'}}\n"
+        "    async with SmtpConnector(config) as connector:\n"
+        "        await connector.send('user@example.org', 'SignIn', {'code': '424242'})\n"
+        "        before = sorted(sys.modules)\n"
+        "        model = type(connector.config).__name__\n"
+        "    return before, model\n"
+        "before, model = asyncio.run(main())\n"
+        "print(json.dumps({'before': before, 'model': model, 'after': sorted(sys.modules)}))\n"
+    ).replace("PORT", str(server.port))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    report = json.loads(out)
+    models = (  # and `importlib.metadata`, which pydantic's plugin lookup imported
+        "pydantic",
+        "pydantic_core",
+        "smtp_connector.config.models",
+        "smtp_connector.config.templates",
+        "smtp_connector.config.base",
+        "importlib.metadata",
+    )
+    assert [name for name in report["before"] if name.startswith(models)] == []
+    assert report["model"] == "SmtpConfig" and "pydantic" in report["after"]
     assert len(server.messages) == 1 and b"424242" in server.messages[0].content
 
 

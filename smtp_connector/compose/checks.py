@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import EmailTemplate
 from ..errors import ConnectorError, ErrorCode, TemplateWarning
 from ..usage import CODELESS_USAGE_TYPES, KNOWN_USAGE_TYPES, suggest_usage_type
 from .provider import template_from_details
 from .rendering import Renderer
 from .selection import normalize_locale
 from .senders import Senders
+
+if TYPE_CHECKING:
+    from ..config import EmailTemplate
 
 __all__ = ["CODELESS_USAGE_TYPES", "TemplateWarning", "check_one_template", "check_templates"]
 
@@ -73,6 +75,8 @@ def check_one_template(
     stored (`SmtpConnector.check_template`): compile it, run it once in the sandbox so a bomb
     is refused (`template_error`), check its `sendFrom`/`replyTo`; return the warnings (not
     issued: the caller shows them to whoever is saving the template)."""
+    from ..config import EmailTemplate  # here: a first send imports this module, not pydantic
+
     if not isinstance(template, EmailTemplate):
         if not usage_type and "usageType" not in template and "usage_type" not in template:
             raise ConnectorError(

@@ -10,9 +10,10 @@ the pipeline's own, config → compose | sign → deliver, so each half reads in
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import EmailTemplate, SmtpConfig, validate_custom_headers
+from ..config.core import PlainConfig, PlainTemplate
+from ..config.headers import validate_custom_headers
 from ..usage import UsageType, usage_key
 from .checks import check_one_template, check_templates
 from .message import RenderedEmail, rendered_email
@@ -25,11 +26,12 @@ from .selection import Choice, Source, TemplateSelector
 from .send_plans import SendPlans
 from .senders import Senders
 
+if TYPE_CHECKING:
+    from ..config import EmailTemplate, SmtpConfig
+
 
 class Composer:
     """Selects, renders and checks the templates of one configuration (no delivery)."""
-
-    config: SmtpConfig
 
     def __init__(
         self,
@@ -44,13 +46,14 @@ class Composer:
         shapes (see `SmtpConnector.__init__`). A broken template fails here, not on the
         first sign-up, as a signer's key does; a template warning points at the line that
         built the object, `caller_depth` frames up (2 through a subclass's `__init__`)."""
-        self.config = cfg = config
+        self._config = cfg = config
+        self._model: SmtpConfig | None = None  # `config` of a plain config, once asked
         self._headers = tuple(validate_custom_headers(cfg.custom_headers))
         self._max_payload = cfg.max_payload_bytes
         earlier = compose_from
         selector, renderer = compose_parts(
             cfg,
-            (earlier.config, earlier._selector, earlier._renderer) if earlier else None,
+            (earlier._config, earlier._selector, earlier._renderer) if earlier else None,
             template_provider,
         )
         self._selector: TemplateSelector = selector
@@ -70,6 +73,20 @@ class Composer:
         self._renderer.check_limits(cfg.templates, sample)
         plans = SendPlans(selector, payload_check_for(renderer), cfg, self.template_warnings)
         self._plans = plans
+
+    @property
+    def config(self) -> SmtpConfig:
+        """The `SmtpConfig`. A connector built from a core-fields dict reads a plain copy
+        (config/core.py) and validates the model here, on first access, from the same dict."""
+        model = self._model
+        if model is None:
+            cfg = self._config
+            model = self._model = cfg.model() if isinstance(cfg, PlainConfig) else cfg
+        return model
+
+    @config.setter
+    def config(self, value: SmtpConfig) -> None:  # an attribute before: assignable, as then
+        self._config = self._model = value
 
     def render(
         self,
@@ -133,7 +150,10 @@ class Composer:
     def template_choice(self, usage_type: UsageType | str, locale: str | None = None) -> Choice:
         """The template a send of (usage type, locale) renders and its level (`.source`): its
         `usage_type` is `Generic` where Generic filled in. Raises `template_not_found`."""
-        return self._selector.choose(usage_type, locale)
+        choice = self._selector.choose(usage_type, locale)
+        if isinstance(choice.template, PlainTemplate):  # a shipped one: its model, for admins
+            return Choice(choice.template.model(), choice.source)
+        return choice
 
     def check_template(
         self,
@@ -166,7 +186,7 @@ class Composer:
         context = dict(payload)
         if not context.get("application"):
             context["application"] = {"name": self._app_name}
-        context.setdefault("locale", locale or self.config.default_locale)
+        context.setdefault("locale", locale or self._config.default_locale)
         return context
 
 

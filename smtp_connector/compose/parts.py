@@ -4,17 +4,21 @@ its compiled templates and proven shapes then serve the first sends."""
 
 from __future__ import annotations
 
-from ..config import SmtpConfig
+from typing import TYPE_CHECKING
+
 from .limits import RenderLimits
 from .provider import TemplateProvider
 from .rendering import Renderer
 from .selection import TemplateSelector
 
+if TYPE_CHECKING:
+    from ..config import SmtpConfig
+
 # The settings that decide how a message renders: equal ones render alike.
 RENDERING = ("templates", "default_locale", "use_shipped_templates", "max_payload_bytes",
              "max_output_bytes", "render_timeout", "compose_cache")  # fmt: skip
 
-Parts = tuple[SmtpConfig, TemplateSelector, Renderer]
+Parts = tuple["SmtpConfig", TemplateSelector, Renderer]
 
 
 def compose_parts(

@@ -17,20 +17,29 @@ every cache (compiled Jinja, composed shapes) and an unchanged one keeps its cac
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from pydantic import ValidationError
-
-from ..config import EmailTemplate, config_error
 from ..errors import ConnectorError, ErrorCode, secret_safe_logger
 from ..usage import ContentType
+
+if TYPE_CHECKING:  # the models load with the first provider answer (pydantic: a cold start)
+    from ..config import EmailTemplate
 
 log = secret_safe_logger("smtp_connector.compose")
 
 MAX_REMEMBERED = 1024  # answers per version, and templates kept by content
 NO_VERSION = _NO_VERSION = object()  # a provider without `version`: asked on every choice
-_FIELDS = tuple(EmailTemplate.model_fields)
+
+
+@functools.cache
+def _fields() -> tuple[str, ...]:
+    """`EmailTemplate`'s field names, read when a provider first answers: a send without a
+    provider never loads the config models (and pydantic) for them."""
+    from ..config import EmailTemplate
+
+    return tuple(EmailTemplate.model_fields)
 
 
 @runtime_checkable
@@ -60,6 +69,10 @@ def template_from_details(
         data["locale"] = locale
     if "contentType" not in data and "content_type" not in data:
         data["contentType"] = ContentType.HTML.value
+    from pydantic import ValidationError
+
+    from ..config import EmailTemplate, config_error
+
     try:
         return EmailTemplate.model_validate(data)
     except ValidationError as exc:
@@ -141,6 +154,8 @@ class ProviderTemplates:
             return None, False
         if answer is None:
             return None, True
+        from ..config import EmailTemplate
+
         if isinstance(answer, EmailTemplate):
             return self._intern(answer), True
         if isinstance(answer, Mapping):
@@ -154,7 +169,7 @@ class ProviderTemplates:
     def _intern(self, template: EmailTemplate) -> EmailTemplate:
         """One template object per content: the caches key on identity, so an unchanged text
         keeps its compiled template, and a changed one (even edited in place) is new."""
-        key = tuple(getattr(template, name) for name in _FIELDS)
+        key = tuple(getattr(template, name) for name in _fields())
         known = self._by_content.get(key)
         if known is not None:
             return known

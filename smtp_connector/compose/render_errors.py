@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..config import EmailTemplate
 from ..errors import ConnectorError, ErrorCode
 
 if TYPE_CHECKING:
     from jinja2 import TemplateSyntaxError
+
+    from ..config import EmailTemplate
 
 
 _LIMIT_DETAIL = "sandbox_limit"

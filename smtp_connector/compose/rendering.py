@@ -15,7 +15,6 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..addresses import CONTROL_RUNS
-from ..config import EmailTemplate
 from ..errors import ConnectorError
 from .html_text import html_to_text
 from .limits import RenderLimits, TemplateLimitError, render_budget, watching
@@ -31,6 +30,7 @@ from .wire import WireFill
 if TYPE_CHECKING:  # Jinja is loaded by the first template outside plain.py's subset
     from jinja2 import Template as JinjaTemplate
 
+    from ..config import EmailTemplate
     from .sandbox import StrictSandbox
 
 PlainParts = tuple[list[Node], list[Node], list[Node]]

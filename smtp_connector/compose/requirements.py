@@ -32,7 +32,6 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from ..config import EmailTemplate, SmtpConfig
 from ..errors import Cause, ConnectorError, ErrorCode
 from ..usage import KNOWN_USAGE_TYPES, UsageType, suggest_usage_type
 from .limits import RenderLimits, render_budget
@@ -43,6 +42,7 @@ from .verdict_keys import verdict_key
 if TYPE_CHECKING:  # Jinja: loaded by the first check (`recording.py`), not by a send
     from jinja2 import Template as JinjaTemplate
 
+    from ..config import EmailTemplate, SmtpConfig
     from .sandbox import LimitedSandbox
 
 # The value each usage type exists to carry (Logto: invitations carry a link, the rest a code).

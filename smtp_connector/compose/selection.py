@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-from ..config import EmailTemplate
 from ..errors import ConnectorError, ErrorCode, TemplateWarning
 from ..usage import UsageType, suggest_usage_type, usage_key
 from .provider import NO_VERSION, ProviderTemplates, TemplateProvider
 from .shipped import default_template, shipped_locales
+
+if TYPE_CHECKING:
+    from ..config import EmailTemplate
 
 GENERIC = UsageType.GENERIC.value
 MAX_MEMOISED = 4096  # (usage type, locale) pairs; locales come from callers, so bounded

@@ -20,15 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import EmailTemplate, SmtpConfig
 from ..usage import UsageType, usage_key
 from .requirements import PayloadCheck, fallback_findings, load_findings, missing_error
 from .selection import TemplateSelector
 
+if TYPE_CHECKING:
+    from ..config import EmailTemplate, SmtpConfig
+
 MAX_PLANS = 1024  # (usage type, locale) pairs; locales come from callers, so bounded
-_Plan = tuple[EmailTemplate, tuple[str, ...]]
+_Plan = tuple["EmailTemplate", tuple[str, ...]]
 _NO_PROVIDER = object()
 
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..addresses import Address, check_display_name, parse_address
-from ..config import EmailTemplate, SmtpConfig, invalid_config
-from ..config.templates import is_templated
+from ..config.plain import invalid_config, is_templated
 from ..errors import ConnectorError, ErrorCode
 from .rendering import Renderer, is_limit_error
+
+if TYPE_CHECKING:
+    from ..config import EmailTemplate, SmtpConfig
 
 MAX_REMEMBERED = 1024
 MAX_RECIPIENTS = 50

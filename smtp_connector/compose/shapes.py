@@ -26,11 +26,10 @@ import re
 import secrets
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from markupsafe import escape
 
-from ..config import EmailTemplate
 from .headers import MAX_LINE_OCTETS
 from .message import alternative_body
 from .shape_walk import CLOSE as _CLOSE
@@ -38,12 +37,15 @@ from .shape_walk import OPEN as _OPEN
 from .shape_walk import Shape, Walked, shape_of
 from .wire import Skeleton, WireFill, build_skeleton, plain_values
 
+if TYPE_CHECKING:
+    from ..config import EmailTemplate
+
 MAX_SHAPES = 256
 _PARTS_HTML = (False, False, True)  # subject, text, HTML: only the HTML part is escaped
 _HTML_SPECIAL = re.compile("[&<>\"']")  # what markupsafe's `escape` replaces
 
-RenderRaw = Callable[[EmailTemplate, dict[str, Any], Callable[[str], None]], "list[str] | None"]
-Printable = Callable[[EmailTemplate], bool]  # the static check (`sandbox.print_only`)
+RenderRaw = Callable[["EmailTemplate", dict[str, Any], Callable[[str], None]], "list[str] | None"]
+Printable = Callable[["EmailTemplate"], bool]  # the static check (`sandbox.print_only`)
 
 
 class _Part:

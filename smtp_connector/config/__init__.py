@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_names
 
 if TYPE_CHECKING:
-    from .base import ConfigModel, Secret, config_error, invalid_config
+    from .base import ConfigModel, Secret, config_error
     from .headers import validate_custom_headers
     from .models import ServerConfig, ServerSettings, SmtpConfig
     from .options import (
-        GOOGLE_MAIL_SCOPE,
-        GOOGLE_TOKEN_URL,
         AuthConfig,
         DkimOptions,
         HealthOptions,
@@ -29,18 +27,17 @@ if TYPE_CHECKING:
         ThrottleOptions,
         TlsOptions,
         is_loopback_name,
-        tls_version,
         token_url_problem,
     )
+    from .plain import invalid_config, is_templated, tls_version
+    from .rules import GOOGLE_MAIL_SCOPE, GOOGLE_TOKEN_URL
     from .templates import EmailTemplate
 
 _NAMES = {
-    ".base": ("ConfigModel", "Secret", "config_error", "invalid_config"),
+    ".base": ("ConfigModel", "Secret", "config_error"),
     ".headers": ("validate_custom_headers",),
     ".models": ("ServerConfig", "ServerSettings", "SmtpConfig"),
     ".options": (
-        "GOOGLE_MAIL_SCOPE",
-        "GOOGLE_TOKEN_URL",
         "AuthConfig",
         "DkimOptions",
         "HealthOptions",
@@ -51,9 +48,10 @@ _NAMES = {
         "ThrottleOptions",
         "TlsOptions",
         "is_loopback_name",
-        "tls_version",
         "token_url_problem",
     ),
+    ".plain": ("invalid_config", "is_templated", "tls_version"),
+    ".rules": ("GOOGLE_MAIL_SCOPE", "GOOGLE_TOKEN_URL"),
     ".templates": ("EmailTemplate",),
 }
 _HOMES = {name: home for home, names in _NAMES.items() for name in names}
@@ -79,6 +77,7 @@ __all__ = [
     "config_error",
     "invalid_config",
     "is_loopback_name",
+    "is_templated",
     "tls_version",
     "token_url_problem",
     "validate_custom_headers",

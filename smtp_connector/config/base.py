@@ -22,7 +22,8 @@ from pydantic import (
 )
 
 from ..addresses import check_display_name, parse_address
-from ..errors import ConnectorError, ErrorCode, register_secret
+from ..errors import ConnectorError, register_secret
+from .plain import invalid_config
 
 
 def _dump_secret(value: SecretStr | None, info: SerializationInfo) -> str | None:
@@ -119,17 +120,6 @@ def config_error(exc: ValidationError) -> ConnectorError:
     if len(errors) == 1 and caused:  # one refusal with a known cause: keep it
         config.cause, config.reason = caused[0].error.cause, caused[0].error.reason
     return config
-
-
-def invalid_config(summary: str, *, details: list[str] | None = None) -> ConnectorError:
-    """The one shape of a config error, also used by later stages that check their own options
-    (signers check key material when they are built)."""
-    return ConnectorError(
-        ErrorCode.INVALID_CONFIG,
-        f"Invalid SMTP config: {summary}",
-        retryable=False,
-        details=details if details is not None else [summary],
-    )
 
 
 def _describe(err: Any) -> str:

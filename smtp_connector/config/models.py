@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from ..errors import ConfigWarning, ConnectorError, ErrorCode
-from ..ports import DEFAULT_IMPLICIT_TLS_PORT, DEFAULT_SUBMISSION_PORT, IMPLICIT_TLS_PORTS
+from ..ports import DEFAULT_SUBMISSION_PORT
 from .base import ConfigModel, check_address, check_name, config_error, no_items
 from .headers import validate_custom_headers
 from .options import (
@@ -38,19 +38,19 @@ from .options import (
     ThrottleOptions,
     TlsOptions,
 )
+from .rules import (
+    DEFAULT_CONNECTION_TIMEOUT_MS,
+    DEFAULT_DNS_TIMEOUT_MS,
+    DEFAULT_GREETING_TIMEOUT_MS,
+    DEFAULT_MAX_OUTPUT_BYTES,
+    DEFAULT_RENDER_TIMEOUT_MS,
+    DEFAULT_SOCKET_TIMEOUT_MS,
+    ServerRules,
+)
 from .templates import EmailTemplate, literal_addresses
 
-# Defaults are Logto's (and nodemailer's), in milliseconds.
-DEFAULT_CONNECTION_TIMEOUT_MS = 2 * 60 * 1000
-DEFAULT_GREETING_TIMEOUT_MS = 30 * 1000
-DEFAULT_SOCKET_TIMEOUT_MS = 10 * 60 * 1000
-DEFAULT_DNS_TIMEOUT_MS = 30 * 1000
-# Template sandbox: what one rendered part may weigh and how long one render may run.
-DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
-DEFAULT_RENDER_TIMEOUT_MS = 1000
 
-
-class ServerSettings(ConfigModel):
+class ServerSettings(ConfigModel, ServerRules):
     """Everything needed to reach and log in to one SMTP server."""
 
     # Its validator is built on first use (4 M instructions of a cold start): the package
@@ -126,55 +126,6 @@ class ServerSettings(ConfigModel):
                 f"position {value.index(bad)}; line breaks would let it add SMTP commands"
             )
         return value
-
-    @property
-    def implicit_tls(self) -> bool:
-        """Implicit TLS from the first byte: `secure: true`, or port 465 when `secure` is unset."""
-        if self.secure is not None:
-            return self.secure
-        return self.port in IMPLICIT_TLS_PORTS
-
-    @property
-    def effective_port(self) -> int:
-        if self.port is not None:
-            return self.port
-        return DEFAULT_IMPLICIT_TLS_PORT if self.secure else DEFAULT_SUBMISSION_PORT
-
-    @property
-    def clear_auth_allowed(self) -> bool:
-        """AUTH may go over a connection without TLS. Only `ignoreTLS: true` says so, and not
-        when `requireTLS` is set as well: nodemailer then skips STARTTLS (`ignoreTLS` wins),
-        but a config that also asks for TLS is no leave to send credentials in clear."""
-        return self.ignore_tls and not self.require_tls
-
-    def tls_flag_notes(self, where: str = "") -> list[str]:
-        """What flags that cancel each other will do, for a `ConfigWarning` at load (Logto
-        accepts these combinations, so they load; nodemailer decides which flag wins)."""
-        if not self.ignore_tls:
-            return []
-        if self.implicit_tls:
-            return [
-                f"`{where}ignoreTLS` has no effect with implicit TLS (`secure: true` or port "
-                "465): the connection is TLS from the first byte, as in nodemailer"
-            ]
-        if self.require_tls:
-            return [
-                f"`{where}ignoreTLS` and `{where}requireTLS` are both set: as in nodemailer, "
-                "`ignoreTLS` wins and STARTTLS is never tried, so mail goes out unencrypted; "
-                "and since `requireTLS` asks for TLS, no AUTH is sent in clear (with `auth` "
-                "set, sends fail with tls_failed). Drop `requireTLS` to allow AUTH without TLS "
-                "on a trusted network, or drop `ignoreTLS` to use STARTTLS"
-            ]
-        return []
-
-    @property
-    def tls_server_name(self) -> str | None:
-        return self.tls.servername or self.servername or self.host
-
-    @property
-    def address(self) -> str:
-        """`host:port`, the server's name in results and errors."""
-        return f"{self.host}:{self.effective_port}"
 
 
 class ServerConfig(ServerSettings):

@@ -7,7 +7,6 @@ annotations`): pydantic would `compile` each string one (tests/config/test_annot
 """
 
 import ipaddress
-import ssl
 from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -25,13 +24,11 @@ from pydantic import (
 
 from ..errors import register_secret
 from .base import ConfigModel, Secret, no_items
-
-# Google's token endpoint: the default `accessUrl` (and JWT audience) of a service account.
-GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
-GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
+from .plain import TlsVersion
+from .rules import AuthRules
 
 
-class AuthConfig(ConfigModel):
+class AuthConfig(ConfigModel, AuthRules):
     """SMTP AUTH. Omitted or empty means no AUTH (IP-authorised relays).
 
     `type: login` (any case) uses PLAIN/LOGIN/CRAM-MD5 with user+pass. `type: oauth2` uses
@@ -155,73 +152,6 @@ class AuthConfig(ConfigModel):
             raise ValueError(problem)
         return value
 
-    def _has_oauth_fields(self) -> bool:
-        return any(
-            v is not None
-            for v in (self.access_token, self.refresh_token, self.client_id, self.private_key)
-        )
-
-    @property
-    def enabled(self) -> bool:
-        """True when AUTH should be attempted at all (oauth2 always has a user)."""
-        return bool(self.user) or self._has_oauth_fields()
-
-    @property
-    def missing_credentials(self) -> str | None:
-        """Why a login (PLAIN/LOGIN/CRAM-MD5) cannot be attempted, or None. User and password
-        go together: without either (`{}`, or Logto's `{type: "login"}` for a relay that
-        authorises by address) no AUTH is sent; with one only, nodemailer fails locally
-        ("Missing credentials") and so does the connector, when it is built, rather than send
-        AUTH PLAIN with an empty password. Logto's schema accepts such a config, so it loads."""
-        if self.type != "login":
-            return None
-        user, password = bool(self.user), bool(self.password)
-        if user == password and (user or self.method is None):
-            return None
-        if not user and not password:
-            missing = f"`auth.method` {self.method} is set but `auth.user` and `auth.pass` are not"
-        elif user:
-            missing = "`auth.user` is set but `auth.pass` is missing or empty"
-        else:
-            missing = "`auth.pass` is set but `auth.user` is missing or empty"
-        return (
-            f"Missing credentials for {self.method or 'login (PLAIN/LOGIN/CRAM-MD5)'}: {missing}. "
-            "Give both, or leave `auth` out (or `{}`) for a relay that needs no AUTH."
-        )
-
-    @property
-    def has_token_source(self) -> bool:
-        """oauth2 has a way to a token of its own: a token, a refresh flow or a service
-        account (a caller's token_provider is the other way, known to the connector)."""
-        return self.access_token is not None or self.can_refresh
-
-    @property
-    def password(self) -> str | None:
-        return self.pass_.get_secret_value() if self.pass_ is not None else None
-
-    @property
-    def uses_service_account(self) -> bool:
-        """Logto's service-account form: a JWT signed with `privateKey` buys the token."""
-        return self.type == "oauth2" and bool(self.service_client and self.private_key)
-
-    @property
-    def token_url(self) -> str | None:
-        """Where tokens come from: `accessUrl`, or Google's endpoint for a service account."""
-        if self.access_url:
-            return self.access_url
-        return GOOGLE_TOKEN_URL if self.uses_service_account else None
-
-    @property
-    def can_refresh(self) -> bool:
-        """A new token can be fetched: the refresh-token flow or a service account."""
-        refresh = bool(self.refresh_token and self.client_id and self.access_url)
-        return refresh or self.uses_service_account
-
-    @property
-    def fetches_tokens(self) -> bool:
-        """True when this auth would fetch a token from a URL (a URL access)."""
-        return self.type == "oauth2" and self.can_refresh
-
 
 def token_url_problem(url: str) -> str | None:
     """Why `url` may not be fetched for a token, or None: https anywhere, http only to a
@@ -257,9 +187,6 @@ def is_loopback_name(host: str) -> bool:
         return False
 
 
-TlsVersion = Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
-
-
 class TlsOptions(ConfigModel):
     """Node's `tls` options as Logto passes them. Unknown Node options are kept but unused."""
 
@@ -289,17 +216,6 @@ class TlsOptions(ConfigModel):
                 "give the client certificate either as `tls.cert` + `tls.key` or as `tls.pfx`"
             )
         return self
-
-
-def tls_version(name: str | None) -> ssl.TLSVersion | None:
-    """Map Node's `minVersion` names onto `ssl.TLSVersion`."""
-    mapping = {
-        "TLSv1": ssl.TLSVersion.TLSv1,
-        "TLSv1.1": ssl.TLSVersion.TLSv1_1,
-        "TLSv1.2": ssl.TLSVersion.TLSv1_2,
-        "TLSv1.3": ssl.TLSVersion.TLSv1_3,
-    }
-    return mapping.get(name) if name else None
 
 
 class PoolOptions(ConfigModel):

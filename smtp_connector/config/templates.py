@@ -10,17 +10,15 @@ from collections.abc import Iterator
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ..lazy import LazyPattern
 from ..usage import ContentType
 from .base import ConfigModel, check_address
+from .plain import is_templated
+from .rules import TemplateRules
 
-# `{{ x }}`, `{% … %}` or the `<<x>>` shorthand: a value rendered per message, as Logto renders
-# `replyTo: "{{user.primaryEmail}}"`; anything else is a literal address, checked at load.
-_PLACEHOLDER = LazyPattern(r"\{\{|\{%|<<\s*[A-Za-z_]")
 ADDRESS_KEYS = {"send_from": "sendFrom", "reply_to": "replyTo"}
 
 
-class EmailTemplate(ConfigModel):
+class EmailTemplate(ConfigModel, TemplateRules):
     """One template, keyed by usage type (and optionally locale).
 
     Logto's shape is `{usageType, contentType, subject, content}`. Additions: `locale`, and
@@ -63,28 +61,6 @@ class EmailTemplate(ConfigModel):
                 "(with contentType) or `textContent`/`htmlContent`"
             )
         return self
-
-    @property
-    def text_source(self) -> str | None:
-        """The plain-text body source, from `textContent` or a text/plain `content`."""
-        if self.text_content is not None:
-            return self.text_content
-        return self.content if self.content_type is ContentType.TEXT else None
-
-    @property
-    def html_source(self) -> str | None:
-        if self.html_content is not None:
-            return self.html_content
-        return self.content if self.content_type is ContentType.HTML else None
-
-    @property
-    def label(self) -> str:
-        return f"{self.usage_type}/{self.locale}" if self.locale else self.usage_type
-
-
-def is_templated(value: str) -> bool:
-    """True when `value` has a placeholder or tag, so it is rendered per message."""
-    return _PLACEHOLDER.search(value) is not None
 
 
 def literal_addresses(template: EmailTemplate) -> Iterator[tuple[str, str]]:

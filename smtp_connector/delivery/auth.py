@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import aiosmtplib
 
-from ..config import ServerSettings
 from ..errors import Cause, ConnectorError, ErrorCode, register_credentials
 
 if TYPE_CHECKING:  # OAuth2's and NTLM's modules load only for a server that uses them
+    from ..config import ServerSettings
     from .oauth import TokenSource
 
 # Password mechanisms in order of preference when none is configured (aiosmtplib's order): each

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..compose.message import RenderedEmail
-from ..config import ServerConfig, SmtpConfig
 from ..errors import ConnectorError, ErrorCode, secret_safe_logger
 from ..results import AttemptRecord, SendResult, Step, succeeded_attempt
 from .health import ServerHealth
@@ -31,11 +30,12 @@ from .throttle import SharedRateStore
 from .transaction import Delivery
 
 if TYPE_CHECKING:  # OAuth2 loads only for a server that uses it
+    from ..config import ServerConfig, SmtpConfig
     from .oauth import TokenProvider
 
 log = secret_safe_logger("smtp_connector.delivery")
 
-Prepare = Callable[[RenderedEmail, ServerConfig], tuple[RenderedEmail, bytes]]
+Prepare = Callable[[RenderedEmail, "ServerConfig"], tuple[RenderedEmail, bytes]]
 # A started first try (the email as sent, the send's start, the try's start, the deadline).
 FirstTry = tuple[RenderedEmail, float, float, float]
 # A started send, `[first, awaitable]`: its FirstTry and the pool's future, or None and the

@@ -8,9 +8,11 @@ re-enables it, failure disables it again.
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from ..config import HealthOptions
+if TYPE_CHECKING:
+    from ..config import HealthOptions
+
 
 State = Literal["active", "disabled", "half_open"]
 

@@ -24,14 +24,17 @@ import contextvars
 import gc
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
-from ..config import PoolOptions, RateLimitOptions, ServerSettings
 from ..errors import Cause, ConnectorError, ErrorCode
 from .checkpoint import current_checkpoint
 from .sender import Sender, close_quietly
 from .session import SessionOptions
 from .throttle import SharedRateStore
 from .transaction import Delivery, Job
+
+if TYPE_CHECKING:
+    from ..config import PoolOptions, RateLimitOptions, ServerSettings
 
 FREEZE_GC_AFTER = 1000
 _new_job = object.__new__

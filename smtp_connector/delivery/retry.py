@@ -7,10 +7,10 @@ import random
 import time
 from typing import TYPE_CHECKING
 
-from ..config import RetryOptions
 from ..errors import ConnectorError, ErrorCode, secret_safe_logger
 
 if TYPE_CHECKING:
+    from ..config import RetryOptions
     from .servers import Server
 
 log = secret_safe_logger("smtp_connector.delivery")

@@ -16,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..config import PoolOptions, ServerSettings
 from ..errors import Cause, ConnectorError, ErrorCode
 from .chain import Outcome, run_chain
 from .session import SessionOptions, SmtpSession
 from .transaction import Job
+
+if TYPE_CHECKING:
+    from ..config import PoolOptions, ServerSettings
 
 
 class Feed(Protocol):

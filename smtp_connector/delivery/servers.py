@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..config import ServerConfig, SmtpConfig, invalid_config
+from ..config.plain import invalid_config
 from .health import ServerHealth
 from .network import AddressPolicy
 from .session import SessionOptions
 from .tls import build_ssl_context, may_use_tls
 
 if TYPE_CHECKING:  # OAuth2 loads only for a server that uses it
+    from ..config import ServerConfig, SmtpConfig
     from .oauth import TokenProvider, TokenSource
 
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosmtplib
 
-from ..config import ServerSettings
 from ..errors import Cause, ConnectorError, ErrorCode, secret_safe_logger
 from ..results import Step
 from .auth import auth_mechanism, authenticate, require_auth_offered, require_encrypted
@@ -29,6 +28,7 @@ from .pipelining import PipeliningProtocol, enable_pipelining
 from .transaction import Delivery, MailTransaction
 
 if TYPE_CHECKING:
+    from ..config import ServerSettings
     from .oauth import TokenSource
 
 log = secret_safe_logger("smtp_connector.delivery")

@@ -13,10 +13,12 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..config import ThrottleOptions
 from ..errors import Cause, ConnectorError, ErrorCode
+
+if TYPE_CHECKING:
+    from ..config import ThrottleOptions
 
 HOUR_S = 3600.0
 GLOBAL_KEY = "*"

@@ -17,9 +17,13 @@ import ssl
 import tempfile
 import threading
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
-from ..config import ServerSettings, TlsOptions, tls_version
+from ..config.plain import tls_version
 from ..errors import ConnectorError, ErrorCode
+
+if TYPE_CHECKING:
+    from ..config import ServerSettings, TlsOptions
 
 CACHE_SIZE = 64  # distinct TLS settings kept; the least recently used goes first
 _contexts: OrderedDict[str, ssl.SSLContext] = OrderedDict()

@@ -260,3 +260,20 @@ def test_invitation_states_an_expiry_only_when_given(locale: str) -> None:
     assert "4320" in timed.text and "4320" in timed.html
     coded = render("SignIn", locale, code=CODE)
     assert re.search(r"(?<!\d)10(?!\d)", coded.text)  # codes keep their default
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_each_default_is_its_validated_email_template(locale: str) -> None:
+    """A send reads the defaults as plain templates (no pydantic on a first send): each is the
+    `EmailTemplate` its fields validate to, field by field and in what the stages read."""
+    from smtp_connector import EmailTemplate
+
+    for usage in shipped.shipped_usage_types():
+        plain = shipped.default_template(usage, locale)
+        assert plain is not None
+        model = EmailTemplate.model_validate(
+            {name: getattr(plain, name) for name in EmailTemplate.model_fields}
+        )
+        for name in [*EmailTemplate.model_fields, "text_source", "html_source", "label"]:
+            assert getattr(plain, name) == getattr(model, name), (usage, name)
+        assert plain.model() == model  # type: ignore[attr-defined]
