@@ -326,6 +326,11 @@ SERVE_MUST_NOT_LOAD = [
     # Fernet (its Rust extension, ~7 MB): with the first secret encrypted or decrypted, the
     # key in generated form checked without it (store/secrets.py)
     "cryptography",
+    # FastAPI's check for v1 models, answered without it until one can exist
+    # (server/deferred.py); the `idna` codec, which `socket` would use for the listening
+    # host (cli/listen.py), and the `idna` package, with the first non-ASCII host name
+    # (store/network.py)
+    "pydantic.v1", "encodings.idna", "stringprep", "unicodedata", "idna",
 ]  # fmt: skip
 
 

@@ -17,6 +17,12 @@ the first real use (pydantic's `EmailStr` when `Contact` is built, or the librar
 checks) imports the real one, as before. Not installed: nothing is stood in, FastAPI's own
 fallback applies as before.
 
+FastAPI asks of every route's parameter and response type whether it is a `pydantic.v1` model
+(to refuse it), and imports `pydantic.v1` to ask (2.7 MB of an idle `serve`'s memory, for an
+answer that is always no here). A class is a `pydantic.v1` model only if `pydantic.v1` was
+imported to declare it, so while it is not imported the answer is no without importing it; once
+anything imports it, FastAPI's own check answers (`_v1_checks_deferred`).
+
 `prepare()` runs before anything imports `fastapi` (`server/__init__.py`); if `fastapi` is
 already imported (an embedding host, a test that imported it first) there is nothing left to
 put off and it does nothing.
@@ -24,11 +30,13 @@ put off and it does nothing.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from pydantic._internal import _config as pydantic_config
 
@@ -39,6 +47,7 @@ def prepare() -> None:
         return
     with _stand_in("email_validator"), _models_deferred():
         import fastapi.openapi.models  # noqa: F401  # declared here, built on first use
+    _v1_checks_deferred()
 
 
 @contextmanager
@@ -71,3 +80,36 @@ def _stand_in(name: str) -> Iterator[None]:
     finally:
         if sys.modules.get(name) is stand_in:
             del sys.modules[name]
+
+
+V1_MODULES = ("pydantic.v1", "pydantic.v1.main")  # where a v1 model's base class comes from
+
+
+def _v1_checks_deferred() -> None:
+    """FastAPI's two questions "is this a `pydantic.v1` model (class or instance)?" answer
+    no without importing `pydantic.v1` while it is not imported, and ask FastAPI's own check
+    once it is. Another FastAPI, without these functions, is left as it is."""
+    from fastapi import _compat, encoders
+    from fastapi._compat import shared
+
+    for name in ("is_pydantic_v1_model_class", "is_pydantic_v1_model_instance"):
+        check = getattr(shared, name, None)
+        if not callable(check):
+            continue
+        deferred = _unless_v1_imported(check)
+        for module in (shared, _compat, encoders):  # the module and those holding its name
+            if getattr(module, name, None) is check:
+                setattr(module, name, deferred)
+
+
+def _unless_v1_imported(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """`check`, answering False without calling it while no `pydantic.v1` module is loaded."""
+
+    @functools.wraps(check)
+    def deferred(obj: Any) -> bool:
+        modules = sys.modules
+        if V1_MODULES[0] not in modules and V1_MODULES[1] not in modules:
+            return False
+        return check(obj)
+
+    return deferred

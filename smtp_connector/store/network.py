@@ -27,8 +27,6 @@ import re
 import socket
 from dataclasses import dataclass, field
 
-import idna
-
 from smtp_connector.delivery.network import IPAddress, is_public_address, unwrap_ipv4
 from smtp_connector.errors import ConnectorError, ErrorCode
 
@@ -73,10 +71,7 @@ def canonical_host(raw: str) -> str:
         return str(address)
     if ":" in host:
         raise invalid_host("`host` must not carry a port: give the port in `port`")
-    try:  # IDNA 2008 with UTS #46 mapping, as browsers and email-validator do
-        ascii_host = host if host.isascii() else idna.encode(host, uts46=True).decode("ascii")
-    except idna.IDNAError:
-        raise invalid_host(f"`host` {raw!r} is not a valid host name") from None
+    ascii_host = host if host.isascii() else _punycode(host, raw)
     labels = ascii_host.split(".")
     if len(ascii_host) > 253 or not all(_LABEL.match(label) for label in labels):
         raise invalid_host(
@@ -88,6 +83,18 @@ def canonical_host(raw: str) -> str:
             "label would be read as an address in another notation)"
         )
     return ascii_host
+
+
+def _punycode(host: str, raw: str) -> str:
+    """A non-ASCII host name in IDNA 2008 with UTS #46 mapping, as browsers and
+    email-validator write it. `idna` is imported here, by the first such name: an idle
+    `serve` (whose definitions are read, not validated) never needs its tables (0.5 MB)."""
+    import idna
+
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        raise invalid_host(f"`host` {raw!r} is not a valid host name") from None
 
 
 def _ip_literal(host: str) -> IPAddress | None:
