@@ -6,7 +6,8 @@ instructions for `{"code": "123456"}`. Round 3 wrote the plain values out in Pyt
 (about 9,600 there, but 21,000 for `{"code": …, "application": {"name": …}}`, the payload
 Logto sends, as every nested dict is another walk in Python). Here the one C encoder
 `json.dumps` would build is built once and called again: its text and errors are
-`json.dumps`'s own (7,700 and 12,700 instructions for those two payloads).
+`json.dumps`'s own (7,300 and 12,500 instructions for those two payloads). The send's
+202 is written the same way (server/fast_send.py, its own settings).
 
 The encoder keeps the containers it is inside (its `markers`, for the circular-reference
 check) while it runs, and an encoding that fails (a value json cannot write, a circular or too
@@ -30,26 +31,39 @@ from typing import Any
 _Encoder = Callable[[Any, int], Any]
 # json's C encoder factory (None on a Python built without json's speedups); typeshed omits it.
 _MAKE: Callable[..., _Encoder] | None = getattr(json.encoder, "c_make_encoder", None)
-_DEFAULT = json.JSONEncoder()  # `json.dumps`'s own settings (its `_default_encoder`)
-_FREE: list[_Encoder] = []  # encoders no call holds; at most as many as calls ever overlapped
 
 
-def _encoder() -> _Encoder:
-    """The encoder `json.dumps(value)` builds (`JSONEncoder.iterencode`, one shot, defaults)."""
-    settings = _DEFAULT
-    assert _MAKE is not None  # `dumps` asks first
-    return _MAKE(
-        {}, settings.default, json.encoder.encode_basestring_ascii, settings.indent,
-        settings.key_separator, settings.item_separator, settings.sort_keys,
-        settings.skipkeys, settings.allow_nan,
-    )  # fmt: skip
+class ReusedEncoder:
+    """`settings.encode(value)` (a `json.JSONEncoder`'s text and errors) with the C encoder
+    that call would build, built once per overlapping call instead of per call (module doc).
+    Settings the one-shot C path does not take (`indent`) encode as `settings` does."""
+
+    def __init__(self, settings: json.JSONEncoder) -> None:
+        self.settings = settings
+        self._free: list[_Encoder] = []  # encoders no call holds; at most as many as overlapped
+        self._reuse = _MAKE is not None and settings.indent is None
+
+    def _encoder(self) -> _Encoder:
+        """The encoder `settings.encode` builds (`JSONEncoder.iterencode`, one shot)."""
+        settings = self.settings
+        assert _MAKE is not None  # `__call__` asks first
+        return _MAKE(
+            {} if settings.check_circular else None, settings.default,
+            json.encoder.encode_basestring_ascii if settings.ensure_ascii
+            else json.encoder.encode_basestring,
+            settings.indent, settings.key_separator, settings.item_separator,
+            settings.sort_keys, settings.skipkeys, settings.allow_nan,
+        )  # fmt: skip
+
+    def __call__(self, value: Any) -> str:
+        if not self._reuse:
+            return self.settings.encode(value)
+        free = self._free
+        encoder = free.pop() if free else self._encoder()
+        text = "".join(encoder(value, 0))  # a failure drops `encoder` (its marks may remain)
+        free.append(encoder)
+        return text
 
 
-def dumps(value: Any) -> str:
-    """`json.dumps(value)`, the same text and errors."""
-    if _MAKE is None:  # a Python without json's C speedups
-        return json.dumps(value)
-    encoder = _FREE.pop() if _FREE else _encoder()
-    text = "".join(encoder(value, 0))  # a failure drops `encoder` (its marks may remain)
-    _FREE.append(encoder)
-    return text
+# `json.dumps(value)`: the same text and errors (its `_default_encoder`'s settings).
+dumps = ReusedEncoder(json.JSONEncoder())

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtp_connector.queue import plain_json
-from smtp_connector.queue.plain_json import dumps
+from smtp_connector.queue.plain_json import ReusedEncoder, dumps
 
 TEXT = st.one_of(
     st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=12),
@@ -118,4 +118,21 @@ def test_overlapping_calls_do_not_share_an_encoder() -> None:
         done.set()
         thread.join(30)
     assert texts == ['{"code": "1"}']
-    assert len(plain_json._FREE) <= 2
+    assert len(plain_json.dumps._free) <= 2
+
+
+SETTINGS = [
+    {"ensure_ascii": False, "separators": (",", ":")},  # the send's 202 (server/fast_send.py)
+    {"sort_keys": True, "check_circular": False},
+    {"indent": 2},  # not the one-shot C path: `encode` itself
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(VALUES | st.builds(lambda v: [v, object()], VALUES))
+def test_other_settings_are_their_encoders(value: Any) -> None:
+    for options in SETTINGS:
+        reused = ReusedEncoder(json.JSONEncoder(**options))  # type: ignore[arg-type]
+        reference = json.JSONEncoder(**options)  # type: ignore[arg-type]
+        assert outcome(reused, value) == outcome(reference.encode, value)
+        assert outcome(reused, value) == outcome(reference.encode, value)  # reused
