@@ -1,63 +1,69 @@
-"""`json.dumps` for the plain values of every queued send, written without the encoder.
+"""`json.dumps` for the payload of every queued send, without building its encoder per call.
 
-Each enqueue stores its definitions and payload as JSON text (sqlite_outbox.py). `json.dumps`
-builds a C encoder per call behind two Python layers: about 16,000 instructions for
-`{"code": "123456"}`, twice a send (issue 26 §1); this writes it in about half that. (The
-202's answer stays json's: for its three keys the Python walk cost more than the encoder.)
-The usual values are plain: dicts with string keys, lists and tuples of strings, None,
-booleans and ints, a few levels deep, every string printable ASCII without `"` or `\\`.
-JSON writes such a string as itself between quotes, whether or not it escapes non-ASCII
-text, so `plain_json` joins the pieces itself. Anything else (a float, a string with an
-escape, a deep or circular value, a subclass) is left to `json` (None), so its output and its
-errors stay json's own; tests/queue/test_plain_json.py holds both equal (hypothesis).
+Each enqueue stores its payload as JSON text (sqlite_outbox.py). `json.dumps(value)` builds
+json's C encoder (`c_make_encoder`) anew behind two Python layers on every call: about 16,000
+instructions for `{"code": "123456"}`. Round 3 wrote the plain values out in Python instead
+(about 9,600 there, but 21,000 for `{"code": …, "application": {"name": …}}`, the payload
+Logto sends, as every nested dict is another walk in Python). Here the one C encoder
+`json.dumps` would build is built once and called again: its text and errors are
+`json.dumps`'s own (7,300 and 12,500 instructions for those two payloads). The send's
+202 is written the same way (server/fast_send.py, its own settings).
+
+The encoder keeps the containers it is inside (its `markers`, for the circular-reference
+check) while it runs, and an encoding that fails (a value json cannot write, a circular or too
+deep one) leaves its marks behind, which a later call would take for a circular reference.
+So an encoder is reused only after a call that succeeded, and each call takes one that no
+other call holds at the moment (a free one, or a new one: two threads, or a value's own code
+running mid-call, never share one). tests/queue/test_plain_json.py holds the text and the
+errors to `json.dumps` (hypothesis), also after failed calls and for calls that overlap.
+(A value nested past the recursion limit raises `RecursionError` as with `json.dumps`; the
+depth where that starts is `json.dumps`'s less its own two Python frames, as it differs between
+any two callers. A send's body is refused past 32 levels long before, server/input_guard.py.)
 """
 
 from __future__ import annotations
 
 import json
+import json.encoder
+from collections.abc import Callable
 from typing import Any
 
-MAX_DEPTH = 6  # deeper (or circular) values are json's, with its errors
+_Encoder = Callable[[Any, int], Any]
+# json's C encoder factory (None on a Python built without json's speedups); typeshed omits it.
+_MAKE: Callable[..., _Encoder] | None = getattr(json.encoder, "c_make_encoder", None)
 
 
-def _plain(text: str) -> bool:
-    """Printable ASCII (space to `~`) without the two characters JSON escapes there."""
-    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+class ReusedEncoder:
+    """`settings.encode(value)` (a `json.JSONEncoder`'s text and errors) with the C encoder
+    that call would build, built once per overlapping call instead of per call (module doc).
+    Settings the one-shot C path does not take (`indent`) encode as `settings` does."""
+
+    def __init__(self, settings: json.JSONEncoder) -> None:
+        self.settings = settings
+        self._free: list[_Encoder] = []  # encoders no call holds; at most as many as overlapped
+        self._reuse = _MAKE is not None and settings.indent is None
+
+    def _encoder(self) -> _Encoder:
+        """The encoder `settings.encode` builds (`JSONEncoder.iterencode`, one shot)."""
+        settings = self.settings
+        assert _MAKE is not None  # `__call__` asks first
+        return _MAKE(
+            {} if settings.check_circular else None, settings.default,
+            json.encoder.encode_basestring_ascii if settings.ensure_ascii
+            else json.encoder.encode_basestring,
+            settings.indent, settings.key_separator, settings.item_separator,
+            settings.sort_keys, settings.skipkeys, settings.allow_nan,
+        )  # fmt: skip
+
+    def __call__(self, value: Any) -> str:
+        if not self._reuse:
+            return self.settings.encode(value)
+        free = self._free
+        encoder = free.pop() if free else self._encoder()
+        text = "".join(encoder(value, 0))  # a failure drops `encoder` (its marks may remain)
+        free.append(encoder)
+        return text
 
 
-def plain_json(value: Any, item: str = ", ", key: str = ": ", depth: int = 0) -> str | None:
-    """`value` as `json.dumps(value, separators=(item, key))` writes it (either
-    `ensure_ascii`), or None when it is not plain (see the module doc)."""
-    kind = type(value)
-    if kind is str:
-        return f'"{value}"' if _plain(value) else None
-    if value is None:
-        return "null"
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int:
-        return int.__repr__(value)
-    if depth >= MAX_DEPTH:
-        return None
-    parts: list[str] = []
-    if kind is dict:
-        for name, child in value.items():
-            text = plain_json(child, item, key, depth + 1)
-            if text is None or type(name) is not str or not _plain(name):
-                return None
-            parts.append(f'"{name}"{key}{text}')
-        return "{" + item.join(parts) + "}"
-    if kind is list or kind is tuple:
-        for child in value:
-            text = plain_json(child, item, key, depth + 1)
-            if text is None:
-                return None
-            parts.append(text)
-        return "[" + item.join(parts) + "]"
-    return None
-
-
-def dumps(value: Any) -> str:
-    """`json.dumps(value)`, the same text and errors."""
-    text = plain_json(value)
-    return text if text is not None else json.dumps(value)
+# `json.dumps(value)`: the same text and errors (its `_default_encoder`'s settings).
+dumps = ReusedEncoder(json.JSONEncoder())

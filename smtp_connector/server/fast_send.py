@@ -27,6 +27,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from smtp_connector.queue.plain_json import ReusedEncoder
 from smtp_connector.store import SEND_SCOPE, MessageRequest
 
 from . import input_guard
@@ -34,8 +35,8 @@ from .routes.messages import outcome_headers
 
 _PATH = re.compile(r"^/v1/apps/([^/]+)/messages$")
 # The response's JSON, as `json.dumps(…, ensure_ascii=False, separators=(",", ":"))` writes
-# it: that call builds an encoder per response, this one is built once.
-_TO_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# it: that call builds its settings and its C encoder per response, these are built once.
+_TO_JSON = ReusedEncoder(json.JSONEncoder(ensure_ascii=False, separators=(",", ":")))
 _MAX_KEY = 200  # the route's Header(max_length=200)
 
 

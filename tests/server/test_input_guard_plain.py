@@ -15,7 +15,14 @@ import service_fixtures  # noqa: F401  (skips without the server extra; fails on
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtp_connector.server.input_guard import MAX_DEPTH, BadInput, check_value, loads
+from smtp_connector.server.input_guard import (
+    _BAD_CHAR,
+    MAX_DEPTH,
+    BadInput,
+    check_value,
+    loads,
+    no_bad_char,
+)
 
 # Characters around every rule's edge: refused C0/C1 controls, DEL, surrogates, and allowed
 # tab/LF/CR, non-ASCII, brackets (which count towards depth in the text) and a backslash.
@@ -100,3 +107,18 @@ def test_loads_equals_the_walk(body: bytes | str) -> None:
 )
 def test_loads_cases(body: bytes | str) -> None:
     assert outcome(loads, body) == outcome(reference, body)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_EDGE) | st.characters(), max_size=40))
+def test_printable_text_has_no_refused_character(text: str) -> None:
+    """`no_bad_char` (`isprintable` first) answers as the pattern's search, for every
+    character class: every one the pattern refuses, and printable and non-printable ones it
+    allows (tab, LF, CR, U+2028, unassigned and private-use characters, non-ASCII letters)."""
+    assert no_bad_char(text) == (_BAD_CHAR.search(text) is None)
+
+
+@pytest.mark.parametrize("code", [*range(0x00, 0xA1), 0x2028, 0x2029, 0xD800, 0xDFFF, 0xE000])
+def test_each_character_alone(code: int) -> None:
+    text = f"ab{chr(code)}cd"
+    assert no_bad_char(text) == (_BAD_CHAR.search(text) is None)
