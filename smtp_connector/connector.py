@@ -289,7 +289,10 @@ def _validated(config: SmtpConfig | Mapping[str, Any]) -> SmtpConfig:
     (config/core.py; `connector.config` gives its model when asked), anything else validated
     by `SmtpConfig`, which gives the model or the error."""
     if type(config) is dict:
-        plain = plain_config(config)
+        try:
+            plain = plain_config(config)
+        except Exception:  # a bug of the fast path costs speed, never the user's config:
+            plain = None  # the model validates it (tests call plain_config itself)
         if plain is not None:
             # It has every attribute and default the stages read (tests/config/test_core_config.py).
             return cast("SmtpConfig", plain)

@@ -361,7 +361,7 @@ def plain_config(data: Mapping[str, Any]) -> PlainConfig | None:
     auth = values.pop("auth", None)
     if auth is not None:
         source["auth"] = dict(auth)
-        if "user" in auth:
+        if auth.get("user") is not None:  # `_auth`: then both are non-empty strings
             values["auth"] = PlainAuth(user=auth["user"], pass_=PlainSecret(auth["pass"]))
     if values.get("port") is None and values.get("secure") is None:
         values["port"] = DEFAULT_SUBMISSION_PORT  # `SmtpConfig._needs_a_server`'s default

@@ -10,7 +10,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, SecretStr
 
@@ -240,6 +241,10 @@ def mostly_valid() -> st.SearchStrategy[dict[str, Any]]:
     st.one_of(mostly_valid(), st.fixed_dictionaries({}, optional=VALUES)),
     st.sampled_from(["host", "fromEmail", "both", "neither"]),
 )
+# Found by CI (a KeyError, not a config): an empty login spelled with a None user and no pass.
+@example({"auth": {"user": None}}, "both")
+@example({"auth": {"pass": None}}, "both")
+@example({"auth": {"user": None, "pass": None}}, "both")
 def test_a_plain_config_defers_or_equals_the_model(data: dict[str, Any], required: str) -> None:
     if required in ("host", "both"):
         data.setdefault("host", "127.0.0.1")
@@ -315,3 +320,23 @@ def test_plain_records_are_read_only_and_share_no_list() -> None:
         except AttributeError:
             continue
         raise AssertionError(f"{type(record).__name__}.{name} could be written")
+
+
+def test_a_fault_in_the_plain_check_falls_back_to_the_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The plain check is a shortcut: if it ever raises (a bug, as the KeyError CI found), the
+    connector is still built, by the model, which stays the authority."""
+    import smtp_connector.connector as module
+    from smtp_connector import SmtpConnector
+    from smtp_connector.config import SmtpConfig
+
+    def broken(data: Any) -> None:
+        raise KeyError("pass")
+
+    monkeypatch.setattr(module, "plain_config", broken)
+    connector = SmtpConnector({"host": "127.0.0.1", "fromEmail": "noreply@example.com"})
+    assert type(connector._config) is SmtpConfig
+    with pytest.raises(ConnectorError) as raised:  # and a bad config is still the model's error
+        SmtpConnector({"host": "127.0.0.1", "fromEmail": "not an address"})
+    assert raised.value.code.value == "invalid_config"
