@@ -159,11 +159,14 @@ def _claim(row: tuple[Any, ...], worker_id: str, now: float) -> Claim:
     payload is the dict the JSON text was read into (fresh, no copy of it)."""
     (id_, app_id, definition_ids, recipient, usage_type, payload, locale, attempts,
      max_attempts, expires_at) = row  # fmt: skip
+    # The ids before the payload, as the keyword construction evaluates them: a row broken in
+    # both (never one this module wrote) raises the same error either way.
+    definitions = _definitions(definition_ids)
     content = json_loads(payload) if payload is not None else None
     if type(content) is not dict:  # as `dict(content or {})`, errors and all
         content = dict(content or {})
     return Claim(
-        id_, app_id, _definitions(definition_ids), recipient, usage_type, content, locale,
+        id_, app_id, definitions, recipient, usage_type, content, locale,
         attempts, max_attempts, expires_at, worker_id, now,
     )  # fmt: skip
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from queue_support import sqlite_outbox_in
 
@@ -54,6 +54,9 @@ def _outcome(call: Any) -> tuple[str, Any]:
         return "error", type(exc)
 
 
+# Found by CI: ids and payload both broken; the ids' error came second (a ValueError for a
+# TypeError).
+@example(ids="1", payload='"0"', locale=None, now=0.0)
 @given(ids=st.none() | _ids.map(json.dumps), payload=st.none() | _payload.map(json.dumps),
        locale=st.none() | st.just("de"), now=st.floats(0, 1e10))  # fmt: skip
 def test_a_claimed_row_is_the_claim_the_general_construction_gives(
