@@ -36,6 +36,8 @@ from .rules import (
     AuthRules,
     ServerRules,
     TemplateRules,
+    is_bare_host,
+    is_port,
 )
 
 if TYPE_CHECKING:
@@ -288,14 +290,12 @@ def _is_bool(value: Any) -> bool:
 
 
 def _host(value: Any) -> bool:
-    """What `ServerSettings._host_shape` keeps as it is (it strips, and refuses these)."""
-    if type(value) is not str or value == "" or value.strip() != value:
-        return False
-    return not any(c in value for c in " \r\n\t/")
+    """What `ServerSettings._host_shape` keeps as it is (it strips, then checks the shape)."""
+    return type(value) is str and value.strip() == value and is_bare_host(value)
 
 
 def _port(value: Any) -> bool:
-    return type(value) is int and 1 <= value <= 65535
+    return type(value) is int and is_port(value)
 
 
 def _secure(value: Any) -> bool:
@@ -319,7 +319,7 @@ def _from_name(value: Any) -> bool:
 
 
 def _auth(value: Any) -> bool:
-    """`{}`, `{"user", "pass"}` both non-empty strings, or None (AuthConfig's `_empty_auth`)."""
+    """`{}`, `{"user", "pass"}` both non-empty strings, or None (`ServerSettings._empty_auth`)."""
     if value is None:
         return True
     if type(value) is not dict or not value.keys() <= {"user", "pass"}:

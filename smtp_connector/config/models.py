@@ -46,6 +46,8 @@ from .rules import (
     DEFAULT_RENDER_TIMEOUT_MS,
     DEFAULT_SOCKET_TIMEOUT_MS,
     ServerRules,
+    is_bare_host,
+    is_port,
 )
 from .templates import EmailTemplate, literal_addresses
 
@@ -90,7 +92,7 @@ class ServerSettings(ConfigModel, ServerRules):
     @field_validator("port")
     @classmethod
     def _port_range(cls, value: int | None) -> int | None:
-        if value is not None and not 1 <= value <= 65535:
+        if value is not None and not is_port(value):
             raise ValueError(f"port must be between 1 and 65535, got {value}")
         return value
 
@@ -99,7 +101,7 @@ class ServerSettings(ConfigModel, ServerRules):
     def _host_shape(cls, value: str | None) -> str | None:
         if value is not None:
             value = value.strip()
-            if not value or any(c in value for c in " \r\n\t/"):
+            if not is_bare_host(value):
                 raise ValueError(
                     "host must be a bare hostname or IP address, e.g. smtp.example.com"
                 )

@@ -27,6 +27,17 @@ DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 DEFAULT_RENDER_TIMEOUT_MS = 1000
 
 
+def is_port(value: int) -> bool:
+    """A TCP port a server can listen on."""
+    return 1 <= value <= 65535
+
+
+def is_bare_host(value: str) -> bool:
+    """A host name or IP address as given (already stripped): not empty, and no whitespace or
+    '/' (a URL, a path or two values pasted together)."""
+    return bool(value) and not any(c in value for c in " \r\n\t/")
+
+
 class AuthRules:
     """The meaning of `auth`'s fields (`AuthConfig`, `core.PlainAuth`)."""
 
