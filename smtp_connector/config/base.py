@@ -108,15 +108,21 @@ def check_name(value: str | None) -> str | None:
     return value
 
 
+MAX_LISTED = 10  # problems a config error's message names; `details` lists every one
+
+
 def config_error(exc: ValidationError) -> ConnectorError:
-    """Turn pydantic's errors into one actionable message naming each field, without input values
-    (which could be secrets)."""
+    """Turn pydantic's errors into one actionable message naming each field (the first
+    `MAX_LISTED`), without input values (which could be secrets)."""
     errors = exc.errors(include_input=False, include_url=False)
     lines = [_describe(err) for err in errors]
     caused = [
         e for err in errors if isinstance(e := err.get("ctx", {}).get("error"), CausedValueError)
     ]
-    config = invalid_config("; ".join(lines), details=lines)
+    shown = "; ".join(lines[:MAX_LISTED])
+    if len(lines) > MAX_LISTED:  # a pasted dump, not a config: the rest stays in `details`
+        shown += f"; and {len(lines) - MAX_LISTED:,} more problems (all in the error's details)"
+    config = invalid_config(shown, details=lines)
     if len(errors) == 1 and caused:  # one refusal with a known cause: keep it
         config.cause, config.reason = caused[0].error.cause, caused[0].error.reason
     return config
