@@ -110,6 +110,22 @@ def test_serve_on_an_address_that_is_not_local(tmp_path: Path) -> None:
     assert not (tmp_path / "service.db").exists()
 
 
+@pytest.mark.parametrize(
+    "host", ["/etc/passwd", "http://127.0.0.1", "bücher.invalid", "127.0.0.1 0.0.0.0"],
+    ids=["path", "url", "non-ascii", "two-values"],
+)  # fmt: skip
+def test_serve_on_a_host_that_is_not_an_address(tmp_path: Path, host: str) -> None:
+    """The listening host goes to getaddrinfo as the send path hands it (no idna codec): a
+    path, a URL, an unknown non-ASCII name or two values pasted together are still one line
+    naming the host and what to pass, before the database is opened."""
+    args = ["serve", "--database-url", f"sqlite:///{tmp_path / 'service.db'}", "--host", host]
+    result = CliRunner().invoke(main, args, prog_name="smtp-connector")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert host in result.stderr and "--host" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "service.db").exists()
+
+
 # -- a missing extra -----------------------------------------------------------------------
 
 

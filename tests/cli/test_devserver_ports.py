@@ -49,3 +49,11 @@ def test_a_named_port_that_is_taken_is_an_error_naming_it(
         DevServer(port=busy_port).start()
     assert f"127.0.0.1:{busy_port}" in raised.value.message
     assert "already in use" in raised.value.message and "--port 0" in raised.value.message
+
+
+@pytest.mark.parametrize("host", ["/tmp/sink.sock", "http://localhost", "no-such-host.invalid"])
+def test_a_host_that_is_not_an_address_is_an_error_naming_it(host: str) -> None:
+    with pytest.raises(ConnectorError) as raised:
+        DevServer(host=host).start()
+    assert raised.value.message.startswith(f"Cannot listen on {host}")
+    assert raised.value.code.value == "invalid_config"
