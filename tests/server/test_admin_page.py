@@ -292,3 +292,34 @@ def test_delete_asks_first_and_removes_the_stored_definition(
     with served.api() as client:
         stored = client.get(f"/v1/apps/{app_id}/servers").json()
     assert [d["name"] for d in stored] == ["keep"]
+
+
+def test_a_new_apps_reload_does_not_take_the_focus_from_the_editor(
+    page: tuple[Page, Traffic], served: Served
+) -> None:
+    """Creating an app reloads the apps and their servers, then puts the focus on the app
+    picker, unless the person has moved on meanwhile: the server editor they opened keeps
+    it. (The reload came back after the editor had opened in 2 of 3 CI runs of the test
+    above, which then failed.) The server list is held back 1.5 s by the browser, so the
+    editor opens before it has come back, every time."""
+    tab, _ = page
+    sign_in(tab, served.admin)
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        held.append(route)
+        tab.wait_for_timeout(1500)
+        route.continue_()
+
+    tab.route(re.compile(r".*/v1/apps/[^/]+/servers\?limit=500$"), hold)
+    if tab.locator("#app-create").get_attribute("open") is None:
+        tab.get_by_text("New app").click()
+    tab.get_by_label("Name", exact=True).fill("focus")
+    tab.get_by_role("button", name="Create app").click()
+    expect(tab.get_by_role("button", name="Add server")).to_be_enabled()
+    tab.get_by_role("button", name="Add server").click()
+    title = tab.get_by_role("heading", name="Add server")
+    expect(title).to_be_focused()
+    expect(tab.get_by_role("status").first).to_contain_text("App focus created", timeout=30_000)
+    assert held, "the reload's server list was not held back: the test proved nothing"
+    expect(title).to_be_focused()

@@ -146,7 +146,12 @@ async function createApp(event) {
     await loadApps();
     await loadServers({ force: true });
     announce(`App ${data.name} created`);
-    field("app-select").focus();
+    // Unless the user has moved on while the lists reloaded (opened the server editor, say):
+    // the closed form took the focus with it, so it is on the page's body, or still in the form.
+    const focused = document.activeElement;
+    if (!focused || focused === document.body || field("app-create").contains(focused)) {
+      field("app-select").focus();
+    }
   } catch (error) {
     out.append(errorNode(error, { withHint: false }));
   }
