@@ -17,6 +17,7 @@ import importlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -32,6 +33,7 @@ from .lazy_routers import Places, Reaches, defer
 from .limits import AuthThrottle, BodyLimit
 from .routes import health, me, messages, queue
 from .settings import Settings
+from .telemetry import settled_signals
 from .web import install as install_page
 from .web.docs import install as install_docs
 
@@ -59,6 +61,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             if owned:
                 await app.state.service.aclose()  # closes the queue too (its sender)
 
+    signals = settled_signals(FastAPI)  # OpenTelemetry asked once, not per request
+    extra: dict[str, Any] = {} if signals is None else {"telemetry": signals}
     app = FastAPI(
         title="smtp-connector",
         version=__version__,
@@ -66,6 +70,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         lifespan=lifespan,
         docs_url=None,  # FastAPI's pages load their scripts from a CDN: web/docs.py instead
         redoc_url=None,
+        **extra,
     )
     app.state.settings = settings
     app.state.auth_throttle = AuthThrottle(
