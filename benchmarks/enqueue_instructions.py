@@ -9,7 +9,10 @@ where the shared machine's load does not move the figure.
 An app with one `enqueue` definition; sends go 16 at once (as concurrent requests do), no
 worker runs, no SMTP; the app's versions stay remembered (as `serve`'s refresh keeps them),
 so a send reads nothing. The count is the difference of two runs (SMALL and LARGE sends), so
-start-up and warm-up cancel out. Needs Debian's `valgrind`; about a minute per tree.
+start-up and warm-up cancel out. Needs Debian's `valgrind`; about a minute per tree. The
+event loop's thread is also counted alone: the embedded writer's share moves with how many
+sends each of its transactions happens to carry under valgrind's thread scheduling (±6 % of
+the whole between runs of one tree), the event loop's much less.
 
 `--http` counts the request too: each send is a `POST /v1/apps/{id}/messages` handed to the
 app `serve` runs (its whole ASGI stack: the edge, the send route's short path, the key check,
@@ -30,7 +33,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from valgrind import instructions, require_valgrind  # noqa: E402
+from valgrind import instructions_per_thread, require_valgrind  # noqa: E402
 
 SMALL, LARGE = 200, 1000
 CHUNK = 16
@@ -107,11 +110,14 @@ async def _http_sender(service: Any, app_id: str) -> Callable[[int], Awaitable[N
     return send
 
 
-def _count(python: str, count: int, http: bool) -> int:
+def _count(python: str, count: int, http: bool) -> dict[str, int]:
+    """Instructions of the whole run, and of the event loop's thread alone (callgrind's "01")."""
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite:///{directory}/queue.db"
         extra = ["--http"] if http else []
-        return instructions([python, __file__, "--run", url, str(count), *extra], cwd=HERE)
+        command = [python, __file__, "--run", url, str(count), *extra]
+        threads = instructions_per_thread(command, {"01": "event loop"})
+        return threads | {"all": sum(threads.values())}
 
 
 def main() -> None:
@@ -127,7 +133,12 @@ def main() -> None:
     trees = {"this tree": sys.executable} | ({"compared": args.compare} if args.compare else {})
     for name, python in trees.items():
         small, large = _count(python, SMALL, args.http), _count(python, LARGE, args.http)
-        print(f"{name}: {(large - small) / (LARGE - SMALL):,.0f} instructions/send", flush=True)
+        each = {part: (large.get(part, 0) - small.get(part, 0)) / (LARGE - SMALL) for part in large}
+        print(
+            f"{name}: {each['all']:,.0f} instructions/send (event loop {each['event loop']:,.0f},"
+            f" the writer and other threads {each.get('other threads', 0):,.0f})",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
