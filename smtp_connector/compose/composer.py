@@ -28,6 +28,7 @@ from .senders import Senders
 
 if TYPE_CHECKING:
     from ..config import EmailTemplate, SmtpConfig
+    from ..config.views import ConfigView
 
 
 class Composer:
@@ -35,7 +36,7 @@ class Composer:
 
     def __init__(
         self,
-        config: SmtpConfig,
+        config: ConfigView,
         template_provider: TemplateProvider | None = None,
         compose_from: Composer | None = None,
         *,
@@ -80,8 +81,7 @@ class Composer:
         (config/core.py) and validates the model here, on first access, from the same dict."""
         model = self._model
         if model is None:
-            cfg = self._config
-            model = self._model = cfg.model() if isinstance(cfg, PlainConfig) else cfg
+            model = self._model = _model_of(self._config)
         return model
 
     @config.setter
@@ -195,3 +195,15 @@ def payload_locale(payload: Mapping[str, Any]) -> str | None:
     is_mapping = type(payload) is dict or isinstance(payload, Mapping)  # a dict: no ABC check
     locale = payload.get("locale") if is_mapping else None
     return locale if isinstance(locale, str) and locale else None
+
+
+def _model_of(config: ConfigView) -> SmtpConfig:
+    """The model of the config the stages read: a plain config's, validated from its dict,
+    or the config itself (anything else read as a config is a model already)."""
+    if isinstance(config, PlainConfig):
+        return config.model()
+    from ..config.models import SmtpConfig
+
+    if not isinstance(config, SmtpConfig):
+        raise TypeError(f"not an SmtpConfig: {type(config).__name__}")
+    return config

@@ -215,7 +215,7 @@ class PlainConfig(PlainSettings):
     from_email: str = ""  # always given: `plain_config` defers a config without it
     from_name: str | None = None
     reply_to: str | None = None
-    templates: list[Any]
+    templates: list[PlainTemplate]
     default_locale: str = "en"
     use_shipped_templates: bool = True
     custom_headers: dict[str, Any]
