@@ -36,6 +36,7 @@ from .rules import (
     AuthRules,
     ServerRules,
     TemplateRules,
+    TlsRules,
     is_bare_host,
     is_port,
 )
@@ -125,7 +126,7 @@ class PlainAuth(Record, AuthRules):
     workstation: None = None
 
 
-class PlainTls(Record):
+class PlainTls(Record, TlsRules):
     """`TlsOptions` with nothing set."""
 
     reject_unauthorized: bool = True
@@ -140,9 +141,9 @@ class PlainTls(Record):
     pfx: None = None
 
     @property
-    def model_fields_set(self) -> set[str]:
-        """None given (delivery/tls.py builds no context for ignoreTLS without options)."""
-        return set()
+    def options_given(self) -> frozenset[str]:  # `TlsRules.any_given` reads it
+        """None: `plain_config` leaves a config with a `tls` key to the model."""
+        return frozenset()
 
 
 class PlainPool(Record):

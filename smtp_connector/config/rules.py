@@ -8,6 +8,7 @@ not load it (about 560 million instructions of a cold start with the models).
 
 from __future__ import annotations
 
+from collections.abc import Set
 from typing import TYPE_CHECKING, Any
 
 from ..ports import DEFAULT_IMPLICIT_TLS_PORT, DEFAULT_SUBMISSION_PORT, IMPLICIT_TLS_PORTS
@@ -119,6 +120,25 @@ class AuthRules:
     def fetches_tokens(self) -> bool:
         """True when this auth would fetch a token from a URL (a URL access)."""
         return self.type == "oauth2" and self.can_refresh
+
+
+class TlsRules:
+    """The meaning of `tls`'s options (`TlsOptions`, `core.PlainTls`)."""
+
+    if TYPE_CHECKING:  # declared by the classes that inherit the rule
+
+        @property
+        def options_given(self) -> Set[str]:
+            """The names of the options the config gave, at any value (Node's options the
+            model keeps unused included); none for `tls: {}`, `tls: null` or no `tls`."""
+
+    @property
+    def any_given(self) -> bool:
+        """The config gave a `tls` option, any, even at its default value. A server that will
+        never use TLS (`ignoreTLS` on a plain port) still gets its context built then, so a bad
+        CA or key is refused when the connector is built, as for every other server
+        (delivery/tls.py's `may_use_tls`)."""
+        return bool(self.options_given)
 
 
 class ServerRules:

@@ -35,7 +35,7 @@ def may_use_tls(server: ServerView) -> bool:
     plain port and no `tls` options given (options given are still built, so a bad CA or key
     is refused when the connector is built, as it is for every other server). Loading the
     system's CA store is most of the first send's setup, so a plain-SMTP connector skips it."""
-    return server.implicit_tls or not server.ignore_tls or bool(server.tls.model_fields_set)
+    return server.implicit_tls or not server.ignore_tls or server.tls.any_given
 
 
 def build_ssl_context(server: ServerView, *, allow_files: bool = True) -> ssl.SSLContext:
