@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..config.core import PlainConfig, PlainTemplate
 from ..config.headers import validate_custom_headers
+from ..config.records import PlainConfig, PlainTemplate
 from ..usage import UsageType, usage_key
 from .checks import check_one_template, check_templates
 from .message import RenderedEmail, rendered_email
@@ -151,7 +151,7 @@ class Composer:
         """The template a send of (usage type, locale) renders and its level (`.source`): its
         `usage_type` is `Generic` where Generic filled in. Raises `template_not_found`."""
         choice = self._selector.choose(usage_type, locale)
-        if isinstance(choice.template, PlainTemplate):  # a shipped one: its model, for admins
+        if isinstance(choice.template, PlainTemplate):  # shipped or plain: its model, for admins
             return Choice(choice.template.model(), choice.source)
         return choice
 

@@ -19,7 +19,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..config.core import PlainTemplate
+from ..config.records import PlainTemplate
 from ..resources import read_text
 
 if TYPE_CHECKING:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from smtp_connector.config import SmtpConfig, TlsOptions
-from smtp_connector.config.core import PlainTls, plain_config
+from smtp_connector.config.core import plain_config
+from smtp_connector.config.records import PlainTls
 from smtp_connector.delivery.tls import may_use_tls
 
 BASE = {"host": "smtp.example.com", "fromEmail": "no-reply@example.com"}
@@ -39,6 +41,7 @@ tls_dicts = st.dictionaries(st.sampled_from(sorted(VALUES)), st.none(), max_size
 )
 
 
+@pytest.mark.filterwarnings("ignore:`ignoreTLS` has no effect")  # port 465 with ignoreTLS
 @settings(max_examples=400, deadline=None)
 @given(tls=tls_dicts | st.none(), ignore=st.booleans(), port=st.sampled_from([25, 465, 587]))
 @example(tls={}, ignore=True, port=25)
