@@ -1,6 +1,6 @@
 """What a server's and an auth's settings mean (implicit TLS, the port, who may AUTH in clear,
 missing credentials …), written once for the pydantic models and for the plain config a first
-send uses (`config/core.py`), which inherit them.
+send uses (`config/records.py`, built by `config/core.py`), which inherit them.
 
 No pydantic here: these are read on every send, and a send whose config needs no model must
 not load it (about 560 million instructions of a cold start with the models).
@@ -40,7 +40,7 @@ def is_bare_host(value: str) -> bool:
 
 
 class AuthRules:
-    """The meaning of `auth`'s fields (`AuthConfig`, `core.PlainAuth`)."""
+    """The meaning of `auth`'s fields (`AuthConfig`, `records.PlainAuth`)."""
 
     if TYPE_CHECKING:  # the fields, declared by the classes that inherit the rules
         type: str | None
@@ -123,7 +123,7 @@ class AuthRules:
 
 
 class TlsRules:
-    """The meaning of `tls`'s options (`TlsOptions`, `core.PlainTls`)."""
+    """The meaning of `tls`'s options (`TlsOptions`, `records.PlainTls`)."""
 
     if TYPE_CHECKING:  # declared by the classes that inherit the rule
 
@@ -142,7 +142,7 @@ class TlsRules:
 
 
 class ServerRules:
-    """The meaning of a server's connection fields (`ServerSettings`, `core.PlainServer`)."""
+    """The meaning of a server's connection fields (`ServerSettings`, `records.PlainServer`)."""
 
     if TYPE_CHECKING:  # the fields, declared by the classes that inherit the rules
         host: str | None
@@ -204,7 +204,8 @@ class ServerRules:
 
 
 class TemplateRules:
-    """Which source is a template's text and HTML body (`EmailTemplate`, `core.PlainTemplate`)."""
+    """Which source is a template's text and HTML body (`EmailTemplate`, the records'
+    `PlainTemplate`)."""
 
     if TYPE_CHECKING:  # the fields, declared by the classes that inherit the rules
         usage_type: str

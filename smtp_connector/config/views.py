@@ -2,7 +2,7 @@
 
 Two kinds of object satisfy them: the pydantic models (`SmtpConfig`, `ServerConfig`,
 `EmailTemplate`, the option groups) and the plain records of an obviously valid dict
-(`core.PlainConfig` and its parts), which a first send uses without loading pydantic. The
+(`records.PlainConfig` and its parts), which a first send uses without pydantic. The
 stages are annotated with these views, so `mypy --strict` proves that both kinds have every
 attribute and rule a stage reads, with the types it expects; neither is cast to the other.
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 class SecretView(Protocol):
-    """A password or key: `SecretStr`, or `core.PlainSecret`."""
+    """A password or key: `SecretStr`, or `records.PlainSecret`."""
 
     def get_secret_value(self) -> str: ...
 
