@@ -4,6 +4,7 @@
     python benchmarks/cold_start.py --repeat 3 --skip-node
     python benchmarks/cold_start.py --compare ../base/.venv/bin/python   # before/after
     python benchmarks/cold_start.py --stages         # where the connector's CPU goes
+    python benchmarks/cold_start.py --logto ...      # the connector with a Logto config
 
 Each run is a new process that sends one SignIn mail (the shipped template, text + HTML, or
 the same text and HTML for the others) to postfix's `smtp-sink` and prints the moment the
@@ -13,6 +14,9 @@ connector, …) so a load change on the machine hits all of them alike.
   (host, port, fromEmail, fromName, ignoreTLS), `await connector.send(...)`.
 - smtplib: `smtplib.SMTP` + `email.message.EmailMessage` (text + HTML alternative).
 - nodemailer: `createTransport({...}).sendMail(...)` without a pool.
+`--logto`: the connector's config is a Logto one instead, with its own `templates` (Logto's
+connector-smtp defaults: one text/plain template per usage type, `{{code}}`) and
+`customHeaders: {}`; the mail is the SignIn template's text.
 `--stages` runs the connector's program in steps instead and prints the CPU ms of each
 (interpreter start; `import asyncio`; importing the connector; validating the config and
 building the connector; the first send), median and range of `--repeat` runs, this tree and
@@ -32,9 +36,26 @@ import time
 
 CONNECTOR_CONFIG = {"fromEmail": "noreply@example.com", "fromName": "Acme", "ignoreTLS": True}
 PAYLOAD = {"code": "123456", "application": {"name": "Acme"}}
+# `--logto`: Logto's connector-smtp config, its default templates (packages/connectors/
+# connector-smtp/src/constant.ts) for each usage type it sends.
+LOGTO_CONFIG = {
+    **CONNECTOR_CONFIG,
+    "customHeaders": {},
+    "templates": [
+        {
+            "usageType": usage,
+            "contentType": "text/plain",
+            "subject": f"Logto {usage} Template",
+            "content": f"This is for {usage} purposes only. "
+            "Your verification code is {{code}}.",
+        }
+        for usage in ("SignIn", "Register", "ForgotPassword", "Generic")
+    ],
+}
+CONFIGS = {"connector": CONNECTOR_CONFIG, "connector-logto": LOGTO_CONFIG}
 
 
-def child_connector(port: int) -> None:
+def child_connector(port: int, config: dict[str, object] = CONNECTOR_CONFIG) -> None:
     """The measured program for the connector: what an async auth service does on its first
     verification mail."""
     import asyncio
@@ -42,14 +63,14 @@ def child_connector(port: int) -> None:
     from smtp_connector import SmtpConnector
 
     async def first_send() -> None:
-        async with SmtpConnector({**CONNECTOR_CONFIG, "host": "127.0.0.1", "port": port}) as c:
+        async with SmtpConnector({**config, "host": "127.0.0.1", "port": port}) as c:
             await c.send("user@example.org", "SignIn", PAYLOAD)
             _report()
 
     asyncio.run(first_send())
 
 
-def child_stages(port: int) -> None:
+def child_stages(port: int, config: dict[str, object] = CONNECTOR_CONFIG) -> None:
     """The connector's program in steps, printing the process's CPU ms after each as JSON."""
     import json
 
@@ -67,7 +88,7 @@ def child_stages(port: int) -> None:
     from smtp_connector import SmtpConnector
 
     async def first_send() -> None:
-        connector = SmtpConnector({**CONNECTOR_CONFIG, "host": "127.0.0.1", "port": port})
+        connector = SmtpConnector({**config, "host": "127.0.0.1", "port": port})
         mark("validate the config, build the connector")
         async with connector:
             await connector.send("user@example.org", "SignIn", PAYLOAD)
@@ -145,9 +166,11 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated contenders to run")
     parser.add_argument("--compare", default="", help="also the connector under this Python")
     parser.add_argument("--stages", action="store_true", help="the connector's CPU by stage")
+    parser.add_argument("--logto", action="store_true", help="a Logto config with templates")
     args = parser.parse_args()
     if args.stages:
-        return stages_table(args.repeat, args.compare)
+        return stages_table(args.repeat, args.compare, "stages-logto" if args.logto else "stages")
+    child = "connector-logto" if args.logto else "connector"
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["NODEMAILER_DIR"] = str(NODEMAILER_DIR)
@@ -155,11 +178,11 @@ def main() -> None:
         reference = Path(folder) / "message.json"
         write_reference(reference)
         commands = {
-            "connector": [sys.executable, __file__, "connector"],
+            "connector": [sys.executable, __file__, child],
             "smtplib": [sys.executable, __file__, "smtplib"],
         }
         if args.compare:  # another tree's interpreter (its venv), e.g. main before a change
-            commands["compared"] = [args.compare, __file__, "connector"]
+            commands["compared"] = [args.compare, __file__, child]
         if not args.skip_node and ensure_nodemailer():
             commands["nodemailer"] = ["node", "-e", NODE_CHILD]
         if args.only:
@@ -211,7 +234,7 @@ def main() -> None:
     (out / "cold_start.json").write_text(json.dumps(runs))
 
 
-def stages_table(repeat: int, compare: str) -> None:
+def stages_table(repeat: int, compare: str, child: str = "stages") -> None:
     """`--stages`: the stage child under this Python (and `compare`'s), interleaved."""
     import json
     import os
@@ -226,7 +249,7 @@ def stages_table(repeat: int, compare: str) -> None:
     with smtp_sink() as port:
         for attempt in range(repeat + 1):  # the first, unmeasured: bytecode in place
             for tree, python in trees.items():
-                out = subprocess.run([python, __file__, "stages", str(port)], env=env,
+                out = subprocess.run([python, __file__, child, str(port)], env=env,
                                      capture_output=True, text=True, check=True)  # fmt: skip
                 if attempt:
                     runs[tree].append(json.loads(out.stdout))
@@ -246,10 +269,10 @@ def stages_table(repeat: int, compare: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "connector":
-        child_connector(int(sys.argv[2]))
-    elif len(sys.argv) > 1 and sys.argv[1] == "stages":
-        child_stages(int(sys.argv[2]))
+    if len(sys.argv) > 1 and sys.argv[1] in CONFIGS:
+        child_connector(int(sys.argv[2]), CONFIGS[sys.argv[1]])
+    elif len(sys.argv) > 1 and sys.argv[1] in ("stages", "stages-logto"):
+        child_stages(int(sys.argv[2]), CONFIGS[sys.argv[1].replace("stages", "connector")])
     elif len(sys.argv) > 1 and sys.argv[1] == "smtplib":
         child_smtplib(int(sys.argv[2]), sys.argv[3])
     else:

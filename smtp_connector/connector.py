@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from .compose.composer import Composer
 from .compose.provider import TemplateProvider
@@ -30,6 +30,7 @@ from .usage import UsageType
 
 if TYPE_CHECKING:  # loaded when a config uses them (DKIM/S/MIME, OAuth2, a local backend)
     from .config import SmtpConfig
+    from .config.views import ConfigView
     from .delivery.backends import Backend
     from .delivery.oauth import TokenProvider
     from .signing.policy import Signer
@@ -284,7 +285,7 @@ class SmtpConnector(Composer):
         return self._loop_thread.run(coroutine)
 
 
-def _validated(config: SmtpConfig | Mapping[str, Any]) -> SmtpConfig:
+def _validated(config: SmtpConfig | Mapping[str, Any]) -> ConfigView:
     """The config the stages read: a core-fields dict as a `PlainConfig`, without pydantic
     (config/core.py; `connector.config` gives its model when asked), anything else validated
     by `SmtpConfig`, which gives the model or the error."""
@@ -293,16 +294,15 @@ def _validated(config: SmtpConfig | Mapping[str, Any]) -> SmtpConfig:
             plain = plain_config(config)
         except Exception:  # a bug of the fast path costs speed, never the user's config:
             plain = None  # the model validates it (tests call plain_config itself)
-        if plain is not None:
-            # It has every attribute and default the stages read (tests/config/test_core_config.py).
-            return cast("SmtpConfig", plain)
+        if plain is not None:  # a `ConfigView`, as the model is (mypy checks both)
+            return plain
     from .config.models import SmtpConfig
 
     return config if isinstance(config, SmtpConfig) else SmtpConfig.model_validate(config)
 
 
 def _make_backend(
-    config: SmtpConfig,
+    config: ConfigView,
     prepare: Any,
     token_provider: TokenProvider | None,
     shared_rate: Any = None,
@@ -315,7 +315,7 @@ def _make_backend(
     return LOCAL_BACKENDS[config.transport](config, prepare)  # type: ignore[return-value]
 
 
-def _signers(config: SmtpConfig) -> list[Signer]:
+def _signers(config: ConfigView) -> list[Signer]:
     """The config's signers; the signing stage (and its crypto) loads only when one is asked."""
     if config.dkim is None and config.smime is None:
         return []
@@ -334,7 +334,7 @@ def _call_hook(hook: Callable[..., Any] | None, *args: Any) -> None:
         log.exception("send hook %r raised", hook)
 
 
-def _configure_logging(config: SmtpConfig) -> None:
+def _configure_logging(config: ConfigView) -> None:
     """Logto's `logger`/`debug` switches: log to stderr at INFO/DEBUG when nothing else does."""
     if not (config.logger or config.debug):
         return

@@ -183,6 +183,7 @@ def test_the_stages_of_a_send_import_without_pydantic() -> None:
         "smtp_connector.config.core",
         "smtp_connector.config.headers",
         "smtp_connector.config.plain",
+        "smtp_connector.config.records",
         "smtp_connector.config.rules",
     ]
 
@@ -262,27 +263,45 @@ def test_a_first_plain_send_loads_only_what_it_uses(make_server: Any, templates:
     assert len(server.messages) == 1 and b"424242" in server.messages[0].content
 
 
-def test_a_first_send_with_a_core_fields_config_loads_no_pydantic(make_server: Any) -> None:
-    """A dict of core fields only (config/core.py) is read without the config models, and the
-    shipped template without `EmailTemplate`: a fresh interpreter sends one message to a real
-    server and has loaded neither pydantic nor the models; asking for `connector.config`
-    loads them then."""
+# A Logto config's own templates (connector-smtp's shape): text and HTML, `{{ }}` and `<< >>`.
+LOGTO_TEMPLATES = (
+    "[{'usageType': 'SignIn', 'contentType': 'text/plain', 'subject': 'Sign in',"
+    "  'content': 'Your code is {{ code }}.'},"
+    " {'usageType': 'Register', 'contentType': 'text/html', 'subject': 'Welcome',"
+    "  'content': '<p>Code: <b><<code>></b></p>'}]"
+)
+
+
+@pytest.mark.parametrize(
+    "extra", ["{}", f"{{'templates': {LOGTO_TEMPLATES}, 'customHeaders': {{}}}}"]
+)
+def test_a_first_send_with_a_core_fields_config_loads_no_pydantic(
+    make_server: Any, extra: str
+) -> None:
+    """A dict of core fields only (config/core.py), Logto's `templates` included, is read
+    without the config models, and the templates (its own, or the shipped one) without
+    `EmailTemplate`: a fresh interpreter sends one message to a real server and has loaded
+    neither pydantic nor the models; asking for `connector.config` loads them then."""
     server = make_server(auth_required=True, users={"u": "core-pass"})
     code = (
-        "import asyncio, json, sys\n"
-        "from smtp_connector import SmtpConnector\n"
-        "async def main():\n"
-        "    config = {'host': '127.0.0.1', 'port': PORT, 'fromEmail': 'noreply@example.com',\n"
-        "              'fromName': 'Acme', 'ignoreTLS': True,\n"
-        "              'auth': {'user': 'u', 'pass': 'core-pass'}}\n"
-        "    async with SmtpConnector(config) as connector:\n"
-        "        await connector.send('user@example.org', 'SignIn', {'code': '424242'})\n"
-        "        before = sorted(sys.modules)\n"
-        "        model = type(connector.config).__name__\n"
-        "    return before, model\n"
-        "before, model = asyncio.run(main())\n"
-        "print(json.dumps({'before': before, 'model': model, 'after': sorted(sys.modules)}))\n"
-    ).replace("PORT", str(server.port))
+        (
+            "import asyncio, json, sys\n"
+            "from smtp_connector import SmtpConnector\n"
+            "async def main():\n"
+            "    config = {'host': '127.0.0.1', 'port': PORT, 'fromEmail': 'noreply@example.com',\n"
+            "              'fromName': 'Acme', 'ignoreTLS': True,\n"
+            "              'auth': {'user': 'u', 'pass': 'core-pass'}, **EXTRA}\n"
+            "    async with SmtpConnector(config) as connector:\n"
+            "        await connector.send('user@example.org', 'SignIn', {'code': '424242'})\n"
+            "        before = sorted(sys.modules)\n"
+            "        model = type(connector.config).__name__\n"
+            "    return before, model\n"
+            "before, model = asyncio.run(main())\n"
+            "print(json.dumps({'before': before, 'model': model, 'after': sorted(sys.modules)}))\n"
+        )
+        .replace("PORT", str(server.port))
+        .replace("EXTRA", extra)
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
@@ -298,6 +317,8 @@ def test_a_first_send_with_a_core_fields_config_loads_no_pydantic(make_server: A
     assert [name for name in report["before"] if name.startswith(models)] == []
     assert report["model"] == "SmtpConfig" and "pydantic" in report["after"]
     assert len(server.messages) == 1 and b"424242" in server.messages[0].content
+    if "templates" in extra:  # its own template, not the shipped one
+        assert b"Your code is 424242." in server.messages[0].content
 
 
 # What an idle `serve` must not load: a request that needs them loads them (the library's

@@ -28,12 +28,13 @@ from .senders import Senders
 
 if TYPE_CHECKING:
     from ..config import EmailTemplate
+    from ..config.views import TemplateView
 
 __all__ = ["CODELESS_USAGE_TYPES", "TemplateWarning", "check_one_template", "check_templates"]
 
 
 def check_templates(
-    templates: Sequence[EmailTemplate],
+    templates: Sequence[TemplateView],
     renderer: Renderer,
     default_locale: str,
     senders: Senders,
@@ -99,7 +100,7 @@ def check_one_template(
     return [text.replace("templates[0]", "this template", 1) for text in found]
 
 
-def _usage_type_findings(templates: Sequence[EmailTemplate]) -> list[str]:
+def _usage_type_findings(templates: Sequence[TemplateView]) -> list[str]:
     found = []
     for index, template in enumerate(templates):
         suggestion = suggest_usage_type(template.usage_type)
@@ -112,7 +113,7 @@ def _usage_type_findings(templates: Sequence[EmailTemplate]) -> list[str]:
     return found
 
 
-def _code_findings(templates: Sequence[EmailTemplate], renderer: Renderer) -> list[str]:
+def _code_findings(templates: Sequence[TemplateView], renderer: Renderer) -> list[str]:
     found = []
     for index, template in enumerate(templates):
         usage = template.usage_type
@@ -127,7 +128,7 @@ def _code_findings(templates: Sequence[EmailTemplate], renderer: Renderer) -> li
     return found
 
 
-def _shadow_findings(templates: Sequence[EmailTemplate], default_locale: str) -> list[str]:
+def _shadow_findings(templates: Sequence[TemplateView], default_locale: str) -> list[str]:
     """A second template for the same (usage type, locale) is never chosen: the first wins."""
     first: dict[tuple[str, str], int] = {}
     found = []

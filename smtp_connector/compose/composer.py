@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..config.core import PlainConfig, PlainTemplate
 from ..config.headers import validate_custom_headers
+from ..config.records import PlainConfig, PlainTemplate
 from ..usage import UsageType, usage_key
 from .checks import check_one_template, check_templates
 from .message import RenderedEmail, rendered_email
@@ -28,6 +28,7 @@ from .senders import Senders
 
 if TYPE_CHECKING:
     from ..config import EmailTemplate, SmtpConfig
+    from ..config.views import ConfigView
 
 
 class Composer:
@@ -35,7 +36,7 @@ class Composer:
 
     def __init__(
         self,
-        config: SmtpConfig,
+        config: ConfigView,
         template_provider: TemplateProvider | None = None,
         compose_from: Composer | None = None,
         *,
@@ -80,8 +81,7 @@ class Composer:
         (config/core.py) and validates the model here, on first access, from the same dict."""
         model = self._model
         if model is None:
-            cfg = self._config
-            model = self._model = cfg.model() if isinstance(cfg, PlainConfig) else cfg
+            model = self._model = _model_of(self._config)
         return model
 
     @config.setter
@@ -151,7 +151,7 @@ class Composer:
         """The template a send of (usage type, locale) renders and its level (`.source`): its
         `usage_type` is `Generic` where Generic filled in. Raises `template_not_found`."""
         choice = self._selector.choose(usage_type, locale)
-        if isinstance(choice.template, PlainTemplate):  # a shipped one: its model, for admins
+        if isinstance(choice.template, PlainTemplate):  # shipped or plain: its model, for admins
             return Choice(choice.template.model(), choice.source)
         return choice
 
@@ -195,3 +195,15 @@ def payload_locale(payload: Mapping[str, Any]) -> str | None:
     is_mapping = type(payload) is dict or isinstance(payload, Mapping)  # a dict: no ABC check
     locale = payload.get("locale") if is_mapping else None
     return locale if isinstance(locale, str) and locale else None
+
+
+def _model_of(config: ConfigView) -> SmtpConfig:
+    """The model of the config the stages read: a plain config's, validated from its dict,
+    or the config itself (anything else read as a config is a model already)."""
+    if isinstance(config, PlainConfig):
+        return config.model()
+    from ..config.models import SmtpConfig
+
+    if not isinstance(config, SmtpConfig):
+        raise TypeError(f"not an SmtpConfig: {type(config).__name__}")
+    return config

@@ -12,17 +12,17 @@ from .rendering import Renderer
 from .selection import TemplateSelector
 
 if TYPE_CHECKING:
-    from ..config import SmtpConfig
+    from ..config.views import ConfigView
 
 # The settings that decide how a message renders: equal ones render alike.
 RENDERING = ("templates", "default_locale", "use_shipped_templates", "max_payload_bytes",
              "max_output_bytes", "render_timeout", "compose_cache")  # fmt: skip
 
-Parts = tuple["SmtpConfig", TemplateSelector, Renderer]
+Parts = tuple["ConfigView", TemplateSelector, Renderer]
 
 
 def compose_parts(
-    config: SmtpConfig, earlier: Parts | None, provider: TemplateProvider | None
+    config: ConfigView, earlier: Parts | None, provider: TemplateProvider | None
 ) -> tuple[TemplateSelector, Renderer]:
     """The selector and renderer: `earlier`'s when its config renders alike, its renderer only
     when it asks another template provider (the selector holds the provider)."""
@@ -47,6 +47,6 @@ def compose_parts(
     return selector, renderer
 
 
-def render_limits(config: SmtpConfig) -> RenderLimits:
+def render_limits(config: ConfigView) -> RenderLimits:
     """The sandbox's configurable limits: output per part and render time."""
     return RenderLimits(max_chars=config.max_output_bytes, timeout=config.render_timeout / 1000)

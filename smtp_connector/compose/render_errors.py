@@ -10,7 +10,7 @@ from ..errors import ConnectorError, ErrorCode
 if TYPE_CHECKING:
     from jinja2 import TemplateSyntaxError
 
-    from ..config import EmailTemplate
+    from ..config.views import TemplateView
 
 
 _LIMIT_DETAIL = "sandbox_limit"
@@ -21,7 +21,7 @@ def is_limit_error(error: ConnectorError) -> bool:
     return error.details == _LIMIT_DETAIL
 
 
-def limit_error(template: EmailTemplate, exc: BaseException) -> ConnectorError:
+def limit_error(template: TemplateView, exc: BaseException) -> ConnectorError:
     """A limit the template ran into, named, with the config knob when there is one."""
     why = "recursion too deep (a macro calling itself?)" if isinstance(exc, RecursionError) else exc
     return ConnectorError(
@@ -31,7 +31,7 @@ def limit_error(template: EmailTemplate, exc: BaseException) -> ConnectorError:
     )
 
 
-def too_deep(template: EmailTemplate, part: str) -> ConnectorError:
+def too_deep(template: TemplateView, part: str) -> ConnectorError:
     error = template_error(
         template, part, "nested too deeply to be compiled (blocks inside blocks hundreds deep)"
     )
@@ -40,14 +40,14 @@ def too_deep(template: EmailTemplate, part: str) -> ConnectorError:
 
 
 def template_error(
-    template: EmailTemplate, part: str, why: str, line: int | None = None
+    template: TemplateView, part: str, why: str, line: int | None = None
 ) -> ConnectorError:
     where = f"template {template.label!r} ({part}"
     where += f", line {line})" if line else ")"
     return ConnectorError(ErrorCode.TEMPLATE_ERROR, f"Cannot render {where}: {why}")
 
 
-def syntax_error(template: EmailTemplate, part: str, exc: TemplateSyntaxError) -> ConnectorError:
+def syntax_error(template: TemplateView, part: str, exc: TemplateSyntaxError) -> ConnectorError:
     where = f"template {template.label!r} ({part} part"
     where += f", line {exc.lineno})" if exc.lineno and part != "all parts" else ")"
     return ConnectorError(

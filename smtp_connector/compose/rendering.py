@@ -30,7 +30,7 @@ from .wire import WireFill
 if TYPE_CHECKING:  # Jinja is loaded by the first template outside plain.py's subset
     from jinja2 import Template as JinjaTemplate
 
-    from ..config import EmailTemplate
+    from ..config.views import TemplateView
     from .sandbox import StrictSandbox
 
 PlainParts = tuple[list[Node], list[Node], list[Node]]
@@ -47,7 +47,7 @@ class RenderedBodies:
     subject: str
     text: str | None  # with `wire`: None, the wire fill gives both parts when they are read
     html: str | None
-    template: EmailTemplate
+    template: TemplateView
     short_lines: tuple[str, ...] = ()  # parts known to have no line over 998 characters
     wire: WireFill | None = None  # the body as the shape's wire skeleton fills it
 
@@ -73,12 +73,12 @@ class Renderer:
     ) -> None:
         self.limits = limits or RenderLimits()
         self._envs: list[StrictSandbox] = []  # text, HTML: built when a template needs Jinja
-        self._plain: dict[int, tuple[EmailTemplate, PlainParts | None]] = {}
-        self._compiled: dict[int, tuple[EmailTemplate, JinjaTemplate]] = {}
+        self._plain: dict[int, tuple[TemplateView, PlainParts | None]] = {}
+        self._compiled: dict[int, tuple[TemplateView, JinjaTemplate]] = {}
         # One-line templates (a template's `sendFrom`/`replyTo`) by (template, field).
-        self._lines: dict[tuple[int, str], tuple[EmailTemplate, JinjaTemplate]] = {}
+        self._lines: dict[tuple[int, str], tuple[TemplateView, JinjaTemplate]] = {}
         self.max_payload_bytes = max_payload_bytes
-        self._tree: tuple[EmailTemplate, Any] | None = None  # the last `_parse`, for `_combined`
+        self._tree: tuple[TemplateView, Any] | None = None  # the last `_parse`, for `_combined`
         # Compose once per template shape (`shapes.py`); None renders every message in full.
         self.shapes = (
             ShapeCache(self._render_placeholders, self._printable, self.limits.max_chars)
@@ -101,7 +101,7 @@ class Renderer:
             self._envs[:] = [strict_sandbox(self.limits, html) for html in (False, True)]
         return self._envs
 
-    def plain(self, template: EmailTemplate) -> PlainParts | None:
+    def plain(self, template: TemplateView) -> PlainParts | None:
         """The template's parts compiled for `plain.py`, or None when it needs Jinja."""
         cached = self._plain.get(id(template))
         if cached is not None and cached[0] is template:
@@ -125,7 +125,7 @@ class Renderer:
         self._plain[id(template)] = (template, compiled)
         return compiled
 
-    def _printable(self, template: EmailTemplate) -> bool:
+    def _printable(self, template: TemplateView) -> bool:
         """The shape cache's static check: a plain template prints and tests values only."""
         if self.plain(template) is not None:
             return True
@@ -133,12 +133,12 @@ class Renderer:
 
         return print_only(self._parse(template))
 
-    def render(self, template: EmailTemplate, payload: Mapping[str, Any]) -> RenderedBodies:
+    def render(self, template: TemplateView, payload: Mapping[str, Any]) -> RenderedBodies:
         if type(payload) is not dict:  # a dict (what `render` hands over) needs no call
             require_mapping(payload)
         return self.render_context(template, dict(payload))
 
-    def render_context(self, template: EmailTemplate, context: dict[str, Any]) -> RenderedBodies:
+    def render_context(self, template: TemplateView, context: dict[str, Any]) -> RenderedBodies:
         """`render` of a dict of the caller's own, copied from a payload and not checked yet
         (the composer's `_context`): checked and normalised in place, and with the shape cache
         on, walked once for its size and its shape."""
@@ -158,7 +158,7 @@ class Renderer:
             raise limit_error(template, exc) from None
 
     def render_line(
-        self, template: EmailTemplate, field: str, source: str, context: Mapping[str, Any]
+        self, template: TemplateView, field: str, source: str, context: Mapping[str, Any]
     ) -> str:
         """Render a one-line template of `template` (its `sendFrom` or `replyTo`, named
         `field`) in the same sandbox and limits as the body: text, no escaping. The caller
@@ -175,7 +175,7 @@ class Renderer:
         except Exception as exc:
             raise template_error(template, field, f"{type(exc).__name__}: {exc}") from None
 
-    def compile_line(self, template: EmailTemplate, field: str, source: str) -> JinjaTemplate:
+    def compile_line(self, template: TemplateView, field: str, source: str) -> JinjaTemplate:
         """`source` compiled (cached per template and field); a syntax error names the field."""
         from jinja2 import TemplateSyntaxError
 
@@ -193,7 +193,7 @@ class Renderer:
         self._lines[key] = (template, compiled)
         return compiled
 
-    def forget(self, templates: list[EmailTemplate]) -> None:
+    def forget(self, templates: Sequence[TemplateView]) -> None:
         """Drop what is cached for templates that will not be rendered again (a template
         provider's replaced texts). Caches check identity, so this only frees memory."""
         gone = {id(template) for template in templates}
@@ -214,7 +214,7 @@ class Renderer:
             self._lines.clear()
 
     def _render_placeholders(
-        self, template: EmailTemplate, context: dict[str, Any], watch: Callable[[str], None]
+        self, template: TemplateView, context: dict[str, Any], watch: Callable[[str], None]
     ) -> list[str] | None:
         """The three raw parts for a shape's placeholder values, in the same sandbox and budget
         as any render, `watch` seeing every output string; None on any failure (the full path
@@ -229,14 +229,14 @@ class Renderer:
             return None
         return pieces if len(pieces) == 3 else None
 
-    def _parse(self, template: EmailTemplate) -> Any:
+    def _parse(self, template: TemplateView) -> Any:
         """The combined template's syntax tree (for the shape cache's static check), kept
         until `_combined` compiles it, so a first send parses its template once, not twice."""
         tree = self._text_env.parse(combined_source(template))
         self._tree = (template, tree)
         return tree
 
-    def check_limits(self, templates: list[EmailTemplate], context: Mapping[str, Any]) -> None:
+    def check_limits(self, templates: Sequence[TemplateView], context: Mapping[str, Any]) -> None:
         """Render each template once without a payload, when the connector is built: a template
         that breaks the sandbox's limits on its own (`{{ 'a' * 10**9 }}`, endless loops) fails
         at load, as `template_error`, not at the first send. Errors that depend on the payload
@@ -250,7 +250,7 @@ class Renderer:
                     error.args = (error.message,)
                     raise
 
-    def _render_bounded(self, template: EmailTemplate, context: dict[str, Any]) -> RenderedBodies:
+    def _render_bounded(self, template: TemplateView, context: dict[str, Any]) -> RenderedBodies:
         plain = self.plain(template)
         if plain is not None:
             pieces = render_plain(plain, context, self.limits)
@@ -269,7 +269,7 @@ class Renderer:
 
     def _finish(
         self,
-        template: EmailTemplate,
+        template: TemplateView,
         context: dict[str, Any],
         pieces: Sequence[str | None],
         short_lines: tuple[str, ...] = (),
@@ -296,14 +296,14 @@ class Renderer:
         bodies.template, bodies.short_lines, bodies.wire = template, short_lines, wire
         return bodies
 
-    def compile(self, template: EmailTemplate) -> None:
+    def compile(self, template: TemplateView) -> None:
         """Compile `template` now (the connector does it for every configured one at build
         time), so a syntax error is a `template_error` at load rather than on the first send.
         A plain template has none to find: it needs no Jinja."""
         if self.plain(template) is None:
             self._combined(template)
 
-    def variables(self, template: EmailTemplate) -> set[str]:
+    def variables(self, template: TemplateView) -> set[str]:
         """Top-level names the template reads anywhere (`code`, `user`, …), after `<<x>>`
         shorthands are expanded; for load-time checks such as "shows the code"."""
         plain = self.plain(template)
@@ -318,7 +318,7 @@ class Renderer:
             names |= meta.find_undeclared_variables(ast)
         return names
 
-    def _combined(self, template: EmailTemplate) -> JinjaTemplate:
+    def _combined(self, template: TemplateView) -> JinjaTemplate:
         from jinja2 import TemplateSyntaxError
 
         cached = self._compiled.get(id(template))
@@ -365,7 +365,7 @@ class Renderer:
                 f"the {part} is over {limit:,} bytes once rendered (`maxOutputBytes`)"
             )
 
-    def _check_part(self, template: EmailTemplate, part: str) -> None:
+    def _check_part(self, template: TemplateView, part: str) -> None:
         """Parse one part alone (no code generation: a third of the cost of compiling)."""
         from jinja2 import TemplateSyntaxError
 
@@ -376,7 +376,7 @@ class Renderer:
         except RecursionError:
             raise too_deep(template, part) from None
 
-    def _compile_part(self, template: EmailTemplate, part: str) -> JinjaTemplate:
+    def _compile_part(self, template: TemplateView, part: str) -> JinjaTemplate:
         from jinja2 import TemplateSyntaxError
 
         source = part_source(template, part)
@@ -388,7 +388,7 @@ class Renderer:
         except RecursionError:
             raise too_deep(template, part) from None
 
-    def _render_part(self, template: EmailTemplate, part: str, context: dict[str, Any]) -> str:
+    def _render_part(self, template: TemplateView, part: str, context: dict[str, Any]) -> str:
         from jinja2 import TemplateError
         from jinja2.sandbox import SecurityError
 

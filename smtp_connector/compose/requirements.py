@@ -42,7 +42,7 @@ from .verdict_keys import verdict_key
 if TYPE_CHECKING:  # Jinja: loaded by the first check (`recording.py`), not by a send
     from jinja2 import Template as JinjaTemplate
 
-    from ..config import EmailTemplate, SmtpConfig
+    from ..config.views import ConfigView, TemplateView
     from .sandbox import LimitedSandbox
 
 # The value each usage type exists to carry (Logto: invitations carry a link, the rest a code).
@@ -85,10 +85,10 @@ class PayloadCheck:
         # does too: weak, as the renderer keys this check in `_BY_RENDERER`.
         self._plain = weakref.WeakMethod(renderer.plain) if renderer is not None else None
         self._envs: list[LimitedSandbox] = []  # the recording sandbox, built on first use
-        self._facts: dict[int, tuple[EmailTemplate, _Facts]] = {}
-        self._verdicts: dict[tuple[Any, ...], tuple[EmailTemplate, tuple[str, ...]]] = {}
+        self._facts: dict[int, tuple[TemplateView, _Facts]] = {}
+        self._verdicts: dict[tuple[Any, ...], tuple[TemplateView, tuple[str, ...]]] = {}
 
-    def missing(self, template: EmailTemplate, context: Mapping[str, Any]) -> list[str]:
+    def missing(self, template: TemplateView, context: Mapping[str, Any]) -> list[str]:
         """Names of values `template` would show empty with `context`, in template order."""
         cached = self._facts.get(id(template))
         if cached is not None and cached[0] is template:
@@ -118,12 +118,12 @@ class PayloadCheck:
                 found += [n for n in printed if n not in found]
         return found
 
-    def knows(self, template: EmailTemplate) -> bool:
+    def knows(self, template: TemplateView) -> bool:
         """Whether `template`'s facts are found already (`missing` then analyses no source)."""
         cached = self._facts.get(id(template))
         return cached is not None and cached[0] is template
 
-    def learn(self, template: EmailTemplate) -> None:
+    def learn(self, template: TemplateView) -> None:
         """Find `template`'s facts now, and the renderer's plain parts (in a host's thread,
         before `missing` and the send's render on its loop); safe beside them in another
         thread: both are kept by the template's identity."""
@@ -153,13 +153,13 @@ class PayloadCheck:
         return tuple(dict.fromkeys(printed)), whole
 
     def _remember(
-        self, shape: tuple[Any, ...], template: EmailTemplate, verdict: tuple[str, ...]
+        self, shape: tuple[Any, ...], template: TemplateView, verdict: tuple[str, ...]
     ) -> None:
         if len(self._verdicts) >= MAX_VERDICTS:
             self._verdicts.clear()
         self._verdicts[shape] = (template, verdict)
 
-    def _facts_of(self, template: EmailTemplate) -> _Facts:
+    def _facts_of(self, template: TemplateView) -> _Facts:
         """What `template`'s source says (see `_Facts`), found and remembered."""
         from jinja2 import meta
 
@@ -198,7 +198,7 @@ def payload_check_for(renderer: Any) -> PayloadCheck:
     return check
 
 
-def load_findings(template: EmailTemplate, config: SmtpConfig, found: list[str]) -> list[str]:
+def load_findings(template: TemplateView, config: ConfigView, found: list[str]) -> list[str]:
     """The connector's load-time findings (`found`) about `template`, when it is configured."""
     warnings: list[str] = []
     for index, configured in enumerate(config.templates if found else ()):
@@ -210,7 +210,7 @@ def load_findings(template: EmailTemplate, config: SmtpConfig, found: list[str])
 def fallback_findings(
     usage: str,
     locale: str | None,
-    template: EmailTemplate,
+    template: TemplateView,
     default_locale: str,
     allow_fallback: bool,
 ) -> list[str]:
@@ -247,7 +247,7 @@ def fallback_findings(
 
 
 def missing_error(
-    template: EmailTemplate, names: list[str], payload: Mapping[str, Any]
+    template: TemplateView, names: list[str], payload: Mapping[str, Any]
 ) -> ConnectorError:
     """`template_error` naming each missing value, and the payload key meant, when one looks
     like it (`Code`, `otp`)."""

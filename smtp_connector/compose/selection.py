@@ -16,7 +16,7 @@ with them (one lookup per send, as without a provider).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final, Literal
 
 from ..errors import ConnectorError, ErrorCode, TemplateWarning
@@ -25,7 +25,7 @@ from .provider import NO_VERSION, ProviderTemplates, TemplateProvider
 from .shipped import default_template, shipped_locales
 
 if TYPE_CHECKING:
-    from ..config import EmailTemplate
+    from ..config.views import TemplateView
 
 GENERIC = UsageType.GENERIC.value
 MAX_MEMOISED = 4096  # (usage type, locale) pairs; locales come from callers, so bounded
@@ -39,7 +39,7 @@ class Choice:
 
     __slots__ = ("source", "template")
 
-    def __init__(self, template: EmailTemplate, source: Source) -> None:
+    def __init__(self, template: TemplateView, source: Source) -> None:
         self.template: Final = template
         self.source: Final = source
 
@@ -66,19 +66,19 @@ class TemplateSelector:
 
     def __init__(
         self,
-        templates: list[EmailTemplate],
+        templates: Sequence[TemplateView],
         default_locale: str,
         use_shipped: bool = True,
         provider: TemplateProvider | None = None,
         *,
-        forget: Callable[[list[EmailTemplate]], None] = lambda templates: None,
+        forget: Callable[[Sequence[TemplateView]], None] = lambda templates: None,
     ) -> None:
         """`forget` is told of a provider's templates that will not be used again (the
         renderer drops what it cached for them)."""
         self.default_locale = normalize_locale(default_locale)
         self.use_shipped = use_shipped
         self.provider = ProviderTemplates(provider, forget) if provider is not None else None
-        self._index: dict[tuple[str, str], EmailTemplate] = {}
+        self._index: dict[tuple[str, str], TemplateView] = {}
         # (usage, locale) -> (config or shipped choice for the usage, shipped Generic)
         self._static: dict[tuple[str, str | None], tuple[Choice | None, Choice | None]] = {}
         self._warned: set[tuple[str, str | None]] = set()
@@ -94,7 +94,7 @@ class TemplateSelector:
         """The provider this selector asks (as given to the connector), or None."""
         return self.provider.provider if self.provider is not None else None
 
-    def select(self, usage_type: UsageType | str, locale: str | None) -> EmailTemplate:
+    def select(self, usage_type: UsageType | str, locale: str | None) -> TemplateView:
         """The template for (usage type, locale)."""
         return self.choose(usage_type, locale).template
 
@@ -194,7 +194,7 @@ class TemplateSelector:
         return choice
 
 
-def _shipped(usage: str, chain: list[str]) -> EmailTemplate | None:
+def _shipped(usage: str, chain: list[str]) -> TemplateView | None:
     """The shipped template of `usage`: the locale chain, then English."""
     locales = {name.lower(): name for name in shipped_locales()}
     for wanted in [*chain, "en"]:
@@ -215,7 +215,7 @@ def _same_language(wanted: str, locales: dict[str, str]) -> str | None:
     return None
 
 
-def _warn_if_misspelt(usage: str, chosen: EmailTemplate) -> None:
+def _warn_if_misspelt(usage: str, chosen: TemplateView) -> None:
     """`send(..., "Regsiter")` would quietly go out with the Generic text: say so, once per
     (usage type, locale) and connector, since the choice is memoised."""
     suggestion = suggest_usage_type(usage) if chosen.usage_type != usage else None

@@ -27,10 +27,10 @@ from .requirements import PayloadCheck, fallback_findings, load_findings, missin
 from .selection import TemplateSelector
 
 if TYPE_CHECKING:
-    from ..config import EmailTemplate, SmtpConfig
+    from ..config.views import ConfigView, TemplateView
 
 MAX_PLANS = 1024  # (usage type, locale) pairs; locales come from callers, so bounded
-_Plan = tuple["EmailTemplate", tuple[str, ...]]
+_Plan = tuple["TemplateView", tuple[str, ...]]
 _NO_PROVIDER = object()
 
 
@@ -38,7 +38,7 @@ class SendPlans:
     """A connector's remembered (template, warnings) per (usage type, locale); see above."""
 
     def __init__(
-        self, selector: TemplateSelector, checker: PayloadCheck, config: SmtpConfig,
+        self, selector: TemplateSelector, checker: PayloadCheck, config: ConfigView,
         found: list[str],
     ) -> None:  # fmt: skip
         self._selector = selector

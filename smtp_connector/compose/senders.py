@@ -22,7 +22,7 @@ from ..errors import ConnectorError, ErrorCode
 from .rendering import Renderer, is_limit_error
 
 if TYPE_CHECKING:
-    from ..config import EmailTemplate, SmtpConfig
+    from ..config.views import ConfigView, TemplateView
 
 MAX_REMEMBERED = 1024
 MAX_RECIPIENTS = 50
@@ -47,7 +47,7 @@ def sender_address(email: str, name: str | None, field: str, allow_special_use: 
 class Senders:
     """From and Reply-To per message; literal addresses are parsed once per template."""
 
-    def __init__(self, config: SmtpConfig, renderer: Renderer) -> None:
+    def __init__(self, config: ConfigView, renderer: Renderer) -> None:
         self._special_use = config.allow_special_use_domains
         self._from_name = config.from_name
         self._renderer = renderer
@@ -59,11 +59,11 @@ class Senders:
             if config.reply_to
             else None
         )
-        self._literal: dict[tuple[int, str], tuple[EmailTemplate, Address]] = {}
+        self._literal: dict[tuple[int, str], tuple[TemplateView, Address]] = {}
         self._servers: dict[tuple[str, str | None], Address] = {}
 
     def for_template(
-        self, template: EmailTemplate, context: Mapping[str, Any]
+        self, template: TemplateView, context: Mapping[str, Any]
     ) -> tuple[Address, Address | None]:
         """(From, Reply-To) of a message rendered from `template` with `context`."""
         if template.send_from is None and template.reply_to is None:
@@ -103,7 +103,7 @@ class Senders:
             for item in items
         )
 
-    def check(self, template: EmailTemplate, context: Mapping[str, Any]) -> None:
+    def check(self, template: TemplateView, context: Mapping[str, Any]) -> None:
         """When a template is loaded or saved: a literal address is parsed now; a templated
         one is compiled and rendered once with `context`, so a syntax error or a sandbox limit
         it breaks on its own fails now (what it renders to depends on the payload, so the
@@ -131,7 +131,7 @@ class Senders:
         return address
 
     def _address(
-        self, template: EmailTemplate, key: str, source: str, context: Mapping[str, Any]
+        self, template: TemplateView, key: str, source: str, context: Mapping[str, Any]
     ) -> Address:
         if is_templated(source):
             text = self._renderer.render_line(template, key, source, context)
@@ -146,7 +146,7 @@ class Senders:
         return address
 
     def _parse(
-        self, template: EmailTemplate, key: str, text: str, source: str | None = None
+        self, template: TemplateView, key: str, text: str, source: str | None = None
     ) -> Address:
         """`text` as one mailbox, checked like `fromEmail`; a `sendFrom` without a display
         name takes `fromName`. A failure is the template's: `template_error`, naming the

@@ -38,14 +38,14 @@ from .shape_walk import Shape, Walked, shape_of
 from .wire import Skeleton, WireFill, build_skeleton, plain_values
 
 if TYPE_CHECKING:
-    from ..config import EmailTemplate
+    from ..config.views import TemplateView
 
 MAX_SHAPES = 256
 _PARTS_HTML = (False, False, True)  # subject, text, HTML: only the HTML part is escaped
 _HTML_SPECIAL = re.compile("[&<>\"']")  # what markupsafe's `escape` replaces
 
-RenderRaw = Callable[["EmailTemplate", dict[str, Any], Callable[[str], None]], "list[str] | None"]
-Printable = Callable[["EmailTemplate"], bool]  # the static check (`sandbox.print_only`)
+RenderRaw = Callable[["TemplateView", dict[str, Any], Callable[[str], None]], "list[str] | None"]
+Printable = Callable[["TemplateView"], bool]  # the static check (`sandbox.print_only`)
 
 
 class _Part:
@@ -101,7 +101,7 @@ class _Composed:
 
     def __init__(
         self,
-        template: EmailTemplate,
+        template: TemplateView,
         parts: tuple[_Part, _Part, _Part] | None,  # None: proven not cacheable, full path
         # Of the output strings the sandbox measured in the placeholder render: the most fixed
         # characters and the most values in one (values may be HTML-escaped in captured blocks).
@@ -138,7 +138,7 @@ class ShapeCache:
         self._max_chars = max_chars
         self._maxsize = maxsize
         self._shapes: OrderedDict[tuple[int, Shape], _Composed] = OrderedDict()
-        self._printable: dict[int, tuple[EmailTemplate, bool]] = {}
+        self._printable: dict[int, tuple[TemplateView, bool]] = {}
         self.hits = self.misses = 0
         self.fallbacks: Counter[str] = Counter()  # why messages took the full path
 
@@ -152,7 +152,7 @@ class ShapeCache:
             "fallbacks": dict(self.fallbacks),
         }
 
-    def forget(self, templates: list[EmailTemplate]) -> None:
+    def forget(self, templates: Sequence[TemplateView]) -> None:
         """Drop the shapes of templates that will not be rendered again (a template provider's
         old texts); a shape is only ever used for its own template object (identity is
         checked), so this frees memory and is never needed for correctness."""
@@ -163,7 +163,7 @@ class ShapeCache:
             self._printable.pop(ident, None)
 
     def pieces(
-        self, template: EmailTemplate, context: Mapping[str, Any], walked: Walked | None = None
+        self, template: TemplateView, context: Mapping[str, Any], walked: Walked | None = None
     ) -> Filled | None:
         """`walked`: the context's shape and values as `shaped_context` found them (None: the
         context is walked here)."""
@@ -216,7 +216,7 @@ class ShapeCache:
         short = (text_out,) if short_text else (html_out,) if short_html else ()
         return Filled([subject.fill(values), text_out, html_out], short, None)
 
-    def _compose(self, template: EmailTemplate, shape: Shape) -> _Composed:
+    def _compose(self, template: TemplateView, shape: Shape) -> _Composed:
         watched = [0, 0]
         parts = self._prove(template, shape, watched) if self._print_only(template) else None
         bounds = (watched[0], watched[1])
@@ -231,7 +231,7 @@ class ShapeCache:
                 break
         return composed
 
-    def _print_only(self, template: EmailTemplate) -> bool:
+    def _print_only(self, template: TemplateView) -> bool:
         known = self._printable.get(id(template))
         if known is not None and known[0] is template:
             return known[1]
@@ -245,7 +245,7 @@ class ShapeCache:
         return verdict
 
     def _prove(
-        self, template: EmailTemplate, shape: Shape, watched: list[int]
+        self, template: TemplateView, shape: Shape, watched: list[int]
     ) -> tuple[_Part, _Part, _Part] | None:
         nonce_a, nonce_b = secrets.token_hex(4), secrets.token_hex(7)  # lengths differ too
         marks = re.compile(f"{_OPEN}&(?:amp;)?{nonce_a}[0-9]+{_CLOSE}")

@@ -17,13 +17,13 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from ..config.core import PlainTemplate
+from ..config.records import PlainTemplate
 from ..resources import read_text
 
 if TYPE_CHECKING:
-    from ..config import EmailTemplate
+    from ..config.views import TemplateView
 
 COMPILED = "templates/compiled"  # written by shipped_source.py from the TOML files
 INDEX = "index.json"
@@ -87,7 +87,7 @@ def shipped_usage_types() -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=512)
-def default_template(usage_type: str, locale: str) -> EmailTemplate | None:
+def default_template(usage_type: str, locale: str) -> TemplateView | None:
     """The shipped template for an exact (usage type, shipped locale), or None if there is none."""
     if locale not in shipped_locales():
         return None
@@ -104,9 +104,9 @@ def default_template(usage_type: str, locale: str) -> EmailTemplate | None:
         html_content=prelude + _fill(html_layout, merged),
         text_content=prelude + _fill(text_layout, merged),
     )
-    # Read as an `EmailTemplate` by the stages: it has every field and rule they read
-    # (tests/compose/test_shipped.py holds each default equal to its validated model).
-    return cast("EmailTemplate", template)
+    # A `TemplateView`, as `EmailTemplate` is (tests/compose/test_shipped.py holds each
+    # default equal to its validated model).
+    return template
 
 
 def _fill(layout: str, strings: dict[str, str]) -> str:

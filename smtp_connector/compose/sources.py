@@ -9,7 +9,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..config import EmailTemplate
+    from ..config.views import TemplateView
 
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
@@ -25,7 +25,7 @@ def shorthand_to_jinja(source: str) -> str:
     return _SHORTHAND_ESCAPED.sub(r"{{ \1 }}", source)
 
 
-def combined_source(template: EmailTemplate) -> str:
+def combined_source(template: TemplateView) -> str:
     """Subject, text and HTML as one template source (the HTML in an autoescape block)."""
     html = template.html_source
     sources = [
@@ -36,7 +36,7 @@ def combined_source(template: EmailTemplate) -> str:
     return SEPARATOR.join(shorthand_to_jinja(s) for s in sources)
 
 
-def part_source(template: EmailTemplate, part: str) -> str:
+def part_source(template: TemplateView, part: str) -> str:
     if part == "subject":
         return template.subject
     source = template.text_source if part == "text" else template.html_source

@@ -1,288 +1,38 @@
-"""A config of core fields only, checked and held without pydantic: a first send's config.
+"""A config of core fields only, checked without pydantic: a first send's config.
 
 Importing pydantic and declaring the models is about 560 of a cold start's ~930 million
 instructions, and a usual first send's config (`host`, `port`, `fromEmail`, `fromName`,
-`ignoreTLS`, `auth: {user, pass}` …) uses none of what the models are for. `plain_config`
-accepts a dict only when it is *obviously* valid: every key a core field's (`CORE_FIELDS`), of
-a plain type and a value that no model validator could refuse or change. Anything else (an
-unknown key, a snake_case name, a wrong type, a value it is not sure of, flags that would warn)
-makes it answer None, and the caller validates with `SmtpConfig` as before, so every error
-message and warning is the model's own, by construction: this module writes none.
+`ignoreTLS`, `auth: {user, pass}`, Logto's `templates` …) uses none of what the models are for.
+`plain_config` accepts a dict only when it is *obviously* valid: every key a core field's
+(`CORE_FIELDS`), of a plain type and a value that no model validator could refuse or change.
+Anything else (an unknown key, a snake_case name, a wrong type, a value it is not sure of,
+flags that would warn, a template it is not sure of) makes it answer None, and the caller
+validates with `SmtpConfig` as before, so every error message and warning is the model's own,
+by construction: this module writes none.
 
-`PlainConfig` has the attributes and defaults of `SmtpConfig` (and of its option groups) that
-the compose and delivery stages read, with the rules inherited from `rules.py`;
-tests/config/test_core_config.py holds every field and default equal to the models' and, by
-hypothesis, every accepted dict equal to its validated model. `SmtpConnector.config` still
-answers the model, validated from the same dict on first access.
+What it accepts becomes a `PlainConfig` (records.py); tests/config/test_core_config.py and
+test_core_templates.py hold, by hypothesis, every accepted dict equal to its validated model.
+`SmtpConnector.config` still answers the model, validated from the same dict on first access.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
 from ..addresses import parse_address
-from ..errors import ConnectorError, register_secret
+from ..errors import ConnectorError
 from ..ports import DEFAULT_SUBMISSION_PORT
-from ..usage import ContentType
-from .rules import (
-    DEFAULT_CONNECTION_TIMEOUT_MS,
-    DEFAULT_DNS_TIMEOUT_MS,
-    DEFAULT_GREETING_TIMEOUT_MS,
-    DEFAULT_MAX_OUTPUT_BYTES,
-    DEFAULT_RENDER_TIMEOUT_MS,
-    DEFAULT_SOCKET_TIMEOUT_MS,
-    AuthRules,
-    ServerRules,
-    TemplateRules,
-    is_bare_host,
-    is_port,
-)
+from ..usage import KNOWN_USAGE_TYPES, ContentType
+from .records import ConfigTemplate, PlainAuth, PlainConfig, PlainSecret
+from .rules import is_bare_host, is_port
 
-if TYPE_CHECKING:
-    from .models import SmtpConfig
-
-
-class PlainSecret:
-    """`SecretStr`'s reading side: the value for who asks by name, masked in any repr. Made
-    from a config's password, which is registered for redaction as the models do."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-        register_secret(value)
-
-    def get_secret_value(self) -> str:
-        return self._value
-
-    def __eq__(self, other: object) -> bool:
-        get = getattr(other, "get_secret_value", None)
-        return get is not None and get() == self._value
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return "SecretStr('**********')"
-
-
-class Record:
-    """A read-only record: its fields' defaults are class attributes, an instance holds what
-    it was given (a fresh list or dict for a field of `FACTORIES`). Not frozen dataclasses:
-    declaring this module's nine as those cost a first send 64 million instructions (about
-    12 ms: each generates and compiles its methods)."""
-
-    FIELDS: ClassVar[tuple[str, ...]] = ()  # in order: the subclasses' annotated names
-    FACTORIES: ClassVar[dict[str, Callable[[], Any]]] = {}
-
-    def __init_subclass__(cls) -> None:
-        own = tuple(name for name in inspect.get_annotations(cls) if name.islower())
-        cls.FIELDS = cls.FIELDS + own
-
-    def __init__(self, **given: Any) -> None:
-        unknown = given.keys() - set(self.FIELDS)
-        if unknown:
-            raise TypeError(f"{type(self).__name__} has no field {sorted(unknown)[0]!r}")
-        for name, make in self.FACTORIES.items():
-            if name not in given:
-                given[name] = make()
-        self.__dict__.update(given)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is read-only")
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self.FIELDS if n != "source")
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.FIELDS if n != "source")
-        return f"{type(self).__name__}({shown})"
-
-
-class PlainAuth(Record, AuthRules):
-    """`AuthConfig` of a login (user and password, or neither: a relay without AUTH)."""
-
-    type: str | None = "login"  # AuthConfig infers it for a config without OAuth2 fields
-    user: str | None = None
-    pass_: PlainSecret | None = None  # its repr is masked
-    method: str | None = None
-    access_token: None = None
-    client_id: None = None
-    client_secret: None = None
-    refresh_token: None = None
-    expires: None = None
-    access_url: None = None
-    scope: None = None
-    private_key: None = None
-    private_key_passphrase: None = None
-    service_client: None = None
-    domain: None = None
-    workstation: None = None
-
-
-class PlainTls(Record):
-    """`TlsOptions` with nothing set."""
-
-    reject_unauthorized: bool = True
-    ca: None = None
-    servername: None = None
-    min_version: None = None
-    max_version: None = None
-    ciphers: None = None
-    cert: None = None
-    key: None = None
-    passphrase: None = None
-    pfx: None = None
-
-    @property
-    def model_fields_set(self) -> set[str]:
-        """None given (delivery/tls.py builds no context for ignoreTLS without options)."""
-        return set()
-
-
-class PlainPool(Record):
-    max_connections: int = 5
-    max_messages: int = 100
-    idle_timeout: int = 30_000
-
-
-class PlainRetry(Record):
-    attempts: int = 3
-    initial_delay: int = 200
-    max_delay: int = 5_000
-    deadline: int = 60_000
-    resend_after_lost_reply: bool = False
-
-
-class PlainHealth(Record):
-    max_errors: int = 5
-    cooldown: int = 30_000
-
-
-class PlainThrottle(Record):
-    per_recipient_interval: None = None
-    per_recipient_hourly: None = None
-    global_hourly: None = None
-    store: str = "memory"
-
-
-class PlainSettings(Record, ServerRules):
-    """`ServerSettings`: reaching and logging in to one server."""
-
-    host: str | None = None
-    port: int | None = None
-    auth: PlainAuth = PlainAuth()  # records are read-only: one default serves all
-    secure: bool | None = None
-    require_tls: bool = False
-    ignore_tls: bool = False
-    opportunistic_tls: bool = False
-    tls: PlainTls = PlainTls()
-    servername: str | None = None
-    name: str | None = None
-    local_address: str | None = None
-    connection_timeout: int = DEFAULT_CONNECTION_TIMEOUT_MS
-    greeting_timeout: int = DEFAULT_GREETING_TIMEOUT_MS
-    socket_timeout: int = DEFAULT_SOCKET_TIMEOUT_MS
-    dns_timeout: int = DEFAULT_DNS_TIMEOUT_MS
-
-
-class PlainServer(PlainSettings):
-    """`ServerConfig`: the top-level server as `server_list` gives it (priority 0)."""
-
-    priority: int = 1
-    default_from_email: str | None = None
-    default_from_name: str | None = None
-    label: str | None = None
-    rate_limit: None = None
-
-
-class PlainConfig(PlainSettings):
-    """`SmtpConfig` of a core-fields config, as the compose and delivery stages read it."""
-
-    FACTORIES: ClassVar[dict[str, Callable[[], Any]]] = {
-        "templates": list,
-        "custom_headers": dict,
-        "servers": list,
-        "source": dict,
-    }
-
-    allow_special_use_domains: bool = False
-    from_email: str = ""  # always given: `plain_config` defers a config without it
-    from_name: str | None = None
-    reply_to: str | None = None
-    templates: list[Any]
-    default_locale: str = "en"
-    use_shipped_templates: bool = True
-    custom_headers: dict[str, Any]
-    logger: bool = False
-    debug: bool = False
-    disable_file_access: bool = False
-    disable_url_access: bool = False
-    servers: list[Any]
-    pool: PlainPool = PlainPool()
-    rate_limit: None = None
-    retry: PlainRetry = PlainRetry()
-    health: PlainHealth = PlainHealth()
-    throttle: PlainThrottle = PlainThrottle()
-    dkim: None = None
-    smime: None = None
-    transport: str = "smtp"
-    outbox_dir: str | None = None
-    pipelining: bool = True
-    refuse_private_hosts: bool = False
-    max_payload_bytes: int = 64 * 1024
-    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
-    render_timeout: int = DEFAULT_RENDER_TIMEOUT_MS
-    compose_cache: bool = True
-    # The dict it was read from (copied), for `model()`; compared and shown by no one.
-    source: dict[str, Any]
-
-    def server_list(self) -> list[PlainServer]:
-        """`SmtpConfig.server_list`: the top-level host alone, at priority 0."""
-        names = PlainSettings.FIELDS
-        return [PlainServer(**{name: getattr(self, name) for name in names}, priority=0)]
-
-    def model(self) -> SmtpConfig:
-        """The `SmtpConfig` of the same dict (pydantic loads here, for who asks for it)."""
-        from .models import SmtpConfig
-
-        return SmtpConfig.model_validate(self.source)
-
-    def __repr__(self) -> str:  # as `SmtpConfig`'s: short, never a secret
-        return (
-            f"SmtpConfig(host={self.host!r}, port={self.port!r}, "
-            f"from_email={self.from_email!r}, templates={len(self.templates)})"
-        )
-
-
-class PlainTemplate(Record, TemplateRules):
-    """`EmailTemplate` as the shipped defaults are built (compose/shipped.py): checked by the
-    tests that ship them, so a send need not validate them. Compared by identity, as the
-    render caches key them."""
-
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__  # type: ignore[assignment]
-
-    usage_type: str
-    subject: str
-    content_type: ContentType = ContentType.TEXT
-    content: str | None = None
-    text_content: str | None = None
-    html_content: str | None = None
-    locale: str | None = None
-    reply_to: str | None = None
-    send_from: str | None = None
-
-    def model(self) -> Any:
-        """The same template as an `EmailTemplate` (for an admin's view of the chain)."""
-        from .templates import EmailTemplate
-
-        return EmailTemplate(**{name: getattr(self, name) for name in self.FIELDS})
+# Logto's template keys, each `EmailTemplate` field's alias; `contentType` may be left out
+# (the model's default, text/plain). Any other key (`locale`, `textContent`, `sendFrom` …)
+# leaves the config to the model.
+TEMPLATE_KEYS = frozenset({"usageType", "contentType", "subject", "content"})
+CONTENT_TYPES = {member.value: member for member in ContentType}  # exactly as the model reads
+MAX_PLAIN_TEMPLATES = 64  # more: the model's (a plain check costs what it saves, unbounded)
 
 
 def _is_bool(value: Any) -> bool:
@@ -330,6 +80,51 @@ def _auth(value: Any) -> bool:
     return type(user) is str and type(password) is str and user != "" and password != ""
 
 
+def _no_headers(value: Any) -> bool:
+    """`customHeaders: {}`, as Logto's own config has it (`{}` is the model's default)."""
+    return type(value) is dict and not value
+
+
+def _template(value: Any) -> bool:
+    """A template in Logto's shape that `EmailTemplate` takes as it is: plain strings, a
+    known usage type, a content type spelt as the enum's value, and a body (the model refuses
+    an empty one). Rendering is compose's, the same for both (placeholders, HTML, text)."""
+    if type(value) is not dict or not value.keys() <= TEMPLATE_KEYS:
+        return False
+    usage, subject, content = value.get("usageType"), value.get("subject"), value.get("content")
+    kind = value.get("contentType", ContentType.TEXT.value)
+    return (
+        type(usage) is str
+        and usage in KNOWN_USAGE_TYPES
+        and type(subject) is str
+        and type(content) is str
+        and content != ""
+        and type(kind) is str
+        and kind in CONTENT_TYPES
+    )
+
+
+def _templates(value: Any) -> bool:
+    return (
+        type(value) is list
+        and len(value) <= MAX_PLAIN_TEMPLATES
+        and all(_template(item) for item in value)
+    )
+
+
+def plain_templates(items: list[dict[str, str]]) -> list[ConfigTemplate]:
+    """The templates `_templates` passed, as `EmailTemplate` validates them."""
+    return [
+        ConfigTemplate(
+            usage_type=item["usageType"],
+            subject=item["subject"],
+            content=item["content"],
+            content_type=CONTENT_TYPES[item.get("contentType", ContentType.TEXT.value)],
+        )
+        for item in items
+    ]
+
+
 # The core fields: JSON key → (attribute, the check of an obviously valid value). Each key is
 # its model field's alias (tests/config/test_core_config.py).
 CORE_FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
@@ -343,6 +138,8 @@ CORE_FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "auth": ("auth", _auth),
     "logger": ("logger", _is_bool),
     "debug": ("debug", _is_bool),
+    "templates": ("templates", _templates),
+    "customHeaders": ("custom_headers", _no_headers),
 }
 
 
@@ -363,6 +160,12 @@ def plain_config(data: Mapping[str, Any]) -> PlainConfig | None:
         source["auth"] = dict(auth)
         if auth.get("user") is not None:  # `_auth`: then both are non-empty strings
             values["auth"] = PlainAuth(user=auth["user"], pass_=PlainSecret(auth["pass"]))
+    templates = values.pop("templates", None)
+    if templates is not None:
+        source["templates"] = [dict(item) for item in templates]
+        values["templates"] = plain_templates(templates)
+    if values.pop("custom_headers", None) is not None:  # `{}`: the record's own fresh one
+        source["customHeaders"] = {}
     if values.get("port") is None and values.get("secure") is None:
         values["port"] = DEFAULT_SUBMISSION_PORT  # `SmtpConfig._needs_a_server`'s default
     config = PlainConfig(**values, source=source)

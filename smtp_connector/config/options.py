@@ -25,7 +25,7 @@ from pydantic import (
 from ..errors import register_secret
 from .base import ConfigModel, Secret, no_items
 from .plain import TlsVersion
-from .rules import AuthRules
+from .rules import AuthRules, TlsRules
 
 
 class AuthConfig(ConfigModel, AuthRules):
@@ -187,7 +187,7 @@ def is_loopback_name(host: str) -> bool:
         return False
 
 
-class TlsOptions(ConfigModel):
+class TlsOptions(ConfigModel, TlsRules):
     """Node's `tls` options as Logto passes them. Unknown Node options are kept but unused."""
 
     model_config = ConfigDict(extra="allow")
@@ -206,6 +206,10 @@ class TlsOptions(ConfigModel):
         description="the client certificate and key as one PKCS#12 bundle (Node's `pfx`): "
         "base64 text or the path of a .p12/.pfx file, opened with `passphrase`",
     )
+
+    @property
+    def options_given(self) -> set[str]:  # `TlsRules.any_given` reads it
+        return self.model_fields_set
 
     @model_validator(mode="after")
     def _check_pair(self) -> "TlsOptions":

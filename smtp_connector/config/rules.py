@@ -1,6 +1,6 @@
 """What a server's and an auth's settings mean (implicit TLS, the port, who may AUTH in clear,
 missing credentials …), written once for the pydantic models and for the plain config a first
-send uses (`config/core.py`), which inherit them.
+send uses (`config/records.py`, built by `config/core.py`), which inherit them.
 
 No pydantic here: these are read on every send, and a send whose config needs no model must
 not load it (about 560 million instructions of a cold start with the models).
@@ -8,6 +8,7 @@ not load it (about 560 million instructions of a cold start with the models).
 
 from __future__ import annotations
 
+from collections.abc import Set
 from typing import TYPE_CHECKING, Any
 
 from ..ports import DEFAULT_IMPLICIT_TLS_PORT, DEFAULT_SUBMISSION_PORT, IMPLICIT_TLS_PORTS
@@ -39,7 +40,7 @@ def is_bare_host(value: str) -> bool:
 
 
 class AuthRules:
-    """The meaning of `auth`'s fields (`AuthConfig`, `core.PlainAuth`)."""
+    """The meaning of `auth`'s fields (`AuthConfig`, `records.PlainAuth`)."""
 
     if TYPE_CHECKING:  # the fields, declared by the classes that inherit the rules
         type: str | None
@@ -121,8 +122,27 @@ class AuthRules:
         return self.type == "oauth2" and self.can_refresh
 
 
+class TlsRules:
+    """The meaning of `tls`'s options (`TlsOptions`, `records.PlainTls`)."""
+
+    if TYPE_CHECKING:  # declared by the classes that inherit the rule
+
+        @property
+        def options_given(self) -> Set[str]:
+            """The names of the options the config gave, at any value (Node's options the
+            model keeps unused included); none for `tls: {}`, `tls: null` or no `tls`."""
+
+    @property
+    def any_given(self) -> bool:
+        """The config gave a `tls` option, any, even at its default value. A server that will
+        never use TLS (`ignoreTLS` on a plain port) still gets its context built then, so a bad
+        CA or key is refused when the connector is built, as for every other server
+        (delivery/tls.py's `may_use_tls`)."""
+        return bool(self.options_given)
+
+
 class ServerRules:
-    """The meaning of a server's connection fields (`ServerSettings`, `core.PlainServer`)."""
+    """The meaning of a server's connection fields (`ServerSettings`, `records.PlainServer`)."""
 
     if TYPE_CHECKING:  # the fields, declared by the classes that inherit the rules
         host: str | None
@@ -184,7 +204,8 @@ class ServerRules:
 
 
 class TemplateRules:
-    """Which source is a template's text and HTML body (`EmailTemplate`, `core.PlainTemplate`)."""
+    """Which source is a template's text and HTML body (`EmailTemplate`, the records'
+    `PlainTemplate`)."""
 
     if TYPE_CHECKING:  # the fields, declared by the classes that inherit the rules
         usage_type: str

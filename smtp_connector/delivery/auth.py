@@ -16,7 +16,7 @@ import aiosmtplib
 from ..errors import Cause, ConnectorError, ErrorCode, register_credentials
 
 if TYPE_CHECKING:  # OAuth2's and NTLM's modules load only for a server that uses them
-    from ..config import ServerSettings
+    from ..config.views import ServerView
     from .oauth import TokenSource
 
 # Password mechanisms in order of preference when none is configured (aiosmtplib's order): each
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # OAuth2's and NTLM's modules load only for a server that use
 AUTO_MECHANISMS = ("CRAM-MD5", "PLAIN", "LOGIN")
 
 
-def auth_mechanism(server: ServerSettings) -> str:
+def auth_mechanism(server: ServerView) -> str:
     """The mechanism to use: XOAUTH2 for oauth2, NTLM for ntlm, the configured one, or "auto"
     (the first of `AUTO_MECHANISMS` the server offers and accepts)."""
     auth = server.auth
@@ -36,7 +36,7 @@ def auth_mechanism(server: ServerSettings) -> str:
 
 
 def require_encrypted(
-    smtp: aiosmtplib.SMTP, server: ServerSettings, name: str, why: str | None = None
+    smtp: aiosmtplib.SMTP, server: ServerView, name: str, why: str | None = None
 ) -> None:
     """No AUTH, of any mechanism, on a connection without TLS unless the config says so with
     `ignoreTLS: true` (and not `requireTLS` too: `clear_auth_allowed`): PLAIN and LOGIN carry
@@ -90,7 +90,7 @@ def require_auth_offered(smtp: aiosmtplib.SMTP, name: str) -> None:
 
 
 async def authenticate(
-    smtp: aiosmtplib.SMTP, server: ServerSettings, method: str, tokens: TokenSource | None
+    smtp: aiosmtplib.SMTP, server: ServerView, method: str, tokens: TokenSource | None
 ) -> str:
     """Log in with `method` and return the mechanism used; raises aiosmtplib's errors (the
     session maps them) or `ConnectorError`."""

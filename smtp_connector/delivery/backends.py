@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..compose.message import RenderedEmail
-from ..config import ServerConfig, SmtpConfig
+from ..config import ServerConfig
+from ..config.views import ConfigView
 from ..errors import ConnectorError, ErrorCode
 from ..results import SendResult, Step
 
@@ -132,7 +133,7 @@ class _LocalBackend:
 
     label = "local"
 
-    def __init__(self, config: SmtpConfig, prepare: Any) -> None:
+    def __init__(self, config: ConfigView, prepare: Any) -> None:
         self._config = config
         self._prepare = prepare
 
@@ -193,7 +194,7 @@ class ConsoleBackend(_LocalBackend):
 class FileBackend(_LocalBackend):
     label = "file"
 
-    def __init__(self, config: SmtpConfig, prepare: Any) -> None:
+    def __init__(self, config: ConfigView, prepare: Any) -> None:
         super().__init__(config, prepare)
         if not config.outbox_dir:
             raise ConnectorError(

@@ -30,12 +30,12 @@ from .throttle import SharedRateStore
 from .transaction import Delivery
 
 if TYPE_CHECKING:  # OAuth2 loads only for a server that uses it
-    from ..config import ServerConfig, SmtpConfig
+    from ..config.views import ConfigView, ServerEntryView
     from .oauth import TokenProvider
 
 log = secret_safe_logger("smtp_connector.delivery")
 
-Prepare = Callable[[RenderedEmail, "ServerConfig"], tuple[RenderedEmail, bytes]]
+Prepare = Callable[[RenderedEmail, "ServerEntryView"], tuple[RenderedEmail, bytes]]
 # A started first try (the email as sent, the send's start, the try's start, the deadline).
 FirstTry = tuple[RenderedEmail, float, float, float]
 # A started send, `[first, awaitable]`: its FirstTry and the pool's future, or None and the
@@ -53,7 +53,7 @@ class SmtpDelivery:
 
     def __init__(
         self,
-        config: SmtpConfig,
+        config: ConfigView,
         prepare: Prepare,
         token_provider: TokenProvider | None = None,
         shared_rate: SharedRateStore | None = None,

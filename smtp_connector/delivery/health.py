@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from ..config import HealthOptions
+    from ..config.views import HealthView
 
 
 State = Literal["active", "disabled", "half_open"]
@@ -33,7 +33,7 @@ class ServerHealth:
         "server",
     )
 
-    def __init__(self, server: str, options: HealthOptions) -> None:
+    def __init__(self, server: str, options: HealthView) -> None:
         self.server = server
         self.options = options
         self.num_errors = 0

@@ -20,7 +20,8 @@ from typing import Any
 
 import aiosmtplib
 
-from ..config import AuthConfig, invalid_config
+from ..config import invalid_config
+from ..config.views import AuthView
 
 INSTALL_HINT = (
     "`auth.type: ntlm` needs the pyspnego package: pip install 'smtp-connector[ntlm]' "
@@ -38,7 +39,7 @@ def require_ntlm_support() -> None:
         raise invalid_config(INSTALL_HINT) from None
 
 
-def ntlm_principal(auth: AuthConfig) -> str:
+def ntlm_principal(auth: AuthView) -> str:
     """`DOMAIN\\user` or `user@DOMAIN` as given; a bare user gets `auth.domain` in front."""
     user = auth.user or ""
     if auth.domain and "\\" not in user and "@" not in user:
@@ -46,7 +47,7 @@ def ntlm_principal(auth: AuthConfig) -> str:
     return user
 
 
-async def auth_ntlm(smtp: aiosmtplib.SMTP, auth: AuthConfig, server_host: str) -> None:
+async def auth_ntlm(smtp: aiosmtplib.SMTP, auth: AuthView, server_host: str) -> None:
     """Run the three-leg exchange; raises `SMTPAuthenticationError` with the server's reply."""
     import spnego
 

@@ -13,7 +13,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from ..config import AuthConfig, invalid_config
+from ..config import invalid_config
+from ..config.views import AuthView
 from ..errors import Cause, ConnectorError, ErrorCode, register_secret
 from .service_account import ServiceAccount
 from .token_fetch import TokenFetchError, UrlPolicy, post_form
@@ -27,7 +28,7 @@ class TokenSource:
 
     def __init__(
         self,
-        auth: AuthConfig,
+        auth: AuthView,
         provider: TokenProvider | None = None,
         policy: UrlPolicy | None = None,
         *,

@@ -34,7 +34,8 @@ from .throttle import SharedRateStore
 from .transaction import Delivery, Job
 
 if TYPE_CHECKING:
-    from ..config import PoolOptions, RateLimitOptions, ServerSettings
+    from ..config import RateLimitOptions
+    from ..config.views import PoolView, ServerView
 
 FREEZE_GC_AFTER = 1000
 _new_job = object.__new__
@@ -101,9 +102,9 @@ class ServerPool:
 
     def __init__(
         self,
-        server: ServerSettings,
+        server: ServerView,
         session_options: SessionOptions,
-        options: PoolOptions,
+        options: PoolView,
         rate_limit: RateLimitOptions | None = None,
         shared_rate: SharedRateStore | None = None,
     ) -> None:

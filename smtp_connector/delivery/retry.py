@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..errors import ConnectorError, ErrorCode, secret_safe_logger
 
 if TYPE_CHECKING:
-    from ..config import RetryOptions
+    from ..config.views import RetryView
     from .servers import Server
 
 log = secret_safe_logger("smtp_connector.delivery")
@@ -33,7 +33,7 @@ def fails_over(error: ConnectorError) -> bool:
     return error.smtp_code is not None and 400 <= error.smtp_code < 500
 
 
-def backoff_delay(options: RetryOptions, round_number: int) -> float:
+def backoff_delay(options: RetryView, round_number: int) -> float:
     """Exponential backoff with "equal jitter": half fixed, half random."""
     base = min(options.max_delay, options.initial_delay * 2 ** max(round_number - 1, 0)) / 1000
     return base / 2 + random.uniform(0, base / 2)

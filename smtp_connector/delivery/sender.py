@@ -24,7 +24,7 @@ from .session import SessionOptions, SmtpSession
 from .transaction import Job
 
 if TYPE_CHECKING:
-    from ..config import PoolOptions, ServerSettings
+    from ..config.views import PoolView, ServerView
 
 
 class Feed(Protocol):
@@ -52,9 +52,9 @@ class Sender:
     def __init__(
         self,
         feed: Feed,
-        server: ServerSettings,
+        server: ServerView,
         session_options: SessionOptions,
-        options: PoolOptions,
+        options: PoolView,
     ) -> None:
         self._feed = feed
         self._server, self._session_options = server, session_options

@@ -16,7 +16,7 @@ from .session import SessionOptions
 from .tls import build_ssl_context, may_use_tls
 
 if TYPE_CHECKING:  # OAuth2 loads only for a server that uses it
-    from ..config import ServerConfig, SmtpConfig
+    from ..config.views import ConfigView, ServerEntryView
     from .oauth import TokenProvider, TokenSource
 
 
@@ -25,7 +25,9 @@ class Server:
 
     __slots__ = ("address", "config", "health", "name", "session_options")
 
-    def __init__(self, config: ServerConfig, options: SessionOptions, health: ServerHealth) -> None:
+    def __init__(
+        self, config: ServerEntryView, options: SessionOptions, health: ServerHealth
+    ) -> None:
         self.config = config
         self.session_options = options
         self.health = health
@@ -34,8 +36,8 @@ class Server:
 
 
 def build_server(
-    config: SmtpConfig,
-    server: ServerConfig,
+    config: ConfigView,
+    server: ServerEntryView,
     token_provider: TokenProvider | None,
     address_policy: AddressPolicy | None,
 ) -> Server:
@@ -64,7 +66,7 @@ def build_server(
 
 
 def _token_source(
-    config: SmtpConfig, server: ServerConfig, token_provider: TokenProvider | None
+    config: ConfigView, server: ServerEntryView, token_provider: TokenProvider | None
 ) -> TokenSource:
     from .oauth import TokenSource
     from .token_fetch import UrlPolicy
@@ -81,7 +83,7 @@ def _token_source(
     )
 
 
-def where(server: ServerConfig) -> str:
+def where(server: ServerEntryView) -> str:
     """How a config error names a server's auth: `auth` for the top-level server (priority 0
     without a label), else the server's label or address."""
     if server.priority == 0 and not server.label:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..config import GOOGLE_MAIL_SCOPE, AuthConfig, invalid_config
+from ..config import GOOGLE_MAIL_SCOPE, invalid_config
+from ..config.views import AuthView
 from ..errors import register_secret
 from ..files import OptionFileError, read_option_file
 
@@ -28,7 +29,7 @@ INSTALL_HINT = (
 class ServiceAccount:
     """Signs token requests for one service account; build once per connector."""
 
-    def __init__(self, auth: AuthConfig, *, allow_files: bool = True) -> None:
+    def __init__(self, auth: AuthView, *, allow_files: bool = True) -> None:
         assert auth.uses_service_account and auth.private_key is not None
         self._issuer = auth.service_client or ""
         self._subject = auth.user or ""
@@ -57,7 +58,7 @@ class ServiceAccount:
         return f"ServiceAccount(iss={self._issuer!r}, sub={self._subject!r})"
 
 
-def _load_key(auth: AuthConfig, allow_files: bool) -> Any:
+def _load_key(auth: AuthView, allow_files: bool) -> Any:
     """The RSA private key from PEM text (Google's JSON key file has it as `private_key`) or a
     PEM file; errors name the option, never its value."""
     try:

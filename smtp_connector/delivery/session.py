@@ -28,7 +28,7 @@ from .pipelining import PipeliningProtocol, enable_pipelining
 from .transaction import Delivery, MailTransaction
 
 if TYPE_CHECKING:
-    from ..config import ServerSettings
+    from ..config.views import ServerView
     from .oauth import TokenSource
 
 log = secret_safe_logger("smtp_connector.delivery")
@@ -69,7 +69,7 @@ class SmtpSession:
     """An open, authenticated SMTP connection that delivers one message at a time. A plain
     class, not a dataclass, for the import cost (see health.py's ServerHealth)."""
 
-    def __init__(self, server: ServerSettings, options: SessionOptions) -> None:
+    def __init__(self, server: ServerView, options: SessionOptions) -> None:
         self.server = server
         self.options = options
         self.steps: list[Step] = []

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..errors import Cause, ConnectorError, ErrorCode
 
 if TYPE_CHECKING:
-    from ..config import ThrottleOptions
+    from ..config.views import ThrottleView
 
 HOUR_S = 3600.0
 GLOBAL_KEY = "*"
@@ -102,7 +102,7 @@ class Throttle:
 
     def __init__(
         self,
-        options: ThrottleOptions,
+        options: ThrottleView,
         store: ThrottleStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:

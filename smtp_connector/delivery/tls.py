@@ -23,22 +23,22 @@ from ..config.plain import tls_version
 from ..errors import ConnectorError, ErrorCode
 
 if TYPE_CHECKING:
-    from ..config import ServerSettings, TlsOptions
+    from ..config.views import ServerView, TlsView
 
 CACHE_SIZE = 64  # distinct TLS settings kept; the least recently used goes first
 _contexts: OrderedDict[str, ssl.SSLContext] = OrderedDict()
 _contexts_lock = threading.Lock()  # connectors are also built in worker threads
 
 
-def may_use_tls(server: ServerSettings) -> bool:
+def may_use_tls(server: ServerView) -> bool:
     """Whether a session with `server` can ever need a TLS context: not with `ignoreTLS` on a
     plain port and no `tls` options given (options given are still built, so a bad CA or key
     is refused when the connector is built, as it is for every other server). Loading the
     system's CA store is most of the first send's setup, so a plain-SMTP connector skips it."""
-    return server.implicit_tls or not server.ignore_tls or bool(server.tls.model_fields_set)
+    return server.implicit_tls or not server.ignore_tls or server.tls.any_given
 
 
-def build_ssl_context(server: ServerSettings, *, allow_files: bool = True) -> ssl.SSLContext:
+def build_ssl_context(server: ServerView, *, allow_files: bool = True) -> ssl.SSLContext:
     """An SSLContext for `server`'s TLS options, shared with every server that has the same
     ones; `allow_files=False` (disableFileAccess) refuses file paths. Never mutate the result."""
     key = _cache_key(server.tls, allow_files)
@@ -61,7 +61,7 @@ def build_ssl_context(server: ServerSettings, *, allow_files: bool = True) -> ss
 _plain_keys: dict[tuple[bool, bool], str | None] = {}
 
 
-def _cache_key(options: TlsOptions, allow_files: bool) -> str | None:
+def _cache_key(options: TlsView, allow_files: bool) -> str | None:
     """`_digest_key`, remembered for options that set nothing but `rejectUnauthorized`: what
     a stored definition's failover server has, once per server at every connector rebuild (40
     JSON dumps and digests for an app with 40 definitions, in the build thread that holds the
@@ -87,7 +87,7 @@ def _cache_key(options: TlsOptions, allow_files: bool) -> str | None:
     return _digest_key(options, allow_files)
 
 
-def _digest_key(options: TlsOptions, allow_files: bool) -> str | None:
+def _digest_key(options: TlsView, allow_files: bool) -> str | None:
     """A digest of the options a context is made of (the secrets in them hashed, never kept
     as keys), or None when building it may read a file."""
     cas = _as_list(options.ca)
@@ -104,7 +104,7 @@ def _digest_key(options: TlsOptions, allow_files: bool) -> str | None:
     return hashlib.sha256(json.dumps(material).encode()).hexdigest()
 
 
-def _new_context(server: ServerSettings, allow_files: bool) -> ssl.SSLContext:
+def _new_context(server: ServerView, allow_files: bool) -> ssl.SSLContext:
     options = server.tls
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     for ca in _as_list(options.ca):

@@ -21,7 +21,7 @@ from .dkim import DkimSigner
 from .smime import SmimeSigner
 
 if TYPE_CHECKING:
-    from ..config import SmtpConfig
+    from ..config.views import ConfigView
 
 logger = secret_safe_logger("smtp_connector.signing")
 
@@ -39,7 +39,7 @@ class Signer(Protocol):
     def sign(self, message: bytes) -> bytes: ...
 
 
-def build_signers(config: SmtpConfig) -> list[Signer]:
+def build_signers(config: ConfigView) -> list[Signer]:
     """The signers the config asks for, S/MIME first then DKIM. Keys are parsed and checked here,
     once, when the connector is built: bad material is `invalid_config` naming the option, before
     the first send (the config itself checks only the shape of these options)."""
@@ -96,14 +96,14 @@ def _build(name: str, factory: Callable[[], Signer]) -> Signer:
         raise invalid_config(f"`{name}`: {exc}") from None
 
 
-def _smime_signer(config: SmtpConfig) -> Signer:
+def _smime_signer(config: ConfigView) -> Signer:
     assert config.smime is not None
     signer = SmimeSigner(config.smime)
     _warn_smime_address(signer.addresses, config.from_email)
     return signer
 
 
-def _dkim_signer(config: SmtpConfig) -> Signer:
+def _dkim_signer(config: ConfigView) -> Signer:
     assert config.dkim is not None
     signer = DkimSigner(config.dkim if isinstance(config.dkim, list) else [config.dkim])
     _warn_dkim_alignment(signer.domains, config.from_email)

@@ -39,6 +39,7 @@ from .template_models import locale_key, template_details
 
 if TYPE_CHECKING:
     from smtp_connector import SmtpConnector
+    from smtp_connector.config.views import TemplateView
 
 log = secret_safe_logger("smtp_connector.store")
 
@@ -158,7 +159,7 @@ class Resolution:
     level: Level
     usage_type: str
     locale: str | None
-    template: EmailTemplate
+    template: TemplateView  # a model: `template_choice` gives shipped ones as `EmailTemplate`
 
 
 def resolve(

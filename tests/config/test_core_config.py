@@ -17,6 +17,7 @@ from pydantic import BaseModel, SecretStr
 
 from smtp_connector.config import (
     AuthConfig,
+    EmailTemplate,
     HealthOptions,
     PoolOptions,
     RetryOptions,
@@ -25,8 +26,8 @@ from smtp_connector.config import (
     ThrottleOptions,
     TlsOptions,
 )
-from smtp_connector.config.core import (
-    CORE_FIELDS,
+from smtp_connector.config.core import CORE_FIELDS, plain_config
+from smtp_connector.config.records import (
     PlainAuth,
     PlainConfig,
     PlainHealth,
@@ -35,7 +36,6 @@ from smtp_connector.config.core import (
     PlainServer,
     PlainThrottle,
     PlainTls,
-    plain_config,
 )
 from smtp_connector.errors import ConnectorError, redact
 
@@ -47,6 +47,7 @@ SERVER_RULES = (
     "tls_server_name",
     "address",
 )
+TEMPLATE_RULES = ("text_source", "html_source", "label")
 AUTH_RULES = (
     "enabled",
     "missing_credentials",
@@ -65,15 +66,21 @@ def assert_same(plain: Any, model: BaseModel, where: str = "") -> None:
         mine, theirs = getattr(plain, name), getattr(model, name)
         if name in GROUPS:
             assert_same(mine, theirs, f"{where}{name}.")
+        elif name == "templates":
+            assert len(mine) == len(theirs), f"{where}{name}"
+            for index, (one, other) in enumerate(zip(mine, theirs, strict=True)):
+                assert_same(one, other, f"{where}{name}[{index}].")
         elif isinstance(theirs, SecretStr):
             assert mine.get_secret_value() == theirs.get_secret_value(), f"{where}{name}"
         else:
             assert (mine, type(mine)) == (theirs, type(theirs)), f"{where}{name}"
     rules = AUTH_RULES if isinstance(model, AuthConfig) else ()
+    if isinstance(model, EmailTemplate):
+        rules = TEMPLATE_RULES
     if isinstance(model, ServerConfig | SmtpConfig):
         rules = SERVER_RULES
         assert plain.tls_flag_notes() == model.tls_flag_notes()
-        assert plain.tls.model_fields_set == model.tls.model_fields_set
+        assert plain.tls.any_given is model.tls.any_given is bool(model.tls.model_fields_set)
     for rule in rules:
         assert getattr(plain, rule) == getattr(model, rule), f"{where}{rule}"
 
