@@ -13,6 +13,7 @@ import pytest
 import trustme
 from smtp_servers import Behaviour, TestServer
 
+from smtp_connector import errors
 from smtp_connector.delivery.backends import OUTBOX
 
 # Test folders whose async tests run once per event loop: everything that opens SMTP sessions.
@@ -103,3 +104,17 @@ def _clear_outbox() -> Iterator[None]:
     OUTBOX.clear()
     yield
     OUTBOX.clear()
+
+
+@pytest.fixture(autouse=True)
+def _forget_the_tests_secrets() -> Iterator[None]:
+    """Secrets a test registered are forgotten after it: the registry redacts every later
+    message in the process, and hypothesis draws strings from the package's own literals
+    ("then", "false", "default"), so a drawn password could garble another test's message
+    ("Au***tication", "secure: ***") depending on the order and the draw."""
+    before = set(errors._SECRETS)
+    yield
+    if len(errors._SECRETS) != len(before):  # it only ever grows
+        with errors._REGISTRY_LOCK:
+            errors._SECRETS.intersection_update(before)
+            errors._ORDERED[:] = sorted(errors._SECRETS, key=len, reverse=True)
