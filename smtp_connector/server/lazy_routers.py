@@ -6,8 +6,10 @@ responses (FastAPI analyses each route when it is declared): start-up CPU for ro
 admin routes). A `Deferred` group installs none of its routers at start; a router is imported
 and installed by the first request whose path it `reaches`, before any middleware or route sees
 that request, and every one of them before the OpenAPI document is first built, so
-`/openapi.json` and `/docs` list every route. Installing runs no `await`: two first requests on
-the event loop cannot both install a router, nor see it half installed.
+`/openapi.json` and `/docs` list every route. The validators of its routes are built as it is
+installed (`build_validators`), not by the first request that uses them. Installing runs no
+`await`: two first requests on the event loop cannot both install a router, nor see it half
+installed.
 
 Routing and the document's order depend on the route table's order, so each router's routes
 go where an app that installed everything at start has them: a `Places` table, shared by every
@@ -17,10 +19,13 @@ installed at start (its anchor) and how many routes each installed router added.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_fields_from_routes
+from pydantic.warnings import UnsupportedFieldAttributeWarning
 
 Reaches = Callable[[str], bool]  # does a request to this path need the router?
 Load = Callable[[FastAPI, str], None]  # import router `name` and install it on the app
@@ -72,6 +77,7 @@ class Deferred:
         before = len(routes)
         self.load(self.app, name)
         added = routes[before:]
+        build_validators(added)
         del routes[before:]
         place = self.places.place(name)
         routes[place:place] = added
@@ -94,6 +100,18 @@ class Deferred:
     def install_all(self) -> None:
         for name in list(self.waiting):
             self.install(name)
+
+
+def build_validators(routes: list[Any]) -> None:
+    """Build the validators and serializers FastAPI left unbuilt for `routes` (those of a
+    model declared with `defer_build`, store/domain.py's `Wire`), so no request builds one;
+    pydantic's warning about a field's metadata is silenced, as FastAPI does when it builds."""
+    for field in get_fields_from_routes(routes):
+        adapter = field._type_adapter
+        if not adapter.pydantic_complete:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=UnsupportedFieldAttributeWarning)
+                adapter.rebuild()
 
 
 def defer(app: FastAPI, places: Places, waiting: dict[str, Reaches], load: Load) -> Deferred:
