@@ -26,6 +26,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_fields_from_routes
 from pydantic.warnings import UnsupportedFieldAttributeWarning
+from starlette.requests import Request
+
+from .errors import Failure, log, render
 
 Reaches = Callable[[str], bool]  # does a request to this path need the router?
 Load = Callable[[FastAPI, str], None]  # import router `name` and install it on the app
@@ -70,15 +73,19 @@ class Deferred:
         self.unreached: set[str] = set()
 
     def install(self, name: str) -> None:
-        """Import router `name` and install it, its routes moved to their place."""
-        if self.waiting.pop(name, None) is None:
+        """Import router `name` and install it, its routes moved to their place. If that fails
+        (a broken install), nothing of it stays and it waits still: the next request retries."""
+        if name not in self.waiting:
             return
         routes = self.app.router.routes
         before = len(routes)
-        self.load(self.app, name)
-        added = routes[before:]
-        build_validators(added)
-        del routes[before:]
+        try:
+            self.load(self.app, name)
+            added = routes[before:]
+            build_validators(added)
+        finally:
+            del routes[before:]
+        del self.waiting[name]
         place = self.places.place(name)
         routes[place:place] = added
         self.places.counts[name] = self.counts[name] = len(added)
@@ -131,6 +138,16 @@ def defer(app: FastAPI, places: Places, waiting: dict[str, Reaches], load: Load)
     return pending
 
 
+def not_loaded(scope: Any, exc: Exception) -> Any:
+    """The 500 for a request whose router could not be installed, in the envelope of the API it
+    asked (errors.render): which module is missing, not a traceback (that goes to the log)."""
+    log.error("could not install the routes for %s", scope.get("path", ""), exc_info=exc)
+    what = f" ({type(exc).__name__}: {exc.name})" if isinstance(exc, ImportError) else ""
+    message = (f"This server could not load the routes for this path{what}; its installation "
+               "may be incomplete: reinstall smtp-connector, or see the server's log.")  # fmt: skip
+    return render(Request(scope), Failure(500, "internal_error", message))
+
+
 class _FirstUse:
     """ASGI: a request to a waiting router's path installs that router first; with none left
     waiting it only passes requests on."""
@@ -141,5 +158,11 @@ class _FirstUse:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self.pending.waiting and scope["type"] != "lifespan":
-            self.pending.install_for(scope.get("path", ""))
+            try:
+                self.pending.install_for(scope.get("path", ""))
+            except Exception as exc:  # outside the app's handlers: answered here, as they would
+                if scope["type"] != "http":
+                    raise
+                await not_loaded(scope, exc)(scope, receive, send)
+                return
         await self.app(scope, receive, send)
