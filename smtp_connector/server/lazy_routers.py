@@ -139,8 +139,9 @@ def defer(app: FastAPI, places: Places, waiting: dict[str, Reaches], load: Load)
 
 
 def not_loaded(scope: Any, exc: Exception) -> Any:
-    """The 500 for a request whose router could not be installed, in the envelope of the API it
-    asked (errors.render): which module is missing, not a traceback (that goes to the log)."""
+    """The 500 for a request whose router could not be installed, rendered as the app renders
+    errors (errors.render; a dialect that did not load has no envelope yet: the native one):
+    which module is missing, not a traceback (that goes to the log)."""
     log.error("could not install the routes for %s", scope.get("path", ""), exc_info=exc)
     what = f" ({type(exc).__name__}: {exc.name})" if isinstance(exc, ImportError) else ""
     message = (f"This server could not load the routes for this path{what}; its installation "
