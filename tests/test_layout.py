@@ -352,13 +352,21 @@ SERVE_MUST_NOT_LOAD = [
     # host (cli/listen.py), and the `idna` package, with the first non-ASCII host name
     # (store/network.py)
     "pydantic.v1", "encodings.idna", "stringprep", "unicodedata", "idna",
+    # the store's services only an admin request uses, built on first use (store/parts.py;
+    # the first request of each kind loads its module: tests/server/test_service_parts.py)
+    "smtp_connector.store.definitions", "smtp_connector.store.checks",
+    "smtp_connector.store.templates", "smtp_connector.store.template_render",
+    "smtp_connector.store.template_send",
 ]  # fmt: skip
 
 
 # And on PostgreSQL (no worker in `serve` there by default): procrastinate, its dependencies
 # and its pool, with the first announcement of a queued message or a worker
-# (queue/distributed.py); the start checks its tables on the store's connection.
-SERVE_PG_MUST_NOT_LOAD = ["procrastinate", "psycopg_pool", "croniter", "dateutil"]
+# (queue/distributed.py); the start checks its tables on the store's connection. Nor SQLite:
+# the embedded outbox's modules and `sqlite3` (queue/runtime.py, queue/batch_cursor.py).
+SERVE_PG_MUST_NOT_LOAD = ["procrastinate", "psycopg_pool", "croniter", "dateutil",
+                          "sqlite3", "_sqlite3", "smtp_connector.queue.sqlite_outbox",
+                          "smtp_connector.queue.batch_cursor"]  # fmt: skip
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])

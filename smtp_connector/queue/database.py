@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -163,8 +162,11 @@ class _WriterConnection:
     writer thread; after any failure it is closed and the next batch opens a new one."""
 
     def __init__(self, engine: Engine) -> None:
+        from .batch_cursor import BatchCursor  # `sqlite3`: not imported on PostgreSQL
+
         self._engine = engine
         self._conn: Connection | None = None
+        self.cursor_class = BatchCursor
 
     def get(self) -> Connection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
@@ -209,7 +211,7 @@ def _driver_batch(writer: _WriterConnection, ops: Ops) -> list[Outcome] | None:
         # connection made a cursor per statement, and `commit()` compiles its COMMIT anew
         # each time (about 3,300 instructions), where the cursor finds it in the statement
         # cache. The ops call `execute`/`executemany`, which a cursor has too.
-        cursor = raw.cursor(BatchCursor)
+        cursor = raw.cursor(writer.cursor_class)
         cursor.execute("BEGIN IMMEDIATE")
         forms = cast("list[DriverForm]", [op for op, _ in ops])  # `driver_only(ops)` held
         outcomes: list[Outcome] = [(True, form.driver(cursor)) for form in forms]
@@ -223,17 +225,6 @@ def _driver_batch(writer: _WriterConnection, ops: Ops) -> list[Outcome] | None:
                 raw.rollback()
         writer.close()
         return None
-
-
-class BatchCursor(sqlite3.Cursor):
-    """The cursor of a driver batch (`_driver_batch`). It also holds rows its ops left for
-    later (`later`, by statement: sqlite_outbox's attempts rows), which go to SQLite as one
-    `executemany` per statement after the last op, before the COMMIT: in the same transaction,
-    durable at the same moment. A failed insert fails the batch, whose ops then run alone."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        super().__init__(connection)
-        self.later: dict[str, list[tuple[Any, ...]]] = {}
 
 
 def _sync_alone(writer: _WriterConnection, op: Op) -> Outcome:

@@ -29,7 +29,6 @@ from .distributed import ProcrastinateEngine
 from .outbox import Outbox
 from .policy import RetryPolicy
 from .sender import QueueSender
-from .sqlite_outbox import SqliteOutbox
 from .worker import Deliverer, DeliverNow, EmbeddedWorker, worker_name
 
 log = logging.getLogger("smtp_connector.queue")
@@ -67,8 +66,13 @@ class Queue:
             "embedded" if sqlite else "procrastinate"
         )  # fmt: skip
         self.db = QueueDatabase(database_url, pool_size=self.options.concurrency + 4)
-        # On SQLite the per-message writes are pre-written driver SQL (sqlite_outbox.py).
-        outbox_class = SqliteOutbox if self.db.is_sqlite else Outbox
+        # On SQLite the per-message writes are pre-written driver SQL (sqlite_outbox.py,
+        # imported here: `sqlite3` is not imported on PostgreSQL).
+        outbox_class = Outbox
+        if self.db.is_sqlite:
+            from .sqlite_outbox import SqliteOutbox
+
+            outbox_class = SqliteOutbox
         self.outbox = outbox_class(self.db, self.options.policy.lease)
         self.distributed = (
             ProcrastinateEngine(database_url, self.outbox, sweep=self.options.sweep)

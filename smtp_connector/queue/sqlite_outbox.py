@@ -241,7 +241,7 @@ def _read_versions(raw: Driver, claims: list[Claim]) -> None:
 
 
 def _insert_attempt(raw: Driver, row: tuple[Any, ...]) -> None:
-    """An attempts row: in a driver batch (database.BatchCursor) left for the batch's one
+    """An attempts row: in a driver batch (batch_cursor.BatchCursor) left for the batch's one
     `executemany` of them before its COMMIT (no op of a batch reads the attempts it wrote;
     the rows, their order and ids are the same); for an op run alone, inserted now."""
     later = getattr(raw, "later", None)

@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from smtp_connector import __version__
 from smtp_connector.queue import Queue, QueueOptions, RetryPolicy
 from smtp_connector.store import Service
+from smtp_connector.store.domain import build_wire_models
 
 from . import edge, fast_send, heap, openapi
 from .dialects import loader as dialects
@@ -126,7 +127,9 @@ ADMIN_ROUTERS: dict[str, Reaches] = {
 
 
 def _load_admin_router(app: FastAPI, name: str) -> None:
-    app.include_router(importlib.import_module(f"{__package__}.routes.{name}").router)
+    module = importlib.import_module(f"{__package__}.routes.{name}")
+    build_wire_models()  # the models its routes take and return, before FastAPI reads them
+    app.include_router(module.router)
 
 
 def install_admin_routers(app: FastAPI) -> None:

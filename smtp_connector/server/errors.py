@@ -104,7 +104,7 @@ NATIVE_ERRORS = error_responses(ErrorBody, [
 
 _REASON_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409,
                   "unavailable": 409, "mismatch": 422, "unprocessable": 422,
-                  "too_large": 413}  # fmt: skip
+                  "too_large": 413, "broken": 500}  # fmt: skip
 _CODE_STATUS = {
     ErrorCode.INVALID_CONFIG: 400,
     ErrorCode.INVALID_RECIPIENT: 400,

@@ -6,8 +6,10 @@ responses (FastAPI analyses each route when it is declared): start-up CPU for ro
 admin routes). A `Deferred` group installs none of its routers at start; a router is imported
 and installed by the first request whose path it `reaches`, before any middleware or route sees
 that request, and every one of them before the OpenAPI document is first built, so
-`/openapi.json` and `/docs` list every route. Installing runs no `await`: two first requests on
-the event loop cannot both install a router, nor see it half installed.
+`/openapi.json` and `/docs` list every route. The validators of its routes are built as it is
+installed (`build_validators`), not by the first request that uses them. Installing runs no
+`await`: two first requests on the event loop cannot both install a router, nor see it half
+installed.
 
 Routing and the document's order depend on the route table's order, so each router's routes
 go where an app that installed everything at start has them: a `Places` table, shared by every
@@ -17,10 +19,16 @@ installed at start (its anchor) and how many routes each installed router added.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_fields_from_routes
+from pydantic.warnings import UnsupportedFieldAttributeWarning
+from starlette.requests import Request
+
+from .errors import Failure, log, render
 
 Reaches = Callable[[str], bool]  # does a request to this path need the router?
 Load = Callable[[FastAPI, str], None]  # import router `name` and install it on the app
@@ -65,14 +73,19 @@ class Deferred:
         self.unreached: set[str] = set()
 
     def install(self, name: str) -> None:
-        """Import router `name` and install it, its routes moved to their place."""
-        if self.waiting.pop(name, None) is None:
+        """Import router `name` and install it, its routes moved to their place. If that fails
+        (a broken install), nothing of it stays and it waits still: the next request retries."""
+        if name not in self.waiting:
             return
         routes = self.app.router.routes
         before = len(routes)
-        self.load(self.app, name)
-        added = routes[before:]
-        del routes[before:]
+        try:
+            self.load(self.app, name)
+            added = routes[before:]
+            build_validators(added)
+        finally:
+            del routes[before:]
+        del self.waiting[name]
         place = self.places.place(name)
         routes[place:place] = added
         self.places.counts[name] = self.counts[name] = len(added)
@@ -96,6 +109,18 @@ class Deferred:
             self.install(name)
 
 
+def build_validators(routes: list[Any]) -> None:
+    """Build the validators and serializers FastAPI left unbuilt for `routes` (those of a
+    model declared with `defer_build`, store/domain.py's `Wire`), so no request builds one;
+    pydantic's warning about a field's metadata is silenced, as FastAPI does when it builds."""
+    for field in get_fields_from_routes(routes):
+        adapter = field._type_adapter
+        if not adapter.pydantic_complete:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=UnsupportedFieldAttributeWarning)
+                adapter.rebuild()
+
+
 def defer(app: FastAPI, places: Places, waiting: dict[str, Reaches], load: Load) -> Deferred:
     """Install the routers in `waiting` lazily (each reserved in `places` already); call it
     after `openapi.install` and the other middleware-stack wrappers (the check for a first
@@ -113,6 +138,17 @@ def defer(app: FastAPI, places: Places, waiting: dict[str, Reaches], load: Load)
     return pending
 
 
+def not_loaded(scope: Any, exc: Exception) -> Any:
+    """The 500 for a request whose router could not be installed, rendered as the app renders
+    errors (errors.render; a dialect that did not load has no envelope yet: the native one):
+    which module is missing, not a traceback (that goes to the log)."""
+    log.error("could not install the routes for %s", scope.get("path", ""), exc_info=exc)
+    what = f" ({type(exc).__name__}: {exc.name})" if isinstance(exc, ImportError) else ""
+    message = (f"This server could not load the routes for this path{what}; its installation "
+               "may be incomplete: reinstall smtp-connector, or see the server's log.")  # fmt: skip
+    return render(Request(scope), Failure(500, "internal_error", message))
+
+
 class _FirstUse:
     """ASGI: a request to a waiting router's path installs that router first; with none left
     waiting it only passes requests on."""
@@ -123,5 +159,11 @@ class _FirstUse:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self.pending.waiting and scope["type"] != "lifespan":
-            self.pending.install_for(scope.get("path", ""))
+            try:
+                self.pending.install_for(scope.get("path", ""))
+            except Exception as exc:  # outside the app's handlers: answered here, as they would
+                if scope["type"] != "http":
+                    raise
+                await not_loaded(scope, exc)(scope, receive, send)
+                return
         await self.app(scope, receive, send)

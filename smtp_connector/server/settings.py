@@ -14,9 +14,8 @@ from typing import Any
 
 from smtp_connector.errors import ConnectorError, ErrorCode
 from smtp_connector.store import DEFAULT_DATABASE_URL
-from smtp_connector.store.definitions import DEFAULT_MAX_PER_APP
 from smtp_connector.store.network import NETWORK_POLICY_ENV, NetworkPolicy
-from smtp_connector.store.policy import ServicePolicy
+from smtp_connector.store.policy import DEFAULT_MAX_PER_APP, ServicePolicy
 from smtp_connector.store.secrets import SECRET_KEY_ENV
 from smtp_connector.store.smime_material import SMIME_DIR_ENV
 

@@ -8,7 +8,10 @@ Imports the library only through its public names (and errors); never server, qu
     outcome = await service.messages.send(actor, app.id, MessageRequest(to="a@example.org"))
 """
 
-from .checks import TestMessage
+from typing import TYPE_CHECKING
+
+from smtp_connector.lazy import lazy_names
+
 from .domain import (
     CENSORED,
     CLI_ACTOR,
@@ -32,6 +35,12 @@ from .errors import APP, DEFINITION, ServiceError
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .service import Service
 from .urls import DEFAULT_DATABASE_URL
+
+if TYPE_CHECKING:
+    from .checks import TestMessage
+
+# `TestMessage` lives with the checks, which an idle `serve` does not import (service.py).
+__getattr__, __dir__ = lazy_names(__name__, {"TestMessage": ".checks"})
 
 __all__ = [
     "APP",

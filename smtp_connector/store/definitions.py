@@ -40,7 +40,7 @@ from .domain import (
 )
 from .errors import APP, DEFINITION, ServiceError, conflict_on_duplicate, not_found
 from .pages import MAX_LIMIT, Page, definitions_order, definitions_page
-from .policy import ServicePolicy
+from .policy import DEFAULT_MAX_PER_APP, ServicePolicy
 from .protection import refuse_secret_travel, transport_of
 from .secrets import SecretBox
 from .smime_material import check_path, is_path
@@ -150,9 +150,6 @@ async def clear_other_defaults(session: AsyncSession, row: DefinitionRow) -> Non
             .where(DefinitionRow.app_id == row.app_id, DefinitionRow.id != row.id)
             .values(is_default=False)
         )
-
-
-DEFAULT_MAX_PER_APP = 50
 
 
 class DefinitionService:

@@ -37,6 +37,22 @@ class Wire(ConfigModel):
     """camelCase aliases, snake_case names, unknown keys refused (a typo must not be ignored):
     the same wire conventions as the library's config."""
 
+    # Built by `build_wire_models` when a router that takes or returns them is installed
+    # (server/lazy_routers.py), not at import: an idle `serve` needs only `MessageRequest`.
+    model_config = ConfigDict(defer_build=True)
+
+
+def build_wire_models() -> None:
+    """Build every `Wire` model declared so far that is not built yet, so that routes declared
+    next get built validators and no request builds one (about 0.8 MB an idle `serve` that
+    only sends does not hold)."""
+    waiting = [Wire]
+    while waiting:
+        model = waiting.pop()
+        waiting.extend(model.__subclasses__())
+        if not model.__pydantic_complete__:
+            model.model_rebuild()
+
 
 def check_email(
     value: str | None, field_name: str, *, allow_special_use: bool = False
@@ -298,6 +314,7 @@ class Definition(Wire):
 
 
 class MessageRequest(Wire):
+    model_config = ConfigDict(defer_build=False)  # every send validates one: built at import
     # No field holds a secret, so pydantic may skip `ConfigModel.model_post_init`, the walk
     # over the fields that registers secrets: every send validates one (issue 26 §1).
     model_post_init = BaseModel.model_post_init

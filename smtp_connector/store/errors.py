@@ -2,7 +2,8 @@
 
 A `ServiceError` adds `reason`, the kind of failure an HTTP layer maps to a status
 (`invalid` 400, `forbidden` 403, `not_found` 404, `conflict` 409, `mismatch` and
-`unprocessable` 422, `too_large` 413); `code`
+`unprocessable` 422, `too_large` 413, `broken` 500: a part of the server that could not be
+loaded, parts.py); `code`
 stays an `ErrorCode` (`invalid_config` unless a more precise one applies), so the JSON a client
 sees carries the same code as the Python exception. A refusal no library code describes (an
 idempotency key reused, one still in use) carries its own short `label` for the wire instead.
@@ -27,6 +28,7 @@ Reason = Literal[
     "mismatch",
     "unprocessable",
     "too_large",
+    "broken",
 ]
 APP = "App"
 DEFINITION = "Server definition"

@@ -4,11 +4,16 @@ It owns the database, the secret box and the connector cache, and exposes one se
 concern (apps, definitions, checks, messages, keys, audit, templates). Nothing in here knows HTTP:
 routers translate requests into these calls and `ServiceError`/`ConnectorError` into their
 dialect's error shape.
+
+A send needs apps, keys, messages and the audit log; the definitions, checks and templates'
+services are built, and their modules imported, when first asked for (`parts.py`): an admin's
+request, not a sender's, so an idle `serve` holds none of them (issue 26 §5's idle RSS).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
@@ -16,23 +21,26 @@ from sqlalchemy.exc import DBAPIError
 from . import audit
 from .apps import AppService
 from .audit import AuditLog
-from .checks import CheckService
 from .connectors import ConnectorCache
 from .database import Database, unavailable
-from .definitions import DEFAULT_MAX_PER_APP, DefinitionService
 from .domain import CLI_ACTOR, Actor
 from .freshness import Freshness
 from .keys import KeyService
 from .messages import MessageService
 from .migrate import prepare_schema
-from .policy import ServicePolicy
+from .parts import part
+from .policy import DEFAULT_MAX_PER_APP, ServicePolicy
 from .secrets import SecretBox, load_secret_box
 from .sending import DirectSender, Sender, SendJob, SendOutcome
 from .tables import SECRET_COLUMNS, DefinitionRow
 from .template_models import TemplateLimits
-from .template_render import TemplateRenderer
-from .template_send import TemplateTestSender
-from .templates import TemplateService
+
+if TYPE_CHECKING:
+    from .checks import CheckService
+    from .definitions import DefinitionService
+    from .template_render import TemplateRenderer
+    from .template_send import TemplateTestSender
+    from .templates import TemplateService
 
 SenderFactory = Callable[[Callable[[SendJob], Awaitable[SendOutcome]]], Sender]
 
@@ -54,21 +62,12 @@ class Service:
         self.box = box
         self.policy = policy = policy or ServicePolicy()
         self.connectors = ConnectorCache()
-        changed = self.connectors.invalidate
         self.keys = KeyService(database)
         self.apps = AppService(database, self._app_deleted)
-        self.definitions = DefinitionService(
-            database, box, changed, policy, max_per_app=max_definitions_per_app
-        )
-        self.checks = CheckService(database, box, changed, policy)
         self.messages = MessageService(database, box, self.connectors, sender, policy)
         self.audit = AuditLog(database)
-        limits = template_limits or TemplateLimits.from_env()
-        self.template_render = TemplateRenderer(database, self.connectors.run_build, limits)
-        self.templates = TemplateService(
-            database, self._templates_changed, self.template_render.check, limits
-        )
-        self.template_tests = TemplateTestSender(database, box, policy, limits)
+        self.max_definitions_per_app = max_definitions_per_app
+        self.template_limits = template_limits or TemplateLimits.from_env()
         window = min(self.keys.cache_ttl, self.connectors.version_ttl)
         self.freshness = Freshness([self.keys.refresh, self.messages.refresh_versions], window)
 
@@ -99,6 +98,43 @@ class Service:
             database, box, sender=sender, policy=policy,
             max_definitions_per_app=max_definitions_per_app,
         )  # fmt: skip
+
+    # Built on first use (parts.py): the same objects, with the same arguments, as before.
+    @part
+    def definitions(self) -> DefinitionService:
+        from .definitions import DefinitionService
+
+        return DefinitionService(
+            self.database, self.box, self.connectors.invalidate, self.policy,
+            max_per_app=self.max_definitions_per_app,
+        )  # fmt: skip
+
+    @part
+    def checks(self) -> CheckService:
+        from .checks import CheckService
+
+        return CheckService(self.database, self.box, self.connectors.invalidate, self.policy)
+
+    @part
+    def template_render(self) -> TemplateRenderer:
+        from .template_render import TemplateRenderer
+
+        return TemplateRenderer(self.database, self.connectors.run_build, self.template_limits)
+
+    @part
+    def templates(self) -> TemplateService:
+        from .templates import TemplateService
+
+        limits = self.template_limits
+        return TemplateService(
+            self.database, self._templates_changed, self.template_render.check, limits
+        )
+
+    @part
+    def template_tests(self) -> TemplateTestSender:
+        from .template_send import TemplateTestSender
+
+        return TemplateTestSender(self.database, self.box, self.policy, self.template_limits)
 
     async def _templates_changed(self, app_id: str) -> None:
         """This process's next send of the app reads its templates version (and reloads)."""

@@ -94,7 +94,7 @@ async def test_a_batchs_attempts_rows_go_in_one_executemany(
 ) -> None:
     """The completions of one driver batch write their attempts rows as one `executemany`
     before the COMMIT: the same rows, in the completions' order, as one insert each."""
-    from smtp_connector.queue.database import BatchCursor
+    from smtp_connector.queue.batch_cursor import BatchCursor
     from smtp_connector.queue.sqlite_outbox import INSERT_ATTEMPT
 
     many: list[int] = []

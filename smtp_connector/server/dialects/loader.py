@@ -20,6 +20,8 @@ import importlib
 
 from fastapi import FastAPI
 
+from smtp_connector.store.domain import build_wire_models
+
 from ..errors import in_territory
 from ..lazy_routers import Places, Reaches, defer
 
@@ -54,4 +56,6 @@ def _reaches(prefix: str) -> Reaches:
 
 
 def _load(app: FastAPI, name: str) -> None:
-    importlib.import_module(f"{__package__}.{name}").install(app)
+    module = importlib.import_module(f"{__package__}.{name}")
+    build_wire_models()  # the store's models its routes take and return (store/domain.py)
+    module.install(app)
