@@ -17,10 +17,11 @@ from service_support import postgres_database
 from sqlalchemy import Connection, func, insert, inspect, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 
+from smtp_connector.errors import ConnectorError
 from smtp_connector.queue.stats import outcomes_since
 from smtp_connector.queue.tables import attempts, outbox
 from smtp_connector.store.database import Database
-from smtp_connector.store.migrate import alembic_config, head_revision, upgrade
+from smtp_connector.store.migrate import alembic_config, head_revision, prepare_schema, upgrade
 
 DROPPED = "ix_outbox_messages_app_id"
 APP = "app-1"
@@ -97,6 +98,24 @@ def test_the_tables_declare_no_index_on_app_id_alone() -> None:
     declared = {tuple(c.name for c in index.columns) for index in outbox.indexes}
     assert ("app_id",) not in declared
     assert not outbox.c.app_id.index
+
+
+async def test_a_postgresql_database_of_the_last_release_is_told_to_upgrade() -> None:
+    """The newcomer's first mistake with this revision: the new version started on the
+    PostgreSQL database the last one left at 0010, without `db upgrade`. Refused, naming
+    both revisions and the command; nothing migrated behind the operator's back."""
+    with postgres_database() as url:
+        database = Database(url)
+        try:
+            await upgrade(database, "0010")
+            with pytest.raises(ConnectorError) as refused:
+                await prepare_schema(database)
+            message = refused.value.message
+            assert "is at 0010" in message and "needs 0011" in message, message
+            assert "smtp-connector db upgrade" in message
+            assert DROPPED in await indexes(database)
+        finally:
+            await database.dispose()
 
 
 async def test_upgrade_and_downgrade_on_a_database_with_rows(url: str) -> None:
