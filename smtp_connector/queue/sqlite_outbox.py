@@ -271,14 +271,14 @@ def _by_rowid_or_id(
     giving the rows changed: by the rowid its claim read when there is one (`_MINE_AT`), and
     by id when there is none or the rowid found no such row — the answer and the rows of the
     statement by id alone (tests/queue/test_claim_rowids.py)."""
-    plain = (*values, *mine)
     if row is None:
+        plain = (*values, *mine)
         return lambda raw: execute(raw, by_id, plain).rowcount
     located = (*values, row, *mine)
 
-    def update(raw: Driver) -> int:
+    def update(raw: Driver) -> int:  # the values by id built only when needed (rarely)
         changed = execute(raw, at_row, located).rowcount
-        return changed if changed == 1 else execute(raw, by_id, plain).rowcount
+        return changed if changed == 1 else execute(raw, by_id, (*values, *mine)).rowcount
 
     return update
 
