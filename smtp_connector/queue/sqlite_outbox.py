@@ -264,23 +264,17 @@ def _insert_attempt(raw: Driver, row: tuple[Any, ...]) -> None:
         later.setdefault(INSERT_ATTEMPT, []).append(row)
 
 
-def _by_rowid_or_id(
-    at_row: str, by_id: str, values: tuple[Any, ...], row: int | None, mine: tuple[Any, ...]
-) -> Callable[[Driver], int]:
-    """The claim's update (`values`, then its conditions `mine`) as a function of the driver
-    giving the rows changed: by the rowid its claim read when there is one (`_MINE_AT`), and
-    by id when there is none or the rowid found no such row — the answer and the rows of the
-    statement by id alone (tests/queue/test_claim_rowids.py)."""
-    if row is None:
-        plain = (*values, *mine)
-        return lambda raw: execute(raw, by_id, plain).rowcount
-    located = (*values, row, *mine)
-
-    def update(raw: Driver) -> int:  # the values by id built only when needed (rarely)
+def _by_rowid_or_id(raw: Driver, at_row: str, by_id: str, located: tuple[Any, ...]) -> int:
+    """The rows a claim's update changed. `located`: its values, then the rowid its claim
+    read (None: none was read), then its conditions (id, worker, attempt). By the rowid when
+    there is one (`_MINE_AT`); by id when there is none or the rowid found no such row: the
+    answer and the rows of the statement by id alone (tests/queue/test_claim_rowids.py).
+    Runs on the writer thread; the event loop only builds `located`."""
+    if located[-4] is not None:
         changed = execute(raw, at_row, located).rowcount
-        return changed if changed == 1 else execute(raw, by_id, (*values, *mine)).rowcount
-
-    return update
+        if changed == 1:
+            return changed
+    return execute(raw, by_id, located[:-4] + located[-3:]).rowcount
 
 
 class SqliteOutbox(Outbox):
@@ -303,28 +297,30 @@ class SqliteOutbox(Outbox):
         return DriverOp(op)
 
     def _mark_data_op(self, claim: Claim, now: float) -> Callable[[Connection], int]:
-        mine = (claim.id, claim.worker_id, claim.attempt)
-        return DriverOp(_by_rowid_or_id(MARK_DATA_AT, MARK_DATA, (now, now), claim.row, mine))
+        located = (now, now, claim.row, claim.id, claim.worker_id, claim.attempt)
+        return DriverOp(lambda raw: _by_rowid_or_id(raw, MARK_DATA_AT, MARK_DATA, located))
 
     def _finish_op(
         self, claim: Claim, end: Finish, detail: str | None, now: float
     ) -> Callable[[Connection], bool]:
-        mine = (claim.id, claim.worker_id, claim.attempt)
         # `json.dumps(None)` is "null": the JSON text the Core path stores for no error.
         error = "null" if end.last_error is None else json.dumps(end.last_error)
-        ended = (end.status, now, error)
+        status = end.status
         values: tuple[Any, ...]
-        if end.status == "queued":
-            kind, values = "queued", (*ended, end.next_attempt_at)
-        elif end.status == "sent":
-            kind, values = "sent", (*ended, now, end.message_id, end.server, end.definition_id)
+        if status == "queued":
+            kind, values = "queued", (status, now, error, end.next_attempt_at)
+        elif status == "sent":
+            kind = "sent"
+            values = (status, now, error, now, end.message_id, end.server, end.definition_id)
         else:
-            kind, values = "final", (*ended, now)
-        at = _by_rowid_or_id(FINISH_AT[kind], FINISH[kind], values, claim.row, mine)
+            kind, values = "final", (status, now, error, now)
+        at_row, by_id = FINISH_AT[kind], FINISH[kind]
+        # Joined, not unpacked: `(*values, …)` builds a list first (on the loop, per message).
+        located = values + (claim.row, claim.id, claim.worker_id, claim.attempt)  # noqa: RUF005
         attempt = _attempt_row(claim, end, detail, now)
 
         def op(raw: Driver) -> bool:
-            if at(raw) != 1:
+            if _by_rowid_or_id(raw, at_row, by_id, located) != 1:
                 return False
             _insert_attempt(raw, attempt)
             return True

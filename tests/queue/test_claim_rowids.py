@@ -147,7 +147,7 @@ def test_an_update_by_rowid_or_id_is_the_update_by_id(
         }[update]
         at_row, by_id = sqlite_outbox.FINISH_AT[update], sqlite_outbox.FINISH[update]
     want = old.execute(by_id, (*values, *mine)).rowcount
-    got = sqlite_outbox._by_rowid_or_id(at_row, by_id, values, row, mine)(new)
+    got = sqlite_outbox._by_rowid_or_id(new, at_row, by_id, (*values, row, *mine))
     assert got == want
     assert dump(new) == dump(old)
 
