@@ -65,6 +65,10 @@ class Claim:
     # The app's (definitions, templates) versions read in the claim's transaction, where the
     # outbox does that (sqlite_outbox.py); None: the delivery reads them itself.
     versions: tuple[int, int] | None = None
+    # The row's SQLite rowid, where the SQLite outbox's claim read it (sqlite_outbox.py): its
+    # mark and completion find the row by it, not through the index on `id`. Not the claim's
+    # identity: a claim equals one without it.
+    row: int | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

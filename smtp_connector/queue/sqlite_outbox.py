@@ -42,24 +42,36 @@ INSERT_MESSAGE = (
     f"INSERT INTO outbox_messages ({', '.join(_INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
 )
+# The due rows by their rowids (the table's own key): the subquery reads them from
+# `ix_outbox_due` alone and the update finds each row directly, where selecting `id` read each
+# row for its id and then searched the primary key's index for it (round 7, sqlite-13). Both
+# walk `ix_outbox_due` in its order, so the same rows are claimed; the rowid is returned last.
 CLAIM_DUE = (
     "UPDATE outbox_messages SET status = 'sending', attempts = attempts + 1, lease_until = ?, "
-    "worker_id = ?, data_at = NULL, updated = ? WHERE id IN (SELECT id FROM outbox_messages "
-    "WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?) "
-    "RETURNING id, app_id, definition_ids, recipient, usage_type, payload, locale, attempts, "
-    "max_attempts, expires_at"
+    "worker_id = ?, data_at = NULL, updated = ? WHERE rowid IN (SELECT rowid FROM "
+    "outbox_messages WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at "
+    "LIMIT ?) RETURNING id, app_id, definition_ids, recipient, usage_type, payload, locale, "
+    "attempts, max_attempts, expires_at, rowid"
 )
 # The claimed apps' versions, in the claim's transaction (see `SqliteOutbox._claim_due_op`).
 APP_VERSIONS = "SELECT id, definitions_version, templates_version FROM apps WHERE id IN ({})"
 _MINE = "WHERE id = ? AND status = 'sending' AND worker_id = ? AND attempts = ?"
-MARK_DATA = f"UPDATE outbox_messages SET data_at = ?, updated = ? {_MINE}"
+# The same conditions, the row found by the rowid its claim read (`Claim.row`). Only the row
+# with that id can match, so where this changes a row the statement by id changes the same
+# one; where it changes none (a VACUUM renumbered the rows, or the claim never had a rowid),
+# the statement by id runs and answers (`_by_rowid_or_id`).
+_MINE_AT = f"WHERE rowid = ? AND {_MINE[6:]}"
+_MARK = "UPDATE outbox_messages SET data_at = ?, updated = ? "
+MARK_DATA, MARK_DATA_AT = _MARK + _MINE, _MARK + _MINE_AT
 _ENDED = "status = ?, updated = ?, lease_until = NULL, worker_id = NULL, last_error = ?"
-FINISH = {
-    "queued": f"UPDATE outbox_messages SET {_ENDED}, next_attempt_at = ?, data_at = NULL {_MINE}",
+_FINISH_SET = {
+    "queued": f"UPDATE outbox_messages SET {_ENDED}, next_attempt_at = ?, data_at = NULL ",
     "sent": f"UPDATE outbox_messages SET {_ENDED}, finished = ?, payload = 'null', "
-    f"message_id = ?, server = ?, definition_id = ? {_MINE}",
-    "final": f"UPDATE outbox_messages SET {_ENDED}, finished = ?, payload = 'null' {_MINE}",
+    "message_id = ?, server = ?, definition_id = ? ",
+    "final": f"UPDATE outbox_messages SET {_ENDED}, finished = ?, payload = 'null' ",
 }
+FINISH = {status: update + _MINE for status, update in _FINISH_SET.items()}
+FINISH_AT = {status: update + _MINE_AT for status, update in _FINISH_SET.items()}
 _ATTEMPT_COLUMNS = (
     "message_id", "attempt", "worker_id", "started", "finished", "outcome", "error_code",
     "smtp_code", "server", "detail",
@@ -153,12 +165,13 @@ def _attempt_row(claim: Claim, end: Finish, detail: str | None, now: float) -> t
 
 
 def _claim(row: tuple[Any, ...], worker_id: str, now: float) -> Claim:
-    """A claimed row as a `Claim`, built with its fields in order (no keyword dict per row).
-    `started` is the claim's own moment (`now`, bound as the rows' `updated`): the attempt
-    starts with its claim, one clock read per claimed batch instead of one per row. The
-    payload is the dict the JSON text was read into (fresh, no copy of it)."""
+    """A claimed row (`CLAIM_DUE`'s columns, its rowid last) as a `Claim`, built with its
+    fields in order (no keyword dict per row). `started` is the claim's own moment (`now`,
+    bound as the rows' `updated`): the attempt starts with its claim, one clock read per
+    claimed batch instead of one per row. The payload is the dict the JSON text was read into
+    (fresh, no copy of it)."""
     (id_, app_id, definition_ids, recipient, usage_type, payload, locale, attempts,
-     max_attempts, expires_at) = row  # fmt: skip
+     max_attempts, expires_at, rowid) = row  # fmt: skip
     # The ids before the payload, as the keyword construction evaluates them: a row broken in
     # both (never one this module wrote) raises the same error either way.
     definitions = _definitions(definition_ids)
@@ -167,7 +180,7 @@ def _claim(row: tuple[Any, ...], worker_id: str, now: float) -> Claim:
         content = dict(content or {})
     return Claim(
         id_, app_id, definitions, recipient, usage_type, content, locale,
-        attempts, max_attempts, expires_at, worker_id, now,
+        attempts, max_attempts, expires_at, worker_id, now, None, rowid,
     )  # fmt: skip
 
 
@@ -251,6 +264,19 @@ def _insert_attempt(raw: Driver, row: tuple[Any, ...]) -> None:
         later.setdefault(INSERT_ATTEMPT, []).append(row)
 
 
+def _by_rowid_or_id(raw: Driver, at_row: str, by_id: str, located: tuple[Any, ...]) -> int:
+    """The rows a claim's update changed. `located`: its values, then the rowid its claim
+    read (None: none was read), then its conditions (id, worker, attempt). By the rowid when
+    there is one (`_MINE_AT`); by id when there is none or the rowid found no such row: the
+    answer and the rows of the statement by id alone (tests/queue/test_claim_rowids.py).
+    Runs on the writer thread; the event loop only builds `located`."""
+    if located[-4] is not None:
+        changed = execute(raw, at_row, located).rowcount
+        if changed == 1:
+            return changed
+    return execute(raw, by_id, located[:-4] + located[-3:]).rowcount
+
+
 class SqliteOutbox(Outbox):
     """`Outbox` with its per-message writes as driver statements (same rows, same results)."""
 
@@ -271,32 +297,30 @@ class SqliteOutbox(Outbox):
         return DriverOp(op)
 
     def _mark_data_op(self, claim: Claim, now: float) -> Callable[[Connection], int]:
-        values = (now, now, claim.id, claim.worker_id, claim.attempt)
-
-        def op(raw: Driver) -> int:
-            return execute(raw, MARK_DATA, values).rowcount
-
-        return DriverOp(op)
+        located = (now, now, claim.row, claim.id, claim.worker_id, claim.attempt)
+        return DriverOp(lambda raw: _by_rowid_or_id(raw, MARK_DATA_AT, MARK_DATA, located))
 
     def _finish_op(
         self, claim: Claim, end: Finish, detail: str | None, now: float
     ) -> Callable[[Connection], bool]:
-        mine = (claim.id, claim.worker_id, claim.attempt)
         # `json.dumps(None)` is "null": the JSON text the Core path stores for no error.
         error = "null" if end.last_error is None else json.dumps(end.last_error)
-        ended = (end.status, now, error)
+        status = end.status
         values: tuple[Any, ...]
-        if end.status == "queued":
-            statement, values = FINISH["queued"], (*ended, end.next_attempt_at, *mine)
-        elif end.status == "sent":
-            statement = FINISH["sent"]
-            values = (*ended, now, end.message_id, end.server, end.definition_id, *mine)
+        if status == "queued":
+            kind, values = "queued", (status, now, error, end.next_attempt_at)
+        elif status == "sent":
+            kind = "sent"
+            values = (status, now, error, now, end.message_id, end.server, end.definition_id)
         else:
-            statement, values = FINISH["final"], (*ended, now, *mine)
+            kind, values = "final", (status, now, error, now)
+        at_row, by_id = FINISH_AT[kind], FINISH[kind]
+        # Joined, not unpacked: `(*values, …)` builds a list first (on the loop, per message).
+        located = values + (claim.row, claim.id, claim.worker_id, claim.attempt)  # noqa: RUF005
         attempt = _attempt_row(claim, end, detail, now)
 
         def op(raw: Driver) -> bool:
-            if execute(raw, statement, values).rowcount != 1:
+            if _by_rowid_or_id(raw, at_row, by_id, located) != 1:
                 return False
             _insert_attempt(raw, attempt)
             return True

@@ -4,8 +4,8 @@ The row is the source of truth for a message's state whatever engine runs the wo
 embedded worker, or procrastinate on PostgreSQL, whose job only carries the row's id). Times
 are epoch seconds (floats): the same comparisons on SQLite and PostgreSQL, no time zones.
 The tables are created by the store's Alembic revisions 0004, 0006 (`request_hash`), 0009
-(the index of an app's newest messages) and 0010 (the last minute's outcomes); these
-definitions must match them.
+(the index of an app's newest messages), 0010 (the last minute's outcomes) and 0011 (no index
+on `app_id` alone: it leads two others); these definitions must match them.
 
 `data_at` is the never-twice marker: set (and committed) right before a message's content is
 written to the server. A claimed row whose lease ran out with `data_at` empty never reached
@@ -36,7 +36,7 @@ outbox = Table(
     "outbox_messages",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("app_id", String(64), nullable=False, index=True),
+    Column("app_id", String(64), nullable=False),  # indexed first in two (0011)
     Column("definition_ids", JSON, nullable=False),
     Column("recipient", String(320), nullable=False),
     Column("usage_type", String(100), nullable=False),

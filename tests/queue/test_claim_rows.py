@@ -37,7 +37,7 @@ _payload = st.dictionaries(st.text(max_size=5), _json, max_size=4) | _pairs | _j
 def _general(row: tuple[Any, ...], worker_id: str, now: float) -> Claim:
     """The claim as it was built before (keywords, json.loads, copies), `started` given."""
     (id_, app_id, ids, recipient, usage_type, payload, locale, attempts, max_attempts,
-     expires_at) = row  # fmt: skip
+     expires_at, _) = row  # fmt: skip
     definitions = json.loads(ids) if ids is not None else None
     content = json.loads(payload) if payload is not None else None
     return Claim(
@@ -62,14 +62,18 @@ def _outcome(call: Any) -> tuple[str, Any]:
 def test_a_claimed_row_is_the_claim_the_general_construction_gives(
     ids: str | None, payload: str | None, locale: str | None, now: float
 ) -> None:
-    row = ("0" * 32, "app", ids, "u@example.org", "SignIn", payload, locale, 1, 5, 2e9)
+    row = ("0" * 32, "app", ids, "u@example.org", "SignIn", payload, locale, 1, 5, 2e9, 7)
     want = _outcome(lambda: _general(row, "w@h:1:abc", now))
     for _ in range(2):  # the second from the remembered definition ids
-        assert _outcome(lambda: sqlite_outbox._claim(row, "w@h:1:abc", now)) == want
+        got = _outcome(lambda: sqlite_outbox._claim(row, "w@h:1:abc", now))
+        assert got == want
+        if got[0] == "ok":  # the rowid read with the row, outside the claim's identity
+            assert got[1].row == 7 and want[1].row is None
 
 
 def test_claims_of_one_row_share_nothing_mutable() -> None:
-    row = ("0" * 32, "app", '[["d1"], "d2"]', "u@x.org", "SignIn", '{"a": [1]}', None, 1, 5, 2e9)
+    row = ("0" * 32, "app", '[["d1"], "d2"]', "u@x.org", "SignIn", '{"a": [1]}', None, 1, 5, 2e9,
+           1)  # fmt: skip
     first = sqlite_outbox._claim(row, "w", 1.0)
     first.payload["a"].append(2)
     first.definition_ids[0].append("changed")
