@@ -114,8 +114,10 @@ def build_validators(routes: list[Any]) -> None:
     model declared with `defer_build`, store/domain.py's `Wire`), so no request builds one;
     pydantic's warning about a field's metadata is silenced, as FastAPI does when it builds."""
     for field in get_fields_from_routes(routes):
-        adapter = field._type_adapter
-        if not adapter.pydantic_complete:
+        # FastAPI's field keeps its adapter privately: a release without it leaves the build
+        # to pydantic's first use, as before this existed, never a route that fails to install.
+        adapter = getattr(field, "_type_adapter", None)
+        if adapter is not None and getattr(adapter, "pydantic_complete", True) is False:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=UnsupportedFieldAttributeWarning)
                 adapter.rebuild()
