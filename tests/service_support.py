@@ -218,3 +218,20 @@ def key_headers(database_url: str, *scopes: str, app: str | None = None) -> dict
 def serve_env(**values: str | None) -> dict[str, str]:
     """`env_with` plus the tests' secret key (so keys made in-process decrypt alike)."""
     return env_with(SMTP_CONNECTOR_SECRET_KEY=SECRET_KEY, **values)
+
+
+async def downgrade(database: Any, revision: str) -> None:
+    """Take `database` (store.database.Database) down to Alembic `revision`: what an operator's
+    `alembic downgrade` does, for the migration tests of each revision (the CLI has no
+    downgrade)."""
+    from smtp_connector.store.migrate import alembic_config
+
+    def run(connection: Any) -> None:
+        from alembic import command
+
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    async with database.engine.begin() as conn:
+        await conn.run_sync(run)

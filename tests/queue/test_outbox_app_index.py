@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
-from service_support import postgres_database
-from sqlalchemy import Connection, func, insert, inspect, select, text, tuple_
+from service_support import downgrade, postgres_database
+from sqlalchemy import func, insert, inspect, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from smtp_connector.errors import ConnectorError
 from smtp_connector.queue.stats import outcomes_since
 from smtp_connector.queue.tables import attempts, outbox
 from smtp_connector.store.database import Database
-from smtp_connector.store.migrate import alembic_config, head_revision, prepare_schema, upgrade
+from smtp_connector.store.migrate import head_revision, prepare_schema, upgrade
 
 DROPPED = "ix_outbox_messages_app_id"
 APP = "app-1"
@@ -76,18 +76,6 @@ async def indexes(database: Database) -> dict[str, list[str]]:
     async with database.engine.connect() as conn:
         found = await conn.run_sync(lambda c: inspect(c).get_indexes("outbox_messages"))
     return {index["name"]: list(index["column_names"]) for index in found}
-
-
-async def downgrade(database: Database, revision: str) -> None:
-    def run(connection: Connection) -> None:
-        from alembic import command
-
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    async with database.engine.begin() as conn:
-        await conn.run_sync(run)
 
 
 def test_the_head_is_0011() -> None:

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import service_fixtures  # noqa: F401  (skips without the server extra; fails on CI)
-from service_support import postgres_database
-from sqlalchemy import Connection, insert, inspect, text
+from service_support import downgrade, postgres_database
+from sqlalchemy import insert, inspect, text
 
 from smtp_connector.queue.stats import outcomes_since
 from smtp_connector.queue.tables import attempts
 from smtp_connector.store.database import Database
-from smtp_connector.store.migrate import alembic_config, upgrade
+from smtp_connector.store.migrate import upgrade
 
 INDEX = "ix_outbox_attempts_finished"
 
@@ -68,18 +68,6 @@ async def adds_and_drops_the_index(url: str) -> None:
         assert INDEX not in await index_columns(database)
     finally:
         await database.dispose()
-
-
-async def downgrade(database: Database, revision: str) -> None:
-    def run(connection: Connection) -> None:
-        from alembic import command
-
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    async with database.engine.begin() as conn:
-        await conn.run_sync(run)
 
 
 def row(message_id: str, finished: float, outcome: str) -> dict[str, object]:
