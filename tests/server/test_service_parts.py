@@ -62,7 +62,21 @@ async def main(url, port):
         made = await client.post("/v1/apps", json={"name": "Shop", "id": "shop",
                                                    "testEmail": "ops@example.org"})
         seen["app"] = [made.status_code, loaded()]
+        await client.post("/v1/apps", json={"name": "Other", "id": "other"})
+        other = (await service.keys.create(CLI_ACTOR, SCOPES, app="other"))[1]
+        reader = (await service.keys.create(CLI_ACTOR, ["smtpserver_read"]))[1]
         one = definition(port)
+        # The first requests that reach the definitions' part are hostile or mistaken ones.
+        first = {}
+        for name, token, body in [("other tenant", other, one), ("read-only", reader, one),
+                                  ("no host", key, {k: v for k, v in one.items() if k != "host"}),
+                                  ("broken json", key, None)]:
+            kwargs = {"content": b'{"host": '} if body is None else {"json": body}
+            answer = await client.post("/v1/apps/shop/servers", headers={
+                "Authorization": f"Bearer {token}", "Content-Type": "application/json"}, **kwargs)
+            first[name] = [answer.status_code, answer.json()]
+        listed = await client.get("/v1/apps/shop/servers")
+        seen["first"] = [first, listed.json()]
         pair = await asyncio.gather(client.post("/v1/apps/shop/servers", json=one),
                                     client.post("/v1/apps/shop/servers", json=one | {"port": port}))
         ids = [r.json().get("id") for r in pair]
@@ -103,6 +117,18 @@ def test_an_idle_app_loads_no_admin_part_and_two_first_requests_of_each_kind_bot
     )
     assert seen["app"][0] == 201
     assert seen["app"][1]["modules"] == []
+    # First use by another tenant's key, a read-only key, a body without a host and a broken
+    # body: each refused as without first use, in the API's terms, and nothing stored.
+    first, listed = seen["first"]
+    assert first["other tenant"][0] == 403
+    assert "limited to another app" in first["other tenant"][1]["error"]["message"]
+    assert first["read-only"][0] == 403
+    assert "smtpserver_write" in first["read-only"][1]["error"]["message"]
+    assert first["no host"] == [422, {"error": {"code": "invalid_request", "smtpCode": None,
+        "server": None, "message": "Invalid request: `host`: Field required"}}]  # fmt: skip
+    assert first["broken json"][0] == 422
+    assert first["broken json"][1]["error"]["message"].startswith("Malformed JSON body")
+    assert listed == [], listed
     codes, after = seen["definitions"]
     assert codes == [201, 201]
     assert after["modules"] == [PARTS["definitions"]]
