@@ -13,7 +13,6 @@ served by `routes/queue.py`.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,13 +23,12 @@ from fastapi import FastAPI
 from smtp_connector import __version__
 from smtp_connector.queue import Queue, QueueOptions, RetryPolicy
 from smtp_connector.store import Service
-from smtp_connector.store.domain import build_wire_models
 
 from . import edge, fast_send, heap, openapi
 from .dialects import loader as dialects
 from .errors import install_handlers
 from .input_guard import InputGuard
-from .lazy_routers import Places, Reaches, defer
+from .lazy_routers import Places, Reaches, defer, import_routes
 from .limits import AuthThrottle, BodyLimit
 from .routes import health, me, messages, queue
 from .settings import Settings
@@ -127,9 +125,7 @@ ADMIN_ROUTERS: dict[str, Reaches] = {
 
 
 def _load_admin_router(app: FastAPI, name: str) -> None:
-    module = importlib.import_module(f"{__package__}.routes.{name}")
-    build_wire_models()  # the models its routes take and return, before FastAPI reads them
-    app.include_router(module.router)
+    app.include_router(import_routes(f"{__package__}.routes.{name}").router)
 
 
 def install_admin_routers(app: FastAPI) -> None:

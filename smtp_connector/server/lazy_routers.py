@@ -19,14 +19,18 @@ installed at start (its anchor) and how many routes each installed router added.
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_fields_from_routes
 from pydantic.warnings import UnsupportedFieldAttributeWarning
 from starlette.requests import Request
+
+from smtp_connector.store.domain import build_wire_models
 
 from .errors import Failure, log, render
 
@@ -107,6 +111,14 @@ class Deferred:
     def install_all(self) -> None:
         for name in list(self.waiting):
             self.install(name)
+
+
+def import_routes(module: str) -> ModuleType:
+    """Import a deferred router's module, then build the store's `Wire` models declared so far
+    (store/domain.py), so FastAPI reads built models when the loader installs its routes."""
+    imported = importlib.import_module(module)
+    build_wire_models()
+    return imported
 
 
 def build_validators(routes: list[Any]) -> None:

@@ -16,14 +16,10 @@ the native admin routers, is `server/lazy_routers.py`.
 
 from __future__ import annotations
 
-import importlib
-
 from fastapi import FastAPI
 
-from smtp_connector.store.domain import build_wire_models
-
 from ..errors import in_territory
-from ..lazy_routers import Places, Reaches, defer
+from ..lazy_routers import Places, Reaches, defer, import_routes
 
 # (module in this package, the path prefix of all its routes), in the order installed at start.
 DIALECTS: tuple[tuple[str, str], ...] = (
@@ -56,6 +52,4 @@ def _reaches(prefix: str) -> Reaches:
 
 
 def _load(app: FastAPI, name: str) -> None:
-    module = importlib.import_module(f"{__package__}.{name}")
-    build_wire_models()  # the store's models its routes take and return (store/domain.py)
-    module.install(app)
+    import_routes(f"{__package__}.{name}").install(app)
