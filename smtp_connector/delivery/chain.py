@@ -68,7 +68,7 @@ async def run_chain(
 ) -> None:
     """Deliver `first`, then whatever `take()` hands over while the connection is busy, until
     nothing is waiting or the connection has to stop. Every job taken is settled."""
-    timeout = session.server.socket_timeout / 1000
+    timeout = session.socket_timeout_s
     sent: _Sent | None = None
     current: Job | None = first
     while sent is not None or current is not None:

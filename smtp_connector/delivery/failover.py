@@ -30,12 +30,12 @@ from .throttle import SharedRateStore
 from .transaction import Delivery
 
 if TYPE_CHECKING:  # OAuth2 loads only for a server that uses it
-    from ..config.views import ConfigView, ServerEntryView
+    from ..config.views import ConfigView, SenderView
     from .oauth import TokenProvider
 
 log = secret_safe_logger("smtp_connector.delivery")
 
-Prepare = Callable[[RenderedEmail, "ServerEntryView"], tuple[RenderedEmail, bytes]]
+Prepare = Callable[[RenderedEmail, "SenderView"], tuple[RenderedEmail, bytes]]
 # A started first try (the email as sent, the send's start, the try's start, the deadline).
 FirstTry = tuple[RenderedEmail, float, float, float]
 # A started send, `[first, awaitable]`: its FirstTry and the pool's future, or None and the
@@ -60,6 +60,9 @@ class SmtpDelivery:
         address_policy: AddressPolicy | None = None,
     ) -> None:
         self._config = config
+        # A send's `retry.deadline` in seconds, read once: config models are pydantic's, whose
+        # attribute reads pass a `__getattr__` hook (two reads, ~1,800 instructions a send).
+        self._deadline_s = config.retry.deadline / 1000
         self._shared_rate = shared_rate
         self._prepare = prepare
         self._servers = [
@@ -116,10 +119,10 @@ class SmtpDelivery:
         `loop`: the running loop, when the caller holds it (`send_many` asks once)."""
         started = time.monotonic()
         first = self._servers[0]
-        deadline = started + self._config.retry.deadline / 1000
+        deadline = started + self._deadline_s
         if not self.fast_path or first.health.disabled_until != 0.0:
             return [None, self._rounds(email, started, deadline, [], {}, set(), None)]
-        prepared, data = self._prepare(email, first.config)
+        prepared, data = self._prepare(email, first)
         start = time.monotonic()
         try:
             future = self._deliver(first, prepared, data, deadline, loop)
@@ -242,7 +245,7 @@ class SmtpDelivery:
     ) -> SendResult | None:
         """One try on one server; returns the result, or records the failure and returns None
         (raising when the failure is final for the whole send)."""
-        prepared, data = self._prepare(email, server.config)
+        prepared, data = self._prepare(email, server)
         start = time.monotonic()
         try:
             delivery = await self._deliver(server, prepared, data, deadline)
