@@ -328,14 +328,16 @@ class SmtpDelivery:
         reused connection found dead is replaced once, silently, by the pool). Everything,
         opening a connection included, ends by the send's `retry.deadline`."""
         pool = self.pool(server.name, loop)  # the future itself: no coroutine around it
+        payload = email.wire_payload(data)  # not None: `data` is the email's own composition,
+        crlf_only = payload is not None or email.crlf_only(data)  # so `crlf_only` holds
         return pool.submit(
             email.envelope_from,
             email.envelope_to,
             data,
             email.needs_smtputf8,
             deadline,
-            email.crlf_only(data),
-            email.wire_payload(data),
+            crlf_only,
+            payload,
         )
 
     async def verify(self, server_name: str | None = None) -> list[tuple[str, list[Step]]]:
