@@ -101,9 +101,15 @@ class Composer:
         to: str | Sequence[str] | None = None,
     ) -> RenderedEmail:
         """Select the template for (usage type, locale) and render it with `payload`."""
-        require_mapping(payload)
+        if type(payload) is not dict:  # a dict needs no call to check (one a send)
+            require_mapping(payload)
         usage = usage_key(usage_type)  # once: the selector takes the key as it is
-        locale = locale or payload_locale(payload)
+        if not locale:  # the payload's own; a dict without one has none (no call to say so)
+            locale = (
+                payload_locale(payload)
+                if type(payload) is not dict or "locale" in payload
+                else None
+            )
         template = self._selector.select(usage, locale)
         # One copy of the payload, checked and shaped in place in one walk (the render's).
         bodies = self._renderer.render_context(template, self._context(payload, locale))
