@@ -23,7 +23,7 @@ from .compose.message import RenderedEmail, make_message_id
 from .compose.senders import Senders
 
 if TYPE_CHECKING:  # loaded when a config signs (DKIM/S/MIME)
-    from .config.views import SenderView
+    from .config.views import ServerEntryView
     from .signing.policy import Signer
 
 
@@ -37,7 +37,9 @@ class Finisher:
         self._signers = signers
         self._smime_strict = smime_strict  # S/MIME's dontSendOnError (True when unset)
 
-    def __call__(self, email: RenderedEmail, server: SenderView) -> tuple[RenderedEmail, bytes]:
+    def __call__(
+        self, email: RenderedEmail, server: ServerEntryView
+    ) -> tuple[RenderedEmail, bytes]:
         if server.default_from_email:
             address = self._senders.for_server(server.default_from_email, server.default_from_name)
             if address != email.from_address:

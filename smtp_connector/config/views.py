@@ -156,22 +156,15 @@ class ServerView(Protocol):
     def tls_flag_notes(self, where: str = "") -> list[str]: ...
 
 
-class SenderView(Protocol):
-    """A server's own sender, what the last step before the wire reads (finishing.py): a
-    `ServerConfig`, or delivery's `Server`, which keeps a copy so that a send does not read
-    the model (a pydantic attribute passes its `__getattr__` hook, ~900 instructions)."""
-
-    @property
-    def default_from_email(self) -> str | None: ...
-    @property
-    def default_from_name(self) -> str | None: ...
-
-
-class ServerEntryView(ServerView, SenderView, Protocol):
+class ServerEntryView(ServerView, Protocol):
     """`ServerConfig`: one server of the failover list (`server_list()`)."""
 
     @property
     def priority(self) -> int: ...
+    @property
+    def default_from_email(self) -> str | None: ...
+    @property
+    def default_from_name(self) -> str | None: ...
     @property
     def label(self) -> str | None: ...
     @property

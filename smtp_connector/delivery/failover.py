@@ -30,12 +30,12 @@ from .throttle import SharedRateStore
 from .transaction import Delivery
 
 if TYPE_CHECKING:  # OAuth2 loads only for a server that uses it
-    from ..config.views import ConfigView, SenderView
+    from ..config.views import ConfigView, ServerEntryView
     from .oauth import TokenProvider
 
 log = secret_safe_logger("smtp_connector.delivery")
 
-Prepare = Callable[[RenderedEmail, "SenderView"], tuple[RenderedEmail, bytes]]
+Prepare = Callable[[RenderedEmail, "ServerEntryView"], tuple[RenderedEmail, bytes]]
 # A started first try (the email as sent, the send's start, the try's start, the deadline).
 FirstTry = tuple[RenderedEmail, float, float, float]
 # A started send, `[first, awaitable]`: its FirstTry and the pool's future, or None and the
@@ -122,7 +122,7 @@ class SmtpDelivery:
         deadline = started + self._deadline_s
         if not self.fast_path or first.health.disabled_until != 0.0:
             return [None, self._rounds(email, started, deadline, [], {}, set(), None)]
-        prepared, data = self._prepare(email, first)
+        prepared, data = self._prepare(email, first.config)
         start = time.monotonic()
         try:
             future = self._deliver(first, prepared, data, deadline, loop)
@@ -245,7 +245,7 @@ class SmtpDelivery:
     ) -> SendResult | None:
         """One try on one server; returns the result, or records the failure and returns None
         (raising when the failure is final for the whole send)."""
-        prepared, data = self._prepare(email, server)
+        prepared, data = self._prepare(email, server.config)
         start = time.monotonic()
         try:
             delivery = await self._deliver(server, prepared, data, deadline)

@@ -23,10 +23,7 @@ if TYPE_CHECKING:  # OAuth2 loads only for a server that uses it
 class Server:
     """A server of the list, with what its sends read (a plain class: see health.py)."""
 
-    __slots__ = (
-        "address", "config", "default_from_email", "default_from_name", "health", "name",
-        "session_options",
-    )  # fmt: skip
+    __slots__ = ("address", "config", "health", "name", "session_options")
 
     def __init__(
         self, config: ServerEntryView, options: SessionOptions, health: ServerHealth
@@ -36,9 +33,6 @@ class Server:
         self.health = health
         self.address = config.address  # host:port, computed once (it is read on every send)
         self.name = config.label or self.address  # the label, else the address
-        # Its own sender (a `SenderView`, what finishing reads on every send), copied once.
-        self.default_from_email = config.default_from_email
-        self.default_from_name = config.default_from_name
 
 
 def build_server(
