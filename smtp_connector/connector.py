@@ -103,8 +103,10 @@ class SmtpConnector(Composer):
         shared_rate = throttle_store if hasattr(throttle_store, "rate_slot") else None
         smime_strict = cfg.smime.dont_send_on_error if cfg.smime else True
         finisher = Finisher(self._senders, self._signers, smime_strict)  # holds no `self`
+        # Its bound `__call__`, called once a send: calling the object itself goes through
+        # `slot_tp_call`, which looks the method up and packs the arguments every time.
         self._backend: Backend = _make_backend(
-            cfg, finisher, token_provider, shared_rate, address_policy
+            cfg, finisher.__call__, token_provider, shared_rate, address_policy
         )
         self._loop_thread: LoopThread | None = None
         self._loop_lock = threading.Lock()

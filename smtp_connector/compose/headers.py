@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 from email import quoprimime
 from email.header import Header
 
@@ -48,6 +48,8 @@ def format_mailbox(address: Address, *, utf8: bool = False) -> str:
     """
     domain = address.domain if utf8 else address.ascii_domain
     spec = f"{address.local}@{domain}"
+    if not address.display_name:  # the usual recipient: no name to check, quote or encode
+        return spec
     # Config and parsing have refused or collapsed control characters already; an Address
     # built some other way still cannot put one into a header.
     name = check_display_name(address.display_name, collapse=True)
@@ -110,8 +112,10 @@ def _fold(words: list[str], indent: int = 10) -> str:
     return (CRLF + " ").join([*lines, line])
 
 
-def address_header(name: str, addresses: Iterable[Address], utf8: bool) -> str:
+def address_header(name: str, addresses: Sequence[Address], utf8: bool) -> str:
     """An address header, one mailbox per folded line when the list is long."""
+    if len(addresses) == 1:  # one mailbox (every message's To): its line, nothing to fold
+        return f"{name}: {format_mailbox(addresses[0], utf8=utf8)}"
     mailboxes = [format_mailbox(address, utf8=utf8) for address in addresses]
     joined = ", ".join(mailboxes)
     if len(name) + len(joined) + 2 <= 78:

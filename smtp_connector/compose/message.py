@@ -108,7 +108,9 @@ class _UniqueTokens:
         self.counter = itertools.count()
 
     def next(self) -> str:
-        return f"{self.prefix}{next(self.counter):x}"
+        # `%x` formatting, not an f-string's `:x` (which goes through `format()` and parses
+        # its spec): the same text, two a message.
+        return self.prefix + "%x" % next(self.counter)  # noqa: UP031
 
 
 unique_token = _UniqueTokens().next

@@ -68,7 +68,7 @@ async def run_chain(
 ) -> None:
     """Deliver `first`, then whatever `take()` hands over while the connection is busy, until
     nothing is waiting or the connection has to stop. Every job taken is settled."""
-    timeout = session.server.socket_timeout / 1000
+    timeout = session.socket_timeout_s
     sent: _Sent | None = None
     current: Job | None = first
     while sent is not None or current is not None:
@@ -154,7 +154,15 @@ async def _start_content(
             settle(job, error)
             return None
     job.content_sent = True
-    return _Sent(job, payload, accepted, rejected, session, settle)
+    # `_Sent(job, payload, accepted, rejected, session, settle)` without its `__init__` (a
+    # class call through `slot_tp_init`, one a message): every slot stored, as `__init__`
+    # stores them (tests/delivery/test_plain_builds.py).
+    sent = _new(_Sent)
+    sent.job, sent.payload = job, payload
+    sent.accepted, sent.rejected = accepted, rejected
+    sent.session, sent.settle = session, settle
+    sent.settled = False
+    return sent
 
 
 def _final(session: SmtpSession, sent: _Sent, reply: Reply) -> Outcome:

@@ -60,6 +60,9 @@ class SmtpDelivery:
         address_policy: AddressPolicy | None = None,
     ) -> None:
         self._config = config
+        # A send's `retry.deadline` in seconds, read once: config models are pydantic's, whose
+        # attribute reads pass a `__getattr__` hook (two reads, ~1,800 instructions a send).
+        self._deadline_s = config.retry.deadline / 1000
         self._shared_rate = shared_rate
         self._prepare = prepare
         self._servers = [
@@ -116,7 +119,7 @@ class SmtpDelivery:
         `loop`: the running loop, when the caller holds it (`send_many` asks once)."""
         started = time.monotonic()
         first = self._servers[0]
-        deadline = started + self._config.retry.deadline / 1000
+        deadline = started + self._deadline_s
         if not self.fast_path or first.health.disabled_until != 0.0:
             return [None, self._rounds(email, started, deadline, [], {}, set(), None)]
         prepared, data = self._prepare(email, first.config)
@@ -325,14 +328,16 @@ class SmtpDelivery:
         reused connection found dead is replaced once, silently, by the pool). Everything,
         opening a connection included, ends by the send's `retry.deadline`."""
         pool = self.pool(server.name, loop)  # the future itself: no coroutine around it
+        payload = email.wire_payload(data)  # not None: `data` is the email's own composition,
+        crlf_only = payload is not None or email.crlf_only(data)  # so `crlf_only` holds
         return pool.submit(
             email.envelope_from,
             email.envelope_to,
             data,
             email.needs_smtputf8,
             deadline,
-            email.crlf_only(data),
-            email.wire_payload(data),
+            crlf_only,
+            payload,
         )
 
     async def verify(self, server_name: str | None = None) -> list[tuple[str, list[Step]]]:

@@ -73,7 +73,10 @@ class ServerHealth:
 
     def record_success(self) -> None:
         self.num_sent += 1
-        self.mark_healthy()
+        # `mark_healthy()` written out: one call fewer on every delivered message.
+        self.consecutive_errors = 0
+        self.disabled_until = 0.0
+        self._probing = False
 
     def record_failure(self, error: str) -> None:
         self.num_errors += 1

@@ -144,17 +144,22 @@ class PipeliningProtocol(SMTPProtocol):
 
 class Reply:
     """One SMTP reply: its code, and its text decoded only if someone reads it (the text of a
-    250 to MAIL or RCPT never is)."""
+    250 to MAIL or RCPT never is), then kept: a remembered line (`_KNOWN`, the final 250 of
+    every message with many servers) is decoded once, not once a message."""
 
-    __slots__ = ("_raw", "code")
+    __slots__ = ("_raw", "_text", "code")
 
     def __init__(self, code: int, raw: bytes) -> None:
         self.code = code
         self._raw = raw
+        self._text: str | None = None
 
     @property
     def message(self) -> str:
-        return self._raw.decode("utf-8", "surrogateescape")
+        text = self._text
+        if text is None:
+            text = self._text = self._raw.decode("utf-8", "surrogateescape")
+        return text
 
     def __repr__(self) -> str:
         return f"Reply({self.code}, {self.message!r})"
@@ -202,6 +207,7 @@ def _one_line(line: bytes) -> Reply | None:
         return None
     reply = _new_reply(Reply)
     reply.code, reply._raw = _code(line, 0, len(line)), line[4:].strip(_SPACE)
+    reply._text = None
     if len(_KNOWN) >= MAX_KNOWN:
         _KNOWN.clear()
     _KNOWN[line] = reply
@@ -221,6 +227,7 @@ def _parse_from(data: bytes, start: int, replies: list[Reply], wanted: int) -> i
                 code = _code(data, start, end)  # any other code; raises for a bad line
             reply = _new_reply(Reply)  # no `__init__` frame
             reply.code, reply._raw = code, data[start + 4 : end].strip(_SPACE)
+            reply._text = None
             replies.append(reply)
             start = end + 1
             continue

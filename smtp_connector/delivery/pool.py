@@ -111,6 +111,8 @@ class ServerPool:
         self.server = server
         self._session_options = session_options
         self._options = options
+        # Read on most sends (`_dispatch`): copied, not read from the model each time.
+        self._max_connections = options.max_connections
         self._queue: deque[Job] = deque()
         self._senders: dict[Sender, asyncio.Task[None]] = {}
         self._idle: dict[Sender, asyncio.Future[bool]] = {}  # insertion order: LIFO wake-ups
@@ -166,7 +168,7 @@ class ServerPool:
         if self._idle:
             sender = next(reversed(self._idle))
             self._idle.pop(sender).set_result(True)
-        elif len(self._senders) < self._options.max_connections:
+        elif len(self._senders) < self._max_connections:
             sender = Sender(self, self.server, self._session_options, self._options)
             # The sender outlives the send that started it: it must not carry that send's
             # context (its checkpoint, for one), so it starts from an empty one.

@@ -81,6 +81,9 @@ class SmtpSession:
         self._stage = "connect"
         self._deadline: float | None = None
         self.name = server.address  # `host:port`, read on every message (errors name it)
+        # socketTimeout in seconds, read by every chain and lock-step reply: copied, as a
+        # model's attribute read passes pydantic's `__getattr__` hook (~900 instructions).
+        self.socket_timeout_s = server.socket_timeout / 1000
 
     @property
     def alive(self) -> bool:
@@ -302,7 +305,7 @@ class SmtpSession:
 
     def _reply_timeout(self) -> float:
         """socketTimeout, shortened to what is left before the send's deadline."""
-        timeout = self.server.socket_timeout / 1000
+        timeout = self.socket_timeout_s
         if self._deadline is not None:
             timeout = min(timeout, max(self._deadline - time.monotonic(), 0.001))
         return timeout

@@ -3,12 +3,16 @@ process, different in every other process (forked children included), never gues
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
 import sys
 
-from smtp_connector.compose.message import make_message_id, unique_token
+from hypothesis import given
+from hypothesis import strategies as st
+
+from smtp_connector.compose.message import _UniqueTokens, make_message_id, unique_token
 
 SCRIPT = "from smtp_connector.compose.message import unique_token; print(unique_token())"
 
@@ -50,3 +54,11 @@ def test_a_forked_child_draws_a_new_prefix() -> None:
     os.close(read)
     os.waitpid(pid, 0)
     assert prefix(child) != prefix(unique_token())
+
+
+@given(st.integers(min_value=0, max_value=2**80))
+def test_a_token_is_its_prefix_and_its_counter_in_hex(count: int) -> None:
+    """`%x` formatting (wire-11): the text the `:x` format spec wrote, for any counter value."""
+    tokens = _UniqueTokens()
+    tokens.counter = itertools.count(count)
+    assert tokens.next() == f"{tokens.prefix}{count:x}"

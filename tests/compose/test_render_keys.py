@@ -134,3 +134,38 @@ def test_a_wire_filled_message_is_a_plain_filled(
         assert type(out) is shapes.Filled
         assert out == general and out.wire is general.wire
         assert out.wire is not None
+
+
+_LOCALE_CONFIG: dict[str, Any] = {
+    **CONFIG,
+    "templates": [
+        {"usageType": "SignIn", "subject": "en {{ locale }}", "content": "{{ code }}"},
+        {"usageType": "SignIn", "locale": "de", "subject": "de {{ locale }}", "content": "c"},
+    ],
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    locale=st.sampled_from([None, "", "de", "fr-CA"]),
+    own=st.sampled_from(["absent", None, "", "de", "es", 5]),
+    mapping=st.booleans(),
+)
+def test_a_payloads_own_locale_is_taken_as_before(locale: Any, own: Any, mapping: bool) -> None:
+    """`render` looks for the payload's locale only when it has one (wire-11): the locale it
+    renders with is `locale or payload_locale(payload)`, as written before, for a dict or
+    another mapping, with or without a `locale` key of any value."""
+    from smtp_connector.compose.composer import payload_locale
+
+    connector = SmtpConnector(_LOCALE_CONFIG)
+    given_payload: dict[str, Any] = {"code": "123456"}
+    if own != "absent":
+        given_payload["locale"] = own
+    payload = given_payload if not mapping else MappingProxyType(given_payload)
+    email = connector.render("SignIn", payload, locale)
+    expected = connector.render("SignIn", payload, locale or payload_locale(payload))
+    assert (email.locale, email.subject, email.text) == (
+        expected.locale,
+        expected.subject,
+        expected.text,
+    )

@@ -1,5 +1,6 @@
-"""The per-message records the wire path builds without their dataclass `__init__` (`Job` in
-the pool, `Delivery` from a final reply, the succeeded `AttemptRecord` and the `SendResult`):
+"""The per-message records the wire path builds without their `__init__` (`Job` in the pool,
+`Delivery` from a final reply, the chain's `_Sent`, the succeeded `AttemptRecord` and the
+`SendResult`):
 taken from real sends through a pipelining aiosmtpd server, each is what its `__init__` builds
 from the same values: every field stored on the instance, in the same order, equal and with
 the same repr."""
@@ -43,7 +44,8 @@ async def test_the_records_of_a_send_are_what_their_init_builds(
     server = make_server(pipelining=pipelining)
     jobs: list[Job] = []
     deliveries: list[Delivery] = []
-    assign, final = Sender._assign, chain._final
+    sents: list[Any] = []
+    assign, final, start = Sender._assign, chain._final, chain._start_content
 
     def assigned(self: Sender, job: Job) -> None:
         _as_built_by_init(job)  # as queued: before the sender marks it
@@ -55,8 +57,18 @@ async def test_the_records_of_a_send_are_what_their_init_builds(
         deliveries.append(outcome)
         return outcome
 
+    async def started(*args: Any) -> Any:
+        sent = await start(*args)
+        if sent is not None:  # as made, before its final reply settles it
+            again = chain._Sent(sent.job, sent.payload, sent.accepted, sent.rejected,
+                                sent.session, sent.settle)  # fmt: skip
+            sents.append([getattr(sent, name) for name in chain._Sent.__slots__])
+            assert sents[-1] == [getattr(again, name) for name in chain._Sent.__slots__]
+        return sent
+
     monkeypatch.setattr(Sender, "_assign", assigned)
     monkeypatch.setattr(chain, "_final", finished)
+    monkeypatch.setattr(chain, "_start_content", started)
     requests = [
         {"to": f"user{i}@example.org", "usage_type": "SignIn", "payload": {"code": f"{i:06d}"}}
         for i in range(6)
@@ -69,6 +81,7 @@ async def test_the_records_of_a_send_are_what_their_init_builds(
     assert len(server.messages) == 7
     assert all(isinstance(result, SendResult) for result in results)
     assert len(jobs) == 7 and len(deliveries) == (7 if pipelining else 0)
+    assert len(sents) == (7 if pipelining else 0)
     for result in results:
         assert isinstance(result, SendResult)
         _as_built_by_init(result)

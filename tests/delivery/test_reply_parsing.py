@@ -105,3 +105,20 @@ def test_the_known_lines_stay_bounded() -> None:
         assert _outcome(parse_replies, data, 3) == _outcome(_general, data, 3)
         assert len(pipelining._KNOWN) <= pipelining.MAX_KNOWN
     assert b"250 2.1.0 Ok\r" in pipelining._KNOWN  # the constant line is known again
+
+
+@given(line=st.binary(max_size=40), again=st.integers(min_value=1, max_value=3))
+def test_a_remembered_reply_is_decoded_once(line: bytes, again: int) -> None:
+    """A reply's text is decoded on its first read and kept (wire-11): a line the memo hands
+    out for every message is decoded once, and reads as the decode of its bytes each time."""
+    pipelining._KNOWN.clear()
+    data = b"250 " + line.replace(b"\n", b" ") + b"\r\n"
+    replies: list[Reply] = []
+    for _ in range(again + 1):
+        parse_replies(data, replies, len(replies) + 1)
+    first = replies[0].message
+    expected = data[4:-1].strip(_SPACE).decode("utf-8", "surrogateescape")
+    assert all(reply is replies[0] for reply in replies)  # the memo's one object
+    assert all(reply.message is first for reply in replies)  # decoded once
+    assert first == expected
+    assert Reply(250, data[4:-1].strip(_SPACE)).message == expected  # built by `__init__`
