@@ -8,13 +8,14 @@ its start (issue 26 §5), for a process whose idle and sending paths run Core st
 file without its lines importing from `.scoping` and `.session` (so: the names it takes from
 `.engine` and `.result`, and greenlet's set-up); then, when any other name of the package is
 first asked for (`AsyncSession`, `async_sessionmaker`, `async_scoped_session`, ...), the whole
-file, run in the package itself, so it ends up holding exactly what a plain import gives it.
-An admin request's
-session, the CLI and the migrations reach it that way.
+file, run in the package itself, so it ends up holding exactly what a plain import gives it
+(an admin request's session, the CLI and the migrations reach it that way).
 
 If the package was imported already (an embedding host, a test, a user's own code), there is
-nothing left to put off and `load()` does nothing; `__init__` not where the finder says (an
-unusual install) or a failure in the first half falls back to the plain import.
+nothing left to put off and `load()` does nothing. An `__init__` of another shape (another
+SQLAlchemy release: nothing to put off, or no engine or result lines) is imported plainly; an
+error in the first half (greenlet missing) is raised as a plain import raises it, and leaves
+nothing of the package imported.
 """
 
 from __future__ import annotations
