@@ -126,6 +126,16 @@ def _program(tmp_path: Path, *args: str) -> Any:
     return json.loads(out.stdout)
 
 
+def _refused_as_before(refused: dict[str, Any], scope: str) -> None:
+    """Another tenant's key, a read-only key and a broken body: refused in the API's terms."""
+    assert refused["other tenant"][0] == 403
+    assert "limited to another app, not 'shop'" in refused["other tenant"][1]["error"]["message"]
+    assert refused["read-only"][0] == 403
+    assert scope in refused["read-only"][1]["error"]["message"]
+    assert refused["broken json"][0] == 422
+    assert refused["broken json"][1]["error"]["message"].startswith("Malformed JSON body")
+
+
 def test_a_sending_serve_loads_no_orm_and_the_first_admin_requests_answer_as_before(
     tmp_path: Path, make_server: Any
 ) -> None:
@@ -137,12 +147,7 @@ def test_a_sending_serve_loads_no_orm_and_the_first_admin_requests_answer_as_bef
 
     assert seen["idle"] == []
     refused, after = seen["refused sends"]
-    assert refused["other tenant"][0] == 403
-    assert "limited to another app, not 'shop'" in refused["other tenant"][1]["error"]["message"]
-    assert refused["read-only"][0] == 403
-    assert "smtpserver_send" in refused["read-only"][1]["error"]["message"]
-    assert refused["broken json"][0] == 422
-    assert refused["broken json"][1]["error"]["message"].startswith("Malformed JSON body")
+    _refused_as_before(refused, "smtpserver_send")
     assert refused["no to"][0] == 422 and "`to`" in refused["no to"][1]["error"]["message"]
     assert refused["unknown app"] == [404, {"error": {"code": "not_found", "smtpCode": None,
         "server": None, "message": "App 'nowhere' not found."}}]  # fmt: skip
@@ -157,12 +162,7 @@ def test_a_sending_serve_loads_no_orm_and_the_first_admin_requests_answer_as_bef
         assert b"Subject: Shop code 482913" in message.content  # the stored template
 
     refused = seen["refused admin"]
-    assert refused["other tenant"][0] == 403
-    assert "limited to another app, not 'shop'" in refused["other tenant"][1]["error"]["message"]
-    assert refused["read-only"][0] == 403
-    assert "smtpserver_write" in refused["read-only"][1]["error"]["message"]
-    assert refused["broken json"][0] == 422
-    assert refused["broken json"][1]["error"]["message"].startswith("Malformed JSON body")
+    _refused_as_before(refused, "smtpserver_write")
     assert refused["no name"][0] == 422
     assert "`name`: Field required" in refused["no name"][1]["error"]["message"]
     reads, made, listed, after, package = seen["admin"]
