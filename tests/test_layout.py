@@ -357,6 +357,12 @@ SERVE_MUST_NOT_LOAD = [
     "smtp_connector.store.definitions", "smtp_connector.store.checks",
     "smtp_connector.store.templates", "smtp_connector.store.template_render",
     "smtp_connector.store.template_send",
+    # SQLAlchemy's ORM, with the ORM classes and the apps' service that work with it: an idle or
+    # sending `serve` runs Core statements (store/schema.py), the first admin request loads them
+    # (store/parts.py; `sqlalchemy.ext.asyncio`'s session half: store/async_engine.py;
+    # tests/server/test_orm_deferred.py)
+    "sqlalchemy.orm", "sqlalchemy.ext.asyncio.session", "sqlalchemy.ext.asyncio.scoping",
+    "smtp_connector.store.tables", "smtp_connector.store.apps",
 ]  # fmt: skip
 
 

@@ -28,9 +28,9 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from smtp_connector.errors import ConnectorError, ErrorCode
+from smtp_connector.store.async_engine import AsyncConnection, AsyncEngine, create_async_engine
 from smtp_connector.store.urls import async_url, is_sqlite, safe_url, sqlite_path
 
 from .batching import DriverForm, GroupCommit, Op, Ops, Outcome, driver_only, transaction

@@ -29,11 +29,10 @@ import importlib.util
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from smtp_connector.errors import ConnectorError, ErrorCode, install_hint
 
@@ -41,6 +40,9 @@ from .dispatching import GroupDispatch
 from .outbox import Claim, Outbox
 from .pool_checks import pool_factory
 from .worker import Deliverer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("smtp_connector.queue")
 _JOBS_LOG = logging.getLogger("procrastinate.jobs")  # procrastinate's defer logs here

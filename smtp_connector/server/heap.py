@@ -1,7 +1,8 @@
 """The garbage collector around `serve`'s start.
 
 Start-up builds a few hundred thousand long-lived objects (FastAPI's routes and models,
-pydantic validators, SQLAlchemy's mappers, compiled templates). CPython's full collections
+pydantic validators, SQLAlchemy's tables and statements, compiled templates; the ORM's
+mappers come later, with the first admin request: store/schema.py). CPython's full collections
 walk all of them: during start-up (two or three passes, ~100 ms together on this 2-core
 machine) and later under load, where one gen2 pass paused every request for 50–80 ms, the
 p99 of a direct send (issue 26). So `serve` turns automatic collection off while it starts

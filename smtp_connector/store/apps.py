@@ -16,7 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import audit
 from .database import Database
 from .domain import Actor, App, AppCreate, AppPatch
-from .errors import APP, ServiceError, conflict_on_duplicate, forbidden, not_found
+from .errors import (
+    APP,
+    ServiceError,
+    conflict_on_duplicate,
+    forbidden,
+    not_found,
+    refuse_other_app,
+)
 from .pages import Page, apps_page
 from .tables import AppRow, utcnow
 
@@ -32,12 +39,6 @@ _SEND_SETTINGS = frozenset({"from_email", "from_name", "default_locale"})
 
 def app_view(row: AppRow) -> App:
     return App(id=row.id, name=row.name, **{name: getattr(row, name) for name in APP_SETTINGS})
-
-
-def refuse_other_app(actor: Actor, app_id: str) -> None:
-    """403 when `actor` is a key bound to another app."""
-    if not actor.can_access(app_id):
-        raise forbidden(f"This API key is limited to another app, not {app_id!r}.")
 
 
 async def load_app(session: AsyncSession, actor: Actor, app_id: str) -> AppRow:

@@ -7,16 +7,18 @@ secret fields: callers pass `changed_fields(...)`, not the payload.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .database import Database
 from .domain import Actor, AuditEntry
-from .tables import AuditRow
+from .schema import audit_log
 
-_INSERT = insert(AuditRow)  # built once; the row's values come as parameters
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+_INSERT = insert(audit_log)  # built once; the row's values come as parameters
 
 
 def record(
@@ -30,6 +32,8 @@ def record(
     **details: Any,
 ) -> None:
     """Add an audit row to `session` (committed with the change it describes)."""
+    from .tables import AuditRow  # a session's caller has the ORM loaded already
+
     session.add(AuditRow(**_values(actor, action, app_id, target, success, details)))
 
 
@@ -71,12 +75,13 @@ class AuditLog:
         self, actor: Actor, *, app_id: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:
         """Newest first; an app-bound actor sees only its app's entries."""
-        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(max(1, min(limit, 1000)))
+        log = audit_log.c
+        query = select(audit_log).order_by(log.id.desc()).limit(max(1, min(limit, 1000)))
         scope = actor.app_id or app_id
         if scope is not None:
-            query = query.where(AuditRow.app_id == scope)
-        async with self._db.transaction() as session:
-            rows = (await session.scalars(query)).all()
+            query = query.where(log.app_id == scope)
+        async with self._db.engine.connect() as connection:  # Core: no ORM rows to build
+            rows = (await connection.execute(query)).all()
         return [
             AuditEntry(
                 id=row.id,

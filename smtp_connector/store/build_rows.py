@@ -26,14 +26,14 @@ from sqlalchemy.engine import Row
 from .configs import AppSender
 from .database import Database
 from .pages import definitions_order
-from .tables import AppRow, DefinitionRow
+from .schema import apps, server_definitions
 
 
 @dataclass(frozen=True, slots=True)
 class ServerRow:
     """One active definition as a connector is built from it (configs.DefinitionFields):
-    the columns of `DefinitionRow` a build reads, nothing of its bookkeeping. The secret
-    columns (Fernet tokens) stay out of its repr, as they stay out of every log line."""
+    the columns of `schema.server_definitions` a build reads, nothing of its bookkeeping. The
+    secret columns (Fernet tokens) stay out of its repr, as they stay out of every log line."""
 
     id: str
     name: str | None
@@ -60,17 +60,15 @@ class ServerRow:
     smime_dont_send_on_error: bool
 
 
-_APP = AppRow.__table__.c
-_DEF = DefinitionRow.__table__.c
+_APP = apps.c
+_DEF = server_definitions.c
 _APP_COLUMNS = (_APP.definitions_version, _APP.from_email, _APP.from_name, _APP.default_locale)
 SERVER_COLUMNS = tuple(_DEF[name] for name in ServerRow.__dataclass_fields__)
 # The app with each of its active definitions in send order (none: one row of NULLs), built once.
 _READ = definitions_order(
     select(*_APP_COLUMNS, *SERVER_COLUMNS)
     .select_from(
-        AppRow.__table__.outerjoin(
-            DefinitionRow.__table__, and_(_DEF.app_id == _APP.id, _DEF.status == "active")
-        )
+        apps.outerjoin(server_definitions, and_(_DEF.app_id == _APP.id, _DEF.status == "active"))
     )
     .where(_APP.id == bindparam("app"))
 )

@@ -18,12 +18,13 @@ from smtp_connector.errors import Cause, ConnectorError, ErrorCode
 from .policy import ServicePolicy
 from .secrets import SecretBox
 from .smime_material import is_path, resolve_inside
-from .tables import AppRow
 from .validated_servers import ValidatedServers
 
 if TYPE_CHECKING:  # the connector (Jinja, the SMTP client) loads with the first build, not at start
     from smtp_connector import SmtpConfig, SmtpConnector, TemplateProvider
     from smtp_connector.config import ServerConfig
+
+    from .tables import AppRow
 
 
 @dataclass(frozen=True)

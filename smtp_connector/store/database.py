@@ -9,19 +9,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from smtp_connector.errors import ConnectorError, ErrorCode
 
+from .async_engine import create_async_engine
 from .urls import async_url, is_sqlite, safe_url, sqlite_path
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
 class Database:
-    """The engine for one URL; `transaction()` is the unit of work of every service call."""
+    """The engine for one URL; `transaction()` is the unit of work of the services that work
+    with ORM rows (tables.py); what an idle or sending `serve` runs uses `engine` with Core
+    statements (schema.py), and the ORM session factory is made with the first `transaction()`,
+    SQLAlchemy's ORM imported then (async_engine.py)."""
+
+    _sessions: async_sessionmaker[AsyncSession] | None = None
 
     def __init__(self, raw_url: str) -> None:
         self.url = async_url(raw_url)
@@ -39,10 +47,18 @@ class Database:
         self.engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def __repr__(self) -> str:
         return f"Database({safe_url(self.url)!r})"
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The ORM session factory, made on first use (no `await` in between: made once)."""
+        if self._sessions is None:
+            from sqlalchemy.ext.asyncio import async_sessionmaker
+
+            self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        return self._sessions
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

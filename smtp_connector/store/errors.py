@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.exc import IntegrityError
 
 from smtp_connector.errors import ConnectorError, ErrorCode
+
+if TYPE_CHECKING:
+    from .domain import Actor
 
 Reason = Literal[
     "invalid",
@@ -60,6 +63,12 @@ def not_found(what: str, ident: str) -> ServiceError:
 
 def forbidden(message: str) -> ServiceError:
     return ServiceError("forbidden", message)
+
+
+def refuse_other_app(actor: Actor, app_id: str) -> None:
+    """403 when `actor` is a key bound to another app."""
+    if not actor.can_access(app_id):
+        raise forbidden(f"This API key is limited to another app, not {app_id!r}.")
 
 
 def invalid(message: str, code: ErrorCode = ErrorCode.INVALID_CONFIG) -> ServiceError:

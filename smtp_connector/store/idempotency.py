@@ -19,17 +19,19 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from .database import Database
 from .domain import MessageRequest
 from .errors import ServiceError, invalid
+from .schema import idempotent_sends
 from .sending import SendOutcome
-from .tables import IdempotentSendRow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 KEY_MAX = 200
 KEEP_FOR = 24 * 3600.0  # seconds a direct send's answer is replayed for its key
@@ -43,6 +45,18 @@ LOST_FIRST = (
     "sending it?): whether the SMTP server accepted the message is unknown. Do not retry; if "
     "it does not arrive, let the user ask for a new code."
 )
+
+# The statements, built once, as Core (a send's path loads no ORM): the key's row by its
+# primary key, the claim, the answer, the release of a key still in flight, the purge.
+_SENDS = idempotent_sends.c
+_THIS = and_(_SENDS.app_id == bindparam("app"), _SENDS.idempotency_key == bindparam("key"))
+_FIND = select(_SENDS.request_hash, _SENDS.state, _SENDS.response, _SENDS.created,
+               _SENDS.expires_at).where(_THIS)  # fmt: skip
+_DROP = delete(idempotent_sends).where(_THIS)
+_CLAIM = insert(idempotent_sends)
+_COMPLETE = update(idempotent_sends).where(_THIS)
+_RELEASE = delete(idempotent_sends).where(_THIS, _SENDS.state == "in_flight")
+_PURGE = delete(idempotent_sends).where(_SENDS.expires_at <= bindparam("now"))
 
 
 def check_key(raw: str | None) -> str | None:
@@ -99,63 +113,57 @@ class IdempotencyLog:
         """None: this request now holds the key (send, then `complete` or `release`). Else the
         replayed answer; raises `reused` (other request) or `in_use` (first still sending)."""
         now = time.time()
+        this = {"app": app_id, "key": key}
         try:
-            async with self._db.transaction() as session:
-                await self._purge(session, now)
-                row = await session.get(IdempotentSendRow, (app_id, key))
+            async with self._db.engine.begin() as connection:
+                await self._purge(connection, now)
+                row = (await connection.execute(_FIND, this)).first()
                 if row is not None and row.expires_at <= now:
-                    await session.delete(row)
-                    await session.flush()
+                    await connection.execute(_DROP, this)
                     row = None
                 if row is not None:
                     return _answer(row.request_hash, row.state, row.response, row.created,
                                    key, fingerprint, now)  # fmt: skip
-                session.add(IdempotentSendRow(
-                    app_id=app_id, idempotency_key=key, request_hash=fingerprint,
-                    state="in_flight", response=None, created=now, expires_at=now + KEEP_FOR,
-                ))  # fmt: skip
+                await connection.execute(_CLAIM, {
+                    "app_id": app_id, "idempotency_key": key, "request_hash": fingerprint,
+                    "state": "in_flight", "response": None, "created": now,
+                    "expires_at": now + KEEP_FOR,
+                })  # fmt: skip
         except IntegrityError:  # a concurrent first request took the key a moment ago
-            async with self._db.transaction() as session:
-                row = await session.get(IdempotentSendRow, (app_id, key))
-                if row is None:
-                    raise in_use(key) from None
-                return _answer(row.request_hash, row.state, row.response, row.created,
-                               key, fingerprint, now)  # fmt: skip
+            async with self._db.engine.connect() as connection:
+                row = (await connection.execute(_FIND, this)).first()
+            if row is None:
+                raise in_use(key) from None
+            return _answer(row.request_hash, row.state, row.response, row.created,
+                           key, fingerprint, now)  # fmt: skip
         return None
 
     async def find(self, app_id: str, key: str, fingerprint: str) -> SendOutcome | None:
         """The answer of a direct send made with this key, if any (a queued send checks it, so
         a key is one request whichever way its definition sends)."""
-        async with self._db.transaction() as session:
-            row = await session.get(IdempotentSendRow, (app_id, key))
-            if row is None or row.expires_at <= time.time():
-                return None
-            return _answer(row.request_hash, row.state, row.response, row.created,
-                           key, fingerprint, time.time())  # fmt: skip
+        async with self._db.engine.connect() as connection:
+            row = (await connection.execute(_FIND, {"app": app_id, "key": key})).first()
+        if row is None or row.expires_at <= time.time():
+            return None
+        return _answer(row.request_hash, row.state, row.response, row.created,
+                       key, fingerprint, time.time())  # fmt: skip
 
     async def complete(self, app_id: str, key: str, answer: dict[str, Any]) -> None:
-        async with self._db.transaction() as session:
-            row = await session.get(IdempotentSendRow, (app_id, key))
-            if row is not None:
-                row.state, row.response = "done", answer
+        async with self._db.engine.begin() as connection:
+            values = {"app": app_id, "key": key, "state": "done", "response": answer}
+            await connection.execute(_COMPLETE, values)
 
     async def release(self, app_id: str, key: str) -> None:
         """The send failed before the server had the message: the key may send again."""
-        async with self._db.transaction() as session:
-            await session.execute(
-                delete(IdempotentSendRow).where(
-                    IdempotentSendRow.app_id == app_id,
-                    IdempotentSendRow.idempotency_key == key,
-                    IdempotentSendRow.state == "in_flight",
-                )
-            )
+        async with self._db.engine.begin() as connection:
+            await connection.execute(_RELEASE, {"app": app_id, "key": key})
 
-    async def _purge(self, session: AsyncSession, now: float) -> None:
+    async def _purge(self, connection: AsyncConnection, now: float) -> None:
         """Expired answers go, at most every `PURGE_EVERY` seconds per process."""
         if now < self._next_purge:
             return
         self._next_purge = now + PURGE_EVERY
-        await session.execute(delete(IdempotentSendRow).where(IdempotentSendRow.expires_at <= now))
+        await connection.execute(_PURGE, {"now": now})
 
 
 def _answer(

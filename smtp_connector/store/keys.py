@@ -10,9 +10,9 @@ import hashlib
 import secrets
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from smtp_connector.errors import ErrorCode
 
@@ -20,16 +20,26 @@ from . import audit
 from .database import Database
 from .domain import SCOPES, Actor, ApiKeyInfo
 from .errors import ServiceError, invalid, not_found
-from .tables import ApiKeyRow, AppRow, utcnow
+from .schema import api_keys, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from .tables import ApiKeyRow
 
 KEY_PREFIX = "sck_"
 # How long a key revoked (or its app deleted) by another process may still pass here, at most.
 CACHE_TTL = 2.0
 
 
+_KEYS = api_keys.c
 # The refresh's query, built once: which of these hashes belong to keys not revoked.
-_ALIVE = select(ApiKeyRow.key_hash).where(
-    ApiKeyRow.key_hash.in_(bindparam("digests", expanding=True)), ApiKeyRow.revoked.is_(None)
+_ALIVE = select(_KEYS.key_hash).where(
+    _KEYS.key_hash.in_(bindparam("digests", expanding=True)), _KEYS.revoked.is_(None)
+)
+# A check's query (built once): the key with this hash, as a plain row (Core: no ORM).
+_BY_HASH = select(_KEYS.id, _KEYS.name, _KEYS.scopes, _KEYS.app_id, _KEYS.revoked).where(
+    _KEYS.key_hash == bindparam("digest")
 )
 
 
@@ -83,6 +93,8 @@ class KeyService:
                 f"Unknown or missing scopes {unknown or wanted}: use "
                 + " and/or ".join(sorted(SCOPES))
             )
+        from .tables import ApiKeyRow
+
         key_id = secrets.token_hex(6)
         raw = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         async with self._db.transaction() as session:
@@ -109,8 +121,8 @@ class KeyService:
         if cached is not None and time.monotonic() - cached[1] <= self.cache_ttl:
             return cached[0]
         generation = self._generation
-        async with self._db.transaction() as session:
-            row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
+        async with self._db.engine.connect() as connection:  # Core: no ORM session to build
+            row = (await connection.execute(_BY_HASH, {"digest": digest})).first()
         if row is None or row.revoked is not None:
             self._cache.pop(digest, None)
             return None
@@ -161,11 +173,15 @@ class KeyService:
                 del self._cache[digest]
 
     async def list(self) -> list[ApiKeyInfo]:
+        from .tables import ApiKeyRow
+
         async with self._db.transaction() as session:
             rows = (await session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created))).all()
             return [_info(row) for row in rows]
 
     async def revoke(self, actor: Actor, key_id: str) -> ApiKeyInfo:
+        from .tables import ApiKeyRow
+
         async with self._db.transaction() as session:
             row = await session.get(ApiKeyRow, key_id)
             if row is None:
@@ -178,6 +194,8 @@ class KeyService:
         return info
 
     async def _resolve_app(self, session: AsyncSession, app: str) -> str:
+        from .tables import AppRow
+
         row = await session.get(AppRow, app) or await session.scalar(
             select(AppRow).where(AppRow.name == app)
         )

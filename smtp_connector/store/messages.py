@@ -19,22 +19,21 @@ from sqlalchemy import bindparam, select
 
 from smtp_connector.errors import ConnectorError, secret_safe_logger
 
-from .apps import load_app
 from .build_rows import ServerRow, read_for_build
 from .configs import build_connector
 from .connectors import ConnectorCache, LiveConnector, Versions
 from .database import Database
 from .domain import Actor, MessageRequest
-from .errors import ServiceError, forbidden, invalid
+from .errors import APP, ServiceError, invalid, not_found, refuse_other_app
 from .idempotency import IdempotencyLog, check_key, request_fingerprint
 from .pages import Page
 from .policy import ServicePolicy
 from .precheck import check_preparation, check_request
 from .recent import RecentMessage, RecentQuery
+from .schema import apps
 from .secrets import SecretBox
 from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
 from .shared_reads import SharedReads
-from .tables import AppRow
 from .template_chain import AppTemplates, refresh
 
 if TYPE_CHECKING:
@@ -43,13 +42,15 @@ if TYPE_CHECKING:
 log = secret_safe_logger("smtp_connector.store")
 # MessageService._build: an app's connector at a definitions version, from the one it replaces.
 _Build = Callable[[str, int, LiveConnector | None], Awaitable[LiveConnector]]
-# A queued job's app versions, read for the jobs of a batch together (deliver_now), built once.
-_APP_VERSIONS = select(AppRow.definitions_version, AppRow.templates_version).where(
-    AppRow.id == bindparam("app")
+_APP = apps.c
+# An app's versions (a request's when not remembered, a queued job's for the jobs of a batch
+# together in deliver_now), built once; no row: no such app.
+_APP_VERSIONS = select(_APP.definitions_version, _APP.templates_version).where(
+    _APP.id == bindparam("app")
 )
 # The background refresh's query (built once): these apps' versions.
-_VERSIONS = select(AppRow.id, AppRow.definitions_version, AppRow.templates_version).where(
-    AppRow.id.in_(bindparam("apps", expanding=True))
+_VERSIONS = select(_APP.id, _APP.definitions_version, _APP.templates_version).where(
+    _APP.id.in_(bindparam("apps", expanding=True))
 )
 
 
@@ -150,15 +151,14 @@ class MessageService:
     async def _version(self, actor: Actor, app_id: str) -> Versions:
         """The app's definitions and templates versions: cached for a moment (see
         ConnectorCache)."""
-        if not actor.can_access(app_id):
-            raise forbidden(f"This API key is limited to another app, not {app_id!r}.")
+        refuse_other_app(actor, app_id)
         known = self._connectors.known_version(app_id)
         if known is not None:
             return known
         generation = self._connectors.generation(app_id)
-        async with self._db.transaction() as session:
-            app = await load_app(session, actor, app_id)
-            versions = Versions(app.definitions_version, app.templates_version)
+        versions = await self._read_versions(app_id)
+        if versions is None:
+            raise not_found(APP, app_id)
         self._connectors.saw_version(app_id, versions, generation)
         return versions
 
@@ -236,8 +236,9 @@ class MessageService:
         """The app's queued messages, newest first, recipients masked (recent.py); None when
         this service keeps no queue. Another app's (for a bound key) or an unknown app: refused
         as every app route refuses them."""
-        async with self._db.transaction() as session:
-            await load_app(session, actor, app_id)
+        refuse_other_app(actor, app_id)
+        if await self._read_versions(app_id) is None:
+            raise not_found(APP, app_id)
         return await self.sender.recent(RecentQuery.parse(app_id, status, limit, cursor))
 
     async def _deliver(self, live: LiveConnector, job: SendJob) -> SendOutcome:

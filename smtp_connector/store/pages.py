@@ -15,14 +15,22 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, false, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from .domain import Actor
 from .errors import ServiceError
-from .tables import AppRow, DefinitionRow
+from .schema import server_definitions
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from .tables import AppRow, DefinitionRow
+
+# The order's columns: Core's, the same objects the ORM class maps (a connector's build reads
+# without the ORM, build_rows.py; the admin's pages with it).
+_DEF = server_definitions.c
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 100
@@ -75,6 +83,8 @@ async def apps_page(
     session: AsyncSession, actor: Actor, limit: int | None, cursor: str | None
 ) -> Page[AppRow]:
     """Apps by name (names are unique); a key bound to an app sees only that one."""
+    from .tables import AppRow
+
     size = check_limit(limit)
     query = select(AppRow).order_by(AppRow.name)
     if actor.app_id is not None:
@@ -89,18 +99,15 @@ async def apps_page(
 def definitions_order(query: Select[Any]) -> Select[Any]:
     """The order sends try definitions: priority 0 first; among equal priorities the default
     one, then the oldest (and the id, so that no two rows tie and pages never overlap)."""
-    return query.order_by(
-        DefinitionRow.priority,
-        DefinitionRow.is_default.desc(),
-        DefinitionRow.created,
-        DefinitionRow.id,
-    )
+    return query.order_by(_DEF.priority, _DEF.is_default.desc(), _DEF.created, _DEF.id)
 
 
 async def definitions_page(
     session: AsyncSession, app_id: str, limit: int | None, cursor: str | None
 ) -> Page[DefinitionRow]:
     """The app's definitions in send order, `limit` at a time."""
+    from .tables import DefinitionRow
+
     size = check_limit(limit)
     kind = f"servers:{app_id}"
     query = definitions_order(select(DefinitionRow).where(DefinitionRow.app_id == app_id))
@@ -118,14 +125,14 @@ async def definitions_page(
 
 def _after(priority: int, default: bool, created: datetime, row_id: str) -> Any:
     """Rows after (priority, default, created, id) in `definitions_order`."""
-    same = DefinitionRow.priority == priority
-    later_default = and_(same, DefinitionRow.is_default.is_(False)) if default else false()
-    same = and_(same, DefinitionRow.is_default.is_(default))
+    same = _DEF.priority == priority
+    later_default = and_(same, _DEF.is_default.is_(False)) if default else false()
+    same = and_(same, _DEF.is_default.is_(default))
     return or_(
-        DefinitionRow.priority > priority,
+        _DEF.priority > priority,
         later_default,
-        and_(same, DefinitionRow.created > created),
-        and_(same, DefinitionRow.created == created, DefinitionRow.id > row_id),
+        and_(same, _DEF.created > created),
+        and_(same, _DEF.created == created, _DEF.id > row_id),
     )
 
 

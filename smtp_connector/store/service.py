@@ -5,9 +5,10 @@ concern (apps, definitions, checks, messages, keys, audit, templates). Nothing i
 routers translate requests into these calls and `ServiceError`/`ConnectorError` into their
 dialect's error shape.
 
-A send needs apps, keys, messages and the audit log; the definitions, checks and templates'
-services are built, and their modules imported, when first asked for (`parts.py`): an admin's
-request, not a sender's, so an idle `serve` holds none of them (issue 26 §5's idle RSS).
+A send needs keys, messages and the audit log, which run Core statements (schema.py); the apps',
+definitions', checks' and templates' services are built, and their modules imported, when
+first asked for (`parts.py`): an admin's request, not a sender's, so an idle `serve` holds none
+of them, nor SQLAlchemy's ORM that they work with (issue 26 §5's idle RSS).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from . import audit
-from .apps import AppService
 from .audit import AuditLog
 from .connectors import ConnectorCache
 from .database import Database, unavailable
@@ -30,12 +30,13 @@ from .messages import MessageService
 from .migrate import prepare_schema
 from .parts import part
 from .policy import DEFAULT_MAX_PER_APP, ServicePolicy
+from .schema import SECRET_COLUMNS
 from .secrets import SecretBox, load_secret_box
 from .sending import DirectSender, Sender, SendJob, SendOutcome
-from .tables import SECRET_COLUMNS, DefinitionRow
 from .template_models import TemplateLimits
 
 if TYPE_CHECKING:
+    from .apps import AppService
     from .checks import CheckService
     from .definitions import DefinitionService
     from .template_render import TemplateRenderer
@@ -63,7 +64,6 @@ class Service:
         self.policy = policy = policy or ServicePolicy()
         self.connectors = ConnectorCache()
         self.keys = KeyService(database)
-        self.apps = AppService(database, self._app_deleted)
         self.messages = MessageService(database, box, self.connectors, sender, policy)
         self.audit = AuditLog(database)
         self.max_definitions_per_app = max_definitions_per_app
@@ -100,6 +100,12 @@ class Service:
         )  # fmt: skip
 
     # Built on first use (parts.py): the same objects, with the same arguments, as before.
+    @part
+    def apps(self) -> AppService:
+        from .apps import AppService
+
+        return AppService(self.database, self._app_deleted)
+
     @part
     def definitions(self) -> DefinitionService:
         from .definitions import DefinitionService
@@ -159,6 +165,8 @@ class Service:
 
     async def rotate_secrets(self, actor: Actor = CLI_ACTOR) -> int:
         """Re-encrypt every stored secret with the first key; returns how many were."""
+        from .tables import DefinitionRow
+
         count = 0
         async with self.database.transaction() as session:
             rows = (await session.scalars(select(DefinitionRow))).all()

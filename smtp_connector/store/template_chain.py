@@ -26,18 +26,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select
 
 from smtp_connector.compose.provider import template_from_details
 from smtp_connector.config import EmailTemplate
 from smtp_connector.errors import ConnectorError, secret_safe_logger
 
 from .database import Database
-from .tables import AppRow, AppTemplateRow
+from .schema import app_templates, apps
 from .template_models import locale_key, template_details
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
     from smtp_connector import SmtpConnector
     from smtp_connector.config.views import TemplateView
 
@@ -118,11 +119,17 @@ class AppTemplates:
             self.snapshot = snapshot
 
 
-async def load_snapshot(session: AsyncSession, app: AppRow) -> Snapshot:
-    """The app's templates as they are now (call inside the transaction that read `app`)."""
-    rows = (
-        await session.scalars(select(AppTemplateRow).where(AppTemplateRow.app_id == app.id))
-    ).all()
+# Built once: the app's stored templates, and the app's versions and default locale (Core).
+_TEMPLATES = select(app_templates).where(app_templates.c.app_id == bindparam("app"))
+_APP = select(apps.c.templates_version, apps.c.default_locale).where(apps.c.id == bindparam("app"))
+
+
+async def load_snapshot(
+    reader: AsyncConnection | AsyncSession, app_id: str, version: int, default_locale: str | None
+) -> Snapshot:
+    """The app's templates as they are now: call inside the transaction (a connection's or a
+    session's) that read the app's `templates_version` and `default_locale`."""
+    rows = (await reader.execute(_TEMPLATES, {"app": app_id})).all()
     templates: dict[tuple[str, str], EmailTemplate] = {}
     for row in rows:
         try:
@@ -130,9 +137,9 @@ async def load_snapshot(session: AsyncSession, app: AppRow) -> Snapshot:
                 template_details(row), row.usage_type, row.locale
             )
         except ConnectorError as error:  # checked at save; a library upgrade may disagree
-            log.warning("app %s: stored template %s/%s skipped: %s", app.id, row.usage_type,
+            log.warning("app %s: stored template %s/%s skipped: %s", app_id, row.usage_type,
                         row.locale, error.message)  # fmt: skip
-    return Snapshot(app.templates_version, app.default_locale, templates)
+    return Snapshot(version, default_locale, templates)
 
 
 async def refresh(database: Database, provider: AppTemplates, version: int) -> None:
@@ -143,11 +150,13 @@ async def refresh(database: Database, provider: AppTemplates, version: int) -> N
     async with provider.refreshing:
         if provider.version >= version:
             return
-        async with database.transaction() as session:
-            app = await session.get(AppRow, provider.app_id)
+        app_id = provider.app_id
+        async with database.engine.connect() as connection:  # Core: no ORM rows to build
+            app = (await connection.execute(_APP, {"app": app_id})).first()
             if app is None:
                 return  # deleted meanwhile: the send fails on its own
-            provider.replace(await load_snapshot(session, app))
+            snapshot = await load_snapshot(connection, app_id, *app)
+        provider.replace(snapshot)
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, ConfigDict, Field
 
 from ..errors import ConnectorError, ErrorCode
 from .domain import Wire
 from .errors import ServiceError
-from .tables import AppTemplateHistoryRow, AppTemplateRow, aware
+from .schema import aware
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
+
+    from .tables import AppTemplateHistoryRow, AppTemplateRow
 
 MAX_TEMPLATES_ENV = "SMTP_CONNECTOR_MAX_TEMPLATES_PER_APP"
 MAX_TEMPLATE_BYTES_ENV = "SMTP_CONNECTOR_MAX_TEMPLATE_BYTES"
@@ -210,8 +215,9 @@ def history_entry(row: AppTemplateHistoryRow) -> HistoryEntry:
     )  # fmt: skip
 
 
-def template_details(row: AppTemplateRow | AppTemplateHistoryRow) -> dict[str, Any]:
-    """The library's template shape (`EmailTemplate` keys, camelCase) for a stored row."""
+def template_details(row: AppTemplateRow | AppTemplateHistoryRow | Row[Any]) -> dict[str, Any]:
+    """The library's template shape (`EmailTemplate` keys, camelCase) for a stored row (an ORM
+    row, or a Core one of `schema.app_templates`: a send's snapshot, template_chain.py)."""
     return {"usageType": row.usage_type, "locale": row.locale} | details_mapping(
         row.subject, row.content, row.content_type,
         text=row.text_content, reply_to=row.reply_to, send_from=row.send_from,

@@ -186,7 +186,9 @@ class TemplateRenderer:
                     raise not_found(APP, app_id)
                 app = found
             rows = await ordered_definitions(session, app_id, active_only=True)
-            snapshot = await load_snapshot(session, app)
+            snapshot = await load_snapshot(
+                session, app_id, app.templates_version, app.default_locale
+            )
             sender = AppSender.of(app)
         has_sender = mail_sender(rows, sender) is not None
         return render_config(rows, sender), AppTemplates(app_id, snapshot), has_sender

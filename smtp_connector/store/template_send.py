@@ -57,7 +57,10 @@ class TemplateTestSender:
             app = await load_app(session, actor, app_id)
             rows = await ordered_definitions(session, app_id, active_only=True)
             sender = AppSender.of(app)
-            stored = AppTemplates(app_id, await load_snapshot(session, app))
+            stored = AppTemplates(
+                app_id,
+                await load_snapshot(session, app_id, app.templates_version, app.default_locale),
+            )
         if not rows:
             raise ServiceError(
                 "unavailable",

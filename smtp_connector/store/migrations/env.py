@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from smtp_connector.store.tables import Base
+from smtp_connector.store.schema import METADATA
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only reachable from the alembic CLI
@@ -12,7 +12,7 @@ if connection is None:  # pragma: no cover - only reachable from the alembic CLI
 
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=METADATA,
     render_as_batch=True,  # SQLite can only ALTER through table copies
     compare_type=True,
 )
