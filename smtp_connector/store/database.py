@@ -34,7 +34,9 @@ class Database:
     def __init__(self, raw_url: str) -> None:
         self.url = async_url(raw_url)
         self.is_sqlite = is_sqlite(self.url)
-        kwargs: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        # `hide_parameters`: a statement's values (app ids, API-key digests, a template's
+        # text) never reach an error's text, hence no log line (the queue's engines do the same).
+        kwargs: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite, "hide_parameters": True}
         if not self.is_sqlite:
             # No store column is HSTORE: without this the dialect's first connection asks the
             # server for the type (a round trip in every PostgreSQL `serve`'s start).

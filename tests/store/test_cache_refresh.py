@@ -165,3 +165,50 @@ async def test_freshness_keeps_running_when_a_refresh_fails(
     assert calls.count("broken") >= 3
     failures = [r for r in caplog.records if "refreshing cached" in r.getMessage()]
     assert len(failures) == 1
+
+
+async def test_a_failing_refresh_logs_no_statement_values(
+    service: Service, make_server: MakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Attacker's view of the log: when the background refresh fails (here its tables gone
+    under it), its warning carries the driver's reason, never the statement's values (the
+    remembered apps' ids and API-key digests). Found by a race in CI: the error's text had
+    `[parameters: (...)]` until the store's engine hid them, as the queue's engines do."""
+    sink = make_server()
+    app_id = "tenant-7f3a9c"
+    await service.apps.create(CLI_ACTOR, AppCreate(name="shop", id=app_id))
+    body = {"host": "127.0.0.1", "port": sink.port, "security": "none",
+            "fromEmail": "noreply@example.com"}  # fmt: skip
+    await service.definitions.create(CLI_ACTOR, app_id, DefinitionCreate.model_validate(body))
+    _, raw = await service.keys.create(CLI_ACTOR, SCOPES)
+    assert await service.keys.authenticate(raw) is not None  # its digest remembered
+    request = MessageRequest.model_validate({"to": "a@example.org", "usageType": "SignIn",
+                                             "payload": {"code": "111111"}})  # fmt: skip
+    await service.messages.send(CLI_ACTOR, app_id, request)  # its versions remembered
+    assert len(sink.messages) == 1
+    renames = [("apps", "apps_gone"), ("api_keys", "api_keys_gone")]
+    async with service.database.engine.begin() as connection:
+        for old, new in renames:
+            await connection.exec_driver_sql(f"ALTER TABLE {old} RENAME TO {new}")
+    try:
+        errors = []
+        for refresh in (service.keys.refresh, service.messages.refresh_versions):
+            with pytest.raises(Exception) as info:
+                await refresh()
+            errors.append(str(info.value))
+        freshness = Freshness([service.keys.refresh, service.messages.refresh_versions], 0.03)
+        freshness.start()
+        try:
+            while sum("refreshing cached" in r.getMessage() for r in caplog.records) < 2:
+                await asyncio.sleep(0.01)
+        finally:
+            await freshness.aclose()
+    finally:
+        async with service.database.engine.begin() as connection:
+            for old, new in renames:
+                await connection.exec_driver_sql(f"ALTER TABLE {new} RENAME TO {old}")
+    logged = [r.getMessage() for r in caplog.records if "refreshing cached" in r.getMessage()]
+    for text in errors + logged:
+        assert "apps" in text or "api_keys" in text  # the driver's reason is there
+        assert "[parameters:" not in text
+        assert app_id not in text and hash_key(raw) not in text
