@@ -73,10 +73,7 @@ class ServerHealth:
 
     def record_success(self) -> None:
         self.num_sent += 1
-        # `mark_healthy()` written out: one call fewer on every delivered message.
-        self.consecutive_errors = 0
-        self.disabled_until = 0.0
-        self._probing = False
+        self.mark_healthy()  # one place says what a healthy server resets
 
     def record_failure(self, error: str) -> None:
         self.num_errors += 1
