@@ -31,6 +31,7 @@ from .schema import idempotent_sends
 from .sending import SendOutcome
 
 if TYPE_CHECKING:
+    from sqlalchemy import Row
     from sqlalchemy.ext.asyncio import AsyncConnection
 
 KEY_MAX = 200
@@ -122,8 +123,7 @@ class IdempotencyLog:
                     await connection.execute(_DROP, this)
                     row = None
                 if row is not None:
-                    return _answer(row.request_hash, row.state, row.response, row.created,
-                                   key, fingerprint, now)  # fmt: skip
+                    return _answer(row, key, fingerprint, now)
                 await connection.execute(_CLAIM, {
                     "app_id": app_id, "idempotency_key": key, "request_hash": fingerprint,
                     "state": "in_flight", "response": None, "created": now,
@@ -134,8 +134,7 @@ class IdempotencyLog:
                 row = (await connection.execute(_FIND, this)).first()
             if row is None:
                 raise in_use(key) from None
-            return _answer(row.request_hash, row.state, row.response, row.created,
-                           key, fingerprint, now)  # fmt: skip
+            return _answer(row, key, fingerprint, now)
         return None
 
     async def find(self, app_id: str, key: str, fingerprint: str) -> SendOutcome | None:
@@ -145,8 +144,7 @@ class IdempotencyLog:
             row = (await connection.execute(_FIND, {"app": app_id, "key": key})).first()
         if row is None or row.expires_at <= time.time():
             return None
-        return _answer(row.request_hash, row.state, row.response, row.created,
-                       key, fingerprint, time.time())  # fmt: skip
+        return _answer(row, key, fingerprint, time.time())
 
     async def complete(self, app_id: str, key: str, answer: dict[str, Any]) -> None:
         async with self._db.engine.begin() as connection:
@@ -166,14 +164,13 @@ class IdempotencyLog:
         await connection.execute(_PURGE, {"now": now})
 
 
-def _answer(
-    stored_hash: str, state: str, response: dict[str, Any] | None, created: float,
-    key: str, fingerprint: str, now: float,
-) -> SendOutcome:  # fmt: skip
-    if stored_hash != fingerprint:
+def _answer(row: Row[*tuple[Any, ...]], key: str, fingerprint: str, now: float) -> SendOutcome:
+    """What a request with a key already stored gets, from the stored row's hash, state,
+    answer and age (the same rule for a claim that found the key and for a queued send's look)."""
+    if row.request_hash != fingerprint:
         raise reused(key)
-    if state == "done" and response is not None:
-        return SendOutcome.replay(response)
-    if now - created < IN_FLIGHT_LEASE:
+    if row.state == "done" and row.response is not None:
+        return SendOutcome.replay(row.response)
+    if now - row.created < IN_FLIGHT_LEASE:
         raise in_use(key)
     return SendOutcome.replay({"status": "delivery_unknown", "message": LOST_FIRST})
