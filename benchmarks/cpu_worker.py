@@ -1,8 +1,8 @@
 """One CPU-cost run of the connector in its own process: LOOP (asyncio | uvloop), CONNECTIONS,
 COUNT, PORT → one JSON line {count, seconds, cpu_s, cpu_us_per_msg, rate, errors, rss_mb}.
 
-The connector is built and warmed up first (connections open, templates compiled: what a
-running auth service has), then COUNT SignIn mails (shipped template, text + HTML) are sent with
+The connector is built and warmed up first (connections open, templates compiled, the collector
+frozen at the warm-up's last message: what a running auth service has), then COUNT SignIn mails (shipped template, text + HTML) are sent with
 `send_many(concurrency=2 × connections)`; CPU is this process's user + system time over that
 phase, so it counts rendering, MIME, the event loop and the kernel work of the sockets.
 """
@@ -46,8 +46,8 @@ async def run(port: int, connections: int, count: int) -> dict[str, Any]:
         from smtp_connector.delivery.pool import freeze_gc_after_warmup
     except ImportError:  # an older tree (--compare) froze unasked, or not at all
         pass
-    else:
-        freeze_gc_after_warmup()
+    else:  # frozen as the warm-up ends: every counted message runs as in a warm process
+        freeze_gc_after_warmup(WARM_UP)
     async with SmtpConnector(config) as connector:
         await connector.send_many(_requests(0, WARM_UP), concurrency=concurrency)
         requests = _requests(WARM_UP, count)
