@@ -122,7 +122,8 @@ def nice_level(option: int | None) -> int:
     except ValueError:
         value = -1
     if not 0 <= value <= 19:
-        raise click.UsageError(f"{NICE_ENV} must be a whole number from 0 to 19, not {raw!r}.")
+        shown = raw if len(raw) <= 32 else raw[:32] + "…"  # a value pasted by mistake: its start
+        raise click.UsageError(f"{NICE_ENV} must be a whole number from 0 to 19, not {shown!r}.")
     return value
 
 

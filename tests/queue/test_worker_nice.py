@@ -95,3 +95,11 @@ def test_a_bad_environment_value_names_the_variable_and_the_range(value: str) ->
     assert result.exit_code == 2
     assert "SMTP_CONNECTOR_WORKER_NICE must be a whole number from 0 to 19" in result.output
     assert repr(value) in result.output
+
+
+def test_a_huge_environment_value_is_not_echoed_whole() -> None:
+    value = "9" * 100_000
+    result = CliRunner().invoke(main, ["worker"], env={"SMTP_CONNECTOR_WORKER_NICE": value})
+    assert result.exit_code == 2
+    assert "SMTP_CONNECTOR_WORKER_NICE must be a whole number from 0 to 19" in result.output
+    assert len(result.output) < 400, len(result.output)
