@@ -52,6 +52,7 @@ BIN = Path(sys.executable).with_name("smtp-connector")
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 KRATOS_RATE = 10.0  # Ory Kratos' courier: 10 messages per 1 s poll by default
 PG_WORKERS = 2  # `smtp-connector worker` processes in the postgres mode (--pg-workers)
+WORKER_OPTIONS: list[str] = []  # --worker-nice N: ["--nice", "N"]
 
 
 class Http:
@@ -293,7 +294,8 @@ async def run_serve(
         workers = []
         if mode == "postgres":
             serve.append("--no-worker")
-            workers = [[str(BIN), "worker", "--concurrency", "16"] for _ in range(PG_WORKERS)]
+            worker = [str(BIN), "worker", "--concurrency", "16", *WORKER_OPTIONS]
+            workers = [worker for _ in range(PG_WORKERS)]
         with processes(serve, *workers, environ=environ) as pids:
             await wait_healthy(port)
             app = await setup_app(port, key, sink, enqueue=mode != "direct")
@@ -348,10 +350,13 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--modes", default="direct,sqlite,postgres")
     parser.add_argument("--pg-workers", type=int, default=PG_WORKERS)
+    parser.add_argument("--worker-nice", type=int, help="the workers' --nice (default: theirs)")
     parser.add_argument("--load", default="python", help="python, wrk or python,wrk")
     parser.add_argument("--wrk-seconds", type=int, default=5)
     args = parser.parse_args()
     globals()["PG_WORKERS"] = args.pg_workers
+    if args.worker_nice is not None:
+        WORKER_OPTIONS.extend(["--nice", str(args.worker_nice)])
     modes = args.modes.split(",")
     loads = args.load.split(",")
     runs = [(m, kind) for m in modes for kind in loads]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging.config
+import os
 import signal
 from collections.abc import Callable
 
@@ -18,6 +19,9 @@ import click
 from .app import handles_errors, main
 from .serve_cmd import LOG_LEVELS
 from .store_common import database_url_option, loop_option, need_server_extra, resolve_url
+
+DEFAULT_NICE = 10  # CFS weighs a nice-10 process about a tenth of a nice-0 one
+NICE_ENV = "SMTP_CONNECTOR_WORKER_NICE"
 
 
 @main.command()
@@ -38,6 +42,14 @@ from .store_common import database_url_option, loop_option, need_server_extra, r
     "[default: auto; also $SMTP_CONNECTOR_QUEUE_ENGINE].",
 )
 @click.option(
+    "--nice",
+    type=click.IntRange(0, 19),
+    default=None,
+    help="Lower the worker's CPU priority (nice) to at least this, 0-19, so that on a shared "
+    "host requests waiting for their 202 and the database go first; 0 leaves it as it is "
+    f"[default: {DEFAULT_NICE}; also ${NICE_ENV}].",
+)
+@click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS),
     default="warning",
@@ -52,9 +64,13 @@ def worker(
     name: str | None,
     loop: str,
     engine: str | None,
+    nice: int | None,
     log_level: str,
 ) -> None:
     """Deliver queued messages until SIGTERM/SIGINT (in-flight sends are finished first)."""
+    # First, while this is the only thread: Linux keeps a nice value per thread, and threads
+    # started later (the loop's executor, psycopg's) take their creator's.
+    yield_cpu(nice_level(nice))
     need_server_extra()
     url = resolve_url(database_url)
     from ..delivery.pool import freeze_gc_after_warmup
@@ -91,6 +107,39 @@ def worker(
         asyncio.Runner(loop_factory=loop_factory(loop)) as runner,
     ):
         runner.run(run())
+
+
+def nice_level(option: int | None) -> int:
+    """`--nice`, else $SMTP_CONNECTOR_WORKER_NICE, else the default; a bad value is refused
+    with the range, before anything starts."""
+    if option is not None:
+        return option
+    raw = os.environ.get(NICE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_NICE
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 19:
+        shown = raw if len(raw) <= 32 else raw[:32] + "…"  # a value pasted by mistake: its start
+        raise click.UsageError(f"{NICE_ENV} must be a whole number from 0 to 19, not {shown!r}.")
+    return value
+
+
+def yield_cpu(level: int) -> None:
+    """Raise this process's nice value to `level` (never lower it: that needs privileges).
+
+    A worker's deliveries can wait a few milliseconds; a request waiting for its 202 cannot.
+    On a host where `serve`, the database and workers share the cores, workers at the default
+    priority took half the CPU from under the requests and doubled the enqueue's latency
+    (issue 26 §1, docs/performance-rounds.md); with a lower priority they use what the
+    requests leave and catch up between bursts. On a host of their own nothing changes."""
+    if level <= 0 or not hasattr(os, "setpriority"):
+        return
+    with contextlib.suppress(OSError):  # a sandbox that refuses it: run as before
+        if os.getpriority(os.PRIO_PROCESS, 0) < level:
+            os.setpriority(os.PRIO_PROCESS, 0, level)
 
 
 def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -69,14 +69,16 @@ async def enqueue(url: str, port: int, count: int, *, password: str = SMTP_PASSW
 
 
 def start_worker(
-    url: str, log: Path, *options: str, name: str | None = None
-) -> subprocess.Popen[bytes]:
+    url: str, log: Path, *options: str, name: str | None = None,
+    environment: dict[str, str | None] | None = None,
+) -> subprocess.Popen[bytes]:  # fmt: skip
     exe = Path(sys.executable).with_name("smtp-connector")
     args = [str(exe), "worker", "--database-url", url, "--concurrency", str(CONCURRENCY)]
     args += options
     if name:
         args += ["--name", name]
-    env = env_with(SMTP_CONNECTOR_SECRET_KEY=SECRET_KEY, SMTP_CONNECTOR_QUEUE_LEASE="30")
+    env = env_with(SMTP_CONNECTOR_SECRET_KEY=SECRET_KEY, SMTP_CONNECTOR_QUEUE_LEASE="30",
+                   **(environment or {}))  # fmt: skip
     return subprocess.Popen(args, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
 
 
