@@ -2,9 +2,10 @@
 COUNT, PORT → one JSON line {count, seconds, cpu_s, cpu_us_per_msg, rate, errors, rss_mb}.
 
 The connector is built and warmed up first (connections open, templates compiled, the collector
-frozen at the warm-up's last message: what a running auth service has), then COUNT SignIn mails (shipped template, text + HTML) are sent with
-`send_many(concurrency=2 × connections)`; CPU is this process's user + system time over that
-phase, so it counts rendering, MIME, the event loop and the kernel work of the sockets.
+frozen at the warm-up's last message: what a running auth service has), then COUNT SignIn mails
+(shipped template, text + HTML) are sent with `send_many(concurrency=2 × connections)`; CPU is
+this process's user + system time over that phase, so it counts rendering, MIME, the event loop
+and the kernel work of the sockets.
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ from .app import handles_errors, main
 from .serve_cmd import LOG_LEVELS
 from .store_common import database_url_option, loop_option, need_server_extra, resolve_url
 
-DEFAULT_NICE = 10  # CFS weighs a nice-10 process about a tenth of a nice-0 one
+# Opt-in: a worker that lowered itself unasked would also yield to everything else on a busy
+# host (the auth service's own processes), and a code mailed seconds late is late for a user.
+DEFAULT_NICE = 0
 NICE_ENV = "SMTP_CONNECTOR_WORKER_NICE"
 
 
@@ -45,8 +47,9 @@ NICE_ENV = "SMTP_CONNECTOR_WORKER_NICE"
     "--nice",
     type=click.IntRange(0, 19),
     default=None,
-    help="Lower the worker's CPU priority (nice) to at least this, 0-19, so that on a shared "
-    "host requests waiting for their 202 and the database go first; 0 leaves it as it is "
+    help="Lower the worker's CPU priority (nice) to at least this, 0-19: where serve, the "
+    "database and workers share the cores, 10 lets requests waiting for their 202 go first; "
+    "0 leaves it as started "
     f"[default: {DEFAULT_NICE}; also ${NICE_ENV}].",
 )
 @click.option(
@@ -130,11 +133,11 @@ def nice_level(option: int | None) -> int:
 def yield_cpu(level: int) -> None:
     """Raise this process's nice value to `level` (never lower it: that needs privileges).
 
-    A worker's deliveries can wait a few milliseconds; a request waiting for its 202 cannot.
-    On a host where `serve`, the database and workers share the cores, workers at the default
-    priority took half the CPU from under the requests and doubled the enqueue's latency
-    (issue 26 §1, docs/performance-rounds.md); with a lower priority they use what the
-    requests leave and catch up between bursts. On a host of their own nothing changes."""
+    Asked for (`--nice`), because it is a host's trade-off: where `serve`, the database and
+    workers share the cores, workers at the same priority took half the CPU from under the
+    requests and doubled the enqueue's latency (issue 26 §1, docs/performance-rounds.md); at
+    nice 10 they use what the requests leave and catch up between bursts. On a host of their
+    own nothing changes; on one busy with other work they would wait for it too."""
     if level <= 0 or not hasattr(os, "setpriority"):
         return
     with contextlib.suppress(OSError):  # a sandbox that refuses it: run as before

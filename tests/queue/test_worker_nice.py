@@ -1,6 +1,7 @@
-"""`smtp-connector worker` lowers its own CPU priority (nice 10 by default, `--nice`,
-$SMTP_CONNECTOR_WORKER_NICE), every thread of it: on a host shared with `serve` and the
-database, requests waiting for their 202 go first (issue 26 §1). It never raises its priority:
+"""`smtp-connector worker` lowers its own CPU priority when asked (`--nice`,
+$SMTP_CONNECTOR_WORKER_NICE; by default it runs as started), every thread of it: on a host
+shared with `serve` and the database, requests waiting for their 202 go first (issue 26 §1).
+It never raises its priority:
 a worker started under a higher nice keeps it, and a negative value is refused. Real worker
 processes on SQLite and on PostgreSQL; Linux's /proc says each thread's nice value.
 """
@@ -54,7 +55,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.mark.parametrize(
     ("options", "env", "expected"),
-    [([], None, 10), (["--nice", "15"], None, 15), ([], "19", 19), (["--nice", "0"], "19", 0)],
+    [([], None, 0), (["--nice", "15"], None, 15), ([], "19", 19), (["--nice", "0"], "19", 0)],
     ids=["default", "option", "environment", "option-over-environment"],
 )
 async def test_every_thread_of_a_worker_runs_at_the_asked_nice(
@@ -74,7 +75,7 @@ async def test_every_thread_of_a_worker_runs_at_the_asked_nice(
 
 
 def test_a_worker_started_lower_keeps_its_priority(tmp_path: Path) -> None:
-    """Default 10 under `nice -n 15`: still 15 (a worker never raises its own priority)."""
+    """Asked for 10 under `nice -n 15`: still 15 (a worker never raises its own priority)."""
     code = ("import os; from smtp_connector.cli.worker_cmd import yield_cpu; yield_cpu(10); "
             "print(os.getpriority(os.PRIO_PROCESS, 0))")  # fmt: skip
     done = subprocess.run(["nice", "-n", "15", sys.executable, "-c", code], capture_output=True,
