@@ -106,20 +106,40 @@ class PipeliningProtocol(SMTPProtocol):
         protocol's callback, before the caller wakes: a chain settles the message that reply
         belongs to there, so its send resumes (and queues its next message) before the
         connection's task looks for one. Not called when the burst fails."""
+        burst = self.start_burst(data, replies, deadline, first_reply)
+        try:
+            return await burst
+        finally:
+            self._burst = self._first_reply = None
+
+    def start_burst(
+        self,
+        data: bytes,
+        replies: int,
+        deadline: float,
+        first_reply: Callable[[Reply], None] | None = None,
+    ) -> asyncio.Future[list[Reply]]:
+        """`exchange` without its coroutine, for the chain (one a message): writes `data` and
+        returns the burst's future. The caller awaits it and then, succeeded or not, sets
+        `_burst` and `_first_reply` back to None, as `exchange` does in its `finally` (until
+        then, data that arrives after the burst is kept for the next one). Raises, the
+        burst already ended, when the connection is closed."""
         burst: asyncio.Future[list[Reply]] = self._loop.create_future()
         self._burst, self._burst_replies, self._burst_expected = burst, [], replies
         self._first_reply = first_reply
         self._burst_deadline = deadline
         if self._watchdog is None or self._watch_at > deadline:
             self._arm(deadline)
-        try:
-            transport = self.transport
-            if transport is None or transport.is_closing():
-                raise aiosmtplib.SMTPServerDisconnected("Connection lost")
-            transport.write(data)  # type: ignore[attr-defined]
-            return await burst
-        finally:
+        transport = self.transport
+        if transport is None or transport.is_closing():
             self._burst = self._first_reply = None
+            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        try:
+            transport.write(data)  # type: ignore[attr-defined]
+        except BaseException:
+            self._burst = self._first_reply = None
+            raise
+        return burst
 
     def _arm(self, at: float) -> None:
         if self._watchdog is not None:
