@@ -30,10 +30,17 @@ _PAYLOADS = [
 
 
 @settings(max_examples=60, deadline=None)
-@given(picks=st.lists(st.integers(0, len(_PAYLOADS) - 1), min_size=1, max_size=30))
-def test_the_last_shape_memo_keeps_the_lru(picks: list[int], compose_path: str) -> None:
-    """With room for 2 shapes, a sequence of sends keeps the shapes an LRU without the memo
-    would (order and evictions), and counts the same hits and misses."""
+@given(
+    picks=st.lists(
+        st.tuples(st.sampled_from(["SignIn", "Register"]), st.integers(0, len(_PAYLOADS) - 1)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_the_last_shape_memo_keeps_the_lru(picks: list[tuple[str, int]], compose_path: str) -> None:
+    """With room for 2 shapes, a sequence of sends (two templates, shapes they share) keeps
+    the shapes an LRU without the memo would (order and evictions), counts the same hits and
+    misses, and renders what the full path renders."""
     if compose_path == "full":
         return  # no shape cache on that path (tests/compose/conftest.py)
     connector = SmtpConnector({"host": "127.0.0.1", "fromEmail": "a@example.com"})
@@ -42,23 +49,34 @@ def test_the_last_shape_memo_keeps_the_lru(picks: list[int], compose_path: str) 
     shapes._maxsize = 2
     model: OrderedDict[Any, None] = OrderedDict()
     hits = misses = 0
-    for pick in picks:
+    for usage, pick in picks:
         payload = _PAYLOADS[pick]
-        connector.render("SignIn", payload, "en")
+        email = connector.render(usage, payload, "en")
         context = connector._context(payload, "en")
         shape = _walked(context)
         assert shape is not None
-        if shape[0] in model:
-            model.move_to_end(shape[0])
+        key = (id(connector._selector.choose(usage, "en").template), shape[0])
+        if key in model:
+            model.move_to_end(key)
             hits += 1
         else:
-            model[shape[0]] = None
+            model[key] = None
             misses += 1
             while len(model) > 2:
                 model.popitem(last=False)
-        assert [key[1] for key in shapes._shapes] == list(model)
+        assert list(shapes._shapes) == list(model)
+        assert email.subject == _full(connector, usage, payload).subject
     info = shapes.cache_info()
     assert (info["hits"], info["misses"]) == (hits, misses)
+
+
+def _full(connector: SmtpConnector, usage: str, payload: dict[str, Any]) -> Any:
+    """The same render with the shape cache turned off for it."""
+    shapes, connector._renderer.shapes = connector._renderer.shapes, None
+    try:
+        return connector.render(usage, payload, "en")
+    finally:
+        connector._renderer.shapes = shapes
 
 
 def test_forget_and_a_new_shape_reset_the_memo(compose_path: str) -> None:
