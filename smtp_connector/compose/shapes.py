@@ -187,11 +187,12 @@ class ShapeCache:
             self.hits += 1
         else:
             key = (id(template), shape)
-            composed = self._shapes.get(key)
-            if composed is None or composed.template is not template:
+            found = self._shapes.get(key)
+            if found is None or found.template is not template:
                 composed = self._compose(template, shape)
                 self.misses += 1
             else:
+                composed = found
                 # Evicted meanwhile by another thread (send_sync callers)? Nothing to move.
                 # A try costs nothing on the hit path; `suppress` is a context manager.
                 try:  # noqa: SIM105
