@@ -103,14 +103,15 @@ class Composer:
         """Select the template for (usage type, locale) and render it with `payload`."""
         if type(payload) is not dict:  # a dict needs no call to check (one a send)
             require_mapping(payload)
-        usage = usage_key(usage_type)  # once: the selector takes the key as it is
+        # Once: the selector takes the key as it is (a str is its own key: no call for it).
+        usage = usage_type if type(usage_type) is str else usage_key(usage_type)
         if not locale:  # the payload's own; a dict without one has none (no call to say so)
             locale = (
                 payload_locale(payload)
                 if type(payload) is not dict or "locale" in payload
                 else None
             )
-        template = self._selector.select(usage, locale)
+        template = self._selector.choose(usage, locale).template  # `select`, one call less
         # One copy of the payload, checked and shaped in place in one walk (the render's).
         bodies = self._renderer.render_context(template, self._context(payload, locale))
         senders = self._senders

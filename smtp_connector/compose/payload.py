@@ -40,7 +40,8 @@ def normalise_context(context: dict[str, Any], max_bytes: int, rough: int = -1) 
     reads every value anyway)."""
     if rough < 0:
         rough = _mapping_size(context, 0)  # `_rough_size` of a dict, one call less
-    _check_size(context, max_bytes, rough)
+    if rough > max_bytes // 4:  # else clearly small: `_check_size` returns at once (no call)
+        _check_size(context, max_bytes, rough)
     code = context.get("code")
     if code is not None and type(code) is not str:  # a str is its own text: no call
         context["code"] = _code_text(code)

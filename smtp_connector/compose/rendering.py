@@ -290,7 +290,13 @@ class Renderer:
         html_out = html if html is not None and template.html_source is not None else None
         if html_out is not None and text_out is None:
             text_out = html_to_text(html_out, _string_values(context))
-        subject = clean_header_text(subject or "")  # never None: a str (or "") on both paths
+        # Never None: a str (or "") on both paths; a printable one is `clean_header_text`'s
+        # `strip()` at once (no call: one a message).
+        subject = (
+            subject.strip()
+            if subject and subject.isprintable()
+            else clean_header_text(subject or "")
+        )
         bodies = _new(RenderedBodies)  # no `__init__` via `slot_tp_init`: test_plain_records
         bodies.subject, bodies.text, bodies.html = subject, text_out, html_out
         bodies.template, bodies.short_lines, bodies.wire = template, short_lines, wire

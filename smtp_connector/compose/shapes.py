@@ -139,6 +139,9 @@ class ShapeCache:
         self._maxsize = maxsize
         self._shapes: OrderedDict[tuple[int, Shape], _Composed] = OrderedDict()
         self._printable: dict[int, tuple[TemplateView, bool]] = {}
+        # (shape, template, composed) of the last lookup, so the newest entry of `_shapes`:
+        # reset whenever `_shapes` changes otherwise (`_compose`, `forget`).
+        self._last: tuple[Shape, TemplateView, _Composed] | None = None
         self.hits = self.misses = 0
         self.fallbacks: Counter[str] = Counter()  # why messages took the full path
 
@@ -157,6 +160,7 @@ class ShapeCache:
         old texts); a shape is only ever used for its own template object (identity is
         checked), so this frees memory and is never needed for correctness."""
         gone = {id(template) for template in templates}
+        self._last = None
         for key in [key for key in list(self._shapes) if key[0] in gone]:
             self._shapes.pop(key, None)
         for ident in gone:
@@ -175,30 +179,40 @@ class ShapeCache:
         if shape is None:
             self.fallbacks["payload"] += 1
             return None
-        key = (id(template), shape)
-        composed = self._shapes.get(key)
-        if composed is None or composed.template is not template:
-            composed = self._compose(template, shape)
-            self.misses += 1
-        else:
-            # Evicted meanwhile by another thread (send_sync callers)? Then nothing to move.
-            # A try costs nothing on the hit path; `suppress` is a context manager per message.
-            try:  # noqa: SIM105
-                self._shapes.move_to_end(key)
-            except KeyError:
-                pass
+        last = self._last
+        if last is not None and last[1] is template and last[0] == shape:
+            # The shape of the last lookup: the newest of the LRU already, nothing to look
+            # up (hashing the shape) or move (hashing it again).
+            composed = last[2]
             self.hits += 1
+        else:
+            key = (id(template), shape)
+            found = self._shapes.get(key)
+            if found is None or found.template is not template:
+                composed = self._compose(template, shape)
+                self.misses += 1
+            else:
+                composed = found
+                # Evicted meanwhile by another thread (send_sync callers)? Nothing to move.
+                # A try costs nothing on the hit path; `suppress` is a context manager.
+                try:  # noqa: SIM105
+                    self._shapes.move_to_end(key)
+                except KeyError:
+                    pass
+                self.hits += 1
+            self._last = (shape, template, composed)
         if composed.parts is None:
             self.fallbacks["template"] += 1
             return None
         subject, text, html = composed.parts
+        joined = "".join(values)  # once, for the escape search and the skeleton's check
         escaped = values  # the usual values (digits, names) need no escaping: one search
-        if html.slots and _HTML_SPECIAL.search("".join(values)) is not None:
+        if html.slots and _HTML_SPECIAL.search(joined) is not None:
             escaped = [_escape(value) for value in values]
         longest = max(map(len, values), default=0)
         longest_html = max(map(len, escaped), default=0) if escaped is not values else longest
         if max(longest, longest_html) <= composed.bound:  # every check below holds
-            return _filled(composed, values, escaped)
+            return _filled(composed, values, escaped, joined)
         limit = self._max_part
         fixed, count = composed.watched
         if not (
@@ -223,6 +237,7 @@ class ShapeCache:
         bound = -1 if parts is None else shape_bound(parts, bounds, self._max_part, self._max_chars)
         alternative = template.text_source is not None and bool(template.html_source)
         composed = _Composed(template, parts, bounds, bound, alternative=alternative)
+        self._last = None
         self._shapes[(id(template), shape)] = composed
         while len(self._shapes) > self._maxsize:
             try:
@@ -283,26 +298,31 @@ _new_fill = object.__new__
 _new_filled = tuple.__new__  # `Filled(...)` without its Python-level `__new__`: one a message
 
 
-def _filled(composed: _Composed, values: list[str], escaped: list[str]) -> Filled:
+def _filled(
+    composed: _Composed, values: list[str], escaped: list[str], joined: str | None = None
+) -> Filled:
     """A message whose text and HTML parts both have short lines: through the shape's wire
-    skeleton when it can be (its text and HTML then filled only if read), else filled now."""
+    skeleton when it can be (its text and HTML then filled only if read), else filled now.
+    `joined`: `"".join(values)`, when the caller has it."""
     parts = composed.parts
     assert parts is not None
     subject = parts[0].fill(values)
     if composed.alternative:  # the template's text and HTML sources, as read once per shape
-        wire = _wire_fill(composed, values, escaped)
+        wire = _wire_fill(composed, values, escaped, joined)
         if wire is not None:
             return _new_filled(Filled, ([subject, None, None], (), wire))
     text_out, html_out = parts[1].fill(values), parts[2].fill(escaped)
     return Filled([subject, text_out, html_out], (text_out, html_out), None)
 
 
-def _wire_fill(composed: _Composed, values: list[str], escaped: list[str]) -> WireFill | None:
+def _wire_fill(
+    composed: _Composed, values: list[str], escaped: list[str], joined: str | None = None
+) -> WireFill | None:
     """This message's body through the shape's skeleton (built once), when every value can
     travel in one (`wire.plain_value`); None: the message composes its body in full."""
     parts = composed.parts
     assert parts is not None
-    if not plain_values(values):
+    if not plain_values(values, joined):
         return None
     if not composed.skeleton:
         skeleton = build_skeleton(parts[1], parts[2], len(values), alternative_body)

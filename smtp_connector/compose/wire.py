@@ -94,11 +94,13 @@ class WireFill:
         return self.skeleton.join([boundary.encode("ascii"), *[v.encode() for v in self.values]])
 
 
-def plain_values(values: Sequence[str]) -> bool:
+def plain_values(values: Sequence[str], joined: str | None = None) -> bool:
     """Values the skeleton can carry: printable ASCII (no CR, LF, TAB or other control
     character), none starting with a dot. (Their HTML-escaped forms then are too: escaping
-    writes printable ASCII entities and never a leading dot.)"""
-    joined = "".join(values)
+    writes printable ASCII entities and never a leading dot.) `joined`: `"".join(values)`,
+    when the caller has it."""
+    if joined is None:
+        joined = "".join(values)
     if not (joined.isascii() and joined.isprintable()):
         return False
     return "." not in joined or not any(value.startswith(".") for value in values)

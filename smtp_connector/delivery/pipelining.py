@@ -106,20 +106,40 @@ class PipeliningProtocol(SMTPProtocol):
         protocol's callback, before the caller wakes: a chain settles the message that reply
         belongs to there, so its send resumes (and queues its next message) before the
         connection's task looks for one. Not called when the burst fails."""
+        burst = self.start_burst(data, replies, deadline, first_reply)
+        try:
+            return await burst
+        finally:
+            self._burst = self._first_reply = None
+
+    def start_burst(
+        self,
+        data: bytes,
+        replies: int,
+        deadline: float,
+        first_reply: Callable[[Reply], None] | None = None,
+    ) -> asyncio.Future[list[Reply]]:
+        """`exchange` without its coroutine, for the chain (one a message): writes `data` and
+        returns the burst's future. The caller awaits it and then, succeeded or not, sets
+        `_burst` and `_first_reply` back to None, as `exchange` does in its `finally` (until
+        then, data that arrives after the burst is kept for the next one). Raises, the
+        burst already ended, when the connection is closed."""
         burst: asyncio.Future[list[Reply]] = self._loop.create_future()
         self._burst, self._burst_replies, self._burst_expected = burst, [], replies
         self._first_reply = first_reply
         self._burst_deadline = deadline
         if self._watchdog is None or self._watch_at > deadline:
             self._arm(deadline)
-        try:
-            transport = self.transport
-            if transport is None or transport.is_closing():
-                raise aiosmtplib.SMTPServerDisconnected("Connection lost")
-            transport.write(data)  # type: ignore[attr-defined]
-            return await burst
-        finally:
+        transport = self.transport
+        if transport is None or transport.is_closing():
             self._burst = self._first_reply = None
+            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        try:
+            transport.write(data)  # type: ignore[attr-defined]
+        except BaseException:
+            self._burst = self._first_reply = None
+            raise
+        return burst
 
     def _arm(self, at: float) -> None:
         if self._watchdog is not None:
@@ -173,6 +193,15 @@ _new_reply = object.__new__
 # parsed, so one object can stand for every time its line came.
 _KNOWN: dict[bytes, Reply] = {}
 MAX_KNOWN = 256
+# Whole bursts whose every line was remembered already, by their bytes: a warm connection to
+# a server that sends the same lines (smtp-sink, many servers) gets the same burst for every
+# message (the last message's 250 and the next one's 250 250 354), read with one lookup. At
+# most `MAX_BURSTS` of at most `MAX_BURST_BYTES` each (128 KB in all); emptied with
+# `_KNOWN`, so it holds only replies `_KNOWN` holds. A burst with a new line (a numbered
+# queue id) is never remembered.
+_BURSTS: dict[bytes, tuple[Reply, ...]] = {}
+MAX_BURSTS = 64
+MAX_BURST_BYTES = 2048
 
 
 def parse_replies(data: bytes, replies: list[Reply], wanted: int) -> int:
@@ -183,12 +212,17 @@ def parse_replies(data: bytes, replies: list[Reply], wanted: int) -> int:
 
     When every complete line can be a reply still wanted (a burst's replies, the usual case),
     the lines are read one by one, each known line looked up whole; the first multi-line reply
-    hands the rest to `_parse_from` (tests/delivery/test_reply_parsing.py)."""
+    hands the rest to `_parse_from`; a burst of remembered lines seen before is looked up
+    whole (`_BURSTS`) when it fits (tests/delivery/test_reply_parsing.py)."""
+    burst = _BURSTS.get(data)
+    if burst is not None and len(burst) <= wanted - len(replies):
+        replies += burst  # what the loop below gives for it: each line's remembered reply
+        return len(data)
     lines = data.split(b"\n")
     rest = lines.pop()  # after the last line end: part of a reply still to come
     if len(lines) > wanted - len(replies):
         return _parse_from(data, 0, replies, wanted)
-    known, before = _KNOWN, len(replies)
+    known, before, new = _KNOWN, len(replies), False
     for line in lines:
         reply = known.get(line)
         if reply is None:
@@ -196,7 +230,12 @@ def parse_replies(data: bytes, replies: list[Reply], wanted: int) -> int:
             if reply is None:  # a multi-line reply: the general parse from its first line
                 done = lines[: len(replies) - before]
                 return _parse_from(data, sum(map(len, done)) + len(done), replies, wanted)
+            new = True
         replies.append(reply)
+    if not new and lines and not rest and len(data) <= MAX_BURST_BYTES:  # all remembered
+        if len(_BURSTS) >= MAX_BURSTS:
+            _BURSTS.clear()
+        _BURSTS[data] = tuple(replies[before:])
     return len(data) - len(rest)
 
 
@@ -210,6 +249,7 @@ def _one_line(line: bytes) -> Reply | None:
     reply._text = None
     if len(_KNOWN) >= MAX_KNOWN:
         _KNOWN.clear()
+        _BURSTS.clear()
     _KNOWN[line] = reply
     return reply
 

@@ -325,3 +325,51 @@ async def test_invalid_reply_in_a_burst_fails_the_send_cleanly(reply: bytes, wor
         await server.stop()
     assert info.value.code is ErrorCode.CONNECTION_FAILED
     assert words in info.value.message and info.value.smtp_code is None
+
+
+async def test_after_a_chain_the_connection_answers_lock_step_commands_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The chain hands the protocol back after each burst (its burst mode reset, as
+    `exchange` resets it): the pool's QUIT at close reads its 221 at once, where a protocol
+    left in burst mode would keep the reply from aiosmtplib and the QUIT would wait out its
+    bound (set to 30 s here, past the test's own 10 s)."""
+    from smtp_connector.delivery import session
+
+    monkeypatch.setattr(session, "QUIT_TIMEOUT_S", 30.0)
+    quits: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 scripted\r\n")
+        in_data = False
+        while line := await reader.readline():
+            if in_data:
+                if line == b".\r\n":
+                    in_data = False
+                    writer.write(b"250 queued\r\n")
+                continue
+            verb = line.strip().split(b" ")[0].upper()
+            if verb == b"EHLO":
+                writer.write(b"250-scripted\r\n250 PIPELINING\r\n")
+            elif verb == b"DATA":
+                in_data = True
+                writer.write(b"354 go ahead\r\n")
+            elif verb == b"QUIT":
+                quits.append(line)
+                writer.write(b"221 bye\r\n")
+            else:
+                writer.write(b"250 OK\r\n")
+            await writer.drain()
+
+    server = await ScriptedServer(script).start()
+    config = {"host": "127.0.0.1", "port": server.port, "fromEmail": "a@example.com",
+              "ignoreTLS": True, "pool": {"maxConnections": 1}}  # fmt: skip
+    try:
+        connector = SmtpConnector(config)
+        requests = [{"to": f"u{i}@example.org", "payload": {"code": "1"}} for i in range(3)]
+        results = await asyncio.wait_for(connector.send_many(requests, concurrency=3), 10)
+        assert all(isinstance(result, SendResult) for result in results), results
+        await asyncio.wait_for(connector.aclose(), 10)
+        assert quits == [b"QUIT\r\n"]
+    finally:
+        await server.stop()

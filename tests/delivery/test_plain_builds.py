@@ -16,6 +16,7 @@ from smtp_servers import MakeServer, config_for
 
 from smtp_connector import SendResult, SmtpConnector
 from smtp_connector.delivery import chain
+from smtp_connector.delivery.pool import ServerPool
 from smtp_connector.delivery.sender import Sender
 from smtp_connector.delivery.transaction import Delivery, Job
 from smtp_connector.results import AttemptRecord
@@ -45,30 +46,31 @@ async def test_the_records_of_a_send_are_what_their_init_builds(
     jobs: list[Job] = []
     deliveries: list[Delivery] = []
     sents: list[Any] = []
-    assign, final, start = Sender._assign, chain._final, chain._start_content
+    take, settle, final_reply = ServerPool.take, Sender._settle, chain._Sent.final_reply
 
-    def assigned(self: Sender, job: Job) -> None:
-        _as_built_by_init(job)  # as queued: before the sender marks it
-        jobs.append(job)
-        assign(self, job)
+    def taken(self: ServerPool) -> Job | None:
+        job = take(self)
+        if job is not None:
+            _as_built_by_init(job)  # as queued: before the sender marks it
+            jobs.append(job)
+        return job
 
-    def finished(*args: Any) -> Any:
-        outcome = final(*args)
-        deliveries.append(outcome)
-        return outcome
+    def settled(self: Sender, job: Job, outcome: Any) -> None:
+        if isinstance(outcome, Delivery) and outcome.pipelined:  # from a final reply
+            deliveries.append(outcome)
+        settle(self, job, outcome)
 
-    async def started(*args: Any) -> Any:
-        sent = await start(*args)
-        if sent is not None:  # as made, before its final reply settles it
+    def replied(sent: Any, reply: Any) -> None:
+        if not sent.settled:  # as made by the chain, before its final reply settles it
             again = chain._Sent(sent.job, sent.payload, sent.accepted, sent.rejected,
                                 sent.session, sent.settle)  # fmt: skip
             sents.append([getattr(sent, name) for name in chain._Sent.__slots__])
             assert sents[-1] == [getattr(again, name) for name in chain._Sent.__slots__]
-        return sent
+        final_reply(sent, reply)
 
-    monkeypatch.setattr(Sender, "_assign", assigned)
-    monkeypatch.setattr(chain, "_final", finished)
-    monkeypatch.setattr(chain, "_start_content", started)
+    monkeypatch.setattr(ServerPool, "take", taken)
+    monkeypatch.setattr(Sender, "_settle", settled)
+    monkeypatch.setattr(chain._Sent, "final_reply", replied)
     requests = [
         {"to": f"user{i}@example.org", "usage_type": "SignIn", "payload": {"code": f"{i:06d}"}}
         for i in range(6)

@@ -229,10 +229,13 @@ async def test_a_send_given_up_during_its_envelope_is_not_kept_in_flight() -> No
     (nothing sent) and the sender forgets the message (it kept it for the sender's life)."""
 
     at_data, given_up = asyncio.Event(), asyncio.Event()
+    after_354: list[bytes] = []  # what the client wrote after the 354: nothing of the message
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"220 scripted\r\n")
         while line := await reader.readline():
+            if given_up.is_set():
+                after_354.append(line)
             verb = line.strip().split(b" ")[0].upper()
             if verb == b"EHLO":
                 writer.write(b"250-scripted\r\n250 PIPELINING\r\n")
@@ -255,6 +258,7 @@ async def test_a_send_given_up_during_its_envelope_is_not_kept_in_flight() -> No
         (pool,) = connector._backend._pools[asyncio.get_running_loop()].values()  # type: ignore[attr-defined]
         (sender,) = pool._senders
         await eventually(lambda: sender._in_flight == set())
+        assert not [line for line in after_354 if line.upper().startswith(b"SUBJECT:")]
     finally:
         await connector.aclose()
         await server.stop()

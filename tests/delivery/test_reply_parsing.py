@@ -85,21 +85,62 @@ def test_the_fast_parse_reads_as_the_general_parse(
     bursts=st.lists(
         st.lists(st.one_of(line, odd_line), min_size=1, max_size=5), min_size=2, max_size=8
     ),
-    wanted=st.integers(min_value=1, max_value=6),
+    wanted=st.lists(st.integers(min_value=1, max_value=6), min_size=3, max_size=3),
 )
-def test_lines_seen_before_read_as_the_first_time(bursts: list[list[bytes]], wanted: int) -> None:
-    """The remembered lines (`_KNOWN`) give what a parse gives, burst after burst: the same
-    lines again, the same code with other text, the same text cut elsewhere."""
+def test_lines_seen_before_read_as_the_first_time(
+    bursts: list[list[bytes]], wanted: list[int]
+) -> None:
+    """The remembered lines (`_KNOWN`) and bursts (`_BURSTS`) give what a parse gives, burst
+    after burst: the same lines again, the same code with other text, the same text cut
+    elsewhere; a remembered burst read with room for fewer replies than it has."""
     pipelining._KNOWN.clear()
-    for lines in [*bursts, *bursts]:  # each burst twice: the second time from what is known
+    pipelining._BURSTS.clear()
+    # each burst three times: the second from known lines (and remembered whole), the third
+    # from the remembered burst, each time with its own number of replies wanted
+    for room, lines in [(room, lines) for room in wanted for lines in bursts]:
         data = b"".join(lines)
-        assert _outcome(parse_replies, data, wanted) == _outcome(_general, data, wanted)
+        assert _outcome(parse_replies, data, room) == _outcome(_general, data, room)
+
+
+def test_a_burst_is_remembered_only_when_every_line_was() -> None:
+    """A burst with a new line (a numbered queue id) is never remembered whole; one of known
+    lines is, at most `MAX_BURSTS` of them, and emptied with the known lines."""
+    pipelining._KNOWN.clear()
+    pipelining._BURSTS.clear()
+    for number in range(3):
+        parse_replies(b"250 2.0.0 Ok: queued as %X\r\n250 2.1.0 Ok\r\n" % number, [], 2)
+    assert not pipelining._BURSTS
+    for number in range(2 * pipelining.MAX_BURSTS):
+        data = b"250 OK\r\n" * (number % 5 + 1) + b"354 go\r\n" * (number // 5 + 1)
+        parse_replies(data, [], 99)
+        parse_replies(data, [], 99)
+        assert len(pipelining._BURSTS) <= pipelining.MAX_BURSTS
+    assert pipelining._BURSTS
+    assert all(len(data) <= pipelining.MAX_BURST_BYTES for data in pipelining._BURSTS)
+    long = b"250 " + b"x" * 500 + b"\r\n"
+    for _ in range(2):  # a hostile server's long known lines: read, never remembered whole
+        parse_replies(long * 5, [], 5)
+    assert long * 5 not in pipelining._BURSTS
+    data = b"250 OK\r\n354 go\r\n"
+    parse_replies(data, [], 2)
+    assert pipelining._BURSTS[data] == (
+        pipelining._KNOWN[b"250 OK\r"],
+        pipelining._KNOWN[b"354 go\r"],
+    )
+    for number in range(pipelining.MAX_KNOWN + 1):  # the known lines fill and are emptied
+        parse_replies(b"250 %d\r\n" % number, [], 1)
+    assert not pipelining._BURSTS or all(
+        reply in pipelining._KNOWN.values()
+        for burst in pipelining._BURSTS.values()
+        for reply in burst
+    )
 
 
 def test_the_known_lines_stay_bounded() -> None:
     """A server that numbers its queue ids makes every final reply new: what is remembered is
     cleared when full, never grows past `MAX_KNOWN`, and reads the same afterwards."""
     pipelining._KNOWN.clear()
+    pipelining._BURSTS.clear()
     for number in range(3 * pipelining.MAX_KNOWN):
         data = b"250 2.0.0 Ok: queued as %X\r\n250 2.1.0 Ok\r\n354 go\r\n" % number
         assert _outcome(parse_replies, data, 3) == _outcome(_general, data, 3)
@@ -112,6 +153,7 @@ def test_a_remembered_reply_is_decoded_once(line: bytes, again: int) -> None:
     """A reply's text is decoded on its first read and kept (wire-11): a line the memo hands
     out for every message is decoded once, and reads as the decode of its bytes each time."""
     pipelining._KNOWN.clear()
+    pipelining._BURSTS.clear()
     data = b"250 " + line.replace(b"\n", b" ") + b"\r\n"
     replies: list[Reply] = []
     for _ in range(again + 1):
