@@ -28,7 +28,7 @@ from ..errors import ConnectorError
 from .checkpoint import reach_message_data
 from .pipelining import PipeliningProtocol, Reply
 from .session import SmtpSession
-from .transaction import Delivery, Job, envelope, read_envelope
+from .transaction import Delivery, Job, envelope, one_accepted, read_envelope
 
 Outcome = Delivery | ConnectorError
 Settle = Callable[[Job, Outcome], None]
@@ -58,19 +58,9 @@ class _Sent:
 
     def final_reply(self, reply: Reply) -> None:
         """Settle the message with the reply to its final dot (once)."""
-        if self.settled:
-            return
-        self.settled = True
-        if reply.code != 250:
+        if not self.settled:
+            self.settled = True
             self.settle(self.job, _final(self.session, self, reply))
-            return
-        session = self.session  # `_final`'s success, written out (one call less a message)
-        session.messages_sent += 1
-        session.last_used = time.monotonic()
-        delivery = _new(Delivery)
-        delivery.accepted, delivery.rejected = self.accepted, self.rejected
-        delivery.response, delivery.smtp_code, delivery.pipelined = reply.message, reply.code, True
-        self.settle(self.job, delivery)
 
 
 async def run_chain(
@@ -115,8 +105,8 @@ async def run_chain(
             )
             try:
                 replies = await pending
-            finally:  # `exchange`'s own reset
-                protocol._burst = protocol._first_reply = None
+            finally:
+                protocol.end_burst()
         except Exception as exc:
             _lost(session, protocol.received, exc, sent, current, settle)
             return
@@ -127,20 +117,14 @@ async def run_chain(
         if current is None:
             return
         job, current = current, None
-        if (  # `_start_content`'s common case: `read_envelope`'s first test, nothing to await
+        if (  # `_start_content`'s common case, nothing to await: no coroutine for it
             job.checkpoint is None
             and len(job.recipients) == 1
-            and replies[-3].code == 250
-            and replies[-1].code == 354
-            and replies[-2].code in (250, 251)
+            and one_accepted(replies)
             and not job.future.done()
         ):
             job.content_sent = True
-            sent = _new(_Sent)  # as `_start_content` builds it
-            sent.job, sent.payload = job, payload
-            sent.accepted, sent.rejected = list(job.recipients), {}
-            sent.session, sent.settle = session, settle
-            sent.settled = False
+            sent = _sent(job, payload, list(job.recipients), {}, session, settle)
         else:
             sent = await _start_content(session, protocol, job, replies, payload, settle)
         if sent is not None:
@@ -183,9 +167,20 @@ async def _start_content(
             settle(job, error)
             return None
     job.content_sent = True
-    # `_Sent(job, payload, accepted, rejected, session, settle)` without its `__init__` (a
-    # class call through `slot_tp_init`, one a message): every slot stored, as `__init__`
-    # stores them (tests/delivery/test_plain_builds.py).
+    return _sent(job, payload, accepted, rejected, session, settle)
+
+
+def _sent(
+    job: Job,
+    payload: bytes,
+    accepted: list[str],
+    rejected: dict[str, tuple[int, str]],
+    session: SmtpSession,
+    settle: Settle,
+) -> _Sent:
+    """`_Sent(job, payload, accepted, rejected, session, settle)` without its `__init__` (a
+    class call through `slot_tp_init`, one a message): every slot stored, as `__init__`
+    stores them (tests/delivery/test_plain_builds.py)."""
     sent = _new(_Sent)
     sent.job, sent.payload = job, payload
     sent.accepted, sent.rejected = accepted, rejected

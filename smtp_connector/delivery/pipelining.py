@@ -110,7 +110,7 @@ class PipeliningProtocol(SMTPProtocol):
         try:
             return await burst
         finally:
-            self._burst = self._first_reply = None
+            self.end_burst()
 
     def start_burst(
         self,
@@ -120,10 +120,10 @@ class PipeliningProtocol(SMTPProtocol):
         first_reply: Callable[[Reply], None] | None = None,
     ) -> asyncio.Future[list[Reply]]:
         """`exchange` without its coroutine, for the chain (one a message): writes `data` and
-        returns the burst's future. The caller awaits it and then, succeeded or not, sets
-        `_burst` and `_first_reply` back to None, as `exchange` does in its `finally` (until
-        then, data that arrives after the burst is kept for the next one). Raises, the
-        burst already ended, when the connection is closed."""
+        returns the burst's future. The caller awaits it and then, succeeded or not, calls
+        `end_burst`, as `exchange` does in its `finally` (until then, data that arrives after
+        the burst is kept for the next one). Raises, the burst already ended, when the
+        connection is closed."""
         burst: asyncio.Future[list[Reply]] = self._loop.create_future()
         self._burst, self._burst_replies, self._burst_expected = burst, [], replies
         self._first_reply = first_reply
@@ -132,14 +132,18 @@ class PipeliningProtocol(SMTPProtocol):
             self._arm(deadline)
         transport = self.transport
         if transport is None or transport.is_closing():
-            self._burst = self._first_reply = None
+            self.end_burst()
             raise aiosmtplib.SMTPServerDisconnected("Connection lost")
         try:
             transport.write(data)  # type: ignore[attr-defined]
         except BaseException:
-            self._burst = self._first_reply = None
+            self.end_burst()
             raise
         return burst
+
+    def end_burst(self) -> None:
+        """The burst is over (answered, failed or given up): later replies wait for the next."""
+        self._burst = self._first_reply = None
 
     def _arm(self, at: float) -> None:
         if self._watchdog is not None:

@@ -173,10 +173,8 @@ class Sender:
         if self._assigned >= self._max_messages:
             return None
         job = self._feed.take()
-        if job is not None:  # `_assign`, written out: one call less a message
-            job.reused = self._assigned > 0
-            self._assigned += 1
-            self._in_flight.add(job)
+        if job is not None:
+            self._assign(job)
         return job
 
     def _settle(self, job: Job, outcome: Outcome) -> None:

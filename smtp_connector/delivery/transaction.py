@@ -83,13 +83,19 @@ def require_smtputf8(smtp: aiosmtplib.SMTP, smtputf8: bool, name: str) -> None:
         )
 
 
+def one_accepted(replies: list[Reply]) -> bool:
+    """Whether the last three replies are the common envelope: MAIL 250, its one RCPT 250 or
+    251, DATA 354 (the one recipient accepted, nothing to raise). The pipelined chain asks it
+    of a burst's replies directly, without `read_envelope`."""
+    return replies[-1].code == 354 and replies[-3].code == 250 and replies[-2].code in (250, 251)
+
+
 def read_envelope(job: Job, replies: list[Reply]) -> tuple[list[str], dict[str, tuple[int, str]]]:
     """Accepted and rejected recipients from MAIL/RCPT/DATA replies; raises aiosmtplib's
     errors (sender refused, all recipients refused, DATA refused) like the lock-step path."""
-    mail_reply, data_reply = replies[0], replies[-1]
-    ok = mail_reply.code == 250 and data_reply.code == 354
-    if ok and len(replies) == 3 and replies[1].code in (250, 251):  # the common case
+    if len(replies) == 3 and one_accepted(replies):  # the common case
         return list(job.recipients), {}  # one recipient, accepted
+    mail_reply, data_reply = replies[0], replies[-1]
     rcpt_replies = replies[1:-1]
     if mail_reply.code != 250:
         raise aiosmtplib.SMTPSenderRefused(mail_reply.code, mail_reply.message, job.sender)
