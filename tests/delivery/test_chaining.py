@@ -373,3 +373,62 @@ async def test_after_a_chain_the_connection_answers_lock_step_commands_again(
         assert quits == [b"QUIT\r\n"]
     finally:
         await server.stop()
+
+
+class LaxDataAfterRefusal:
+    """A server offering PIPELINING that refuses some recipients (550) yet answers DATA with 354
+    even when it refused every one (RFC 2920 asks for 554 there; not every server does), and
+    keeps whatever content it is given."""
+
+    def __init__(self, refuse: set[bytes]) -> None:
+        self.refuse = refuse
+        self.stored: list[bytes] = []
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 lax ESMTP\r\n")
+        while line := await reader.readline():
+            verb = line.strip().split(b" ")[0].upper()
+            if verb == b"EHLO":
+                writer.write(b"250-lax\r\n250-PIPELINING\r\n250 SIZE 100000\r\n")
+            elif verb == b"RCPT":
+                refused = any(address in line for address in self.refuse)
+                writer.write(b"550 5.1.1 No such user\r\n" if refused else b"250 OK\r\n")
+            elif verb == b"DATA":
+                writer.write(b"354 go ahead\r\n")
+                await writer.drain()
+                content = b""
+                while (data_line := await reader.readline()) not in (b".\r\n", b""):
+                    content += data_line
+                self.stored.append(content)
+                writer.write(b"250 OK\r\n")
+            elif verb == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                await writer.drain()
+                return
+            else:  # MAIL, RSET, NOOP
+                writer.write(b"250 OK\r\n")
+            await writer.drain()
+
+
+async def test_a_refused_only_recipient_gets_no_content_though_data_says_354() -> None:
+    """Chained sends where every third message's only recipient is refused: each of those
+    fails with the server's 550 and none of their content reaches the server (the DATA the
+    server opened is ended at once with the lone dot RFC 2920 asks for: an empty message to
+    nobody), and every other message is delivered once."""
+    refused = {f"user{i}@example.org".encode() for i in range(0, 12, 3)}
+    script = LaxDataAfterRefusal(refused)
+    server = await ScriptedServer(script).start()
+    try:
+        async with SmtpConnector(chain_config(server.port, connections=1)) as connector:
+            outcomes = await connector.send_many(requests(12), concurrency=4)
+    finally:
+        await server.stop()
+    for i, outcome in enumerate(outcomes):
+        if i % 3 == 0:
+            assert isinstance(outcome, ConnectorError), (i, outcome)
+            assert outcome.code is ErrorCode.RECIPIENT_REJECTED and outcome.smtp_code == 550
+        else:
+            assert isinstance(outcome, SendResult), (i, outcome)
+    delivered = [content for content in script.stored if content]
+    assert numbers(delivered) == Counter(i for i in range(12) if i % 3)
+    assert len(script.stored) - len(delivered) == 4  # one empty DATA per refused message
