@@ -155,9 +155,11 @@ async def _send(
 
 
 def _state(scope: Scope) -> dict[str, Any]:
-    """The app's `state` as the dict Starlette's `State` keeps it in (`_state`, in every
-    release): `state.service` is found only by `State.__getattr__`, after the attribute lookup
-    has raised and caught an AttributeError, about 4,500 instructions a read (three a send)."""
+    """The app's `state` as the dict Starlette's `State` keeps it in (`_state`, a private name:
+    were a release to rename it, every short-path send would fail at once, and with it
+    tests/server/test_fast_send.py): `state.service` is found only by `State.__getattr__`,
+    after the attribute lookup has raised and caught an AttributeError, about 4,500
+    instructions a read (three a send)."""
     values: dict[str, Any] = scope["app"].state._state
     return values
 
