@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any
 
@@ -165,19 +165,27 @@ def not_loaded(scope: Any, exc: Exception) -> Any:
 
 class _FirstUse:
     """ASGI: a request to a waiting router's path installs that router first; with none left
-    waiting it only passes requests on."""
+    waiting it only passes requests on.
+
+    A plain method that returns what the wrapped app's call returns (its coroutine), not a
+    coroutine of its own: the installing runs no `await` anyway, and every request passes two
+    of these (the admin routers' and the dialects'), each a coroutine frame created, resumed
+    and torn down around the request for nothing once it has checked (issue 26 §1). The caller
+    awaits the inner app's coroutine directly; an error while installing is raised, or answered,
+    at the same point of that caller's `await` as before."""
 
     def __init__(self, app: Callable[..., Any], pending: Deferred) -> None:
         self.app = app
         self.pending = pending
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    def __call__(self, scope: Any, receive: Any, send: Any) -> Awaitable[None]:
         if self.pending.waiting and scope["type"] != "lifespan":
             try:
                 self.pending.install_for(scope.get("path", ""))
             except Exception as exc:  # outside the app's handlers: answered here, as they would
                 if scope["type"] != "http":
                     raise
-                await not_loaded(scope, exc)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+                answer: Awaitable[None] = not_loaded(scope, exc)(scope, receive, send)
+                return answer
+        called: Awaitable[None] = self.app(scope, receive, send)
+        return called

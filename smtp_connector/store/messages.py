@@ -32,7 +32,7 @@ from .precheck import check_preparation, check_request
 from .recent import RecentMessage, RecentQuery
 from .schema import apps
 from .secrets import SecretBox
-from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome
+from .sending import DirectSender, MessageStatus, Sender, SendJob, SendOutcome, request_job
 from .shared_reads import SharedReads
 from .template_chain import AppTemplates, refresh
 
@@ -95,11 +95,11 @@ class MessageService:
             warnings = check_request(live.connector, request)  # refused before 200/202
             # Made once, with the definitions a queued job keeps (none for a direct send):
             # no second SendJob per queued request (issue 26).
-            job = SendJob(
+            job = request_job(
                 app_id, request.to, request.usage_type, request.payload, request.locale,
-                live.definition_ids if live.enqueue else (), idempotency_key=key,
-                request_hash=request_fingerprint(request) if key else None,
-                expires_at=request.expires_at, max_attempts=request.max_attempts,
+                live.definition_ids if live.enqueue else (), key,
+                request_fingerprint(request) if key else None, request.expires_at,
+                request.max_attempts,
             )  # fmt: skip
             outcome = await self._send_checked(live, job, key)
         outcome.warnings = warnings
