@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -181,3 +182,21 @@ async def test_refusals_match_and_store_nothing(pair: Pair) -> None:
         assert fast.status_code >= 400, fast.text
         same(fast, slow)
     assert rows(pair.database) == {}
+
+
+async def test_the_short_path_reads_a_state_without_starlettes_private_dict(pair: Pair) -> None:
+    """The short path reads the app's state from Starlette's private `State._state` (a cheaper
+    read); were a release to drop that name, the public attributes are read instead and the
+    send is answered and stored as before."""
+    app = pair.fast._transport.app  # type: ignore[attr-defined]
+    values = dict(app.state._state)
+    app.state = SimpleNamespace(**values)  # attributes only, no `_state`
+    path = f"/v1/apps/{pair.app_id}/messages"
+    body = {"to": "a@example.org", "usageType": "SignIn", "payload": {"code": "123456"}}
+    answer = await pair.fast.post(path, json=body, headers=pair.headers)
+    assert answer.status_code == 202 and answer.json()["status"] == "queued", answer.text
+    assert rows(pair.database)[answer.json()["id"]]["recipient"] == "a@example.org"
+    wrong = {"Authorization": "Bearer nope"}
+    refused = await pair.both(f"/v1/apps/{pair.other_app}/messages", json=body, headers=wrong)
+    assert same(*refused)["error"] and refused[0].status_code >= 400
+    assert set(rows(pair.database)) == {answer.json()["id"]}
