@@ -21,13 +21,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from service import BIN, PG_ADMIN, Http, cli, env, processes, request, setup_app, wait_healthy
+from service import (
+    BIN,
+    Http,
+    env,
+    fresh_database,
+    prepared,
+    processes,
+    request,
+    setup_app,
+    spread,
+    wait_healthy,
+)
 from sink import free_port, smtp_sink
 from startup import rss_mb
 
@@ -56,17 +65,9 @@ async def timed_send(pid: int, port: int, key: str, app: str, i: int) -> tuple[f
 
 
 async def one_run(engine: str, sink: int, folder: Path) -> dict[str, float]:
-    if engine == "postgres":
-        name = f"smtpc_first_{os.getpid()}_{time.time_ns()}"
-        subprocess.run(["psql", PG_ADMIN, "-qc", f'CREATE DATABASE "{name}"'], check=True)
-        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    else:
-        url = f"sqlite:///{folder / f'first-{time.time_ns()}.db'}"
-    environ = env(SMTP_CONNECTOR_DATABASE_URL=url)
-    try:
-        cli("db", "upgrade", environ=environ)
-        key = cli("keys", "create", "--scope", "smtpserver_read", "--scope", "smtpserver_write",
-                  "--scope", "smtpserver_send", environ=environ)  # fmt: skip
+    with fresh_database(engine, "first", folder) as (url, _):
+        environ = env(SMTP_CONNECTOR_DATABASE_URL=url)
+        key = prepared(environ)
         port = free_port()
         serve = [str(BIN), "serve", "--port", str(port), "--log-level", "warning"]
         with processes(serve, environ=environ):  # the set-up's serve, stopped before the run
@@ -84,15 +85,6 @@ async def one_run(engine: str, sink: int, folder: Path) -> dict[str, float]:
             return {"idle": idle, "first_ms": first_ms, "first_cpu": first_cpu,
                     "second_ms": second_ms, "second_cpu": second_cpu,
                     "after": rss_mb(pid)}  # fmt: skip
-    finally:
-        if engine == "postgres":
-            subprocess.run(["psql", PG_ADMIN, "-qc", f'DROP DATABASE IF EXISTS "{name}" '
-                            "WITH (FORCE)"], check=False)  # fmt: skip
-
-
-def spread(values: list[float], fmt: str) -> str:
-    return (f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–"
-            f"{fmt.format(max(values))})")  # fmt: skip
 
 
 async def main() -> None:

@@ -185,6 +185,29 @@ def cli(*args: str, environ: dict[str, str]) -> str:
     return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
 
 
+@contextmanager
+def fresh_database(engine: str, label: str, folder: Path) -> Iterator[tuple[str, str]]:
+    """(URL, name) of a database of its own for one run: on PostgreSQL one made for it and
+    dropped after however the run ends; otherwise a new SQLite file in `folder`."""
+    name = f"smtpc_{label}_{os.getpid()}_{time.time_ns()}"
+    if engine != "postgres":
+        yield f"sqlite:///{folder / f'{name}.db'}", name
+        return
+    subprocess.run(["psql", PG_ADMIN, "-qc", f'CREATE DATABASE "{name}"'], check=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}", name
+    finally:
+        subprocess.run(["psql", PG_ADMIN, "-qc", f'DROP DATABASE IF EXISTS "{name}" '
+                        "WITH (FORCE)"], check=False)  # fmt: skip
+
+
+def prepared(environ: dict[str, str]) -> str:
+    """The database migrated, and a new operator key (read, write, send) for the run."""
+    cli("db", "upgrade", environ=environ)
+    return cli("keys", "create", "--scope", "smtpserver_read", "--scope", "smtpserver_write",
+               "--scope", "smtpserver_send", environ=environ)  # fmt: skip
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time of these processes so far (Linux /proc; 0 elsewhere)."""
     total = 0.0
@@ -279,17 +302,9 @@ async def run_serve(
 ) -> dict[str, float]:
     """One mode in a fresh `serve`; with `wrk_seconds`, loaded by wrk for that long."""
     port = free_port()
-    if mode == "postgres":
-        name = f"smtpc_bench_{os.getpid()}_{int(time.time())}"
-        subprocess.run(["psql", PG_ADMIN, "-qc", f'CREATE DATABASE "{name}"'], check=True)
-        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    else:
-        url = f"sqlite:///{workdir / f'{mode}-{time.time_ns()}.db'}"
-    environ = env(SMTP_CONNECTOR_DATABASE_URL=url)
-    try:
-        cli("db", "upgrade", environ=environ)
-        key = cli("keys", "create", "--scope", "smtpserver_read", "--scope", "smtpserver_write",
-                  "--scope", "smtpserver_send", environ=environ)  # fmt: skip
+    with fresh_database(mode, "bench", workdir) as (url, name):
+        environ = env(SMTP_CONNECTOR_DATABASE_URL=url)
+        key = prepared(environ)
         serve = [str(BIN), "serve", "--port", str(port), "--log-level", "warning"]
         workers = []
         if mode == "postgres":
@@ -328,10 +343,6 @@ async def run_serve(
                     single.append(time.perf_counter() - t)
             result["single_p50_ms"] = statistics.median(single[20:]) * 1000
             return result
-    finally:
-        if mode == "postgres":
-            subprocess.run(["psql", PG_ADMIN, "-qc", f'DROP DATABASE IF EXISTS "{name}" '
-                            "WITH (FORCE)"], check=False)  # fmt: skip
 
 
 def percentile(values: list[float], pct: float) -> float:
