@@ -40,8 +40,8 @@ def normalise_context(context: dict[str, Any], max_bytes: int, rough: int = -1) 
     reads every value anyway)."""
     if rough < 0:
         rough = _mapping_size(context, 0)  # `_rough_size` of a dict, one call less
-    if rough > max_bytes // 4:  # else clearly small: `_check_size` returns at once (no call)
-        _check_size(context, max_bytes, rough)
+    if rough > max_bytes // 4:  # else clearly small: no exact (JSON) measurement on the hot path
+        _check_size(context, max_bytes)
     code = context.get("code")
     if code is not None and type(code) is not str:  # a str is its own text: no call
         context["code"] = _code_text(code)
@@ -91,9 +91,9 @@ def _code_text(code: Any) -> str:
         ) from None
 
 
-def _check_size(context: dict[str, Any], max_bytes: int, rough: int) -> None:
-    if rough <= max_bytes // 4:
-        return  # clearly small: skip the exact (JSON) measurement on the hot path
+def _check_size(context: dict[str, Any], max_bytes: int) -> None:
+    """The payload's exact size (as JSON) against `max_bytes`; asked only of one whose rough
+    size may be near it."""
     try:
         size = len(json.dumps(context, default=str, ensure_ascii=False).encode("utf-8"))
     except (ValueError, TypeError, RecursionError):
