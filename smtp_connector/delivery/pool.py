@@ -158,10 +158,7 @@ class ServerPool:
         self._queue.append(job)
         if self._expiry is None or self._expiry_at > deadline:
             self._arm_expiry(deadline)
-        # `_dispatch()` when it has anything to do: while every connection is busy (a
-        # steady stream) it has not, so most messages call nothing here.
-        if self._idle or len(self._senders) < self._max_connections:
-            self._dispatch()
+        self._dispatch()
         return future
 
     def _dispatch(self) -> None:
